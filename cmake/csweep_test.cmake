@@ -1,0 +1,17 @@
+# csweep_add_test(NAME name SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s])
+# One gtest executable per area. Discovery runs at test time (PRE_TEST): a torch-linked
+# binary costs ~1 s to start, which would otherwise be paid at every build.
+function(csweep_add_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest_main)
+  target_compile_definitions(${T_NAME} PRIVATE
+    CSWEEP_SOURCE_DIR="${CSWEEP_SOURCE_DIR}"
+    CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;CSWEEP_BIN=$<TARGET_FILE_DIR:csweep>/csweep")
+endfunction()
