@@ -1,0 +1,141 @@
+#pragma once
+// A sweep described by one YAML job file, parsed, validated against the model's config and
+// resolved (prompts tokenised or generated, axes expanded, defaults filled in). Everything
+// downstream (sharding, store, worker, reduce) reads this struct, never the YAML.
+// Torch-free, MPI-free: testable in one process.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/hook_site.h"
+
+namespace csweep::jobs {
+
+struct ModelSpec {
+  std::filesystem::path path;    // the checkpoint folder, resolved against the job file's folder
+  std::string dtype = "float32";  // float32 | bfloat16 | float16
+  std::string device = "cpu";     // cpu | cuda:N
+  int64_t tensor_parallel = 1;    // ranks per worker group
+};
+
+// Half-open token range [begin, end) inside the clean prompt; empty when not given.
+struct TokenSpan {
+  int64_t begin = 0;
+  int64_t end = 0;
+  bool empty() const { return end <= begin; }
+};
+
+// One resolved prompt pair. `answers[i]` and `wrongs[i]` form pair i; metrics average over
+// the pairs. Clean and corrupted have the same length (validated).
+struct PromptPair {
+  std::string id;
+  std::vector<int64_t> clean;
+  std::vector<int64_t> corrupted;
+  std::vector<int64_t> answers;
+  std::vector<int64_t> wrongs;
+  TokenSpan subject;            // causal tracing noises these clean-prompt tokens
+  std::string clean_text;       // empty for token-id prompts
+  std::string corrupted_text;
+  int64_t n_tokens() const { return static_cast<int64_t>(clean.size()); }
+};
+
+enum class Metric { LogitDiff, Prob, Logprob, Kl };
+const char* metric_name(Metric m);  // "logit_diff", "prob", "logprob", "kl"
+
+enum class AnalysisKind {
+  ActivationPatching,
+  Ablation,
+  CausalTracing,
+  LogitLens,
+  DirectLogitAttribution,
+  AttentionScores,
+  AttributionPatching,
+};
+const char* kind_name(AnalysisKind k);  // "activation_patching", ...
+std::optional<AnalysisKind> parse_kind(const std::string& name);
+
+// One named analysis. Axes are explicit, sorted, de-duplicated index lists (never "all"):
+// layers over [0, n_layers), heads over [0, n_heads) (or n_kv_heads for k/v sites), positions
+// over [0, shortest prompt length). `options` holds every kind-specific option with its default
+// resolved (see docs/jobs.md), e.g. activation_patching:
+//   {"direction": "denoising", "per_position": true}
+// ablation: {"method": "zero|mean|resample", "target": "heads|mlp|layer|neuron",
+//            "reference": "clean|corrupted", "seed": 0, "neurons": [..] (target neuron)}
+// causal_tracing: {"noise_multiplier": 3.0, "noise_std": null|x, "seed": 0, "samples": 10,
+//                  "window": 1, "restore": "resid|attn|mlp"}
+// logit_lens: {"quantities": ["prob", "logprob", "rank", "logit_diff"]}
+// direct_logit_attribution: {"components": "heads|mlp|layer"}
+// attention_scores: {"scores": ["previous_token", "duplicate_token", "induction"]}
+// attribution_patching: {"per_position": true, "qk_fix": false}
+struct AnalysisSpec {
+  std::string name;
+  AnalysisKind kind = AnalysisKind::ActivationPatching;
+  std::vector<model::HookPoint> sites;  // block hook points (activation/attribution patching)
+  std::vector<int64_t> layers;
+  std::vector<int64_t> heads;
+  std::vector<int64_t> positions;
+  nlohmann::json options = nlohmann::json::object();
+};
+
+struct ShardingSpec {
+  int64_t batch_size = 32;           // most patched rows in one forward (and in one shard)
+  uint64_t memory_budget_bytes = 0;  // 0: no budget; else caps rows so a shard fits
+};
+
+struct ReduceSpec {
+  std::vector<std::string> plots{"heatmap"};  // heatmap | bar | line
+  int64_t top_k = 10;
+  bool normalise = true;  // (patched - corrupted) / (clean - corrupted) where it applies
+};
+
+// A circuit assertion checked by `csweep validate`, e.g.
+// {analysis: x, expect: top_head, layer: 1, head: 3}. Fields the kind does not use stay -1.
+struct Assertion {
+  std::string analysis;
+  std::string expect;  // top_head | top_layer | top_position | greater_than | less_than
+  int64_t layer = -1;
+  int64_t head = -1;
+  int64_t position = -1;
+  int64_t k = 1;          // top_*: within the top k
+  double value = 0.0;     // greater_than / less_than
+};
+
+struct ValidationSpec {
+  std::filesystem::path baseline;  // empty: none; resolved against the job file's folder
+  double tolerance = 1e-4;
+  std::vector<Assertion> assertions;
+};
+
+struct JobSpec {
+  std::filesystem::path file;  // the job file as given
+  std::string name;            // `name:` or the file's stem
+  ModelSpec model;
+  std::vector<PromptPair> prompts;
+  Metric metric = Metric::LogitDiff;
+  std::vector<AnalysisSpec> analyses;
+  ShardingSpec sharding;
+  std::filesystem::path store;  // resolved against the job file's folder
+  ReduceSpec reduce;
+  ValidationSpec validation;
+  uint64_t seed = 0;  // default seed of every seeded part that does not set its own
+};
+
+// Parses and validates FILE (reading the model's config.json for range checks). Throws
+// csweep::Error whose message is every problem found, one "file:line:column: reason" per
+// line (1-based), in file order.
+JobSpec load_job_spec(const std::filesystem::path& file);
+
+// The same from YAML text; `file` names it in messages and anchors relative paths.
+JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path& file);
+
+// Sorted keys, integral floats written as integers, defaults resolved, prompts as token ids.
+nlohmann::json canonical_json(const JobSpec& spec);
+// SHA-256 (hex) of the canonical JSON of what determines results and shard ids: everything
+// except model.device, model.tensor_parallel, store, reduce and validation.
+std::string canonical_hash(const JobSpec& spec);
+
+}  // namespace csweep::jobs
