@@ -1,0 +1,52 @@
+#pragma once
+// Statistics over prompts for one analysis. Only prompts whose cell is done count; a cell no
+// prompt has finished is NaN everywhere. std is the sample standard deviation (ddof = 1) and
+// sem = std / sqrt(n), both NaN where fewer than two prompts are done.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "report/reduce_input.h"
+
+namespace csweep::report {
+
+struct Aggregates {
+  std::vector<float> mean, std, sem;  // [cells]
+  std::vector<int32_t> n_done;        // [cells]: prompts counted in each cell
+  // Present only when the analysis has clean and corrupted baselines:
+  //   fraction_recovered[c] = (mean patched - mean corrupted) / (mean clean - mean corrupted)
+  // over the prompts done at c that have both baselines (a ratio of means, as in the
+  // TransformerLens tutorials: robust to prompts whose clean/corrupted gap is tiny), and
+  //   fraction_per_prompt[p][c] = (patched - corrupted) / (clean - corrupted) for that prompt.
+  bool has_fraction = false;
+  std::vector<float> fraction_recovered;               // [cells]
+  std::vector<std::vector<float>> fraction_per_prompt;  // [n_prompts][cells]
+  int64_t cells_done = 0, cells_total = 0;  // over prompts x cells
+};
+
+Aggregates aggregate(const AnalysisInput& analysis);
+
+// One row of the top-k table: a cell of the grid and its effect.
+struct TopComponent {
+  int64_t cell = 0;
+  std::vector<int64_t> index;  // one index per axis
+  std::string label;           // e.g. "layer 3, head 5"
+  float effect = 0;            // mean - mean corrupted baseline when baselines exist, else mean
+  float mean = 0, sem = 0, fraction_recovered = 0;  // fraction is NaN without baselines
+  int32_t n_done = 0;
+};
+
+// The k cells with the largest |effect| (NaN cells never rank), largest first; ties keep
+// row-major order so the table is deterministic.
+std::vector<TopComponent> top_components(const AnalysisInput& analysis, const Aggregates& agg, int k);
+
+// Mean corrupted baseline over the prompts that have one (NaN if none): the reference that
+// an effect is measured from.
+double mean_corrupted_baseline(const AnalysisInput& analysis);
+double mean_clean_baseline(const AnalysisInput& analysis);
+
+// Row-major cell index -> one index per axis.
+std::vector<int64_t> unravel(int64_t cell, const std::vector<AxisInfo>& axes);
+std::string axis_label(const AxisInfo& axis, int64_t i);  // labels[i] or the index
+
+}  // namespace csweep::report

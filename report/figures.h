@@ -1,0 +1,23 @@
+#pragma once
+// Which heatmaps an analysis gets, from its axis names: rows = "layer" (else the first axis),
+// columns = "head" (else "position", else the next axis), and every other axis becomes small
+// multiples (layer x head x position -> one layer x head panel per position). Position
+// labels are the prompt's token strings.
+#include <vector>
+
+#include "report/aggregate.h"
+#include "report/heatmap.h"
+#include "report/reduce_input.h"
+
+namespace csweep::report {
+
+// The mean metric over prompts (colour limit from the data) and, when the analysis has
+// baselines, the fraction recovered (fixed limit 1, so it compares across analyses).
+std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const AnalysisInput& analysis,
+                                            const Aggregates& agg);
+
+// Token strings labelling the position axis: the first prompt's tokens (all prompts' tokens
+// are in sweep.h5). Falls back to the index where a prompt is shorter than the axis.
+std::vector<std::string> position_labels(const ReduceInput& input, int64_t size);
+
+}  // namespace csweep::report

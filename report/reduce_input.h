@@ -1,0 +1,65 @@
+#pragma once
+// What `csweep reduce` needs from a store, as plain data. The store adapter
+// (report/store_input.h) fills it from store/reader.h; tests build it in memory. Keeping the
+// report code on this struct (not on the store) lets it run on a partial store and be tested
+// without MPI or a sweep.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace csweep::report {
+
+// One axis of an analysis grid, e.g. {"layer", 12, {"0", ..., "11"}}. Empty labels mean
+// "the index". The position axis keeps index labels here; its token strings are per prompt
+// (PromptInfo::tokens).
+struct AxisInfo {
+  std::string name;
+  int64_t size = 0;
+  std::vector<std::string> labels;
+};
+
+struct PromptInfo {
+  std::string id;
+  std::string text;                 // clean prompt text ("" when unknown)
+  std::vector<std::string> tokens;  // clean prompt token strings, one per position
+};
+
+// One analysis of the job: its grid and, per prompt, one float per cell in row-major order
+// over `axes`.
+struct AnalysisInput {
+  std::string name;  // unique within the job, e.g. "resid_patching"
+  std::string kind;  // e.g. "activation_patching", "ablation"
+  std::string metric;  // e.g. "logit_diff"
+  std::vector<AxisInfo> axes;
+  std::vector<std::vector<float>> values;  // [n_prompts][cells]; ignored where !done
+  std::vector<std::vector<uint8_t>> done;  // [n_prompts][cells]; 1 = computed and durable
+  // Metric of the unpatched clean and corrupted runs, per prompt, when the analysis has them;
+  // they give the fraction recovered (patched - corrupted) / (clean - corrupted).
+  std::vector<std::optional<double>> clean_baseline;      // empty or [n_prompts]
+  std::vector<std::optional<double>> corrupted_baseline;  // empty or [n_prompts]
+
+  int64_t cells() const {
+    int64_t n = 1;
+    for (const auto& a : axes) n *= a.size;
+    return n;
+  }
+};
+
+struct ReduceInput {
+  std::string job_name;
+  std::string model;      // model path or name as written in the job
+  std::string spec_yaml;  // the job spec as stored (text)
+  std::string spec_hash;  // canonical hash of the spec
+  nlohmann::json provenance = nlohmann::json::object();  // versions, git SHA, hosts, seed...
+  std::vector<PromptInfo> prompts;
+  std::vector<AnalysisInput> analyses;
+};
+
+// Checks the shapes the report code relies on (values/done per prompt sized cells(), axis
+// labels empty or sized, baselines empty or per prompt); throws csweep::Error naming `source`.
+void validate(const ReduceInput& input, const std::string& source);
+
+}  // namespace csweep::report
