@@ -1,0 +1,48 @@
+#pragma once
+// Renders the batch scripts `csweep submit` writes: the sweep script (one MPI world, or one
+// array task per slice) and the reduce script chained after it. The scripts are meant to be
+// read: a commented header says where every value came from, and they are reproducible
+// (the same inputs give the same bytes; no timestamps).
+//
+// Preemption protocol of the sweep script:
+//   - `#SBATCH --signal=B:USR1@N` makes Slurm signal the batch shell N seconds before the
+//     time limit (or `scancel --signal=USR1 --batch JOB` does it by hand);
+//   - the step runs in the background and the shell `wait`s in a loop, because bash defers
+//     traps while a foreground child runs;
+//   - the USR1 trap forwards the signal once to the launcher (srun/mpirun forward it to the
+//     ranks); csweep drains in-flight shards and exits 75 (EX_TEMPFAIL);
+//   - on 75 the script requeues its own job (`scontrol requeue`), unless SLURM_RESTART_COUNT
+//     has reached max_requeues; `--requeue --open-mode=append` keep the job and its log.
+//   The requeued run finds the store and computes only what is missing.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cluster/profile.h"
+
+namespace csweep::cluster {
+
+inline constexpr int kDrainExitCode = 75;  // csweep run: drained on a signal, resumable
+
+struct ScriptRequest {
+  ClusterProfile profile;
+  std::filesystem::path job_file;      // absolute
+  std::filesystem::path store;         // absolute
+  std::filesystem::path step_binary;   // the csweep the nodes run (absolute)
+  std::string job_name;                // shown by squeue; sanitized with slurm_job_name()
+  int ntasks = 1;                      // ranks of one MPI world (per array task)
+  int nodes = 1;                       // nodes of one MPI world (per array task)
+  int tensor_parallel = 1;             // from the plan, recorded in the header
+  long long shards = 0;                // from the plan, recorded in the header
+  int array_tasks = 0;                 // 0: no array; N: tasks 0..N-1 run slices k/N
+  std::string after;                   // sweep depends afterok on this job id (may be empty)
+  std::string command_line;            // the `csweep submit ...` that produced it (header)
+};
+
+std::string render_sweep_script(const ScriptRequest& request);
+std::string render_reduce_script(const ScriptRequest& request);
+
+// Where the scripts and logs live: STORE/slurm/.
+std::filesystem::path slurm_dir(const std::filesystem::path& store);
+
+}  // namespace csweep::cluster
