@@ -1,0 +1,74 @@
+#pragma once
+// A store is a directory (see docs/store-layout.md):
+//   spec.yaml          the job file exactly as given
+//   spec.hash          canonical hash of the job spec (jobs::canonical_hash), one line
+//   layout.json        analyses, axes, prompt ids, shard table (store/layout.h)
+//   provenance.json    versions, git SHA, model file hashes, and one entry per run
+//   status.json        the coordinator's live progress (rewritten atomically while running)
+//   journal/           the coordinator's event journal, one JSON-lines file per run
+//   errors.jsonl       shards that failed, with the worker's message
+//   fragments/         one HDF5 file per writer process: <host>-<pid>-<n>.h5
+//   fragments/damaged/ fragments a kill left unreadable, moved aside at the next run's start
+//   lock               flock()ed by the coordinator of the run that owns the store
+// The index of done shards lives inside each fragment (see fragment_writer.h): a shard is
+// done exactly when a readable fragment holds a complete, checksummed copy of it.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "store/layout.h"
+
+namespace csweep::store {
+
+// File format version of fragments and layout.json; readers refuse newer ones.
+constexpr int kStoreFormatVersion = 1;
+
+struct StoreIdentity {
+  std::string spec_yaml;  // the job file's text
+  std::string spec_hash;  // jobs::canonical_hash
+  Layout layout;
+};
+
+class Store {
+ public:
+  // For `csweep run` (coordinator only): creates the store, or opens an existing one made by
+  // the same spec hash. A store made by another spec is refused (csweep::Error naming
+  // DIR/spec.hash, both hashes and the way out: --force-new). force_new moves an existing
+  // store aside to DIR.old-<timestamp> and starts a new one. Takes the store's lock (refused
+  // while another run holds it) and moves unreadable fragments to fragments/damaged/.
+  static Store open_for_run(const std::filesystem::path& dir, const StoreIdentity& identity, bool force_new);
+  // Read-only view of an existing store (status, reduce). Takes no lock; throws when DIR is
+  // not a store.
+  static Store open_read_only(const std::filesystem::path& dir);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path fragments_dir() const { return dir_ / "fragments"; }
+  const std::string& spec_hash() const { return spec_hash_; }
+  const Layout& layout() const { return layout_; }
+  std::string spec_yaml() const;
+  bool created() const { return created_; }  // true when this open made a new store
+
+  nlohmann::json provenance() const;                  // {} when absent
+  void write_provenance(const nlohmann::json& p) const;  // atomic replace
+  void write_status(const nlohmann::json& s) const;      // atomic replace of status.json
+  nlohmann::json status() const;                      // {} when absent or unreadable
+
+ private:
+  Store() = default;
+  std::filesystem::path dir_;
+  std::string spec_hash_;
+  Layout layout_;
+  bool created_ = false;
+  int lock_fd_ = -1;
+};
+
+// Writes `text` to `path` atomically (temp file in the same folder, fsync, rename).
+void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+std::string read_text_file(const std::filesystem::path& path);
+
+}  // namespace csweep::store
