@@ -1,0 +1,40 @@
+#pragma once
+// The fast path. Rows (one patch each) that start at the same block run together as one
+// micro-batch: the forward starts from the target run's cached resid_pre at that block
+// (earlier blocks are never recomputed), computes only the last position's logits, and each
+// batch row carries its own edits. run_rows_plain is the reference it is tested against:
+// one full forward per row, full logits, exactly what TransformerLens does.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "analyses/intervention.h"
+#include "analyses/metrics.h"
+#include "analyses/run_cache.h"
+#include "model/model.h"
+
+namespace csweep::analyses {
+
+struct BatchOptions {
+  int64_t memory_budget_bytes = int64_t(2) << 30;  // bounds one micro-batch's activations
+  int64_t max_batch = 128;                          // more rows barely speed up a CPU GEMM
+  bool start_from_cache = true;                     // suffix recomputation (false: from the embeddings)
+};
+
+// Rows per micro-batch so that one forward's peak activation memory stays within the budget.
+int64_t micro_batch_size(const model::ModelConfig& config, int64_t seq, c10::ScalarType dtype,
+                         const BatchOptions& options);
+// Estimated peak bytes of one batch row's forward (what micro_batch_size divides the budget by).
+int64_t bytes_per_row(const model::ModelConfig& config, int64_t seq, c10::ScalarType dtype);
+
+// The metric of the target run with each row's edits applied; one float per row, in order.
+std::vector<float> run_rows(const model::Model& model, const RunCache& target,
+                            const std::vector<RowEdits>& rows, const Metric& metric,
+                            const BatchOptions& options = {});
+
+// Reference: one full forward (from the tokens, all logits) per row.
+std::vector<float> run_rows_plain(const model::Model& model, const RunCache& target,
+                                  const std::vector<RowEdits>& rows, const Metric& metric);
+
+}  // namespace csweep::analyses
