@@ -14,6 +14,7 @@
 // done exactly when a readable fragment holds a complete, checksummed copy of it.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -71,4 +72,10 @@ class Store {
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 std::string read_text_file(const std::filesystem::path& path);
 
+}  // namespace csweep::store
+
+namespace csweep::store {
+// Moves fragments that cannot be opened to fragments/damaged/ (coordinator, under the lock,
+// before any worker writes): their complete shards are lost and will be recomputed.
+void quarantine_fragments(const Store& store, const std::vector<std::filesystem::path>& fragments);
 }  // namespace csweep::store

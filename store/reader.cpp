@@ -1,0 +1,143 @@
+#include "store/reader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "store/fragment_writer.h"
+#include "store/hdf5_util.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+
+namespace csweep::store {
+
+namespace {
+
+using ShardVisitor = std::function<void(const ShardInfo&, const float* values)>;
+
+std::vector<fs::path> list_fragments(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir / "fragments", ec))
+    if (e.is_regular_file() && e.path().extension() == ".h5") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Calls `visit` for every complete shard copy in `file`, in file order. Returns false when the
+// file cannot be opened or belongs to another spec; damaged rows are skipped silently (they
+// are the expected trace of a kill between a write and its flush).
+bool visit_fragment(const fs::path& file, const Layout& layout, const std::string& spec_hash, const ShardVisitor& visit) {
+  h5::Handle f = h5::file(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!f.valid()) return false;
+  const std::string hash = h5::read_string_attr(f, "spec_hash");
+  if (hash != spec_hash) {
+    log::get("store")->warn("{}: spec hash {} differs from the store's; ignored", file.string(), hash);
+    return false;
+  }
+  for (uint32_t ai = 0; ai < layout.analyses.size(); ++ai) {
+    const std::string gname = h5::safe_name(layout.analyses[ai].name);
+    if (H5Lexists(f, gname.c_str(), H5P_DEFAULT) <= 0) continue;
+    h5::Handle g = h5::group(H5Gopen2(f, gname.c_str(), H5P_DEFAULT));
+    if (!g.valid()) continue;
+    h5::Handle rows_ds = h5::dataset(H5Dopen2(g, "shards", H5P_DEFAULT));
+    h5::Handle values_ds = h5::dataset(H5Dopen2(g, "values", H5P_DEFAULT));
+    if (!rows_ds.valid() || !values_ds.valid()) continue;
+    hsize_t rdims[2] = {0, 0}, vdim = 0;
+    {
+      h5::Handle s = h5::space(H5Dget_space(rows_ds));
+      if (H5Sget_simple_extent_ndims(s) != 2) continue;
+      H5Sget_simple_extent_dims(s, rdims, nullptr);
+      h5::Handle vs = h5::space(H5Dget_space(values_ds));
+      if (H5Sget_simple_extent_ndims(vs) != 1) continue;
+      H5Sget_simple_extent_dims(vs, &vdim, nullptr);
+    }
+    if (rdims[1] != 7 || rdims[0] == 0) continue;
+    std::vector<int64_t> rows(rdims[0] * 7);
+    if (H5Dread(rows_ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0) continue;
+    std::vector<float> values(vdim);
+    if (vdim > 0 && H5Dread(values_ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) continue;
+    for (hsize_t r = 0; r < rdims[0]; ++r) {
+      const int64_t* row = &rows[r * 7];
+      const int64_t id = row[0], prompt = row[1], begin = row[2], end = row[3], offset = row[4], checksum = row[5];
+      if (row[6] != kShardRowMagic) continue;
+      if (id < 0 || id >= static_cast<int64_t>(layout.shards.size())) continue;
+      const ShardInfo& s = layout.shards[id];
+      if (s.analysis != ai || s.prompt != prompt || s.cell_begin != begin || s.cell_end != end) continue;
+      if (offset < 0 || offset + s.cells() > static_cast<int64_t>(vdim)) continue;
+      if (shard_checksum(values.data() + offset, s.cells()) != checksum) continue;
+      visit(s, values.data() + offset);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+StoreContents read_store(const fs::path& dir) {
+  disable_hdf5_file_locking();
+  h5::silence_errors();
+  Store store = Store::open_read_only(dir);
+  StoreContents c;
+  c.dir = dir;
+  c.spec_hash = store.spec_hash();
+  c.spec_yaml = store.spec_yaml();
+  c.provenance = store.provenance();
+  c.layout = store.layout();
+  const int64_t n_prompts = static_cast<int64_t>(c.layout.prompt_ids.size());
+  for (const auto& a : c.layout.analyses) {
+    AnalysisResults r;
+    r.info = a;
+    r.n_prompts = n_prompts;
+    r.cells = a.cells();
+    r.values.assign(n_prompts * r.cells, std::numeric_limits<float>::quiet_NaN());
+    r.done.assign(n_prompts * r.cells, 0);
+    c.analyses.push_back(std::move(r));
+  }
+  c.shard_done.assign(c.layout.shards.size(), 0);
+  std::vector<std::string> first_file(c.layout.shards.size());
+  for (const auto& file : list_fragments(dir)) {
+    bool ok = visit_fragment(file, c.layout, c.spec_hash, [&](const ShardInfo& s, const float* v) {
+      AnalysisResults& r = c.analyses[s.analysis];
+      float* dst = r.values.data() + s.prompt * r.cells + s.cell_begin;
+      if (!c.shard_done[s.id]) {
+        std::memcpy(dst, v, s.cells() * sizeof(float));
+        std::fill(r.done.begin() + s.prompt * r.cells + s.cell_begin, r.done.begin() + s.prompt * r.cells + s.cell_end, 1);
+        c.shard_done[s.id] = 1;
+        first_file[s.id] = file.filename().string();
+        ++c.shards_done;
+      } else {
+        ++c.duplicate_shards;
+        if (std::memcmp(dst, v, s.cells() * sizeof(float)) != 0)
+          c.conflicts.push_back(file.string() + ": shard " + std::to_string(s.id) + ": differs from the copy in " +
+                                first_file[s.id]);
+      }
+    });
+    (ok ? c.fragments : c.unreadable).push_back(file);
+  }
+  return c;
+}
+
+DoneShards scan_done_shards(const fs::path& dir, const Layout& layout, const std::string& spec_hash) {
+  disable_hdf5_file_locking();
+  h5::silence_errors();
+  DoneShards d;
+  d.done.assign(layout.shards.size(), 0);
+  for (const auto& file : list_fragments(dir)) {
+    bool ok = visit_fragment(file, layout, spec_hash, [&](const ShardInfo& s, const float*) {
+      if (!d.done[s.id]) {
+        d.done[s.id] = 1;
+        ++d.count;
+      }
+    });
+    if (!ok) d.unreadable.push_back(file);
+  }
+  return d;
+}
+
+}  // namespace csweep::store
