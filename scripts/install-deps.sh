@@ -9,7 +9,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libpcre2-dev libicu-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-h5py python3-torch python3-numpy
   nodejs
 )

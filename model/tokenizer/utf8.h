@@ -1,0 +1,17 @@
+#pragma once
+// Strict UTF-8 checks for tokenizer input and display.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace csweep::model::tokenizer {
+
+// Offset of the first byte that is not part of a well-formed UTF-8 sequence (overlongs,
+// surrogates and code points above U+10FFFF count as ill-formed); nullopt if all is valid.
+std::optional<size_t> first_invalid_utf8(std::string_view s);
+
+// s with every ill-formed sequence replaced by U+FFFD (one per maximal bad subpart).
+std::string to_valid_utf8(std::string_view s);
+
+}  // namespace csweep::model::tokenizer
