@@ -50,12 +50,14 @@ class Model {
   Weights weights_;
   c10::ScalarType dtype_;
   c10::Device device_;
-  // Causal (+ sliding window) additive masks per sequence length, built once: sweeps repeat
-  // the same length thousands of times.
-  mutable std::mutex mask_mutex_;
-  mutable std::map<int64_t, at::Tensor> masks_;
-  at::Tensor causal_mask(int64_t seq) const;
-  friend struct ForwardPass;
+  // Per sequence length, built once: sweeps repeat the same length thousands of times.
+  struct SeqTables {
+    at::Tensor mask;      // [p, p] additive: 0 where a query may attend, -inf elsewhere
+    at::Tensor cos, sin;  // [p, rotary_dim] in the compute dtype (rotary models)
+  };
+  mutable std::mutex tables_mutex_;
+  mutable std::map<int64_t, SeqTables> tables_;
+  const SeqTables& seq_tables(int64_t seq) const;
 };
 
 }  // namespace csweep::model

@@ -1,0 +1,43 @@
+#pragma once
+// The pieces of a transformer block, as plain functions over canonical weights. Each visits
+// its hook sites in TransformerLens order; `hooks` may be null. Internal to model/.
+#include <ATen/ATen.h>
+
+#include "model/config.h"
+#include "model/hooks.h"
+#include "model/weights.h"
+
+namespace csweep::model {
+
+// Runs the hooks of one site if any are set: one flag lookup when none are.
+inline void visit(Hooks* hooks, HookPoint point, int64_t layer, at::Tensor& x) {
+  if (!hooks) return;
+  HookSite site{point, layer};
+  if (hooks->active(site)) hooks->run(site, x);
+}
+
+// LayerNorm (w, b) or RMSNorm (w only), computed in fp32 and cast back to x's dtype. The
+// scale/normalized sites follow TransformerLens: LayerNorm's hook_normalized is after w and b,
+// RMSNorm's is before w.
+at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const ModelConfig& c,
+                Hooks* hooks, HookPoint scale_point, HookPoint normalized_point, int64_t layer);
+// RMSNorm over the last axis without hooks (Qwen3's per-head q/k norms).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+
+// cos/sin tables [seq, rotary_dim] (fp32 math, cast to dtype) with llama3/linear rope scaling.
+void rotary_tables(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10::Device device,
+                   at::Tensor* cos, at::Tensor* sin);
+// rotate_half rotary on the first cos.size(1) dims of x [b, p, heads, d_head].
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+// Additive causal mask [seq, seq] (sliding window when c.sliding_window > 0).
+at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10::Device device);
+
+// Self-attention of one block on the normalized input x [b, p, d]; returns hook_attn_out.
+at::Tensor attention(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, int64_t layer,
+                     const at::Tensor& mask, const at::Tensor& cos, const at::Tensor& sin, Hooks* hooks);
+
+// The MLP of one block on the normalized input x [b, p, d]; returns hook_mlp_out.
+at::Tensor mlp(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, int64_t layer, Hooks* hooks);
+
+}  // namespace csweep::model
