@@ -43,7 +43,7 @@ class SafetensorsFile {
   // "FILE: tensor 'NAME': REASON" (or "FILE: REASON" for file-level problems).
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
 
-  const std::vector<TensorEntry>& tensors() const { return tensors_; }  // in header order
+  const std::vector<TensorEntry>& tensors() const { return tensors_; }  // sorted by name
   const TensorEntry* find(const std::string& name) const;               // nullptr if absent
   const std::map<std::string, std::string>& metadata() const { return metadata_; }  // __metadata__
   const std::filesystem::path& path() const { return path_; }

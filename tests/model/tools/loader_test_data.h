@@ -1,0 +1,43 @@
+#pragma once
+// The loader tests' input files, written by make_safetensors.py (beside this header) the first
+// time a test asks for them. Python + torch costs ~2-3 s to start, and ctest runs each test in
+// its own process, so the files are made once per build directory and per version of the
+// script: CSWEEP_BINARY_DIR/test-data/loader-<hash of the script>. Concurrent first calls each
+// write a private folder and rename it into place; the loser discards its copy.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace csweep::test {
+
+inline std::filesystem::path loader_test_data() {
+  namespace fs = std::filesystem;
+  const fs::path script = fs::path(CSWEEP_SOURCE_DIR) / "tests/model/tools/make_safetensors.py";
+  std::ifstream in(script, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + script.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::ostringstream hash;
+  hash << std::hex << std::hash<std::string>{}(text.str());
+  const fs::path dir = fs::path(CSWEEP_BINARY_DIR) / "test-data" / ("loader-" + hash.str());
+  if (fs::exists(dir / "DONE")) return dir;
+
+  fs::create_directories(dir.parent_path());
+  const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" + tmp.string() + "'";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);  // fails if another process got there first: use theirs
+  if (ec) fs::remove_all(tmp);
+  if (!fs::exists(dir / "DONE")) throw std::runtime_error("no test data in " + dir.string());
+  return dir;
+}
+
+}  // namespace csweep::test
