@@ -30,6 +30,9 @@ struct AnalysisGrid {
   // 0 for analyses that run whole forwards per prompt.
   int64_t start_layer(int64_t cell) const;
   bool per_cell_forward = false;  // true: one patched row per cell; false: one pass per prompt
+  int64_t rows_per_cell = 1;      // batch rows one cell needs (causal tracing: noise samples)
+  int64_t start_layer_back = 0;   // a cell at layer L restarts at L - this (causal-tracing windows)
+  int layer_axis_index() const;   // position of the "layer" axis in `axes`, -1 if none
 };
 
 struct Shard {

@@ -1,0 +1,90 @@
+// The canonical form of a job spec: what identifies a sweep, independent of key order,
+// formatting, defaults written out or left implicit, and number spelling (3 vs 3.0).
+#include <cmath>
+
+#include "jobs/job_spec.h"
+#include "jobs/sha256.h"
+#include "model/hook_site.h"
+
+namespace csweep::jobs {
+namespace {
+
+// nlohmann::json objects are std::map-backed, so keys come out sorted; what is left is to
+// write integral floats as integers so "3" and "3.0" hash alike.
+nlohmann::json normalise_numbers(const nlohmann::json& j) {
+  if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = normalise_numbers(it.value());
+    return out;
+  }
+  if (j.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& v : j) out.push_back(normalise_numbers(v));
+    return out;
+  }
+  if (j.is_number_float()) {
+    double v = j.get<double>();
+    if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15) return static_cast<int64_t>(v);
+  }
+  if (j.is_number_unsigned()) return static_cast<int64_t>(j.get<uint64_t>());
+  return j;
+}
+
+nlohmann::json prompt_json(const PromptPair& p) {
+  nlohmann::json j = {{"id", p.id},           {"clean", p.clean},   {"corrupted", p.corrupted},
+                      {"answers", p.answers}, {"wrongs", p.wrongs}, {"subject", nullptr}};
+  if (!p.subject.empty()) j["subject"] = {p.subject.begin, p.subject.end};
+  return j;
+}
+
+nlohmann::json analysis_json(const AnalysisSpec& a) {
+  std::vector<std::string> sites;
+  for (auto s : a.sites) sites.push_back(model::point_suffix(s));
+  return {{"name", a.name},           {"kind", kind_name(a.kind)}, {"sites", sites},
+          {"layers", a.layers},       {"heads", a.heads},          {"positions", a.positions},
+          {"options", a.options}};
+}
+
+}  // namespace
+
+nlohmann::json canonical_json(const JobSpec& spec) {
+  nlohmann::json j;
+  j["name"] = spec.name;
+  j["seed"] = spec.seed;
+  j["model"] = {{"path", spec.model.path.string()},
+                {"dtype", spec.model.dtype},
+                {"device", spec.model.device},
+                {"tensor_parallel", spec.model.tensor_parallel}};
+  j["prompts"] = nlohmann::json::array();
+  for (const auto& p : spec.prompts) j["prompts"].push_back(prompt_json(p));
+  j["metric"] = metric_name(spec.metric);
+  j["analyses"] = nlohmann::json::array();
+  for (const auto& a : spec.analyses) j["analyses"].push_back(analysis_json(a));
+  j["sharding"] = {{"batch_size", spec.sharding.batch_size}, {"memory_budget", spec.sharding.memory_budget_bytes}};
+  j["store"] = spec.store.string();
+  j["reduce"] = {{"plots", spec.reduce.plots}, {"top_k", spec.reduce.top_k}, {"normalise", spec.reduce.normalise}};
+  nlohmann::json assertions = nlohmann::json::array();
+  for (const auto& a : spec.validation.assertions)
+    assertions.push_back({{"analysis", a.analysis}, {"expect", a.expect}, {"layer", a.layer}, {"head", a.head},
+                          {"position", a.position}, {"k", a.k}, {"value", a.value}});
+  j["validation"] = {{"baseline", spec.validation.baseline.string()},
+                     {"tolerance", spec.validation.tolerance},
+                     {"assertions", assertions}};
+  return normalise_numbers(j);
+}
+
+std::string canonical_hash(const JobSpec& spec) {
+  nlohmann::json j = canonical_json(spec);
+  // Where and how the sweep runs, and what is done with its results afterwards, do not change
+  // a single number or shard id: a store stays resumable across those edits.
+  j["model"].erase("device");
+  j["model"].erase("tensor_parallel");
+  j.erase("store");
+  j.erase("reduce");
+  j.erase("validation");
+  j.erase("name");
+  j.erase("seed");  // every seed it feeds is resolved into prompts and options
+  return sha256_hex(j.dump());
+}
+
+}  // namespace csweep::jobs

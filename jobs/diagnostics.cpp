@@ -1,0 +1,75 @@
+#include "jobs/diagnostics.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "common/error.h"
+
+namespace csweep::jobs {
+
+void Diagnostics::error(const std::string& file, int line0, int column0, const std::string& reason) {
+  size_t rank = std::find(files_.begin(), files_.end(), file) - files_.begin();
+  if (rank == files_.size()) files_.push_back(file);
+  std::string text = file;
+  if (line0 >= 0) text += ":" + std::to_string(line0 + 1) + ":" + std::to_string(column0 + 1);
+  text += ": " + reason;
+  entries_.push_back({rank, line0, column0, entries_.size(), std::move(text)});
+}
+
+void Diagnostics::throw_if_any() const {
+  if (entries_.empty()) return;
+  std::vector<Entry> sorted = entries_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.file_rank, a.line, a.column, a.seq) < std::tie(b.file_rank, b.line, b.column, b.seq);
+  });
+  std::string message;
+  for (const auto& e : sorted) {
+    if (!message.empty()) message += "\n";
+    message += e.text;
+  }
+  throw Error(message);
+}
+
+void Source::error(const YAML::Mark& at, const std::string& reason) const {
+  if (at.is_null()) {
+    diag->error(file, -1, -1, reason);
+    return;
+  }
+  diag->error(file, at.line + line_offset, at.column, reason);
+}
+
+void Source::error(const YAML::Node& at, const std::string& reason) const {
+  error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), reason);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  size_t best_distance = 0;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (!best || d < best_distance) {
+      best = &c;
+      best_distance = d;
+    }
+  }
+  size_t limit = std::max<size_t>(2, word.size() / 3);
+  if (!best || best_distance > limit) return "";
+  return " (did you mean \"" + *best + "\"?)";
+}
+
+}  // namespace csweep::jobs

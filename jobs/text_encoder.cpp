@@ -1,0 +1,48 @@
+#include "jobs/text_encoder.h"
+
+#include "common/error.h"
+
+#ifdef CSWEEP_HAVE_TOKENIZER
+#include "model/tokenizer/tokenizer.h"
+#endif
+
+namespace csweep::jobs {
+
+TextEncoder::~TextEncoder() = default;
+
+std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const YAML::Node& at,
+                                                        const std::string& path, const std::string& text) {
+  if (!tried_) {
+    tried_ = true;
+#ifdef CSWEEP_HAVE_TOKENIZER
+    if (model_dir_.empty()) {
+      unavailable_ = "text prompts need the model's tokenizer, but model.path is not usable";
+    } else if (!model::has_tokenizer(model_dir_)) {
+      unavailable_ = "text prompts need a tokenizer, but " + model_dir_.string() +
+                     " has no tokenizer.json or vocab.json + merges.txt; give token ids instead";
+    } else {
+      try {
+        tokenizer_ = model::load_tokenizer(model_dir_);
+      } catch (const Error& e) {
+        unavailable_ = std::string("cannot load the tokenizer: ") + e.what();
+      }
+    }
+#else
+    unavailable_ = "text prompts need the tokenizer, which this build of csweep lacks; give token ids instead";
+#endif
+  }
+#ifdef CSWEEP_HAVE_TOKENIZER
+  if (tokenizer_) {
+    try {
+      return tokenizer_->encode(text);
+    } catch (const Error& e) {
+      src.error(at, path + ": " + e.what());
+      return std::nullopt;
+    }
+  }
+#endif
+  src.error(at, path + ": " + unavailable_);
+  return std::nullopt;
+}
+
+}  // namespace csweep::jobs

@@ -1,0 +1,34 @@
+#pragma once
+// Turns prompt text into token ids with the model's own tokenizer, loaded on first use, and
+// reports (through a Source) when there is no tokenizer: token-id prompts never need one.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/diagnostics.h"
+
+namespace csweep::model {
+class Tokenizer;
+}
+
+namespace csweep::jobs {
+
+class TextEncoder {
+ public:
+  explicit TextEncoder(std::filesystem::path model_dir) : model_dir_(std::move(model_dir)) {}
+  ~TextEncoder();
+  // Reports "<path>: <why>" at `at` and returns nullopt when the text cannot be encoded.
+  std::optional<std::vector<int64_t>> encode(const Source& src, const YAML::Node& at, const std::string& path,
+                                             const std::string& text);
+
+ private:
+  std::filesystem::path model_dir_;
+  bool tried_ = false;
+  std::string unavailable_;  // why there is no tokenizer, once tried
+  std::shared_ptr<model::Tokenizer> tokenizer_;
+};
+
+}  // namespace csweep::jobs
