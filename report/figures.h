@@ -16,8 +16,9 @@ namespace csweep::report {
 std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const AnalysisInput& analysis,
                                             const Aggregates& agg);
 
-// Token strings labelling the position axis: the first prompt's tokens (all prompts' tokens
-// are in sweep.h5). Falls back to the index where a prompt is shorter than the axis.
-std::vector<std::string> position_labels(const ReduceInput& input, int64_t size);
+// Token strings labelling a position axis: the first prompt's tokens at the axis's positions
+// (every prompt's tokens are in sweep.h5), "i:token" so repeated tokens stay distinct. Falls
+// back to the index where the prompt is shorter or has no tokens.
+std::vector<std::string> position_labels(const ReduceInput& input, const AxisInfo& axis);
 
 }  // namespace csweep::report

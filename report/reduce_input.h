@@ -12,13 +12,18 @@
 
 namespace csweep::report {
 
-// One axis of an analysis grid, e.g. {"layer", 12, {"0", ..., "11"}}. Empty labels mean
-// "the index". The position axis keeps index labels here; its token strings are per prompt
-// (PromptInfo::tokens).
+// One axis of an analysis grid, as sharding/ names it: "layer", "head", "pos", "site",
+// "neuron", ... Empty labels mean "the index". `values` are the model index of each entry
+// (layer 5, position 7; -1 for named entries like sites); empty means 0..size-1. The "pos"
+// axis's token strings are per prompt (PromptInfo::tokens[values[i]]).
 struct AxisInfo {
   std::string name;
   int64_t size = 0;
   std::vector<std::string> labels;
+  std::vector<int64_t> values;
+
+  int64_t value(int64_t i) const { return values.empty() ? i : values[i]; }
+  bool is_position() const { return name == "pos" || name == "position"; }
 };
 
 struct PromptInfo {

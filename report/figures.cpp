@@ -1,0 +1,145 @@
+#include "report/figures.h"
+
+#include <cmath>
+#include <limits>
+
+#include "report/text.h"
+
+namespace csweep::report {
+namespace {
+
+constexpr int64_t kMaxPanels = 100;
+
+int find_axis(const AnalysisInput& a, const std::vector<std::string>& names, int skip) {
+  for (const auto& name : names)
+    for (int i = 0; i < static_cast<int>(a.axes.size()); ++i)
+      if (i != skip && a.axes[i].name == name) return i;
+  return -1;
+}
+
+std::vector<std::string> labels_of(const ReduceInput& input, const AxisInfo& axis) {
+  if (axis.is_position()) return position_labels(input, axis);
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < axis.size; ++i) out.push_back(axis_label(axis, i));
+  return out;
+}
+
+struct Arrangement {
+  int row = -1, col = -1;   // -1: a single row (one-axis analyses)
+  std::vector<int> panel;   // the other axes, outermost first
+};
+
+Arrangement arrange(const AnalysisInput& a) {
+  Arrangement ar;
+  const int n = static_cast<int>(a.axes.size());
+  if (n == 1) {
+    ar.col = 0;
+    return ar;
+  }
+  ar.row = find_axis(a, {"layer"}, -1);
+  if (ar.row < 0) ar.row = 0;
+  ar.col = find_axis(a, {"head", "pos", "position"}, ar.row);
+  if (ar.col < 0) ar.col = ar.row == 0 ? 1 : 0;
+  for (int i = 0; i < n; ++i)
+    if (i != ar.row && i != ar.col) ar.panel.push_back(i);
+  return ar;
+}
+
+HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arrangement& ar,
+                    const std::vector<float>& stat) {
+  HeatmapFigure f;
+  const int64_t rows = ar.row >= 0 ? a.axes[ar.row].size : 1;
+  const int64_t cols = a.axes[ar.col].size;
+  f.row_axis = ar.row >= 0 ? a.axes[ar.row].name : "";
+  f.col_axis = a.axes[ar.col].name;
+  if (a.axes[ar.col].is_position() && !input.prompts.empty())
+    f.col_axis += " (tokens of prompt " + input.prompts.front().id + ")";
+  f.row_labels = ar.row >= 0 ? labels_of(input, a.axes[ar.row]) : std::vector<std::string>{""};
+  f.col_labels = labels_of(input, a.axes[ar.col]);
+
+  // Row-major strides of the analysis grid.
+  std::vector<int64_t> stride(a.axes.size(), 1);
+  for (int i = static_cast<int>(a.axes.size()) - 2; i >= 0; --i) stride[i] = stride[i + 1] * a.axes[i + 1].size;
+  int64_t n_panels = 1;
+  for (int i : ar.panel) n_panels *= a.axes[i].size;
+
+  for (int64_t k = 0; k < std::min(n_panels, kMaxPanels); ++k) {
+    HeatmapPanel p;
+    p.rows = rows, p.cols = cols;
+    int64_t base = 0, rest = k;
+    for (size_t j = ar.panel.size(); j-- > 0;) {
+      const AxisInfo& axis = a.axes[ar.panel[j]];
+      const int64_t idx = rest % axis.size;
+      rest /= axis.size;
+      base += idx * stride[ar.panel[j]];
+      const std::string label = labels_of(input, axis)[idx];
+      p.title = axis.name + " " + label + (p.title.empty() ? "" : ", " + p.title);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t cell = base + (ar.row >= 0 ? r * stride[ar.row] : 0) + c * stride[ar.col];
+        p.values.push_back(stat[cell]);
+      }
+    f.panels.push_back(std::move(p));
+  }
+  if (n_panels > kMaxPanels)
+    f.subtitle = "(first " + std::to_string(kMaxPanels) + " of " + std::to_string(n_panels) + " panels) ";
+  return f;
+}
+
+std::string completeness(const Aggregates& g) {
+  if (g.cells_done == g.cells_total) return "";
+  const double pct = g.cells_total ? 100.0 * g.cells_done / g.cells_total : 0.0;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "; partial: %.0f%% of cells done", std::floor(pct));
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::string> position_labels(const ReduceInput& input, const AxisInfo& axis) {
+  std::vector<std::string> out;
+  const std::vector<std::string>* tokens = input.prompts.empty() ? nullptr : &input.prompts.front().tokens;
+  for (int64_t i = 0; i < axis.size; ++i) {
+    const int64_t pos = axis.value(i);
+    std::string label = std::to_string(pos);
+    if (tokens && pos >= 0 && pos < static_cast<int64_t>(tokens->size()))
+      label += ":" + display_token((*tokens)[pos]);
+    out.push_back(label);
+  }
+  return out;
+}
+
+std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const AnalysisInput& a,
+                                            const Aggregates& g) {
+  const Arrangement ar = arrange(a);
+  const std::string title = a.name + " (" + a.kind + ")";
+  int n_prompts = 0;
+  for (size_t p = 0; p < a.done.size(); ++p)
+    for (uint8_t d : a.done[p])
+      if (d) {
+        ++n_prompts;
+        break;
+      }
+  std::vector<HeatmapFigure> figures;
+
+  HeatmapFigure mean = build(input, a, ar, g.mean);
+  mean.title = title;
+  mean.subtitle += "mean " + a.metric + " over " + std::to_string(n_prompts) + " prompt" +
+                   (n_prompts == 1 ? "" : "s") + completeness(g);
+  mean.colorbar_label = a.metric;
+  figures.push_back(std::move(mean));
+
+  if (g.has_fraction) {
+    HeatmapFigure frac = build(input, a, ar, g.fraction_recovered);
+    frac.title = title;
+    frac.subtitle += "fraction of " + a.metric + " recovered: (patched - corrupted) / (clean - corrupted)" +
+                     completeness(g);
+    frac.colorbar_label = "fraction recovered";
+    frac.limit = 1.0;  // the same scale for every analysis: comparable side by side
+    figures.push_back(std::move(frac));
+  }
+  return figures;
+}
+
+}  // namespace csweep::report

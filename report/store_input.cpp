@@ -1,0 +1,145 @@
+#include "report/store_input.h"
+
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "store/reader.h"
+#ifdef CSWEEP_HAVE_JOBS
+#include "jobs/job_spec.h"
+#include "model/tokenizer/tokenizer.h"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace csweep::report {
+namespace {
+
+std::optional<int64_t> parse_index(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  for (char c : s)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoll(s);
+}
+
+AxisInfo convert_axis(const store::AxisInfo& a) {
+  AxisInfo out{a.name, a.size, a.labels, {}};
+  if (a.labels.empty()) return out;
+  for (const auto& l : a.labels) {
+    const auto v = parse_index(l);
+    out.values.push_back(v ? *v : -1);
+  }
+  return out;
+}
+
+// Optional STORE/baselines.json, written beside the fragments by whoever computes the
+// unedited runs' metric: {"ANALYSIS": {"clean": [x|null per prompt], "corrupted": [...]}}.
+void read_baselines(const fs::path& file, ReduceInput& input) {
+  std::ifstream in(file);
+  if (!in) return;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object()) throw error_at(file.string(), "", "not a JSON object");
+  const size_t n = input.prompts.size();
+  for (auto& a : input.analyses) {
+    if (!j.contains(a.name)) continue;
+    const auto& entry = j[a.name];
+    for (const char* which : {"clean", "corrupted"}) {
+      if (!entry.contains(which)) continue;
+      const auto& arr = entry[which];
+      if (!arr.is_array() || arr.size() != n)
+        throw error_at(file.string(), a.name + "." + which, "must be an array of one number (or null) per prompt");
+      auto& dst = std::string(which) == "clean" ? a.clean_baseline : a.corrupted_baseline;
+      dst.assign(n, std::nullopt);
+      for (size_t p = 0; p < n; ++p) {
+        if (arr[p].is_number()) dst[p] = arr[p].get<double>();
+        else if (!arr[p].is_null())
+          throw error_at(file.string(), a.name + "." + which, "entry " + std::to_string(p) + " is not a number");
+      }
+    }
+  }
+}
+
+#ifdef CSWEEP_HAVE_JOBS
+// The job spec as stored, parsed again for what the layout does not carry (metric, model,
+// prompt texts and tokens). Relative paths in it are anchored at the original job file when
+// provenance names it, else at the store's parent or the working directory.
+std::optional<jobs::JobSpec> parse_stored_spec(const store::StoreContents& c) {
+  std::vector<fs::path> anchors;
+  if (c.provenance.is_object() && c.provenance.contains("job_file") && c.provenance["job_file"].is_string())
+    anchors.emplace_back(c.provenance["job_file"].get<std::string>());
+  anchors.push_back(fs::absolute(c.dir).parent_path() / "spec.yaml");
+  anchors.push_back(fs::current_path() / "spec.yaml");
+  anchors.push_back(fs::absolute(c.dir) / "spec.yaml");
+  std::string last_error;
+  for (const auto& file : anchors) {
+    try {
+      return jobs::parse_job_spec(c.spec_yaml, file);
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+  }
+  log::get("report")->warn("{}: job spec not usable for labels ({}); reducing without token strings",
+                           (c.dir / "spec.yaml").string(), last_error.substr(0, last_error.find('\n')));
+  return std::nullopt;
+}
+
+void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
+  input.job_name = spec.name;
+  input.model = spec.model.path.string();
+  std::shared_ptr<model::Tokenizer> tokenizer;
+  try {
+    if (model::has_tokenizer(spec.model.path)) tokenizer = model::load_tokenizer(spec.model.path);
+  } catch (const std::exception& e) {
+    log::get("report")->warn("tokenizer not loaded ({}); positions are labelled by index", e.what());
+  }
+  for (auto& p : input.prompts) {
+    for (const auto& sp : spec.prompts) {
+      if (sp.id != p.id) continue;
+      p.text = sp.clean_text;
+      if (tokenizer)
+        for (int64_t id : sp.clean) p.tokens.push_back(tokenizer->token_text(id));
+      break;
+    }
+  }
+  for (auto& a : input.analyses) a.metric = jobs::metric_name(spec.metric);
+}
+#endif
+
+}  // namespace
+
+ReduceInput load_reduce_input(const fs::path& store_dir) {
+  const store::StoreContents c = store::read_store(store_dir);
+  for (const auto& f : c.unreadable)
+    log::get("report")->warn("{}: fragment unreadable (still being written, or damaged); skipped", f.string());
+  for (const auto& line : c.conflicts) log::get("report")->warn("{}", line);
+
+  ReduceInput input;
+  input.job_name = fs::absolute(store_dir).filename().string();
+  input.spec_yaml = c.spec_yaml;
+  input.spec_hash = c.spec_hash;
+  input.provenance = c.provenance.is_object() ? c.provenance : nlohmann::json::object();
+  for (const auto& id : c.layout.prompt_ids) input.prompts.push_back({id, "", {}});
+
+  for (const auto& r : c.analyses) {
+    AnalysisInput a;
+    a.name = r.info.name;
+    a.kind = r.info.kind;
+    a.metric = "value";
+    for (const auto& axis : r.info.axes) a.axes.push_back(convert_axis(axis));
+    for (int64_t p = 0; p < r.n_prompts; ++p) {
+      a.values.emplace_back(r.values.begin() + p * r.cells, r.values.begin() + (p + 1) * r.cells);
+      a.done.emplace_back(r.done.begin() + p * r.cells, r.done.begin() + (p + 1) * r.cells);
+    }
+    input.analyses.push_back(std::move(a));
+  }
+#ifdef CSWEEP_HAVE_JOBS
+  if (auto spec = parse_stored_spec(c)) fill_from_spec(*spec, input);
+#endif
+  read_baselines(store_dir / "baselines.json", input);
+  validate(input, store_dir.string());
+  return input;
+}
+
+}  // namespace csweep::report

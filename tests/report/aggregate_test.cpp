@@ -1,0 +1,123 @@
+// Statistics over prompts, fraction recovered and top-k on the closed-form sample input.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "report/aggregate.h"
+#include "sample_input.h"
+
+namespace csweep::report {
+namespace {
+
+using testing::sample_input;
+using testing::sample_value;
+
+float base(int64_t c) { return sample_value(0, c); }
+
+TEST(ReportAggregate, MeanStdSemOverDonePrompts) {
+  const ReduceInput in = sample_input();
+  const AnalysisInput& a = in.analyses[1];  // all done, 3 prompts: offsets 0, .25, .5
+  const Aggregates g = aggregate(a);
+  ASSERT_EQ(g.mean.size(), 12u);
+  for (int64_t c = 0; c < 12; ++c) {
+    EXPECT_NEAR(g.mean[c], base(c) + 0.25f, 1e-6) << c;
+    EXPECT_NEAR(g.std[c], 0.25f, 1e-6) << c;
+    EXPECT_NEAR(g.sem[c], 0.25f / std::sqrt(3.0f), 1e-6) << c;
+    EXPECT_EQ(g.n_done[c], 3);
+  }
+  EXPECT_FALSE(g.has_fraction);
+  EXPECT_EQ(g.cells_done, 36);
+  EXPECT_EQ(g.cells_total, 36);
+}
+
+TEST(ReportAggregate, PartialPromptsCountOnlyWhereDone) {
+  const ReduceInput in = sample_input();
+  const AnalysisInput& a = in.analyses[0];  // prompt 2 done for cells < 12 only
+  const Aggregates g = aggregate(a);
+  EXPECT_EQ(g.cells_total, 72);
+  EXPECT_EQ(g.cells_done, 60);
+  EXPECT_NEAR(g.mean[0], base(0) + 0.25f, 1e-6);
+  EXPECT_EQ(g.n_done[0], 3);
+  EXPECT_NEAR(g.mean[12], base(12) + 0.125f, 1e-6);
+  EXPECT_EQ(g.n_done[12], 2);
+  EXPECT_NEAR(g.std[12], std::sqrt(2 * 0.125 * 0.125), 1e-6);
+  EXPECT_NEAR(g.sem[12], 0.125f, 1e-6);
+}
+
+TEST(ReportAggregate, NothingDoneIsNaNAndOnePromptHasNoSpread) {
+  ReduceInput in = sample_input();
+  AnalysisInput a = in.analyses[1];
+  for (auto& row : a.done) std::fill(row.begin(), row.end(), 0);
+  a.done[1][5] = 1;
+  const Aggregates g = aggregate(a);
+  EXPECT_TRUE(std::isnan(g.mean[0]));
+  EXPECT_TRUE(std::isnan(g.std[0]));
+  EXPECT_EQ(g.n_done[0], 0);
+  EXPECT_NEAR(g.mean[5], sample_value(1, 5), 1e-6);
+  EXPECT_TRUE(std::isnan(g.std[5]));
+  EXPECT_TRUE(std::isnan(g.sem[5]));
+  EXPECT_EQ(g.cells_done, 1);
+}
+
+TEST(ReportAggregate, FractionRecoveredIsRatioOfMeansOverPromptsWithBaselines) {
+  const ReduceInput in = sample_input();
+  const AnalysisInput& a = in.analyses[0];  // prompt 2 has no clean baseline
+  const Aggregates g = aggregate(a);
+  ASSERT_TRUE(g.has_fraction);
+  for (int64_t c : {0, 5, 12, 23}) {
+    // prompts 0 and 1: patched mean base + .125, clean mean 2.25, corrupted mean -.75
+    EXPECT_NEAR(g.fraction_recovered[c], (base(c) + 0.125 + 0.75) / 3.0, 1e-6) << c;
+    EXPECT_NEAR(g.fraction_per_prompt[0][c], (base(c) + 1.0) / 3.0, 1e-6);
+    EXPECT_NEAR(g.fraction_per_prompt[1][c], (base(c) + 0.25 + 0.5) / 3.0, 1e-6);
+    EXPECT_TRUE(std::isnan(g.fraction_per_prompt[2][c]));
+  }
+}
+
+TEST(ReportAggregate, TopComponentsByAbsoluteEffectFromCorruptedBaseline) {
+  const ReduceInput in = sample_input();
+  const AnalysisInput& a = in.analyses[0];
+  const Aggregates g = aggregate(a);
+  const auto top = top_components(a, g, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].cell, 6);
+  EXPECT_NEAR(top[0].effect, 1.5 + 13.0 / 12.0, 1e-5);  // mean over prompts of value - corrupted
+  EXPECT_EQ(top[0].index, (std::vector<int64_t>{1, 0, 0}));
+  EXPECT_EQ(top[0].label, "layer 1, pos 1, head 0");
+  EXPECT_EQ(top[1].cell, 13);  // ties keep row-major order
+  EXPECT_EQ(top[2].cell, 20);
+  EXPECT_NEAR(top[1].effect, 2.375, 1e-5);
+  EXPECT_EQ(top[1].n_done, 2);
+}
+
+TEST(ReportAggregate, TopComponentsWithoutBaselinesRankByMeanAndUseNamedLabels) {
+  const ReduceInput in = sample_input();
+  const AnalysisInput& a = in.analyses[2];  // site x layer, no baselines
+  const auto top = top_components(a, aggregate(a), 100);
+  ASSERT_EQ(top.size(), 12u);
+  EXPECT_EQ(top[0].cell, 6);
+  EXPECT_NEAR(top[0].effect, 1.75, 1e-6);
+  EXPECT_EQ(top[0].label, "site attn_out, layer 2");
+  EXPECT_TRUE(std::isnan(top[0].fraction_recovered));
+  for (size_t i = 1; i < top.size(); ++i) EXPECT_GE(std::fabs(top[i - 1].effect), std::fabs(top[i].effect));
+}
+
+TEST(ReportAggregate, ValidateNamesTheProblem) {
+  ReduceInput in = sample_input();
+  in.analyses[1].values[2].pop_back();
+  try {
+    validate(in, "STORE");
+    FAIL() << "expected csweep::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "STORE: analysis 'resid_tracing': prompt 2 has 11 values, expected 12");
+  }
+  in = sample_input();
+  in.analyses[0].clean_baseline.pop_back();
+  EXPECT_THROW(validate(in, "STORE"), Error);
+  in = sample_input();
+  in.analyses[2].axes[0].labels.pop_back();
+  EXPECT_THROW(validate(in, "STORE"), Error);
+}
+
+}  // namespace
+}  // namespace csweep::report
