@@ -40,7 +40,8 @@ struct ScriptRequest {
 };
 
 std::string render_sweep_script(const ScriptRequest& request);
-std::string render_reduce_script(const ScriptRequest& request);
+// The reduce job waits for `sweep_job_id` (afterok; a dry run passes a placeholder).
+std::string render_reduce_script(const ScriptRequest& request, const std::string& sweep_job_id);
 
 // Where the scripts and logs live: STORE/slurm/.
 std::filesystem::path slurm_dir(const std::filesystem::path& store);

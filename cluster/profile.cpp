@@ -1,0 +1,219 @@
+#include "cluster/profile.h"
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+
+namespace csweep::cluster {
+namespace {
+
+const std::vector<std::string> kKeys = {
+    "partition", "account", "qos", "nodes", "tasks_per_node", "gpus_per_node", "gpu_request",
+    "gpu_type", "cpus_per_task", "mem", "time", "signal_seconds", "max_requeues", "modules",
+    "env", "launcher", "launcher_args", "extra_sbatch", "store_root"};
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string did_you_mean(const std::string& key) {
+  std::string best;
+  size_t best_distance = 4;  // further than 3 edits is not a typo
+  for (const auto& candidate : kKeys) {
+    size_t d = edit_distance(key, candidate);
+    if (d < best_distance) best_distance = d, best = candidate;
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+// Collects every problem of one file so the user fixes them in one go.
+class Checker {
+ public:
+  explicit Checker(std::string file) : file_(std::move(file)) {}
+
+  void fail(const YAML::Node& node, const std::string& reason) {
+    const YAML::Mark mark = node.Mark();
+    errors_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " +
+                      reason);
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) {
+      fail(node, key + ": expected a string");
+      return {};
+    }
+    std::string value = node.Scalar();
+    if (value.find('\n') != std::string::npos) fail(node, key + ": must be a single line");
+    return value;
+  }
+
+  int integer(const YAML::Node& node, const std::string& key, int min, int max) {
+    if (!node.IsScalar()) {
+      fail(node, key + ": expected an integer");
+      return min;
+    }
+    const std::string& text = node.Scalar();
+    if (!std::regex_match(text, std::regex("-?[0-9]{1,9}"))) {
+      fail(node, key + ": expected an integer, got '" + text + "'");
+      return min;
+    }
+    int value = std::stoi(text);
+    if (value < min || value > max) {
+      fail(node, key + ": " + std::to_string(value) + " is out of range [" + std::to_string(min) + ", " +
+                     std::to_string(max) + "]");
+      return min;
+    }
+    return value;
+  }
+
+  std::vector<std::string> list(const YAML::Node& node, const std::string& key) {
+    std::vector<std::string> out;
+    if (!node.IsSequence()) {
+      fail(node, key + ": expected a list of strings");
+      return out;
+    }
+    for (size_t i = 0; i < node.size(); ++i) out.push_back(scalar(node[i], key + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+};
+
+// Slurm --time: "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S", or UNLIMITED.
+bool valid_slurm_time(const std::string& t) {
+  static const std::regex re("([0-9]+)|([0-9]+:[0-9]{1,2})|([0-9]+:[0-9]{1,2}:[0-9]{1,2})|"
+                             "([0-9]+-[0-9]{1,2})|([0-9]+-[0-9]{1,2}:[0-9]{1,2})|"
+                             "([0-9]+-[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2})|UNLIMITED|unlimited|infinite");
+  return std::regex_match(t, re);
+}
+
+bool valid_slurm_mem(const std::string& m) { return std::regex_match(m, std::regex("[0-9]+[KMGT]?")); }
+
+void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
+  if (!root.IsMap()) {
+    check.fail(root, "a cluster profile is a mapping of keys (partition, nodes, ...)");
+    return;
+  }
+  for (const auto& item : root) {
+    const YAML::Node& key_node = item.first;
+    const YAML::Node& v = item.second;
+    const std::string key = key_node.IsScalar() ? key_node.Scalar() : "";
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      check.fail(key_node, "unknown key '" + key + "'" + did_you_mean(key));
+      continue;
+    }
+    if (v.IsNull()) continue;  // "qos:" with no value = cluster default
+    if (key == "partition") p.partition = check.scalar(v, key);
+    else if (key == "account") p.account = check.scalar(v, key);
+    else if (key == "qos") p.qos = check.scalar(v, key);
+    else if (key == "nodes") p.nodes = check.integer(v, key, 1, 100000);
+    else if (key == "tasks_per_node") p.tasks_per_node = check.integer(v, key, 1, 4096);
+    else if (key == "gpus_per_node") p.gpus_per_node = check.integer(v, key, 0, 64);
+    else if (key == "cpus_per_task") p.cpus_per_task = check.integer(v, key, 1, 4096);
+    else if (key == "signal_seconds") p.signal_seconds = check.integer(v, key, 0, 65535);
+    else if (key == "max_requeues") p.max_requeues = check.integer(v, key, 0, 1000);
+    else if (key == "gpu_type") {
+      p.gpu_type = check.scalar(v, key);
+      if (!std::regex_match(p.gpu_type, std::regex("[A-Za-z0-9_.-]*")))
+        check.fail(v, "gpu_type: '" + p.gpu_type + "' is not a GRES type name ([A-Za-z0-9_.-])");
+    } else if (key == "gpu_request") {
+      std::string s = check.scalar(v, key);
+      if (s == "gpus_per_node") p.gpu_request = GpuRequest::GpusPerNode;
+      else if (s == "gres") p.gpu_request = GpuRequest::Gres;
+      else check.fail(v, "gpu_request: expected 'gpus_per_node' or 'gres', got '" + s + "'");
+    } else if (key == "mem") {
+      p.mem = check.scalar(v, key);
+      if (!valid_slurm_mem(p.mem)) check.fail(v, "mem: '" + p.mem + "' is not a Slurm memory size (e.g. 16G, 4000M)");
+    } else if (key == "time") {
+      p.time = check.scalar(v, key);
+      if (!valid_slurm_time(p.time))
+        check.fail(v, "time: '" + p.time + "' is not a Slurm time (MM, HH:MM:SS, D-HH:MM, ...)");
+    } else if (key == "modules") {
+      p.modules = check.list(v, key);
+    } else if (key == "launcher_args") {
+      p.launcher_args = check.list(v, key);
+    } else if (key == "extra_sbatch") {
+      p.extra_sbatch = check.list(v, key);
+      for (const auto& line : p.extra_sbatch)
+        if (line.empty() || line[0] != '-') check.fail(v, "extra_sbatch: '" + line + "' is not an sbatch option (--...)");
+    } else if (key == "launcher") {
+      std::string s = check.scalar(v, key);
+      if (s == "srun") p.launcher = Launcher::Srun;
+      else if (s == "mpirun") p.launcher = Launcher::Mpirun;
+      else check.fail(v, "launcher: expected 'srun' or 'mpirun', got '" + s + "'");
+    } else if (key == "store_root") {
+      p.store_root = check.scalar(v, key);
+    } else if (key == "env") {
+      if (!v.IsMap()) {
+        check.fail(v, "env: expected a mapping NAME: value");
+        continue;
+      }
+      for (const auto& e : v) {
+        std::string name = check.scalar(e.first, "env");
+        if (!std::regex_match(name, std::regex("[A-Za-z_][A-Za-z0-9_]*")))
+          check.fail(e.first, "env: '" + name + "' is not a valid environment variable name");
+        if (!e.second.IsScalar() && !e.second.IsNull()) {
+          check.fail(e.second, "env." + name + ": expected a string");
+          continue;
+        }
+        p.env.emplace_back(name, e.second.IsNull() ? "" : e.second.Scalar());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* launcher_name(Launcher launcher) { return launcher == Launcher::Srun ? "srun" : "mpirun"; }
+
+ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::string& file_name) {
+  ClusterProfile profile;
+  profile.file = file_name;
+  Checker check(file_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw Error(file_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " +
+                e.msg);
+  }
+  if (root.IsNull()) throw Error(file_name + ":1:1: empty cluster profile");
+  parse_into(profile, root, check);
+  if (!check.errors().empty()) {
+    std::ostringstream all;
+    for (size_t i = 0; i < check.errors().size(); ++i) all << (i ? "\n" : "") << check.errors()[i];
+    throw Error(all.str());
+  }
+  return profile;
+}
+
+ClusterProfile load_cluster_profile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw error_at(file.string(), "", "cannot read cluster profile");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_cluster_profile(text.str(), file.string());
+}
+
+}  // namespace csweep::cluster
