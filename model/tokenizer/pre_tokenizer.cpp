@@ -20,7 +20,7 @@ pcre2_code* as_code(void* p) { return static_cast<pcre2_code*>(p); }
 Regex::Regex(const std::string& pattern, bool literal, const std::string& where) : where_(where) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+  uint32_t options = literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);  // LITERAL refuses UCP
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error,
                                    &offset, nullptr);
   if (!code) {

@@ -23,7 +23,7 @@ struct Reader {
   void model(const json& m) {
     const std::string field = "model";
     if (const json* type = optional_member(m, "type", file, field))
-      if (*type != "BPE") unsupported("model.type", "'" + type->dump() + "'");
+      if (*type != "BPE") unsupported("model.type", "'" + (type->is_string() ? type->get<std::string>() : type->dump()) + "'");
     if (bool_member(m, "byte_fallback", false, file, field)) unsupported("model.byte_fallback", "true");
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
       if (const json* v = optional_member(m, key, file, field))
