@@ -50,7 +50,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
                 ") out of range for a model with " + std::to_string(c.n_layers) + " layers");
 
   at::Tensor resid;
-  if (o.start_layer > 0) {
+  if (o.start_layer > 0 || o.start_resid.defined()) {  // resume from a residual stream
     if (!o.start_resid.defined() || o.start_resid.dim() != 3 || o.start_resid.size(2) != c.d_model)
       throw Error("forward: start_layer " + std::to_string(o.start_layer) +
                   " needs start_resid [batch, pos, " + std::to_string(c.d_model) + "]");

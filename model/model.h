@@ -21,7 +21,7 @@ struct LoadOptions {
 
 struct ForwardOptions {
   int64_t start_layer = 0;  // >0: skip embeddings and blocks < start_layer; start_resid is blocks.{start_layer}.hook_resid_pre
-  at::Tensor start_resid;   // [b, p, d_model]
+  at::Tensor start_resid;   // [b, p, d_model]; when defined, also used with start_layer 0 (skips the embeddings)
   int64_t stop_layer = -1;  // >=0: stop after block stop_layer-1 and return that residual (no ln_final/unembed)
   enum class Logits { All, Last, None } logits = Logits::All;  // Last: only the final position ([b, 1, vocab]) — sweeps need only this
 };
