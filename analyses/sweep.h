@@ -45,7 +45,7 @@ AnalysisKind parse_analysis_kind(const std::string&);  // throws csweep::Error
 // Noising: run the clean prompt, copy in the corrupted run's activations.
 enum class Direction { Denoising, Noising };
 enum class AblationMode { Zero, Mean, Resample };
-enum class LensValue { Prob, LogProb, Rank, LogitDiff };
+enum class LensValue { Prob, LogProb, Rank, LogitDiff, TopToken };  // Rank: 0 = top-1; TopToken: its id
 enum class PatternScore { PreviousToken, DuplicateToken, Induction };
 
 struct SweepRequest {
@@ -95,9 +95,9 @@ std::vector<float> run_cells(const model::Model& model, const SweepRequest& requ
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
                                    int64_t cell_begin, int64_t cell_end, CacheStore& caches);
 
-// The metric of the unpatched clean and corrupted runs (reduce's fraction recovered).
-// Corrupted means the run the analysis edits: the corrupted prompt for denoising patching,
-// the clean prompt for noising, the noised run for causal tracing.
+// The metric of the unedited runs, for reduce's fraction recovered: `clean` is the clean
+// prompt's run; `corrupted` is the corrupted prompt's run (patching in both directions, AtP),
+// the noised run (causal tracing), or the clean run again when the analysis has no corrupted run.
 struct Baselines {
   double clean = 0.0;
   double corrupted = 0.0;

@@ -1,0 +1,265 @@
+#include "analyses/sweep.h"
+
+#include <string>
+
+#include "analyses/cells.h"
+#include "common/error.h"
+
+namespace csweep::analyses {
+
+using model::HookPoint;
+
+namespace {
+
+constexpr AnalysisKind kKinds[] = {AnalysisKind::Patching,    AnalysisKind::Ablation,
+                                   AnalysisKind::CausalTracing, AnalysisKind::LogitLens,
+                                   AnalysisKind::DirectLogitAttribution, AnalysisKind::AttentionScores,
+                                   AnalysisKind::AttributionPatching};
+
+Error bad(const std::string& field, const std::string& reason) { return error_at("analysis", field, reason); }
+
+std::vector<int64_t> all_or(const std::vector<int64_t>& chosen, int64_t n, const char* field) {
+  if (chosen.empty()) {
+    std::vector<int64_t> all(n);
+    for (int64_t i = 0; i < n; ++i) all[i] = i;
+    return all;
+  }
+  for (int64_t v : chosen) {
+    if (v < 0 || v >= n) {
+      throw bad(field, std::to_string(v) + " out of range [0, " + std::to_string(n) + ")");
+    }
+  }
+  return chosen;
+}
+
+int64_t head_count(HookPoint point, const model::ModelConfig& c) {
+  return model::is_kv_head_point(point) ? c.n_kv_heads : c.n_heads;
+}
+
+int64_t last_dim(HookPoint point, const model::ModelConfig& c) {
+  switch (point) {
+    case HookPoint::MlpPre:
+    case HookPoint::MlpPreLinear:
+    case HookPoint::MlpPost: return c.d_mlp;
+    case HookPoint::Ln1Scale:
+    case HookPoint::Ln2Scale:
+    case HookPoint::LnFinalScale: return 1;
+    default: return model::is_head_point(point) ? c.d_head : c.d_model;
+  }
+}
+
+}  // namespace
+
+const char* analysis_kind_name(AnalysisKind kind) {
+  switch (kind) {
+    case AnalysisKind::Patching: return "patching";
+    case AnalysisKind::Ablation: return "ablation";
+    case AnalysisKind::CausalTracing: return "causal_tracing";
+    case AnalysisKind::LogitLens: return "logit_lens";
+    case AnalysisKind::DirectLogitAttribution: return "dla";
+    case AnalysisKind::AttentionScores: return "attention_scores";
+    case AnalysisKind::AttributionPatching: return "attribution_patching";
+  }
+  return "?";
+}
+
+AnalysisKind parse_analysis_kind(const std::string& name) {
+  for (AnalysisKind k : kKinds) {
+    if (name == analysis_kind_name(k)) return k;
+  }
+  throw bad("kind", "unknown analysis '" + name +
+                        "' (expected patching, ablation, causal_tracing, logit_lens, dla, attention_scores or "
+                        "attribution_patching)");
+}
+
+int64_t grid_cells(const std::vector<GridAxis>& axes) {
+  int64_t n = 1;
+  for (const auto& a : axes) n *= a.size();
+  return n;
+}
+
+void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
+  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
+  const bool needs_prompt = r.kind != AnalysisKind::AttentionScores || r.pattern_score != PatternScore::Induction;
+  if (needs_prompt && seq == 0) throw bad("clean_tokens", "empty prompt");
+  if (seq > c.n_ctx) throw bad("clean_tokens", std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
+  auto check_ids = [&](const std::vector<int64_t>& ids, const char* field) {
+    for (int64_t t : ids) {
+      if (t < 0 || t >= c.d_vocab) throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
+    }
+  };
+  check_ids(r.clean_tokens, "clean_tokens");
+  check_ids(r.corrupted_tokens, "corrupted_tokens");
+  const bool pair = r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::AttributionPatching;
+  if (pair && r.corrupted_tokens.size() != r.clean_tokens.size()) {
+    throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) + " tokens, clean prompt has " +
+                                      std::to_string(seq));
+  }
+  const bool uses_metric = r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::Ablation ||
+                           r.kind == AnalysisKind::CausalTracing || r.kind == AnalysisKind::AttributionPatching ||
+                           r.kind == AnalysisKind::LogitLens || r.kind == AnalysisKind::DirectLogitAttribution;
+  if (uses_metric && r.answers.empty() && !(r.metric == MetricKind::KL && r.kind != AnalysisKind::LogitLens &&
+                                            r.kind != AnalysisKind::DirectLogitAttribution)) {
+    throw bad("answers", "needs at least one answer/wrong pair");
+  }
+  for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, "answers");
+  for (int64_t l : r.layers) {
+    if (l < 0 || l >= c.n_layers) throw bad("layers", std::to_string(l) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+  }
+  if (model::is_block_point(r.point)) {
+    std::string why;
+    if (!model::site_exists({r.point, 0}, c, &why)) throw bad("site", why);
+  } else if (r.kind != AnalysisKind::Patching) {
+    throw bad("site", std::string(model::point_suffix(r.point)) + ": " + analysis_kind_name(r.kind) +
+                          " needs a site inside the blocks");
+  }
+  if (!r.heads.empty() && !model::is_head_point(r.point) && r.kind != AnalysisKind::AttentionScores) {
+    throw bad("heads", std::string("site ") + model::point_suffix(r.point) + " has no head axis");
+  }
+  for (int64_t h : r.heads) {
+    const int64_t n = model::is_head_point(r.point) ? head_count(r.point, c) : c.n_heads;
+    if (h < 0 || h >= n) throw bad("heads", std::to_string(h) + " out of range [0, " + std::to_string(n) + ")");
+  }
+  for (int64_t i : r.neurons) {
+    const int64_t n = last_dim(r.point, c);
+    if (i < 0 || i >= n) throw bad("neurons", std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
+  }
+  for (int64_t p : r.positions) {
+    if (p < -seq || p >= seq) throw bad("positions", std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
+  }
+  if (r.kind == AnalysisKind::Ablation && r.ablation == AblationMode::Resample && r.reference_prompts.empty()) {
+    throw bad("reference_prompts", "resample ablation needs a pool of reference prompts");
+  }
+  for (const auto& ref : r.reference_prompts) {
+    if (ref.size() != r.clean_tokens.size()) throw bad("reference_prompts", "every reference prompt must have the prompt's length");
+    check_ids(ref, "reference_prompts");
+  }
+  if (r.kind == AnalysisKind::CausalTracing) {
+    if (r.subject_positions.empty()) throw bad("subject_positions", "causal tracing needs the subject's token positions");
+    for (int64_t p : r.subject_positions) {
+      if (p < -seq || p >= seq) throw bad("subject_positions", std::to_string(p) + " out of range");
+    }
+    if (r.point != HookPoint::ResidPost && r.point != HookPoint::ResidPre && r.point != HookPoint::AttnOut &&
+        r.point != HookPoint::MlpOut) {
+      throw bad("site", "causal tracing restores hook_resid_pre, hook_resid_post, hook_attn_out or hook_mlp_out");
+    }
+    if (r.window < 1) throw bad("window", "must be >= 1");
+  }
+  if (r.kind == AnalysisKind::DirectLogitAttribution && r.point != HookPoint::AttnZ && r.point != HookPoint::AttnOut &&
+      r.point != HookPoint::MlpOut && r.point != HookPoint::ResidPost) {
+    throw bad("site", "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or hook_resid_post");
+  }
+  if (r.kind == AnalysisKind::AttributionPatching && model::is_pattern_point(r.point)) {
+    throw bad("site", "attribution patching of attention patterns is not supported; use hook_q/hook_k");
+  }
+}
+
+std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig& c) {
+  validate_request(r, c);
+  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
+  GridAxis layer{"layer", all_or(r.layers, c.n_layers, "layers")};
+  GridAxis pos{"pos", detail::resolve_positions(r.positions, seq)};
+  const bool head_site = model::is_head_point(r.point);
+  GridAxis head{"head", all_or(r.heads, head_site ? head_count(r.point, c) : c.n_heads, "heads")};
+  GridAxis neuron{"neuron", r.neurons};
+  switch (r.kind) {
+    case AnalysisKind::Patching:
+    case AnalysisKind::Ablation:
+    case AnalysisKind::AttributionPatching:
+      if (!model::is_block_point(r.point)) {
+        if (r.by_position) return {pos};
+        return {};
+      }
+      if (head_site) return r.by_position ? std::vector<GridAxis>{layer, pos, head} : std::vector<GridAxis>{layer, head};
+      if (!r.neurons.empty()) {
+        return r.by_position ? std::vector<GridAxis>{layer, pos, neuron} : std::vector<GridAxis>{layer, neuron};
+      }
+      return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
+    case AnalysisKind::CausalTracing: return {layer, pos};
+    case AnalysisKind::LogitLens: return {layer};
+    case AnalysisKind::DirectLogitAttribution:
+      return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head} : std::vector<GridAxis>{layer};
+    case AnalysisKind::AttentionScores: {
+      GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
+      return {layer, h};
+    }
+  }
+  return {};
+}
+
+namespace detail {
+
+std::vector<int64_t> resolve_positions(const std::vector<int64_t>& positions, int64_t seq) {
+  std::vector<int64_t> out;
+  if (positions.empty()) {
+    for (int64_t p = 0; p < seq; ++p) out.push_back(p);
+    return out;
+  }
+  for (int64_t p : positions) out.push_back(p < 0 ? p + seq : p);
+  return out;
+}
+
+std::vector<Cell> decode_cells(const std::vector<GridAxis>& axes, int64_t begin, int64_t end) {
+  std::vector<Cell> cells;
+  cells.reserve(static_cast<size_t>(std::max<int64_t>(0, end - begin)));
+  for (int64_t cell = begin; cell < end; ++cell) {
+    Cell out;
+    int64_t rest = cell;
+    for (int64_t a = static_cast<int64_t>(axes.size()) - 1; a >= 0; --a) {
+      const GridAxis& axis = axes[a];
+      const int64_t v = axis.values[rest % axis.size()];
+      rest /= axis.size();
+      if (axis.name == "layer") out.layer = v;
+      else if (axis.name == "pos") out.pos = v;
+      else if (axis.name == "head") out.head = v;
+      else if (axis.name == "neuron") out.neuron = v;
+    }
+    cells.push_back(out);
+  }
+  return cells;
+}
+
+Metric request_metric(const SweepRequest& r, const RunCache& clean) {
+  return Metric(r.metric, r.answers, r.metric == MetricKind::KL ? clean.logits_last : at::Tensor());
+}
+
+}  // namespace detail
+
+static std::vector<float> dispatch(const model::Model& model, const SweepRequest& request, int64_t begin,
+                                   int64_t end, CacheStore& caches, bool plain) {
+  const auto axes = grid_axes(request, model.config());
+  const int64_t n = grid_cells(axes);
+  if (begin < 0 || end > n || begin > end) {
+    throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside the grid of " +
+                           std::to_string(n) + " cells");
+  }
+  if (begin == end) return {};
+  detail::CellRange range{model, request, axes, begin, end, caches, plain};
+  switch (request.kind) {
+    case AnalysisKind::Patching: return detail::patching_cells(range);
+    case AnalysisKind::Ablation: return detail::ablation_cells(range);
+    case AnalysisKind::CausalTracing: return detail::causal_tracing_cells(range);
+    case AnalysisKind::LogitLens: return detail::logit_lens_cells(range);
+    case AnalysisKind::DirectLogitAttribution: return detail::dla_cells(range);
+    case AnalysisKind::AttentionScores: return detail::attention_score_cells(range);
+    case AnalysisKind::AttributionPatching: return detail::attribution_cells(range);
+  }
+  return {};
+}
+
+std::vector<float> run_cells(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
+                             int64_t cell_end, CacheStore& caches) {
+  return dispatch(model, request, cell_begin, cell_end, caches, false);
+}
+
+std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
+                                   int64_t cell_end, CacheStore& caches) {
+  return dispatch(model, request, cell_begin, cell_end, caches, true);
+}
+
+Baselines baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches) {
+  validate_request(request, model.config());
+  return detail::intervention_baselines(model, request, caches);
+}
+
+}  // namespace csweep::analyses

@@ -1,0 +1,124 @@
+// Reproduces every TransformerLens table of the gpt2-tiny fixture (raw mode) through the
+// sweep entry point, on the fast path and on the plain one-forward-per-patch path.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "analyses/sweep.h"
+#include "random_models.h"
+
+namespace csweep::analyses {
+namespace {
+
+using model::HookPoint;
+
+class FixtureTables : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::ifstream in(std::string(testing::fixture_dir()) + "/reference.json");
+    ref_ = new nlohmann::json(nlohmann::json::parse(in));
+    model_ = testing::load_fixture_gpt2();
+  }
+  static void TearDownTestSuite() {
+    delete ref_;
+    model_.reset();
+  }
+
+  SweepRequest request(AnalysisKind kind, HookPoint point) const {
+    const auto& p = (*ref_)["prompt"];
+    SweepRequest r;
+    r.kind = kind;
+    r.point = point;
+    r.clean_tokens = p["clean_tokens"].get<std::vector<int64_t>>();
+    r.corrupted_tokens = p["corrupted_tokens"].get<std::vector<int64_t>>();
+    r.answers = {{p["answer_token"].get<int64_t>(), p["wrong_token"].get<int64_t>()}};
+    return r;
+  }
+
+  // Flattens a nested JSON array row-major.
+  static std::vector<float> flat(const nlohmann::json& j) {
+    std::vector<float> out;
+    if (j.is_array()) {
+      for (const auto& e : j) {
+        auto sub = flat(e);
+        out.insert(out.end(), sub.begin(), sub.end());
+      }
+    } else {
+      out.push_back(j.get<float>());
+    }
+    return out;
+  }
+
+  // Both paths against the table; prints the maximum absolute error.
+  void expect_table(const SweepRequest& r, const nlohmann::json& table, const std::string& what) {
+    const auto expected = flat(table);
+    const auto axes = grid_axes(r, model_->config());
+    ASSERT_EQ(grid_cells(axes), static_cast<int64_t>(expected.size())) << what;
+    CacheStore caches;
+    for (bool plain : {false, true}) {
+      const auto got = plain ? run_cells_plain(*model_, r, 0, grid_cells(axes), caches)
+                             : run_cells(*model_, r, 0, grid_cells(axes), caches);
+      double max_err = 0.0;
+      for (size_t i = 0; i < expected.size(); ++i) max_err = std::max(max_err, std::abs(double(got[i]) - expected[i]));
+      std::printf("[fixture] %-28s %-5s max abs error %.3g\n", what.c_str(), plain ? "plain" : "fast", max_err);
+      EXPECT_LE(max_err, 1e-4) << what << (plain ? " (plain)" : " (fast)");
+    }
+  }
+
+  static nlohmann::json* ref_;
+  static std::shared_ptr<model::Model> model_;
+};
+
+nlohmann::json* FixtureTables::ref_ = nullptr;
+std::shared_ptr<model::Model> FixtureTables::model_;
+
+TEST_F(FixtureTables, BaselinesMatchLogitDiffs) {
+  CacheStore caches;
+  const auto b = baselines(*model_, request(AnalysisKind::Patching, HookPoint::ResidPre), caches);
+  EXPECT_NEAR(b.clean, (*ref_)["raw"]["logit_diff_clean"].get<double>(), 1e-4);
+  EXPECT_NEAR(b.corrupted, (*ref_)["raw"]["logit_diff_corrupted"].get<double>(), 1e-4);
+}
+
+TEST_F(FixtureTables, PatchResidPreAttnOutMlpOut) {
+  const auto& t = (*ref_)["raw"]["patching"];
+  expect_table(request(AnalysisKind::Patching, HookPoint::ResidPre), t["resid_pre"], "patching.resid_pre");
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnOut), t["attn_out"], "patching.attn_out");
+  expect_table(request(AnalysisKind::Patching, HookPoint::MlpOut), t["mlp_out"], "patching.mlp_out");
+}
+
+TEST_F(FixtureTables, PatchHeadOutputs) {
+  const auto& t = (*ref_)["raw"]["patching"];
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["attn_head_out_by_pos"], "patching.head_out_by_pos");
+  auto all_pos = request(AnalysisKind::Patching, HookPoint::AttnZ);
+  all_pos.by_position = false;
+  expect_table(all_pos, t["attn_head_out_all_pos"], "patching.head_out_all_pos");
+}
+
+TEST_F(FixtureTables, ZeroAndMeanAblationOfHeads) {
+  auto zero = request(AnalysisKind::Ablation, HookPoint::AttnZ);
+  zero.by_position = false;
+  zero.ablation = AblationMode::Zero;
+  expect_table(zero, (*ref_)["raw"]["zero_ablate_head_z"], "zero_ablate_head_z");
+  auto mean = zero;
+  mean.ablation = AblationMode::Mean;  // reference set = the clean prompt itself, as in the fixture
+  expect_table(mean, (*ref_)["raw"]["mean_ablate_head_z"], "mean_ablate_head_z");
+}
+
+TEST_F(FixtureTables, LogitLens) {
+  const auto& t = (*ref_)["raw"]["logit_lens"];
+  auto r = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
+  r.lens_value = LensValue::Prob;
+  expect_table(r, t["prob_answer"], "logit_lens.prob_answer");
+  r.lens_value = LensValue::LogitDiff;
+  expect_table(r, t["logit_diff"], "logit_lens.logit_diff");
+  r.lens_value = LensValue::TopToken;
+  expect_table(r, t["top_token"], "logit_lens.top_token");
+}
+
+TEST_F(FixtureTables, DirectLogitAttributionPerHead) {
+  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), (*ref_)["raw"]["dla_head"], "dla_head");
+}
+
+}  // namespace
+}  // namespace csweep::analyses

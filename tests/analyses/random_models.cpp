@@ -1,0 +1,102 @@
+#include "random_models.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace csweep::analyses::testing {
+
+namespace {
+
+struct Draw {
+  at::Generator gen;
+  explicit Draw(uint64_t seed) : gen(at::detail::createCPUGenerator(seed)) {}
+  at::Tensor normal(at::IntArrayRef shape, double std) { return at::randn(shape, gen, at::kFloat) * std; }
+  at::Tensor norm_weight(int64_t d) { return 1.0 + normal({d}, 0.2); }
+};
+
+model::Weights random_weights(const model::ModelConfig& c, uint64_t seed) {
+  Draw draw(seed);
+  model::Weights w;
+  const bool ln = c.norm == model::NormKind::LayerNorm;
+  w.W_E = draw.normal({c.d_vocab, c.d_model}, 0.5);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    model::LayerWeights lw;
+    lw.ln1_w = draw.norm_weight(c.d_model);
+    lw.ln2_w = draw.norm_weight(c.d_model);
+    if (ln) {
+      lw.ln1_b = draw.normal({c.d_model}, 0.1);
+      lw.ln2_b = draw.normal({c.d_model}, 0.1);
+    }
+    lw.W_Q = draw.normal({c.d_q(), c.d_model}, 0.15);
+    lw.W_K = draw.normal({c.d_kv(), c.d_model}, 0.15);
+    lw.W_V = draw.normal({c.d_kv(), c.d_model}, 0.15);
+    lw.W_O = draw.normal({c.d_model, c.d_q()}, 0.15);
+    if (c.qkv_bias) {
+      lw.b_Q = draw.normal({c.d_q()}, 0.1);
+      lw.b_K = draw.normal({c.d_kv()}, 0.1);
+      lw.b_V = draw.normal({c.d_kv()}, 0.1);
+    }
+    if (c.attn_out_bias) lw.b_O = draw.normal({c.d_model}, 0.1);
+    lw.W_in = draw.normal({c.d_mlp, c.d_model}, 0.15);
+    if (c.gated_mlp) lw.W_gate = draw.normal({c.d_mlp, c.d_model}, 0.15);
+    lw.W_out = draw.normal({c.d_model, c.d_mlp}, 0.15);
+    if (c.mlp_bias) {
+      lw.b_in = draw.normal({c.d_mlp}, 0.1);
+      lw.b_out = draw.normal({c.d_model}, 0.1);
+    }
+    w.layers.push_back(lw);
+  }
+  w.ln_final_w = draw.norm_weight(c.d_model);
+  if (ln) w.ln_final_b = draw.normal({c.d_model}, 0.1);
+  w.W_U = draw.normal({c.d_vocab, c.d_model}, 0.5);
+  return w;
+}
+
+}  // namespace
+
+std::shared_ptr<model::Model> random_neox(uint64_t seed) {
+  model::ModelConfig c;
+  c.arch = model::Arch::GptNeoX;
+  c.hf_architecture = "GPTNeoXForCausalLM";
+  c.n_layers = 3;
+  c.d_model = 64;
+  c.n_heads = 4;
+  c.n_kv_heads = 4;
+  c.d_head = 16;
+  c.d_mlp = 256;
+  c.d_vocab = 500;
+  c.n_ctx = 64;
+  c.norm = model::NormKind::LayerNorm;
+  c.activation = model::Activation::GeluErf;
+  c.parallel_residual = true;
+  c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
+  c.rotary_dim = 4;  // rotary_pct 0.25
+  c.attn_scale = 0.25;
+  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+}
+
+std::shared_ptr<model::Model> random_llama(uint64_t seed) {
+  model::ModelConfig c;
+  c.arch = model::Arch::Llama;
+  c.hf_architecture = "LlamaForCausalLM";
+  c.n_layers = 3;
+  c.d_model = 64;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.d_head = 16;
+  c.d_mlp = 172;
+  c.d_vocab = 500;
+  c.n_ctx = 64;
+  c.norm = model::NormKind::RmsNorm;
+  c.norm_eps = 1e-6;
+  c.activation = model::Activation::Silu;
+  c.gated_mlp = true;
+  c.rotary_dim = 16;
+  c.attn_scale = 0.25;
+  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+}
+
+const char* fixture_dir() { return CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny"; }
+
+std::shared_ptr<model::Model> load_fixture_gpt2() { return model::Model::load(fixture_dir()); }
+
+}  // namespace csweep::analyses::testing
