@@ -1,0 +1,132 @@
+// Faults: SIGKILL of any process at random (seeded) moments, then rerun until complete: the
+// result must equal an uninterrupted run's exactly. SIGTERM/SIGUSR1 -> exit 75 on every rank.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstring>
+#include <random>
+
+#include "process.h"
+#include "store/reader.h"
+#include "worker/synthetic_executor.h"
+
+namespace fs = std::filesystem;
+using namespace csweep::testing;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator" / name;
+  fs::remove_all(d);
+  fs::create_directories(d.parent_path());
+  return d;
+}
+
+std::string job() { return data_dir() + "/sweep.yaml"; }
+
+void expect_exact(const fs::path& store) {
+  auto c = csweep::store::read_store(store);
+  ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
+  ASSERT_TRUE(c.conflicts.empty()) << c.conflicts.front();
+  for (uint32_t a = 0; a < c.analyses.size(); ++a) {
+    const auto& r = c.analyses[a];
+    for (int64_t p = 0; p < r.n_prompts; ++p)
+      for (int64_t cell = 0; cell < r.cells; ++cell) {
+        const float want = csweep::worker::synthetic_cell_value(a, static_cast<uint32_t>(p), cell, 64);
+        const float got = r.at(p, cell);
+        ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0) << "analysis " << a << " prompt " << p << " cell " << cell;
+      }
+  }
+}
+
+// Kills (SIGKILL) a run at a random moment `kills` times on one store, then lets a final run
+// finish. np == 0: the plain process; np > 0: a random rank of an mpirun world (mpirun then
+// tears the others down).
+void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
+  const fs::path store = fresh_dir(name);
+  std::mt19937 rng(seed);
+  // Kill moments span start-up (before any shard) to deep into the sweep.
+  std::uniform_real_distribution<double> when(0.05, np > 0 ? 2.5 : 1.8);
+  const std::vector<std::string> args{job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=15"};
+  int64_t last_done = 0;
+  for (int k = 0; k < kills; ++k) {
+    Child c = spawn(run_command(np, args), store.string() + ".log" + std::to_string(k));
+    const double t = when(rng);
+    std::this_thread::sleep_for(std::chrono::duration<double>(t));
+    pid_t victim = c.pid;
+    if (np > 0) {
+      auto ranks = children_of(c.pid);
+      if (!ranks.empty()) victim = ranks[std::uniform_int_distribution<size_t>(0, ranks.size() - 1)(rng)];
+    }
+    ::kill(victim, SIGKILL);
+    ASSERT_TRUE(wait_for(c, 60)) << "kill " << k << " at " << t << " s: the run did not end";
+    // Whatever the moment, the store stays readable and consistent.
+    auto contents = csweep::store::read_store(store.string());
+    EXPECT_TRUE(contents.conflicts.empty());
+    EXPECT_GE(contents.shards_done, last_done) << "kill " << k << " lost previously durable shards";
+    last_done = contents.shards_done;
+    if (contents.complete()) break;
+  }
+  Child done = spawn(run_command(np, args), store.string() + ".final");
+  ASSERT_TRUE(wait_for(done, 120));
+  ASSERT_EQ(done.exit_code(), 0) << done.output();
+  expect_exact(store);
+  // Damaged fragments were moved aside, never read as results.
+  auto contents = csweep::store::read_store(store);
+  EXPECT_TRUE(contents.unreadable.empty());
+}
+
+int signal_and_wait(const fs::path& store, int np, int sig, bool signal_a_worker) {
+  Child c = spawn(run_command(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=20"}),
+                  store.string() + ".log");
+  // Wait for real progress so the drain has in-flight shards to finish.
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (csweep::store::read_store(store.string()).shards_done >= 3) break;
+  }
+  pid_t victim = c.pid;
+  if (np > 0) {
+    auto ranks = children_of(c.pid);
+    EXPECT_EQ(ranks.size(), static_cast<size_t>(np));
+    std::sort(ranks.begin(), ranks.end());
+    if (!ranks.empty()) victim = signal_a_worker ? ranks.back() : ranks.front();
+  }
+  ::kill(victim, sig);
+  EXPECT_TRUE(wait_for(c, 60)) << c.output();
+  EXPECT_NE(c.output().find("interrupted"), std::string::npos) << c.output();
+  return c.exit_code();
+}
+
+}  // namespace
+
+TEST(Faults, SigkillOfThePlainProcessAtRandomMomentsThenRerunIsExact) { kill_and_rerun("kill-plain", 0, 6, 20261122); }
+
+TEST(Faults, SigkillOfAnyMpiRankAtRandomMomentsThenRerunIsExact) { kill_and_rerun("kill-mpi", 3, 5, 7); }
+
+TEST(Faults, SigtermToAWorkerRankExits75OnEveryRankAndRerunCompletes) {
+  const fs::path store = fresh_dir("sigterm-worker");
+  EXPECT_EQ(signal_and_wait(store, 3, SIGTERM, true), 75);
+  auto c = csweep::store::read_store(store);
+  EXPECT_FALSE(c.complete());
+  EXPECT_EQ(c.layout.shards.size() > 0, true);
+  auto status = nlohmann::json::parse(csweep::store::read_text_file(store / "status.json"));
+  EXPECT_EQ(status["state"], "interrupted");
+  Child rerun = spawn(run_command(3, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
+  ASSERT_TRUE(wait_for(rerun, 90));
+  EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
+  expect_exact(store);
+}
+
+TEST(Faults, Sigusr1ToTheCoordinatorRankExits75) {
+  const fs::path store = fresh_dir("sigusr1-coordinator");
+  EXPECT_EQ(signal_and_wait(store, 3, SIGUSR1, false), 75);
+}
+
+TEST(Faults, SigtermToThePlainProcessExits75) {
+  const fs::path store = fresh_dir("sigterm-plain");
+  EXPECT_EQ(signal_and_wait(store, 0, SIGTERM, false), 75);
+  Child rerun = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
+  ASSERT_TRUE(wait_for(rerun, 90));
+  EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
+  expect_exact(store);
+}

@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include "orchestrator/scheduler.h"
+
+using csweep::orchestrator::ScheduledShard;
+using csweep::orchestrator::Scheduler;
+using csweep::orchestrator::ShardState;
+
+namespace {
+// 6 shards over 3 prompts; cost decreasing with id except shard 4 (the costliest).
+std::vector<ScheduledShard> shards() {
+  return {{0, 0, 10, 4}, {1, 0, 9, 4}, {2, 1, 8, 4}, {3, 1, 7, 4}, {4, 2, 50, 4}, {5, 2, 1, 4}};
+}
+}  // namespace
+
+TEST(Scheduler, CostliestFirstThenSamePromptAsLastShard) {
+  Scheduler s(shards(), {});
+  EXPECT_EQ(*s.next_for(1), 4u);  // costliest overall
+  EXPECT_EQ(*s.next_for(1), 5u);  // same prompt (2) as its last shard, though cheapest
+  EXPECT_EQ(*s.next_for(2), 0u);  // new worker: costliest pending
+  EXPECT_EQ(*s.next_for(1), 1u);  // prompt 2 exhausted: costliest overall
+  EXPECT_EQ(s.outstanding(1), 3);
+  EXPECT_EQ(s.pending(), 2);
+}
+
+TEST(Scheduler, ResumeSkipsDoneShardsAndCountsThem) {
+  Scheduler s(shards(), {0, 0, 0, 0, 1, 0});
+  EXPECT_EQ(s.done_count(), 1);
+  EXPECT_EQ(s.cells_done(), 4);
+  EXPECT_EQ(*s.next_for(1), 0u);
+}
+
+TEST(Scheduler, LostWorkerShardsAreReissuedAndLateDoneCountsOnce) {
+  Scheduler s(shards(), {});
+  const uint32_t a = *s.next_for(1), b = *s.next_for(1);
+  auto back = s.lose_worker(1);
+  EXPECT_EQ(back.size(), 2u);
+  EXPECT_EQ(s.reissued(), 2);
+  EXPECT_EQ(s.state(a), ShardState::Pending);
+  EXPECT_EQ(*s.next_for(2), a);  // costliest again
+  EXPECT_TRUE(s.done(1, b));     // the "lost" worker was only slow: accepted once
+  EXPECT_FALSE(s.done(2, b));
+  EXPECT_TRUE(s.done(2, a));
+  EXPECT_FALSE(s.done(1, a));
+  EXPECT_EQ(s.done_count(), 2);
+  while (auto n = s.next_for(3)) s.done(3, *n);
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.done_count(), 6);
+  EXPECT_EQ(s.cells_done(), 24);
+}
+
+TEST(Scheduler, FailedShardIsNotRetriedAndTheSweepFinishes) {
+  Scheduler s(shards(), {});
+  while (auto n = s.next_for(1)) {
+    if (*n == 2) s.failed(1, *n);
+    else s.done(1, *n);
+  }
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.failed_count(), 1);
+  EXPECT_EQ(s.state(2), ShardState::Failed);
+}
