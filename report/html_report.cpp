@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kMaxPromptRows = 200;
 
 const char* kStyle = R"(
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 24px auto; max-width: 1500px; color: #222; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 24px auto; padding: 0 16px; max-width: 1500px; color: #222; }
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 32px; border-bottom: 1px solid #ccc; }
 h3 { font-size: 16px; margin-top: 20px; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }

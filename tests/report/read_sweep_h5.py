@@ -1,0 +1,46 @@
+# Reads sweep.h5 the way a user would (h5py only, no csweep code) and prints what it found as
+# JSON for report_reduce_test to check. Usage: read_sweep_h5.py SWEEP_H5
+import json
+import math
+import sys
+
+import h5py
+
+
+def plain(x):
+    if isinstance(x, bytes):
+        return x.decode("utf-8")
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    if isinstance(x, list):
+        return [plain(v) for v in x]
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x
+
+
+out = {}
+with h5py.File(sys.argv[1], "r") as f:
+    out["attrs"] = {k: plain(f.attrs[k]) for k in ("format", "job_name", "model", "spec_hash", "analyses")}
+    out["job_spec"] = f["job_spec"].asstr()[()]
+    out["provenance"] = json.loads(f["provenance"].asstr()[()])
+    out["prompt_ids"] = plain(f["prompts/id"].asstr()[:])
+    out["prompt_tokens"] = plain(f["prompts/tokens"].asstr()[:])
+    out["analyses"] = {}
+    for name, g in f["analyses"].items():
+        a = {"attrs": {k: plain(v) for k, v in g.attrs.items()}, "datasets": {}}
+        for key in ("per_prompt", "done", "mean", "std", "sem", "n_done", "fraction_recovered",
+                    "fraction_recovered_per_prompt", "clean_baseline", "corrupted_baseline", "position_tokens"):
+            if key not in g:
+                continue
+            ds = g[key]
+            a["datasets"][key] = {
+                "shape": list(ds.shape),
+                "dims": [d.label for d in ds.dims],
+                "scales": [plain(d[0][()]) if len(d) else None for d in ds.dims],
+                "axes_attr": plain(ds.attrs["axes"]),
+                "values": plain(ds.asstr()[()] if ds.dtype.kind == "O" else ds[()]),
+            }
+        a["top_k"] = {k: plain(v.asstr()[()] if v.dtype.kind == "O" else v[()]) for k, v in g["top_k"].items()}
+        out["analyses"][name] = a
+print(json.dumps(out))

@@ -1,0 +1,156 @@
+// reduce() end to end on the sample input: sweep.h5 read back by h5py (/usr/bin/python3),
+// heatmaps, and report.html rendered by headless Chromium.
+#include <cmath>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "report/aggregate.h"
+#include "report/reduce.h"
+#include "sample_input.h"
+#include "test_util.h"
+
+namespace csweep::report {
+namespace {
+
+using nlohmann::json;
+using testing::fresh_dir;
+using testing::read_png;
+using testing::read_text;
+using testing::run_command;
+using testing::sample_input;
+
+json read_with_h5py(const std::filesystem::path& file) {
+  const auto r = run_command("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/report/read_sweep_h5.py " + file.string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  return json::parse(r.output);
+}
+
+TEST(ReportReduce, SweepH5IsSelfDescribingForH5py) {
+  const auto dir = fresh_dir("reduce-h5");
+  const ReduceInput in = sample_input();
+  const ReduceOutputs out = reduce(in, dir);
+  ASSERT_EQ(out.sweep_h5, dir / "sweep.h5");
+  const json j = read_with_h5py(out.sweep_h5);
+
+  EXPECT_EQ(j["attrs"]["format"], "csweep.sweep/1");
+  EXPECT_EQ(j["attrs"]["job_name"], "ioi-sample");
+  EXPECT_EQ(j["attrs"]["spec_hash"], "0123abcd");
+  EXPECT_EQ(j["attrs"]["analyses"], json({"head_patching", "resid_tracing", "site_ablation"}));
+  EXPECT_EQ(j["job_spec"], in.spec_yaml);
+  EXPECT_EQ(j["provenance"]["git_sha"], "deadbeef");
+  EXPECT_EQ(j["prompt_ids"], json({"p0", "p1", "p2"}));
+  EXPECT_EQ(j["prompt_tokens"][0][1], " Mary");
+
+  const json& heads = j["analyses"]["head_patching"];
+  EXPECT_EQ(heads["attrs"]["axes"], json({"layer", "pos", "head"}));
+  EXPECT_EQ(heads["attrs"]["kind"], "activation_patching");
+  EXPECT_EQ(heads["attrs"]["metric"], "logit_diff");
+  EXPECT_EQ(heads["attrs"]["cells_done"], 60);
+  EXPECT_EQ(heads["attrs"]["cells_total"], 72);
+  const json& pp = heads["datasets"]["per_prompt"];
+  EXPECT_EQ(pp["shape"], json({3, 4, 3, 2}));
+  EXPECT_EQ(pp["dims"], json({"prompt", "layer", "pos", "head"}));
+  EXPECT_EQ(pp["axes_attr"], pp["dims"]);
+  EXPECT_EQ(pp["scales"][0], json({"p0", "p1", "p2"}));
+  EXPECT_EQ(pp["scales"][1], json({0, 1, 2, 3}));
+  EXPECT_EQ(pp["scales"][2], json({1, 3, 5}));  // the model positions of the axis
+  EXPECT_EQ(pp["scales"][3], json({0, 1}));
+  // per_prompt[p][l][q][h] = value at cell (l*3 + q)*2 + h; NaN (null) where not done.
+  EXPECT_NEAR(pp["values"][1][2][1][0].get<double>(), testing::sample_value(1, 14), 1e-6);
+  EXPECT_TRUE(pp["values"][2][3][2][1].is_null());
+  const json& mean = heads["datasets"]["mean"];
+  EXPECT_EQ(mean["shape"], json({4, 3, 2}));
+  EXPECT_EQ(mean["dims"], json({"layer", "pos", "head"}));
+  EXPECT_NEAR(mean["values"][0][0][0].get<double>(), testing::sample_value(0, 0) + 0.25, 1e-6);
+  EXPECT_NEAR(mean["values"][3][2][1].get<double>(), testing::sample_value(0, 23) + 0.125, 1e-6);
+  EXPECT_EQ(heads["datasets"]["fraction_recovered"]["shape"], json({4, 3, 2}));
+  EXPECT_EQ(heads["datasets"]["clean_baseline"]["values"], json({2.0, 2.5, nullptr}));
+  EXPECT_EQ(heads["datasets"]["position_tokens"]["values"][1], json({" Anna", " Bob", " to"}));
+  EXPECT_EQ(heads["datasets"]["position_tokens"]["dims"], json({"prompt", "pos"}));
+  EXPECT_EQ(heads["top_k"]["label"][0], "layer 1, pos 1, head 0");
+  EXPECT_EQ(heads["top_k"]["layer"][0], 1);
+  EXPECT_EQ(heads["top_k"]["pos"][0], 1);
+  EXPECT_EQ(heads["top_k"]["label"].size(), 20u);
+
+  const json& sites = j["analyses"]["site_ablation"];
+  EXPECT_EQ(sites["datasets"]["mean"]["scales"][0], json({"resid_post", "attn_out", "mlp_out"}));
+  EXPECT_FALSE(sites["datasets"].contains("fraction_recovered"));
+  EXPECT_EQ(sites["top_k"]["label"][0], "site attn_out, layer 2");
+}
+
+TEST(ReportReduce, ReportsCompletenessAndWritesEveryHeatmap) {
+  const auto dir = fresh_dir("reduce-files");
+  const ReduceOutputs out = reduce(sample_input(), dir);
+  ASSERT_EQ(out.completeness.size(), 3u);
+  EXPECT_EQ(out.completeness[0].line(), "head_patching: 60/72 cells, 83%");
+  EXPECT_EQ(out.completeness[1].line(), "resid_tracing: 36/36 cells, 100%");
+  // mean for all three, fraction recovered for the one with baselines; PNG + SVG each.
+  ASSERT_EQ(out.heatmaps.size(), 8u);
+  for (const auto& p : out.heatmaps) EXPECT_TRUE(std::filesystem::file_size(p) > 1000) << p;
+  EXPECT_EQ(out.heatmaps[0], dir / "heatmaps" / "head_patching_mean.png");
+  EXPECT_EQ(out.heatmaps[2], dir / "heatmaps" / "head_patching_fraction_recovered.png");
+  const std::string html = read_text(out.report_html);
+  EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 10, true);
+  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);  // nothing fetched from outside
+  EXPECT_NE(html.find("60 / 72 (83%)"), std::string::npos);
+}
+
+// Opens report.html from disk in headless Chromium: every image must decode, and the
+// screenshot must show a page (not a blank one).
+TEST(ReportReduce, HtmlRendersInHeadlessChromium) {
+  const std::string chromium = "/usr/bin/chromium";
+  if (!std::filesystem::exists(chromium)) GTEST_SKIP() << "chromium is not installed";
+  const auto dir = fresh_dir("reduce-html");
+  const ReduceOutputs out = reduce(sample_input(), dir);
+
+  // A copy of the page with a probe that reports, after load, how many images decoded.
+  std::string html = read_text(out.report_html);
+  const std::string probe =
+      "<script>window.addEventListener('load', function () {"
+      " var imgs = Array.prototype.slice.call(document.images);"
+      " var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;"
+      " var m = document.createElement('pre'); m.id = 'probe';"
+      " m.textContent = 'IMAGES_LOADED ' + ok + '/' + imgs.length; document.body.appendChild(m); });</script>";
+  html.insert(html.rfind("</body>"), probe);
+  const auto probed = dir / "probed.html";
+  {
+    std::ofstream o(probed);
+    o << html;
+  }
+  const std::string flags =
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+      " --disable-component-update --disable-sync --virtual-time-budget=5000 --user-data-dir=" +
+      (dir / "profile").string();
+  const auto dom = run_command(chromium + flags + " --dump-dom file://" + probed.string());
+  ASSERT_EQ(dom.status, 0) << dom.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dom.output, m, std::regex("IMAGES_LOADED (\\d+)/(\\d+)"))) << dom.output.substr(0, 2000);
+  EXPECT_EQ(m[1], m[2]);
+  EXPECT_EQ(std::stoi(m[2]), 4);  // every heatmap PNG is in the page
+
+  const auto shot = dir / "shot.png";
+  const auto r = run_command(chromium + flags + " --window-size=1200,2000 --screenshot=" + shot.string() +
+                             " file://" + out.report_html.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto img = read_png(shot);
+  ASSERT_EQ(img.width, 1200);
+  // Pixel variance of the luminance and the share of clearly coloured pixels (heatmaps).
+  double sum = 0, sum2 = 0;
+  int64_t coloured = 0;
+  for (uint32_t px : img.pixels) {
+    const int r8 = (px >> 16) & 0xFF, g8 = (px >> 8) & 0xFF, b8 = px & 0xFF;
+    const double y = 0.299 * r8 + 0.587 * g8 + 0.114 * b8;
+    sum += y, sum2 += y * y;
+    if (std::max({r8, g8, b8}) - std::min({r8, g8, b8}) > 60) ++coloured;
+  }
+  const double n = static_cast<double>(img.pixels.size());
+  const double variance = sum2 / n - (sum / n) * (sum / n);
+  EXPECT_GT(variance, 100.0);
+  EXPECT_GT(coloured, 20000);
+}
+
+}  // namespace
+}  // namespace csweep::report
