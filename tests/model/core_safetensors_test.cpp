@@ -1,7 +1,12 @@
 // The safetensors reader and checkpoint folders (torch-free). Input files are written by
 // tests/model/tools/make_safetensors.py, which writes the format by hand.
 #include <cstring>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -312,4 +317,43 @@ TEST(CheckpointFiles, EveryMalformedFolderGetsItsOneLineError) {
             (c / "no_such_folder").string() + ": checkpoint folder does not exist");
   EXPECT_EQ(error_of([&] { CheckpointFiles::open(c / "torch_bin/pytorch_model.bin"); }),
             (c / "torch_bin/pytorch_model.bin").string() + ": not a folder");
+}
+
+// Never a crash: every truncation of a valid file, and many corrupted headers, either open
+// (then every entry lies inside the file) or throw csweep::Error.
+TEST(Safetensors, TruncatedAndCorruptedFilesNeverCrash) {
+  const fs::path source = data_dir() / "single/model.safetensors";  // no trailing gap
+  std::ifstream in(source, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // tmpfs when there is one: ~1300 small files are written and mapped
+  const fs::path scratch_dir = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const fs::path scratch = scratch_dir / ("csweep-fuzz-" + std::to_string(::getpid()) + ".safetensors");
+  auto attempt = [&](const std::string& content) {
+    std::ofstream(scratch, std::ios::binary | std::ios::trunc) << content;
+    try {
+      auto file = SafetensorsFile::open(scratch);
+      for (const auto& t : file->tensors()) {
+        const std::byte* end = t.data + t.nbytes;
+        EXPECT_LE(static_cast<size_t>(end - t.data), file->file_size());
+      }
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(scratch.string() + ": ", 0), 0u) << e.what();
+      return false;
+    }
+  };
+  int opened = 0;
+  for (size_t n = 0; n < bytes.size(); n += (n < 600 ? 1 : 97)) opened += attempt(bytes.substr(0, n));
+  opened += attempt(bytes.substr(0, bytes.size() - 1));
+  EXPECT_EQ(opened, 0) << "a truncated file must not open";
+  EXPECT_TRUE(attempt(bytes));
+  uint64_t state = 12345;  // a fixed LCG: the same corruptions every run
+  for (int i = 0; i < 600; ++i) {
+    std::string corrupted = bytes;
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const size_t at = (state >> 33) % 600;  // the header (~500 bytes) and the first data bytes
+    corrupted[at] = static_cast<char>(state >> 17);
+    attempt(corrupted);
+  }
+  fs::remove(scratch);
 }
