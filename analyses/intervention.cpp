@@ -85,7 +85,7 @@ namespace {
 class SiteEditor {
  public:
   SiteEditor(model::HookSite site, int64_t n_rows) : site_(site), per_row_(n_rows) {}
-  void add(int64_t row, const Edit* edit) { per_row_[row].push_back(edit); }
+  void add(int64_t row, const Edit& edit) { per_row_[row].push_back(edit); }
 
   void operator()(at::Tensor& act) {
     if (act.size(0) != static_cast<int64_t>(per_row_.size())) {
@@ -103,9 +103,9 @@ class SiteEditor {
     const at::Tensor* shared = nullptr;  // every edit uses the same value tensor
     bool all_shared = true;
     for (const auto& edits : per_row_) {
-      for (const Edit* e : edits) {
-        if (!shared) shared = &e->value;
-        else if (!e->value.is_same(*shared)) all_shared = false;
+      for (const Edit& e : edits) {
+        if (!shared) shared = &e.value;
+        else if (!e.value.is_same(*shared)) all_shared = false;
       }
     }
     std::vector<int64_t> row_shape(act.sizes().begin(), act.sizes().end());
@@ -114,10 +114,10 @@ class SiteEditor {
       at::Tensor m = at::zeros(row_shape, opts.dtype(at::kBool));
       at::Tensor v;
       if (!all_shared) v = at::zeros(row_shape, opts);
-      for (const Edit* e : edits) {
-        at::Tensor em = slice_mask(site_.point, act.sizes(), e->slice, opts);
+      for (const Edit& e : edits) {
+        at::Tensor em = slice_mask(site_.point, act.sizes(), e.slice, opts);
         m = m.logical_or(em);
-        if (!all_shared) v = at::where(em, e->value.to(opts.device(), opts.dtype()).expand(row_shape), v);
+        if (!all_shared) v = at::where(em, e.value.to(opts.device(), opts.dtype()).expand(row_shape), v);
       }
       masks.push_back(m);
       if (!all_shared) values.push_back(v);
@@ -127,7 +127,7 @@ class SiteEditor {
   }
 
   model::HookSite site_;
-  std::vector<std::vector<const Edit*>> per_row_;
+  std::vector<RowEdits> per_row_;  // copies: tensors are shared, the caller's rows may go away
   at::Tensor mask_, value_;
 };
 
@@ -140,7 +140,7 @@ void install_row_edits(model::Hooks& hooks, const std::vector<RowEdits>& rows) {
     for (const Edit& e : rows[r]) {
       auto& ed = editors[e.site];
       if (!ed) ed = std::make_shared<SiteEditor>(e.site, n);
-      ed->add(r, &e);
+      ed->add(r, e);
     }
   }
   for (auto& [site, ed] : editors) {

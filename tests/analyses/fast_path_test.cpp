@@ -1,0 +1,159 @@
+// Every fast path (batched rows, suffix recomputation from the cached residual, last-position
+// logits, micro-batching, cell ranges) against the plain one-full-forward-per-cell computation,
+// on GPT-2 (the fixture) and random NeoX- and Llama-shaped models. fp32: <= 1e-4.
+#include <gtest/gtest.h>
+
+#include "analyses/sweep.h"
+#include "random_models.h"
+
+namespace csweep::analyses {
+namespace {
+
+using model::HookPoint;
+
+double g_max_diff = 0.0;  // over the whole suite, printed at the end
+
+SweepRequest base_request(const model::Model& m) {
+  SweepRequest r;
+  const int64_t v = m.config().d_vocab;
+  r.clean_tokens = {11, 42, 7 % v, 99, 5, 123, 42, 77, 3, 250 % v};
+  r.corrupted_tokens = r.clean_tokens;
+  r.corrupted_tokens[1] = 300 % v;
+  r.corrupted_tokens[6] = 17;
+  r.answers = {{13, 29}, {101, 8}};
+  return r;
+}
+
+void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r, const std::string& what) {
+  CacheStore caches;
+  const int64_t n = grid_cells(grid_axes(r, m.config()));
+  const auto fast = run_cells(m, r, 0, n, caches);
+  const auto plain = run_cells_plain(m, r, 0, n, caches);
+  ASSERT_EQ(fast.size(), plain.size());
+  double max_diff = 0.0, spread = 0.0;
+  for (size_t i = 0; i < fast.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double(fast[i]) - plain[i]));
+    spread = std::max(spread, std::abs(double(plain[i]) - plain[0]));
+  }
+  g_max_diff = std::max(g_max_diff, max_diff);
+  std::printf("[fast vs plain] %-40s %5ld cells  max abs diff %.3g\n", what.c_str(), static_cast<long>(n), max_diff);
+  EXPECT_LE(max_diff, 1e-4) << what;
+  // A sweep whose cells all agree would not test anything.
+  EXPECT_GT(spread, 1e-3) << what << ": every cell has the same value";
+}
+
+struct Case {
+  AnalysisKind kind;
+  HookPoint point;
+  bool by_position = true;
+};
+
+void run_cases(const model::Model& m, const std::string& arch, const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    SweepRequest r = base_request(m);
+    r.kind = c.kind;
+    r.point = c.point;
+    r.by_position = c.by_position;
+    expect_fast_equals_plain(m, r, arch + " " + analysis_kind_name(c.kind) + " " + model::point_suffix(c.point) +
+                                       (c.by_position ? "" : " all-pos"));
+  }
+}
+
+const std::vector<Case> kCommonCases = {
+    {AnalysisKind::Patching, HookPoint::ResidPre},       {AnalysisKind::Patching, HookPoint::AttnZ},
+    {AnalysisKind::Patching, HookPoint::AttnQ},          {AnalysisKind::Patching, HookPoint::AttnK},
+    {AnalysisKind::Patching, HookPoint::AttnV},          {AnalysisKind::Patching, HookPoint::AttnPattern},
+    {AnalysisKind::Patching, HookPoint::AttnOut},        {AnalysisKind::Patching, HookPoint::MlpOut},
+    {AnalysisKind::Patching, HookPoint::AttnK, false},   {AnalysisKind::Patching, HookPoint::AttnPattern, false},
+    {AnalysisKind::Patching, HookPoint::ResidPost},      {AnalysisKind::Ablation, HookPoint::AttnZ, false},
+    {AnalysisKind::Ablation, HookPoint::ResidPost, false},
+};
+
+TEST(FastPath, Gpt2) {
+  auto m = testing::load_fixture_gpt2();
+  auto cases = kCommonCases;
+  cases.push_back({AnalysisKind::Patching, HookPoint::ResidMid});
+  cases.push_back({AnalysisKind::Patching, HookPoint::MlpPost});
+  cases.push_back({AnalysisKind::Patching, HookPoint::AttnScores});
+  cases.push_back({AnalysisKind::Patching, HookPoint::Embed});
+  run_cases(*m, "gpt2", cases);
+}
+
+TEST(FastPath, NeoX) { run_cases(*testing::random_neox(7), "neox", kCommonCases); }
+
+TEST(FastPath, LlamaWithGroupedQueryAttention) {
+  auto m = testing::random_llama(11);
+  auto cases = kCommonCases;
+  cases.push_back({AnalysisKind::Patching, HookPoint::AttnRotK});
+  run_cases(*m, "llama", cases);
+  // k/v have one head per KV group.
+  SweepRequest r = base_request(*m);
+  r.point = HookPoint::AttnV;
+  const auto axes = grid_axes(r, m->config());
+  EXPECT_EQ(axes.back().name, "head");
+  EXPECT_EQ(axes.back().size(), 2);
+}
+
+TEST(FastPath, NoisingMetricsAndNeurons) {
+  auto m = testing::load_fixture_gpt2();
+  SweepRequest r = base_request(*m);
+  r.point = HookPoint::AttnZ;
+  r.direction = Direction::Noising;
+  r.metric = MetricKind::KL;
+  expect_fast_equals_plain(*m, r, "gpt2 noising z, KL");
+  r = base_request(*m);
+  r.point = HookPoint::MlpPost;
+  r.neurons = {0, 5, 200};
+  r.metric = MetricKind::LogProb;
+  expect_fast_equals_plain(*m, r, "gpt2 mlp.hook_post neurons, logprob");
+  r.kind = AnalysisKind::Ablation;
+  r.ablation = AblationMode::Mean;
+  r.by_position = false;
+  r.metric = MetricKind::Prob;
+  r.reference_prompts = {r.corrupted_tokens, {5, 6, 7, 8, 9, 10, 11, 12, 13, 14}};
+  expect_fast_equals_plain(*m, r, "gpt2 mean-ablate neurons over 2 refs, prob");
+  r.ablation = AblationMode::Resample;
+  r.neurons.clear();
+  r.point = HookPoint::AttnZ;
+  expect_fast_equals_plain(*m, r, "gpt2 resample-ablate heads");
+}
+
+TEST(FastPath, CausalTracingWindows) {
+  for (auto m : {testing::load_fixture_gpt2(), testing::random_llama(3)}) {
+    SweepRequest r = base_request(*m);
+    r.kind = AnalysisKind::CausalTracing;
+    r.subject_positions = {1, 2};
+    r.metric = MetricKind::Prob;
+    r.seed = 5;
+    r.point = HookPoint::ResidPost;
+    expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing resid_post");
+    r.point = HookPoint::MlpOut;
+    r.window = 3;
+    expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing mlp_out window 3");
+  }
+}
+
+TEST(FastPath, MicroBatchesAndCellRangesAgree) {
+  auto m = testing::load_fixture_gpt2();
+  SweepRequest r = base_request(*m);
+  r.point = HookPoint::AttnZ;
+  CacheStore caches;
+  const int64_t n = grid_cells(grid_axes(r, m->config()));
+  const auto whole = run_cells(*m, r, 0, n, caches);
+  r.batch.memory_budget_bytes = 3 * bytes_per_row(m->config(), 10, at::kFloat);  // 3 rows per forward
+  EXPECT_EQ(micro_batch_size(m->config(), 10, at::kFloat, r.batch), 3);
+  std::vector<float> pieces;
+  for (int64_t b = 0; b < n; b += 17) {  // shards cutting across layers
+    const auto part = run_cells(*m, r, b, std::min(n, b + 17), caches);
+    pieces.insert(pieces.end(), part.begin(), part.end());
+  }
+  ASSERT_EQ(pieces.size(), whole.size());
+  double max_diff = 0.0;
+  for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, std::abs(double(whole[i]) - pieces[i]));
+  EXPECT_LE(max_diff, 1e-5);
+}
+
+TEST(FastPath, ZZReportMaximum) { std::printf("[fast vs plain] suite maximum abs diff %.3g\n", g_max_diff); }
+
+}  // namespace
+}  // namespace csweep::analyses

@@ -1,0 +1,122 @@
+// Grid shapes, cell ranges, request validation, and the cache store's reuse and bound.
+#include <gtest/gtest.h>
+
+#include "analyses/sweep.h"
+#include "common/error.h"
+#include "random_models.h"
+
+namespace csweep::analyses {
+namespace {
+
+using model::HookPoint;
+
+SweepRequest tiny_request() {
+  SweepRequest r;
+  r.clean_tokens = {1, 2, 3, 4, 5};
+  r.corrupted_tokens = {1, 9, 3, 4, 5};
+  r.answers = {{6, 7}};
+  return r;
+}
+
+std::vector<std::string> names(const std::vector<GridAxis>& axes) {
+  std::vector<std::string> n;
+  for (const auto& a : axes) n.push_back(a.name + ":" + std::to_string(a.size()));
+  return n;
+}
+
+TEST(SweepGrid, AxesPerKind) {
+  auto m = testing::random_llama(1);  // 3 layers, 4 heads, 2 KV heads
+  const auto& c = m->config();
+  SweepRequest r = tiny_request();
+  r.point = HookPoint::AttnZ;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "pos:5", "head:4"}));
+  r.point = HookPoint::AttnK;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "pos:5", "head:2"}));
+  r.by_position = false;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "head:2"}));
+  r.point = HookPoint::ResidPre;
+  r.by_position = true;
+  r.layers = {2, 0};
+  r.positions = {-1, 1};
+  auto axes = grid_axes(r, c);
+  EXPECT_EQ(names(axes), (std::vector<std::string>{"layer:2", "pos:2"}));
+  EXPECT_EQ(axes[1].values, (std::vector<int64_t>{4, 1}));
+  r.point = HookPoint::MlpPost;
+  r.neurons = {3};
+  r.layers.clear();
+  r.positions.clear();
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "pos:5", "neuron:1"}));
+  r = tiny_request();
+  r.kind = AnalysisKind::LogitLens;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3"}));
+  r.kind = AnalysisKind::DirectLogitAttribution;
+  r.point = HookPoint::AttnZ;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "head:4"}));
+  r.kind = AnalysisKind::CausalTracing;
+  r.point = HookPoint::ResidPost;
+  r.subject_positions = {0};
+  EXPECT_EQ(grid_cells(grid_axes(r, c)), 15);
+}
+
+TEST(SweepGrid, ValidationNamesTheField) {
+  auto m = testing::random_llama(1);
+  auto expect_error = [&](SweepRequest r, const std::string& field) {
+    try {
+      grid_axes(r, m->config());
+      ADD_FAILURE() << "no error for " << field;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  SweepRequest r = tiny_request();
+  r.layers = {3};
+  expect_error(r, "layers");
+  r = tiny_request();
+  r.point = HookPoint::AttnK;
+  r.heads = {2};  // only 2 KV heads
+  expect_error(r, "heads");
+  r = tiny_request();
+  r.corrupted_tokens.pop_back();
+  expect_error(r, "corrupted_tokens");
+  r = tiny_request();
+  r.answers.clear();
+  expect_error(r, "answers");
+  r = tiny_request();
+  r.clean_tokens[0] = 100000;
+  expect_error(r, "clean_tokens");
+  r = tiny_request();
+  r.point = HookPoint::ResidMid;
+  r.heads = {0};
+  expect_error(r, "heads");
+  r = tiny_request();
+  r.kind = AnalysisKind::CausalTracing;
+  expect_error(r, "subject_positions");
+  CacheStore caches;
+  r = tiny_request();
+  EXPECT_THROW(run_cells(*m, r, 0, 1000, caches), Error);
+  EXPECT_THROW(parse_analysis_kind("patch"), Error);
+  EXPECT_EQ(parse_analysis_kind("causal_tracing"), AnalysisKind::CausalTracing);
+}
+
+TEST(SweepGrid, CacheStoreReusesAndEvicts) {
+  auto m = testing::random_llama(1);
+  CacheStore caches(2);
+  SweepRequest r = tiny_request();
+  r.point = HookPoint::AttnZ;
+  run_cells(*m, r, 0, 10, caches);
+  EXPECT_EQ(caches.forwards(), 2);  // clean + corrupted, once
+  run_cells(*m, r, 10, 60, caches);
+  EXPECT_EQ(caches.forwards(), 2);  // reused by the next shard
+  r.point = HookPoint::MlpOut;      // a site not cached yet: one recompute per run
+  run_cells(*m, r, 0, 15, caches);
+  EXPECT_EQ(caches.forwards(), 4);
+  SweepRequest other = tiny_request();
+  other.clean_tokens = {7, 7, 7, 7, 7};
+  other.corrupted_tokens = {8, 8, 8, 8, 8};
+  run_cells(*m, other, 0, 3, caches);
+  EXPECT_EQ(caches.size(), 2u);  // bounded
+  EXPECT_EQ(caches.forwards(), 6);
+}
+
+}  // namespace
+}  // namespace csweep::analyses
