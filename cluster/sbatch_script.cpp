@@ -129,7 +129,11 @@ forward_usr1() {
     kill -USR1 "$step_pid" 2>/dev/null || true
   fi
 }
+# TERM means scancel, a time limit without warning, or Slurm preempting the job itself: stop,
+# never requeue (Slurm decides about its own requeues).
+terminating=0
 forward_term() {
+  terminating=1
   echo "csweep-slurm: TERM: stopping the step"
   [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null
 }
@@ -144,7 +148,8 @@ wait "$step_pid"
 status=$?
 echo "csweep-slurm: step exited with status ${status}"
 
-if [ "$status" = 75 ]; then
+# Requeue only a drain this script asked for (USR1), never after TERM.
+if [ "$status" = 75 ] && [ "$drain_requested" = 1 ] && [ "$terminating" = 0 ]; then
   if [ "$restart_count" -ge "$MAX_REQUEUES" ]; then
     echo "csweep-slurm: drained, but the requeue limit (${MAX_REQUEUES}) is reached; resubmit to resume" >&2
     exit 75

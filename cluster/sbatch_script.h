@@ -11,8 +11,8 @@
 //     traps while a foreground child runs;
 //   - the USR1 trap forwards the signal once to the launcher (srun/mpirun forward it to the
 //     ranks); csweep drains in-flight shards and exits 75 (EX_TEMPFAIL);
-//   - on 75 the script requeues its own job (`scontrol requeue`), unless SLURM_RESTART_COUNT
-//     has reached max_requeues; `--requeue --open-mode=append` keep the job and its log.
+//   - on 75 after a USR1 (never after TERM, i.e. scancel) the script requeues its own job
+//     (`scontrol requeue`), unless SLURM_RESTART_COUNT has reached max_requeues; `--requeue --open-mode=append` keep the job and its log.
 //   The requeued run finds the store and computes only what is missing.
 #include <filesystem>
 #include <string>

@@ -1,0 +1,241 @@
+// Batch scripts: they parse, they carry the right directives, no value can inject shell, and
+// the preemption logic (USR1 → drain → exit 75 → requeue, capped) works when executed with
+// stand-in srun/scontrol on PATH. The same scripts run on a real cluster in slurm_test.cpp.
+#include <gtest/gtest.h>
+
+#include "cluster/plan_query.h"
+#include "cluster/profile.h"
+#include "cluster/sbatch_script.h"
+#include "cluster/shell_quote.h"
+#include "common/error.h"
+#include "test_util.h"
+
+namespace csweep::cluster {
+namespace {
+using testing::read_text;
+using testing::run_bash;
+using testing::TempDir;
+using testing::write_text;
+
+const std::string kEvil = "x $(touch CANARY) `touch CANARY` ' \" \\ ; touch CANARY & $HOME *";
+
+ScriptRequest request_in(const std::filesystem::path& dir) {
+  ScriptRequest r;
+  r.profile = parse_cluster_profile("nodes: 2\ntasks_per_node: 1\nsignal_seconds: 30\nmax_requeues: 2\n", "c.yaml");
+  r.job_file = dir / ("job " + kEvil + ".yaml");
+  r.store = dir / ("store " + kEvil);
+  r.step_binary = dir / "bin dir" / "csweep";
+  r.job_name = "name " + kEvil;
+  r.ntasks = 2;
+  r.nodes = 2;
+  r.shards = 10;
+  r.command_line = "csweep submit\nrm -rf /";
+  return r;
+}
+
+// A directory with fake srun / scontrol that record their arguments (one per line, NUL-safe
+// enough for these strings) and exit with $FAKE_STEP_RC.
+std::filesystem::path fake_bin(const std::filesystem::path& dir) {
+  const auto bin = dir / "fakebin";
+  write_text(bin / "srun",
+             "#!/bin/bash\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/srun.args\"\n"
+             "printf '%s' \"$EVIL_ENV\" > \"$FAKE_LOG/env.value\"\n"
+             "if [ -n \"${FAKE_WAIT_USR1:-}\" ]; then trap 'exit 75' USR1 TERM; touch \"$FAKE_LOG/started\";"
+             " for i in $(seq 100); do sleep 0.1; done; exit 0; fi\n"
+             "exit \"${FAKE_STEP_RC:-0}\"\n");
+  write_text(bin / "scontrol", "#!/bin/bash\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/scontrol.args\"\n");
+  std::filesystem::permissions(bin / "srun", std::filesystem::perms::owner_all);
+  std::filesystem::permissions(bin / "scontrol", std::filesystem::perms::owner_all);
+  return bin;
+}
+
+CommandResult run_script(const std::filesystem::path& dir, const std::string& script, std::vector<std::string> env) {
+  write_text(dir / "job.sbatch", script);
+  env.insert(env.end(), {"PATH=" + fake_bin(dir).string() + ":/usr/bin:/bin", "FAKE_LOG=" + dir.string(),
+                         "SLURM_JOB_ID=4242"});
+  return run_bash("cd " + shell_quote(dir.string()) + " && bash ./job.sbatch", env);
+}
+
+TEST(ShellQuote, RoundTripsThroughBash) {
+  for (const std::string value : {std::string("plain"), kEvil, std::string("new\nline"), std::string("")}) {
+    CommandResult r = run_bash("printf '%s' " + shell_quote(value));
+    EXPECT_EQ(r.out, value);
+  }
+  EXPECT_EQ(sbatch_quote("a \"b\" \\c", "x"), "\"a \\\"b\\\" \\\\c\"");
+  EXPECT_THROW(sbatch_quote("a\nb", "--output"), Error);
+  EXPECT_EQ(slurm_filename_escape("/s/100%x"), "/s/100%%x");
+  EXPECT_EQ(slurm_job_name("a b$(c)"), "a_b__c_");
+}
+
+TEST(SweepScript, HasThePreemptionDirectivesAndParses) {
+  TempDir dir;
+  const std::string s = render_sweep_script(request_in(dir.path()));
+  EXPECT_NE(s.find("#SBATCH --signal=B:USR1@30\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --requeue\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --open-mode=append\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --nodes=2\n#SBATCH --ntasks=2\n"), std::string::npos);
+  EXPECT_NE(s.find("MAX_REQUEUES=2\n"), std::string::npos);
+  EXPECT_EQ(s.find("--array"), std::string::npos);
+  EXPECT_NE(s.find("#   command:  csweep submit\\nrm -rf /\n"), std::string::npos) << "a newline must not end a comment";
+  write_text(dir.path() / "s.sh", s);
+  CommandResult r = run_bash("bash -n " + shell_quote((dir.path() / "s.sh").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(s, render_sweep_script(request_in(dir.path()))) << "scripts must be reproducible";
+}
+
+TEST(SweepScript, NoValueCanInjectShell) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.profile.env = {{"EVIL_ENV", kEvil}};
+  r.profile.launcher_args = {kEvil};
+  CommandResult result = run_script(dir.path(), render_sweep_script(r), {});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "CANARY"));
+  // srun got exactly: its options, the launcher arg, then the step with every value intact.
+  EXPECT_EQ(read_text(dir.path() / "srun.args"),
+            "--mpi=pmix\n--kill-on-bad-exit=1\n" + kEvil + "\n" + r.step_binary.string() + "\nrun\n" +
+                r.job_file.string() + "\n--store\n" + r.store.string() + "\n");
+  EXPECT_EQ(read_text(dir.path() / "env.value"), kEvil);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "scontrol.args")) << "no requeue after success";
+}
+
+TEST(SweepScript, NewlineInAPathThatReachesADirectiveIsRefused) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.store = dir.path() / "a\nb";
+  try {
+    render_sweep_script(r);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--output: contains a line break"), std::string::npos) << e.what();
+  }
+}
+
+// Runs the script in the background with a step that waits for USR1 (and then exits 75),
+// sends `signal` to the batch shell once the step runs; returns the shell's output and "rc=N".
+CommandResult run_and_signal(const std::filesystem::path& dir, const std::string& script, const std::string& signal,
+                             std::vector<std::string> env) {
+  write_text(dir / "job.sbatch", script);
+  std::filesystem::remove(dir / "started");
+  env.insert(env.end(), {"PATH=" + fake_bin(dir).string() + ":/usr/bin:/bin", "FAKE_LOG=" + dir.string(),
+                         "SLURM_JOB_ID=77", "FAKE_WAIT_USR1=1"});
+  // `cd` first and on its own: `cd X && cmd &` would background a subshell, not the script.
+  return run_bash("cd " + shell_quote(dir.string()) +
+                      "; bash ./job.sbatch > out.txt 2>&1 & pid=$!; for i in $(seq 100); do [ -e started ] && break;"
+                      " sleep 0.05; done; kill -" + signal + " $pid; wait $pid; echo \"rc=$?\"",
+                  env);
+}
+
+TEST(SweepScript, Usr1IsForwardedAndTheDrainedJobRequeuesItself) {
+  TempDir dir;
+  CommandResult r = run_and_signal(dir.path(), render_sweep_script(request_in(dir.path())), "USR1", {});
+  const std::string out = read_text(dir.path() / "out.txt");
+  EXPECT_NE(r.out.find("rc=0"), std::string::npos) << r.out << out;
+  EXPECT_EQ(read_text(dir.path() / "scontrol.args"), "requeue\n77\n") << out;
+  EXPECT_NE(out.find("USR1: asking csweep to drain"), std::string::npos) << out;
+}
+
+TEST(SweepScript, RequeuesStopAtTheCap) {
+  TempDir dir;
+  CommandResult r = run_and_signal(dir.path(), render_sweep_script(request_in(dir.path())), "USR1",
+                                   {"SLURM_RESTART_COUNT=2"});
+  EXPECT_NE(r.out.find("rc=75"), std::string::npos) << r.out;
+  EXPECT_NE(read_text(dir.path() / "out.txt").find("requeue limit (2) is reached"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "scontrol.args"));
+}
+
+TEST(SweepScript, TermStopsWithoutRequeue) {
+  TempDir dir;
+  // The step exits 75 on TERM too (the fake maps both to a drain): still no requeue.
+  CommandResult r = run_and_signal(dir.path(), render_sweep_script(request_in(dir.path())), "TERM", {});
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "scontrol.args")) << read_text(dir.path() / "out.txt");
+  EXPECT_NE(read_text(dir.path() / "out.txt").find("TERM: stopping the step"), std::string::npos);
+}
+
+TEST(SweepScript, StepStatusIsTheJobStatusWithoutASignal) {
+  TempDir dir;
+  const std::string s = render_sweep_script(request_in(dir.path()));
+  EXPECT_EQ(run_script(dir.path(), s, {"FAKE_STEP_RC=3"}).exit_code, 3) << "a failing step fails the job";
+  EXPECT_EQ(run_script(dir.path(), s, {"FAKE_STEP_RC=75"}).exit_code, 75) << "75 without our USR1: no requeue";
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "scontrol.args"));
+}
+
+TEST(SweepScript, ArrayTasksRunTheirSlice) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.array_tasks = 3;
+  r.after = "12";
+  const std::string s = render_sweep_script(r);
+  EXPECT_NE(s.find("#SBATCH --array=0-2\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --dependency=\"afterok:12\"\n"), std::string::npos);
+  EXPECT_NE(s.find("%x-%A_%a.out"), std::string::npos);
+  CommandResult result = run_script(dir.path(), s, {"SLURM_ARRAY_TASK_ID=2"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const std::string args = read_text(dir.path() / "srun.args");
+  EXPECT_NE(args.find("\n--slice\n2/3\n"), std::string::npos) << args;
+}
+
+TEST(ReduceScript, WaitsForTheSweepAndRunsReduce) {
+  TempDir dir;
+  const std::string s = render_reduce_script(request_in(dir.path()), "991");
+  EXPECT_NE(s.find("#SBATCH --dependency=\"afterok:991\"\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --kill-on-invalid-dep=yes\n"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --ntasks=1\n"), std::string::npos);
+  write_text(dir.path() / "r.sh", s);
+  EXPECT_EQ(run_bash("bash -n " + shell_quote((dir.path() / "r.sh").string())).exit_code, 0);
+}
+
+TEST(GpuProfile, RequestsGpusTheWayTheProfileSays) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.profile.gpus_per_node = 8;
+  EXPECT_NE(render_sweep_script(r).find("#SBATCH --gpus-per-node=8\n"), std::string::npos);
+  r.profile.gpu_request = GpuRequest::Gres;
+  r.profile.gpu_type = "a100";
+  EXPECT_NE(render_sweep_script(r).find("#SBATCH --gres=gpu:a100:8\n"), std::string::npos);
+}
+
+TEST(PlanQuery, ReadsTheFieldsSubmitNeeds) {
+  PlanSummary s = plan_summary_from_json(nlohmann::json::parse(R"({"shards": [1,2,3], "layout": {"tensor_parallel": 2, "n_ranks": 5}})"), 8, "p");
+  EXPECT_EQ(s.shards, 3);
+  EXPECT_EQ(s.tensor_parallel, 2);
+  EXPECT_EQ(s.ranks, 5);
+  EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 4})"), 8, "p"), Error);
+  EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 9, "shards": 1})"), 8, "p"), Error);
+}
+
+// The command itself: --dry-run prints the scripts and submits nothing; bad input → one line, exit 2.
+TEST(SubmitCommand, DryRunPrintsScriptsAndBadInputIsOneLine) {
+  TempDir dir;
+  const std::string cli = CSWEEP_SLURM_CLI;
+  const std::string standin = std::string(CSWEEP_CLUSTER_TEST_DIR) + "/standin_csweep.sh";
+  write_text(dir.path() / "job.yaml", "shards: 5\nshard_seconds: 0\n");
+  write_text(dir.path() / "c.yaml", "nodes: 1\ntasks_per_node: 2\n");
+  CommandResult r = run_command({cli, "submit", (dir.path() / "job.yaml").string(), "--cluster",
+                                 (dir.path() / "c.yaml").string(), "--store", (dir.path() / "st").string(),
+                                 "--step-binary", standin, "--dry-run", "--array", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("#SBATCH --array=0-1\n"), std::string::npos);
+  EXPECT_NE(r.out.find("#   plan:     5 shards, tensor parallel 1, 2 ranks on 1 node(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("afterok:<SWEEP_JOB_ID>"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "st")) << "a dry run writes nothing";
+
+  write_text(dir.path() / "bad.yaml", "nodes: 1\nlauncher: pbs\n");
+  r = run_command({cli, "submit", (dir.path() / "job.yaml").string(), "--cluster", (dir.path() / "bad.yaml").string(),
+                   "--store", "x", "--step-binary", standin, "--dry-run"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "csweep: " + (dir.path() / "bad.yaml").string() +
+                       ":2:11: launcher: expected 'srun' or 'mpirun', got 'pbs'\n");
+
+  r = run_command({cli, "submit", (dir.path() / "job.yaml").string(), "--cluster", (dir.path() / "c.yaml").string(),
+                   "--store", "x", "--step-binary", standin, "--dry-run", "--after", "1;rm"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--after: '1;rm' is not a Slurm job id"), std::string::npos) << r.err;
+
+  r = run_command({cli, "cancel", (dir.path()).string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no Slurm jobs recorded for this store"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace csweep::cluster

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A stand-in for the `csweep` binary on the compute nodes, used by the Slurm tests so that
+# they exercise every Slurm mechanism (script, submission, signals, requeue, arrays,
+# dependencies) independently of the model. It honours the same contract as `csweep run`:
+#   plan JOB --ranks N --json     prints {"shards": K, "ranks": N, "tensor_parallel": 1}
+#   run JOB --store DIR [--slice k/N]
+#                                 computes each missing shard (id % N == k) of its rank
+#                                 (SLURM_PROCID of SLURM_NTASKS); a shard's result is a
+#                                 deterministic function of the job file and the shard id,
+#                                 written atomically; on USR1/TERM it finishes the current
+#                                 shard and exits 75; a rerun computes only what is missing.
+#   reduce DIR                    concatenates the results into DIR/sweep.txt
+# The job file is a YAML-ish text with lines "shards: K" and "shard_seconds: S".
+set -u
+cmd=${1:?usage: standin plan|run|reduce ...}; shift
+
+job_value() { sed -n "s/^$2: *\([0-9.]*\).*/\1/p" "$1" | head -1; }
+
+case $cmd in
+plan)
+  job=$1; shift; ranks=1
+  while (($#)); do case $1 in --ranks) ranks=$2; shift 2;; *) shift;; esac; done
+  [[ -r $job ]] || { echo "csweep: $job: cannot read job file" >&2; exit 2; }
+  printf '{"shards": %s, "ranks": %s, "tensor_parallel": 1}\n' "$(job_value "$job" shards)" "$ranks"
+  ;;
+run)
+  job=$1; shift; store=""; slice_k=0; slice_n=1
+  while (($#)); do
+    case $1 in
+      --store) store=$2; shift 2;;
+      --slice) slice_k=${2%/*}; slice_n=${2#*/}; shift 2;;
+      *) echo "standin: unknown option $1" >&2; exit 2;;
+    esac
+  done
+  shards=$(job_value "$job" shards); seconds=$(job_value "$job" shard_seconds)
+  rank=${SLURM_PROCID:-0}; ntasks=${SLURM_NTASKS:-1}
+  drain=0
+  trap 'drain=1' USR1 TERM
+  mkdir -p "$store/results" "$store/index"
+  writer="job=${SLURM_JOB_ID:-local} task=${SLURM_ARRAY_TASK_ID:-none} restart=${SLURM_RESTART_COUNT:-0} rank=$rank"
+  for ((i = 0; i < shards; i++)); do
+    (( i % slice_n == slice_k )) || continue
+    (( (i / slice_n) % ntasks == rank )) || continue
+    [[ -e $store/results/shard-$i ]] && continue
+    if (( drain )); then echo "standin: drained before shard $i" >&2; exit 75; fi
+    sleep "${seconds:-0}"
+    { printf '%s' "shard $i of "; sha256sum < "$job" | cut -d' ' -f1; } > "$store/results/.shard-$i.tmp"
+    mv "$store/results/.shard-$i.tmp" "$store/results/shard-$i"
+    echo "shard $i $writer" >> "$store/index/writer-${SLURM_JOB_ID:-local}-$rank.txt"
+  done
+  if (( drain )); then echo "standin: drained after the last shard" >&2; exit 75; fi
+  ;;
+reduce)
+  store=$1
+  for f in $(ls "$store/results" | sort -t- -k2 -n); do cat "$store/results/$f"; done > "$store/sweep.txt"
+  ;;
+*) echo "standin: unknown command $cmd" >&2; exit 2;;
+esac
