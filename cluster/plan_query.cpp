@@ -8,7 +8,9 @@ namespace {
 
 // The first of `keys` present as an integer in `j` or in j["layout"]; -1 if none.
 long long find_integer(const nlohmann::json& j, std::initializer_list<const char*> keys) {
-  for (const nlohmann::json* scope : {&j, j.contains("layout") ? &j["layout"] : nullptr}) {
+  // `csweep plan --json` nests them: {"ranks": {"n_ranks", "tensor_parallel"}, "totals": {"shards"}}.
+  auto nested = [&](const char* key) { return j.contains(key) ? &j[key] : nullptr; };
+  for (const nlohmann::json* scope : {&j, nested("layout"), nested("ranks"), nested("totals")}) {
     if (scope == nullptr || !scope->is_object()) continue;
     for (const char* key : keys) {
       if (!scope->contains(key)) continue;

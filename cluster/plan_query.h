@@ -17,7 +17,8 @@ struct PlanSummary {
 };
 
 // Reads the fields from plan JSON (accepts "ranks"/"n_ranks", "tensor_parallel"/"tp",
-// "shards" as a count or an array, also nested under "layout"). `where` names the source.
+// "shards" as a count or an array, also nested under "layout", "ranks" or "totals" as
+// `csweep plan --json` writes them). `where` names the source.
 PlanSummary plan_summary_from_json(const nlohmann::json& plan, int ranks_offered, const std::string& where);
 
 // Runs `BINARY plan JOB --ranks N --json` and parses it. Throws csweep::Error on failure.

@@ -200,6 +200,12 @@ TEST(PlanQuery, ReadsTheFieldsSubmitNeeds) {
   EXPECT_EQ(s.shards, 3);
   EXPECT_EQ(s.tensor_parallel, 2);
   EXPECT_EQ(s.ranks, 5);
+  // The shape `csweep plan --json` prints.
+  s = plan_summary_from_json(nlohmann::json::parse(R"({"format": "csweep-plan", "job": {"hash": "ab"},
+      "totals": {"units": 90, "shards": 12}, "ranks": {"n_ranks": 4, "tensor_parallel": 1, "coordinator": 0}})"), 4, "p");
+  EXPECT_EQ(s.shards, 12);
+  EXPECT_EQ(s.ranks, 4);
+  EXPECT_EQ(s.tensor_parallel, 1);
   EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 4})"), 8, "p"), Error);
   EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 9, "shards": 1})"), 8, "p"), Error);
 }
