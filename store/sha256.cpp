@@ -50,10 +50,9 @@ void Sha256::update(const void* data, size_t n) {
     buf_len_ += take;
     p += take;
     n -= take;
-    if (buf_len_ == 64) {
-      block(buf_);
-      buf_len_ = 0;
-    }
+    if (buf_len_ < 64) return;  // everything went into the partial block
+    block(buf_);
+    buf_len_ = 0;
   }
   while (n >= 64) {
     block(p);
