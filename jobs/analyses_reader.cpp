@@ -320,13 +320,11 @@ std::vector<AnalysisSpec> read_analyses(const YAML::Node& node, const AnalysesCo
   std::set<std::string> names;
   for (size_t i = 0; i < node.size(); ++i) {
     std::string path = "analyses[" + std::to_string(i) + "]";
+    const YAML::Node name = node[i].IsMap() ? node[i]["name"] : YAML::Node();
+    bool duplicate = name && name.IsScalar() && !names.insert(name.Scalar()).second;
+    if (duplicate) src.error(name, path + ".name: duplicate analysis name \"" + name.Scalar() + "\"");
     auto a = read_one(node[i], path, ctx);
-    if (!a) continue;
-    if (!names.insert(a->name).second) {
-      src.error(node[i]["name"], path + ".name: duplicate analysis name \"" + a->name + "\"");
-      continue;
-    }
-    out.push_back(std::move(*a));
+    if (a && !duplicate) out.push_back(std::move(*a));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "jobs/diagnostics.h"
 
 #include <algorithm>
+#include <climits>
 #include <tuple>
 
 #include "common/error.h"
@@ -20,7 +21,9 @@ void Diagnostics::throw_if_any() const {
   if (entries_.empty()) return;
   std::vector<Entry> sorted = entries_;
   std::stable_sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.file_rank, a.line, a.column, a.seq) < std::tie(b.file_rank, b.line, b.column, b.seq);
+    // Problems without a position (a missing section) come after the positioned ones.
+    int line_a = a.line < 0 ? INT_MAX : a.line, line_b = b.line < 0 ? INT_MAX : b.line;
+    return std::tie(a.file_rank, line_a, a.column, a.seq) < std::tie(b.file_rank, line_b, b.column, b.seq);
   });
   std::string message;
   for (const auto& e : sorted) {

@@ -293,8 +293,9 @@ void tokenise_text_prompts(const YAML::Node& at, const std::string& path, const 
     p.clean_text = t.clean;
     p.corrupted_text = t.corrupted;
     auto clean = ctx.encoder->encode(src, at, path, t.clean);
+    if (!clean) return;  // no tokenizer: one message is enough
     auto corrupted = ctx.encoder->encode(src, at, path, t.corrupted);
-    if (!clean || !corrupted) return;  // no tokenizer: one message is enough
+    if (!corrupted) return;
     p.clean = *clean;
     p.corrupted = *corrupted;
     auto single = [&](const std::string& word, std::vector<int64_t>& into) {

@@ -1,0 +1,99 @@
+// Parsing that succeeds: defaults, resolved axes and options, and the canonical hash.
+#include <fstream>
+
+#include "jobs/sha256.h"
+#include "tests/jobs/job_test_util.h"
+
+namespace csweep::jobs::testing {
+namespace {
+
+TEST(JobSpec, ExampleResolvesDefaultsAndAxes) {
+  JobSpec spec = load_job_spec(job_path("activation_patching.yaml"));
+  EXPECT_EQ(spec.name, "activation_patching");
+  EXPECT_EQ(spec.model.dtype, "float32");
+  EXPECT_EQ(spec.model.path.filename(), "gpt2-tiny");
+  ASSERT_EQ(spec.prompts.size(), 1u);
+  EXPECT_EQ(spec.prompts[0].clean, (std::vector<int64_t>{201, 888, 641, 766, 85, 445, 885, 339}));
+  EXPECT_EQ(spec.prompts[0].answers, std::vector<int64_t>{613});
+  EXPECT_EQ(spec.prompts[0].wrongs, std::vector<int64_t>{486});
+  ASSERT_EQ(spec.analyses.size(), 3u);
+  const auto& z = spec.analyses[1];
+  EXPECT_EQ(z.kind, AnalysisKind::ActivationPatching);
+  EXPECT_EQ(z.sites, std::vector<model::HookPoint>{model::HookPoint::AttnZ});
+  EXPECT_EQ(z.layers, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(z.heads, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(z.positions.size(), 8u);
+  EXPECT_EQ(z.options["direction"], "denoising");
+  EXPECT_EQ(z.options["per_position"], true);
+  EXPECT_EQ(spec.analyses[2].options["per_position"], false);
+  EXPECT_EQ(spec.sharding.batch_size, 16);
+  EXPECT_EQ(spec.store, job_path("activation_patching.store"));
+  EXPECT_EQ(spec.reduce.top_k, 5);
+}
+
+TEST(JobSpec, AxisSyntaxes) {
+  std::string text = std::string(kModel) + kPrompt +
+                     "analyses:\n"
+                     "  - {name: a, kind: activation_patching, sites: attn.hook_z, layers: \"0-1\", heads: [3, 1, 1],"
+                     " positions: [0, 5-7]}\n"
+                     "  - {name: b, kind: ablation, target: neuron, layers: 2, neurons: 10-12}\n";
+  JobSpec spec = parse_job_spec(text, job_path());
+  EXPECT_EQ(spec.analyses[0].layers, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(spec.analyses[0].heads, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(spec.analyses[0].positions, (std::vector<int64_t>{0, 5, 6, 7}));
+  EXPECT_EQ(spec.analyses[1].layers, std::vector<int64_t>{2});
+  EXPECT_EQ(spec.analyses[1].options["neurons"], (std::vector<int64_t>{10, 11, 12}));
+  EXPECT_EQ(spec.analyses[1].options["method"], "zero");
+}
+
+TEST(JobSpec, MemoryBudgetUnits) {
+  std::string text = std::string(kModel) + kPrompt + "analyses:\n  - {name: a, kind: logit_lens}\n" +
+                     "sharding: {memory_budget: 2GiB, batch_size: 8}\n";
+  JobSpec spec = parse_job_spec(text, job_path());
+  EXPECT_EQ(spec.sharding.memory_budget_bytes, 2ull << 30);
+  EXPECT_EQ(spec.sharding.batch_size, 8);
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(CanonicalHash, IndependentOfKeyOrderFormattingAndDefaults) {
+  std::string a = std::string(kModel) + kPrompt +
+                  "analyses:\n  - {name: x, kind: causal_tracing, noise_multiplier: 3.0, layers: all}\n";
+  std::string b = "analyses:\n"
+                  "  - kind: causal_tracing\n"
+                  "    name: x\n"
+                  "    layers: [2, 0, 1]\n"
+                  "metric: logit_diff\n"
+                  "prompts:\n"
+                  "  - {wrong: 486, answer: [613], clean: [201, 888, 641, 766, 85, 445, 885, 339],"
+                  "     corrupted: [201, 888, 45, 766, 85, 122, 885, 339]}\n"
+                  "model: {dtype: float32, path: ../../shared/fixtures/gpt2-tiny}\n";
+  // causal tracing needs subjects: add the same span to both
+  a.insert(a.find("    answer"), "    subject: [1, 2]\n");
+  b.insert(b.find("wrong: 486"), "subject: [1, 2], ");
+  JobSpec sa = parse_job_spec(a, job_path());
+  JobSpec sb = parse_job_spec(b, job_path());
+  EXPECT_EQ(canonical_json(sa).dump(), canonical_json(sb).dump());
+  EXPECT_EQ(canonical_hash(sa), canonical_hash(sb));
+  EXPECT_EQ(canonical_hash(sa).size(), 64u);
+  EXPECT_EQ(canonical_json(sa)["analyses"][0]["options"]["noise_multiplier"].dump(), "3");
+}
+
+TEST(CanonicalHash, ChangesWithWhatChangesResultsOnly) {
+  std::string base = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n";
+  std::string h = canonical_hash(parse_job_spec(base, job_path()));
+  EXPECT_NE(h, canonical_hash(parse_job_spec(base + "metric: prob\n", job_path())));
+  std::string other_layers = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens, layers: [0]}\n";
+  EXPECT_NE(h, canonical_hash(parse_job_spec(other_layers, job_path())));
+  EXPECT_NE(h, canonical_hash(parse_job_spec(base + "sharding: {batch_size: 4}\n", job_path())));
+  // where it runs and what reduce does afterwards leave the sweep the same
+  EXPECT_EQ(h, canonical_hash(parse_job_spec(base + "store: elsewhere\nreduce: {top_k: 3}\n", job_path())));
+}
+
+}  // namespace
+}  // namespace csweep::jobs::testing

@@ -1,0 +1,40 @@
+#pragma once
+// Job-file text parsed as if it lived in examples/, so "../../shared/fixtures/gpt2-tiny"
+// names the fixture; messages carry that path.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "jobs/job_spec.h"
+
+namespace csweep::jobs::testing {
+
+inline std::filesystem::path job_path(const std::string& name = "t.yaml") {
+  return std::filesystem::path(CSWEEP_SOURCE_DIR) / "examples" / name;
+}
+
+// The error message load would throw for `yaml`, or "" when it parses.
+inline std::string parse_error(const std::string& yaml, const std::filesystem::path& file = job_path()) {
+  try {
+    parse_job_spec(yaml, file);
+  } catch (const csweep::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline std::string at(int line, int column, const std::string& reason) {
+  return job_path().string() + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + reason;
+}
+
+constexpr const char* kModel = "model:\n  path: ../../shared/fixtures/gpt2-tiny\n";
+constexpr const char* kPrompt =
+    "prompts:\n"
+    "  - clean: [201, 888, 641, 766, 85, 445, 885, 339]\n"
+    "    corrupted: [201, 888, 45, 766, 85, 122, 885, 339]\n"
+    "    answer: 613\n"
+    "    wrong: 486\n";
+
+}  // namespace csweep::jobs::testing

@@ -1,0 +1,124 @@
+// Prompt sets: inline pairs with several answers, JSONL files (errors at the file's own
+// line:column), and the seeded templates.
+#include <fstream>
+
+#include "jobs/prompt_templates.h"
+#include "tests/jobs/job_test_util.h"
+
+namespace csweep::jobs::testing {
+namespace {
+
+const char* kAnalyses = "analyses:\n  - {name: a, kind: logit_lens}\n";
+
+std::filesystem::path write_jsonl(const std::string& name, const std::string& text) {
+  auto dir = std::filesystem::temp_directory_path() / "csweep-jobs-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+TEST(Prompts, SeveralAnswerPairsAndOneWrongBroadcast) {
+  std::string text = std::string(kModel) + "prompts:\n  - {id: two, clean: [5, 6, 7], answer: [1, 2], wrong: 3}\n" +
+                     kAnalyses;
+  JobSpec spec = parse_job_spec(text, job_path());
+  EXPECT_EQ(spec.prompts[0].id, "two");
+  EXPECT_EQ(spec.prompts[0].answers, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(spec.prompts[0].wrongs, (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(spec.prompts[0].corrupted, spec.prompts[0].clean);  // corrupted defaults to clean
+}
+
+TEST(Prompts, MismatchedAnswerCounts) {
+  std::string text = std::string(kModel) + "prompts:\n  - {clean: [5, 6], answer: [1, 2], wrong: [3, 4, 5]}\n" +
+                     kAnalyses;
+  EXPECT_EQ(parse_error(text), at(4, 5, "prompts[0]: prompt \"p0\" has 2 answers but 3 wrong answers; give as many "
+                                        "of each, or one"));
+}
+
+TEST(Prompts, JsonlFile) {
+  auto file = write_jsonl("ok.jsonl",
+                          "{\"id\": \"a\", \"clean\": [1, 2, 3], \"corrupted\": [1, 9, 3], \"answer\": 4, \"wrong\": 5}\n"
+                          "\n"
+                          "{\"clean\": [7, 8], \"answer\": [4, 6], \"wrong\": [5, 7], \"subject\": [0, 1]}\n");
+  std::string text = std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
+  JobSpec spec = parse_job_spec(text, job_path());
+  ASSERT_EQ(spec.prompts.size(), 2u);
+  EXPECT_EQ(spec.prompts[0].id, "a");
+  EXPECT_EQ(spec.prompts[0].corrupted, (std::vector<int64_t>{1, 9, 3}));
+  EXPECT_EQ(spec.prompts[1].id, "ok-3");  // file stem and line number
+  EXPECT_EQ(spec.prompts[1].subject.begin, 0);
+  EXPECT_EQ(spec.prompts[1].subject.end, 1);
+}
+
+TEST(Prompts, JsonlErrorsPointIntoTheJsonlFile) {
+  auto file = write_jsonl("bad.jsonl",
+                          "{\"clean\": [1, 2, 3], \"answer\": 4, \"wrong\": 5}\n"
+                          "{\"clean\": [1, 2, 3], \"corrupted\": [1, 2], \"answer\": 4, \"wrong\": 5}\n"
+                          "{\"clean\": [1, 2], \"answr\": 4, \"wrong\": 5}\n");
+  std::string text = std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
+  EXPECT_EQ(parse_error(text),
+            file.string() + ":2:1: line 2: prompt \"bad-2\": clean has 3 tokens but corrupted has 2; they must be "
+                            "the same length\n" +
+                file.string() + ":3:1: line 3: prompt \"bad-3\" needs \"answer\" (the metric is computed on it)\n" +
+                file.string() + ":3:19: unknown key \"answr\" in line 3 (did you mean \"answer\"?)");
+}
+
+TEST(Prompts, RepeatedTokensAreSeededAndShaped) {
+  auto a = repeated_token_prompts("rep", 3, 42, 5, 3, 10, 20);
+  auto b = repeated_token_prompts("rep", 3, 42, 5, 3, 10, 20);
+  auto c = repeated_token_prompts("rep", 3, 43, 5, 3, 10, 20);
+  ASSERT_EQ(a.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].clean, b[i].clean);
+    EXPECT_EQ(a[i].clean.size(), 14u);  // 5 × 3 − 1
+    EXPECT_EQ(a[i].corrupted.size(), 14u);
+    for (size_t k = 5; k < 14; ++k) EXPECT_EQ(a[i].clean[k], a[i].clean[k - 5]);  // repeats
+    EXPECT_EQ(a[i].answers[0], a[i].clean[4]);                                      // next token by induction
+    for (int64_t t : a[i].clean) EXPECT_TRUE(t >= 10 && t < 20);
+    for (size_t k = 0; k < 5; ++k) EXPECT_EQ(a[i].corrupted[k], a[i].clean[k]);  // first copy shared
+  }
+  EXPECT_NE(a[0].clean, c[0].clean);
+  EXPECT_EQ(a[1].id, "rep-1");
+}
+
+TEST(Prompts, RepeatedTokensTemplateInAJob) {
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {template: repeated_tokens, n: 2, length: 6, seed: 9}\n"
+                     "analyses:\n  - {name: s, kind: attention_scores}\n";
+  JobSpec spec = parse_job_spec(text, job_path());
+  ASSERT_EQ(spec.prompts.size(), 2u);
+  EXPECT_EQ(spec.prompts[0].n_tokens(), 11);
+  EXPECT_EQ(spec.prompts[0].clean, repeated_token_prompts("repeated_tokens", 2, 9, 6, 2, 0, 1000)[0].clean);
+}
+
+TEST(Prompts, IoiTemplateAbbaAndBaba) {
+  auto p = ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
+  ASSERT_EQ(p.size(), 4u);
+  // ABBA: When A and B went to the store, B gave a ring to → A
+  std::string a = p[0].answers[0].substr(1), b = p[0].wrongs[0].substr(1);
+  EXPECT_EQ(p[0].clean, "When " + a + " and " + b + " went to the store, " + b + " gave a ring to");
+  EXPECT_EQ(p[0].corrupted, "When " + a + " and " + b + " went to the store, " + a + " gave a ring to");
+  a = p[1].answers[0].substr(1), b = p[1].wrongs[0].substr(1);
+  EXPECT_EQ(p[1].clean, "When " + b + " and " + a + " went to the store, " + b + " gave a ring to");
+  EXPECT_NE(a, b);
+  auto again = ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
+  EXPECT_EQ(again[3].clean, p[3].clean);
+}
+
+TEST(Prompts, IoiTemplateNeedsATokenizer) {
+  std::string text = std::string(kModel) + "prompts:\n  - {template: ioi, n: 2}\n" + kAnalyses;
+  std::string dir = (job_path().parent_path() / "../../shared/fixtures/gpt2-tiny").lexically_normal().string();
+  EXPECT_EQ(parse_error(text), at(4, 5, "prompts[0]: text prompts need a tokenizer, but " + dir +
+                                            " has no tokenizer.json or vocab.json + merges.txt; give token ids instead"));
+}
+
+TEST(Prompts, FactualTemplateText) {
+  auto p = factual_prompts("fact", 2, default_facts());
+  EXPECT_EQ(p[0].clean, "The Eiffel Tower is located in the city of");
+  EXPECT_EQ(p[0].subject, "The Eiffel Tower");
+  EXPECT_EQ(p[0].answers[0], " Paris");
+  EXPECT_EQ(p[0].wrongs[0], " Rome");
+  EXPECT_EQ(p[0].corrupted, p[0].clean);
+}
+
+}  // namespace
+}  // namespace csweep::jobs::testing
