@@ -123,6 +123,27 @@ TEST(ReportHeatmap, TokenLabelsAndOneRowStrips) {
   EXPECT_GT(read_png(paths[0]).width, 100);
 }
 
+// 80 layers x 64 heads x 6 positions as small multiples: the figure stays a readable size
+// (cells shrink, labels thin out) and every panel is drawn.
+TEST(ReportHeatmap, ManyLargePanelsStayBounded) {
+  const auto dir = fresh_dir("heatmap-many");
+  HeatmapFigure f;
+  f.title = "heads by position, 80 layers";
+  f.row_axis = "layer", f.col_axis = "head";
+  f.row_labels = numbers(80), f.col_labels = numbers(64);
+  for (int k = 0; k < 6; ++k) {
+    HeatmapPanel p;
+    p.title = "pos " + std::to_string(k) + ": token";
+    p.rows = 80, p.cols = 64;
+    for (int i = 0; i < 80 * 64; ++i) p.values.push_back(static_cast<float>(std::sin(i * 0.01 + k)));
+    f.panels.push_back(p);
+  }
+  const auto img = read_png(render_heatmap(f, dir / "many")[0]);
+  EXPECT_LT(img.width, 2200);
+  EXPECT_LT(img.height, 2200);
+  EXPECT_GT(find(img, hex(diverging_color(1.0))).count + find(img, hex(diverging_color(-1.0))).count, 6);
+}
+
 TEST(ReportHeatmap, InconsistentPanelsAreRejected) {
   const auto dir = fresh_dir("heatmap-bad");
   HeatmapFigure f;
