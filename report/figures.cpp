@@ -52,7 +52,7 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
   const int64_t cols = a.axes[ar.col].size;
   f.row_axis = ar.row >= 0 ? a.axes[ar.row].name : "";
   f.col_axis = a.axes[ar.col].name;
-  if (a.axes[ar.col].is_position() && !input.prompts.empty())
+  if (a.axes[ar.col].is_position() && !input.prompts.empty() && !input.prompts.front().tokens.empty())
     f.col_axis += " (tokens of prompt " + input.prompts.front().id + ")";
   f.row_labels = ar.row >= 0 ? labels_of(input, a.axes[ar.row]) : std::vector<std::string>{""};
   f.col_labels = labels_of(input, a.axes[ar.col]);

@@ -276,7 +276,12 @@ double color_limit(const HeatmapFigure& figure) {
   for (const auto& p : figure.panels)
     for (float v : p.values)
       if (std::isfinite(v)) m = std::max(m, static_cast<double>(std::fabs(v)));
-  return m > 0 ? m : 1.0;
+  if (!(m > 0)) return 1.0;
+  // Round up to a value whose halves read well on the colour bar (0.979 -> 1, 3.3 -> 4).
+  const double decade = std::pow(10.0, std::floor(std::log10(m)));
+  for (double step : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
+    if (step * decade >= m * (1 - 1e-9)) return step * decade;
+  return m;
 }
 
 std::vector<std::filesystem::path> render_heatmap(const HeatmapFigure& f, const std::filesystem::path& stem) {

@@ -64,6 +64,11 @@ TEST(ReportHeatmap, LargeLayerByHeadGridIsOrientedAndCentredOnZero) {
   p.values[79 * 64 + 63] = 4.0f;  // the one extreme cell sets the limit
   f.panels.push_back(p);
   ASSERT_DOUBLE_EQ(color_limit(f), 4.0);
+  HeatmapFigure odd = f;
+  odd.panels[0].values[79 * 64 + 63] = 3.3f;
+  EXPECT_DOUBLE_EQ(color_limit(odd), 4.0);  // rounded up so the colour bar's ticks read well
+  odd.panels[0].values.assign(80 * 64, -0.979f);
+  EXPECT_DOUBLE_EQ(color_limit(odd), 1.0);
 
   const auto paths = render_heatmap(f, dir / "big");
   ASSERT_EQ(paths.size(), 2u);
