@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyses/sweep.h"
+#include "analyses/weight_processing.h"
 #include "random_models.h"
 
 namespace csweep::analyses {
@@ -51,14 +52,16 @@ class FixtureTables : public ::testing::Test {
   }
 
   // Both paths against the table; prints the maximum absolute error.
-  void expect_table(const SweepRequest& r, const nlohmann::json& table, const std::string& what) {
+  void expect_table(const SweepRequest& r, const nlohmann::json& table, const std::string& what,
+                    const model::Model* model = nullptr) {
+    const model::Model& m = model ? *model : *model_;
     const auto expected = flat(table);
-    const auto axes = grid_axes(r, model_->config());
+    const auto axes = grid_axes(r, m.config());
     ASSERT_EQ(grid_cells(axes), static_cast<int64_t>(expected.size())) << what;
     CacheStore caches;
     for (bool plain : {false, true}) {
-      const auto got = plain ? run_cells_plain(*model_, r, 0, grid_cells(axes), caches)
-                             : run_cells(*model_, r, 0, grid_cells(axes), caches);
+      const auto got = plain ? run_cells_plain(m, r, 0, grid_cells(axes), caches)
+                             : run_cells(m, r, 0, grid_cells(axes), caches);
       double max_err = 0.0;
       for (size_t i = 0; i < expected.size(); ++i) max_err = std::max(max_err, std::abs(double(got[i]) - expected[i]));
       std::printf("[fixture] %-28s %-5s max abs error %.3g\n", what.c_str(), plain ? "plain" : "fast", max_err);
@@ -118,6 +121,36 @@ TEST_F(FixtureTables, LogitLens) {
 
 TEST_F(FixtureTables, DirectLogitAttributionPerHead) {
   expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), (*ref_)["raw"]["dla_head"], "dla_head");
+}
+
+// TransformerLens's default processing (fold_ln, center_writing_weights, center_unembed,
+// fold_value_biases): the `processed` tables, where zero-ablation and DLA differ from raw.
+TEST_F(FixtureTables, ProcessedWeightsMatchTransformerLensDefaults) {
+  auto processed = testing::load_fixture_gpt2();
+  process_weights(*processed);
+  const auto& t = (*ref_)["processed"];
+  {  // logits equal TL's processed logits (which differ from HF's by a per-position constant)
+    const auto& p = (*ref_)["prompt"];
+    at::Tensor tokens = at::tensor(p["clean_tokens"].get<std::vector<int64_t>>()).view({1, -1});
+    at::NoGradGuard no_grad;
+    at::Tensor logits = processed->forward(tokens).select(1, -1)[0];
+    at::Tensor expected = at::tensor(t["logits_last_clean"].get<std::vector<float>>());
+    const double err = (logits - expected).abs().max().item<double>();
+    std::printf("[fixture] processed logits_last_clean     max abs error %.3g\n", err);
+    EXPECT_LE(err, 1e-4);
+  }
+  auto zero = request(AnalysisKind::Ablation, HookPoint::AttnZ);
+  zero.by_position = false;
+  expect_table(zero, t["zero_ablate_head_z"], "processed zero_ablate_head_z", processed.get());
+  auto mean = zero;
+  mean.ablation = AblationMode::Mean;
+  expect_table(mean, t["mean_ablate_head_z"], "processed mean_ablate_head_z", processed.get());
+  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), t["dla_head"], "processed dla_head",
+               processed.get());
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["patching"]["attn_head_out_by_pos"],
+               "processed head_out_by_pos", processed.get());
+  auto lens = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
+  expect_table(lens, t["logit_lens"]["prob_answer"], "processed logit_lens.prob", processed.get());
 }
 
 }  // namespace
