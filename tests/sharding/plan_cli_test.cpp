@@ -17,8 +17,9 @@ struct Result {
 };
 
 Result run(const std::string& args) {
+  // ctest sets CSWEEP_BIN; run by hand, the binary of this build tree is used.
   const char* bin = std::getenv("CSWEEP_BIN");
-  std::string cmd = std::string(bin ? bin : "csweep") + " " + args + " 2>&1";
+  std::string cmd = std::string(bin ? bin : CSWEEP_BINARY_DIR "/bin/csweep") + " " + args + " 2>&1";
   Result r{0, ""};
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
@@ -78,8 +79,7 @@ TEST(PlanCli, BadJobFileExitsTwoWithEveryReason) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   text.replace(text.find("layers: all"), 11, "layers: [9]");
   text.replace(text.find("sites: [attn.hook_z]"), 20, "sites: [attn.hook_zz]");
-  auto bad = std::filesystem::path(CSWEEP_SOURCE_DIR) / "examples" / "../tests/sharding/.bad-job.yaml";
-  bad = std::filesystem::temp_directory_path() / "csweep-bad-job.yaml";
+  auto bad = std::filesystem::temp_directory_path() / "csweep-bad-job.yaml";
   text.replace(text.find("../../shared/fixtures/gpt2-tiny"), 31,
                (std::filesystem::path(CSWEEP_SOURCE_DIR) / "../shared/fixtures/gpt2-tiny").lexically_normal().string());
   std::ofstream(bad) << text;
