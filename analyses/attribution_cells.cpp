@@ -3,6 +3,13 @@
 // the target run, for every site at once, from one forward and one backward per prompt pair.
 // The gradient is taken w.r.t. a zero "delta" leaf added at each site (a + delta), which is
 // the total derivative through every later site and immune to in-place ops in the forward.
+//
+// AtP*'s QK fix (Kramar et al. 2024): q and k act only through the softmax, where the linear
+// estimate fails when attention saturates. With the fix, a q/k patch recomputes the affected
+// attention scores exactly (source q or k against the target's k or q, rotary applied as
+// cached), softmaxes them, and the estimate is (pattern_new - pattern_target) . dMetric/dpattern.
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include "analyses/cells.h"
@@ -13,14 +20,73 @@ namespace csweep::analyses::detail {
 using model::HookPoint;
 using model::HookSite;
 
+namespace {
+
+bool qk_fixed(const SweepRequest& r) {
+  return r.atp_qk_fix && (r.point == HookPoint::AttnQ || r.point == HookPoint::AttnK);
+}
+
+// The q or k as used by the scores: after rotary when the model has it (patching hook_q/k
+// of the source at the same position gives exactly the source's rotated q/k).
+HookPoint scored(HookPoint point, const model::ModelConfig& c) {
+  if (c.rotary_dim <= 0) return point;
+  return point == HookPoint::AttnQ ? HookPoint::AttnRotQ : HookPoint::AttnRotK;
+}
+
+// Exact first-order-through-the-pattern effect of one q/k patch.
+double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint point, const RunCache& source,
+                     const RunCache& target, const at::Tensor& grad_pattern) {
+  const int64_t l = cell.layer;
+  at::Tensor q = target.at_site({scored(HookPoint::AttnQ, c), l}).to(at::kFloat)[0];  // [p, h, dh]
+  at::Tensor k = target.at_site({scored(HookPoint::AttnK, c), l}).to(at::kFloat)[0];  // [p, hkv, dh]
+  at::Tensor src = source.at_site({scored(point, c), l}).to(at::kFloat)[0];
+  const int64_t p = q.size(0);
+  at::Tensor pos_mask = at::zeros({p, 1, 1}, q.options());
+  if (cell.pos >= 0) pos_mask[cell.pos] = 1.0;
+  else pos_mask.fill_(1.0);
+  at::Tensor head_mask;
+  if (point == HookPoint::AttnQ) {
+    head_mask = at::zeros({1, c.n_heads, 1}, q.options());
+    head_mask[0][cell.head] = 1.0;
+    q = q + (src - q) * pos_mask * head_mask;
+  } else {
+    head_mask = at::zeros({1, c.n_kv_heads, 1}, q.options());
+    head_mask[0][cell.head] = 1.0;
+    k = k + (src - k) * pos_mask * head_mask;
+  }
+  at::Tensor qt = q.transpose(0, 1);                                   // [h, p, dh]
+  at::Tensor kt = k.transpose(0, 1).repeat_interleave(c.kv_group(), 0);  // [h, p, dh]
+  double scale = c.attn_scale;
+  if (c.scale_attn_by_inverse_layer_idx) scale /= double(l + 1);
+  at::Tensor old_scores = target.at_site({HookPoint::AttnScores, l}).to(at::kFloat)[0];  // masked with -inf
+  at::Tensor scores = at::matmul(qt, kt.transpose(1, 2)) * scale;
+  scores = at::where(at::isinf(old_scores), old_scores, scores);
+  at::Tensor pattern = at::softmax(scores, -1);
+  at::Tensor old_pattern = target.at_site({HookPoint::AttnPattern, l}).to(at::kFloat)[0];
+  return ((pattern - old_pattern) * grad_pattern.to(at::kFloat)[0]).sum().item<double>();
+}
+
+}  // namespace
+
 std::vector<float> attribution_cells(const CellRange& range) {
   const SweepRequest& r = range.request;
-  if (r.atp_qk_fix) throw error_at("analysis", "atp_qk_fix", "AtP*'s QK fix is not implemented yet");
+  const auto& config = range.model.config();
+  const bool fix = qk_fixed(r);
   const auto cells = decode_cells(range.axes, range.begin, range.end);
   std::set<HookSite> sites;
-  for (const Cell& c : cells) sites.insert({r.point, c.layer});
-  auto clean = range.caches.get(range.model, "clean", r.clean_tokens, sites);
-  auto corrupted = range.caches.get(range.model, "clean", r.corrupted_tokens, sites);
+  std::set<HookSite> cached;
+  for (const Cell& c : cells) {
+    sites.insert({fix ? HookPoint::AttnPattern : r.point, c.layer});
+    cached.insert({r.point, c.layer});
+    if (fix) {
+      for (HookPoint p : {HookPoint::AttnScores, HookPoint::AttnPattern, scored(HookPoint::AttnQ, config),
+                          scored(HookPoint::AttnK, config)}) {
+        cached.insert({p, c.layer});
+      }
+    }
+  }
+  auto clean = range.caches.get(range.model, "clean", r.clean_tokens, cached);
+  auto corrupted = range.caches.get(range.model, "clean", r.corrupted_tokens, cached);
   const bool denoise = r.direction == Direction::Denoising;
   const RunCache& source = denoise ? *clean : *corrupted;
   const RunCache& target = denoise ? *corrupted : *clean;
@@ -43,6 +109,12 @@ std::vector<float> attribution_cells(const CellRange& range) {
 
   std::vector<float> out;
   for (const Cell& c : cells) {
+    if (fix) {
+      const at::Tensor& grad = deltas.at({HookPoint::AttnPattern, c.layer}).grad();
+      if (!grad.defined()) throw error_at("analysis", "atp_qk_fix", "the forward did not run hook_pattern");
+      out.push_back(base + static_cast<float>(qk_fix_effect(config, c, r.point, source, target, grad)));
+      continue;
+    }
     const HookSite s{r.point, c.layer};
     const at::Tensor& grad = deltas.at(s).grad();
     if (!grad.defined()) throw error_at("analysis", s.name(), "the forward did not run this hook (no gradient)");

@@ -80,6 +80,39 @@ TEST(AttributionPatching, CorrelatesWithExactPatching) {
   }
 }
 
+TEST(AttributionPatching, QkFixOnQueriesAndKeys) {
+  for (auto m : {testing::load_fixture_gpt2(), testing::random_llama(9)}) {
+    CacheStore caches;
+    for (HookPoint point : {HookPoint::AttnQ, HookPoint::AttnK}) {
+      SweepRequest exact = fixture_request(point);
+      if (m->config().d_vocab < 1000) {  // the Llama-shaped model has 500 tokens
+        for (auto& t : exact.clean_tokens) t %= 500;
+        for (auto& t : exact.corrupted_tokens) t %= 500;
+        exact.answers = {{13, 29}};
+      }
+      SweepRequest atp = exact;
+      atp.kind = AnalysisKind::AttributionPatching;
+      const int64_t n = grid_cells(grid_axes(exact, m->config()));
+      const auto e = run_cells(*m, exact, 0, n, caches);
+      const auto plain_atp = run_cells(*m, atp, 0, n, caches);
+      atp.atp_qk_fix = true;
+      const auto fixed = run_cells(*m, atp, 0, n, caches);
+      double err_plain = 0, err_fixed = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        err_plain += std::abs(plain_atp[i] - e[i]) / n;
+        err_fixed += std::abs(fixed[i] - e[i]) / n;
+      }
+      const double rho_plain = spearman(e, plain_atp), rho_fixed = spearman(e, fixed);
+      std::printf("[atp] %-6s %-12s rho AtP %.3f -> AtP* QK fix %.3f; mean |error| %.4f -> %.4f\n",
+                  model::arch_name(m->config().arch), model::point_suffix(point), rho_plain, rho_fixed, err_plain,
+                  err_fixed);
+      EXPECT_GT(rho_fixed, 0.3);
+      // Cells with identical clean and corrupted q/k (before the first corrupted token) are exact.
+      EXPECT_NEAR(fixed[0], e[0], 1e-4);
+    }
+  }
+}
+
 TEST(AttributionPatching, BackwardMatchesAcrossCellRanges) {
   auto m = testing::random_llama(5);
   SweepRequest r;
