@@ -245,7 +245,7 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
     }
     if (stopping && live() == 0) break;
     progress.tick(live());
-    if (comm.wait(m, 0.05, drain_signal_flag())) handle(m);
+    if (comm.wait(m, 0.05, stopping ? nullptr : drain_signal_flag())) handle(m);
   }
   (void)t0;
   bool lost = false;

@@ -150,7 +150,7 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options) {
       comm.send(0, r);
       continue;
     }
-    if (comm.wait(m, 0.1, orchestrator::drain_signal_flag())) handle(m);
+    if (comm.wait(m, 0.1, signaled ? nullptr : orchestrator::drain_signal_flag())) handle(m);
   }
   if (pipeline) pipeline->close();
   heartbeat.stop();

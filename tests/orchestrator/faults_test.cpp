@@ -6,8 +6,10 @@
 #include <cstring>
 #include <random>
 
+#include "common/error.h"
 #include "process.h"
 #include "store/reader.h"
+#include "store/store.h"
 #include "worker/synthetic_executor.h"
 
 namespace fs = std::filesystem;
@@ -23,6 +25,15 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 std::string job() { return data_dir() + "/sweep.yaml"; }
+
+// 0 while the run has not created the store yet.
+int64_t shards_done(const fs::path& store) {
+  try {
+    return csweep::store::read_store(store).shards_done;
+  } catch (const csweep::Error&) {
+    return 0;
+  }
+}
 
 void expect_exact(const fs::path& store) {
   auto c = csweep::store::read_store(store);
@@ -61,6 +72,7 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
     ::kill(victim, SIGKILL);
     ASSERT_TRUE(wait_for(c, 60)) << "kill " << k << " at " << t << " s: the run did not end";
     // Whatever the moment, the store stays readable and consistent.
+    if (!fs::exists(store / "spec.hash")) continue;  // killed before the store existed
     auto contents = csweep::store::read_store(store.string());
     EXPECT_TRUE(contents.conflicts.empty());
     EXPECT_GE(contents.shards_done, last_done) << "kill " << k << " lost previously durable shards";
@@ -82,7 +94,7 @@ int signal_and_wait(const fs::path& store, int np, int sig, bool signal_a_worker
   // Wait for real progress so the drain has in-flight shards to finish.
   for (int i = 0; i < 300; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (csweep::store::read_store(store.string()).shards_done >= 3) break;
+    if (shards_done(store) >= 3) break;
   }
   pid_t victim = c.pid;
   if (np > 0) {
