@@ -67,21 +67,22 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-std::string noise_variant(const SweepRequest& r, double std_dev) {
-  std::string v = "noised:seed=" + std::to_string(r.seed) + ":std=" + std::to_string(std_dev) + ":subject=";
+std::string noise_variant(const SweepRequest& r, uint64_t seed, double std_dev) {
+  std::string v = "noised:seed=" + std::to_string(seed) + ":std=" + std::to_string(std_dev) + ":subject=";
   for (int64_t p : r.subject_positions) v += std::to_string(p) + ",";
   return v;
 }
 
 // Meng et al.: Gaussian noise on the subject tokens' embeddings (hook_embed), seeded.
-RowEdits noise_edits(const model::Model& model, const SweepRequest& r, const RunCache& clean, double* std_out) {
+RowEdits noise_edits(const model::Model& model, const SweepRequest& r, uint64_t seed, const RunCache& clean,
+                     double* std_out) {
   double std_dev = r.noise_std;
-  if (std_dev <= 0.0) std_dev = 3.0 * model.weights().W_E.to(at::kFloat).std().item<double>();
+  if (std_dev <= 0.0) std_dev = r.noise_multiplier * model.weights().W_E.to(at::kFloat).std().item<double>();
   *std_out = std_dev;
   const at::Tensor& embed = clean.at_site({HookPoint::Embed, -1});  // [1, p, d]
   const int64_t seq = embed.size(1);
   const auto positions = resolve_positions(r.subject_positions, seq);
-  at::Generator gen = at::detail::createCPUGenerator(r.seed);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
   at::Tensor noise = at::randn({static_cast<int64_t>(positions.size()), embed.size(2)}, gen,
                                at::TensorOptions().dtype(at::kFloat)) * std_dev;
   at::Tensor value = embed.to(at::kCPU, at::kFloat).clone();
@@ -158,11 +159,7 @@ std::vector<float> causal_tracing_cells(const CellRange& range) {
   for (int64_t l = 0; l < config.n_layers; ++l) sites.insert({r.point, l});
   sites.insert({HookPoint::Embed, -1});
   auto clean = range.caches.get(range.model, "clean", r.clean_tokens, sites);
-  double std_dev = 0.0;
-  RowEdits noise = noise_edits(range.model, r, *clean, &std_dev);
-  auto noised = range.caches.get(range.model, noise_variant(r, std_dev), r.clean_tokens, {}, noise);
   const Metric metric = request_metric(r, *clean);
-  const float noised_value = metric(noised->logits_last)[0].item<float>();
   std::vector<RowEdits> rows;
   for (const Cell& c : decode_cells(range.axes, range.begin, range.end)) {
     // ROME's window: layers [L - w/2, L + ceil(w/2)) clipped to the model.
@@ -174,8 +171,17 @@ std::vector<float> causal_tracing_cells(const CellRange& range) {
     }
     rows.push_back(std::move(row));
   }
-  std::vector<float> out = run(range, *noised, rows, metric);
-  for (float& v : out) v -= noised_value;  // the indirect effect
+  // The indirect effect metric(restored) - metric(noised), averaged over the noise samples.
+  std::vector<float> out(rows.size(), 0.0f);
+  for (int64_t s = 0; s < r.samples; ++s) {
+    const uint64_t seed = r.seed + static_cast<uint64_t>(s);
+    double std_dev = 0.0;
+    RowEdits noise = noise_edits(range.model, r, seed, *clean, &std_dev);
+    auto noised = range.caches.get(range.model, noise_variant(r, seed, std_dev), r.clean_tokens, {}, noise);
+    const float noised_value = metric(noised->logits_last)[0].item<float>();
+    const auto restored = run(range, *noised, rows, metric);
+    for (size_t i = 0; i < out.size(); ++i) out[i] += (restored[i] - noised_value) / static_cast<float>(r.samples);
+  }
   return out;
 }
 
@@ -189,10 +195,14 @@ Baselines intervention_baselines(const model::Model& model, const SweepRequest& 
   if (r.kind == AnalysisKind::CausalTracing) {
     std::set<HookSite> sites{{HookPoint::Embed, -1}};
     clean = caches.get(model, "clean", r.clean_tokens, sites);
-    double std_dev = 0.0;
-    RowEdits noise = noise_edits(model, r, *clean, &std_dev);
-    auto noised = caches.get(model, noise_variant(r, std_dev), r.clean_tokens, {}, noise);
-    b.corrupted = metric(noised->logits_last)[0].item<float>();
+    b.corrupted = 0.0;
+    for (int64_t s = 0; s < r.samples; ++s) {
+      const uint64_t seed = r.seed + static_cast<uint64_t>(s);
+      double std_dev = 0.0;
+      RowEdits noise = noise_edits(model, r, seed, *clean, &std_dev);
+      auto noised = caches.get(model, noise_variant(r, seed, std_dev), r.clean_tokens, {}, noise);
+      b.corrupted += metric(noised->logits_last)[0].item<float>() / static_cast<double>(r.samples);
+    }
   } else if (!r.corrupted_tokens.empty()) {
     auto corrupted = caches.get(model, "clean", r.corrupted_tokens, {});
     b.corrupted = metric(corrupted->logits_last)[0].item<float>();

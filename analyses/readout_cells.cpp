@@ -50,7 +50,7 @@ std::vector<float> logit_lens_cells(const CellRange& range) {
     at::Tensor x = f32(clean->at_site({HookPoint::ResidPost, c.layer})).select(1, -1);  // [1, d]
     at::Tensor logits = unembed(range.model, final_norm(range.model, x));             // [1, V]
     float v = 0.0f;
-    switch (r.lens_value) {
+    switch (static_cast<LensValue>(c.quantity)) {
       case LensValue::Prob: v = Metric(MetricKind::Prob, r.answers)(logits)[0].item<float>(); break;
       case LensValue::LogProb: v = Metric(MetricKind::LogProb, r.answers)(logits)[0].item<float>(); break;
       case LensValue::LogitDiff: v = Metric(MetricKind::LogitDiff, r.answers)(logits)[0].item<float>(); break;
@@ -119,26 +119,31 @@ std::vector<float> attention_score_cells(const CellRange& range) {
   const auto cells = decode_cells(range.axes, range.begin, range.end);
   std::set<HookSite> sites;
   for (const Cell& c : cells) sites.insert({HookPoint::AttnPattern, c.layer});
-  std::vector<int64_t> tokens = r.clean_tokens;
+  // Induction is scored on repeated random tokens, the others on the prompt.
+  std::vector<int64_t> repeated;
   const int64_t n = r.induction_length;
-  if (r.pattern_score == PatternScore::Induction) {
+  bool induction = false;
+  for (const Cell& c : cells) induction = induction || static_cast<PatternScore>(c.score) == PatternScore::Induction;
+  if (induction) {
     if (n < 2 || 2 * n > config.n_ctx) {
       throw error_at("analysis", "induction_length", "needs 2 <= 2 * length <= n_ctx (" + std::to_string(config.n_ctx) + ")");
     }
     at::Generator gen = at::detail::createCPUGenerator(r.seed);
     at::Tensor random = at::randint(config.d_vocab, {n}, gen, at::TensorOptions().dtype(at::kLong));
-    tokens.assign(random.data_ptr<int64_t>(), random.data_ptr<int64_t>() + n);
-    tokens.insert(tokens.end(), tokens.begin(), tokens.end());
+    repeated.assign(random.data_ptr<int64_t>(), random.data_ptr<int64_t>() + n);
+    repeated.insert(repeated.end(), repeated.begin(), repeated.end());
   }
-  auto run = range.caches.get(range.model, "clean", tokens, sites);
-  const int64_t seq = static_cast<int64_t>(tokens.size());
   std::vector<float> out;
   for (const Cell& c : cells) {
+    const PatternScore score = static_cast<PatternScore>(c.score);
+    const std::vector<int64_t>& tokens = score == PatternScore::Induction ? repeated : r.clean_tokens;
+    auto run = range.caches.get(range.model, "clean", tokens, sites);
+    const int64_t seq = static_cast<int64_t>(tokens.size());
     at::Tensor pattern = f32(run->at_site({HookPoint::AttnPattern, c.layer}))[0][c.head].cpu();  // [q, k]
     auto p = pattern.accessor<float, 2>();
     double sum = 0.0;
     int64_t count = 0;
-    switch (r.pattern_score) {
+    switch (score) {
       case PatternScore::PreviousToken:
         for (int64_t q = 1; q < seq; ++q, ++count) sum += p[q][q - 1];
         break;

@@ -72,6 +72,53 @@ AnalysisKind parse_analysis_kind(const std::string& name) {
                         "attribution_patching)");
 }
 
+const char* lens_value_name(LensValue v) {
+  switch (v) {
+    case LensValue::Prob: return "prob";
+    case LensValue::LogProb: return "logprob";
+    case LensValue::Rank: return "rank";
+    case LensValue::LogitDiff: return "logit_diff";
+    case LensValue::TopToken: return "top_token";
+  }
+  return "?";
+}
+
+LensValue parse_lens_value(const std::string& name) {
+  for (auto v : {LensValue::Prob, LensValue::LogProb, LensValue::Rank, LensValue::LogitDiff, LensValue::TopToken}) {
+    if (name == lens_value_name(v)) return v;
+  }
+  throw bad("quantities", "unknown logit-lens quantity '" + name + "' (prob, logprob, rank, logit_diff, top_token)");
+}
+
+const char* pattern_score_name(PatternScore s) {
+  switch (s) {
+    case PatternScore::PreviousToken: return "previous_token";
+    case PatternScore::DuplicateToken: return "duplicate_token";
+    case PatternScore::Induction: return "induction";
+  }
+  return "?";
+}
+
+PatternScore parse_pattern_score(const std::string& name) {
+  for (auto s : {PatternScore::PreviousToken, PatternScore::DuplicateToken, PatternScore::Induction}) {
+    if (name == pattern_score_name(s)) return s;
+  }
+  throw bad("scores", "unknown attention score '" + name + "' (previous_token, duplicate_token, induction)");
+}
+
+Direction parse_direction(const std::string& name) {
+  if (name == "denoising") return Direction::Denoising;
+  if (name == "noising") return Direction::Noising;
+  throw bad("direction", "unknown direction '" + name + "' (denoising or noising)");
+}
+
+AblationMode parse_ablation_mode(const std::string& name) {
+  if (name == "zero") return AblationMode::Zero;
+  if (name == "mean") return AblationMode::Mean;
+  if (name == "resample") return AblationMode::Resample;
+  throw bad("method", "unknown ablation '" + name + "' (zero, mean or resample)");
+}
+
 int64_t grid_cells(const std::vector<GridAxis>& axes) {
   int64_t n = 1;
   for (const auto& a : axes) n *= a.size();
@@ -80,7 +127,8 @@ int64_t grid_cells(const std::vector<GridAxis>& axes) {
 
 void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
-  const bool needs_prompt = r.kind != AnalysisKind::AttentionScores || r.pattern_score != PatternScore::Induction;
+  bool needs_prompt = r.kind != AnalysisKind::AttentionScores;
+  for (PatternScore ps : r.pattern_scores) needs_prompt = needs_prompt || ps != PatternScore::Induction;
   if (needs_prompt && seq == 0) throw bad("clean_tokens", "empty prompt");
   if (seq > c.n_ctx) throw bad("clean_tokens", std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
   auto check_ids = [&](const std::vector<int64_t>& ids, const char* field) {
@@ -144,11 +192,32 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       throw bad("site", "causal tracing restores hook_resid_pre, hook_resid_post, hook_attn_out or hook_mlp_out");
     }
     if (r.window < 1) throw bad("window", "must be >= 1");
+    if (r.samples < 1) throw bad("samples", "must be >= 1");
   }
   if (r.kind == AnalysisKind::DirectLogitAttribution && r.point != HookPoint::AttnZ && r.point != HookPoint::AttnOut &&
       r.point != HookPoint::MlpOut && r.point != HookPoint::ResidPost) {
     throw bad("site", "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or hook_resid_post");
   }
+  if (!r.sites.empty()) {
+    if (r.kind != AnalysisKind::Patching && r.kind != AnalysisKind::AttributionPatching) {
+      throw bad("sites", std::string("several sites only for patching and attribution patching, not ") +
+                             analysis_kind_name(r.kind));
+    }
+    for (HookPoint p : r.sites) {
+      SweepRequest one = r;
+      one.sites.clear();
+      one.point = p;
+      validate_request(one, c);
+      if (model::is_block_point(p) != model::is_block_point(r.sites[0]) ||
+          model::is_head_point(p) != model::is_head_point(r.sites[0]) ||
+          (model::is_head_point(p) && head_count(p, c) != head_count(r.sites[0], c))) {
+        throw bad("sites", std::string(model::point_suffix(p)) + " and " + model::point_suffix(r.sites[0]) +
+                               " have different grids; use separate analyses");
+      }
+    }
+  }
+  if (r.kind == AnalysisKind::LogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
+  if (r.kind == AnalysisKind::AttentionScores && r.pattern_scores.empty()) throw bad("scores", "empty list");
   if (r.kind == AnalysisKind::AttributionPatching && model::is_pattern_point(r.point)) {
     throw bad("site", "attribution patching of attention patterns is not supported; use hook_q/hook_k");
   }
@@ -156,6 +225,19 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
 
 std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig& c) {
   validate_request(r, c);
+  if (!r.sites.empty()) {
+    GridAxis site{"site", {}, {}};
+    for (HookPoint p : r.sites) {
+      site.values.push_back(static_cast<int64_t>(p));
+      site.labels.push_back(model::point_suffix(p));
+    }
+    SweepRequest first = r;
+    first.sites.clear();
+    first.point = r.sites[0];
+    std::vector<GridAxis> axes{site};
+    for (auto& a : grid_axes(first, c)) axes.push_back(a);
+    return axes;
+  }
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   GridAxis layer{"layer", all_or(r.layers, c.n_layers, "layers")};
   GridAxis pos{"pos", detail::resolve_positions(r.positions, seq)};
@@ -176,12 +258,24 @@ std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig&
       }
       return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
     case AnalysisKind::CausalTracing: return {layer, pos};
-    case AnalysisKind::LogitLens: return {layer};
+    case AnalysisKind::LogitLens: {
+      GridAxis q{"quantity", {}, {}};
+      for (LensValue v : r.lens_values) {
+        q.values.push_back(static_cast<int64_t>(v));
+        q.labels.push_back(lens_value_name(v));
+      }
+      return {layer, q};
+    }
     case AnalysisKind::DirectLogitAttribution:
       return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head} : std::vector<GridAxis>{layer};
     case AnalysisKind::AttentionScores: {
       GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
-      return {layer, h};
+      GridAxis score{"score", {}, {}};
+      for (PatternScore ps : r.pattern_scores) {
+        score.values.push_back(static_cast<int64_t>(ps));
+        score.labels.push_back(pattern_score_name(ps));
+      }
+      return {score, layer, h};
     }
   }
   return {};
@@ -213,6 +307,8 @@ std::vector<Cell> decode_cells(const std::vector<GridAxis>& axes, int64_t begin,
       else if (axis.name == "pos") out.pos = v;
       else if (axis.name == "head") out.head = v;
       else if (axis.name == "neuron") out.neuron = v;
+      else if (axis.name == "quantity") out.quantity = v;
+      else if (axis.name == "score") out.score = v;
     }
     cells.push_back(out);
   }
@@ -234,6 +330,22 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
                            std::to_string(n) + " cells");
   }
   if (begin == end) return {};
+  if (!request.sites.empty()) {  // one sub-grid per site, in order
+    const int64_t per_site = n / static_cast<int64_t>(request.sites.size());
+    std::vector<float> out;
+    for (size_t s = 0; s < request.sites.size(); ++s) {
+      const int64_t lo = std::max(begin, static_cast<int64_t>(s) * per_site);
+      const int64_t hi = std::min(end, static_cast<int64_t>(s + 1) * per_site);
+      if (lo >= hi) continue;
+      SweepRequest one = request;
+      one.sites.clear();
+      one.point = request.sites[s];
+      const auto part = dispatch(model, one, lo - static_cast<int64_t>(s) * per_site,
+                                 hi - static_cast<int64_t>(s) * per_site, caches, plain);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  }
   detail::CellRange range{model, request, axes, begin, end, caches, plain};
   switch (request.kind) {
     case AnalysisKind::Patching: return detail::patching_cells(range);

@@ -10,12 +10,16 @@
 //         by_position ? [layer, pos, head] : [layer, head]      (k/v: head = KV head under GQA)
 //     other sites: neurons given ? [layer, (pos,) neuron] : by_position ? [layer, pos] : [layer]
 //   Patching at a global site (hook_embed, hook_pos_embed, ln_final.*): by_position ? [pos] : [] (1 cell)
+//   Patching / AttributionPatching with several `sites`: a leading [site] axis, then the grid
+//     above (all sites must have the same head axis, e.g. {q, k, v, z} or {attn_out, mlp_out})
 //   Ablation at hook_resid_post ablates the whole block (attn_out and mlp_out together).
 //   CausalTracing:   [layer, pos]   restore the clean `point` (resid_post, attn_out or mlp_out)
-//   LogitLens:       [layer]        the answer's prob / logprob / rank / logit_diff at resid_post
+//   LogitLens:       [layer, quantity]  each of lens_values (prob, logprob, rank, logit_diff,
+//                                       top_token) of the answer at resid_post
 //   DirectLogitAttribution: attn.hook_z -> [layer, head]; hook_attn_out / hook_mlp_out -> [layer];
 //                    hook_resid_post -> [layer] (attn + mlp of the block)
-//   AttentionScores: [layer, head]  previous-token / duplicate-token / induction score
+//   AttentionScores: [score, layer, head]  each of pattern_scores (previous-token,
+//                                       duplicate-token, induction)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
 #include <string>
@@ -48,9 +52,18 @@ enum class AblationMode { Zero, Mean, Resample };
 enum class LensValue { Prob, LogProb, Rank, LogitDiff, TopToken };  // Rank: 0 = top-1; TopToken: its id
 enum class PatternScore { PreviousToken, DuplicateToken, Induction };
 
+// Names as in job files; parse_* throw csweep::Error "analysis: FIELD: unknown ...".
+const char* lens_value_name(LensValue v);        // "prob", "logprob", "rank", "logit_diff", "top_token"
+LensValue parse_lens_value(const std::string&);
+const char* pattern_score_name(PatternScore s);  // "previous_token", "duplicate_token", "induction"
+PatternScore parse_pattern_score(const std::string&);
+Direction parse_direction(const std::string&);   // "denoising", "noising"
+AblationMode parse_ablation_mode(const std::string&);  // "zero", "mean", "resample"
+
 struct SweepRequest {
   AnalysisKind kind = AnalysisKind::Patching;
   model::HookPoint point = model::HookPoint::ResidPre;
+  std::vector<model::HookPoint> sites;  // Patching/AtP: several sites -> a leading site axis
   std::vector<int64_t> layers, heads, positions, neurons;
   bool by_position = true;  // false: the slice is edited at every position at once
   Direction direction = Direction::Denoising;
@@ -64,11 +77,13 @@ struct SweepRequest {
   std::vector<std::vector<int64_t>> reference_prompts;  // mean / resample pool, same length
   // Causal tracing
   std::vector<int64_t> subject_positions;  // noised token positions
-  double noise_std = 0.0;                  // 0: 3 x std(W_E)
+  double noise_std = 0.0;                  // 0: noise_multiplier x std(W_E)
+  double noise_multiplier = 3.0;
+  int64_t samples = 1;                     // noise draws (seed, seed+1, ...) averaged per cell
   int64_t window = 1;                      // layers restored around each layer (attn/mlp: 10 in ROME)
   // Logit lens / attention scores
-  LensValue lens_value = LensValue::Prob;
-  PatternScore pattern_score = PatternScore::PreviousToken;
+  std::vector<LensValue> lens_values{LensValue::Prob};
+  std::vector<PatternScore> pattern_scores{PatternScore::PreviousToken};
   int64_t induction_length = 20;  // random tokens repeated twice
   // Attribution patching
   bool atp_qk_fix = false;  // AtP*: exact recomputation of the softmax for q/k sites
@@ -78,8 +93,10 @@ struct SweepRequest {
 };
 
 struct GridAxis {
-  std::string name;             // "layer", "pos", "head", "neuron"
+  std::string name;             // "site", "layer", "pos", "head", "neuron", "quantity", "score"
   std::vector<int64_t> values;  // the layer / position / head / neuron index of each entry
+                                // (site: the HookPoint; quantity/score: the enum value)
+  std::vector<std::string> labels;  // site / quantity / score names (empty for index axes)
   int64_t size() const { return static_cast<int64_t>(values.size()); }
 };
 

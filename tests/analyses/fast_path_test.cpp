@@ -129,6 +129,7 @@ TEST(FastPath, CausalTracingWindows) {
     expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing resid_post");
     r.point = HookPoint::MlpOut;
     r.window = 3;
+    r.samples = 2;
     expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing mlp_out window 3");
   }
 }

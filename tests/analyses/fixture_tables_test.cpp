@@ -111,11 +111,11 @@ TEST_F(FixtureTables, ZeroAndMeanAblationOfHeads) {
 TEST_F(FixtureTables, LogitLens) {
   const auto& t = (*ref_)["raw"]["logit_lens"];
   auto r = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
-  r.lens_value = LensValue::Prob;
+  r.lens_values = {LensValue::Prob};
   expect_table(r, t["prob_answer"], "logit_lens.prob_answer");
-  r.lens_value = LensValue::LogitDiff;
+  r.lens_values = {LensValue::LogitDiff};
   expect_table(r, t["logit_diff"], "logit_lens.logit_diff");
-  r.lens_value = LensValue::TopToken;
+  r.lens_values = {LensValue::TopToken};
   expect_table(r, t["top_token"], "logit_lens.top_token");
 }
 

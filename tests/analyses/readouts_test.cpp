@@ -28,10 +28,9 @@ TEST(Readouts, AttentionPatternScores) {
   r.clean_tokens = {5, 9, 5, 7, 9, 5, 3, 7};
   CacheStore caches;
   auto cache = run_cached(*m, r.clean_tokens);
-  r.pattern_score = PatternScore::PreviousToken;
-  const auto prev = run_cells(*m, r, 0, 12, caches);
-  r.pattern_score = PatternScore::DuplicateToken;
-  const auto dup = run_cells(*m, r, 0, 12, caches);
+  r.pattern_scores = {PatternScore::PreviousToken, PatternScore::DuplicateToken};
+  const auto both = run_cells(*m, r, 0, 24, caches);  // [score, layer, head]
+  const std::vector<float> prev(both.begin(), both.begin() + 12), dup(both.begin() + 12, both.end());
   for (int64_t l = 0; l < 3; ++l) {
     at::Tensor pattern = cache.at({HookPoint::AttnPattern, l})[0];  // [h, q, k]
     for (int64_t h = 0; h < 4; ++h) {
@@ -43,7 +42,7 @@ TEST(Readouts, AttentionPatternScores) {
       EXPECT_NEAR(dup[l * 4 + h], d, 1e-5);
     }
   }
-  r.pattern_score = PatternScore::Induction;
+  r.pattern_scores = {PatternScore::Induction};
   r.clean_tokens.clear();
   r.induction_length = 10;
   const auto ind = run_cells(*m, r, 0, 12, caches);
@@ -65,7 +64,7 @@ TEST(Readouts, LogitLensRankAndDlaDecomposeTheLogitDiff) {
   r.answers = {{a, w}};
   CacheStore caches;
   r.kind = AnalysisKind::LogitLens;
-  r.lens_value = LensValue::Rank;
+  r.lens_values = {LensValue::Rank};
   const auto rank = run_cells(*m, r, 0, 3, caches);
   EXPECT_EQ(rank[2], 0.0f);  // the answer is the clean top-1 at the last layer
   EXPECT_GT(rank[0], 0.0f);  // and not at layer 0 (fixture top token there is 339)
@@ -93,6 +92,39 @@ TEST(Readouts, LogitLensRankAndDlaDecomposeTheLogitDiff) {
     EXPECT_NEAR(blocks[l], attn[l] + mlp[l], 1e-5);
   }
   EXPECT_NEAR(total, ref["raw"]["logit_diff_clean"].get<double>(), 1e-4);
+}
+
+}  // namespace
+}  // namespace csweep::analyses
+
+namespace csweep::analyses {
+namespace {
+
+// Restoring the clean final residual at the last position restores the clean run exactly:
+// that cell's indirect effect is clean - noised, whatever the noise.
+TEST(CausalTracing, RestoringTheLastStateRecoversTheCleanRun) {
+  auto m = testing::load_fixture_gpt2();
+  SweepRequest r;
+  r.kind = AnalysisKind::CausalTracing;
+  r.point = model::HookPoint::ResidPost;
+  r.clean_tokens = {201, 888, 641, 766, 85, 445, 885, 339};
+  r.answers = {{613, 486}};
+  r.metric = MetricKind::Prob;
+  r.subject_positions = {1, 2};
+  r.samples = 3;
+  r.seed = 42;
+  CacheStore caches;
+  const auto cells = run_cells(*m, r, 0, 24, caches);  // [layer 3, pos 8]
+  const auto b = baselines(*m, r, caches);
+  EXPECT_GT(std::abs(b.clean - b.corrupted), 1e-3);  // the noise matters
+  EXPECT_NEAR(cells[2 * 8 + 7], b.clean - b.corrupted, 1e-5);
+  // Positions before the subject never carry the noise: restoring them does nothing.
+  EXPECT_NEAR(cells[0], 0.0, 1e-6);
+  r.seed = 43;  // another draw, another result
+  const auto other = run_cells(*m, r, 0, 24, caches);
+  double diff = 0;
+  for (size_t i = 0; i < cells.size(); ++i) diff += std::abs(cells[i] - other[i]);
+  EXPECT_GT(diff, 1e-4);
 }
 
 }  // namespace

@@ -48,7 +48,18 @@ TEST(SweepGrid, AxesPerKind) {
   EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "pos:5", "neuron:1"}));
   r = tiny_request();
   r.kind = AnalysisKind::LogitLens;
-  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3"}));
+  r.lens_values = {LensValue::Prob, LensValue::Rank};
+  axes = grid_axes(r, c);
+  EXPECT_EQ(names(axes), (std::vector<std::string>{"layer:3", "quantity:2"}));
+  EXPECT_EQ(axes[1].labels, (std::vector<std::string>{"prob", "rank"}));
+  r.kind = AnalysisKind::AttentionScores;
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"score:1", "layer:3", "head:4"}));
+  r.kind = AnalysisKind::Patching;
+  r.sites = {HookPoint::AttnQ, HookPoint::AttnZ};
+  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"site:2", "layer:3", "pos:5", "head:4"}));
+  r.sites = {HookPoint::AttnQ, HookPoint::AttnK};  // 4 query heads vs 2 KV heads
+  EXPECT_THROW(grid_axes(r, c), Error);
+  r.sites.clear();
   r.kind = AnalysisKind::DirectLogitAttribution;
   r.point = HookPoint::AttnZ;
   EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"layer:3", "head:4"}));
@@ -96,6 +107,29 @@ TEST(SweepGrid, ValidationNamesTheField) {
   EXPECT_THROW(run_cells(*m, r, 0, 1000, caches), Error);
   EXPECT_THROW(parse_analysis_kind("patch"), Error);
   EXPECT_EQ(parse_analysis_kind("causal_tracing"), AnalysisKind::CausalTracing);
+}
+
+TEST(SweepGrid, SiteAxisConcatenatesTheSingleSiteGrids) {
+  auto m = testing::random_llama(2);
+  SweepRequest r = tiny_request();
+  r.sites = {HookPoint::AttnQ, HookPoint::AttnZ};
+  CacheStore caches;
+  const auto both = run_cells(*m, r, 20, 100, caches);  // a range across the site boundary (60)
+  r.sites.clear();
+  r.point = HookPoint::AttnQ;
+  const auto q = run_cells(*m, r, 20, 60, caches);
+  r.point = HookPoint::AttnZ;
+  const auto z = run_cells(*m, r, 0, 40, caches);
+  ASSERT_EQ(both.size(), 80u);
+  for (size_t i = 0; i < 40; ++i) {
+    EXPECT_FLOAT_EQ(both[i], q[i]);
+    EXPECT_FLOAT_EQ(both[40 + i], z[i]);
+  }
+  EXPECT_EQ(parse_lens_value("top_token"), LensValue::TopToken);
+  EXPECT_EQ(parse_pattern_score("induction"), PatternScore::Induction);
+  EXPECT_EQ(parse_direction("noising"), Direction::Noising);
+  EXPECT_EQ(parse_ablation_mode("resample"), AblationMode::Resample);
+  EXPECT_THROW(parse_ablation_mode("drop"), Error);
 }
 
 TEST(SweepGrid, CacheStoreReusesAndEvicts) {
