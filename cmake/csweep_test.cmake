@@ -13,5 +13,7 @@ function(csweep_add_test)
   endif()
   gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;CSWEEP_BIN=$<TARGET_FILE_DIR:csweep>/csweep")
+    # gtest_discover_tests splits property values on ';', so only ONE variable can be set here;
+    # scripts/test.sh exports OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM) for the mpirun tests.
+    ENVIRONMENT "CSWEEP_BIN=${CMAKE_BINARY_DIR}/bin/csweep")
 endfunction()
