@@ -57,12 +57,20 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
   const fs::path store = fresh_dir(name);
   std::mt19937 rng(seed);
   // Kill moments span start-up (before any shard) to deep into the sweep.
-  std::uniform_real_distribution<double> when(0.05, np > 0 ? 2.5 : 1.8);
-  const std::vector<std::string> args{job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=15"};
+  std::uniform_real_distribution<double> when(0.05, np > 0 ? 3.0 : 2.0);
+  const std::vector<std::string> args{job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=25"};
   int64_t last_done = 0;
+  int mid_sweep_kills = 0;  // kills that found the sweep started and unfinished
   for (int k = 0; k < kills; ++k) {
     Child c = spawn(run_command(np, args), store.string() + ".log" + std::to_string(k));
-    const double t = when(rng);
+    // Even kills: a random moment after launch (start-up included). Odd kills: a random
+    // moment after this run has made progress (deep in the shard loop).
+    double t = when(rng);
+    if (k % 2 == 1) {
+      for (int i = 0; i < 500 && shards_done(store) <= last_done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      t = std::uniform_real_distribution<double>(0.0, 0.6)(rng);
+    }
     std::this_thread::sleep_for(std::chrono::duration<double>(t));
     pid_t victim = c.pid;
     if (np > 0) {
@@ -76,9 +84,11 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
     auto contents = csweep::store::read_store(store.string());
     EXPECT_TRUE(contents.conflicts.empty());
     EXPECT_GE(contents.shards_done, last_done) << "kill " << k << " lost previously durable shards";
+    if (contents.shards_done > last_done && !contents.complete()) ++mid_sweep_kills;
     last_done = contents.shards_done;
     if (contents.complete()) break;
   }
+  EXPECT_GE(mid_sweep_kills, 2) << "the kills never hit a running sweep: the test proved nothing";
   Child done = spawn(run_command(np, args), store.string() + ".final");
   ASSERT_TRUE(wait_for(done, 120));
   ASSERT_EQ(done.exit_code(), 0) << done.output();
