@@ -17,7 +17,7 @@ struct InductionBatch {
 };
 
 struct InductionDataOptions {
-  int64_t seq = 48;
+  int64_t seq = 64;
   int64_t vocab = 256;
   int64_t min_segment = 4, max_segment = 16;
   int64_t max_prefix = 12, max_gap = 12;

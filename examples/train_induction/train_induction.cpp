@@ -4,9 +4,12 @@
 // single-threaded, so the same command writes the same weights. Writes the Hugging Face
 // folder (config.json, model.safetensors, vocab.json, merges.txt) and the model card.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -142,8 +145,8 @@ HeadScores head_scores(const Model& model, std::mt19937_64& rng, int64_t batch, 
   HeadScores s;
   std::vector<at::Tensor> prev, ind;
   for (const at::Tensor& p : pats) {
-    prev.push_back(p.diagonal(-1, 2, 3).mean({0, 2}));
-    ind.push_back(p.diagonal(-(n - 1), 2, 3).slice(2, 1).mean({0, 2}));
+    prev.push_back(p.diagonal(-1, 2, 3).mean(at::IntArrayRef{0, 2}));
+    ind.push_back(p.diagonal(-(n - 1), 2, 3).slice(2, 1).mean(at::IntArrayRef{0, 2}));
   }
   s.previous_token = at::stack(prev);
   s.induction = at::stack(ind);
@@ -239,6 +242,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "sequences per step");
   app.add_option("--lr", lr, "peak learning rate (AdamW)");
   app.add_option("--threads", threads, "intra-op threads (1 = bit-reproducible)");
+  InductionDataOptions train_opts;
+  app.add_option("--seq", train_opts.seq, "training sequence length (<= n_ctx = 64)");
+  app.add_option("--min-segment", train_opts.min_segment, "shortest repeated segment");
+  app.add_option("--max-segment", train_opts.max_segment, "longest repeated segment");
+  app.add_option("--max-prefix", train_opts.max_prefix, "longest random prefix before the segment");
+  app.add_option("--max-gap", train_opts.max_gap, "longest random gap between the two copies");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(int(threads));
 
@@ -257,7 +266,6 @@ int main(int argc, char** argv) {
     m2.push_back(at::zeros_like(p.second));
   }
 
-  InductionDataOptions train_opts;
   std::mt19937_64 data_rng(seed * 7919 + 1);
   const double beta1 = 0.9, beta2 = 0.98, eps = 1e-8;
   const int64_t warmup = 100;
@@ -295,10 +303,11 @@ int main(int argc, char** argv) {
 
   // Held-out: offsets and gaps the training never produced.
   InductionDataOptions held_out = train_opts;
-  held_out.seq = 60;
-  held_out.max_prefix = 24;
-  held_out.max_gap = 20;
+  held_out.seq = 64;
   held_out.min_segment = 6;
+  held_out.max_segment = 14;
+  held_out.max_prefix = 30;  // first copies start and gaps run past anything trained on
+  held_out.max_gap = 16;
   std::mt19937_64 eval_rng(seed + 999);
   SplitLoss heldout_loss = split_loss(model, make_induction_batch(eval_rng, 512, held_out));
   HeadScores scores = head_scores(model, eval_rng, 128, 25);
