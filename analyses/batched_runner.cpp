@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "analyses/suffix_forward.h"
 
 namespace csweep::analyses {
 
@@ -37,6 +38,21 @@ RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
   }
   out.insert(out.end(), row.begin(), row.end());
   return out;
+}
+
+// Rows [index] from block `layer` > 0, positions >= s > 0 only.
+void run_suffix_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
+                      const std::vector<int64_t>& index, int64_t layer, int64_t s, const Metric& metric,
+                      std::vector<float>& out) {
+  const int64_t b = static_cast<int64_t>(index.size());
+  const int64_t seq = target.tokens.size(1);
+  std::vector<RowEdits> edits;
+  for (int64_t i : index) edits.push_back(shift_edits(with_base(target, rows[i], layer), s, seq));
+  model::Hooks hooks;
+  install_row_edits(hooks, edits);
+  at::Tensor values = metric(suffix_forward(model, target, layer, s, b, &hooks));
+  auto acc = values.accessor<float, 1>();
+  for (int64_t i = 0; i < b; ++i) out[index[i]] = acc[i];
 }
 
 void run_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
@@ -78,7 +94,7 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   at::NoGradGuard no_grad;
   std::vector<float> out(rows.size(), 0.0f);
   // Group rows by the block they can start from; order inside a group is kept.
-  std::map<int64_t, std::vector<int64_t>> by_layer;
+  std::map<int64_t, std::vector<int64_t>> by_layer;  // block -> rows
   for (int64_t r = 0; r < static_cast<int64_t>(rows.size()); ++r) {
     int64_t layer = options.start_from_cache ? first_edited_layer(rows[r]) : 0;
     if (layer > 0 && !target.has({model::HookPoint::ResidPre, layer})) layer = 0;
@@ -86,14 +102,37 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   }
   const int64_t seq = target.tokens.size(1);
   const int64_t batch = micro_batch_size(model.config(), seq, model.dtype(), options);
-  for (const auto& [layer, index] : by_layer) {
-    for (size_t begin = 0; begin < index.size(); begin += batch) {
-      const size_t end = std::min(index.size(), begin + static_cast<size_t>(batch));
+  const int64_t token_budget = batch * seq;
+  int64_t forwards = 0;
+  for (auto& [layer, index] : by_layer) {
+    // Suffix start per row; rows with the shortest suffixes first, packed by a token budget.
+    std::vector<int64_t> start(rows.size(), 0);
+    const bool suffix = options.reuse_prefix && layer > 0;
+    if (suffix) {
+      for (int64_t r : index) start[r] = first_edited_position(with_base(target, rows[r], layer));
+      std::stable_sort(index.begin(), index.end(), [&](int64_t a, int64_t b) { return start[a] > start[b]; });
+    }
+    for (size_t begin = 0; begin < index.size();) {
+      size_t end = begin + 1;
+      int64_t s = start[index[begin]];
+      while (end < index.size()) {
+        const int64_t s_next = std::min(s, start[index[end]]);
+        const int64_t n_rows = static_cast<int64_t>(end - begin) + 1;
+        if (n_rows * (seq - s_next) > token_budget || n_rows > 4 * batch) break;
+        // A row with an earlier suffix start makes every row of the chunk recompute more
+        // positions: only worth it while the chunk is too small for an efficient GEMM.
+        if (s_next < s && (n_rows - 1) * (seq - s) >= options.efficient_tokens) break;
+        s = s_next;
+        ++end;
+      }
       std::vector<int64_t> chunk(index.begin() + begin, index.begin() + end);
-      run_chunk(model, target, rows, chunk, layer, metric, out);
+      if (suffix && s > 0) run_suffix_chunk(model, target, rows, chunk, layer, s, metric, out);
+      else run_chunk(model, target, rows, chunk, layer, metric, out);
+      ++forwards;
+      begin = end;
     }
   }
-  log::get("analyses")->debug("ran {} rows in micro-batches of {}", rows.size(), batch);
+  log::get("analyses")->debug("ran {} rows in {} forwards (token budget {})", rows.size(), forwards, token_budget);
   return out;
 }
 

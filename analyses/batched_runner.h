@@ -1,8 +1,10 @@
 #pragma once
 // The fast path. Rows (one patch each) that start at the same block run together as one
 // micro-batch: the forward starts from the target run's cached resid_pre at that block
-// (earlier blocks are never recomputed), computes only the last position's logits, and each
-// batch row carries its own edits. run_rows_plain is the reference it is tested against:
+// (earlier blocks are never recomputed), recomputes only the positions from the first edited
+// one on (earlier positions read their keys/values from the cache, see suffix_forward.h),
+// computes only the last position's logits, and each batch row carries its own edits.
+// Micro-batches hold a budget of tokens: rows with short suffixes pack more per forward. run_rows_plain is the reference it is tested against:
 // one full forward per row, full logits, exactly what TransformerLens does.
 #include <cstdint>
 #include <vector>
@@ -20,6 +22,10 @@ struct BatchOptions {
   int64_t memory_budget_bytes = int64_t(2) << 30;  // bounds one micro-batch's activations
   int64_t max_batch = 128;                          // more rows barely speed up a CPU GEMM
   bool start_from_cache = true;                     // suffix recomputation (false: from the embeddings)
+  bool reuse_prefix = true;  // recompute only positions >= the first edited one (cached prefix K/V)
+  // Rows with different suffix starts share a forward only while it has fewer token rows than
+  // this (below it a CPU GEMM runs well under peak); 0: only rows with the same start.
+  int64_t efficient_tokens = 512;
 };
 
 // Rows per micro-batch so that one forward's peak activation memory stays within the budget.

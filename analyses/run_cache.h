@@ -22,7 +22,7 @@ struct RunCache {
   std::vector<int64_t> token_ids;
   at::Tensor tokens;                             // [1, p] int64 on the model's device
   RowEdits base;                                 // edits that define this run (causal tracing noise)
-  std::map<model::HookSite, at::Tensor> acts;    // [1, ...] per cached site; always every resid_pre
+  std::map<model::HookSite, at::Tensor> acts;    // [1, ...] per cached site; always every resid_pre and k/v
   at::Tensor logits_last;                        // [1, V] in the model's dtype
 
   const at::Tensor& at_site(const model::HookSite& site) const;  // throws csweep::Error if absent
