@@ -98,6 +98,9 @@ inline std::vector<pid_t> children_of(pid_t pid) {
 inline std::vector<std::string> run_command(int np, const std::vector<std::string>& args) {
   std::vector<std::string> argv;
   if (np > 0) argv = {"mpirun", "-np", std::to_string(np), "--oversubscribe", "--bind-to", "none"};
+  // As root (containers, CI) mpirun refuses to start without this; the env vars that
+  // csweep_add_test sets are not always passed through ctest.
+  if (np > 0 && ::geteuid() == 0) argv.push_back("--allow-run-as-root");
   argv.push_back(csweep_bin());
   argv.push_back("run");
   argv.insert(argv.end(), args.begin(), args.end());
