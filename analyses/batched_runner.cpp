@@ -102,7 +102,13 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   }
   const int64_t seq = target.tokens.size(1);
   const int64_t batch = micro_batch_size(model.config(), seq, model.dtype(), options);
-  const int64_t token_budget = batch * seq;
+  // Rows of suffix length m one forward may hold: the memory budget, and the token count of
+  // max_batch full-length rows (more barely speeds up a GEMM).
+  auto max_rows = [&](int64_t m) {
+    const int64_t by_memory = options.memory_budget_bytes / std::max<int64_t>(1, bytes_per_row(model.config(), m, model.dtype()));
+    const int64_t by_tokens = std::max<int64_t>(1, options.max_batch) * seq / m;
+    return std::max<int64_t>(1, std::min(by_memory, by_tokens));
+  };
   int64_t forwards = 0;
   for (auto& [layer, index] : by_layer) {
     // Suffix start per row; rows with the shortest suffixes first, packed by a token budget.
@@ -112,27 +118,53 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
       for (int64_t r : index) start[r] = first_edited_position(with_base(target, rows[r], layer));
       std::stable_sort(index.begin(), index.end(), [&](int64_t a, int64_t b) { return start[a] > start[b]; });
     }
-    for (size_t begin = 0; begin < index.size();) {
-      size_t end = begin + 1;
-      int64_t s = start[index[begin]];
-      while (end < index.size()) {
-        const int64_t s_next = std::min(s, start[index[end]]);
-        const int64_t n_rows = static_cast<int64_t>(end - begin) + 1;
-        if (n_rows * (seq - s_next) > token_budget || n_rows > 4 * batch) break;
-        // A row with an earlier suffix start makes every row of the chunk recompute more
-        // positions: only worth it while the chunk is too small for an efficient GEMM.
-        if (s_next < s && (n_rows - 1) * (seq - s) >= options.efficient_tokens) break;
-        s = s_next;
-        ++end;
+    // Pieces of rows with one suffix start (at most max_rows each), shortest suffixes first.
+    struct Piece {
+      size_t begin, end;
+      int64_t s;
+    };
+    std::vector<Piece> pieces;
+    for (size_t i = 0; i < index.size();) {
+      size_t j = i;
+      const int64_t s = start[index[i]];
+      const size_t cap = static_cast<size_t>(max_rows(seq - s));
+      while (j < index.size() && start[index[j]] == s && j - i < cap) ++j;
+      pieces.push_back({i, j, s});
+      i = j;
+    }
+    // Partition the pieces into forwards minimising sum(rows x suffix length + overhead):
+    // a forward costs its token rows plus a fixed overhead (small GEMMs run under peak), and
+    // merged pieces all recompute from the earliest start among them.
+    const size_t k = pieces.size();
+    const double overhead = static_cast<double>(options.forward_overhead_tokens);
+    std::vector<double> best(k + 1, 0.0);
+    std::vector<size_t> cut(k + 1, 0);
+    for (size_t j = 1; j <= k; ++j) {
+      best[j] = -1.0;
+      const int64_t m = seq - pieces[j - 1].s;
+      size_t n_rows = 0;
+      for (size_t i = j; i >= 1; --i) {
+        n_rows += pieces[i - 1].end - pieces[i - 1].begin;
+        if (n_rows > static_cast<size_t>(max_rows(m))) break;
+        const double cost = best[i - 1] + static_cast<double>(n_rows) * m + overhead;
+        if (best[j] < 0 || cost < best[j]) {
+          best[j] = cost;
+          cut[j] = i - 1;
+        }
       }
-      std::vector<int64_t> chunk(index.begin() + begin, index.begin() + end);
-      if (suffix && s > 0) run_suffix_chunk(model, target, rows, chunk, layer, s, metric, out);
+    }
+    std::vector<std::pair<size_t, size_t>> chunks;  // [first piece, last piece + 1)
+    for (size_t j = k; j > 0; j = cut[j]) chunks.emplace_back(cut[j], j);
+    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+      const Piece& first = pieces[it->first];
+      const Piece& last = pieces[it->second - 1];
+      std::vector<int64_t> chunk(index.begin() + first.begin, index.begin() + last.end);
+      if (suffix && last.s > 0) run_suffix_chunk(model, target, rows, chunk, layer, last.s, metric, out);
       else run_chunk(model, target, rows, chunk, layer, metric, out);
       ++forwards;
-      begin = end;
     }
   }
-  log::get("analyses")->debug("ran {} rows in {} forwards (token budget {})", rows.size(), forwards, token_budget);
+  log::get("analyses")->debug("ran {} rows in {} forwards ({} full-length rows each)", rows.size(), forwards, batch);
   return out;
 }
 

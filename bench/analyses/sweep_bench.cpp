@@ -4,10 +4,13 @@
 // one-full-forward-per-patch loop in the same binary, fp32 and bf16, and the fraction of the
 // machine's measured GEMM peak the fast path reaches.
 //
-//   bench_analyses_sweep [--dtype fp32|bf16|both] [--plain-sample N] [--threads N]
+//   bench_analyses_sweep [--dtype fp32|bf16|both] [--plain-sample N] [--threads N] [--model-dir DIR]
+// The random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small) once.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -15,6 +18,7 @@
 #include <ATen/Parallel.h>
 
 #include "analyses/sweep.h"
+#include "model/safetensors_writer.h"
 
 using namespace csweep;
 using Clock = std::chrono::steady_clock;
@@ -23,59 +27,49 @@ namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-model::ModelConfig gpt2_small() {
-  model::ModelConfig c;
-  c.arch = model::Arch::Gpt2;
-  c.hf_architecture = "GPT2LMHeadModel";
-  c.n_layers = 12;
-  c.d_model = 768;
-  c.n_heads = c.n_kv_heads = 12;
-  c.d_head = 64;
-  c.d_mlp = 3072;
-  c.d_vocab = 50257;
-  c.n_ctx = 1024;
-  c.norm = model::NormKind::LayerNorm;
-  c.activation = model::Activation::GeluTanh;
-  c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
-  c.learned_pos_embed = true;
-  c.tie_word_embeddings = true;
-  c.attn_scale = 0.125;
-  return c;
-}
-
-// Random weights, GPT-2 initialisation scale, in the model's canonical layout.
-std::shared_ptr<model::Model> random_gpt2_small(c10::ScalarType dtype) {
-  const auto c = gpt2_small();
+// A GPT-2-small-shaped Hugging Face checkpoint with random weights (GPT-2 init scale),
+// written once to `dir` (config.json + model.safetensors) and loaded like any user's model.
+std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) {
+  const int64_t L = 12, d = 768, V = 50257, n_ctx = 1024, m = 3072;
+  if (std::filesystem::exists(dir / "model.safetensors")) return dir;
+  std::filesystem::create_directories(dir);
   at::Generator gen = at::detail::createCPUGenerator(1234);
-  auto normal = [&](at::IntArrayRef shape, double std) { return (at::randn(shape, gen, at::kFloat) * std).to(dtype); };
-  auto ones = [&](int64_t n) { return at::ones({n}, at::kFloat).to(dtype); };
-  model::Weights w;
-  w.W_E = normal({c.d_vocab, c.d_model}, 0.02);
-  w.W_pos = normal({c.n_ctx, c.d_model}, 0.01);
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    model::LayerWeights lw;
-    lw.ln1_w = ones(c.d_model);
-    lw.ln1_b = normal({c.d_model}, 0.02);
-    lw.ln2_w = ones(c.d_model);
-    lw.ln2_b = normal({c.d_model}, 0.02);
-    lw.W_Q = normal({c.d_q(), c.d_model}, 0.02);
-    lw.W_K = normal({c.d_kv(), c.d_model}, 0.02);
-    lw.W_V = normal({c.d_kv(), c.d_model}, 0.02);
-    lw.b_Q = normal({c.d_q()}, 0.02);
-    lw.b_K = normal({c.d_kv()}, 0.02);
-    lw.b_V = normal({c.d_kv()}, 0.02);
-    lw.W_O = normal({c.d_model, c.d_q()}, 0.02);
-    lw.b_O = normal({c.d_model}, 0.02);
-    lw.W_in = normal({c.d_mlp, c.d_model}, 0.02);
-    lw.b_in = normal({c.d_mlp}, 0.02);
-    lw.W_out = normal({c.d_model, c.d_mlp}, 0.02);
-    lw.b_out = normal({c.d_model}, 0.02);
-    w.layers.push_back(lw);
+  std::vector<model::TensorBytes> tensors;
+  auto add = [&](const std::string& name, at::Tensor t) {
+    t = t.contiguous();
+    model::TensorBytes tb;
+    tb.name = name;
+    tb.shape = t.sizes().vec();
+    const auto* p = reinterpret_cast<const std::byte*>(t.data_ptr<float>());
+    tb.bytes.assign(p, p + t.numel() * 4);
+    tensors.push_back(std::move(tb));
+  };
+  auto normal = [&](at::IntArrayRef shape, double std) { return at::randn(shape, gen, at::kFloat) * std; };
+  add("wte.weight", normal({V, d}, 0.02));
+  add("wpe.weight", normal({n_ctx, d}, 0.01));
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    add(h + "ln_1.weight", at::ones({d}));
+    add(h + "ln_1.bias", normal({d}, 0.02));
+    add(h + "attn.c_attn.weight", normal({d, 3 * d}, 0.02));  // Conv1D: [in, out]
+    add(h + "attn.c_attn.bias", normal({3 * d}, 0.02));
+    add(h + "attn.c_proj.weight", normal({d, d}, 0.02));
+    add(h + "attn.c_proj.bias", normal({d}, 0.02));
+    add(h + "ln_2.weight", at::ones({d}));
+    add(h + "ln_2.bias", normal({d}, 0.02));
+    add(h + "mlp.c_fc.weight", normal({d, m}, 0.02));
+    add(h + "mlp.c_fc.bias", normal({m}, 0.02));
+    add(h + "mlp.c_proj.weight", normal({m, d}, 0.02));
+    add(h + "mlp.c_proj.bias", normal({d}, 0.02));
   }
-  w.ln_final_w = ones(c.d_model);
-  w.ln_final_b = normal({c.d_model}, 0.02);
-  w.W_U = w.W_E;
-  return std::make_shared<model::Model>(c, w, dtype, at::kCPU);
+  add("ln_f.weight", at::ones({d}));
+  add("ln_f.bias", normal({d}, 0.02));
+  model::write_safetensors(dir / "model.safetensors", std::move(tensors));
+  std::ofstream(dir / "config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+  "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05, "n_ctx": 1024, "n_positions": 1024,
+  "n_embd": 768, "n_head": 12, "n_layer": 12, "n_inner": null, "vocab_size": 50257,
+  "scale_attn_weights": true, "tie_word_embeddings": true, "torch_dtype": "float32"})";
+  return dir;
 }
 
 // Measured GEMM throughput for the shapes a batched forward runs ([B*P, d] x [d, 4d]).
@@ -88,11 +82,12 @@ double gemm_peak_gflops(c10::ScalarType dtype) {
   return 2.0 * 2048 * 768 * 3072 * reps / seconds_since(t0) / 1e9;
 }
 
-// FLOPs of one fast-path row: the blocks from `start` on (matmuls + attention) and the
-// last-position unembedding.
-double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start) {
-  const double d = c.d_model, m = c.d_mlp, p = static_cast<double>(seq);
-  const double block = p * 2 * (4 * d * d + 2 * d * m) + 2 * 2 * p * p * d;
+// The useful FLOPs of one patched run: blocks from `start` on, positions from `pos` on
+// (matmuls + attention over all keys), and the last-position unembedding — the floor an exact
+// sweep with suffix recomputation must do.
+double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos) {
+  const double d = c.d_model, mlp = c.d_mlp, m = static_cast<double>(seq - pos), p = static_cast<double>(seq);
+  const double block = m * 2 * (4 * d * d + 2 * d * mlp) + 2 * 2 * m * p * d;
   return (c.n_layers - start) * block + 2 * d * c.d_vocab;
 }
 
@@ -102,16 +97,26 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
   const int64_t n = analyses::grid_cells(axes);
   analyses::baselines(m, r, caches);  // caches computed once per prompt, outside the timing
   auto t0 = Clock::now();
+  // The plain loop is sampled in two halves around the fast sweep: the machine is shared.
+  const int64_t sample = std::min(n, plain_sample);
+  auto t_plain = Clock::now();
+  auto plain = analyses::run_cells_plain(m, r, 0, sample / 2, caches);
+  double plain_seconds = seconds_since(t_plain);
+  t0 = Clock::now();
   const auto fast = analyses::run_cells(m, r, 0, n, caches);
   const double t_fast = seconds_since(t0);
-  const int64_t sample = std::min(n, plain_sample);
-  t0 = Clock::now();
-  const auto plain = analyses::run_cells_plain(m, r, 0, sample, caches);
-  const double t_plain_each = seconds_since(t0) / static_cast<double>(sample);
+  t_plain = Clock::now();
+  const auto rest = analyses::run_cells_plain(m, r, sample / 2, sample, caches);
+  plain_seconds += seconds_since(t_plain);
+  plain.insert(plain.end(), rest.begin(), rest.end());
+  const double t_plain_each = plain_seconds / static_cast<double>(sample);
   double max_diff = 0.0;
   for (int64_t i = 0; i < sample; ++i) max_diff = std::max(max_diff, std::abs(double(fast[i]) - plain[i]));
   double flops = 0.0;
-  for (int64_t l : axes[0].values) flops += row_flops(m.config(), 16, l) * (n / axes[0].size());
+  const int64_t per_layer_pos = n / (axes[0].size() * axes[1].size());
+  for (int64_t l : axes[0].values) {
+    for (int64_t p : axes[1].values) flops += row_flops(m.config(), 16, l, p) * per_layer_pos;
+  }
   std::printf("%-12s %-5s %5ld cells  fast %7.2f s = %7.1f runs/s | plain %.3f s/run (%ld sampled) = %6.1f runs/s"
               " | speed-up %5.1fx | %5.1f GFLOP/s = %4.0f%% of GEMM peak | max |fast-plain| %.2g\n",
               name, c10::toString(m.dtype()), static_cast<long>(n), t_fast, n / t_fast, t_plain_each,
@@ -124,18 +129,22 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
 
 int main(int argc, char** argv) {
   std::string dtypes = "both";
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "csweep-bench-gpt2-small";
   int64_t plain_sample = 24;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--dtype")) dtypes = argv[i + 1];
     else if (!std::strcmp(argv[i], "--plain-sample")) plain_sample = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) at::set_num_threads(std::stoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--model-dir")) dir = argv[i + 1];
   }
   std::printf("threads %d\n", at::get_num_threads());
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     if ((dtype == at::kFloat && dtypes == "bf16") || (dtype == at::kBFloat16 && dtypes == "fp32")) continue;
     const double peak = gemm_peak_gflops(dtype);
     std::printf("GEMM peak %s: %.1f GFLOP/s (2048x768 @ 768x3072)\n", c10::toString(dtype), peak);
-    auto m = random_gpt2_small(dtype);
+    model::LoadOptions load;
+    load.dtype = dtype;
+    auto m = model::Model::load(write_random_gpt2_small(dir), load);
     analyses::SweepRequest r;
     at::Generator gen = at::detail::createCPUGenerator(7);
     at::Tensor toks = at::randint(50257, {16}, gen, at::kLong);

@@ -29,7 +29,7 @@ void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r, cons
   const int64_t n = grid_cells(grid_axes(r, m.config()));
   const auto fast = run_cells(m, r, 0, n, caches);
   SweepRequest exact_suffix = r;  // one forward per suffix start: every row takes the suffix path
-  exact_suffix.batch.efficient_tokens = 0;
+  exact_suffix.batch.forward_overhead_tokens = 0;
   const auto fast_suffix = run_cells(m, exact_suffix, 0, n, caches);
   const auto plain = run_cells_plain(m, r, 0, n, caches);
   ASSERT_EQ(fast.size(), plain.size());
