@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "analyses/suffix_forward.h"
+#include "model/layers.h"
 
 namespace csweep::analyses {
 
@@ -28,6 +29,11 @@ int64_t micro_batch_size(const model::ModelConfig& config, int64_t seq, c10::Sca
 
 namespace {
 
+struct Final {  // the last position's final residual of some rows, awaiting ln_final + W_U
+  std::vector<int64_t> index;
+  at::Tensor resid;  // [rows, 1, d]
+};
+
 // Rows that start at block `layer`: the base edits the cached residual does not already contain
 // (those at blocks >= layer; all of them from the embeddings) plus the row's own.
 RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
@@ -42,21 +48,19 @@ RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
 
 // Rows [index] from block `layer` > 0, positions >= s > 0 only.
 void run_suffix_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-                      const std::vector<int64_t>& index, int64_t layer, int64_t s, const Metric& metric,
-                      std::vector<float>& out) {
+                      const std::vector<int64_t>& index, int64_t layer, int64_t s, std::vector<Final>& finals) {
   const int64_t b = static_cast<int64_t>(index.size());
   const int64_t seq = target.tokens.size(1);
   std::vector<RowEdits> edits;
   for (int64_t i : index) edits.push_back(shift_edits(with_base(target, rows[i], layer), s, seq));
   model::Hooks hooks;
   install_row_edits(hooks, edits);
-  at::Tensor values = metric(suffix_forward(model, target, layer, s, b, &hooks));
-  auto acc = values.accessor<float, 1>();
-  for (int64_t i = 0; i < b; ++i) out[index[i]] = acc[i];
+  finals.push_back({index, suffix_forward(model, target, layer, s, b, &hooks)});
 }
 
 void run_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-               const std::vector<int64_t>& index, int64_t layer, const Metric& metric, std::vector<float>& out) {
+               const std::vector<int64_t>& index, int64_t layer, const Metric& metric, std::vector<float>& out,
+               std::vector<Final>& finals) {
   const int64_t b = static_cast<int64_t>(index.size());
   const model::HookSite start_site{model::HookPoint::ResidPre, layer};
   std::vector<RowEdits> edits(b), start_edits(b);
@@ -81,10 +85,41 @@ void run_chunk(const model::Model& model, const RunCache& target, const std::vec
     fo.start_layer = layer;
     fo.start_resid = start;
   }
-  at::Tensor logits = model.forward(tokens, &hooks, fo);
-  at::Tensor values = metric(logits);
-  auto acc = values.accessor<float, 1>();
-  for (int64_t i = 0; i < b; ++i) out[index[i]] = acc[i];
+  // Rows that edit ln_final need its hooks: their logits come from the forward itself.
+  if (hooks.active({model::HookPoint::LnFinalScale, -1}) || hooks.active({model::HookPoint::LnFinalNormalized, -1})) {
+    at::Tensor values = metric(model.forward(tokens, &hooks, fo));
+    auto acc = values.accessor<float, 1>();
+    for (int64_t i = 0; i < b; ++i) out[index[i]] = acc[i];
+    return;
+  }
+  fo.logits = model::ForwardOptions::Logits::None;
+  at::Tensor resid = model.forward(tokens, &hooks, fo);
+  finals.push_back({index, resid.narrow(1, resid.size(1) - 1, 1)});
+}
+
+// ln_final + unembedding of every row's last position in a few big GEMMs (one per micro-batch
+// would run at a handful of rows each), then the metric.
+void score_finals(const model::Model& model, const std::vector<Final>& finals, const Metric& metric,
+                  std::vector<float>& out) {
+  if (finals.empty()) return;
+  const auto& c = model.config();
+  const auto& w = model.weights();
+  std::vector<at::Tensor> resids;
+  std::vector<int64_t> index;
+  for (const Final& f : finals) {
+    resids.push_back(f.resid);
+    index.insert(index.end(), f.index.begin(), f.index.end());
+  }
+  at::Tensor all = at::cat(resids, 0);  // [N, 1, d]
+  const int64_t block = 512;
+  for (int64_t begin = 0; begin < all.size(0); begin += block) {
+    const int64_t n = std::min(block, all.size(0) - begin);
+    at::Tensor x = model::norm(all.narrow(0, begin, n), w.ln_final_w, w.ln_final_b, c, nullptr,
+                               model::HookPoint::LnFinalScale, model::HookPoint::LnFinalNormalized, -1);
+    at::Tensor values = metric(at::linear(x, w.W_U, w.b_U));
+    auto acc = values.accessor<float, 1>();
+    for (int64_t i = 0; i < n; ++i) out[index[begin + i]] = acc[i];
+  }
 }
 
 }  // namespace
@@ -110,6 +145,7 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
     return std::max<int64_t>(1, std::min(by_memory, by_tokens));
   };
   int64_t forwards = 0;
+  std::vector<Final> finals;
   for (auto& [layer, index] : by_layer) {
     // Suffix start per row; rows with the shortest suffixes first, packed by a token budget.
     std::vector<int64_t> start(rows.size(), 0);
@@ -159,11 +195,12 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
       const Piece& first = pieces[it->first];
       const Piece& last = pieces[it->second - 1];
       std::vector<int64_t> chunk(index.begin() + first.begin, index.begin() + last.end);
-      if (suffix && last.s > 0) run_suffix_chunk(model, target, rows, chunk, layer, last.s, metric, out);
-      else run_chunk(model, target, rows, chunk, layer, metric, out);
+      if (suffix && last.s > 0) run_suffix_chunk(model, target, rows, chunk, layer, last.s, finals);
+      else run_chunk(model, target, rows, chunk, layer, metric, out, finals);
       ++forwards;
     }
   }
+  score_finals(model, finals, metric, out);
   log::get("analyses")->debug("ran {} rows in {} forwards ({} full-length rows each)", rows.size(), forwards, batch);
   return out;
 }

@@ -25,9 +25,10 @@ struct BatchOptions {
   bool start_from_cache = true;                     // suffix recomputation (false: from the embeddings)
   bool reuse_prefix = true;  // recompute only positions >= the first edited one (cached prefix K/V)
   // The fixed cost of one forward in token rows: small GEMMs run far under peak (2-core CPU,
-  // d=768: 55% of peak at 192 rows, 83% at 768), so rows with different suffix starts share a
-  // forward when that is cheaper overall. 0: one forward per suffix start.
-  int64_t forward_overhead_tokens = 160;
+  // d=768: 55% of peak at 192 rows, 83% at 768) and every forward pays its elementwise ops, so
+  // rows with different suffix starts share a forward when that is cheaper overall (600: best
+  // measured on the GPT-2-small bench). 0: one forward per suffix start.
+  int64_t forward_overhead_tokens = 600;
 };
 
 // Rows per micro-batch so that one forward's peak activation memory stays within the budget.

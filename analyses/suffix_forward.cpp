@@ -103,10 +103,7 @@ at::Tensor suffix_forward(const model::Model& model, const RunCache& target, int
     model::visit(hooks, HookPoint::ResidPost, l, resid_post);
     resid = resid_post;
   }
-  at::Tensor last = resid.narrow(1, resid.size(1) - 1, 1);
-  at::Tensor x = model::norm(last, weights.ln_final_w, weights.ln_final_b, c, nullptr, HookPoint::LnFinalScale,
-                             HookPoint::LnFinalNormalized, -1);
-  return at::linear(x, weights.W_U, weights.b_U);
+  return resid.narrow(1, resid.size(1) - 1, 1);
 }
 
 int64_t first_edited_position(const RowEdits& row) {

@@ -18,8 +18,8 @@ namespace csweep::analyses {
 // models) and v of every layer.
 std::set<model::HookSite> prefix_kv_sites(const model::ModelConfig& config);
 
-// Last-position logits [batch, 1, V] of `batch` rows that start from the target's resid_pre at
-// `start_layer`, positions [suffix_start, P). Hooks see suffix-length activations (positions
+// The last position's final residual [batch, 1, d] (before ln_final) of `batch` rows that
+// start from the target's resid_pre at `start_layer`, positions [suffix_start, P). Hooks see suffix-length activations (positions
 // shifted by -suffix_start; pattern/score sites: [b, h, P - s, P]).
 at::Tensor suffix_forward(const model::Model& model, const RunCache& target, int64_t start_layer,
                           int64_t suffix_start, int64_t batch, model::Hooks* hooks);

@@ -4,7 +4,8 @@
 // one-full-forward-per-patch loop in the same binary, fp32 and bf16, and the fraction of the
 // machine's measured GEMM peak the fast path reaches.
 //
-//   bench_analyses_sweep [--dtype fp32|bf16|both] [--plain-sample N] [--threads N] [--model-dir DIR]
+//   bench_analyses_sweep [--dtype fp32|bf16|both] [--sweep hook_z|resid_pre|both] [--plain-sample N]
+//                        [--threads N] [--model-dir DIR] [--overhead TOKENS]
 // The random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small) once.
 #include <chrono>
 #include <cstdio>
@@ -129,6 +130,8 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
 
 int main(int argc, char** argv) {
   std::string dtypes = "both";
+  std::string sweeps = "both";
+  int64_t overhead = -1;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "csweep-bench-gpt2-small";
   int64_t plain_sample = 24;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--plain-sample")) plain_sample = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) at::set_num_threads(std::stoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--model-dir")) dir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--sweep")) sweeps = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--overhead")) overhead = std::stoll(argv[i + 1]);
   }
   std::printf("threads %d\n", at::get_num_threads());
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
@@ -153,10 +158,11 @@ int main(int argc, char** argv) {
     r.corrupted_tokens[3] = 1000;
     r.corrupted_tokens[9] = 2000;
     r.answers = {{11, 12}};
+    if (overhead >= 0) r.batch.forward_overhead_tokens = overhead;
     r.point = model::HookPoint::AttnZ;
-    run_sweep(*m, "attn.hook_z", r, plain_sample, peak);
+    if (sweeps != "resid_pre") run_sweep(*m, "attn.hook_z", r, plain_sample, peak);
     r.point = model::HookPoint::ResidPre;
-    run_sweep(*m, "resid_pre", r, plain_sample, peak);
+    if (sweeps != "hook_z") run_sweep(*m, "resid_pre", r, plain_sample, peak);
   }
   return 0;
 }
