@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "store/baselines.h"
 #include "store/reader.h"
 #ifdef CSWEEP_HAVE_JOBS
 #include "jobs/job_spec.h"
@@ -34,8 +35,29 @@ AxisInfo convert_axis(const store::AxisInfo& a) {
   return out;
 }
 
-// Optional STORE/baselines.json, written beside the fragments by whoever computes the
-// unedited runs' metric: {"ANALYSIS": {"clean": [x|null per prompt], "corrupted": [...]}}.
+// The baselines the workers recorded (store/baselines.h); NaN stays unknown.
+void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
+  const store::RecordedBaselines r = store::read_baselines(c.dir, c.layout, c.spec_hash);
+  for (const auto& line : r.conflicts) log::get("report")->warn("{}", line);
+  for (size_t ai = 0; ai < input.analyses.size() && ai < r.values.size(); ++ai) {
+    auto& a = input.analyses[ai];
+    bool any = false;
+    for (uint8_t k : r.known[ai]) any = any || k;
+    if (!any) continue;
+    const size_t n = input.prompts.size();
+    a.clean_baseline.assign(n, std::nullopt);
+    a.corrupted_baseline.assign(n, std::nullopt);
+    for (size_t p = 0; p < n; ++p) {
+      if (!r.known[ai][p]) continue;
+      if (std::isfinite(r.values[ai][p].clean)) a.clean_baseline[p] = r.values[ai][p].clean;
+      if (std::isfinite(r.values[ai][p].corrupted)) a.corrupted_baseline[p] = r.values[ai][p].corrupted;
+    }
+  }
+}
+
+// Optional STORE/baselines.json, a user's override of what the workers recorded:
+// {"ANALYSIS": {"clean": [x|null per prompt], "corrupted": [...]}}; an array given there
+// replaces the recorded one whole.
 void read_baselines(const fs::path& file, ReduceInput& input) {
   std::ifstream in(file);
   if (!in) return;
@@ -137,6 +159,7 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
 #ifdef CSWEEP_HAVE_JOBS
   if (auto spec = parse_stored_spec(c)) fill_from_spec(*spec, input);
 #endif
+  recorded_baselines(c, input);
   read_baselines(store_dir / "baselines.json", input);
   validate(input, store_dir.string());
   return input;

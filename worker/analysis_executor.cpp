@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "analyses/sweep.h"
 #include "common/error.h"
@@ -223,6 +224,23 @@ class AnalysisExecutor final : public ShardExecutor {
       c += n;
     }
     return out;
+  }
+
+  // Patching-like analyses only: ablation, lens, DLA and attention scores have no corrupted
+  // run (analyses::baselines would give clean twice, a fraction recovered of 0/0).
+  std::optional<Baselines> baselines(const sharding::Shard& shard) override {
+    const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
+    if (analysis.kind != jobs::AnalysisKind::ActivationPatching &&
+        analysis.kind != jobs::AnalysisKind::AttributionPatching && analysis.kind != jobs::AnalysisKind::CausalTracing)
+      return std::nullopt;
+    const jobs::PromptPair& prompt = spec_.prompts.at(shard.prompt);
+    std::vector<SweepRequest> requests = requests_for(spec_, analysis, prompt, shard.prompt, *model_);
+    // The clean and corrupted runs do not depend on the site: any variant's request will do.
+    if (requests.empty()) return std::nullopt;
+    const SweepRequest& r = requests.front();
+    if (r.answers.empty() && r.metric != analyses::MetricKind::KL) return std::nullopt;
+    const analyses::Baselines b = analyses::baselines(*model_, r, caches_);
+    return Baselines{b.clean, b.corrupted};
   }
 
  private:

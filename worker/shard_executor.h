@@ -6,6 +6,7 @@
 // re-issued shards and resumed sweeps exact. Throwing (csweep::Error or any std::exception)
 // fails that shard only; the worker reports the message to the coordinator.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ class ShardExecutor {
  public:
   virtual ~ShardExecutor();
   virtual std::vector<float> run(const sharding::Shard& shard) = 0;
+  // The metric of the unedited clean and corrupted runs for the shard's (analysis, prompt),
+  // which reduce needs for the fraction recovered; nullopt when the analysis has none. Called
+  // after run() of the same shard (its runs are cached then); deterministic like run().
+  struct Baselines {
+    double clean = 0.0;
+    double corrupted = 0.0;
+  };
+  virtual std::optional<Baselines> baselines(const sharding::Shard&) { return std::nullopt; }
 };
 
 // Where the executor runs; what make_shard_executor may need to pick devices and groups.

@@ -18,19 +18,23 @@ using orchestrator::Message;
 using orchestrator::MessageType;
 
 ShardPipeline::ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir,
-                             const WorkerContext& context)
+                             const WorkerContext& context, const store::Slice& slice)
     : setup_(setup) {
   executor_ = make_shard_executor(setup.spec, setup.plan, context);
   writer_ = std::make_unique<store::FragmentWriter>(store_dir, setup.layout, setup.spec_hash,
-                                                    store::WriterInfo{context.rank, ""});
+                                                    store::WriterInfo{context.rank, "", slice, store::SlurmIds::from_env()});
+  baselines_ = std::make_unique<store::BaselinesWriter>(store_dir, writer_->file().stem().string(), setup.spec_hash,
+                                                        context.rank);
 }
 
 orchestrator::ShardOutcome ShardPipeline::run(uint32_t id) {
   if (id >= setup_.plan.shards.size()) return {false, "shard id " + std::to_string(id) + " out of range"};
   const sharding::Shard& shard = setup_.plan.shards[id];
   std::vector<float> values;
+  std::optional<ShardExecutor::Baselines> baselines;
   try {
     values = executor_->run(shard);
+    if (!baselines_->has(shard.analysis, shard.prompt)) baselines = executor_->baselines(shard);
   } catch (const std::exception& e) {
     return {false, e.what()};
   }
@@ -38,12 +42,16 @@ orchestrator::ShardOutcome ShardPipeline::run(uint32_t id) {
     return {false, "executor returned " + std::to_string(values.size()) + " values for " + std::to_string(shard.cells()) +
                        " cells"};
   // A store failure (disk full, ...) is not the shard's fault: let it end this worker.
+  // Baselines first: a shard durable in the fragment always has its baselines on disk.
+  if (baselines)
+    baselines_->record(setup_.layout, shard.analysis, shard.prompt, {baselines->clean, baselines->corrupted});
   writer_->write(shard_info(shard), values);
   return {};
 }
 
 void ShardPipeline::close() {
   if (writer_) writer_->close();
+  if (baselines_) baselines_->close();
 }
 
 namespace {
@@ -123,7 +131,7 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options) {
       ctx.worker_index = comm.rank() - 1;
       ctx.group = {comm.rank()};
       ctx.executor = options.executor;
-      pipeline = std::make_unique<ShardPipeline>(*setup, store_dir, ctx);
+      pipeline = std::make_unique<ShardPipeline>(*setup, store_dir, ctx, options.slice);
       comm.send(0, Message{MessageType::Ready});
     } catch (const std::exception& e) {
       Message f{MessageType::Failed};

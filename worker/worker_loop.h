@@ -7,6 +7,7 @@
 
 #include "orchestrator/comm.h"
 #include "orchestrator/coordinator.h"
+#include "store/baselines.h"
 #include "store/fragment_writer.h"
 #include "worker/shard_executor.h"
 #include "worker/sweep_setup.h"
@@ -18,6 +19,7 @@ struct WorkerOptions {
   std::filesystem::path store;  // empty: the job's store
   std::string executor;
   double heartbeat_s = 1.0;
+  store::Slice slice;  // recorded in the fragment's name and attributes
 };
 
 int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
@@ -26,7 +28,8 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
 // the in-process runner.
 class ShardPipeline : public orchestrator::LocalShardRunner {
  public:
-  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context);
+  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context,
+                const store::Slice& slice = {});
   orchestrator::ShardOutcome run(uint32_t shard) override;
   void close();
 
@@ -34,6 +37,7 @@ class ShardPipeline : public orchestrator::LocalShardRunner {
   const SweepSetup& setup_;
   std::unique_ptr<ShardExecutor> executor_;
   std::unique_ptr<store::FragmentWriter> writer_;
+  std::unique_ptr<store::BaselinesWriter> baselines_;
 };
 
 }  // namespace csweep::worker
