@@ -19,7 +19,6 @@ struct WorkerOptions {
   std::filesystem::path store;  // empty: the job's store
   std::string executor;
   double heartbeat_s = 1.0;
-  store::Slice slice;  // recorded in the fragment's name and attributes
 };
 
 int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
@@ -28,8 +27,7 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
 // the in-process runner.
 class ShardPipeline : public orchestrator::LocalShardRunner {
  public:
-  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context,
-                const store::Slice& slice = {});
+  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context);
   orchestrator::ShardOutcome run(uint32_t shard) override;
   void close();
 
