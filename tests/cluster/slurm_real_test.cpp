@@ -12,6 +12,7 @@
 
 #include "cluster/job_record.h"
 #include "cluster/slurm_cli.h"
+#include "cluster/status.h"
 #include "slurm_fixture.h"
 #include "store/reader.h"
 #include "test_util.h"
@@ -254,6 +255,42 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
       << "$ scontrol show job -o " << id << "\n" << run_command({"scontrol", "show", "job", "-o", id}).out << "\n"
       << "$ csweep status " << store.string() << "\n" << status.out;
   }
+}
+
+TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTasksShards) {
+  const fs::path store = dir_.path() / "array";
+  const std::string id = submit(store, profile(2, 1), {"--array", "3"});
+  const std::string reduce = reduce_job_of(store);
+  EXPECT_EQ(wait_finished(reduce, 180s), "COMPLETED");
+  ASSERT_EQ(wait_finished(id, 10s), "COMPLETED,COMPLETED,COMPLETED")
+      << read_text(store / "slurm" / "logs" / ("slurm-real-" + id + "_0.out"));
+  expect_same_results(store, reference());
+
+  // Read back with h5py, independently of csweep: every fragment names its array task, and
+  // holds only shards of that task's slice (id % 3 == task); together they cover the plan.
+  CommandResult r = run_command({"/usr/bin/python3", std::string(CSWEEP_CLUSTER_TEST_DIR) + "/fragment_writers.py",
+                                 store.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto fragments = nlohmann::json::parse(r.out);
+  std::set<std::string> tasks;
+  std::set<int64_t> covered;
+  for (const auto& f : fragments) {
+    const std::string task = f["slurm_array_task_id"];
+    tasks.insert(task);
+    EXPECT_EQ(f["slurm_array_job_id"], id) << f.dump();
+    EXPECT_EQ(f["slice"], task + "/3") << f.dump();
+    for (int64_t shard : f["shards"]) {
+      EXPECT_EQ(std::to_string(shard % 3), task) << f["file"] << " holds shard " << shard;
+      covered.insert(shard);
+    }
+  }
+  EXPECT_EQ(tasks, (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(covered.size(), store::read_store(store).layout.shards.size());
+
+  std::set<std::string> slurm_tasks;
+  for (const auto& s : slurm_jobs_status(store))
+    if (s.role == "sweep") slurm_tasks.insert(s.job_id + ":" + s.state);
+  EXPECT_EQ(slurm_tasks, (std::set<std::string>{id + "_0:COMPLETED", id + "_1:COMPLETED", id + "_2:COMPLETED"}));
 }
 
 }  // namespace
