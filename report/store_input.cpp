@@ -35,7 +35,10 @@ AxisInfo convert_axis(const store::AxisInfo& a) {
   return out;
 }
 
-// The baselines the workers recorded (store/baselines.h); NaN stays unknown.
+// The baselines the workers recorded (store/baselines.h), in the units of the analysis's
+// values; NaN stays unknown. Causal tracing stores indirect effects, metric(restored) -
+// metric(noised), so its baselines become clean - noised and 0: the fraction recovered is then
+// the indirect effect over the total effect, as in ROME.
 void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
   const store::RecordedBaselines r = store::read_baselines(c.dir, c.layout, c.spec_hash);
   for (const auto& line : r.conflicts) log::get("report")->warn("{}", line);
@@ -47,10 +50,13 @@ void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
     const size_t n = input.prompts.size();
     a.clean_baseline.assign(n, std::nullopt);
     a.corrupted_baseline.assign(n, std::nullopt);
+    const bool effects = a.kind == "causal_tracing";
     for (size_t p = 0; p < n; ++p) {
       if (!r.known[ai][p]) continue;
-      if (std::isfinite(r.values[ai][p].clean)) a.clean_baseline[p] = r.values[ai][p].clean;
-      if (std::isfinite(r.values[ai][p].corrupted)) a.corrupted_baseline[p] = r.values[ai][p].corrupted;
+      double clean = r.values[ai][p].clean, corrupted = r.values[ai][p].corrupted;
+      if (effects) clean -= corrupted, corrupted = std::isfinite(corrupted) ? 0.0 : corrupted;
+      if (std::isfinite(clean)) a.clean_baseline[p] = clean;
+      if (std::isfinite(corrupted)) a.corrupted_baseline[p] = corrupted;
     }
   }
 }

@@ -206,3 +206,21 @@ TEST(BaselinesEndToEnd, ActivationPatchingFixtureHasFractionRecovered) {
                 (one / "sweep.h5").string()),
             0);
 }
+
+// Causal tracing stores indirect effects (restored - noised): reduce normalises them by the
+// total effect (clean - noised), so restoring the last layer's residual at the last position
+// recovers exactly 1 and restoring a position before the noised subject exactly 0.
+TEST(BaselinesEndToEnd, CausalTracingFractionIsIndirectOverTotalEffect) {
+  const std::string job = CSWEEP_SOURCE_DIR "/examples/causal_tracing.yaml";
+  const fs::path store = fresh_dir("e2e-tracing") / "store";
+  ASSERT_EQ(run(csweep_bin() + " run " + job + " --store " + store.string() + " > /dev/null"), 0);
+  ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " --no-html > /dev/null"), 0);
+  EXPECT_EQ(run("/usr/bin/python3 -c \"import h5py, sys; "
+                "g = h5py.File(sys.argv[1])['analyses/trace_resid']; "
+                "assert list(g.attrs['axes']) == ['layer', 'pos'], g.attrs['axes']; "
+                "f = g['fraction_recovered'][()]; "
+                "assert g['corrupted_baseline'][0] == 0 and g['clean_baseline'][0] > 0.1, g['clean_baseline'][()]; "
+                "assert abs(f[-1, -1] - 1) < 1e-4, f; assert abs(f[:, 0]).max() < 1e-4, f\" " +
+                (store / "sweep.h5").string()),
+            0);
+}
