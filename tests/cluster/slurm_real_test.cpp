@@ -241,6 +241,16 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
   CommandResult status = run_csweep({"status", store.string()});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("state:  complete"), std::string::npos) << status.out;
+  // ... and the Slurm side of it: the sweep job requeued once and completed.
+  CommandResult status_json = run_csweep({"status", store.string(), "--json"});
+  ASSERT_EQ(status_json.exit_code, 0) << status_json.err;
+  const auto slurm_jobs = nlohmann::json::parse(status_json.out).value("slurm_jobs", nlohmann::json::array());
+  ASSERT_EQ(slurm_jobs.size(), 2u) << status_json.out;
+  EXPECT_EQ(slurm_jobs[0]["job_id"], id);
+  EXPECT_EQ(slurm_jobs[0]["state"], "COMPLETED");
+  EXPECT_EQ(slurm_jobs[0]["restart_count"], 1);
+  EXPECT_EQ(slurm_jobs[1]["role"], "reduce");
+  EXPECT_EQ(slurm_jobs[1]["state"], "COMPLETED");
 
   // The lead's transcript: the script, the job id, the requeue and the final status.
   if (const char* path = std::getenv("CSWEEP_SLURM_TRANSCRIPT")) {
@@ -291,6 +301,21 @@ TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTask
   for (const auto& s : slurm_jobs_status(store))
     if (s.role == "sweep") slurm_tasks.insert(s.job_id + ":" + s.state);
   EXPECT_EQ(slurm_tasks, (std::set<std::string>{id + "_0:COMPLETED", id + "_1:COMPLETED", id + "_2:COMPLETED"}));
+}
+
+TEST_F(SlurmRealTest, NightlyScriptSubmitsTheValidationSweepIntoADatedStore) {
+  const fs::path root = dir_.path() / "nightly";
+  const std::string nightly = CSWEEP_SOURCE_DIR "/examples/nightly/";
+  CommandResult r = run_command({"env", "CSWEEP=" + csweep_bin(), "bash", nightly + "nightly.sh", nightly + "validation.yaml",
+                                 nightly + "cluster.yaml", (root / "baseline.h5").string(), root.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const fs::path store = fs::read_symlink(root / "latest");
+  const std::string today = run_command({"date", "-u", "+%F"}).out.substr(0, 10);
+  EXPECT_EQ(store, root / today);
+  EXPECT_EQ(wait_finished(reduce_job_of(store), 120s), "COMPLETED");
+  EXPECT_TRUE(store::read_store(store).complete());
+  EXPECT_TRUE(fs::exists(store / "sweep.h5"));
+  for (const auto& record : read_job_records(store)) EXPECT_EQ(job_state(record.job_id), "COMPLETED") << record.role;
 }
 
 }  // namespace
