@@ -1,13 +1,20 @@
 // csweep status STORE [--json]: progress of a running or finished sweep, read-only (safe
 // beside a live run: no locks taken, HDF5 file locking off, damaged fragments skipped).
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <sstream>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 
 #include "apps/command.h"
+#include "cluster/status.h"
 #include "store/reader.h"
+#include "store/run_scope.h"
 #include "store/store.h"
 
 namespace {
@@ -29,7 +36,58 @@ double age_s(const nlohmann::json& status) {
   return std::difftime(std::time(nullptr), timegm(&tm));
 }
 
-nlohmann::json status_json(const std::filesystem::path& dir) {
+nlohmann::json read_json(const std::filesystem::path& p) {
+  auto j = nlohmann::json::parse(csweep::store::read_text_file(p), nullptr, false);
+  return j.is_discarded() || !j.is_object() ? nlohmann::json::object() : j;
+}
+
+std::string live_state(const nlohmann::json& live, bool done) {
+  const std::string s = live.value("state", "");
+  if (s == "running") return age_s(live) > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
+  if (!done && s == "interrupted") return "interrupted (rerun to resume)";
+  if (done) return "complete";
+  return s.empty() ? "not started" : "incomplete";
+}
+
+// One entry per --slice k/N run that wrote a status file: its own shards and progress.
+nlohmann::json slices_json(const std::filesystem::path& dir, const csweep::store::StoreContents& c) {
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("status-s", 0) == 0 && e.path().extension() == ".json") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    const csweep::store::Slice slice = csweep::store::slice_of_name(f.filename().string());
+    if (!slice.active()) continue;
+    int64_t total = 0, done = 0;
+    for (const auto& s : c.layout.shards)
+      if (slice.contains(s.id)) {
+        ++total;
+        done += c.shard_done[s.id];
+      }
+    const nlohmann::json live = read_json(f);
+    nlohmann::json j{{"slice", slice.text()}, {"shards_total", total}, {"shards_done", done},
+                     {"complete", done == total}, {"state", live_state(live, done == total)}};
+    if (live.contains("slurm")) j["slurm"] = live["slurm"];
+    if (live.contains("exit_code")) j["exit_code"] = live["exit_code"];
+    out.push_back(j);
+  }
+  return out;
+}
+
+bool on_path(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "");
+  std::string d;
+  while (std::getline(ss, d, ':'))
+    if (!d.empty() && ::access((std::filesystem::path(d) / tool).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+nlohmann::json status_json(const std::filesystem::path& dir, std::vector<csweep::cluster::SlurmJobStatus>& slurm) {
   csweep::store::StoreContents c = csweep::store::read_store(dir);
   const nlohmann::json live = csweep::store::Store::open_read_only(dir).status();
   nlohmann::json j;
@@ -60,8 +118,20 @@ nlohmann::json status_json(const std::filesystem::path& dir) {
   const double age = age_s(live);
   if (live.value("state", "") == "running") state = age >= 0 && age > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
   else if (!c.complete() && live.value("state", "") == "interrupted") state = "interrupted (rerun to resume)";
+  const nlohmann::json slices = slices_json(dir, c);
+  for (const auto& sl : slices)
+    if (!c.complete() && sl["state"] == "running") state = "running";
   j["state"] = state;
   if (!live.empty()) j["run"] = live;
+  j["slices"] = slices;
+  // Which process (rank, host, slice, Slurm job / array task) wrote which fragment.
+  j["writers"] = nlohmann::json::array();
+  for (const auto& w : c.writers) j["writers"].push_back(w.to_json());
+  // The Slurm side, only for a store csweep submit wrote to and where Slurm is installed.
+  if (std::filesystem::exists(dir / "slurm" / "jobs.jsonl") && on_path("squeue")) {
+    slurm = csweep::cluster::slurm_jobs_status(dir);
+    j["slurm_jobs"] = csweep::cluster::to_json(slurm);
+  }
   return j;
 }
 
@@ -87,7 +157,22 @@ void print_text(const nlohmann::json& j) {
     }
     std::cout << "]: " << a["cells_done"] << "/" << a["cells_total"] << " cells\n";
   }
+  for (const auto& sl : j["slices"])
+    std::cout << "  slice " << sl["slice"].get<std::string>() << ": " << sl["shards_done"] << "/" << sl["shards_total"]
+              << " shards, " << sl["state"].get<std::string>() << "\n";
   std::cout << "fragments: " << j["fragments"] << " (" << j["unreadable_fragments"] << " unreadable)\n";
+  for (const auto& w : j["writers"]) {
+    if (!w.contains("slurm") && !w.contains("slice")) continue;
+    std::cout << "  " << w["file"].get<std::string>() << ": " << w["shards"] << " shards";
+    if (w.contains("slice")) std::cout << ", slice " << w["slice"].get<std::string>();
+    if (w.contains("slurm")) {
+      const auto& sl = w["slurm"];
+      if (sl.contains("array_job_id")) std::cout << ", array task " << sl["array_job_id"].get<std::string>() << "_"
+                                                 << sl.value("array_task_id", "?");
+      else if (sl.contains("job_id")) std::cout << ", job " << sl["job_id"].get<std::string>();
+    }
+    std::cout << "\n";
+  }
   for (const auto& c : j["conflicts"]) std::cout << "CONFLICT: " << c.get<std::string>() << "\n";
 }
 
@@ -97,9 +182,13 @@ csweep::apps::CommandRegistration reg("status", "progress of a running or finish
   sub.add_option("store", *dir, "store directory")->required();
   sub.add_flag("--json", *json, "machine-readable output");
   return [dir, json] {
-    const nlohmann::json j = status_json(*dir);
+    std::vector<csweep::cluster::SlurmJobStatus> slurm;
+    const nlohmann::json j = status_json(*dir, slurm);
     if (*json) std::cout << j.dump(2) << std::endl;
-    else print_text(j);
+    else {
+      print_text(j);
+      if (j.contains("slurm_jobs")) std::cout << "slurm:\n" << csweep::cluster::format_status_table(slurm);
+    }
     return 0;
   };
 });

@@ -70,6 +70,7 @@ nlohmann::json canonical_json(const JobSpec& spec) {
   j["validation"] = {{"baseline", spec.validation.baseline.string()},
                      {"tolerance", spec.validation.tolerance},
                      {"assertions", assertions}};
+  j["run"] = {{"on_error", spec.run.on_error}, {"max_retries", spec.run.max_retries}};
   return normalise_numbers(j);
 }
 
@@ -82,6 +83,7 @@ std::string canonical_hash(const JobSpec& spec) {
   j.erase("store");
   j.erase("reduce");
   j.erase("validation");
+  j.erase("run");  // failure policy: decides what is retried, never a value
   j.erase("name");
   j.erase("seed");  // every seed it feeds is resolved into prompts and options
   return sha256_hex(j.dump());

@@ -48,7 +48,7 @@ std::optional<AnalysisKind> parse_kind(const std::string& name) {
 namespace {
 
 const std::vector<std::string> kTopKeys = {"name", "seed", "model", "prompts", "metric", "analyses",
-                                           "sharding", "store", "reduce", "validation"};
+                                           "sharding", "store", "reduce", "validation", "run"};
 
 // Reads `model:`; returns the model's config when the checkpoint folder is usable.
 std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node& node,
@@ -122,6 +122,18 @@ void read_reduce(const Source& src, const YAML::Node& node, ReduceSpec& out) {
     else if (k) out.top_k = *k;
   }
   if (node["normalise"]) out.normalise = read_bool(src, node["normalise"], "reduce.normalise").value_or(true);
+}
+
+void read_run(const Source& src, const YAML::Node& node, RunSpec& out) {
+  if (!node) return;
+  if (!expect_map(src, node, "run")) return;
+  check_keys(src, node, "run", {"on_error", "max_retries"});
+  if (node["on_error"]) out.on_error = read_choice(src, node["on_error"], "run.on_error", {"continue", "stop"}).value_or(out.on_error);
+  if (node["max_retries"]) {
+    auto r = read_int(src, node["max_retries"], "run.max_retries");
+    if (r && (*r < 0 || *r > 100)) src.error(node["max_retries"], "run.max_retries: must be in 0..100");
+    else if (r) out.max_retries = *r;
+  }
 }
 
 void read_validation(const Source& src, const YAML::Node& node, const std::filesystem::path& base,
@@ -246,6 +258,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
   }
   read_reduce(src, root["reduce"], spec.reduce);
   read_validation(src, root["validation"], base, spec.analyses, cfg, spec.validation);
+  read_run(src, root["run"], spec.run);
 
   diag.throw_if_any();
   log::get("jobs")->info("{}: {} prompts, {} analyses", file.string(), spec.prompts.size(), spec.analyses.size());

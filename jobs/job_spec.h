@@ -110,6 +110,13 @@ struct ValidationSpec {
   std::vector<Assertion> assertions;
 };
 
+// How `csweep run` treats failures (`run:` section). Not part of the canonical hash: changing
+// it never changes a result. The command line's --on-error / --max-retries override it.
+struct RunSpec {
+  std::string on_error = "continue";  // continue | stop
+  int64_t max_retries = 0;            // re-runs of a failed shard before it counts as failed
+};
+
 struct JobSpec {
   std::filesystem::path file;  // the job file as given
   std::string name;            // `name:` or the file's stem
@@ -121,6 +128,7 @@ struct JobSpec {
   std::filesystem::path store;  // resolved against the job file's folder
   ReduceSpec reduce;
   ValidationSpec validation;
+  RunSpec run;
   uint64_t seed = 0;  // default seed of every seeded part that does not set its own
 };
 
@@ -135,7 +143,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
 // Sorted keys, integral floats written as integers, defaults resolved, prompts as token ids.
 nlohmann::json canonical_json(const JobSpec& spec);
 // SHA-256 (hex) of the canonical JSON of what determines results and shard ids: everything
-// except model.device, model.tensor_parallel, store, reduce and validation.
+// except model.device, model.tensor_parallel, store, reduce, validation and run.
 std::string canonical_hash(const JobSpec& spec);
 
 }  // namespace csweep::jobs

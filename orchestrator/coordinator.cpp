@@ -22,9 +22,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void record_error(const store::Store& store, Journal& journal, int64_t shard, int rank, const std::string& message) {
-  journal.event("failed", shard, rank, {{"error", message}});
-  nlohmann::json j{{"shard", shard}, {"rank", rank}, {"error", message}};
+// `attempt` > 0 with `retrying`: the shard goes back to pending and will run again.
+void record_error(const store::Store& store, Journal& journal, int64_t shard, int rank, const std::string& message,
+                  int attempt = 1, bool retrying = false) {
+  journal.event("failed", shard, rank, {{"error", message}, {"attempt", attempt}, {"retrying", retrying}});
+  nlohmann::json j{{"shard", shard}, {"rank", rank}, {"error", message}, {"attempt", attempt}, {"retrying", retrying}};
+  if (store.slice().active()) j["slice"] = store.slice().text();
   std::FILE* f = std::fopen((store.dir() / "errors.jsonl").c_str(), "a");
   if (f) {
     const std::string line = j.dump() + "\n";
@@ -76,9 +79,9 @@ CoordinatorResult coordinate_in_process(const store::Store& store, Scheduler& sc
       sched.done(0, *next);
       journal.event("done", *next, 0);
     } else {
-      sched.failed(0, *next);
-      record_error(store, journal, *next, 0, out.error);
-      if (first_error.empty()) first_error = "shard " + std::to_string(*next) + ": " + out.error;
+      const bool final = sched.failed(0, *next);
+      record_error(store, journal, *next, 0, out.error, sched.attempts(*next), !final);
+      if (final && first_error.empty()) first_error = "shard " + std::to_string(*next) + ": " + out.error;
     }
     progress.tick(1);
   }
@@ -98,6 +101,7 @@ CoordinatorResult coordinate_in_process(const store::Store& store, Scheduler& sc
 struct WorkerState {
   enum class Phase { Starting, Ready, Lost, Gone } phase = Phase::Starting;
   Clock::time_point last_heard;
+  Clock::time_point busy_since;  // when the shard it is computing now (its oldest) started
   bool got_signal = false;
 };
 
@@ -108,7 +112,7 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
                              LocalShardRunner* local, const nlohmann::json& run_info) {
   auto log = log::get("coordinator");
   install_drain_signal_handlers();
-  Scheduler sched(std::move(shards), already_done);
+  Scheduler sched(std::move(shards), already_done, opt.max_retries);
   Journal journal(store.dir());
   Progress progress(store, sched, opt.progress_interval_s, run_info);
   journal.event("start", -1, 0, {{"ranks", comm.size()}, {"shards", sched.total()}, {"already_done", sched.done_count()}});
@@ -160,6 +164,8 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
     if (it == workers.end()) return;
     WorkerState& w = it->second;
     w.last_heard = Clock::now();
+    // A result means the worker moves on to its next queued shard now.
+    if (m.type == MessageType::Done || m.type == MessageType::Failed) w.busy_since = w.last_heard;
     switch (m.type) {
       case MessageType::Hello:
         if (m.version != kProtocolVersion && abort_reason.empty()) {
@@ -184,10 +190,11 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
           lose(m.source, "start-up failed: " + m.text);
           if (opt.on_error == OnError::Stop) stop_all(1);
         } else {
-          sched.failed(m.source, m.shard);
-          record_error(store, journal, m.shard, m.source, m.text);
-          if (first_error.empty()) first_error = "shard " + std::to_string(m.shard) + ": " + m.text;
-          if (opt.on_error == OnError::Stop) stop_all(1);
+          const bool final = sched.failed(m.source, m.shard);
+          const bool retrying = !final && sched.state(m.shard) == ShardState::Pending;
+          record_error(store, journal, m.shard, m.source, m.text, sched.attempts(m.shard), retrying);
+          if (final && first_error.empty()) first_error = "shard " + std::to_string(m.shard) + ": " + m.text;
+          if (final && opt.on_error == OnError::Stop) stop_all(1);
         }
         break;
       case MessageType::Signaled:
@@ -221,8 +228,10 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
       for (auto& [r, w] : workers) {
         if (w.phase != WorkerState::Phase::Ready) continue;
         while (sched.outstanding(r) < opt.prefetch) {
+          const bool idle = sched.outstanding(r) == 0;
           auto next = sched.next_for(r);
           if (!next) break;
+          if (idle) w.busy_since = Clock::now();
           Message a{MessageType::Assign};
           a.shard = *next;
           comm.send(r, a);
@@ -236,6 +245,12 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<
       if ((w.phase == WorkerState::Phase::Starting || w.phase == WorkerState::Phase::Ready) &&
           std::chrono::duration<double>(now - w.last_heard).count() > opt.worker_timeout_s)
         lose(r, "no message for " + std::to_string(static_cast<int>(opt.worker_timeout_s)) + " s");
+    if (opt.shard_timeout_s > 0)
+      for (auto& [r, w] : workers)
+        if (w.phase == WorkerState::Phase::Ready && sched.outstanding(r) > 0 &&
+            std::chrono::duration<double>(now - w.busy_since).count() > opt.shard_timeout_s)
+          lose(r, "hung: one shard took longer than --shard-timeout " +
+                      std::to_string(static_cast<int>(opt.shard_timeout_s)) + " s");
     // 5. the end
     if (!stopping && sched.finished()) stop_all(sched.failed_count() > 0 ? 1 : 0);
     if (!stopping && live() == 0) {

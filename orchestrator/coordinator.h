@@ -22,6 +22,11 @@ struct CoordinatorOptions {
   double worker_timeout_s = 120.0;  // silence after which a worker is lost (covers model loading)
   double progress_interval_s = 30.0;
   OnError on_error = OnError::Continue;
+  int max_retries = 0;              // re-runs of a failed shard before it counts as failed
+  // A worker busy with one shard for longer than this (seconds; 0 = never) is hung inside its
+  // executor: it is treated as lost, its shards go to other workers, and a result it still
+  // sends later is kept only if no other copy came first. MPI runs only.
+  double shard_timeout_s = 0.0;
 };
 
 struct ShardOutcome {

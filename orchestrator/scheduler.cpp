@@ -1,10 +1,23 @@
 #include "orchestrator/scheduler.h"
 
+#include <algorithm>
+
 namespace csweep::orchestrator {
 
-Scheduler::Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done)
-    : shards_(std::move(shards)), state_(shards_.size(), ShardState::Pending), owner_(shards_.size(), -1) {
-  for (const auto& s : shards_) {
+Scheduler::Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done, int max_retries)
+    : max_retries_(max_retries), total_(static_cast<int64_t>(shards.size())) {
+  size_t n = 0;
+  for (const auto& s : shards) n = std::max<size_t>(n, size_t(s.id) + 1);
+  shards_.resize(n);
+  in_scope_.assign(n, 0);
+  attempts_.assign(n, 0);
+  state_.assign(n, ShardState::Pending);
+  owner_.assign(n, -1);
+  for (const auto& s : shards) {
+    shards_[s.id] = s;
+    in_scope_[s.id] = 1;
+  }
+  for (const auto& s : shards) {
     cells_total_ += s.cells;
     if (s.id < already_done.size() && already_done[s.id]) {
       state_[s.id] = ShardState::Done;
@@ -50,7 +63,7 @@ std::optional<uint32_t> Scheduler::next_for(int worker) {
 }
 
 bool Scheduler::done(int worker, uint32_t shard) {
-  if (shard >= shards_.size()) return false;
+  if (!in_scope(shard)) return false;
   ShardState& st = state_[shard];
   if (st == ShardState::Done) return false;
   if (st == ShardState::Assigned) {
@@ -75,13 +88,18 @@ bool Scheduler::done(int worker, uint32_t shard) {
   return true;
 }
 
-void Scheduler::failed(int worker, uint32_t shard) {
-  if (shard >= shards_.size() || state_[shard] != ShardState::Assigned || owner_[shard] != worker) return;
+bool Scheduler::failed(int worker, uint32_t shard) {
+  if (!in_scope(shard) || state_[shard] != ShardState::Assigned || owner_[shard] != worker) return false;
   assigned_[worker].erase(shard);
   --assigned_count_;
+  if (++attempts_[shard] <= max_retries_) {
+    make_pending(shard);
+    return false;
+  }
   state_[shard] = ShardState::Failed;
   owner_[shard] = -1;
   ++failed_count_;
+  return true;
 }
 
 std::vector<uint32_t> Scheduler::lose_worker(int worker) {

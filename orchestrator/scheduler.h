@@ -6,7 +6,11 @@
 //     when there is one, so its per-prompt caches (clean activations) stay warm;
 //   - a lost worker's outstanding shards go back to pending and are re-issued;
 //   - a shard can be DONE once; a late DONE from a worker declared lost is accepted if the
-//     shard is not done yet (the store keeps the first copy either way).
+//     shard is not done yet (the store keeps the first copy either way);
+//   - `shards` may be any subset of a plan's shards (a --slice run): ids need not be dense,
+//     and ids outside the subset are ignored by done()/failed();
+//   - a failed shard is retried up to `max_retries` times (transient faults: out of memory,
+//     a flaky node), then stays Failed.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -27,21 +31,24 @@ enum class ShardState : uint8_t { Pending, Assigned, Done, Failed };
 class Scheduler {
  public:
   // `already_done[i]` != 0: shard i is complete in the store (resume).
-  Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done);
+  Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done, int max_retries = 0);
 
   // Picks, marks Assigned to `worker` and returns the next shard, or nothing when none pends.
   std::optional<uint32_t> next_for(int worker);
   // Returns true when this completes the shard (false: it was already done, a duplicate).
   bool done(int worker, uint32_t shard);
-  // The shard failed on `worker`; it is not retried (executors are deterministic).
-  void failed(int worker, uint32_t shard);
+  // The shard failed on `worker`. Returns true when it is now Failed for good; false when it
+  // went back to pending for a retry (or the report was stale).
+  bool failed(int worker, uint32_t shard);
+  int attempts(uint32_t shard) const { return in_scope(shard) ? attempts_[shard] : 0; }
   // Puts `worker`'s outstanding shards back to pending; returns them.
   std::vector<uint32_t> lose_worker(int worker);
 
   bool finished() const { return pending_.empty() && assigned_count_ == 0; }
+  bool in_scope(uint32_t shard) const { return shard < in_scope_.size() && in_scope_[shard]; }
   int64_t pending() const { return static_cast<int64_t>(pending_.size()); }
   int64_t outstanding(int worker) const;
-  int64_t total() const { return static_cast<int64_t>(shards_.size()); }
+  int64_t total() const { return total_; }
   int64_t done_count() const { return done_count_; }
   int64_t failed_count() const { return failed_count_; }
   int64_t cells_total() const { return cells_total_; }
@@ -56,7 +63,11 @@ class Scheduler {
   void make_pending(uint32_t id);
   void take(uint32_t id, int worker);
 
-  std::vector<ScheduledShard> shards_;
+  std::vector<ScheduledShard> shards_;  // indexed by id (holes where not in scope)
+  std::vector<uint8_t> in_scope_;
+  std::vector<int> attempts_;
+  int max_retries_ = 0;
+  int64_t total_ = 0;
   std::vector<ShardState> state_;
   std::vector<int> owner_;                     // worker holding an Assigned shard
   std::set<Key> pending_;

@@ -59,9 +59,13 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
   }
   const fs::path dir = store_dir / "fragments";
   fs::create_directories(dir);
-  // A new file per process: <host>-<pid>-<n>.h5 with the first free n (pids get reused).
+  // A new file per process: [slice-][slurm-]<host>-<pid>-<n>.h5 with the first free n (pids
+  // get reused). The slice prefix lets a slice's coordinator tell its own fragments apart.
+  std::string prefix;
+  if (info.slice.active()) prefix += info.slice.tag() + "-";
+  if (!info.slurm.tag().empty()) prefix += info.slurm.tag() + "-";
   for (int n = 0;; ++n) {
-    file_ = dir / (h5::safe_name(host) + "-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".h5");
+    file_ = dir / (prefix + h5::safe_name(host) + "-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".h5");
     if (fs::exists(file_)) continue;
     hid_t f = H5Fcreate(file_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (f >= 0) {
@@ -80,6 +84,10 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
   char when[32];
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   h5::write_string_attr(f, "created", when);
+  if (info.slice.active()) h5::write_string_attr(f, "slice", info.slice.text());
+  if (!info.slurm.job_id.empty()) h5::write_string_attr(f, "slurm_job_id", info.slurm.job_id);
+  if (!info.slurm.array_job_id.empty()) h5::write_string_attr(f, "slurm_array_job_id", info.slurm.array_job_id);
+  if (!info.slurm.array_task_id.empty()) h5::write_string_attr(f, "slurm_array_task_id", info.slurm.array_task_id);
 
   for (const auto& a : layout.analyses) {
     Impl::AnalysisDatasets d;

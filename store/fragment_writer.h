@@ -1,10 +1,13 @@
 #pragma once
-// One writer process's HDF5 fragment: fragments/<host>-<pid>-<n>.h5, plain serial HDF5
+// One writer process's HDF5 fragment: fragments/[s<k>of<N>-][slurm<ids>-]<host>-<pid>-<n>.h5
+// (the slice of a --slice run and the Slurm job / array task when set), plain serial HDF5
 // (sec2 driver), a new file for every process start (a fragment is never reopened for
 // writing, so a kill can only damage the file of the process that died).
 //
 // Layout (readable with h5py / h5dump):
-//   /                      attrs: format_version, spec_hash, host, pid, rank, created
+//   /                      attrs: format_version, spec_hash, host, pid, rank, created, and when
+//                          set: slice ("k/N"), slurm_job_id, slurm_array_job_id,
+//                          slurm_array_task_id
 //   /<analysis name>/      attrs: kind, axis_names, axis_sizes
 //     values   float32 [n]      every shard's cells appended, in cell order
 //     shards   int64   [m, 7]   one row per complete shard, appended AFTER its values:
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "store/layout.h"
+#include "store/run_scope.h"
 
 namespace csweep::store {
 
@@ -31,6 +35,8 @@ int64_t shard_checksum(const float* values, size_t n);
 struct WriterInfo {
   int rank = 0;
   std::string host;  // empty: gethostname()
+  Slice slice;       // the run's --slice
+  SlurmIds slurm;    // usually SlurmIds::from_env()
 };
 
 class FragmentWriter {

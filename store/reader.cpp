@@ -32,9 +32,24 @@ std::vector<fs::path> list_fragments(const fs::path& dir) {
 // Calls `visit` for every complete shard copy in `file`, in file order. Returns false when the
 // file cannot be opened or belongs to another spec; damaged rows are skipped silently (they
 // are the expected trace of a kill between a write and its flush).
-bool visit_fragment(const fs::path& file, const Layout& layout, const std::string& spec_hash, const ShardVisitor& visit) {
+bool visit_fragment(const fs::path& file, const Layout& layout, const std::string& spec_hash, const ShardVisitor& visit,
+                    FragmentInfo* info = nullptr) {
   h5::Handle f = h5::file(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!f.valid()) return false;
+  if (info) {
+    auto one = [&](const char* name) {
+      auto v = h5::read_int64s_attr(f, name);
+      return v.empty() ? int64_t{-1} : v[0];
+    };
+    info->host = h5::read_string_attr(f, "host");
+    info->created = h5::read_string_attr(f, "created");
+    info->pid = one("pid");
+    info->rank = one("rank");
+    info->slice = h5::read_string_attr(f, "slice");
+    info->slurm_job_id = h5::read_string_attr(f, "slurm_job_id");
+    info->slurm_array_job_id = h5::read_string_attr(f, "slurm_array_job_id");
+    info->slurm_array_task_id = h5::read_string_attr(f, "slurm_array_task_id");
+  }
   const std::string hash = h5::read_string_attr(f, "spec_hash");
   if (hash != spec_hash) {
     log::get("store")->warn("{}: spec hash {} differs from the store's; ignored", file.string(), hash);
@@ -71,6 +86,7 @@ bool visit_fragment(const fs::path& file, const Layout& layout, const std::strin
       if (s.analysis != ai || s.prompt != prompt || s.cell_begin != begin || s.cell_end != end) continue;
       if (offset < 0 || offset + s.cells() > static_cast<int64_t>(vdim)) continue;
       if (shard_checksum(values.data() + offset, s.cells()) != checksum) continue;
+      if (info) ++info->shards;
       visit(s, values.data() + offset);
     }
   }
@@ -78,6 +94,23 @@ bool visit_fragment(const fs::path& file, const Layout& layout, const std::strin
 }
 
 }  // namespace
+
+nlohmann::json FragmentInfo::to_json() const {
+  nlohmann::json j{{"file", file.filename().string()}, {"readable", readable}, {"shards", shards},
+                   {"first_copies", first_copies}};
+  if (!readable) return j;
+  j["host"] = host;
+  j["pid"] = pid;
+  j["rank"] = rank;
+  j["created"] = created;
+  if (!slice.empty()) j["slice"] = slice;
+  nlohmann::json slurm = nlohmann::json::object();
+  if (!slurm_job_id.empty()) slurm["job_id"] = slurm_job_id;
+  if (!slurm_array_job_id.empty()) slurm["array_job_id"] = slurm_array_job_id;
+  if (!slurm_array_task_id.empty()) slurm["array_task_id"] = slurm_array_task_id;
+  if (!slurm.empty()) j["slurm"] = slurm;
+  return j;
+}
 
 StoreContents read_store(const fs::path& dir) {
   disable_hdf5_file_locking();
@@ -102,7 +135,10 @@ StoreContents read_store(const fs::path& dir) {
   c.shard_done.assign(c.layout.shards.size(), 0);
   std::vector<std::string> first_file(c.layout.shards.size());
   for (const auto& file : list_fragments(dir)) {
-    bool ok = visit_fragment(file, c.layout, c.spec_hash, [&](const ShardInfo& s, const float* v) {
+    FragmentInfo info;
+    info.file = file;
+    bool ok = visit_fragment(
+        file, c.layout, c.spec_hash, [&](const ShardInfo& s, const float* v) {
       AnalysisResults& r = c.analyses[s.analysis];
       float* dst = r.values.data() + s.prompt * r.cells + s.cell_begin;
       if (!c.shard_done[s.id]) {
@@ -111,14 +147,17 @@ StoreContents read_store(const fs::path& dir) {
         c.shard_done[s.id] = 1;
         first_file[s.id] = file.filename().string();
         ++c.shards_done;
+        ++info.first_copies;
       } else {
         ++c.duplicate_shards;
         if (std::memcmp(dst, v, s.cells() * sizeof(float)) != 0)
           c.conflicts.push_back(file.string() + ": shard " + std::to_string(s.id) + ": differs from the copy in " +
                                 first_file[s.id]);
       }
-    });
+    }, &info);
+    info.readable = ok;
     (ok ? c.fragments : c.unreadable).push_back(file);
+    c.writers.push_back(std::move(info));
   }
   return c;
 }

@@ -26,6 +26,20 @@ struct AnalysisResults {
   float at(int64_t prompt, int64_t cell) const { return values[prompt * cells + cell]; }
 };
 
+// Who wrote one fragment and how much of the index it holds: the store's answer to "which
+// array task wrote what" (csweep status --json lists these).
+struct FragmentInfo {
+  std::filesystem::path file;
+  bool readable = false;
+  std::string host, created;
+  int64_t pid = -1, rank = -1;
+  std::string slice;                                           // "k/N" or ""
+  std::string slurm_job_id, slurm_array_job_id, slurm_array_task_id;  // "" when not under Slurm
+  int64_t shards = 0;        // complete, checksummed shard rows in it
+  int64_t first_copies = 0;  // of those, the copies the merge used (read_store only)
+  nlohmann::json to_json() const;
+};
+
 struct StoreContents {
   std::filesystem::path dir;
   std::string spec_hash;
@@ -39,6 +53,7 @@ struct StoreContents {
   std::vector<std::string> conflicts;     // "FRAGMENT: shard N: differs from FIRST" lines
   std::vector<std::filesystem::path> fragments;   // read
   std::vector<std::filesystem::path> unreadable;  // skipped
+  std::vector<FragmentInfo> writers;              // every fragment, readable or not, in name order
   bool complete() const { return shards_done == static_cast<int64_t>(layout.shards.size()); }
 };
 

@@ -43,21 +43,37 @@ void create_store_files(const fs::path& dir, const StoreIdentity& id) {
   write_file_atomic(dir / "spec.hash", id.spec_hash + "\n");
 }
 
-int take_lock(const fs::path& dir) {
-  const fs::path lock = dir / "lock";
-  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    std::string holder = trim(read_text_file(lock));
-    ::close(fd);
-    throw error_at(lock.string(), "", "another csweep run is using this store" +
-                                          (holder.empty() ? std::string() : " (" + holder + ")"));
-  }
+std::string hostname() {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  std::string who = "host " + std::string(host) + " pid " + std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0 && ::write(fd, who.data(), who.size()) < 0) { /* informational only */ }
+  return host;
+}
+
+// `exclusive` false: a shared lock, held by every slice run at once (the holder line is then
+// not written: the slice's own lock file carries it).
+int take_lock(const fs::path& lock, bool exclusive, const std::string& refusal) {
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
+  if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    std::string holder = trim(read_text_file(lock));
+    ::close(fd);
+    throw error_at(lock.string(), "", refusal + (holder.empty() ? std::string() : " (" + holder + ")"));
+  }
+  if (exclusive) {
+    std::string who = "host " + hostname() + " pid " + std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0 && ::write(fd, who.data(), who.size()) < 0) { /* informational only */ }
+  }
   return fd;
+}
+
+// What may already be in a directory that is not a store yet: an interrupted creation's
+// files, locks, csweep submit's slurm/ folder, and a concurrent slice's temp files.
+bool tolerated_before_creation(const std::string& n) {
+  for (const char* exact : {"spec.yaml", "layout.json", "spec.hash", "fragments", "journal", "lock", "slurm"})
+    if (n == exact) return true;
+  for (const char* prefix : {"spec.yaml.tmp", "layout.json.tmp", "spec.hash.tmp", "lock.s"})
+    if (n.rfind(prefix, 0) == 0) return true;
+  return false;
 }
 
 }  // namespace
@@ -71,7 +87,8 @@ std::string read_text_file(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  // host + pid: slices on different nodes may write the same file at once.
+  const fs::path tmp = path.string() + ".tmp." + hostname() + "." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw error_at(tmp.string(), "", std::string("cannot create: ") + std::strerror(errno));
   const char* p = text.data();
@@ -93,11 +110,16 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
     throw error_at(path.string(), "", std::string("cannot rename into place: ") + std::strerror(errno));
 }
 
-Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bool force_new) {
+Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bool force_new, const Slice& slice) {
   auto log = log::get("store");
   Store s;
   s.dir_ = dir;
-  if (fs::exists(dir) && force_new && !fs::is_empty(dir)) {
+  s.slice_ = slice;
+  if (force_new && slice.active())
+    throw error_at("--force-new", "", "cannot be combined with --slice (the other array tasks share the store); "
+                                      "remove or move the store first, or run without --slice");
+  const bool only_slurm = fs::is_directory(dir) && fs::exists(dir / "slurm") && !is_store(dir);
+  if (fs::exists(dir) && force_new && !fs::is_empty(dir) && !only_slurm) {
     fs::path aside = dir.string() + ".old-" + timestamp_for_name();
     for (int i = 1; fs::exists(aside); ++i) aside = dir.string() + ".old-" + timestamp_for_name() + "-" + std::to_string(i);
     fs::rename(dir, aside);
@@ -122,16 +144,30 @@ Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bo
       // Tolerate only what an interrupted creation leaves behind; never adopt a foreign folder.
       for (const auto& e : fs::directory_iterator(dir)) {
         const std::string n = e.path().filename().string();
-        if (n != "spec.yaml" && n != "layout.json" && n != "fragments" && n != "journal" && n != "lock" &&
-            n.rfind("spec.yaml.tmp", 0) != 0 && n.rfind("layout.json.tmp", 0) != 0 && n.rfind("spec.hash.tmp", 0) != 0)
+        if (!tolerated_before_creation(n))
           throw error_at(dir.string(), "", "is not empty and not a csweep store (found " + n + "); use another --store");
       }
     }
     fs::create_directories(dir);
     s.created_ = true;
   }
-  s.lock_fd_ = take_lock(dir);
-  if (s.created_) create_store_files(dir, identity);
+  if (slice.active()) {
+    s.lock_fd_ = take_lock(dir / "lock", false, "a whole-sweep csweep run (no --slice) is using this store");
+    try {
+      s.slice_lock_fd_ = take_lock(dir / ("lock." + slice.tag()), true,
+                                   "another csweep run of slice " + slice.text() + " is using this store");
+    } catch (...) {
+      ::close(s.lock_fd_);
+      s.lock_fd_ = -1;
+      throw;
+    }
+  } else {
+    s.lock_fd_ = take_lock(dir / "lock", true, "another csweep run is using this store (or --slice runs of it)");
+  }
+  // Slices starting together may both create: every file is written atomically with the same
+  // content, and spec.hash (which makes it a store) last.
+  if (s.created_ && !is_store(dir)) create_store_files(dir, identity);
+  else if (s.created_) s.created_ = false;
   fs::create_directories(dir / "fragments");
   fs::create_directories(dir / "journal");
   s.spec_hash_ = identity.spec_hash;
@@ -162,11 +198,16 @@ Store& Store::operator=(Store&& o) noexcept {
     created_ = o.created_;
     lock_fd_ = o.lock_fd_;
     o.lock_fd_ = -1;
+    if (slice_lock_fd_ >= 0) ::close(slice_lock_fd_);
+    slice_lock_fd_ = o.slice_lock_fd_;
+    o.slice_lock_fd_ = -1;
+    slice_ = o.slice_;
   }
   return *this;
 }
 
 Store::~Store() {
+  if (slice_lock_fd_ >= 0) ::close(slice_lock_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -181,10 +222,31 @@ void Store::write_provenance(const nlohmann::json& p) const {
   write_file_atomic(dir_ / "provenance.json", p.dump(2) + "\n");
 }
 
-void Store::write_status(const nlohmann::json& s) const { write_file_atomic(dir_ / "status.json", s.dump(2) + "\n"); }
+void Store::update_provenance(const std::function<void(nlohmann::json&)>& edit) const {
+  const fs::path lock = dir_ / "provenance.lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  try {
+    nlohmann::json p = provenance();
+    edit(p);
+    write_provenance(p);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+fs::path Store::status_file() const {
+  return dir_ / (slice_.active() ? "status-" + slice_.tag() + ".json" : std::string("status.json"));
+}
+
+void Store::write_status(const nlohmann::json& s) const { write_file_atomic(status_file(), s.dump(2) + "\n"); }
 
 nlohmann::json Store::status() const {
-  auto j = nlohmann::json::parse(read_text_file(dir_ / "status.json"), nullptr, false);
+  auto j = nlohmann::json::parse(read_text_file(status_file()), nullptr, false);
   return j.is_discarded() ? nlohmann::json::object() : j;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "orchestrator/coordinator.h"
+#include "store/run_scope.h"
 
 namespace csweep::worker {
 
@@ -13,7 +14,10 @@ struct RunOptions {
   std::filesystem::path store;  // empty: the job file's `store:`
   bool force_new = false;
   std::string executor;         // "" = the real computation; "synthetic:..." for tests/benchmarks
-  orchestrator::CoordinatorOptions coordinator;
+  orchestrator::CoordinatorOptions coordinator;  // on_error / max_retries: see below
+  std::string on_error;         // "" = the job's run.on_error
+  int max_retries = -1;         // -1 = the job's run.max_retries
+  store::Slice slice;           // --slice k/N: only shards with id % N == k
   double heartbeat_s = 1.0;
   bool json = false;            // print the summary as JSON on stdout
 };

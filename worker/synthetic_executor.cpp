@@ -26,13 +26,14 @@ SyntheticOptions parse_synthetic_options(const std::string& spec) {
       if (key == "sleep_ms") o.sleep_ms = std::stod(value);
       else if (key == "work") o.work = std::stoll(value);
       else if (key == "fail_rank") o.fail_rank = std::stoi(value);
-      else if (key == "fail") {
+      else if (key == "fail" || key == "flaky" || key == "hang") {
+        auto& set = key == "fail" ? o.fail_shards : key == "flaky" ? o.flaky_shards : o.hang_shards;
         std::stringstream ids(value);
         std::string id;
         while (std::getline(ids, id, ';'))
-          if (!id.empty()) o.fail_shards.insert(static_cast<uint32_t>(std::stoul(id)));
+          if (!id.empty()) set.insert(static_cast<uint32_t>(std::stoul(id)));
       } else {
-        throw error_at("--executor", key, "unknown option (sleep_ms, work, fail, fail_rank)");
+        throw error_at("--executor", key, "unknown option (sleep_ms, work, fail, flaky, hang, fail_rank)");
       }
     } catch (const std::logic_error&) {
       throw error_at("--executor", key, "not a number: '" + value + "'");
@@ -54,8 +55,12 @@ float synthetic_cell_value(uint32_t analysis, uint32_t prompt, int64_t cell, int
 }
 
 std::vector<float> SyntheticExecutor::run(const sharding::Shard& shard) {
-  if (options_.fail_shards.count(shard.id) && (options_.fail_rank < 0 || options_.fail_rank == rank_))
+  const bool this_rank = options_.fail_rank < 0 || options_.fail_rank == rank_;
+  if (options_.fail_shards.count(shard.id) && this_rank)
     throw Error("synthetic failure of shard " + std::to_string(shard.id));
+  if (options_.flaky_shards.count(shard.id) && this_rank && flaked_.insert(shard.id).second)
+    throw Error("synthetic transient failure of shard " + std::to_string(shard.id));
+  if (options_.hang_shards.count(shard.id) && this_rank) std::this_thread::sleep_for(std::chrono::hours(1));
   if (options_.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(options_.sleep_ms));
   std::vector<float> out;
   out.reserve(static_cast<size_t>(shard.cells()));

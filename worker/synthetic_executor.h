@@ -3,11 +3,13 @@
 // (analysis, prompt, cell) computed by `work` rounds of a 64-bit mixer, so runs on any
 // number of ranks, resumed or re-issued, must agree bit for bit. It exercises everything
 // around the computation (scheduling, store, faults) at controllable cost:
-//   --executor synthetic[:sleep_ms=X][,work=N][,fail=ID;ID...][,fail_rank=R]
+//   --executor synthetic[:sleep_ms=X][,work=N][,fail=ID;ID...][,flaky=ID;ID...][,hang=ID;ID...][,fail_rank=R]
 //   sleep_ms  wall time per shard (sub-second shards for the kill tests)
 //   work      mixer rounds per cell (default 64)
 //   fail      shard ids whose run throws "synthetic failure of shard ID"
-//   fail_rank only fail them on this world rank (default: any rank)
+//   flaky     shard ids whose first run in this process throws (a transient fault: retries)
+//   hang      shard ids whose run blocks for an hour (a worker hung inside its executor)
+//   fail_rank only fail / hang them on this world rank (default: any rank)
 #include <cstdint>
 #include <set>
 #include <string>
@@ -19,7 +21,7 @@ namespace csweep::worker {
 struct SyntheticOptions {
   double sleep_ms = 0.0;
   int64_t work = 64;
-  std::set<uint32_t> fail_shards;
+  std::set<uint32_t> fail_shards, flaky_shards, hang_shards;
   int fail_rank = -1;
 };
 
@@ -37,6 +39,7 @@ class SyntheticExecutor : public ShardExecutor {
  private:
   SyntheticOptions options_;
   int rank_;
+  std::set<uint32_t> flaked_;  // flaky shards that already failed once here
 };
 
 }  // namespace csweep::worker

@@ -18,11 +18,11 @@ using orchestrator::Message;
 using orchestrator::MessageType;
 
 ShardPipeline::ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir,
-                             const WorkerContext& context)
+                             const WorkerContext& context, const store::Slice& slice)
     : setup_(setup) {
   executor_ = make_shard_executor(setup.spec, setup.plan, context);
   writer_ = std::make_unique<store::FragmentWriter>(store_dir, setup.layout, setup.spec_hash,
-                                                    store::WriterInfo{context.rank, ""});
+                                                    store::WriterInfo{context.rank, "", slice, store::SlurmIds::from_env()});
   baselines_ = std::make_unique<store::BaselinesWriter>(store_dir, writer_->file().stem().string(), setup.spec_hash,
                                                         context.rank);
 }
@@ -131,7 +131,7 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options) {
       ctx.worker_index = comm.rank() - 1;
       ctx.group = {comm.rank()};
       ctx.executor = options.executor;
-      pipeline = std::make_unique<ShardPipeline>(*setup, store_dir, ctx);
+      pipeline = std::make_unique<ShardPipeline>(*setup, store_dir, ctx, options.slice);
       comm.send(0, Message{MessageType::Ready});
     } catch (const std::exception& e) {
       Message f{MessageType::Failed};

@@ -19,6 +19,7 @@ struct WorkerOptions {
   std::filesystem::path store;  // empty: the job's store
   std::string executor;
   double heartbeat_s = 1.0;
+  store::Slice slice;  // recorded in the fragment's name and attributes
 };
 
 int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
@@ -27,7 +28,8 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
 // the in-process runner.
 class ShardPipeline : public orchestrator::LocalShardRunner {
  public:
-  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context);
+  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context,
+                const store::Slice& slice = {});
   orchestrator::ShardOutcome run(uint32_t shard) override;
   void close();
 

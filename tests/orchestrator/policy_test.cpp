@@ -1,0 +1,123 @@
+// Failure policy of `csweep run`: on_error / max_retries from the job file's run: section
+// with the command line overriding it, and --shard-timeout for a worker hung in its executor.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "process.h"
+#include "store/reader.h"
+#include "worker/synthetic_executor.h"
+
+namespace fs = std::filesystem;
+using namespace csweep::testing;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator-policy" / name;
+  fs::remove_all(d);
+  fs::create_directories(d.parent_path());
+  return d;
+}
+
+std::vector<nlohmann::json> error_lines(const fs::path& store) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(store / "errors.jsonl");
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+void expect_complete_and_exact(const fs::path& store) {
+  auto c = csweep::store::read_store(store);
+  ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
+  EXPECT_TRUE(c.conflicts.empty());
+  for (uint32_t a = 0; a < c.analyses.size(); ++a)
+    for (int64_t p = 0; p < c.analyses[a].n_prompts; ++p)
+      for (int64_t cell = 0; cell < c.analyses[a].cells; ++cell) {
+        const float want = csweep::worker::synthetic_cell_value(a, static_cast<uint32_t>(p), cell, 64);
+        const float got = c.analyses[a].at(p, cell);
+        ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0);
+      }
+}
+
+}  // namespace
+
+TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
+  const std::string job = data_dir() + "/on_error_stop.yaml";  // run: {on_error: stop}
+  const fs::path store = fresh_dir("stop-from-job");
+  Child stop = spawn(run_command(0, {job, "--store", store.string(), "--executor", "synthetic:fail=0"}),
+                     store.string() + ".log");
+  ASSERT_TRUE(wait_for(stop, 60));
+  EXPECT_EQ(stop.exit_code(), 1) << stop.output();
+  auto c = csweep::store::read_store(store);
+  // Shard 0 is the costliest (first handed out): stopping right after it leaves most undone.
+  EXPECT_LT(c.shards_done, static_cast<int64_t>(c.layout.shards.size()) - 1);
+
+  const fs::path store2 = fresh_dir("continue-from-cli");
+  Child cont = spawn(run_command(2, {job, "--store", store2.string(), "--executor", "synthetic:fail=0",
+                                     "--on-error", "continue"}),
+                     store2.string() + ".log");
+  ASSERT_TRUE(wait_for(cont, 60));
+  EXPECT_EQ(cont.exit_code(), 1) << cont.output();
+  c = csweep::store::read_store(store2);
+  EXPECT_EQ(c.shards_done, static_cast<int64_t>(c.layout.shards.size()) - 1);  // all but shard 0
+  EXPECT_FALSE(c.shard_done[0]);
+}
+
+TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
+  const std::string job = data_dir() + "/sweep.yaml";
+  // Without retries the transient failures count.
+  const fs::path store0 = fresh_dir("no-retry");
+  Child a = spawn(run_command(0, {job, "--store", store0.string(), "--executor", "synthetic:flaky=3;7"}),
+                  store0.string() + ".log");
+  ASSERT_TRUE(wait_for(a, 60));
+  EXPECT_EQ(a.exit_code(), 1) << a.output();
+  EXPECT_EQ(error_lines(store0).size(), 2u);
+
+  // With one retry, in process and across ranks, the sweep completes exactly.
+  for (int np : {0, 3}) {
+    const fs::path store = fresh_dir("retry-np" + std::to_string(np));
+    Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", "synthetic:flaky=3;7",
+                                     "--max-retries", "1", "--on-error", "stop"}),
+                    store.string() + ".log");
+    ASSERT_TRUE(wait_for(b, 60));
+    EXPECT_EQ(b.exit_code(), 0) << "np " << np << ": " << b.output();
+    expect_complete_and_exact(store);
+    auto errors = error_lines(store);
+    ASSERT_EQ(errors.size(), 2u) << "np " << np;
+    for (const auto& e : errors) {
+      EXPECT_EQ(e["retrying"], true) << e.dump();
+      EXPECT_EQ(e["attempt"], 1);
+      EXPECT_NE(e["error"].get<std::string>().find("transient"), std::string::npos);
+    }
+  }
+}
+
+TEST(Policy, ShardTimeoutReissuesTheShardOfAHungWorker) {
+  const std::string job = data_dir() + "/sweep.yaml";
+  const fs::path store = fresh_dir("hang");
+  // Rank 1 hangs (for an hour) inside whichever shard it gets first; rank 2 must take that
+  // shard over after 2 s and finish the sweep.
+  std::string every_shard;
+  for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
+  const auto t0 = std::chrono::steady_clock::now();
+  Child c = spawn(run_command(3, {job, "--store", store.string(), "--executor",
+                                  "synthetic:sleep_ms=2,fail_rank=1,hang=" + every_shard, "--shard-timeout", "2",
+                                  "--prefetch", "1"}),
+                  store.string() + ".log");
+  ASSERT_TRUE(wait_for(c, 60)) << c.output();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(c.exit_code(), 0) << c.output();
+  EXPECT_LT(took, 30.0);
+  expect_complete_and_exact(store);
+  // The journal says why.
+  bool saw_hung = false;
+  for (const auto& e : fs::directory_iterator(store / "journal")) {
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) saw_hung |= line.find("hung") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_hung);
+}
