@@ -59,3 +59,44 @@ TEST(Scheduler, FailedShardIsNotRetriedAndTheSweepFinishes) {
   EXPECT_EQ(s.failed_count(), 1);
   EXPECT_EQ(s.state(2), ShardState::Failed);
 }
+
+TEST(Scheduler, SubsetOfShardsForASliceIgnoresTheOthers) {
+  auto all = shards();
+  std::vector<ScheduledShard> slice;  // --slice 1/2: ids 1, 3, 5
+  for (const auto& s : all)
+    if (s.id % 2 == 1) slice.push_back(s);
+  Scheduler s(slice, {0, 0, 0, 1, 0, 0});  // shard 3 already in the store
+  EXPECT_EQ(s.total(), 3);
+  EXPECT_EQ(s.done_count(), 1);
+  EXPECT_FALSE(s.in_scope(0));
+  EXPECT_FALSE(s.done(1, 0));  // a shard of another slice is never marked
+  EXPECT_FALSE(s.failed(1, 4));
+  std::vector<uint32_t> got;
+  while (auto n = s.next_for(1)) {
+    got.push_back(*n);
+    s.done(1, *n);
+  }
+  EXPECT_EQ(got, (std::vector<uint32_t>{1, 5}));
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.done_count(), 3);
+  EXPECT_EQ(s.cells_total(), 12);
+}
+
+TEST(Scheduler, FailedShardIsRetriedUpToMaxRetriesThenFails) {
+  Scheduler s(shards(), {}, /*max_retries=*/2);
+  int failures = 0;
+  while (auto n = s.next_for(1)) {
+    if (*n != 2) {
+      s.done(1, *n);
+      continue;
+    }
+    const bool final = s.failed(1, *n);
+    ++failures;
+    EXPECT_EQ(final, failures == 3) << failures;
+    EXPECT_EQ(s.attempts(2), failures);
+  }
+  EXPECT_EQ(failures, 3);  // the first run and two retries
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(s.failed_count(), 1);
+  EXPECT_EQ(s.done_count(), 5);
+}

@@ -11,6 +11,7 @@
 #include "store/fragment_writer.h"
 #include "store/reader.h"
 #include "store/sha256.h"
+#include "store/run_scope.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -222,4 +223,81 @@ TEST(Fragments, ReadableWithH5pyAndH5dump) {
   std::ifstream d(dir / "dump.out");
   std::string dumped((std::istreambuf_iterator<char>(d)), {});
   EXPECT_NE(dumped.find("axis_names"), std::string::npos);
+}
+
+TEST(RunScope, SliceParsingMembershipAndNames) {
+  using csweep::store::parse_slice;
+  using csweep::store::slice_of_name;
+  auto s = parse_slice("2/5");
+  EXPECT_TRUE(s.active());
+  EXPECT_EQ(s.text(), "2/5");
+  EXPECT_EQ(s.tag(), "s2of5");
+  EXPECT_TRUE(s.contains(7));
+  EXPECT_FALSE(s.contains(8));
+  EXPECT_FALSE(parse_slice("0/1").active());  // the whole sweep
+  EXPECT_TRUE(parse_slice("0/1").contains(8));
+  for (const char* bad : {"5/5", "1/0", "a/2", "1", "", "1/2/3", " 1/2"}) {
+    try {
+      parse_slice(bad);
+      ADD_FAILURE() << bad;
+    } catch (const csweep::Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("--slice", 0), 0u) << e.what();
+    }
+  }
+  EXPECT_EQ(slice_of_name("s2of5-slurm7_2-host-1-0.h5").text(), "2/5");
+  EXPECT_EQ(slice_of_name("status-s0of3.json").text(), "0/3");
+  EXPECT_FALSE(slice_of_name("host-1-0.h5").active());
+  EXPECT_FALSE(slice_of_name("s5of5-x.h5").active());
+}
+
+TEST(RunScope, SlurmIdsFromTheEnvironmentOnlyDigits) {
+  ::setenv("SLURM_JOB_ID", "1234", 1);
+  ::setenv("SLURM_ARRAY_JOB_ID", "1200", 1);
+  ::setenv("SLURM_ARRAY_TASK_ID", "../x", 1);  // never reaches a file name
+  auto ids = csweep::store::SlurmIds::from_env();
+  EXPECT_EQ(ids.job_id, "1234");
+  EXPECT_EQ(ids.array_job_id, "1200");
+  EXPECT_EQ(ids.array_task_id, "");
+  EXPECT_EQ(ids.tag(), "slurm1234");
+  ::setenv("SLURM_ARRAY_TASK_ID", "3", 1);
+  EXPECT_EQ(csweep::store::SlurmIds::from_env().tag(), "slurm1200_3");
+  for (const char* v : {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"}) ::unsetenv(v);
+  EXPECT_TRUE(csweep::store::SlurmIds::from_env().empty());
+}
+
+TEST(StoreDir, SlicesShareTheStoreButNotASliceAndNotWithAWholeRun) {
+  const fs::path dir = fresh_dir("slices");
+  fs::create_directories(dir / "slurm");  // csweep submit got there first
+  const Layout l = small_layout();
+  const csweep::store::StoreIdentity id{"name: test\n", "hash-a", l};
+  Store a = Store::open_for_run(dir, id, false, csweep::store::parse_slice("0/2"));
+  EXPECT_TRUE(a.created());
+  Store b = Store::open_for_run(dir, id, false, csweep::store::parse_slice("1/2"));  // beside it
+  EXPECT_FALSE(b.created());
+  EXPECT_EQ(b.status_file().filename(), "status-s1of2.json");
+  EXPECT_THROW(Store::open_for_run(dir, id, false, csweep::store::parse_slice("0/2")), csweep::Error);
+  EXPECT_THROW(Store::open_for_run(dir, id, false), csweep::Error);  // a whole run waits for the slices
+  EXPECT_THROW(Store::open_for_run(dir, id, true, csweep::store::parse_slice("1/3")), csweep::Error);  // --force-new
+  // Concurrent provenance updates under the lock lose nothing.
+  a.update_provenance([](nlohmann::json& p) { p["runs"].push_back("a"); });
+  b.update_provenance([](nlohmann::json& p) { p["runs"].push_back("b"); });
+  EXPECT_EQ(a.provenance()["runs"].size(), 2u);
+  // A fragment records its slice and Slurm ids, in its name and its attributes.
+  {
+    csweep::store::WriterInfo w{3, "node7", csweep::store::parse_slice("1/2"), {"42", "40", "1"}};
+    csweep::store::FragmentWriter f(dir, l, "hash-a", w);
+    EXPECT_EQ(f.file().filename().string().rfind("s1of2-slurm40_1-node7-", 0), 0u) << f.file();
+    f.write(l.shards[1], values_of(l.shards[1]));
+  }
+  auto c = csweep::store::read_store(dir);
+  ASSERT_EQ(c.writers.size(), 1u);
+  const auto j = c.writers[0].to_json();
+  EXPECT_EQ(j["slice"], "1/2");
+  EXPECT_EQ(j["rank"], 3);
+  EXPECT_EQ(j["host"], "node7");
+  EXPECT_EQ(j["slurm"]["job_id"], "42");
+  EXPECT_EQ(j["slurm"]["array_job_id"], "40");
+  EXPECT_EQ(j["slurm"]["array_task_id"], "1");
+  EXPECT_EQ(j["shards"], 1);
+  EXPECT_EQ(j["first_copies"], 1);
 }
