@@ -65,9 +65,11 @@ std::string Progress::line(int live_workers) const {
   const int64_t cells_run = scheduler_.cells_done() - cells_at_start_;
   const double rate = elapsed > 0 ? cells_run / elapsed : 0.0;
   const int64_t cells_left = scheduler_.cells_total() - scheduler_.cells_done();
+  // Array tasks share one log folder: say which slice this line is about.
+  const std::string slice = run_info_.contains("slice") ? "slice " + run_info_["slice"].get<std::string>() + ": " : "";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "shards %lld/%lld (%lld failed) | %.1f patched runs/s | %d workers | elapsed %s | ETA %s",
-                static_cast<long long>(scheduler_.done_count()), static_cast<long long>(scheduler_.total()),
+  std::snprintf(buf, sizeof buf, "%sshards %lld/%lld (%lld failed) | %.1f patched runs/s | %d workers | elapsed %s | ETA %s",
+                slice.c_str(), static_cast<long long>(scheduler_.done_count()), static_cast<long long>(scheduler_.total()),
                 static_cast<long long>(scheduler_.failed_count()), rate, live_workers, format_duration(elapsed).c_str(),
                 rate > 0 ? format_duration(cells_left / rate).c_str() : "?");
   return buf;

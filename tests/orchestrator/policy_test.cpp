@@ -76,17 +76,23 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
   EXPECT_EQ(a.exit_code(), 1) << a.output();
   EXPECT_EQ(error_lines(store0).size(), 2u);
 
-  // With one retry, in process and across ranks, the sweep completes exactly.
+  // With one retry, in process and across ranks, the sweep completes exactly. Under mpirun
+  // only rank 1 is flaky, on every shard it runs for the first time (another rank must not
+  // flake again on the retry: that would be a second failure).
+  std::string every_shard;
+  for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
   for (int np : {0, 3}) {
     const fs::path store = fresh_dir("retry-np" + std::to_string(np));
-    Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", "synthetic:flaky=3;7",
-                                     "--max-retries", "1", "--on-error", "stop"}),
+    const std::string executor = np == 0 ? "synthetic:flaky=3;7" : "synthetic:sleep_ms=2,fail_rank=1,flaky=" + every_shard;
+    Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", executor, "--max-retries", "1",
+                                     "--on-error", "stop"}),
                     store.string() + ".log");
     ASSERT_TRUE(wait_for(b, 60));
     EXPECT_EQ(b.exit_code(), 0) << "np " << np << ": " << b.output();
     expect_complete_and_exact(store);
     auto errors = error_lines(store);
-    ASSERT_EQ(errors.size(), 2u) << "np " << np;
+    if (np == 0) EXPECT_EQ(errors.size(), 2u);
+    else EXPECT_GE(errors.size(), 1u);
     for (const auto& e : errors) {
       EXPECT_EQ(e["retrying"], true) << e.dump();
       EXPECT_EQ(e["attempt"], 1);
@@ -104,7 +110,7 @@ TEST(Policy, ShardTimeoutReissuesTheShardOfAHungWorker) {
   for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
   const auto t0 = std::chrono::steady_clock::now();
   Child c = spawn(run_command(3, {job, "--store", store.string(), "--executor",
-                                  "synthetic:sleep_ms=2,fail_rank=1,hang=" + every_shard, "--shard-timeout", "2",
+                                  "synthetic:sleep_ms=5,fail_rank=1,hang=" + every_shard, "--shard-timeout", "2",
                                   "--prefetch", "1"}),
                   store.string() + ".log");
   ASSERT_TRUE(wait_for(c, 60)) << c.output();
