@@ -159,12 +159,13 @@ TEST(Slices, ArrayTasksShareAStoreMadeBySubmitAndEachComputesOnlyItsShards) {
 TEST(Slices, RerunOfAnInterruptedSliceResumesOnlyThatSlice) {
   const fs::path store = fresh_dir("resume");
   // Slice 0/2 is interrupted (SIGTERM) part-way; slice 1/2 is never run.
-  Child a = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=20", "--slice",
+  Child a = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=40", "--slice",
                                   "0/2"}),
                   store.string() + ".a");
   for (int i = 0; i < 400; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (fs::exists(store / "fragments") && csweep::store::read_store(store).shards_done >= 5) break;
+    if (!fs::exists(store / "spec.hash")) continue;  // still being created
+    if (csweep::store::read_store(store).shards_done >= 5) break;
   }
   ::kill(a.pid, SIGTERM);
   ASSERT_TRUE(wait_for(a, 30));
