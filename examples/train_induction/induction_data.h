@@ -21,9 +21,16 @@ struct InductionDataOptions {
   int64_t vocab = 256;
   int64_t min_segment = 4, max_segment = 16;
   int64_t max_prefix = 12, max_gap = 12;
+  // Parity of the gap between the copies: 0 even, 1 odd, -1 any. Training draws even gaps
+  // only, so held-out odd gaps are sequences training never produced. (The segment length
+  // takes every value, so the copy distance has either parity: no parity shortcut. A split
+  // by the parity of the distance itself was tried first and handed the model exactly that
+  // shortcut — attend to positions of the answer's parity — and the circuit never formed.)
+  int gap_parity = -1;
 };
 
 // Each row: [random prefix][segment A][random gap][A again][random tail], truncated to seq.
+// The prefix is capped so that at least 4 tokens of the second copy fit in the row.
 InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch, const InductionDataOptions& options);
 
 }  // namespace csweep::examples

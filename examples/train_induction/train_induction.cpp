@@ -27,15 +27,15 @@ using namespace csweep::model;
 
 namespace {
 
-ModelConfig induction_config() {
+ModelConfig induction_config(int64_t n_heads) {
   ModelConfig c;
   c.arch = Arch::Gpt2;
   c.hf_architecture = "GPT2LMHeadModel";
   c.n_layers = 2;
   c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.d_head = 16;
+  c.n_heads = n_heads;
+  c.n_kv_heads = n_heads;
+  c.d_head = c.d_model / n_heads;
   c.d_mlp = 256;
   c.d_vocab = 256;
   c.n_ctx = 64;
@@ -45,7 +45,7 @@ ModelConfig induction_config() {
   c.tie_word_embeddings = true;
   c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
   c.learned_pos_embed = true;
-  c.attn_scale = 0.25;
+  c.attn_scale = 1.0 / std::sqrt(double(c.d_head));
   return c;
 }
 
@@ -98,6 +98,24 @@ at::Tensor to_tensor(const InductionBatch& b) {
 at::Tensor token_losses(const at::Tensor& logits, const at::Tensor& tokens) {
   at::Tensor logp = at::log_softmax(logits.slice(1, 0, -1), -1);
   return -logp.gather(-1, tokens.slice(1, 1).unsqueeze(-1)).squeeze(-1);
+}
+
+// Per-head parameter norms: [layer, head], over the head's rows of W_Q, W_K, W_V (and their
+// biases) and its columns of W_O. The group-L1 penalty on these makes heads compete: a head
+// not worth its norm shrinks towards zero as a whole — its attention pattern too, so a
+// pruned head does not keep a learned induction pattern it no longer uses — and the circuit
+// settles into one induction head instead of several redundant ones.
+at::Tensor head_norms(const Weights& w, const ModelConfig& c) {
+  std::vector<at::Tensor> rows;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w.layers[size_t(l)];
+    auto per_head_rows = [&](const at::Tensor& W) { return W.view({c.n_heads, -1}).pow(2).sum(1); };
+    at::Tensor sq = per_head_rows(L.W_Q) + per_head_rows(L.W_K) + per_head_rows(L.W_V) + per_head_rows(L.b_Q) +
+                    per_head_rows(L.b_K) + per_head_rows(L.b_V) +
+                    L.W_O.view({c.d_model, c.n_heads, c.d_head}).pow(2).sum(at::IntArrayRef{0, 2});
+    rows.push_back((sq + 1e-12).sqrt());  // eps: a finite gradient at 0
+  }
+  return at::stack(rows);
 }
 
 struct SplitLoss {
@@ -234,14 +252,26 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the bundled induction model (deterministic, CPU)"};
   std::string out = "examples/models/induction-2l";
   uint64_t seed = 1;
-  int64_t steps = 3000, batch = 32, threads = 1;
+  int64_t steps = 3000, batch = 32, threads = 1, n_heads = 4;
   double lr = 3e-3, weight_decay = 0.01;
+  std::vector<double> head_l1;
   app.add_option("--out", out, "output folder (Hugging Face layout)");
   app.add_option("--seed", seed, "random seed");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--batch", batch, "sequences per step");
   app.add_option("--lr", lr, "peak learning rate (AdamW)");
   app.add_option("--threads", threads, "intra-op threads (1 = bit-reproducible)");
+  app.add_option("--heads", n_heads, "attention heads per layer (d_model 64 is split between them)");
+  app.add_option("--head-l1", head_l1, "group-L1 weight on the per-head output norms, one per layer (default 0)")
+      ->expected(2);
+  double l1_after_loss = 1.5;
+  int64_t l1_ramp = 500;
+  app.add_option("--l1-after-loss", l1_after_loss,
+                 "switch the penalty on once the logged repeated-token loss is below this (after the phase change)");
+  app.add_option("--l1-ramp", l1_ramp, "steps over which the penalty ramps up to --head-l1");
+  int64_t early_max_prefix = -1;
+  app.add_option("--early-max-prefix", early_max_prefix,
+                 "longest random prefix before the phase change (default: --max-prefix)");
   InductionDataOptions train_opts;
   app.add_option("--seq", train_opts.seq, "training sequence length (<= n_ctx = 64)");
   app.add_option("--min-segment", train_opts.min_segment, "shortest repeated segment");
@@ -249,9 +279,19 @@ int main(int argc, char** argv) {
   app.add_option("--max-prefix", train_opts.max_prefix, "longest random prefix before the segment");
   app.add_option("--max-gap", train_opts.max_gap, "longest random gap between the two copies");
   CLI11_PARSE(app, argc, argv);
+  if (train_opts.max_gap < 1) {
+    std::fprintf(stderr, "--max-gap: must be >= 1 (held-out sequences use the odd gaps)\n");
+    return 2;
+  }
+  train_opts.gap_parity = 0;
   at::set_num_threads(int(threads));
+  if (head_l1.empty()) head_l1 = {0.0, 0.0};
+  if (64 % n_heads != 0) {
+    std::fprintf(stderr, "--heads: %lld does not divide d_model 64\n", (long long)n_heads);
+    return 2;
+  }
 
-  ModelConfig cfg = induction_config();
+  ModelConfig cfg = induction_config(n_heads);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   Model model(cfg, init_weights(cfg, gen), at::kFloat, at::kCPU);
   std::vector<std::pair<std::string, at::Tensor>> params;
@@ -269,11 +309,21 @@ int main(int argc, char** argv) {
   std::mt19937_64 data_rng(seed * 7919 + 1);
   const double beta1 = 0.9, beta2 = 0.98, eps = 1e-8;
   const int64_t warmup = 100;
+  // The penalty waits for the induction phase change: during the plateau no head is useful
+  // yet, and a penalty then prunes the layer before the circuit can form (measured).
+  // Likewise the first copy stays near the start until then (the circuit forms far sooner
+  // when the repeats are concentrated; measured), and ranges over the whole context after.
+  int64_t l1_start = -1;
+  InductionDataOptions early_opts = train_opts;
+  if (early_max_prefix >= 0) early_opts.max_prefix = early_max_prefix;
   for (int64_t step = 1; step <= steps; ++step) {
-    InductionBatch b = make_induction_batch(data_rng, batch, train_opts);
+    double l1_scale = l1_start < 0 ? 0.0 : std::min(1.0, double(step - l1_start) / double(l1_ramp));
+    InductionBatch b = make_induction_batch(data_rng, batch, l1_start < 0 ? early_opts : train_opts);
     at::Tensor tokens = to_tensor(b);
     at::Tensor loss = token_losses(model.forward(tokens), tokens).mean();
-    loss.backward();
+    at::Tensor penalty = (head_norms(model.weights(), cfg) *
+                          at::tensor(head_l1, at::kFloat).view({cfg.n_layers, 1})).sum() * l1_scale;
+    (loss + penalty).backward();
     double lr_now = lr * std::min(1.0, double(step) / warmup) *
                     0.5 * (1.0 + std::cos(M_PI * double(step) / double(steps + 1)));
     {
@@ -293,41 +343,62 @@ int main(int argc, char** argv) {
     }
     if (step % 250 == 0 || step == 1) {
       std::mt19937_64 eval_rng(12345);
-      SplitLoss s = split_loss(model, make_induction_batch(eval_rng, 256, train_opts));
-      std::printf("step %5lld  loss %.4f  repeated %.4f  other %.4f\n", (long long)step, loss.item<double>(),
-                  s.repeated, s.other);
+      // On the data of the current phase: the trigger must see the circuit form on early data.
+      SplitLoss s = split_loss(model, make_induction_batch(eval_rng, 256, l1_start < 0 ? early_opts : train_opts));
+      HeadScores hs = head_scores(model, eval_rng, 32, 25);
+      at::Tensor norms = head_norms(model.weights(), cfg).detach();
+      std::printf("step %5lld  loss %.4f  repeated %.4f  other %.4f  penalty x%.2f%s\n", (long long)step,
+                  loss.item<double>(), s.repeated, s.other, l1_scale, l1_start < 0 ? "  (early data)" : "");
+      if (l1_start < 0 && s.repeated < l1_after_loss) l1_start = step;
+      for (int64_t l = 0; l < cfg.n_layers; ++l) {
+        std::printf("   L%lld prev", (long long)l);
+        for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", hs.previous_token[l][h].item<double>());
+        std::printf("  ind");
+        for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", hs.induction[l][h].item<double>());
+        std::printf("  |W_O|");
+        for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", norms[l][h].item<double>());
+        std::printf("\n");
+      }
       std::fflush(stdout);
     }
   }
   for (auto& p : params) p.second.requires_grad_(false);
 
-  // Held-out: offsets and gaps the training never produced.
-  InductionDataOptions held_out = train_opts;
-  held_out.seq = 64;
-  held_out.min_segment = 6;
-  held_out.max_segment = 14;
-  held_out.max_prefix = 30;  // first copies start and gaps run past anything trained on
-  held_out.max_gap = 16;
+  // In distribution: fresh sequences from the training distribution (even gaps). Held out:
+  // the same shapes with odd gaps, which training never produced.
   std::mt19937_64 eval_rng(seed + 999);
+  SplitLoss train_loss = split_loss(model, make_induction_batch(eval_rng, 512, train_opts));
+  InductionDataOptions held_out = train_opts;
+  held_out.gap_parity = 1;
   SplitLoss heldout_loss = split_loss(model, make_induction_batch(eval_rng, 512, held_out));
   HeadScores scores = head_scores(model, eval_rng, 128, 25);
+  at::Tensor norms = head_norms(model.weights(), cfg).detach();
 
   fs::create_directories(out);
   write_hf_gpt2(out, cfg, model.weights());
   write_byte_tokenizer(out);
   nlohmann::ordered_json report = {
-      {"seed", seed}, {"steps", steps}, {"batch", batch}, {"lr", lr},
+      {"seed", seed}, {"steps", steps}, {"batch", batch}, {"lr", lr}, {"heads", n_heads}, {"head_l1", head_l1},
+      {"l1_after_loss", l1_after_loss}, {"l1_start_step", l1_start}, {"l1_ramp", l1_ramp},
+      {"early_max_prefix", early_opts.max_prefix},
+      {"data", {{"seq", train_opts.seq}, {"segment", {train_opts.min_segment, train_opts.max_segment}},
+                {"max_prefix", train_opts.max_prefix}, {"max_gap", train_opts.max_gap},
+                {"train_gaps", "even"}, {"heldout_gaps", "odd"}}},
+      {"train_loss_repeated", train_loss.repeated}, {"train_loss_other", train_loss.other},
       {"heldout_loss_repeated", heldout_loss.repeated}, {"heldout_loss_other", heldout_loss.other},
       {"uniform_loss", std::log(double(cfg.d_vocab))},
-      {"previous_token_score", std::vector<std::vector<double>>()}, {"induction_score", std::vector<std::vector<double>>()}};
+      {"previous_token_score", std::vector<std::vector<double>>()}, {"induction_score", std::vector<std::vector<double>>()},
+      {"head_norm", std::vector<std::vector<double>>()}};
   for (int64_t l = 0; l < cfg.n_layers; ++l) {
-    std::vector<double> p, i;
+    std::vector<double> p, i, n;
     for (int64_t h = 0; h < cfg.n_heads; ++h) {
       p.push_back(scores.previous_token[l][h].item<double>());
       i.push_back(scores.induction[l][h].item<double>());
+      n.push_back(norms[l][h].item<double>());
     }
     report["previous_token_score"].push_back(p);
     report["induction_score"].push_back(i);
+    report["head_norm"].push_back(n);
   }
   std::ofstream(fs::path(out) / "training_report.json") << report.dump(2) << "\n";
   std::printf("%s\n", report.dump(2).c_str());
