@@ -254,10 +254,14 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
 
   // The lead's transcript: the script, the job id, the requeue and the final status.
   if (const char* path = std::getenv("CSWEEP_SLURM_TRANSCRIPT")) {
+    // The store goes with the test's temporary folder: keep a copy of the script beside FILE.
+    fs::copy_file(store / "slurm" / "sweep.sbatch", std::string(path) + ".sweep.sbatch",
+                  fs::copy_options::overwrite_existing);
     std::ofstream t(path);
     t << "$ csweep submit " << job_file().string() << " --cluster " << cluster.string() << " --store "
       << store.string() << "\n"
-      << id << "\n\n# generated script: " << (store / "slurm" / "sweep.sbatch").string() << "\n"
+      << id << "\n\n# generated script: " << (store / "slurm" / "sweep.sbatch").string() << " (copy: " << path
+      << ".sweep.sbatch)\n"
       << read_text(store / "slurm" / "sweep.sbatch") << "\n"
       << "# after `scancel --signal=USR1 --batch " << id << "` (" << drained.shards_done << "/"
       << drained.layout.shards.size() << " shards done when it drained):\n$ scontrol show job -o " << id << "\n"

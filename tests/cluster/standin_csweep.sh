@@ -34,6 +34,9 @@ run)
   done
   shards=$(job_value "$job" shards); seconds=$(job_value "$job" shard_seconds)
   rank=${SLURM_PROCID:-0}; ntasks=${SLURM_NTASKS:-1}
+  # Slurm signals every process of the task, so a USR1 would also kill a child such as
+  # sha256sum mid-shard: hash once, before any signal can come, and write with builtins.
+  job_hash=$(sha256sum < "$job" | cut -d' ' -f1)
   drain=0
   trap 'drain=1' USR1 TERM
   mkdir -p "$store/results" "$store/index"
@@ -44,7 +47,7 @@ run)
     [[ -e $store/results/shard-$i ]] && continue
     if (( drain )); then echo "standin: drained before shard $i" >&2; exit 75; fi
     sleep "${seconds:-0}"
-    { printf '%s' "shard $i of "; sha256sum < "$job" | cut -d' ' -f1; } > "$store/results/.shard-$i.tmp"
+    printf 'shard %s of %s\n' "$i" "$job_hash" > "$store/results/.shard-$i.tmp"
     mv "$store/results/.shard-$i.tmp" "$store/results/shard-$i"
     echo "shard $i $writer" >> "$store/index/writer-${SLURM_JOB_ID:-local}-$rank.txt"
   done
