@@ -1,6 +1,7 @@
 // The bundled model's circuit is found from the sweep's output, not from its card: runs
 // examples/induction.yaml end to end (csweep run under mpirun when available, then reduce)
-// and checks sweep.h5 with h5py.
+// and the companion logprob job for the loss on the repeated half, and checks sweep.h5 with
+// h5py.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -25,12 +26,22 @@ int run(const std::string& command) {
 
 TEST(InductionCircuit, SweepFindsTheInductionHead) {
   fs::path store = fs::temp_directory_path() / ("csweep-induction-" + std::to_string(::getpid()));
+  fs::path loss_store = fs::temp_directory_path() / ("csweep-induction-loss-" + std::to_string(::getpid()));
   fs::remove_all(store);
+  fs::remove_all(loss_store);
   const std::string job = CSWEEP_SOURCE_DIR "/examples/induction.yaml";
   ASSERT_EQ(run("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 --oversubscribe " +
                 csweep_bin() + " run " + job + " --store " + store.string()),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_induction_circuit.py " + store.string()), 0);
+  // The same prompts with metric logprob: the loss on the repeated half, clean and ablated.
+  ASSERT_EQ(run(csweep_bin() + " run " CSWEEP_SOURCE_DIR "/tests/examples/induction_loss.yaml --store " +
+                loss_store.string() + " > /dev/null"),
+            0);
+  ASSERT_EQ(run(csweep_bin() + " reduce " + loss_store.string() + " > /dev/null"), 0);
+  EXPECT_EQ(run("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_induction_circuit.py " + store.string() +
+                " " + loss_store.string()),
+            0);
   fs::remove_all(store);
+  fs::remove_all(loss_store);
 }
