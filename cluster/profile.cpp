@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/edit_distance.h"
 #include "common/error.h"
 
 namespace csweep::cluster {
@@ -16,21 +17,6 @@ const std::vector<std::string> kKeys = {
     "partition", "account", "qos", "nodes", "tasks_per_node", "gpus_per_node", "gpu_request",
     "gpu_type", "cpus_per_task", "mem", "time", "signal_seconds", "max_requeues", "modules",
     "env", "launcher", "launcher_args", "extra_sbatch", "store_root"};
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string did_you_mean(const std::string& key) {
   std::string best;

@@ -4,6 +4,7 @@
 #include <climits>
 #include <tuple>
 
+#include "common/edit_distance.h"
 #include "common/error.h"
 
 namespace csweep::jobs {
@@ -43,21 +44,6 @@ void Source::error(const YAML::Mark& at, const std::string& reason) const {
 
 void Source::error(const YAML::Node& at, const std::string& reason) const {
   error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), reason);
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {

@@ -39,7 +39,6 @@ struct Source {
   void error(const YAML::Mark& at, const std::string& reason) const;
 };
 
-size_t edit_distance(const std::string& a, const std::string& b);
 // " (did you mean \"x\"?)" for the closest candidate within a small edit distance, else "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
