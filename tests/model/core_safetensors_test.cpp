@@ -26,10 +26,7 @@ using csweep::model::TensorEntry;
 
 namespace {
 
-const fs::path& data_dir() {
-  static const fs::path dir = csweep::test::loader_test_data();
-  return dir;
-}
+const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 
 const fs::path kGpt2Tiny = "/work/shared/fixtures/gpt2-tiny";
 

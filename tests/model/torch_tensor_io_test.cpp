@@ -25,10 +25,7 @@ using csweep::model::to_tensor_slice;
 
 namespace {
 
-const fs::path& data_dir() {
-  static const fs::path dir = csweep::test::loader_test_data();
-  return dir;
-}
+const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 
 const at::Device kCpu(at::kCPU);
 

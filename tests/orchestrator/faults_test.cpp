@@ -17,14 +17,9 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator", name); }
 
-std::string job() { return data_dir() + "/sweep.yaml"; }
+std::string job() { return sweep_job(); }
 
 // 0 while the run has not created the store yet.
 int64_t shards_done(const fs::path& store) {

@@ -13,12 +13,7 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator-policy" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-policy", name); }
 
 std::vector<nlohmann::json> error_lines(const fs::path& store) {
   std::vector<nlohmann::json> out;

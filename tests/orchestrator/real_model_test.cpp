@@ -15,12 +15,7 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator-real" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-real", name); }
 
 csweep::store::StoreContents run_world(int np) {
   const fs::path store = fresh_dir("np" + std::to_string(np));

@@ -15,14 +15,9 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator", name); }
 
-std::string job() { return data_dir() + "/sweep.yaml"; }
+std::string job() { return sweep_job(); }
 
 // Every cell present, equal to the synthetic value, no conflicts.
 void expect_exact(const fs::path& store, bool allow_duplicates = true) {

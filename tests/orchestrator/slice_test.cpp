@@ -16,14 +16,9 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "orchestrator-slices" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-slices", name); }
 
-std::string job() { return data_dir() + "/sweep.yaml"; }
+std::string job() { return sweep_job(); }
 
 // csweep run under `env VAR=...` (plain, or as each rank's program under mpirun: Slurm
 // variables in mpirun's own environment would make it look for a Slurm allocation).

@@ -40,4 +40,10 @@ inline std::filesystem::path loader_test_data() {
   return dir;
 }
 
+// The folder, generated at most once per process (the script hash check reads a file).
+inline const std::filesystem::path& loader_data_dir() {
+  static const std::filesystem::path dir = loader_test_data();
+  return dir;
+}
+
 }  // namespace csweep::test
