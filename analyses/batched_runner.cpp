@@ -1,11 +1,12 @@
 #include "analyses/batched_runner.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <tuple>
 
 #include "common/error.h"
 #include "common/log.h"
-#include "analyses/suffix_forward.h"
 #include "model/layers.h"
 
 namespace csweep::analyses {
@@ -29,13 +30,10 @@ int64_t micro_batch_size(const model::ModelConfig& config, int64_t seq, c10::Sca
 
 namespace {
 
-struct Final {  // the last position's final residual of some rows, awaiting ln_final + W_U
-  std::vector<int64_t> index;
-  at::Tensor resid;  // [rows, 1, d]
-};
+using model::HookPoint;
 
-// Rows that start at block `layer`: the base edits the cached residual does not already contain
-// (those at blocks >= layer; all of them from the embeddings) plus the row's own.
+// The base edits the cached residual at block `layer` does not already contain (those at
+// blocks >= layer; all of them from the embeddings) plus the row's own.
 RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
   RowEdits out;
   for (const Edit& e : target.base) {
@@ -46,59 +44,148 @@ RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
   return out;
 }
 
-// Rows [index] from block `layer` > 0, positions >= s > 0 only.
-void run_suffix_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-                      const std::vector<int64_t>& index, int64_t layer, int64_t s, std::vector<Final>& finals) {
-  const int64_t b = static_cast<int64_t>(index.size());
-  const int64_t seq = target.tokens.size(1);
-  std::vector<RowEdits> edits;
-  for (int64_t i : index) edits.push_back(shift_edits(with_base(target, rows[i], layer), s, seq));
-  model::Hooks hooks;
-  install_row_edits(hooks, edits);
-  finals.push_back({index, suffix_forward(model, target, layer, s, b, &hooks)});
+bool after_attention(HookPoint p) {
+  switch (p) {
+    case HookPoint::AttnZ:
+    case HookPoint::AttnOut:
+    case HookPoint::ResidMid:
+    case HookPoint::Ln2Scale:
+    case HookPoint::Ln2Normalized:
+    case HookPoint::MlpPre:
+    case HookPoint::MlpPreLinear:
+    case HookPoint::MlpPost:
+    case HookPoint::MlpOut:
+    case HookPoint::ResidPost: return true;
+    default: return false;
+  }
 }
 
-void run_chunk(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-               const std::vector<int64_t>& index, int64_t layer, const Metric& metric, std::vector<float>& out,
-               std::vector<Final>& finals) {
-  const int64_t b = static_cast<int64_t>(index.size());
-  const model::HookSite start_site{model::HookPoint::ResidPre, layer};
-  std::vector<RowEdits> edits(b), start_edits(b);
-  for (int64_t i = 0; i < b; ++i) {
-    for (const Edit& e : with_base(target, rows[index[i]], layer)) {
-      // Edits of the starting residual are applied to start_resid here, not by the forward.
-      if (layer > 0 && e.site == start_site) start_edits[i].push_back(e);
-      else edits[i].push_back(e);
+// Where a row resumes the target run: block, first position, and the end of the positions its
+// start block recomputes when it enters that block after attention (0: the whole block).
+struct Start {
+  int64_t layer = 0, first = 0, attn_end = 0;
+  bool operator<(const Start& o) const { return std::tie(layer, first, attn_end) < std::tie(o.layer, o.first, o.attn_end); }
+};
+
+// The first position any edit touches, or 0 when one spans every position.
+int64_t first_edited_position(const RowEdits& edits) {
+  int64_t first = -1;
+  for (const Edit& e : edits) {
+    if (e.slice.positions.empty()) return 0;
+    for (int64_t p : e.slice.positions) {
+      if (p < 0) return 0;
+      first = first < 0 ? p : std::min(first, p);
     }
   }
-  model::Hooks hooks;
-  install_row_edits(hooks, edits);
-  model::ForwardOptions fo;
-  fo.logits = model::ForwardOptions::Logits::Last;
-  at::Tensor tokens = target.tokens.expand({b, target.tokens.size(1)});
-  if (layer > 0) {
-    const at::Tensor& resid = target.at_site(start_site);
-    at::Tensor start = resid.expand({b, resid.size(1), resid.size(2)}).contiguous();
-    model::Hooks pre;
-    install_row_edits(pre, start_edits);
-    if (pre.active(start_site)) pre.run(start_site, start);
-    fo.start_layer = layer;
-    fo.start_resid = start;
-  }
-  // Rows that edit ln_final need its hooks: their logits come from the forward itself.
-  if (hooks.active({model::HookPoint::LnFinalScale, -1}) || hooks.active({model::HookPoint::LnFinalNormalized, -1})) {
-    at::Tensor values = metric(model.forward(tokens, &hooks, fo));
-    auto acc = values.accessor<float, 1>();
-    for (int64_t i = 0; i < b; ++i) out[index[i]] = acc[i];
-    return;
-  }
-  fo.logits = model::ForwardOptions::Logits::None;
-  at::Tensor resid = model.forward(tokens, &hooks, fo);
-  finals.push_back({index, resid.narrow(1, resid.size(1) - 1, 1)});
+  return first < 0 ? 0 : first;
 }
 
-// ln_final + unembedding of every row's last position in a few big GEMMs (one per micro-batch
-// would run at a handful of rows each), then the metric.
+Start start_of(const RowEdits& edits, int64_t layer, bool reuse_prefix) {
+  Start s;
+  s.layer = layer;
+  if (!reuse_prefix || edits.empty()) return s;
+  s.first = first_edited_position(edits);
+  // The start block runs from hook_z on when every edit in it comes after attention, at
+  // explicit positions: nothing before hook_z changes there, and no other position does.
+  int64_t end = 0;
+  for (const Edit& e : edits) {
+    if (e.site.layer != layer) continue;
+    if (!after_attention(e.site.point) || e.slice.positions.empty()) return s;
+    for (int64_t p : e.slice.positions) {
+      if (p < 0) return s;
+      end = std::max(end, p + 1);
+    }
+  }
+  s.attn_end = end;
+  return s;
+}
+
+// A row's edits as the resumed forward sees them: positions shifted by -first, per-position
+// values cut to the positions recomputed at that block.
+RowEdits shift_edits(const RowEdits& row, const Start& start, int64_t seq) {
+  RowEdits out;
+  for (const Edit& e : row) {
+    const int64_t end = start.attn_end > 0 && e.site.layer == start.layer ? start.attn_end : seq;
+    Edit shifted = e;
+    for (int64_t& p : shifted.slice.positions) {
+      if (p < start.first || p >= end) throw Error("fast path: edit of " + e.site.name() + " at position " + std::to_string(p) + " outside [" + std::to_string(start.first) + ", " + std::to_string(end) + ")");
+      p -= start.first;
+    }
+    const int64_t axis = model::is_pattern_point(e.site.point) ? 2 : 1;  // pattern sites: the query axis
+    if (e.value.dim() > axis && e.value.size(axis) == seq) shifted.value = e.value.narrow(axis, start.first, end - start.first);
+    out.push_back(std::move(shifted));
+  }
+  return out;
+}
+
+bool all_in_blocks(const RowEdits& edits) {
+  for (const Edit& e : edits) {
+    if (!model::is_block_point(e.site.point)) return false;
+  }
+  return true;
+}
+
+struct Final {  // the last position's final residual of some rows, awaiting ln_final + W_U
+  std::vector<int64_t> index;
+  at::Tensor resid;  // [rows, 1, d]
+};
+
+// One call of model.resume: groups of rows with equal starts, each with its own hooks.
+struct ResumeCall {
+  std::vector<model::ResumeGroup> groups;
+  std::vector<std::vector<int64_t>> rows;  // per group, the row indices
+  int64_t tokens = 0;
+};
+
+void run_resume_call(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
+                     const std::vector<Start>& starts, ResumeCall& call, std::vector<Final>& finals) {
+  const int64_t seq = target.tokens.size(1);
+  std::deque<model::Hooks> hooks;
+  Final f;
+  for (size_t g = 0; g < call.groups.size(); ++g) {
+    std::vector<RowEdits> edits;
+    for (int64_t r : call.rows[g]) {
+      edits.push_back(shift_edits(with_base(target, rows[r], starts[r].layer), starts[r], seq));
+      f.index.push_back(r);
+    }
+    hooks.emplace_back();
+    install_row_edits(hooks.back(), edits);
+    call.groups[g].hooks = &hooks.back();
+  }
+  f.resid = model.resume(target.acts, call.groups);
+  finals.push_back(std::move(f));
+}
+
+// Rows that must run from the tokens (edits of the embeddings or ln_final, or no usable cache):
+// full forwards of at most `batch` rows.
+void run_from_tokens(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
+                     const std::vector<int64_t>& index, int64_t batch, const Metric& metric, std::vector<float>& out,
+                     std::vector<Final>& finals) {
+  for (size_t begin = 0; begin < index.size(); begin += static_cast<size_t>(batch)) {
+    const size_t end = std::min(index.size(), begin + static_cast<size_t>(batch));
+    std::vector<int64_t> chunk(index.begin() + begin, index.begin() + end);
+    const int64_t b = static_cast<int64_t>(chunk.size());
+    std::vector<RowEdits> edits;
+    for (int64_t r : chunk) edits.push_back(with_base(target, rows[r], 0));
+    model::Hooks hooks;
+    install_row_edits(hooks, edits);
+    model::ForwardOptions fo;
+    at::Tensor tokens = target.tokens.expand({b, target.tokens.size(1)});
+    // Rows that edit ln_final need its hooks: their logits come from the forward itself.
+    if (hooks.active({HookPoint::LnFinalScale, -1}) || hooks.active({HookPoint::LnFinalNormalized, -1})) {
+      fo.logits = model::ForwardOptions::Logits::Last;
+      at::Tensor values = metric(model.forward(tokens, &hooks, fo));
+      auto acc = values.accessor<float, 1>();
+      for (int64_t i = 0; i < b; ++i) out[chunk[i]] = acc[i];
+      continue;
+    }
+    fo.logits = model::ForwardOptions::Logits::None;
+    at::Tensor resid = model.forward(tokens, &hooks, fo);
+    finals.push_back({chunk, resid.narrow(1, resid.size(1) - 1, 1)});
+  }
+}
+
+// ln_final + unembedding of every row's last position in a few big GEMMs, then the metric.
 void score_finals(const model::Model& model, const std::vector<Final>& finals, const Metric& metric,
                   std::vector<float>& out) {
   if (finals.empty()) return;
@@ -122,86 +209,70 @@ void score_finals(const model::Model& model, const std::vector<Final>& finals, c
   }
 }
 
+bool has_resume_sites(const model::Model& model, const RunCache& target) {
+  for (const auto& s : model::resume_sites(model.config())) {
+    if (!target.has(s)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<float> run_rows(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
                             const Metric& metric, const BatchOptions& options) {
   at::NoGradGuard no_grad;
   std::vector<float> out(rows.size(), 0.0f);
-  // Group rows by the block they can start from; order inside a group is kept.
-  std::map<int64_t, std::vector<int64_t>> by_layer;  // block -> rows
-  for (int64_t r = 0; r < static_cast<int64_t>(rows.size()); ++r) {
-    int64_t layer = options.start_from_cache ? first_edited_layer(rows[r]) : 0;
-    if (layer > 0 && !target.has({model::HookPoint::ResidPre, layer})) layer = 0;
-    by_layer[layer].push_back(r);
-  }
   const int64_t seq = target.tokens.size(1);
-  const int64_t batch = micro_batch_size(model.config(), seq, model.dtype(), options);
-  // Rows of suffix length m one forward may hold: the memory budget, and the token count of
-  // max_batch full-length rows (more barely speeds up a GEMM).
-  auto max_rows = [&](int64_t m) {
-    const int64_t by_memory = options.memory_budget_bytes / std::max<int64_t>(1, bytes_per_row(model.config(), m, model.dtype()));
-    const int64_t by_tokens = std::max<int64_t>(1, options.max_batch) * seq / m;
-    return std::max<int64_t>(1, std::min(by_memory, by_tokens));
-  };
-  int64_t forwards = 0;
+  const bool resumable = options.start_from_cache && has_resume_sites(model, target);
+  // Where each row resumes; rows with the same start form one group.
+  std::vector<Start> starts(rows.size());
+  std::map<Start, std::vector<int64_t>> groups;
+  std::vector<int64_t> from_tokens;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int64_t layer = first_edited_layer(rows[r]);
+    const RowEdits edits = with_base(target, rows[r], layer);
+    if (!resumable || !all_in_blocks(edits)) {
+      from_tokens.push_back(static_cast<int64_t>(r));
+      continue;
+    }
+    starts[r] = start_of(edits, layer, options.reuse_prefix);
+    groups[starts[r]].push_back(static_cast<int64_t>(r));
+  }
+  // Calls of at most `budget` token rows (the memory budget, and max_batch full-length rows),
+  // groups in (block, position) order so that a call's groups share most blocks.
+  const int64_t per_token = std::max<int64_t>(1, bytes_per_row(model.config(), seq, model.dtype()) / seq);
+  const int64_t budget = std::max<int64_t>(seq, std::min(options.memory_budget_bytes / per_token, std::max<int64_t>(1, options.max_batch) * seq));
   std::vector<Final> finals;
-  for (auto& [layer, index] : by_layer) {
-    // Suffix start per row; rows with the shortest suffixes first, packed by a token budget.
-    std::vector<int64_t> start(rows.size(), 0);
-    const bool suffix = options.reuse_prefix && layer > 0;
-    if (suffix) {
-      for (int64_t r : index) start[r] = first_edited_position(with_base(target, rows[r], layer));
-      std::stable_sort(index.begin(), index.end(), [&](int64_t a, int64_t b) { return start[a] > start[b]; });
-    }
-    // Pieces of rows with one suffix start (at most max_rows each), shortest suffixes first.
-    struct Piece {
-      size_t begin, end;
-      int64_t s;
-    };
-    std::vector<Piece> pieces;
-    for (size_t i = 0; i < index.size();) {
-      size_t j = i;
-      const int64_t s = start[index[i]];
-      const size_t cap = static_cast<size_t>(max_rows(seq - s));
-      while (j < index.size() && start[index[j]] == s && j - i < cap) ++j;
-      pieces.push_back({i, j, s});
-      i = j;
-    }
-    // Partition the pieces into forwards minimising sum(rows x suffix length + overhead):
-    // a forward costs its token rows plus a fixed overhead (small GEMMs run under peak), and
-    // merged pieces all recompute from the earliest start among them.
-    const size_t k = pieces.size();
-    const double overhead = static_cast<double>(options.forward_overhead_tokens);
-    std::vector<double> best(k + 1, 0.0);
-    std::vector<size_t> cut(k + 1, 0);
-    for (size_t j = 1; j <= k; ++j) {
-      best[j] = -1.0;
-      const int64_t m = seq - pieces[j - 1].s;
-      size_t n_rows = 0;
-      for (size_t i = j; i >= 1; --i) {
-        n_rows += pieces[i - 1].end - pieces[i - 1].begin;
-        if (n_rows > static_cast<size_t>(max_rows(m))) break;
-        const double cost = best[i - 1] + static_cast<double>(n_rows) * m + overhead;
-        if (best[j] < 0 || cost < best[j]) {
-          best[j] = cost;
-          cut[j] = i - 1;
-        }
-      }
-    }
-    std::vector<std::pair<size_t, size_t>> chunks;  // [first piece, last piece + 1)
-    for (size_t j = k; j > 0; j = cut[j]) chunks.emplace_back(cut[j], j);
-    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
-      const Piece& first = pieces[it->first];
-      const Piece& last = pieces[it->second - 1];
-      std::vector<int64_t> chunk(index.begin() + first.begin, index.begin() + last.end);
-      if (suffix && last.s > 0) run_suffix_chunk(model, target, rows, chunk, layer, last.s, finals);
-      else run_chunk(model, target, rows, chunk, layer, metric, out, finals);
-      ++forwards;
+  ResumeCall call;
+  int64_t calls = 0;
+  auto flush = [&] {
+    if (call.groups.empty()) return;
+    run_resume_call(model, target, rows, starts, call, finals);
+    call = ResumeCall{};
+    ++calls;
+  };
+  for (const auto& [start, members] : groups) {
+    const int64_t per_row = seq - start.first;
+    for (size_t i = 0; i < members.size();) {
+      if (call.tokens + per_row > budget) flush();
+      const int64_t fit = std::max<int64_t>(1, (budget - call.tokens) / per_row);
+      const size_t n = std::min(members.size() - i, static_cast<size_t>(fit));
+      model::ResumeGroup g;
+      g.rows = static_cast<int64_t>(n);
+      g.start_layer = start.layer;
+      g.first_pos = start.first;
+      g.attn_end = start.attn_end;
+      call.groups.push_back(g);
+      call.rows.emplace_back(members.begin() + i, members.begin() + i + n);
+      call.tokens += g.rows * per_row;
+      i += n;
     }
   }
+  flush();
+  run_from_tokens(model, target, rows, from_tokens, std::max<int64_t>(1, budget / seq), metric, out, finals);
   score_finals(model, finals, metric, out);
-  log::get("analyses")->debug("ran {} rows in {} forwards ({} full-length rows each)", rows.size(), forwards, batch);
+  log::get("analyses")->debug("ran {} rows: {} groups in {} resumed calls, {} from the tokens", rows.size(),
+                              groups.size(), calls, from_tokens.size());
   return out;
 }
 

@@ -1,12 +1,14 @@
 #pragma once
-// The fast path. Rows (one patch each) that start at the same block run together as one
-// micro-batch: the forward starts from the target run's cached resid_pre at that block
-// (earlier blocks are never recomputed), recomputes only the positions from the first edited
-// one on (earlier positions read their keys/values from the cache, see suffix_forward.h),
-// computes only the last position's logits, and each batch row carries its own edits.
-// Micro-batches are bounded by the memory budget and max_batch full-length rows' tokens; how
-// rows are split into forwards is chosen to minimise token rows + a per-forward overhead. run_rows_plain is the reference it is tested against:
-// one full forward per row, full logits, exactly what TransformerLens does.
+// The fast path. Each row (one patch) resumes the target run where its edits begin: from the
+// cached residual at its first edited block (earlier blocks are never recomputed), only at
+// positions from its first edited one on (earlier positions' keys/values come from the cache),
+// and — when its edits in that block all come after attention — that block only from the
+// cached hook_z on and only at the edited positions. Rows with equal starts share hooks as one
+// group, and all groups of a call run together through model::Model::resume: every
+// projection and MLP of a block is one GEMM over all their token rows, and the last block
+// computes only the last position. Only the last position's logits are computed, in a few big
+// GEMMs. Calls are bounded by the memory budget. run_rows_plain is the reference it is tested
+// against: one full forward per row, full logits, exactly what TransformerLens does.
 #include <cstdint>
 #include <vector>
 
@@ -20,18 +22,15 @@
 namespace csweep::analyses {
 
 struct BatchOptions {
-  int64_t memory_budget_bytes = int64_t(2) << 30;  // bounds one micro-batch's activations
-  int64_t max_batch = 128;                          // more rows barely speed up a CPU GEMM
-  bool start_from_cache = true;                     // suffix recomputation (false: from the embeddings)
-  bool reuse_prefix = true;  // recompute only positions >= the first edited one (cached prefix K/V)
-  // The fixed cost of one forward in token rows: small GEMMs run far under peak (2-core CPU,
-  // d=768: 55% of peak at 192 rows, 83% at 768) and every forward pays its elementwise ops, so
-  // rows with different suffix starts share a forward when that is cheaper overall (600: best
-  // measured on the GPT-2-small bench). 0: one forward per suffix start.
-  int64_t forward_overhead_tokens = 600;
+  int64_t memory_budget_bytes = int64_t(2) << 30;  // bounds one call's activations
+  // Token rows of one call at most, in full-length rows: bigger calls make bigger GEMMs (on a
+  // 2-core CPU a [rows, 768] x [768, 3072] GEMM reaches ~55% of peak at 192 rows, ~85% at 1024).
+  int64_t max_batch = 512;
+  bool start_from_cache = true;  // resume from the cached residual (false: from the embeddings)
+  bool reuse_prefix = true;      // recompute only positions >= the first edited one (and enter a block after attention)
 };
 
-// Rows per micro-batch so that one forward's peak activation memory stays within the budget.
+// Full-length rows per call so that one call's peak activation memory stays within the budget.
 int64_t micro_batch_size(const model::ModelConfig& config, int64_t seq, c10::ScalarType dtype,
                          const BatchOptions& options);
 // Estimated peak bytes of one batch row's forward (what micro_batch_size divides the budget by).

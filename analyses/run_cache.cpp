@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "analyses/suffix_forward.h"
+
 
 namespace csweep::analyses {
 
@@ -24,7 +24,7 @@ RunCache compute_run_cache(const model::Model& model, const std::vector<int64_t>
   install_row_edits(hooks, {run.base});
   std::set<model::HookSite> wanted = sites;
   for (int64_t l = 0; l < model.config().n_layers; ++l) wanted.insert({model::HookPoint::ResidPre, l});
-  for (const auto& s : prefix_kv_sites(model.config())) wanted.insert(s);  // suffix recomputation
+  for (const auto& s : model::resume_sites(model.config())) wanted.insert(s);  // the fast path resumes from these
   for (const auto& s : wanted) hooks.cache(s);
   model::ForwardOptions fo;
   fo.logits = model::ForwardOptions::Logits::Last;

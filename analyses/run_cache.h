@@ -22,14 +22,14 @@ struct RunCache {
   std::vector<int64_t> token_ids;
   at::Tensor tokens;                             // [1, p] int64 on the model's device
   RowEdits base;                                 // edits that define this run (causal tracing noise)
-  std::map<model::HookSite, at::Tensor> acts;    // [1, ...] per cached site; always every resid_pre and k/v
+  std::map<model::HookSite, at::Tensor> acts;    // [1, ...] per cached site; always model::resume_sites()
   at::Tensor logits_last;                        // [1, V] in the model's dtype
 
   const at::Tensor& at_site(const model::HookSite& site) const;  // throws csweep::Error if absent
   bool has(const model::HookSite& site) const { return acts.count(site) != 0; }
 };
 
-// One forward of `token_ids` with `base` edits applied, caching every resid_pre plus `sites`.
+// One forward of `token_ids` with `base` edits applied, caching model::resume_sites() plus `sites`.
 RunCache compute_run_cache(const model::Model& model, const std::vector<int64_t>& token_ids,
                            const std::set<model::HookSite>& sites, const RowEdits& base = {});
 

@@ -1,5 +1,7 @@
-// The forward pass, top to bottom: embeddings, blocks, ln_final, unembed.
+// The forward pass, top to bottom: embeddings, blocks (blocks.cpp), ln_final, unembed; and
+// resume, the same blocks for many rows that start from a cached run.
 #include "common/error.h"
+#include "model/blocks.h"
 #include "model/layers.h"
 #include "model/model.h"
 
@@ -18,26 +20,6 @@ at::Tensor embed(const Weights& w, const ModelConfig& c, const at::Tensor& token
     visit(hooks, HookPoint::PosEmbed, -1, pos);
   }
   return x + pos;
-}
-
-at::Tensor block(at::Tensor resid, const LayerWeights& w, const ModelConfig& c, int64_t layer,
-                 const at::Tensor& mask, const at::Tensor& cos, const at::Tensor& sin, Hooks* hooks) {
-  visit(hooks, HookPoint::ResidPre, layer, resid);
-  at::Tensor ln1 = norm(resid, w.ln1_w, w.ln1_b, c, hooks, HookPoint::Ln1Scale, HookPoint::Ln1Normalized, layer);
-  at::Tensor attn_out = attention(ln1, w, c, layer, mask, cos, sin, hooks);
-  at::Tensor resid_post;
-  if (c.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
-    at::Tensor ln2 = norm(resid, w.ln2_w, w.ln2_b, c, hooks, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, layer);
-    at::Tensor mlp_out = mlp(ln2, w, c, layer, hooks);
-    resid_post = resid + attn_out + mlp_out;
-  } else {
-    at::Tensor resid_mid = resid + attn_out;
-    visit(hooks, HookPoint::ResidMid, layer, resid_mid);
-    at::Tensor ln2 = norm(resid_mid, w.ln2_w, w.ln2_b, c, hooks, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, layer);
-    resid_post = resid_mid + mlp(ln2, w, c, layer, hooks);
-  }
-  visit(hooks, HookPoint::ResidPost, layer, resid_post);
-  return resid_post;
 }
 
 }  // namespace
@@ -63,19 +45,70 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     resid = embed(weights_, c, tokens.to(device_, at::kLong), hooks);
   }
 
-  const SeqTables& tables = seq_tables(resid.size(1));
-  for (int64_t l = o.start_layer; l < stop; ++l)
-    resid = block(resid, weights_.layers[static_cast<size_t>(l)], c, l, tables.mask, tables.cos, tables.sin, hooks);
-  if (stop < c.n_layers || o.logits == ForwardOptions::Logits::None) return resid;
-
   // ln_final on the last position only, unless a hook wants to see every position.
   const bool final_hooked = hooks && (hooks->active({HookPoint::LnFinalScale, -1}) ||
                                       hooks->active({HookPoint::LnFinalNormalized, -1}));
-  if (o.logits == ForwardOptions::Logits::Last && !final_hooked) resid = resid.narrow(1, resid.size(1) - 1, 1);
+  const bool last_only = o.logits == ForwardOptions::Logits::Last && !final_hooked;
+  if (o.start_layer < stop) {
+    const int64_t b = resid.size(0), p = resid.size(1);
+    const SeqTables& tables = seq_tables(p);
+    BlockGroup group;
+    group.rows = b;
+    group.start_layer = o.start_layer;
+    group.start = resid.reshape({b * p, c.d_model});
+    group.hooks = hooks;
+    BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin};
+    run.stop_layer = stop;
+    run.last_position_only = last_only && stop == c.n_layers;
+    resid = run_blocks(run, {group})[0];  // [b, p, d], or [b, 1, d] when the last block could stop there
+  }
+  if (stop < c.n_layers || o.logits == ForwardOptions::Logits::None) return resid;
+  if (last_only) resid = resid.narrow(1, resid.size(1) - 1, 1);
   at::Tensor x = norm(resid, weights_.ln_final_w, weights_.ln_final_b, c, hooks, HookPoint::LnFinalScale,
                       HookPoint::LnFinalNormalized, -1);
   if (o.logits == ForwardOptions::Logits::Last && final_hooked) x = x.narrow(1, x.size(1) - 1, 1);
   return at::linear(x, weights_.W_U, weights_.b_U);
+}
+
+std::set<HookSite> resume_sites(const ModelConfig& c) {
+  std::set<HookSite> sites;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    for (HookPoint p : {HookPoint::ResidPre, c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK, HookPoint::AttnV, HookPoint::AttnZ})
+      sites.insert({p, l});
+  }
+  sites.insert({HookPoint::ResidPost, c.n_layers - 1});
+  return sites;
+}
+
+at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std::vector<ResumeGroup>& groups) const {
+  const ModelConfig& c = config_;
+  auto it = cached.find({HookPoint::ResidPre, 0});
+  if (it == cached.end()) throw Error("resume: blocks.0.hook_resid_pre: not in the cached run");
+  const int64_t p = it->second.size(1);
+  std::vector<BlockGroup> blocks;
+  for (const ResumeGroup& g : groups) {
+    if (g.rows < 1 || g.start_layer < 0 || g.start_layer >= c.n_layers || g.first_pos < 0 || g.first_pos >= p ||
+        g.attn_end > p)
+      throw Error("resume: group of " + std::to_string(g.rows) + " rows from block " + std::to_string(g.start_layer) +
+                  ", positions [" + std::to_string(g.first_pos) + ", " + std::to_string(p) + "), attn_end " +
+                  std::to_string(g.attn_end) + ": out of range for " + std::to_string(c.n_layers) + " blocks and " +
+                  std::to_string(p) + " positions");
+    BlockGroup b;
+    b.rows = g.rows;
+    b.first = g.first_pos;
+    b.start_layer = g.start_layer;
+    b.attn_end = g.attn_end;
+    b.hooks = g.hooks;
+    blocks.push_back(b);
+  }
+  if (blocks.empty()) return at::empty({0, 1, c.d_model}, at::TensorOptions().dtype(dtype_).device(device_));
+  const SeqTables& tables = seq_tables(p);
+  BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin, &cached};
+  run.stop_layer = c.n_layers;
+  run.last_position_only = true;
+  std::vector<at::Tensor> last;
+  for (const at::Tensor& r : run_blocks(run, blocks)) last.push_back(r.narrow(1, r.size(1) - 1, 1));
+  return at::cat(last, 0);
 }
 
 }  // namespace csweep::model

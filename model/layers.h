@@ -1,6 +1,7 @@
 #pragma once
-// The pieces of a transformer block, as plain functions over canonical weights. Each visits
-// its hook sites in TransformerLens order; `hooks` may be null. Internal to model/.
+// The small pieces of the forward (norms, rotary, masks) as plain functions; blocks.cpp
+// assembles them. Each visits its hook sites in TransformerLens order; `hooks` may be null.
+// Internal to model/.
 #include <ATen/ATen.h>
 
 #include "model/config.h"
@@ -32,12 +33,5 @@ at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Te
 
 // Additive causal mask [seq, seq] (sliding window when c.sliding_window > 0).
 at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10::Device device);
-
-// Self-attention of one block on the normalized input x [b, p, d]; returns hook_attn_out.
-at::Tensor attention(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, int64_t layer,
-                     const at::Tensor& mask, const at::Tensor& cos, const at::Tensor& sin, Hooks* hooks);
-
-// The MLP of one block on the normalized input x [b, p, d]; returns hook_mlp_out.
-at::Tensor mlp(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, int64_t layer, Hooks* hooks);
 
 }  // namespace csweep::model

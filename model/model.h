@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -26,6 +28,28 @@ struct ForwardOptions {
   enum class Logits { All, Last, None } logits = Logits::All;  // Last: only the final position ([b, 1, vocab]) — sweeps need only this
 };
 
+// Rows that resume an unedited run of one prompt (Model::resume): they start at block
+// start_layer from the cached run's residual and recompute only positions [first_pos, P) —
+// earlier positions are the cached run's at every block (attention is causal), so their
+// keys/values are read from the cache. Hooks see [rows, P - first_pos, ...] (positions shifted
+// by -first_pos; scores/pattern [rows, h, P - first_pos, P]).
+struct ResumeGroup {
+  int64_t rows = 1;
+  int64_t start_layer = 0;
+  int64_t first_pos = 0;
+  // > first_pos: the group's edits in block start_layer all come after attention (hook_z and
+  // later sites) on positions < attn_end, so that block runs only from hook_z on, only on
+  // positions [first_pos, attn_end), from the cached z; its hooks there see
+  // [rows, attn_end - first_pos, ...].
+  int64_t attn_end = 0;
+  Hooks* hooks = nullptr;
+};
+
+// The sites a cached run must hold for Model::resume from any block: every hook_resid_pre, the
+// keys (hook_rot_k on rotary models, else hook_k), hook_v and hook_z of every block, and the
+// last block's hook_resid_post.
+std::set<HookSite> resume_sites(const ModelConfig& config);
+
 class Model {
  public:
   // config.json + safetensors through the arch table
@@ -44,6 +68,12 @@ class Model {
   // stream after the last block run, [b, p, d_model] (no ln_final). Runs with autograd on if the
   // caller has it on: callers choose NoGrad/InferenceMode.
   at::Tensor forward(const at::Tensor& tokens, Hooks* hooks = nullptr, const ForwardOptions& options = {}) const;
+
+  // Many groups of rows resuming one cached batch-1 run (`cached`: hook site -> [1, ...], at
+  // least resume_sites()) in one pass: every projection and MLP of a block is one GEMM over all
+  // groups' token rows. Returns each row's final residual at the last position (before
+  // ln_final), [rows in group order, 1, d_model]. No autograd.
+  at::Tensor resume(const std::map<HookSite, at::Tensor>& cached, const std::vector<ResumeGroup>& groups) const;
 
  private:
   ModelConfig config_;

@@ -5,7 +5,7 @@
 // machine's measured GEMM peak the fast path reaches.
 //
 //   bench_analyses_sweep [--dtype fp32|bf16|both] [--sweep hook_z|resid_pre|both] [--plain-sample N]
-//                        [--threads N] [--model-dir DIR] [--overhead TOKENS]
+//                        [--threads N] [--model-dir DIR] [--max-batch ROWS]
 // The random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small) once.
 #include <chrono>
 #include <cstdio>
@@ -131,7 +131,7 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
 int main(int argc, char** argv) {
   std::string dtypes = "both";
   std::string sweeps = "both";
-  int64_t overhead = -1;
+  int64_t max_batch = -1;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "csweep-bench-gpt2-small";
   int64_t plain_sample = 24;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) at::set_num_threads(std::stoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--model-dir")) dir = argv[i + 1];
     else if (!std::strcmp(argv[i], "--sweep")) sweeps = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--overhead")) overhead = std::stoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--max-batch")) max_batch = std::stoll(argv[i + 1]);
   }
   std::printf("threads %d\n", at::get_num_threads());
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     r.corrupted_tokens[3] = 1000;
     r.corrupted_tokens[9] = 2000;
     r.answers = {{11, 12}};
-    if (overhead >= 0) r.batch.forward_overhead_tokens = overhead;
+    if (max_batch > 0) r.batch.max_batch = max_batch;
     r.point = model::HookPoint::AttnZ;
     if (sweeps != "resid_pre") run_sweep(*m, "attn.hook_z", r, plain_sample, peak);
     r.point = model::HookPoint::ResidPre;

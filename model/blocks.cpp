@@ -1,0 +1,366 @@
+// The blocks, top to bottom: for each block, the groups that start there join the packed batch,
+// then ln1 -> q/k/v -> attention per run of equal first positions -> z -> W_O -> (resid_mid) ->
+// ln2 -> MLP -> resid_post, every hook visited in TransformerLens order.
+#include "model/blocks.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "model/layers.h"
+
+namespace csweep::model {
+namespace {
+
+// One group's rows in a packed matrix: `rows` x `count` token rows (positions
+// [first, first + count)) starting at row `offset`.
+struct Span {
+  size_t group = 0;
+  int64_t rows = 0, first = 0, count = 0, offset = 0;
+  int64_t tokens() const { return rows * count; }
+};
+using Layout = std::vector<Span>;
+
+int64_t assign_offsets(Layout& layout) {
+  int64_t offset = 0;
+  for (Span& s : layout) {
+    s.offset = offset;
+    offset += s.tokens();
+  }
+  return offset;
+}
+
+// A span's rows of a packed tensor [tokens, ...] as [rows, count, ...] (a view).
+at::Tensor view_of(const at::Tensor& packed, const Span& s) {
+  std::vector<int64_t> shape{s.rows, s.count};
+  shape.insert(shape.end(), packed.sizes().begin() + 1, packed.sizes().end());
+  return packed.narrow(0, s.offset, s.tokens()).view(shape);
+}
+
+// [rows, count, ...] -> [rows * count, ...]
+at::Tensor flat(const at::Tensor& x) {
+  std::vector<int64_t> shape{x.size(0) * x.size(1)};
+  shape.insert(shape.end(), x.sizes().begin() + 2, x.sizes().end());
+  return x.reshape(shape);
+}
+
+at::Tensor pack(const std::vector<at::Tensor>& pieces) { return pieces.size() == 1 ? pieces[0] : at::cat(pieces, 0); }
+
+// positions [from, from + count) of a cached batch-1 activation, copied once per row (fresh
+// memory: hooks may edit it in place) and flattened to token rows.
+at::Tensor cached_rows(const at::Tensor& cached, int64_t from, int64_t count, int64_t rows) {
+  std::vector<int64_t> reps(static_cast<size_t>(cached.dim()), 1);
+  reps[0] = rows;
+  return flat(cached.narrow(1, from, count).repeat(reps));
+}
+
+HookPoint keys_point(const ModelConfig& c) { return c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK; }
+
+class Blocks {
+ public:
+  Blocks(const BlockRun& run, const std::vector<BlockGroup>& groups) : run_(run), c_(run.config), groups_(groups) {}
+
+  std::vector<at::Tensor> run() {
+    std::vector<at::Tensor> out(groups_.size());
+    int64_t begin = run_.stop_layer;
+    for (const BlockGroup& g : groups_) begin = std::min(begin, g.start_layer);
+    Layout active;  // the groups running whole blocks, sorted by first position
+    at::Tensor x;   // their packed residual
+    std::vector<std::pair<Span, at::Tensor>> joining;  // groups that join at the next block
+    for (int64_t l = begin; l < run_.stop_layer; ++l) {
+      for (size_t g = 0; g < groups_.size(); ++g) {
+        const BlockGroup& bg = groups_[g];
+        if (bg.start_layer != l || bg.attn_end > bg.first) continue;
+        Span s{g, bg.rows, bg.first, run_.seq - bg.first};
+        joining.emplace_back(s, bg.start.defined() ? bg.start : cached_rows(cached({HookPoint::ResidPre, l}), bg.first, s.count, bg.rows));
+      }
+      if (!joining.empty()) join(active, x, joining);
+      Layout entering;  // groups that enter this block after attention
+      std::vector<at::Tensor> entering_z, entering_x;
+      for (size_t g = 0; g < groups_.size(); ++g) {
+        const BlockGroup& bg = groups_[g];
+        if (bg.start_layer != l || bg.attn_end <= bg.first) continue;
+        entering.push_back({g, bg.rows, bg.first, bg.attn_end - bg.first});
+        entering_z.push_back(cached_rows(cached({HookPoint::AttnZ, l}), bg.first, bg.attn_end - bg.first, bg.rows));
+        entering_x.push_back(cached_rows(cached({HookPoint::ResidPre, l}), bg.first, bg.attn_end - bg.first, bg.rows));
+      }
+      if (active.empty() && entering.empty()) continue;
+
+      // Attention of the whole-block groups; B: the positions whose outputs are wanted.
+      Layout B;
+      at::Tensor z, xB;
+      if (!active.empty()) attention_half(l, active, x, B, z, xB);
+      // The rest of the block for B and the entering groups together.
+      Layout C = B;
+      C.insert(C.end(), entering.begin(), entering.end());
+      assign_offsets(C);
+      std::vector<at::Tensor> zs, xs;
+      if (!B.empty()) {
+        zs.push_back(z);
+        xs.push_back(xB);
+      }
+      zs.insert(zs.end(), entering_z.begin(), entering_z.end());
+      xs.insert(xs.end(), entering_x.begin(), entering_x.end());
+      at::Tensor resid_post = post_attention_half(l, C, pack(zs), pack(xs));
+
+      const bool last = l + 1 == run_.stop_layer;
+      for (size_t i = 0; i < C.size(); ++i) {
+        const Span& s = C[i];
+        const bool entered = i >= B.size();
+        if (!entered && !last) continue;
+        at::Tensor rows = view_of(resid_post, s);
+        if (entered) {  // the positions after attn_end are the cached run's
+          const int64_t from = s.first + s.count;
+          if (from < run_.seq) rows = at::cat({rows, cached_rows(cached_after(l), from, run_.seq - from, s.rows).view({s.rows, run_.seq - from, -1})}, 1);
+          if (!last) {
+            joining.emplace_back(Span{s.group, s.rows, s.first, run_.seq - s.first}, flat(rows));
+            continue;
+          }
+        }
+        out[s.group] = rows;
+      }
+      if (!last && !B.empty()) x = resid_post.narrow(0, 0, assign_offsets(B));
+    }
+    return out;
+  }
+
+ private:
+  const BlockRun& run_;
+  const ModelConfig& c_;
+  const std::vector<BlockGroup>& groups_;
+
+  const at::Tensor& cached(const HookSite& site) const {
+    if (!run_.cached) throw Error("forward: " + site.name() + ": resuming needs a cached run");
+    auto it = run_.cached->find(site);
+    if (it == run_.cached->end()) throw Error("forward: " + site.name() + ": not in the cached run");
+    return it->second;
+  }
+  // The cached residual after block l (resid_pre of l + 1, or the last block's resid_post).
+  const at::Tensor& cached_after(int64_t l) const {
+    return l + 1 < c_.n_layers ? cached({HookPoint::ResidPre, l + 1}) : cached({HookPoint::ResidPost, l});
+  }
+  Hooks* hooks_of(const Span& s) const { return groups_[s.group].hooks; }
+
+  // Merges the joining groups into the packed batch, keeping it sorted by first position so
+  // that groups sharing a prefix are adjacent (one attention call for all of them).
+  void join(Layout& active, at::Tensor& x, std::vector<std::pair<Span, at::Tensor>>& joining) {
+    std::vector<std::pair<Span, at::Tensor>> all;
+    for (const Span& s : active) all.emplace_back(s, flat(view_of(x, s)));
+    for (auto& j : joining) all.push_back(std::move(j));
+    joining.clear();
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first.first < b.first.first; });
+    active.clear();
+    std::vector<at::Tensor> pieces;
+    for (auto& [s, t] : all) {
+      active.push_back(s);
+      pieces.push_back(t);
+    }
+    assign_offsets(active);
+    x = pack(pieces);
+  }
+
+  // Each group's hooks at (point, layer) on its rows of `packed`. A lone group works on the
+  // whole tensor (a hook's replacement becomes the tensor: autograd sees it); otherwise a
+  // replacement is copied back into the group's rows.
+  void visit(HookPoint point, int64_t layer, const Layout& layout, at::Tensor& packed) const {
+    const HookSite site{point, layer};
+    for (const Span& s : layout) {
+      Hooks* h = hooks_of(s);
+      if (!h || !h->active(site)) continue;
+      at::Tensor view = view_of(packed, s);
+      at::Tensor act = view;
+      h->run(site, act);
+      if (layout.size() == 1) packed = act.reshape(packed.sizes());
+      else if (!act.is_same(view)) view.copy_(act);
+    }
+  }
+
+  bool any_active(const Layout& layout, std::initializer_list<HookPoint> points, int64_t layer) const {
+    for (const Span& s : layout) {
+      Hooks* h = hooks_of(s);
+      if (!h) continue;
+      for (HookPoint p : points) {
+        if (h->active({p, layer})) return true;
+      }
+    }
+    return false;
+  }
+
+  // The last block may compute only the last position of a group with no hooks in it.
+  bool last_position_only(const Span& s, int64_t l) const {
+    if (!run_.last_position_only || l + 1 != c_.n_layers || run_.stop_layer != c_.n_layers || s.count == 1) return false;
+    Hooks* h = hooks_of(s);
+    if (!h) return true;
+    for (int p = 0; p < kHookPointCount; ++p) {
+      const auto point = static_cast<HookPoint>(p);
+      if (is_block_point(point) && h->active({point, l})) return false;
+    }
+    return true;
+  }
+
+  // Rows of layout A that layout B keeps (B's spans are A's, some cut to their last positions).
+  static at::Tensor gather(const at::Tensor& packed, const Layout& A, const Layout& B) {
+    std::vector<at::Tensor> pieces;
+    for (size_t i = 0; i < A.size(); ++i) {
+      at::Tensor v = view_of(packed, A[i]);
+      if (B[i].count != A[i].count) v = v.narrow(1, A[i].count - B[i].count, B[i].count);
+      pieces.push_back(flat(v));
+    }
+    return pack(pieces);
+  }
+
+  at::Tensor norm_of(const Layout& layout, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                     HookPoint scale_point, HookPoint normalized_point, int64_t l) const {
+    if (!any_active(layout, {scale_point, normalized_point}, l)) return norm(x, w, b, c_, nullptr, scale_point, normalized_point, l);
+    std::vector<at::Tensor> pieces;  // per group: its hooks see the scale and normalized values
+    for (const Span& s : layout) pieces.push_back(flat(norm(view_of(x, s), w, b, c_, hooks_of(s), scale_point, normalized_point, l)));
+    return pack(pieces);
+  }
+
+  at::Tensor rotary_of(const Layout& layout, const at::Tensor& x) const {
+    std::vector<at::Tensor> pieces;
+    for (const Span& s : layout) {
+      pieces.push_back(flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count), run_.sin.narrow(0, s.first, s.count))));
+    }
+    return pack(pieces);
+  }
+
+  // ln1, q/k/v, attention. A: the groups' positions; B (out): the positions whose attention
+  // output is wanted (A, or only the last position in the model's last block). Returns z and
+  // the residual rows of B.
+  void attention_half(int64_t l, const Layout& A, at::Tensor& x, Layout& B, at::Tensor& z, at::Tensor& xB) const {
+    const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
+    const int64_t h = c_.n_heads, hkv = c_.n_kv_heads, dh = c_.d_head;
+    visit(HookPoint::ResidPre, l, A, x);
+    at::Tensor ln1 = norm_of(A, x, w.ln1_w, w.ln1_b, HookPoint::Ln1Scale, HookPoint::Ln1Normalized, l);
+    B = A;
+    bool cut = false;
+    for (Span& s : B) {
+      if (!last_position_only(s, l)) continue;
+      s.first += s.count - 1;
+      s.count = 1;
+      cut = true;
+    }
+    assign_offsets(B);
+    const int64_t RA = ln1.size(0);
+    at::Tensor q_in = cut ? gather(ln1, A, B) : ln1;
+    xB = cut ? gather(x, A, B) : x;
+    at::Tensor q = at::linear(q_in, w.W_Q, w.b_Q).view({q_in.size(0), h, dh});
+    at::Tensor k = at::linear(ln1, w.W_K, w.b_K).view({RA, hkv, dh});
+    at::Tensor v = at::linear(ln1, w.W_V, w.b_V).view({RA, hkv, dh});
+    // Qwen3 normalizes each head before rotary; hook_q/hook_k show the normalized heads.
+    if (w.q_norm_w.defined()) q = rms_norm(q, w.q_norm_w, c_.norm_eps);
+    if (w.k_norm_w.defined()) k = rms_norm(k, w.k_norm_w, c_.norm_eps);
+    visit(HookPoint::AttnQ, l, B, q);
+    visit(HookPoint::AttnK, l, A, k);
+    visit(HookPoint::AttnV, l, A, v);
+    if (c_.rotary_dim > 0) {
+      q = rotary_of(B, q);
+      k = rotary_of(A, k);
+      visit(HookPoint::AttnRotQ, l, B, q);
+      visit(HookPoint::AttnRotK, l, A, k);
+    }
+    double scale = c_.attn_scale;
+    if (c_.scale_attn_by_inverse_layer_idx) scale /= double(l + 1);
+    std::vector<at::Tensor> zs;
+    for (size_t i = 0; i < A.size();) {  // one attention call per run of equal (first, cut)
+      size_t j = i;
+      int64_t n = 0;
+      while (j < A.size() && A[j].first == A[i].first && B[j].first == B[i].first) n += A[j++].rows;
+      const int64_t first = A[i].first, cA = A[i].count, cB = B[i].count;
+      at::Tensor qu = q.narrow(0, B[i].offset, n * cB).view({n, cB, h, dh}).transpose(1, 2);  // [n, h, cB, dh]
+      at::Tensor ku = k.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh});
+      at::Tensor vu = v.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh});
+      if (first > 0) {  // the earlier positions' keys/values: the cached run's
+        ku = at::cat({cached({keys_point(c_), l}).narrow(1, 0, first).expand({n, first, hkv, dh}), ku}, 1);
+        vu = at::cat({cached({HookPoint::AttnV, l}).narrow(1, 0, first).expand({n, first, hkv, dh}), vu}, 1);
+      }
+      ku = ku.transpose(1, 2);  // [n, hkv, P, dh]
+      vu = vu.transpose(1, 2);
+      if (hkv != h) {  // grouped-query attention: query head i reads kv head i / (h / hkv)
+        ku = ku.repeat_interleave(h / hkv, 1);
+        vu = vu.repeat_interleave(h / hkv, 1);
+      }
+      at::Tensor scores = at::matmul(qu, ku.transpose(2, 3));  // [n, h, cB, P]
+      scores.mul_(scale).add_(run_.mask.narrow(0, B[i].first, cB));
+      visit_unit(HookPoint::AttnScores, l, B, i, j, scores);
+      at::Tensor pattern = at::softmax(scores, -1);
+      visit_unit(HookPoint::AttnPattern, l, B, i, j, pattern);
+      zs.push_back(at::matmul(pattern, vu).transpose(1, 2).reshape({n * cB, h, dh}));
+      i = j;
+    }
+    z = pack(zs);
+  }
+
+  // Hooks of the groups [i, j) of one attention call on their rows of `act` [n, h, q, k].
+  void visit_unit(HookPoint point, int64_t l, const Layout& B, size_t i, size_t j, at::Tensor& act) const {
+    const HookSite site{point, l};
+    int64_t row = 0;
+    for (size_t g = i; g < j; row += B[g++].rows) {
+      Hooks* hk = hooks_of(B[g]);
+      if (!hk || !hk->active(site)) continue;
+      at::Tensor view = act.narrow(0, row, B[g].rows);
+      at::Tensor edited = view;
+      hk->run(site, edited);
+      if (j - i == 1) act = edited;
+      else if (!edited.is_same(view)) view.copy_(edited);
+    }
+  }
+
+  // z -> W_O -> residual -> ln2 -> MLP -> resid_post on layout C; x: C's resid_pre rows.
+  at::Tensor post_attention_half(int64_t l, const Layout& C, at::Tensor z, const at::Tensor& x) const {
+    const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
+    visit(HookPoint::AttnZ, l, C, z);
+    at::Tensor attn_out = at::linear(z.reshape({z.size(0), c_.n_heads * c_.d_head}), w.W_O, w.b_O);
+    visit(HookPoint::AttnOut, l, C, attn_out);
+    at::Tensor resid_post;
+    if (c_.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
+      at::Tensor ln2 = norm_of(C, x, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
+      resid_post = x + attn_out + mlp(l, C, ln2);
+    } else {
+      at::Tensor resid_mid = x + attn_out;
+      visit(HookPoint::ResidMid, l, C, resid_mid);
+      at::Tensor ln2 = norm_of(C, resid_mid, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
+      resid_post = resid_mid + mlp(l, C, ln2);
+    }
+    visit(HookPoint::ResidPost, l, C, resid_post);
+    return resid_post;
+  }
+
+  at::Tensor mlp(int64_t l, const Layout& C, const at::Tensor& x) const {
+    const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
+    at::Tensor post;
+    if (c_.gated_mlp) {  // SwiGLU: down(act(gate(x)) * up(x))
+      at::Tensor pre = at::linear(x, w.W_gate);
+      visit(HookPoint::MlpPre, l, C, pre);
+      at::Tensor pre_linear = at::linear(x, w.W_in, w.b_in);
+      visit(HookPoint::MlpPreLinear, l, C, pre_linear);
+      post = activate(pre, c_.activation) * pre_linear;
+    } else {
+      at::Tensor pre = at::linear(x, w.W_in, w.b_in);
+      visit(HookPoint::MlpPre, l, C, pre);
+      post = activate(pre, c_.activation);
+    }
+    visit(HookPoint::MlpPost, l, C, post);
+    at::Tensor out = at::linear(post, w.W_out, w.b_out);
+    visit(HookPoint::MlpOut, l, C, out);
+    return out;
+  }
+
+  static at::Tensor activate(const at::Tensor& x, Activation a) {
+    switch (a) {
+      case Activation::GeluTanh: return at::gelu(x, "tanh");
+      case Activation::GeluErf: return at::gelu(x);
+      case Activation::Silu: return at::silu(x);
+      case Activation::Relu: return at::relu(x);
+    }
+    return x;
+  }
+};
+
+}  // namespace
+
+std::vector<at::Tensor> run_blocks(const BlockRun& run, const std::vector<BlockGroup>& groups) {
+  return Blocks(run, groups).run();
+}
+
+}  // namespace csweep::model
