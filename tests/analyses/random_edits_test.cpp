@@ -152,10 +152,14 @@ class RowMaker {
     } else if (r >= 70 && r < 85 && !scale_site) {  // a zero scale would divide by zero
       value = at::zeros_like(src);
       what = "zeros";
-    } else if (r >= 85 && !scores) {  // a mean over queries of -inf scores can leave a row all -inf
+    } else if (r >= 85 && r < 93 && !scores) {  // a mean over queries of -inf scores can leave a row all -inf
       const int64_t pos_axis = model::is_pattern_point(site.point) ? 2 : 1;
       value = src.mean(pos_axis, /*keepdim=*/true);  // broadcast over positions
       what = "mean over positions";
+    } else if (r >= 93) {  // a bare last-axis vector (e.g. [d_head]) broadcast over everything else
+      const at::Tensor rows = src.reshape({-1, src.size(-1)});
+      value = rows[rows.size(0) - 1].clone();  // the last row: finite even for scores
+      what = "vector from the last row";
     }
     return Edit{site, std::move(slice), value};
   }
@@ -408,7 +412,8 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
 
 // Clean (the source of every value), corrupted (the target, cached with only what the
 // runner caches itself) and noised (a target with base edits: noise on two embeddings and a
-// zeroed mlp_out at block 1, cached with every site) runs of random prompts.
+// zeroed mlp_out at block 1, cached with every site) runs of random prompts. The noised run's
+// base edits at blocks >= a row's start block must be applied again by the fast path.
 void check_model(const model::Model& m, const std::string& name, uint64_t seed) {
   const auto& c = m.config();
   std::mt19937_64 rng(seed);
@@ -427,7 +432,8 @@ void check_model(const model::Model& m, const std::string& name, uint64_t seed) 
   at::Tensor noise = at::randn(embed.sizes(), at::detail::createCPUGenerator(seed), embed.options());
   RowEdits base;
   base.push_back({{HookPoint::Embed, -1}, {{1, 2}, {}, {}}, embed + 0.5 * noise});
-  base.push_back({{HookPoint::MlpOut, 1}, {{3}, {}, {}}, at::zeros({c.d_model}, embed.options())});
+  // Late enough that Mistral's window of 4 still carries it to the last position.
+  base.push_back({{HookPoint::MlpOut, 1}, {{kSeq - 3}, {}, {}}, at::zeros({c.d_model}, embed.options())});
   const RunCache noised = compute_run_cache(m, clean_tokens, sites, base);
 
   const auto metrics = metric_variants(clean, corrupted);
