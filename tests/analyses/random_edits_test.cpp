@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <random>
 #include <set>
 #include <string>
@@ -51,7 +50,7 @@ std::string list(const std::vector<int64_t>& v) {
 }
 
 // Draws random rows for one model. The values come from `source` (the clean run) or are
-// derived from it (zeros, scaled, mean over positions broadcast back).
+// derived from it (zeros, scaled, a mean over positions or a last-axis vector, broadcast).
 class RowMaker {
  public:
   RowMaker(const model::ModelConfig& config, const RunCache& source, uint64_t seed)
@@ -71,8 +70,9 @@ class RowMaker {
         case 0: out.push_back({{}, "no edits"}); break;
         case 1:
           if (!out.empty()) {
-            out.push_back(out[static_cast<size_t>(uniform(0, static_cast<int64_t>(out.size()) - 1))]);
-            out.back().what = "duplicate of an earlier row: " + out.back().what;
+            Row copy = out[static_cast<size_t>(uniform(0, static_cast<int64_t>(out.size()) - 1))];
+            copy.what = "duplicate of an earlier row: " + copy.what;
+            out.push_back(std::move(copy));
             break;
           }
           out.push_back(random_row());
@@ -88,9 +88,8 @@ class RowMaker {
     return out;
   }
 
-  int64_t uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
-
  private:
+  int64_t uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
   int64_t seq() const { return source_.tokens.size(1); }
 
   HookPoint random_block_point() { return block_points_[static_cast<size_t>(uniform(0, block_points_.size() - 1))]; }
