@@ -43,6 +43,10 @@ model::Weights random_weights(const model::ModelConfig& c, uint64_t seed) {
       lw.b_in = draw.normal({c.d_mlp}, 0.1);
       lw.b_out = draw.normal({c.d_model}, 0.1);
     }
+    if (c.qk_norm) {
+      lw.q_norm_w = draw.norm_weight(c.d_head);
+      lw.k_norm_w = draw.norm_weight(c.d_head);
+    }
     w.layers.push_back(lw);
   }
   w.ln_final_w = draw.norm_weight(c.d_model);
@@ -92,6 +96,25 @@ std::shared_ptr<model::Model> random_llama(uint64_t seed) {
   c.gated_mlp = true;
   c.rotary_dim = 16;
   c.attn_scale = 0.25;
+  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+}
+
+std::shared_ptr<model::Model> random_mistral(uint64_t seed) {
+  auto base = random_llama(seed);
+  model::ModelConfig c = base->config();
+  c.arch = model::Arch::Mistral;
+  c.hf_architecture = "MistralForCausalLM";
+  c.sliding_window = 4;  // shorter than the test prompts, so the window cuts real keys
+  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+}
+
+std::shared_ptr<model::Model> random_qwen3(uint64_t seed) {
+  auto base = random_llama(seed);
+  model::ModelConfig c = base->config();
+  c.arch = model::Arch::Qwen3;
+  c.hf_architecture = "Qwen3ForCausalLM";
+  c.n_kv_heads = 1;  // multi-query: every query head shares one KV head
+  c.qk_norm = true;
   return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
 }
 
