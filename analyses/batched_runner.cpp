@@ -103,6 +103,7 @@ Start start_of(const RowEdits& edits, int64_t layer, bool reuse_prefix) {
 // A row's edits as the resumed forward sees them: positions shifted by -first, per-position
 // values cut to the positions recomputed at that block.
 RowEdits shift_edits(const RowEdits& row, const Start& start, int64_t seq) {
+  if (start.first == 0 && start.attn_end == 0) return row;  // whole blocks, every position: as given
   RowEdits out;
   for (const Edit& e : row) {
     const int64_t end = start.attn_end > 0 && e.site.layer == start.layer ? start.attn_end : seq;
@@ -114,6 +115,19 @@ RowEdits shift_edits(const RowEdits& row, const Start& start, int64_t seq) {
     const int64_t axis = model::is_pattern_point(e.site.point) ? 2 : 1;  // pattern sites: the query axis
     if (e.value.dim() > axis && e.value.size(axis) == seq) shifted.value = e.value.narrow(axis, start.first, end - start.first);
     out.push_back(std::move(shifted));
+  }
+  return out;
+}
+
+// Negative positions (from the end) as plain ones, so that a row's first position is known.
+std::vector<RowEdits> with_plain_positions(const std::vector<RowEdits>& rows, int64_t seq) {
+  std::vector<RowEdits> out = rows;
+  for (RowEdits& row : out) {
+    for (Edit& e : row) {
+      for (int64_t& p : e.slice.positions) {
+        if (p < 0 && p >= -seq) p += seq;
+      }
+    }
   }
   return out;
 }
@@ -186,6 +200,7 @@ void run_from_tokens(const model::Model& model, const RunCache& target, const st
 }
 
 // ln_final + unembedding of every row's last position in a few big GEMMs, then the metric.
+// A metric that reads a few logits (logit_diff) gets only those columns of W_U.
 void score_finals(const model::Model& model, const std::vector<Final>& finals, const Metric& metric,
                   std::vector<float>& out) {
   if (finals.empty()) return;
@@ -197,13 +212,25 @@ void score_finals(const model::Model& model, const std::vector<Final>& finals, c
     resids.push_back(f.resid);
     index.insert(index.end(), f.index.begin(), f.index.end());
   }
+  at::Tensor W_U = w.W_U, b_U = w.b_U;
+  Metric scored = metric;
+  const std::vector<int64_t> columns = metric.columns();
+  if (!columns.empty()) {
+    for (int64_t id : columns) {
+      if (id < 0 || id >= c.d_vocab) throw Error("metric: token id " + std::to_string(id) + " outside the vocabulary [0, " + std::to_string(c.d_vocab) + ")");
+    }
+    at::Tensor ids = at::tensor(columns, at::TensorOptions().dtype(at::kLong)).to(W_U.device());
+    W_U = W_U.index_select(0, ids);
+    if (b_U.defined()) b_U = b_U.index_select(0, ids);
+    scored = metric.restricted();
+  }
   at::Tensor all = at::cat(resids, 0);  // [N, 1, d]
   const int64_t block = 512;
   for (int64_t begin = 0; begin < all.size(0); begin += block) {
     const int64_t n = std::min(block, all.size(0) - begin);
     at::Tensor x = model::norm(all.narrow(0, begin, n), w.ln_final_w, w.ln_final_b, c, nullptr,
                                model::HookPoint::LnFinalScale, model::HookPoint::LnFinalNormalized, -1);
-    at::Tensor values = metric(at::linear(x, w.W_U, w.b_U));
+    at::Tensor values = scored(at::linear(x, W_U, b_U));
     auto acc = values.accessor<float, 1>();
     for (int64_t i = 0; i < n; ++i) out[index[begin + i]] = acc[i];
   }
@@ -218,11 +245,12 @@ bool has_resume_sites(const model::Model& model, const RunCache& target) {
 
 }  // namespace
 
-std::vector<float> run_rows(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
+std::vector<float> run_rows(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& given,
                             const Metric& metric, const BatchOptions& options) {
   at::NoGradGuard no_grad;
-  std::vector<float> out(rows.size(), 0.0f);
+  std::vector<float> out(given.size(), 0.0f);
   const int64_t seq = target.tokens.size(1);
+  const std::vector<RowEdits> rows = with_plain_positions(given, seq);
   const bool resumable = options.start_from_cache && has_resume_sites(model, target);
   // Where each row resumes; rows with the same start form one group.
   std::vector<Start> starts(rows.size());

@@ -1,5 +1,6 @@
 #include "analyses/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -67,6 +68,27 @@ at::Tensor Metric::differentiable(const at::Tensor& logits) const {
 
 at::Tensor Metric::operator()(const at::Tensor& logits) const {
   return differentiable(logits).detach().to(at::kCPU).contiguous();
+}
+
+std::vector<int64_t> Metric::columns() const {
+  if (kind_ != MetricKind::LogitDiff) return {};
+  std::vector<int64_t> cols;
+  for (const auto& p : pairs_) {
+    cols.push_back(p.answer);
+    cols.push_back(p.wrong);
+  }
+  std::sort(cols.begin(), cols.end());
+  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  return cols;
+}
+
+Metric Metric::restricted() const {
+  const std::vector<int64_t> cols = columns();
+  if (cols.empty()) return *this;
+  auto column_of = [&](int64_t id) { return static_cast<int64_t>(std::lower_bound(cols.begin(), cols.end(), id) - cols.begin()); };
+  std::vector<AnswerPair> pairs;
+  for (const auto& p : pairs_) pairs.push_back({column_of(p.answer), column_of(p.wrong)});
+  return Metric(kind_, std::move(pairs));
 }
 
 double fraction_recovered(double patched, double clean, double corrupted) {

@@ -33,6 +33,12 @@ class Metric {
   // Differentiable version for attribution patching: [B] on the logits' device, graph kept.
   at::Tensor differentiable(const at::Tensor& logits) const;
 
+  // The vocabulary entries the metric reads (logit_diff: the answer and wrong tokens), or empty
+  // when it needs every logit (softmax-based metrics): sweeps then unembed only these columns.
+  std::vector<int64_t> columns() const;
+  // The same metric over logits restricted to columns(), in that order.
+  Metric restricted() const;
+
   MetricKind kind() const { return kind_; }
   const std::vector<AnswerPair>& pairs() const { return pairs_; }
 

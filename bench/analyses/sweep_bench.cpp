@@ -83,13 +83,27 @@ double gemm_peak_gflops(c10::ScalarType dtype) {
   return 2.0 * 2048 * 768 * 3072 * reps / seconds_since(t0) / 1e9;
 }
 
-// The useful FLOPs of one patched run: blocks from `start` on, positions from `pos` on
-// (matmuls + attention over all keys), and the last-position unembedding — the floor an exact
-// sweep with suffix recomputation must do.
-double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos) {
-  const double d = c.d_model, mlp = c.d_mlp, m = static_cast<double>(seq - pos), p = static_cast<double>(seq);
-  const double block = m * 2 * (4 * d * d + 2 * d * mlp) + 2 * 2 * m * p * d;
-  return (c.n_layers - start) * block + 2 * d * c.d_vocab;
+// The FLOPs the fast path does for one patched run (matmuls and attention scores/mixing; the
+// exact floor of a resumed forward): blocks from `start` on at positions from `pos` on; a patch
+// after attention (hook_z) runs its own block only from W_O on, at the patched position; the
+// last block computes keys/values for the recomputed positions and the rest for the last one;
+// then ln_final and the unembedding columns the metric reads.
+double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos, bool after_attention,
+                 int64_t columns) {
+  const double d = c.d_model, mlp = c.d_mlp, p = static_cast<double>(seq), m = static_cast<double>(seq - pos);
+  auto rest_of_block = [&](double rows) { return rows * 2 * (d * d + 2 * d * mlp); };  // W_O + MLP
+  auto attention = [&](double queries) { return 2 * 2 * queries * p * d + queries * 2 * d * d; };  // scores, mixing, W_Q
+  auto keys_values = [&](double rows) { return rows * 2 * 2 * d * d; };
+  const int64_t last = c.n_layers - 1;
+  double f = 0;
+  int64_t l = start;
+  if (after_attention) {
+    f += rest_of_block(1);
+    ++l;
+  }
+  for (; l < last; ++l) f += keys_values(m) + attention(m) + rest_of_block(m);
+  if (l == last) f += keys_values(m) + attention(1) + rest_of_block(1);
+  return f + 2 * d * static_cast<double>(columns);
 }
 
 void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r, int64_t plain_sample, double peak) {
@@ -115,8 +129,10 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
   for (int64_t i = 0; i < sample; ++i) max_diff = std::max(max_diff, std::abs(double(fast[i]) - plain[i]));
   double flops = 0.0;
   const int64_t per_layer_pos = n / (axes[0].size() * axes[1].size());
+  const bool after_attention = r.point == model::HookPoint::AttnZ;
+  const int64_t columns = 2;  // logit_diff of one answer/wrong pair
   for (int64_t l : axes[0].values) {
-    for (int64_t p : axes[1].values) flops += row_flops(m.config(), 16, l, p) * per_layer_pos;
+    for (int64_t p : axes[1].values) flops += row_flops(m.config(), 16, l, p, after_attention, columns) * per_layer_pos;
   }
   std::printf("%-12s %-5s %5ld cells  fast %7.2f s = %7.1f runs/s | plain %.3f s/run (%ld sampled) = %6.1f runs/s"
               " | speed-up %5.1fx | %5.1f GFLOP/s = %4.0f%% of GEMM peak | max |fast-plain| %.2g\n",

@@ -263,8 +263,8 @@ std::vector<NamedOptions> option_variants(const model::Model& m) {
   std::vector<NamedOptions> v;
   v.push_back({"default", {}});
   BatchOptions o;
-  o.forward_overhead_tokens = 0;
-  v.push_back({"overhead=0", o});
+  o.max_batch = 3;  // calls of three full-length rows' tokens: groups split across calls
+  v.push_back({"max_batch=3", o});
   o = {};
   // Two full-length rows per forward (more for short suffixes, up to three-ish).
   o.memory_budget_bytes = 2 * bytes_per_row(m.config(), kSeq, m.dtype()) + 1;
