@@ -82,7 +82,7 @@ struct AnalysisSpec {
 };
 
 struct ShardingSpec {
-  int64_t batch_size = 32;           // most patched rows in one forward (and in one shard)
+  int64_t batch_size = 128;          // most patched rows in one shard (and in one resumed call)
   uint64_t memory_budget_bytes = 0;  // 0: no budget; else caps rows so a shard fits
 };
 

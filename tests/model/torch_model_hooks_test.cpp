@@ -52,6 +52,90 @@ TEST(TorchModelHooks, ResumingFromCachedResidualEqualsFullForward) {
   }
 }
 
+// The cached batch-1 run Model::resume reads, for one prompt of the fixture.
+std::map<HookSite, at::Tensor> resume_cache(const Model& m, const at::Tensor& tokens) {
+  Hooks h;
+  for (const HookSite& s : resume_sites(m.config())) h.cache(s);
+  m.forward(tokens, &h);
+  return h.cache();
+}
+
+TEST(TorchModelResume, UneditedGroupsReproduceTheCachedRunFromEveryStart) {
+  for (const auto& dir : {gpt2_fixture(), arch_fixtures() / "llama_gqa_llama3_tied", arch_fixtures() / "neox_parallel"}) {
+    auto m = Model::load(dir);
+    at::Tensor tokens = two_prompts().narrow(0, 0, 1).remainder(m->config().d_vocab);
+    const auto cache = resume_cache(*m, tokens);
+    const int64_t p = tokens.size(1), n = m->config().n_layers;
+    at::Tensor final_last = cache.at({HookPoint::ResidPost, n - 1}).narrow(1, p - 1, 1);  // [1, 1, d]
+    // Every start (block, first position, whole block or after attention) in ONE call: groups
+    // of different starts share the packed GEMMs.
+    std::vector<ResumeGroup> groups;
+    for (int64_t l = 0; l < n; ++l) {
+      for (int64_t f = 0; f < p; ++f) {
+        groups.push_back({2, l, f, 0, nullptr});
+        groups.push_back({1, l, f, f + 1, nullptr});
+      }
+    }
+    at::Tensor out = m->resume(cache, groups);
+    ASSERT_EQ(out.size(0), 3 * n * p);
+    EXPECT_LE(max_abs_diff(out, final_last.expand({out.size(0), 1, final_last.size(2)})), 1e-5) << dir;
+  }
+}
+
+TEST(TorchModelResume, HookedGroupsEqualTheEditedFullForward) {
+  auto& m = *gpt2();
+  at::Tensor tokens = two_prompts();
+  at::Tensor clean = tokens.narrow(0, 0, 1), corrupted = tokens.narrow(0, 1, 1);
+  const auto cache = resume_cache(m, corrupted);
+  const auto source = resume_cache(m, clean);
+  // Patch the clean z of head 1 at position 5 of block 1, and the clean resid_pre at
+  // position 3 of block 2: each as a full forward and as a resumed group (two groups, one call).
+  auto z_patch = [&](Hooks& h, int64_t shift, int64_t len) {
+    at::Tensor value = source.at({HookPoint::AttnZ, 1}).narrow(1, 5, len);
+    h.add({HookPoint::AttnZ, 1}, [=](at::Tensor& act, const HookSite&) {
+      act.narrow(1, 5 - shift, 1).narrow(2, 1, 1).copy_(value.narrow(1, 0, 1).narrow(2, 1, 1));
+    });
+  };
+  auto resid_patch = [&](Hooks& h, int64_t shift) {
+    at::Tensor value = source.at({HookPoint::ResidPre, 2}).narrow(1, 3, 1);
+    h.add({HookPoint::ResidPre, 2}, [=](at::Tensor& act, const HookSite&) { act.narrow(1, 3 - shift, 1).copy_(value.expand({act.size(0), 1, value.size(2)})); });
+  };
+  ForwardOptions o;
+  o.logits = ForwardOptions::Logits::None;
+  Hooks full_z, full_resid;
+  z_patch(full_z, 0, 1);
+  resid_patch(full_resid, 0);
+  at::Tensor want_z = m.forward(corrupted, &full_z, o).narrow(1, 7, 1);
+  at::Tensor want_resid = m.forward(corrupted, &full_resid, o).narrow(1, 7, 1);
+  Hooks group_z, group_resid;
+  z_patch(group_z, 5, 1);         // enters block 1 after attention at positions [5, 6)
+  resid_patch(group_resid, 3);    // block 2 from position 3
+  at::Tensor got = m.resume(cache, {{1, 1, 5, 6, &group_z}, {2, 2, 3, 0, &group_resid}});
+  EXPECT_LE(max_abs_diff(got.narrow(0, 0, 1), want_z), 1e-5);
+  EXPECT_LE(max_abs_diff(got.narrow(0, 1, 2), want_resid.expand({2, 1, want_resid.size(2)})), 1e-5);
+  const HookSite final_site{HookPoint::ResidPost, m.config().n_layers - 1};
+  EXPECT_GT(max_abs_diff(want_z, cache.at(final_site).narrow(1, 7, 1)), 1e-3);  // the patches matter
+  EXPECT_GT(max_abs_diff(want_resid, cache.at(final_site).narrow(1, 7, 1)), 1e-3);
+}
+
+TEST(TorchModelResume, MissingCachedSiteIsAnErrorNamingIt) {
+  auto& m = *gpt2();
+  auto cache = resume_cache(m, two_prompts().narrow(0, 0, 1));
+  cache.erase({HookPoint::AttnV, 2});
+  try {
+    m.resume(cache, {{1, 1, 4, 0, nullptr}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blocks.2.attn.hook_v"), std::string::npos) << e.what();
+  }
+  try {
+    m.resume(cache, {{1, 9, 0, 0, nullptr}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TorchModelHooks, LogitsLastIsTheLastRowOfAll) {
   auto& m = *gpt2();
   at::Tensor tokens = two_prompts();
