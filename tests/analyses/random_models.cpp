@@ -78,7 +78,10 @@ std::shared_ptr<model::Model> random_neox(uint64_t seed) {
   return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
 }
 
-std::shared_ptr<model::Model> random_llama(uint64_t seed) {
+namespace {
+
+// Llama-shaped: RMSNorm, SwiGLU, rotary, grouped-query attention (4 query heads, 2 KV heads).
+model::ModelConfig llama_config() {
   model::ModelConfig c;
   c.arch = model::Arch::Llama;
   c.hf_architecture = "LlamaForCausalLM";
@@ -96,26 +99,32 @@ std::shared_ptr<model::Model> random_llama(uint64_t seed) {
   c.gated_mlp = true;
   c.rotary_dim = 16;
   c.attn_scale = 0.25;
+  return c;
+}
+
+std::shared_ptr<model::Model> with_random_weights(const model::ModelConfig& c, uint64_t seed) {
   return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
 }
 
+}  // namespace
+
+std::shared_ptr<model::Model> random_llama(uint64_t seed) { return with_random_weights(llama_config(), seed); }
+
 std::shared_ptr<model::Model> random_mistral(uint64_t seed) {
-  auto base = random_llama(seed);
-  model::ModelConfig c = base->config();
+  model::ModelConfig c = llama_config();
   c.arch = model::Arch::Mistral;
   c.hf_architecture = "MistralForCausalLM";
   c.sliding_window = 4;  // shorter than the test prompts, so the window cuts real keys
-  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+  return with_random_weights(c, seed);
 }
 
 std::shared_ptr<model::Model> random_qwen3(uint64_t seed) {
-  auto base = random_llama(seed);
-  model::ModelConfig c = base->config();
+  model::ModelConfig c = llama_config();
   c.arch = model::Arch::Qwen3;
   c.hf_architecture = "Qwen3ForCausalLM";
   c.n_kv_heads = 1;  // multi-query: every query head shares one KV head
   c.qk_norm = true;
-  return std::make_shared<model::Model>(c, random_weights(c, seed), at::kFloat, at::kCPU);
+  return with_random_weights(c, seed);
 }
 
 const char* fixture_dir() { return CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny"; }
