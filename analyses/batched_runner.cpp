@@ -32,13 +32,18 @@ namespace {
 
 using model::HookPoint;
 
-// The base edits the cached residual at block `layer` does not already contain (those at
-// blocks >= layer; all of them from the embeddings) plus the row's own.
+// A row's edits plus the edits that define the target run (its `base`: causal tracing's
+// noise) that a forward must apply itself: all of them from the tokens; resuming at block
+// `layer`, only those in blocks >= layer — the cache already holds the others' effect.
+RowEdits with_base(const RunCache& target, const RowEdits& row) {
+  RowEdits out = target.base;
+  out.insert(out.end(), row.begin(), row.end());
+  return out;
+}
 RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
   RowEdits out;
   for (const Edit& e : target.base) {
-    const bool in_block = model::is_block_point(e.site.point);
-    if (layer == 0 || (in_block && e.site.layer >= layer)) out.push_back(e);
+    if (model::is_block_point(e.site.point) && e.site.layer >= layer) out.push_back(e);
   }
   out.insert(out.end(), row.begin(), row.end());
   return out;
@@ -180,7 +185,7 @@ void run_from_tokens(const model::Model& model, const RunCache& target, const st
     std::vector<int64_t> chunk(index.begin() + begin, index.begin() + end);
     const int64_t b = static_cast<int64_t>(chunk.size());
     std::vector<RowEdits> edits;
-    for (int64_t r : chunk) edits.push_back(with_base(target, rows[r], 0));
+    for (int64_t r : chunk) edits.push_back(with_base(target, rows[r]));
     model::Hooks hooks;
     install_row_edits(hooks, edits);
     model::ForwardOptions fo;
@@ -259,7 +264,7 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   for (size_t r = 0; r < rows.size(); ++r) {
     const int64_t layer = first_edited_layer(rows[r]);
     const RowEdits edits = with_base(target, rows[r], layer);
-    if (!resumable || !all_in_blocks(edits)) {
+    if (!resumable || !all_in_blocks(rows[r])) {
       from_tokens.push_back(static_cast<int64_t>(r));
       continue;
     }
@@ -310,7 +315,7 @@ std::vector<float> run_rows_plain(const model::Model& model, const RunCache& tar
   std::vector<float> out;
   out.reserve(rows.size());
   for (const RowEdits& row : rows) {
-    std::vector<RowEdits> one{with_base(target, row, 0)};
+    std::vector<RowEdits> one{with_base(target, row)};
     model::Hooks hooks;
     install_row_edits(hooks, one);
     at::Tensor logits = model.forward(target.tokens, &hooks);
