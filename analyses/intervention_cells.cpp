@@ -125,8 +125,10 @@ std::vector<float> ablation_cells(const CellRange& range) {
       std::vector<at::Tensor> acts;
       for (const auto& ref : refs) acts.push_back(ref->at_site(s).to(at::kFloat));
       at::Tensor all = at::cat(acts, 0);
-      // TransformerLens: the mean over batch and positions (pattern sites: over the batch only).
-      at::Tensor m = model::is_pattern_point(s.point) ? all.mean(at::IntArrayRef{0}, true) : all.mean(at::IntArrayRef{0, 1}, true);
+      // TransformerLens: the mean over batch and positions (pattern sites: over the batch only);
+      // per position: over the batch only.
+      const bool over_batch = r.mean_per_position || model::is_pattern_point(s.point);
+      at::Tensor m = over_batch ? all.mean(at::IntArrayRef{0}, true) : all.mean(at::IntArrayRef{0, 1}, true);
       means[s] = m.to(all.device(), clean->at_site(s).scalar_type());
     }
   }

@@ -75,6 +75,9 @@ struct SweepRequest {
   // Ablation
   AblationMode ablation = AblationMode::Zero;
   std::vector<std::vector<int64_t>> reference_prompts;  // mean / resample pool, same length
+  // Mean ablation: one mean per position over the reference prompts, instead of
+  // TransformerLens's one mean over prompts and positions.
+  bool mean_per_position = false;
   // Causal tracing
   std::vector<int64_t> subject_positions;  // noised token positions
   double noise_std = 0.0;                  // 0: noise_multiplier x std(W_E)

@@ -22,7 +22,7 @@ std::vector<std::string> keys_of(AnalysisKind kind) {
       keys.insert(keys.end(), {"sites", "patch", "qk_fix", "heads", "positions"});
       break;
     case AnalysisKind::Ablation:
-      keys.insert(keys.end(), {"method", "target", "reference", "seed", "heads", "neurons"});
+      keys.insert(keys.end(), {"method", "target", "reference", "mean_over", "seed", "heads", "neurons"});
       break;
     case AnalysisKind::CausalTracing:
       keys.insert(keys.end(), {"noise_multiplier", "noise_std", "seed", "samples", "window", "restore", "positions"});
@@ -219,7 +219,16 @@ std::optional<AnalysisSpec> read_one(const YAML::Node& node, const std::string& 
       break;
     }
     case AnalysisKind::Ablation: {
-      o["method"] = r.choice("method", {"zero", "mean", "resample"}, "zero");
+      const std::string method = r.choice("method", {"zero", "mean", "resample"}, "zero");
+      o["method"] = method;
+      // TransformerLens's mean ablation averages over prompts and positions; circuit work on
+      // templated prompts (IOI) often wants one mean per position over the prompts.
+      if (method == "mean") {
+        o["mean_over"] = r.choice("mean_over", {"prompts_and_positions", "prompts"}, "prompts_and_positions");
+      } else if (node["mean_over"]) {
+        src.error(node["mean_over"], path + ".mean_over: only method mean takes a mean");
+        r.ok = false;
+      }
       std::string target = r.choice("target", {"heads", "mlp", "layer", "neuron"}, "heads");
       o["target"] = target;
       o["reference"] = r.choice("reference", {"clean", "corrupted"}, "clean");

@@ -90,6 +90,7 @@ std::vector<SweepRequest> requests_for(const jobs::JobSpec& spec, const Analysis
       r.ablation = method == "mean" ? analyses::AblationMode::Mean
                  : method == "resample" ? analyses::AblationMode::Resample
                                         : analyses::AblationMode::Zero;
+      r.mean_per_position = o.value("mean_over", std::string("prompts_and_positions")) == "prompts";
       // The reference set: every prompt of the job with this prompt's length (mean: all of
       // them, computed once per set by the cache; resample: the others when there are any).
       bool use_corrupted = o.value("reference", std::string("clean")) == "corrupted";

@@ -116,10 +116,34 @@ TEST(FastPath, NoisingMetricsAndNeurons) {
   r.metric = MetricKind::Prob;
   r.reference_prompts = {r.corrupted_tokens, {5, 6, 7, 8, 9, 10, 11, 12, 13, 14}};
   expect_fast_equals_plain(*m, r, "gpt2 mean-ablate neurons over 2 refs, prob");
+  r.mean_per_position = true;
+  expect_fast_equals_plain(*m, r, "gpt2 mean-ablate neurons per position, prob");
+  r.mean_per_position = false;
   r.ablation = AblationMode::Resample;
   r.neurons.clear();
   r.point = HookPoint::AttnZ;
   expect_fast_equals_plain(*m, r, "gpt2 resample-ablate heads");
+}
+
+TEST(FastPath, PerPositionMeanOfThePromptItselfChangesNothing) {
+  // With the prompt as its only reference, the per-position mean IS the clean activation:
+  // every cell must give the clean metric. The mean over positions must not.
+  auto m = testing::load_fixture_gpt2();
+  SweepRequest r = base_request(*m);
+  r.kind = AnalysisKind::Ablation;
+  r.ablation = AblationMode::Mean;
+  r.by_position = false;
+  r.point = HookPoint::AttnZ;
+  r.reference_prompts = {r.clean_tokens};
+  CacheStore caches;
+  const int64_t n = grid_cells(grid_axes(r, m->config()));
+  const float clean = static_cast<float>(baselines(*m, r, caches).clean);
+  r.mean_per_position = true;
+  for (float v : run_cells(*m, r, 0, n, caches)) EXPECT_NEAR(v, clean, 1e-5);
+  r.mean_per_position = false;
+  double moved = 0.0;
+  for (float v : run_cells(*m, r, 0, n, caches)) moved = std::max(moved, std::abs(double(v) - clean));
+  EXPECT_GT(moved, 1e-3);
 }
 
 TEST(FastPath, CausalTracingWindows) {

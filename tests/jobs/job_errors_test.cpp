@@ -57,6 +57,13 @@ TEST(JobErrors, HeadOutOfRange) {
             at(11, 16, "analyses[0].heads[1]: head 4 out of range (model has 4 heads: 0..3)"));
 }
 
+TEST(JobErrors, MeanOverOnlyWithMeanAblation) {
+  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: ablation\n    mean_over: prompts\n")),
+            at(11, 16, "analyses[0].mean_over: only method mean takes a mean"));
+  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: ablation\n    method: mean\n    mean_over: tokens\n")),
+            at(12, 16, "analyses[0].mean_over: unknown value \"tokens\"; expected one of prompts_and_positions, prompts"));
+}
+
 TEST(JobErrors, PositionOutOfRange) {
   EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [hook_resid_pre]\n"
                             "    positions: [8]\n")),

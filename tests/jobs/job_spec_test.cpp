@@ -44,6 +44,17 @@ TEST(JobSpec, AxisSyntaxes) {
   EXPECT_EQ(spec.analyses[1].layers, std::vector<int64_t>{2});
   EXPECT_EQ(spec.analyses[1].options["neurons"], (std::vector<int64_t>{10, 11, 12}));
   EXPECT_EQ(spec.analyses[1].options["method"], "zero");
+  EXPECT_FALSE(spec.analyses[1].options.contains("mean_over"));  // zero/resample hashes stay as they were
+}
+
+TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
+  std::string text = std::string(kModel) + kPrompt +
+                     "analyses:\n"
+                     "  - {name: a, kind: ablation, method: mean}\n"
+                     "  - {name: b, kind: ablation, method: mean, mean_over: prompts}\n";
+  JobSpec spec = parse_job_spec(text, job_path());
+  EXPECT_EQ(spec.analyses[0].options["mean_over"], "prompts_and_positions");  // TransformerLens's
+  EXPECT_EQ(spec.analyses[1].options["mean_over"], "prompts");
 }
 
 TEST(JobSpec, MemoryBudgetUnits) {
