@@ -218,8 +218,9 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   }
   if (r.kind == AnalysisKind::LogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
   if (r.kind == AnalysisKind::AttentionScores && r.pattern_scores.empty()) throw bad("scores", "empty list");
-  if (r.kind == AnalysisKind::AttributionPatching && model::is_pattern_point(r.point)) {
-    throw bad("site", "attribution patching of attention patterns is not supported; use hook_q/hook_k");
+  if (r.kind == AnalysisKind::AttributionPatching && r.point == HookPoint::AttnScores) {
+    // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same information.
+    throw bad("site", "attribution patching of hook_attn_scores is not defined (masked scores are -inf); use attn.hook_pattern");
   }
 }
 

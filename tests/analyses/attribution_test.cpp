@@ -56,7 +56,7 @@ SweepRequest fixture_request(HookPoint point) {
 TEST(AttributionPatching, CorrelatesWithExactPatching) {
   auto m = testing::load_fixture_gpt2();
   CacheStore caches;
-  for (HookPoint point : {HookPoint::AttnZ, HookPoint::ResidPre, HookPoint::AttnOut, HookPoint::MlpOut}) {
+  for (HookPoint point : {HookPoint::AttnZ, HookPoint::ResidPre, HookPoint::AttnOut, HookPoint::MlpOut, HookPoint::AttnPattern}) {
     SweepRequest exact = fixture_request(point);
     SweepRequest atp = exact;
     atp.kind = AnalysisKind::AttributionPatching;
