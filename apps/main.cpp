@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apps/command.h"
+#include "common/allocator.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -17,6 +18,7 @@ std::vector<Command>& command_registry() {
 
 int main(int argc, char** argv) {
   using namespace csweep::apps;
+  csweep::keep_freed_memory_for_reuse();
   CLI::App app{"circuitsweep: mechanistic-interpretability sweeps at cluster scale"};
   app.require_subcommand(1);
   int verbosity = 0;

@@ -268,27 +268,42 @@ class Blocks {
       while (j < A.size() && A[j].first == A[i].first && B[j].first == B[i].first) n += A[j++].rows;
       const int64_t first = A[i].first, cA = A[i].count, cB = B[i].count;
       at::Tensor qu = q.narrow(0, B[i].offset, n * cB).view({n, cB, h, dh}).transpose(1, 2);  // [n, h, cB, dh]
-      at::Tensor ku = k.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh});
-      at::Tensor vu = v.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh});
-      if (first > 0) {  // the earlier positions' keys/values: the cached run's
-        ku = at::cat({cached({keys_point(c_), l}).narrow(1, 0, first).expand({n, first, hkv, dh}), ku}, 1);
-        vu = at::cat({cached({HookPoint::AttnV, l}).narrow(1, 0, first).expand({n, first, hkv, dh}), vu}, 1);
-      }
-      ku = ku.transpose(1, 2);  // [n, hkv, P, dh]
-      vu = vu.transpose(1, 2);
+      at::Tensor ku = k.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);  // [n, hkv, cA, dh]
+      at::Tensor vu = v.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);
       if (hkv != h) {  // grouped-query attention: query head i reads kv head i / (h / hkv)
         ku = ku.repeat_interleave(h / hkv, 1);
         vu = vu.repeat_interleave(h / hkv, 1);
       }
-      at::Tensor scores = at::matmul(qu, ku.transpose(2, 3));  // [n, h, cB, P]
+      at::Tensor scores = at::matmul(qu, ku.transpose(2, 3));  // [n, h, cB, cA]
+      // The earlier positions' keys/values are the cached run's, the same for every row: each
+      // KV head scores them once against all rows' queries (never one copy per row).
+      at::Tensor prefix_k, prefix_v;
+      if (first > 0) {
+        prefix_k = cached({keys_point(c_), l}).narrow(1, 0, first)[0].permute({1, 2, 0});  // [hkv, dh, first]
+        prefix_v = cached({HookPoint::AttnV, l}).narrow(1, 0, first)[0].transpose(0, 1);   // [hkv, first, dh]
+        scores = at::cat({unfold_heads(at::matmul(fold_heads(qu), prefix_k), n), scores}, -1);  // [n, h, cB, P]
+      }
       scores.mul_(scale).add_(run_.mask.narrow(0, B[i].first, cB));
       visit_unit(HookPoint::AttnScores, l, B, i, j, scores);
       at::Tensor pattern = at::softmax(scores, -1);
       visit_unit(HookPoint::AttnPattern, l, B, i, j, pattern);
-      zs.push_back(at::matmul(pattern, vu).transpose(1, 2).reshape({n * cB, h, dh}));
+      at::Tensor zu = at::matmul(pattern.narrow(-1, first, cA), vu);  // [n, h, cB, dh]
+      if (first > 0) zu = zu + unfold_heads(at::matmul(fold_heads(pattern.narrow(-1, 0, first)), prefix_v), n);
+      zs.push_back(zu.transpose(1, 2).reshape({n * cB, h, dh}));
       i = j;
     }
     z = pack(zs);
+  }
+
+  // [n, h, c, e] -> [hkv, n * (h / hkv) * c, e]: every row's queries of one KV head as one matrix.
+  at::Tensor fold_heads(const at::Tensor& x) const {
+    const int64_t n = x.size(0), hkv = c_.n_kv_heads, g = c_.n_heads / hkv, c = x.size(2), e = x.size(3);
+    return x.reshape({n, hkv, g, c, e}).permute({1, 0, 2, 3, 4}).reshape({hkv, n * g * c, e});
+  }
+  // The inverse of fold_heads: [hkv, n * (h / hkv) * c, f] -> [n, h, c, f].
+  at::Tensor unfold_heads(const at::Tensor& y, int64_t n) const {
+    const int64_t hkv = c_.n_kv_heads, g = c_.n_heads / hkv, c = y.size(1) / (n * g), f = y.size(2);
+    return y.view({hkv, n, g, c, f}).permute({1, 0, 2, 3, 4}).reshape({n, c_.n_heads, c, f});
   }
 
   // Hooks of the groups [i, j) of one attention call on their rows of `act` [n, h, q, k].
