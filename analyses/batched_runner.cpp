@@ -117,8 +117,11 @@ RowEdits shift_edits(const RowEdits& row, const Start& start, int64_t seq) {
       if (p < start.first || p >= end) throw Error("fast path: edit of " + e.site.name() + " at position " + std::to_string(p) + " outside [" + std::to_string(start.first) + ", " + std::to_string(end) + ")");
       p -= start.first;
     }
-    const int64_t axis = model::is_pattern_point(e.site.point) ? 2 : 1;  // pattern sites: the query axis
-    if (e.value.dim() > axis && e.value.size(axis) == seq) shifted.value = e.value.narrow(axis, start.first, end - start.first);
+    // The position axis of the value: values broadcast against one row of the activation
+    // ([1, P, ...], heads [1, P, h, d], pattern [1, h, P(query), P]), so count from the right.
+    const bool four_d = model::is_head_point(e.site.point);
+    const int64_t axis = (model::is_pattern_point(e.site.point) ? 2 : 1) - ((four_d ? 4 : 3) - e.value.dim());
+    if (axis >= 0 && e.value.size(axis) == seq) shifted.value = e.value.narrow(axis, start.first, end - start.first);
     out.push_back(std::move(shifted));
   }
   return out;

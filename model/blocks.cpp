@@ -170,8 +170,17 @@ class Blocks {
       at::Tensor act = view;
       h->run(site, act);
       if (layout.size() == 1) packed = act.reshape(packed.sizes());
-      else if (!act.is_same(view)) view.copy_(act);
+      else if (!act.is_same(view)) copy_back(site, view, act);
     }
+  }
+
+  // A hook's replacement of its group's rows, written into the packed tensor. It must be what
+  // the hook was given in shape and dtype: a silent cast or broadcast here would make a hook's
+  // effect depend on which other groups share the call.
+  static void copy_back(const HookSite& site, at::Tensor& rows, const at::Tensor& replacement) {
+    if (replacement.sizes() != rows.sizes() || replacement.scalar_type() != rows.scalar_type())
+      throw Error("hook " + site.name() + ": replaced its activation with a different shape or dtype");
+    rows.copy_(replacement);
   }
 
   bool any_active(const Layout& layout, std::initializer_list<HookPoint> points, int64_t layer) const {
@@ -317,7 +326,7 @@ class Blocks {
       at::Tensor edited = view;
       hk->run(site, edited);
       if (j - i == 1) act = edited;
-      else if (!edited.is_same(view)) view.copy_(edited);
+      else if (!edited.is_same(view)) copy_back(site, view, edited);
     }
   }
 

@@ -22,6 +22,25 @@ at::Tensor embed(const Weights& w, const ModelConfig& c, const at::Tensor& token
   return x + pos;
 }
 
+// Model::resume visits a group's hooks only where it recomputes: blocks >= start_layer, and
+// in the start block of an after-attention entry only from hook_z on. A hook anywhere else
+// would be silently ignored, so it is an error; so is one Hooks object for two groups (each
+// group's hooks see that group's rows).
+void check_resume_hooks(const std::vector<HookSite>& sites, const ResumeGroup& g, const std::vector<ResumeGroup>& all) {
+  if (!g.hooks) return;
+  int shared = 0;
+  for (const ResumeGroup& o : all) shared += o.hooks == g.hooks;
+  if (shared > 1) throw Error("resume: two groups share one Hooks object; each group needs its own");
+  for (const HookSite& site : sites) {
+    if (!g.hooks->active(site)) continue;
+    const bool before_start = site.layer < g.start_layer;  // also the global sites (layer -1)
+    const bool before_z = site.layer == g.start_layer && g.attn_end > g.first_pos && site.point < HookPoint::AttnZ;
+    if (before_start || before_z)
+      throw Error("resume: " + site.name() + ": a group resuming at block " + std::to_string(g.start_layer) +
+                  (g.attn_end > g.first_pos ? " after attention" : "") + " never runs this site");
+  }
+}
+
 }  // namespace
 
 at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardOptions& o) const {
@@ -86,6 +105,7 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std
   if (it == cached.end()) throw Error("resume: blocks.0.hook_resid_pre: not in the cached run");
   const int64_t p = it->second.size(1);
   std::vector<BlockGroup> blocks;
+  const std::vector<HookSite> sites = all_sites(c);
   for (const ResumeGroup& g : groups) {
     if (g.rows < 1 || g.start_layer < 0 || g.start_layer >= c.n_layers || g.first_pos < 0 || g.first_pos >= p ||
         g.attn_end > p)
@@ -93,6 +113,7 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std
                   ", positions [" + std::to_string(g.first_pos) + ", " + std::to_string(p) + "), attn_end " +
                   std::to_string(g.attn_end) + ": out of range for " + std::to_string(c.n_layers) + " blocks and " +
                   std::to_string(p) + " positions");
+    check_resume_hooks(sites, g, groups);
     BlockGroup b;
     b.rows = g.rows;
     b.first = g.first_pos;

@@ -146,6 +146,30 @@ TEST(FastPath, PerPositionMeanOfThePromptItselfChangesNothing) {
   EXPECT_GT(moved, 1e-3);
 }
 
+TEST(FastPath, ValuesWithoutTheBatchAxisBroadcastAsInThePlainPath) {
+  // Edit values may be any shape that broadcasts to one row: [P, d], [P, h, d_head] and
+  // [h, P, P] carry the positions one axis further left than cache entries do.
+  auto m = testing::load_fixture_gpt2();
+  SweepRequest r = base_request(*m);
+  const auto clean = compute_run_cache(*m, r.clean_tokens, {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
+  const auto corrupted = compute_run_cache(*m, r.corrupted_tokens, {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
+  std::vector<RowEdits> rows;
+  for (int64_t p : {2, 5, 9}) {
+    rows.push_back({Edit{{HookPoint::ResidPre, 1}, EditSlice{{p}, {}, {}}, clean.at_site({HookPoint::ResidPre, 1})[0]}});
+    rows.push_back({Edit{{HookPoint::AttnZ, 1}, EditSlice{{p}, {1}, {}}, clean.at_site({HookPoint::AttnZ, 1})[0]}});
+    rows.push_back({Edit{{HookPoint::AttnPattern, 1}, EditSlice{{p}, {0}, {}}, clean.at_site({HookPoint::AttnPattern, 1})[0]}});
+  }
+  const Metric metric(MetricKind::LogitDiff, r.answers);
+  const auto fast = run_rows(*m, corrupted, rows, metric);
+  const auto plain = run_rows_plain(*m, corrupted, rows, metric);
+  double spread = 0.0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_NEAR(fast[i], plain[i], 1e-4) << "row " << i;
+    spread = std::max(spread, std::abs(double(plain[i]) - plain[0]));
+  }
+  EXPECT_GT(spread, 1e-3);
+}
+
 TEST(FastPath, CausalTracingWindows) {
   for (auto m : {testing::load_fixture_gpt2(), testing::random_llama(3)}) {
     SweepRequest r = base_request(*m);

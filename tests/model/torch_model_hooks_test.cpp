@@ -136,6 +136,35 @@ TEST(TorchModelResume, MissingCachedSiteIsAnErrorNamingIt) {
   }
 }
 
+TEST(TorchModelResume, HooksItWouldNeverRunAreErrors) {
+  auto& m = *gpt2();
+  const auto cache = resume_cache(m, two_prompts().narrow(0, 0, 1));
+  auto expect_error = [&](const std::vector<ResumeGroup>& groups, const std::string& part) {
+    try {
+      m.resume(cache, groups);
+      FAIL() << "no error, expected: " << part;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  Hooks early;  // block 0 for a group starting at block 1
+  early.add({HookPoint::ResidPre, 0}, [](at::Tensor&, const HookSite&) {});
+  expect_error({{1, 1, 0, 0, &early}}, "blocks.0.hook_resid_pre");
+  Hooks before_z;  // hook_v in the start block of an after-attention entry
+  before_z.add({HookPoint::AttnV, 1}, [](at::Tensor&, const HookSite&) {});
+  expect_error({{1, 1, 2, 3, &before_z}}, "blocks.1.attn.hook_v");
+  Hooks global;
+  global.add({HookPoint::LnFinalScale, -1}, [](at::Tensor&, const HookSite&) {});
+  expect_error({{1, 0, 0, 0, &global}}, "ln_final.hook_scale");
+  Hooks shared;
+  shared.add({HookPoint::ResidPre, 1}, [](at::Tensor&, const HookSite&) {});
+  expect_error({{1, 1, 0, 0, &shared}, {1, 1, 2, 0, &shared}}, "share one Hooks");
+  // A hook that changes a group's rows' dtype when other groups share the call.
+  Hooks cast;
+  cast.add({HookPoint::ResidPre, 1}, [](at::Tensor& act, const HookSite&) { act = act.to(at::kDouble); });
+  expect_error({{1, 1, 0, 0, &cast}, {1, 1, 3, 0, nullptr}}, "different shape or dtype");
+}
+
 TEST(TorchModelHooks, LogitsLastIsTheLastRowOfAll) {
   auto& m = *gpt2();
   at::Tensor tokens = two_prompts();
