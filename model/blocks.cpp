@@ -86,17 +86,17 @@ class Blocks {
       if (active.empty() && entering.empty()) continue;
 
       // Attention of the whole-block groups; B: the positions whose outputs are wanted.
-      Layout B;
-      at::Tensor z, xB;
-      if (!active.empty()) attention_half(l, active, x, B, z, xB);
+      Attended attended;
+      if (!active.empty()) attended = attention_half(l, active, x);
+      const Layout& B = attended.B;
       // The rest of the block for B and the entering groups together.
       Layout C = B;
       C.insert(C.end(), entering.begin(), entering.end());
       assign_offsets(C);
       std::vector<at::Tensor> zs, xs;
       if (!B.empty()) {
-        zs.push_back(z);
-        xs.push_back(xB);
+        zs.push_back(attended.z);
+        xs.push_back(attended.resid);
       }
       zs.insert(zs.end(), entering_z.begin(), entering_z.end());
       xs.insert(xs.end(), entering_x.begin(), entering_x.end());
@@ -118,7 +118,7 @@ class Blocks {
         }
         out[s.group] = rows;
       }
-      if (!last && !B.empty()) x = resid_post.narrow(0, 0, assign_offsets(B));
+      if (!last && !B.empty()) x = resid_post.narrow(0, 0, C[B.size() - 1].offset + C[B.size() - 1].tokens());
     }
     return out;
   }
@@ -195,7 +195,7 @@ class Blocks {
   }
 
   // The last block may compute only the last position of a group with no hooks in it.
-  bool last_position_only(const Span& s, int64_t l) const {
+  bool cut_to_last_position(const Span& s, int64_t l) const {
     if (!run_.last_position_only || l + 1 != c_.n_layers || run_.stop_layer != c_.n_layers || s.count == 1) return false;
     Hooks* h = hooks_of(s);
     if (!h) return true;
@@ -233,10 +233,17 @@ class Blocks {
     return pack(pieces);
   }
 
-  // ln1, q/k/v, attention. A: the groups' positions; B (out): the positions whose attention
-  // output is wanted (A, or only the last position in the model's last block). Returns z and
-  // the residual rows of B.
-  void attention_half(int64_t l, const Layout& A, at::Tensor& x, Layout& B, at::Tensor& z, at::Tensor& xB) const {
+  // What the attention half of a block hands to the rest of it.
+  struct Attended {
+    Layout B;         // the positions whose outputs are wanted: A, or the last one in the model's last block
+    at::Tensor z;     // [B's tokens, h, d_head]
+    at::Tensor resid; // B's rows of the block's input residual
+  };
+
+  // ln1, q/k/v and attention of the whole-block groups A (packed residual x).
+  Attended attention_half(int64_t l, const Layout& A, at::Tensor& x) const {
+    Attended out;
+    Layout& B = out.B;
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     const int64_t h = c_.n_heads, hkv = c_.n_kv_heads, dh = c_.d_head;
     visit(HookPoint::ResidPre, l, A, x);
@@ -244,7 +251,7 @@ class Blocks {
     B = A;
     bool cut = false;
     for (Span& s : B) {
-      if (!last_position_only(s, l)) continue;
+      if (!cut_to_last_position(s, l)) continue;
       s.first += s.count - 1;
       s.count = 1;
       cut = true;
@@ -252,7 +259,7 @@ class Blocks {
     assign_offsets(B);
     const int64_t RA = ln1.size(0);
     at::Tensor q_in = cut ? gather(ln1, A, B) : ln1;
-    xB = cut ? gather(x, A, B) : x;
+    out.resid = cut ? gather(x, A, B) : x;
     at::Tensor q = at::linear(q_in, w.W_Q, w.b_Q).view({q_in.size(0), h, dh});
     at::Tensor k = at::linear(ln1, w.W_K, w.b_K).view({RA, hkv, dh});
     at::Tensor v = at::linear(ln1, w.W_V, w.b_V).view({RA, hkv, dh});
@@ -301,7 +308,8 @@ class Blocks {
       zs.push_back(zu.transpose(1, 2).reshape({n * cB, h, dh}));
       i = j;
     }
-    z = pack(zs);
+    out.z = pack(zs);
+    return out;
   }
 
   // [n, h, c, e] -> [hkv, n * (h / hkv) * c, e]: every row's queries of one KV head as one matrix.
