@@ -225,12 +225,22 @@ class Blocks {
     return pack(pieces);
   }
 
+  // Rotary on packed [tokens, heads, d_head]: each token row at its own position, gathered from
+  // the tables in one index_select (per-group calls would cost ~10 small ops a group a block).
   at::Tensor rotary_of(const Layout& layout, const at::Tensor& x) const {
-    std::vector<at::Tensor> pieces;
-    for (const Span& s : layout) {
-      pieces.push_back(flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count), run_.sin.narrow(0, s.first, s.count))));
+    if (layout.size() == 1) {
+      const Span& s = layout[0];
+      return flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count), run_.sin.narrow(0, s.first, s.count)));
     }
-    return pack(pieces);
+    std::vector<int64_t> positions;
+    positions.reserve(static_cast<size_t>(x.size(0)));
+    for (const Span& s : layout) {
+      for (int64_t r = 0; r < s.rows; ++r) {
+        for (int64_t p = 0; p < s.count; ++p) positions.push_back(s.first + p);
+      }
+    }
+    at::Tensor index = at::tensor(positions, at::TensorOptions().dtype(at::kLong)).to(x.device());
+    return apply_rotary(x.unsqueeze(0), run_.cos.index_select(0, index), run_.sin.index_select(0, index))[0];
   }
 
   // What the attention half of a block hands to the rest of it.

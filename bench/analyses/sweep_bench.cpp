@@ -30,10 +30,11 @@ namespace {
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // A GPT-2-small-shaped Hugging Face checkpoint with random weights (GPT-2 init scale),
-// written once to `dir` (config.json + model.safetensors) and loaded like any user's model.
+// written once to `dir` (config.json + model.safetensors) and loaded like any user's model;
+// a folder that already holds a checkpoint is used as it is.
 std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) {
   const int64_t L = 12, d = 768, V = 50257, n_ctx = 1024, m = 3072;
-  if (std::filesystem::exists(dir / "model.safetensors")) return dir;
+  if (std::filesystem::exists(dir / "config.json")) return dir;  // a checkpoint already there: use it as it is
   std::filesystem::create_directories(dir);
   at::Generator gen = at::detail::createCPUGenerator(1234);
   std::vector<model::TensorBytes> tensors;
@@ -95,10 +96,11 @@ double gemm_peak_gflops(c10::ScalarType dtype) {
 // then ln_final and the unembedding columns the metric reads.
 double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos, bool after_attention,
                  int64_t columns) {
-  const double d = c.d_model, mlp = c.d_mlp, p = static_cast<double>(seq), m = static_cast<double>(seq - pos);
-  auto rest_of_block = [&](double rows) { return rows * 2 * (d * d + 2 * d * mlp); };  // W_O + MLP
-  auto attention = [&](double queries) { return 2 * 2 * queries * p * d + queries * 2 * d * d; };  // scores, mixing, W_Q
-  auto keys_values = [&](double rows) { return rows * 2 * 2 * d * d; };
+  const double d = c.d_model, dq = c.d_q(), dkv = c.d_kv(), p = static_cast<double>(seq), m = static_cast<double>(seq - pos);
+  const double mlp = (c.gated_mlp ? 3 : 2) * d * c.d_mlp;
+  auto rest_of_block = [&](double rows) { return rows * 2 * (d * dq + mlp); };                // W_O + MLP
+  auto attention = [&](double queries) { return 2 * 2 * queries * p * dq + queries * 2 * d * dq; };  // scores, mixing, W_Q
+  auto keys_values = [&](double rows) { return rows * 2 * 2 * d * dkv; };
   const int64_t last = c.n_layers - 1;
   double f = 0;
   int64_t l = start;
@@ -174,7 +176,7 @@ int main(int argc, char** argv) {
     auto m = model::Model::load(write_random_gpt2_small(dir), load);
     analyses::SweepRequest r;
     at::Generator gen = at::detail::createCPUGenerator(7);
-    at::Tensor toks = at::randint(50257, {16}, gen, at::kLong);
+    at::Tensor toks = at::randint(std::min<int64_t>(m->config().d_vocab, 50257), {16}, gen, at::kLong);
     r.clean_tokens.assign(toks.data_ptr<int64_t>(), toks.data_ptr<int64_t>() + 16);
     r.corrupted_tokens = r.clean_tokens;
     r.corrupted_tokens[3] = 1000;
