@@ -170,6 +170,35 @@ TEST(FastPath, ValuesWithoutTheBatchAxisBroadcastAsInThePlainPath) {
   EXPECT_GT(spread, 1e-3);
 }
 
+TEST(FastPath, Bf16IsAsCloseToFp32AsThePlainBf16Loop) {
+  // bf16 packs rows differently from the plain loop, so sums round differently; what must hold
+  // is that the fast path is no further from the fp32 truth than the plain bf16 loop is (a wrong
+  // dtype or a mis-packed row would be off by far more).
+  model::LoadOptions load;
+  load.dtype = at::kBFloat16;
+  auto bf16 = model::Model::load(testing::fixture_dir(), load);
+  auto fp32 = testing::load_fixture_gpt2();
+  for (HookPoint point : {HookPoint::AttnZ, HookPoint::ResidPre, HookPoint::MlpOut}) {
+    SweepRequest r = base_request(*fp32);
+    r.point = point;
+    CacheStore caches32, caches16;
+    const int64_t n = grid_cells(grid_axes(r, fp32->config()));
+    const auto truth = run_cells_plain(*fp32, r, 0, n, caches32);
+    const auto fast = run_cells(*bf16, r, 0, n, caches16);
+    const auto plain = run_cells_plain(*bf16, r, 0, n, caches16);
+    double fast_err = 0.0, plain_err = 0.0, spread = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      fast_err = std::max(fast_err, std::abs(double(fast[i]) - truth[i]));
+      plain_err = std::max(plain_err, std::abs(double(plain[i]) - truth[i]));
+      spread = std::max(spread, std::abs(double(truth[i]) - truth[0]));
+    }
+    std::printf("[bf16 vs fp32] gpt2 patching %-18s %4ld cells  fast %.3g, plain loop %.3g (spread %.3g)\n",
+                model::point_suffix(point), static_cast<long>(n), fast_err, plain_err, spread);
+    EXPECT_LE(fast_err, 1.5 * plain_err + 0.02) << model::point_suffix(point);
+    EXPECT_GT(spread, 0.3) << model::point_suffix(point);
+  }
+}
+
 TEST(FastPath, CausalTracingWindows) {
   for (auto m : {testing::load_fixture_gpt2(), testing::random_llama(3)}) {
     SweepRequest r = base_request(*m);
