@@ -49,22 +49,6 @@ RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
   return out;
 }
 
-bool after_attention(HookPoint p) {
-  switch (p) {
-    case HookPoint::AttnZ:
-    case HookPoint::AttnOut:
-    case HookPoint::ResidMid:
-    case HookPoint::Ln2Scale:
-    case HookPoint::Ln2Normalized:
-    case HookPoint::MlpPre:
-    case HookPoint::MlpPreLinear:
-    case HookPoint::MlpPost:
-    case HookPoint::MlpOut:
-    case HookPoint::ResidPost: return true;
-    default: return false;
-  }
-}
-
 // Where a row resumes the target run: block, first position, and the end of the positions its
 // start block recomputes when it enters that block after attention (0: the whole block).
 struct Start {
@@ -95,7 +79,7 @@ Start start_of(const RowEdits& edits, int64_t layer, bool reuse_prefix) {
   int64_t end = 0;
   for (const Edit& e : edits) {
     if (e.site.layer != layer) continue;
-    if (!after_attention(e.site.point) || e.slice.positions.empty()) return s;
+    if (!model::is_after_attention_point(e.site.point) || e.slice.positions.empty()) return s;
     for (int64_t p : e.slice.positions) {
       if (p < 0) return s;
       end = std::max(end, p + 1);
@@ -159,15 +143,15 @@ struct ResumeCall {
   int64_t tokens = 0;
 };
 
-void run_resume_call(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-                     const std::vector<Start>& starts, ResumeCall& call, std::vector<Final>& finals) {
-  const int64_t seq = target.tokens.size(1);
+// `resumed[r]`: row r's edits as its resumed forward sees them (shift_edits of with_base).
+void run_resume_call(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& resumed,
+                     ResumeCall& call, std::vector<Final>& finals) {
   std::deque<model::Hooks> hooks;
   Final f;
   for (size_t g = 0; g < call.groups.size(); ++g) {
     std::vector<RowEdits> edits;
     for (int64_t r : call.rows[g]) {
-      edits.push_back(shift_edits(with_base(target, rows[r], starts[r].layer), starts[r], seq));
+      edits.push_back(resumed[r]);
       f.index.push_back(r);
     }
     hooks.emplace_back();
@@ -260,19 +244,21 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   const int64_t seq = target.tokens.size(1);
   const std::vector<RowEdits> rows = with_plain_positions(given, seq);
   const bool resumable = options.start_from_cache && has_resume_sites(model, target);
-  // Where each row resumes; rows with the same start form one group.
-  std::vector<Start> starts(rows.size());
+  // Where each row resumes (rows with the same start form one group), and its edits as that
+  // resumed forward sees them.
+  std::vector<RowEdits> resumed(rows.size());
   std::map<Start, std::vector<int64_t>> groups;
   std::vector<int64_t> from_tokens;
   for (size_t r = 0; r < rows.size(); ++r) {
-    const int64_t layer = first_edited_layer(rows[r]);
-    const RowEdits edits = with_base(target, rows[r], layer);
     if (!resumable || !all_in_blocks(rows[r])) {
       from_tokens.push_back(static_cast<int64_t>(r));
       continue;
     }
-    starts[r] = start_of(edits, layer, options.reuse_prefix);
-    groups[starts[r]].push_back(static_cast<int64_t>(r));
+    const int64_t layer = first_edited_layer(rows[r]);
+    const RowEdits edits = with_base(target, rows[r], layer);
+    const Start start = start_of(edits, layer, options.reuse_prefix);
+    resumed[r] = shift_edits(edits, start, seq);
+    groups[start].push_back(static_cast<int64_t>(r));
   }
   // Calls of at most `budget` token rows (the memory budget, and max_batch full-length rows),
   // groups in (block, position) order so that a call's groups share most blocks.
@@ -283,7 +269,7 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   int64_t calls = 0;
   auto flush = [&] {
     if (call.groups.empty()) return;
-    run_resume_call(model, target, rows, starts, call, finals);
+    run_resume_call(model, target, resumed, call, finals);
     call = ResumeCall{};
     ++calls;
   };

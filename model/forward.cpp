@@ -34,7 +34,7 @@ void check_resume_hooks(const std::vector<HookSite>& sites, const ResumeGroup& g
   for (const HookSite& site : sites) {
     if (!g.hooks->active(site)) continue;
     const bool before_start = site.layer < g.start_layer;  // also the global sites (layer -1)
-    const bool before_z = site.layer == g.start_layer && g.attn_end > g.first_pos && site.point < HookPoint::AttnZ;
+    const bool before_z = site.layer == g.start_layer && g.attn_end > g.first_pos && !is_after_attention_point(site.point);
     if (before_start || before_z)
       throw Error("resume: " + site.name() + ": a group resuming at block " + std::to_string(g.start_layer) +
                   (g.attn_end > g.first_pos ? " after attention" : "") + " never runs this site");

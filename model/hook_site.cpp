@@ -41,6 +41,8 @@ bool is_kv_head_point(HookPoint p) {
 
 bool is_pattern_point(HookPoint p) { return p == HookPoint::AttnScores || p == HookPoint::AttnPattern; }
 
+bool is_after_attention_point(HookPoint p) { return p >= HookPoint::AttnZ && p <= HookPoint::ResidPost; }
+
 std::string HookSite::name() const {
   if (!is_block_point(point)) return point_suffix(point);
   return "blocks." + std::to_string(layer) + "." + point_suffix(point);

@@ -57,6 +57,9 @@ bool is_block_point(HookPoint p);    // lives inside blocks.L
 bool is_head_point(HookPoint p);     // has a head axis (q, k, v, rot_q, rot_k, z, scores, pattern)
 bool is_kv_head_point(HookPoint p);  // head axis has n_kv_heads entries (k, v, rot_k)
 bool is_pattern_point(HookPoint p);  // [b, h, q_pos, k_pos] layout (scores, pattern)
+// A block site computed after attention mixes positions (hook_z .. hook_resid_post): an edit
+// there changes only its own positions within the block.
+bool is_after_attention_point(HookPoint p);
 // The block-relative suffix, e.g. "attn.hook_z" or "hook_resid_pre"; the full name for globals.
 const char* point_suffix(HookPoint p);
 
