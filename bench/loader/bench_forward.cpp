@@ -17,30 +17,16 @@
 #include <ATen/Parallel.h>
 
 #include "model/checkpoint_files.h"
+#include "bench/bench_timing.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::model;
 
+using csweep::bench::best_ms;
+
 namespace {
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Best of `iters` after one warm-up (allocator, attention masks, oneDNN primitives).
-template <class F>
-double best_ms(int iters, F&& f) {
-  f();
-  double best = 1e300;
-  for (int i = 0; i < iters; ++i) {
-    const double t0 = now_ms();
-    f();
-    best = std::min(best, now_ms() - t0);
-  }
-  return best;
-}
 
 double gemm_gflops(int64_t m, int64_t k, int64_t n, at::ScalarType dtype, int iters) {
   at::Tensor a = at::randn({m, k}).to(dtype), b = at::randn({k, n}).to(dtype);

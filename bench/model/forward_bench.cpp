@@ -11,27 +11,14 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "bench/bench_timing.h"
 #include "model/model.h"
 
 using namespace csweep::model;
 
+using csweep::bench::best_ms;
+
 namespace {
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-template <class F>
-double best_ms(int iters, F&& f) {
-  f();  // warm-up: allocator, masks, oneDNN primitives
-  double best = 1e300;
-  for (int i = 0; i < iters; ++i) {
-    double t0 = now_ms();
-    f();
-    best = std::min(best, now_ms() - t0);
-  }
-  return best;
-}
 
 at::Tensor mat(int64_t out, int64_t in, at::ScalarType dt) { return (at::randn({out, in}) * 0.02).to(dt); }
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "process.h"
+#include "synthetic_store.h"
 #include "store/reader.h"
 #include "store/store.h"
 #include "worker/synthetic_executor.h"
@@ -27,21 +28,6 @@ int64_t shards_done(const fs::path& store) {
     return csweep::store::read_store(store).shards_done;
   } catch (const csweep::Error&) {
     return 0;
-  }
-}
-
-void expect_exact(const fs::path& store) {
-  auto c = csweep::store::read_store(store);
-  ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
-  ASSERT_TRUE(c.conflicts.empty()) << c.conflicts.front();
-  for (uint32_t a = 0; a < c.analyses.size(); ++a) {
-    const auto& r = c.analyses[a];
-    for (int64_t p = 0; p < r.n_prompts; ++p)
-      for (int64_t cell = 0; cell < r.cells; ++cell) {
-        const float want = csweep::worker::synthetic_cell_value(a, static_cast<uint32_t>(p), cell, 64);
-        const float got = r.at(p, cell);
-        ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0) << "analysis " << a << " prompt " << p << " cell " << cell;
-      }
   }
 }
 
@@ -87,7 +73,7 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
   Child done = spawn(run_command(np, args), store.string() + ".final");
   ASSERT_TRUE(wait_for(done, 120));
   ASSERT_EQ(done.exit_code(), 0) << done.output();
-  expect_exact(store);
+  expect_synthetic_store(store);
   // Damaged fragments were moved aside, never read as results.
   auto contents = csweep::store::read_store(store);
   EXPECT_TRUE(contents.unreadable.empty());
@@ -131,7 +117,7 @@ TEST(Faults, SigtermToAWorkerRankExits75OnEveryRankAndRerunCompletes) {
   Child rerun = spawn(run_command(3, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
   ASSERT_TRUE(wait_for(rerun, 90));
   EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
-  expect_exact(store);
+  expect_synthetic_store(store);
 }
 
 TEST(Faults, Sigusr1ToTheCoordinatorRankExits75) {
@@ -145,5 +131,5 @@ TEST(Faults, SigtermToThePlainProcessExits75) {
   Child rerun = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
   ASSERT_TRUE(wait_for(rerun, 90));
   EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
-  expect_exact(store);
+  expect_synthetic_store(store);
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "process.h"
+#include "synthetic_store.h"
 #include "store/reader.h"
 #include "worker/synthetic_executor.h"
 
@@ -22,19 +23,6 @@ std::vector<nlohmann::json> error_lines(const fs::path& store) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
-}
-
-void expect_complete_and_exact(const fs::path& store) {
-  auto c = csweep::store::read_store(store);
-  ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
-  EXPECT_TRUE(c.conflicts.empty());
-  for (uint32_t a = 0; a < c.analyses.size(); ++a)
-    for (int64_t p = 0; p < c.analyses[a].n_prompts; ++p)
-      for (int64_t cell = 0; cell < c.analyses[a].cells; ++cell) {
-        const float want = csweep::worker::synthetic_cell_value(a, static_cast<uint32_t>(p), cell, 64);
-        const float got = c.analyses[a].at(p, cell);
-        ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0);
-      }
 }
 
 }  // namespace
@@ -84,7 +72,7 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
                     store.string() + ".log");
     ASSERT_TRUE(wait_for(b, 60));
     EXPECT_EQ(b.exit_code(), 0) << "np " << np << ": " << b.output();
-    expect_complete_and_exact(store);
+    expect_synthetic_store(store);
     auto errors = error_lines(store);
     if (np == 0) EXPECT_EQ(errors.size(), 2u);
     else EXPECT_GE(errors.size(), 1u);
@@ -112,7 +100,7 @@ TEST(Policy, ShardTimeoutReissuesTheShardOfAHungWorker) {
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(c.exit_code(), 0) << c.output();
   EXPECT_LT(took, 30.0);
-  expect_complete_and_exact(store);
+  expect_synthetic_store(store);
   // The journal says why.
   bool saw_hung = false;
   for (const auto& e : fs::directory_iterator(store / "journal")) {

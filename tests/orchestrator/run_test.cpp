@@ -7,6 +7,7 @@
 #include <random>
 
 #include "process.h"
+#include "synthetic_store.h"
 #include "store/reader.h"
 #include "worker/synthetic_executor.h"
 
@@ -18,23 +19,6 @@ namespace {
 fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator", name); }
 
 std::string job() { return sweep_job(); }
-
-// Every cell present, equal to the synthetic value, no conflicts.
-void expect_exact(const fs::path& store, bool allow_duplicates = true) {
-  auto c = csweep::store::read_store(store);
-  ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
-  EXPECT_TRUE(c.conflicts.empty()) << c.conflicts.front();
-  if (!allow_duplicates) EXPECT_EQ(c.duplicate_shards, 0);
-  for (uint32_t a = 0; a < c.analyses.size(); ++a) {
-    const auto& r = c.analyses[a];
-    for (int64_t p = 0; p < r.n_prompts; ++p)
-      for (int64_t cell = 0; cell < r.cells; ++cell) {
-        const float want = csweep::worker::synthetic_cell_value(a, static_cast<uint32_t>(p), cell, 64);
-        const float got = r.at(p, cell);
-        ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0) << "analysis " << a << " prompt " << p << " cell " << cell;
-      }
-  }
-}
 
 Child run_and_wait(int np, const std::vector<std::string>& args, const fs::path& log, double timeout_s = 90) {
   Child c = spawn(run_command(np, args), log);
@@ -48,7 +32,7 @@ TEST(Run, InProcessWritesEveryShardExactlyOnce) {
   const fs::path store = fresh_dir("inprocess");
   Child c = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic"}, store.string() + ".log");
   ASSERT_EQ(c.exit_code(), 0) << c.output();
-  expect_exact(store, /*allow_duplicates=*/false);
+  expect_synthetic_store(store, /*allow_duplicates=*/false);
   auto contents = csweep::store::read_store(store);
   EXPECT_GT(contents.layout.shards.size(), 50u);
   EXPECT_EQ(contents.fragments.size(), 1u);
@@ -66,7 +50,7 @@ TEST(Run, InProcessWritesEveryShardExactlyOnce) {
                              store.string() + ".log2");
   ASSERT_EQ(again.exit_code(), 0) << again.output();
   EXPECT_NE(again.output().find("\"shards_done_this_run\":0"), std::string::npos) << again.output();
-  expect_exact(store, false);
+  expect_synthetic_store(store, false);
 }
 
 TEST(Run, MpiWorldsOf1_2_4AreBitIdenticalToInProcess) {
@@ -75,7 +59,7 @@ TEST(Run, MpiWorldsOf1_2_4AreBitIdenticalToInProcess) {
     Child c = run_and_wait(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=2"},
                            store.string() + ".log");
     ASSERT_EQ(c.exit_code(), 0) << "np " << np << ": " << c.output();
-    expect_exact(store, false);
+    expect_synthetic_store(store, false);
     auto contents = csweep::store::read_store(store);
     // np 1 is a singleton world: one in-process writer; otherwise one fragment per worker.
     EXPECT_EQ(contents.fragments.size(), static_cast<size_t>(np == 1 ? 1 : np - 1)) << "np " << np;
@@ -105,7 +89,7 @@ TEST(Run, WorkerThatThrowsIsRecordedAndTheSweepGoesOn) {
   // The failures were deterministic: a rerun without them completes the sweep exactly.
   Child fix = run_and_wait(3, {job(), "--store", store.string(), "--executor", "synthetic"}, store.string() + ".log2");
   EXPECT_EQ(fix.exit_code(), 0) << fix.output();
-  expect_exact(store, false);
+  expect_synthetic_store(store, false);
 }
 
 TEST(Run, OnErrorStopEndsTheRunWithoutHanging) {
@@ -132,7 +116,7 @@ TEST(Run, StoreOfAnotherSpecIsRefusedUntilForceNew) {
   EXPECT_EQ(b.exit_code(), 2) << b.output();
   EXPECT_NE(b.output().find("spec.hash"), std::string::npos) << b.output();
   EXPECT_NE(b.output().find("--force-new"), std::string::npos) << b.output();
-  expect_exact(store, false);  // untouched
+  expect_synthetic_store(store, false);  // untouched
 
   Child c = run_and_wait(0, {other, "--store", store.string(), "--executor", "synthetic", "--force-new"},
                          store.string() + ".c");
