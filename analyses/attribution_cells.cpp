@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <ATen/core/grad_mode.h>
 
 #include "analyses/cells.h"
 #include "common/error.h"

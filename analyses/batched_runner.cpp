@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <tuple>
+#include <ATen/core/grad_mode.h>
 
 #include "common/error.h"
 #include "common/log.h"

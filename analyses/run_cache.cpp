@@ -1,4 +1,5 @@
 #include "analyses/run_cache.h"
+#include <ATen/core/grad_mode.h>
 
 #include "common/error.h"
 #include "common/log.h"

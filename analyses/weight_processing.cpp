@@ -1,4 +1,5 @@
 #include "analyses/weight_processing.h"
+#include <ATen/core/grad_mode.h>
 
 namespace csweep::analyses {
 

@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <ATen/core/grad_mode.h>
 
 #include "apps/command.h"
 #include "common/error.h"

@@ -7,7 +7,8 @@ function(csweep_add_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest_main)
   target_compile_definitions(${T_NAME} PRIVATE
     CSWEEP_SOURCE_DIR="${CSWEEP_SOURCE_DIR}"
-    CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}")
+    CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}"
+    CSWEEP_PYTHON="${CSWEEP_TORCH_PYTHON}")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "jobs/job_spec.h"
-#include "jobs/sha256.h"
+#include "common/sha256.h"
 #include "model/hook_site.h"
 
 namespace csweep::jobs {

@@ -296,6 +296,11 @@ class Blocks {
       at::Tensor qu = q.narrow(0, B[i].offset, n * cB).view({n, cB, h, dh}).transpose(1, 2);  // [n, h, cB, dh]
       at::Tensor ku = k.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);  // [n, hkv, cA, dh]
       at::Tensor vu = v.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);
+      if (run_.fused_attention && !unit_hooked(l, B, i, j)) {
+        zs.push_back(fused_attention(qu, ku, vu, l, first, B[i].first, scale).transpose(1, 2).reshape({n * cB, h, dh}));
+        i = j;
+        continue;
+      }
       if (hkv != h) {  // grouped-query attention: query head i reads kv head i / (h / hkv)
         ku = ku.repeat_interleave(h / hkv, 1);
         vu = vu.repeat_interleave(h / hkv, 1);
@@ -320,6 +325,32 @@ class Blocks {
     }
     out.z = pack(zs);
     return out;
+  }
+
+  // Whether a group of one attention call [i, j) hooks its scores or pattern (the fused kernel
+  // never forms them).
+  bool unit_hooked(int64_t l, const Layout& B, size_t i, size_t j) const {
+    for (size_t g = i; g < j; ++g) {
+      Hooks* hk = hooks_of(B[g]);
+      if (hk && (hk->active({HookPoint::AttnScores, l}) || hk->active({HookPoint::AttnPattern, l}))) return true;
+    }
+    return false;
+  }
+
+  // softmax(q·kᵀ·scale + mask)·v in one at::scaled_dot_product_attention call; q [n, h, cB, dh]
+  // at positions [q_first, q_first + cB), k/v [n, hkv, cA, dh] at positions [first, P). The
+  // cached prefix's keys/values join every row here (the kernel takes one key matrix per row).
+  at::Tensor fused_attention(const at::Tensor& q, at::Tensor k, at::Tensor v, int64_t l, int64_t first, int64_t q_first,
+                             double scale) const {
+    const int64_t n = q.size(0);
+    if (first > 0) {
+      at::Tensor pk = cached({keys_point(c_), l}).narrow(1, 0, first).transpose(1, 2);  // [1, hkv, first, dh]
+      at::Tensor pv = cached({HookPoint::AttnV, l}).narrow(1, 0, first).transpose(1, 2);
+      k = at::cat({pk.expand({n, -1, -1, -1}), k}, 2);
+      v = at::cat({pv.expand({n, -1, -1, -1}), v}, 2);
+    }
+    at::Tensor mask = run_.mask.narrow(0, q_first, q.size(2));  // [cB, P]
+    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale, /*enable_gqa=*/c_.n_kv_heads != c_.n_heads);
   }
 
   // [n, h, c, e] -> [hkv, n * (h / hkv) * c, e]: every row's queries of one KV head as one matrix.

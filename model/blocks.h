@@ -46,6 +46,9 @@ struct BlockRun {
   // keys/values for every position but everything else for the last one alone (groups with
   // hooks in that block still run it whole).
   bool last_position_only = false;
+  // at::scaled_dot_product_attention for every attention call whose groups hook neither
+  // hook_attn_scores nor hook_pattern; the explicit softmax path otherwise.
+  bool fused_attention = true;
 };
 
 // Per group, the residual after block stop_layer - 1: [rows, P - first, d], or [rows, 1, d]

@@ -79,6 +79,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin};
     run.stop_layer = stop;
     run.last_position_only = last_only && stop == c.n_layers;
+    run.fused_attention = attention_ == Attention::Fused;
     resid = run_blocks(run, {group})[0];  // [b, p, d], or [b, 1, d] when the last block could stop there
   }
   if (stop < c.n_layers || o.logits == ForwardOptions::Logits::None) return resid;
@@ -127,6 +128,7 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std
   BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin, &cached};
   run.stop_layer = c.n_layers;
   run.last_position_only = true;
+  run.fused_attention = attention_ == Attention::Fused;
   std::vector<at::Tensor> last;
   for (const at::Tensor& r : run_blocks(run, blocks)) last.push_back(r.narrow(1, r.size(1) - 1, 1));
   return at::cat(last, 0);

@@ -24,7 +24,9 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
   log::get("model")->info("loaded {} ({} layers, d_model {}) from {} as {} on {} in {:.0f} ms", arch_name(config.arch),
                           config.n_layers, config.d_model, dir.string(), c10::toString(options.dtype),
                           options.device.str(), ms);
-  return std::make_shared<Model>(std::move(config), std::move(weights), options.dtype, options.device);
+  auto model = std::make_shared<Model>(std::move(config), std::move(weights), options.dtype, options.device);
+  model->set_attention(options.attention);
+  return model;
 }
 
 const Model::SeqTables& Model::seq_tables(int64_t seq) const {

@@ -16,9 +16,15 @@
 
 namespace csweep::model {
 
+// Fused: at::scaled_dot_product_attention (flash / memory-efficient kernels on a GPU) wherever
+// no hook needs hook_attn_scores or hook_pattern; Explicit: q·kᵀ -> softmax -> ·v always (the
+// reference the fused path is tested against).
+enum class Attention { Fused, Explicit };
+
 struct LoadOptions {
   c10::ScalarType dtype = at::kFloat;  // compute dtype; float16 is refused on CPU
   c10::Device device = at::kCPU;
+  Attention attention = Attention::Fused;
 };
 
 struct ForwardOptions {
@@ -62,6 +68,8 @@ class Model {
   c10::Device device() const { return device_; }
   const Weights& weights() const { return weights_; }
   Weights& mutable_weights() { return weights_; }
+  Attention attention() const { return attention_; }
+  void set_attention(Attention a) { attention_ = a; }
 
   // tokens [b, p] int64 (may be undefined when start_layer > 0). Returns logits [b, p, vocab]
   // (Logits::All) or [b, 1, vocab] (Last); with Logits::None or stop_layer >= 0 the residual
@@ -80,6 +88,7 @@ class Model {
   Weights weights_;
   c10::ScalarType dtype_;
   c10::Device device_;
+  Attention attention_ = Attention::Fused;
   // Per sequence length, built once: sweeps repeat the same length thousands of times.
   struct SeqTables {
     at::Tensor mask;      // [p, p] additive: 0 where a query may attend, -inf elsewhere

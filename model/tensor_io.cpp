@@ -1,5 +1,7 @@
 #include "model/tensor_io.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <cstring>
 
 #include "common/error.h"
@@ -96,8 +98,20 @@ void check_compute_dtype(c10::ScalarType dtype, const c10::Device& device) {
                 " is not a floating-point type; use float32, bfloat16 or float16");
   if (dtype == at::kHalf && device.is_cpu())
     throw Error(
-        "float16 compute is not supported on CPU by LibTorch 1.13; use --dtype float32 or bfloat16 "
-        "(F16 weights are converted)");
+        "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested here); use float32 "
+        "or bfloat16 on CPU (F16 weights are converted)");
+  check_device(device);
+}
+
+void check_device(const c10::Device& device) {
+  if (device.is_cpu()) return;
+  if (!device.is_cuda()) throw Error("device " + device.str() + ": not supported (cpu or cuda:N)");
+  // A CUDA build of LibTorch without a driver or a GPU reports no devices.
+  const int64_t count = at::detail::getCUDAHooks().deviceCount();
+  if (count == 0) throw Error("device " + device.str() + ": no CUDA GPU is visible on this machine (use device: cpu)");
+  if (device.index() >= count)
+    throw Error("device " + device.str() + ": this machine has " + std::to_string(count) + " CUDA GPU(s) (cuda:0 to cuda:" +
+                std::to_string(count - 1) + ")");
 }
 
 }  // namespace csweep::model

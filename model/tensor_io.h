@@ -24,5 +24,7 @@ at::Tensor to_tensor_slice(const TensorEntry& entry, int64_t dim, int64_t start,
 // Refuses compute dtypes LibTorch cannot run on `device` (float16 on CPU in LibTorch 1.13),
 // and dtypes that are not floating point. Throws csweep::Error.
 void check_compute_dtype(c10::ScalarType dtype, const c10::Device& device);
+// cpu, or cuda:N with N < the number of GPUs this process sees; throws csweep::Error otherwise.
+void check_device(const c10::Device& device);
 
 }  // namespace csweep::model

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Installs every Debian package circuitsweep builds, tests and runs with. Idempotent:
-# a second run installs nothing and only re-checks the BLAS alternatives.
+# Installs everything circuitsweep builds, tests and runs with, from Debian's packages and PyPI
+# only (no npm registry, no model hubs). Idempotent: a second run installs nothing.
+#   - Debian packages (apt)
+#   - LibTorch: the pinned `torch` wheel from PyPI in third_party/venv (a CUDA build: CMake finds
+#     it through torch.utils.cmake_prefix_path; its NVIDIA runtime libraries come with it). The
+#     same venv is the Python of the test tools that need torch.
+#   - gpt-3-encoder 1.1.4 (GPT-2's reference tokenizer, tests only), unpacked offline from
+#     ../shared/vendor/npm/.
 set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+torch_version=2.15.0
 
 packages=(
   build-essential cmake ninja-build lld pkg-config git ccache
-  libtorch-dev libopenblas0-openmp libopenblas-openmp-dev
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev libicu-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3-h5py python3-torch python3-numpy
+  libpcre2-dev libicu-dev libssl-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-venv python3-h5py python3-numpy
   nodejs
 )
 if [ "${CSWEEP_WITH_SLURM:-0}" = 1 ]; then
@@ -31,29 +38,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Debian's LibTorch calls whatever libblas.so.3 resolves to. The reference BLAS is ~20x slower
-# and a pthread/OpenMP OpenBLAS mix ~3x slower (two thread pools on 2 cores), so all three
-# alternatives must point at OpenBLAS's OpenMP variant (shares LibTorch's OpenMP pool).
-arch_dir=/usr/lib/x86_64-linux-gnu
-for alt in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
-  name="${alt}-x86_64-linux-gnu"
-  case "$alt" in
-    libblas.so.3)     target="$arch_dir/openblas-openmp/libblas.so.3" ;;
-    liblapack.so.3)   target="$arch_dir/openblas-openmp/liblapack.so.3" ;;
-    libopenblas.so.0) target="$arch_dir/openblas-openmp/libopenblas.so.0" ;;
-  esac
-  if update-alternatives --query "$name" >/dev/null 2>&1 && [ -e "$target" ]; then
-    current=$(readlink -f "/etc/alternatives/$name" || true)
-    if [ "$current" != "$(readlink -f "$target")" ]; then
-      update-alternatives --set "$name" "$target" >/dev/null
-      echo "install-deps: $name -> $target"
-    fi
-  fi
-done
+# LibTorch from the torch wheel. Debian's python3 makes the venv so that the set-up does not
+# depend on whatever other Python a machine has on PATH.
+venv="$here/third_party/venv"
+if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
+  echo "install-deps: torch $torch_version into $venv (PyPI, ~4 GB with its CUDA libraries)"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_version"
+fi
 
-# The GPT-2 vocabulary reference tokenizer (tests only), from the npm registry.
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ ! -f "$here/third_party/npm/node_modules/gpt-3-encoder/Encoder.js" ]; then
-  mkdir -p "$here/third_party/npm"
-  (cd "$here/third_party/npm" && npm install --silent --no-audit --no-fund --prefix . gpt-3-encoder@1.1.4 >/dev/null)
+# The GPT-2 vocabulary reference tokenizer (tests only): the registry's tarball, unpacked offline.
+encoder="$here/third_party/npm/node_modules/gpt-3-encoder"
+tarball="$here/../shared/vendor/npm/gpt-3-encoder-1.1.4.tgz"
+if [ ! -f "$encoder/Encoder.js" ]; then
+  if [ ! -f "$tarball" ]; then
+    echo "install-deps: $tarball: missing (gpt-3-encoder 1.1.4 comes from ../shared/vendor/npm, not the npm registry)" >&2
+    exit 1
+  fi
+  rm -rf "$encoder"
+  mkdir -p "$encoder"
+  tar -xzf "$tarball" -C "$encoder" --strip-components=1 package
 fi

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <vector>
 
-#include "store/sha256.h"
+#include "common/sha256.h"
 
 #ifndef CSWEEP_GIT_SHA
 #define CSWEEP_GIT_SHA "unknown"

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "jobs/job_spec.h"
 #include "model/model.h"
+#include "model/tensor_io.h"
 
 namespace csweep::worker {
 namespace {
@@ -152,6 +153,18 @@ std::vector<SweepRequest> requests_for(const jobs::JobSpec& spec, const Analysis
   }
   return out;
 }
+
+}  // namespace
+
+void check_job_device(const jobs::JobSpec& spec) {
+  try {
+    model::check_device(c10::Device(spec.model.device));
+  } catch (const Error& e) {
+    throw error_at(spec.file.string(), "model.device", e.what());
+  }
+}
+
+namespace {
 
 class AnalysisExecutor final : public ShardExecutor {
  public:

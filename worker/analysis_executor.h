@@ -8,6 +8,10 @@
 
 namespace csweep::worker {
 
+// The job's model.device exists on this machine (cpu, or a visible cuda:N); otherwise
+// "JOB: model.device: reason". Called before a one-process run opens its store.
+void check_job_device(const jobs::JobSpec& spec);
+
 std::unique_ptr<ShardExecutor> make_analysis_executor(const jobs::JobSpec& spec, const sharding::Plan& plan,
                                                       const WorkerContext& context);
 

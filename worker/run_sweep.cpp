@@ -13,6 +13,7 @@
 #include "store/provenance.h"
 #include "store/reader.h"
 #include "store/store.h"
+#include "worker/analysis_executor.h"
 #include "worker/sweep_setup.h"
 #include "worker/worker_loop.h"
 
@@ -86,6 +87,8 @@ int run_coordinator(orchestrator::Comm& comm, const RunOptions& opt, const std::
   const store::SlurmIds slurm = store::SlurmIds::from_env();
   try {
     setup = load_sweep(opt.job);
+    // One process computes here: a device it cannot use is refused before the store exists.
+    if (comm.size() == 1 && opt.executor.empty()) check_job_device(setup.spec);
     // The command line overrides the job file's run: section.
     copt.on_error = orchestrator::parse_on_error(opt.on_error.empty() ? setup.spec.run.on_error : opt.on_error);
     copt.max_retries = opt.max_retries >= 0 ? opt.max_retries : static_cast<int>(setup.spec.run.max_retries);

@@ -5,9 +5,14 @@
 // machine's measured GEMM peak the fast path reaches.
 //
 //   bench_analyses_sweep [--dtype fp32|bf16|both] [--sweep hook_z|resid_pre|both] [--plain-sample N]
-//                        [--threads N] [--model-dir DIR] [--max-batch ROWS]
-// The random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small) once.
+//                        [--threads N] [--model-dir DIR] [--max-batch ROWS] [--device cpu|cuda:N]
+//                        [--shape gpt2-small|llama-7b|tiny] [--seq P] [--attention fused|explicit]
+// gpt2-small: the random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small)
+// once and loaded like a user's. llama-7b (Llama-2-7B's shape: 32 x 4096, 32 heads, SwiGLU 11008,
+// vocab 32000, 6.7 B parameters) and tiny are random weights drawn directly on the device (a 13 GB
+// bf16 checkpoint would cost more to write and read than the sweep).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +23,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include "analyses/sweep.h"
 #include "common/allocator.h"
 #include "model/safetensors_writer.h"
@@ -27,7 +34,60 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+c10::Device g_device = at::kCPU;
+
+// GPU kernels are asynchronous: a timing ends when the device is done.
+void sync() {
+  if (g_device.is_cuda()) at::detail::getCUDAHooks().deviceSynchronize(g_device.index());
+}
+
+double seconds_since(Clock::time_point t0) {
+  sync();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A random Llama-shaped model built in memory on the device (RMSNorm, SwiGLU, rotary).
+std::shared_ptr<model::Model> random_llama(int64_t L, int64_t d, int64_t h, int64_t hkv, int64_t m, int64_t V,
+                                           c10::ScalarType dtype) {
+  model::ModelConfig c;
+  c.arch = model::Arch::Llama;
+  c.hf_architecture = "LlamaForCausalLM";
+  c.n_layers = L;
+  c.d_model = d;
+  c.n_heads = h;
+  c.n_kv_heads = hkv;
+  c.d_head = d / h;
+  c.d_mlp = m;
+  c.d_vocab = V;
+  c.n_ctx = 4096;
+  c.norm = model::NormKind::RmsNorm;
+  c.norm_eps = 1e-5;
+  c.activation = model::Activation::Silu;
+  c.gated_mlp = true;
+  c.rotary_dim = c.d_head;
+  c.attn_scale = 1.0 / std::sqrt(double(c.d_head));
+  at::manual_seed(1234);
+  const auto opts = at::TensorOptions().dtype(dtype).device(g_device);
+  auto normal = [&](at::IntArrayRef shape, double std) { return at::randn(shape, opts).mul_(std); };
+  model::Weights w;
+  w.W_E = normal({V, d}, 0.02);
+  for (int64_t l = 0; l < L; ++l) {
+    model::LayerWeights lw;
+    lw.ln1_w = at::ones({d}, opts);
+    lw.ln2_w = at::ones({d}, opts);
+    lw.W_Q = normal({c.d_q(), d}, 0.02);
+    lw.W_K = normal({c.d_kv(), d}, 0.02);
+    lw.W_V = normal({c.d_kv(), d}, 0.02);
+    lw.W_O = normal({d, c.d_q()}, 0.02);
+    lw.W_in = normal({m, d}, 0.02);
+    lw.W_gate = normal({m, d}, 0.02);
+    lw.W_out = normal({d, m}, 0.02);
+    w.layers.push_back(lw);
+  }
+  w.ln_final_w = at::ones({d}, opts);
+  w.W_U = normal({V, d}, 0.02);
+  return std::make_shared<model::Model>(c, std::move(w), dtype, g_device);
+}
 
 // A GPT-2-small-shaped Hugging Face checkpoint with random weights (GPT-2 init scale),
 // written once to `dir` (config.json + model.safetensors) and loaded like any user's model;
@@ -77,14 +137,17 @@ std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) 
 
 // Measured GEMM throughput for the shapes a batched forward runs ([B*P, d] x [d, 4d]): the
 // best of 20 (the machine is shared; the peak is what the hardware gives when undisturbed).
-double gemm_peak_gflops(c10::ScalarType dtype) {
-  at::Tensor a = at::randn({2048, 768}).to(dtype), b = at::randn({3072, 768}).to(dtype);
+// On a GPU the shapes are the 7B model's MLP ([8192, 4096] x [4096, 11008]).
+double gemm_peak_gflops(c10::ScalarType dtype, int64_t rows, int64_t k, int64_t n) {
+  const auto opts = at::TensorOptions().dtype(dtype).device(g_device);
+  at::Tensor a = at::randn({rows, k}, opts), b = at::randn({n, k}, opts);
   at::Tensor out = at::linear(a, b);  // warm-up
+  sync();
   double best = 0.0;
   for (int i = 0; i < 20; ++i) {
     auto t0 = Clock::now();
     at::linear_out(out, a, b);
-    best = std::max(best, 2.0 * 2048 * 768 * 3072 / seconds_since(t0) / 1e9);
+    best = std::max(best, 2.0 * double(rows) * double(k) * double(n) / seconds_since(t0) / 1e9);
   }
   return best;
 }
@@ -114,6 +177,7 @@ double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_
 }
 
 void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r, int64_t plain_sample, double peak) {
+  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   analyses::CacheStore caches;
   const auto axes = analyses::grid_axes(r, m.config());
   const int64_t n = analyses::grid_cells(axes);
@@ -139,7 +203,7 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
   const bool after_attention = r.point == model::HookPoint::AttnZ;
   const int64_t columns = 2;  // logit_diff of one answer/wrong pair
   for (int64_t l : axes[0].values) {
-    for (int64_t p : axes[1].values) flops += row_flops(m.config(), 16, l, p, after_attention, columns) * per_layer_pos;
+    for (int64_t p : axes[1].values) flops += row_flops(m.config(), seq, l, p, after_attention, columns) * per_layer_pos;
   }
   std::printf("%-12s %-5s %5ld cells  fast %7.2f s = %7.1f runs/s | plain %.3f s/run (%ld sampled) = %6.1f runs/s"
               " | speed-up %5.1fx | %5.1f GFLOP/s = %4.0f%% of GEMM peak | max |fast-plain| %.2g\n",
@@ -158,6 +222,9 @@ int main(int argc, char** argv) {
   int64_t max_batch = -1;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "csweep-bench-gpt2-small";
   int64_t plain_sample = 24;
+  std::string shape = "gpt2-small";
+  int64_t seq = 16;
+  model::Attention attention = model::Attention::Fused;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--dtype")) dtypes = argv[i + 1];
     else if (!std::strcmp(argv[i], "--plain-sample")) plain_sample = std::stoll(argv[i + 1]);
@@ -165,22 +232,41 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--model-dir")) dir = argv[i + 1];
     else if (!std::strcmp(argv[i], "--sweep")) sweeps = argv[i + 1];
     else if (!std::strcmp(argv[i], "--max-batch")) max_batch = std::stoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--device")) g_device = c10::Device(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--seq")) seq = std::stoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--attention"))
+      attention = std::strcmp(argv[i + 1], "explicit") ? model::Attention::Fused : model::Attention::Explicit;
   }
-  std::printf("threads %d\n", at::get_num_threads());
+  std::printf("threads %d, device %s, shape %s, %ld-token prompt, %s attention\n", at::get_num_threads(),
+              g_device.str().c_str(), shape.c_str(), static_cast<long>(seq),
+              attention == model::Attention::Fused ? "fused" : "explicit");
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     if ((dtype == at::kFloat && dtypes == "bf16") || (dtype == at::kBFloat16 && dtypes == "fp32")) continue;
-    const double peak = gemm_peak_gflops(dtype);
-    std::printf("GEMM peak %s: %.1f GFLOP/s (2048x768 @ 768x3072)\n", c10::toString(dtype), peak);
-    model::LoadOptions load;
-    load.dtype = dtype;
-    auto m = model::Model::load(write_random_gpt2_small(dir), load);
+    const bool big = g_device.is_cuda();
+    const int64_t gr = big ? 8192 : 2048, gk = big ? 4096 : 768, gn = big ? 11008 : 3072;
+    const double peak = gemm_peak_gflops(dtype, gr, gk, gn);
+    std::printf("GEMM peak %s: %.1f GFLOP/s (%ldx%ld @ %ldx%ld)\n", c10::toString(dtype), peak, static_cast<long>(gr),
+                static_cast<long>(gk), static_cast<long>(gk), static_cast<long>(gn));
+    std::shared_ptr<model::Model> m;
+    if (shape == "llama-7b") {
+      m = random_llama(32, 4096, 32, 32, 11008, 32000, dtype);
+    } else if (shape == "tiny") {
+      m = random_llama(2, 64, 4, 2, 172, 500, dtype);
+    } else {
+      model::LoadOptions load;
+      load.dtype = dtype;
+      load.device = g_device;
+      m = model::Model::load(write_random_gpt2_small(dir), load);
+    }
+    m->set_attention(attention);
     analyses::SweepRequest r;
     at::Generator gen = at::detail::createCPUGenerator(7);
-    at::Tensor toks = at::randint(std::min<int64_t>(m->config().d_vocab, 50257), {16}, gen, at::kLong);
-    r.clean_tokens.assign(toks.data_ptr<int64_t>(), toks.data_ptr<int64_t>() + 16);
+    at::Tensor toks = at::randint(std::min<int64_t>(m->config().d_vocab, 50257), {seq}, gen, at::kLong);
+    r.clean_tokens.assign(toks.data_ptr<int64_t>(), toks.data_ptr<int64_t>() + seq);
     r.corrupted_tokens = r.clean_tokens;
-    r.corrupted_tokens[3] = 1000;
-    r.corrupted_tokens[9] = 2000;
+    r.corrupted_tokens[3 % seq] = 1000 % m->config().d_vocab;
+    r.corrupted_tokens[9 % seq] = 2000 % m->config().d_vocab;
     r.answers = {{11, 12}};
     if (max_batch > 0) r.batch.max_batch = max_batch;
     r.point = model::HookPoint::AttnZ;

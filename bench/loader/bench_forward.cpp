@@ -15,6 +15,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include "model/checkpoint_files.h"
 #include "bench/bench_timing.h"
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   at::NoGradGuard no_grad;
 
   if (!fs::exists(dir / "gpt2-small/config.json") || !fs::exists(dir / "llama-small/config.json")) {
-    const std::string cmd = std::string("/usr/bin/python3 '") + CSWEEP_SOURCE_DIR +
+    const std::string cmd = std::string(CSWEEP_PYTHON) + " '" + CSWEEP_SOURCE_DIR +
                             "/bench/loader/make_random_checkpoint.py' '" + dir.string() + "'";
     std::printf("writing random checkpoints: %s\n", cmd.c_str());
     if (std::system(cmd.c_str()) != 0) return 1;

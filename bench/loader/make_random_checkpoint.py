@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes random Hugging Face checkpoint folders (config.json + safetensors, F32, the exact HF
 tensor names) for bench_forward. The format is written by hand (no safetensors package).
 
@@ -6,7 +6,7 @@ tensor names) for bench_forward. The format is written by hand (no safetensors p
   llama-small/  LlamaForCausalLM: 12 layers, 768 wide, 12 heads / 4 KV heads, SwiGLU 2048,
                 vocab 32000, untied (2 shards + model.safetensors.index.json)
 
-Usage: /usr/bin/python3 make_random_checkpoint.py OUT_DIR
+Usage: third_party/venv/bin/python make_random_checkpoint.py OUT_DIR
 """
 import json
 import os

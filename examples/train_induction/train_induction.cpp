@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <ATen/core/grad_mode.h>
 
 #include "induction_data.h"
 #include "model/model.h"

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <ATen/core/grad_mode.h>
 
 #include "analyses/sweep.h"
 #include "analyses/weight_processing.h"

@@ -1,7 +1,7 @@
 // Parsing that succeeds: defaults, resolved axes and options, and the canonical hash.
 #include <fstream>
 
-#include "jobs/sha256.h"
+#include "common/sha256.h"
 #include "tests/jobs/job_test_util.h"
 
 namespace csweep::jobs::testing {

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "process.h"
 #include "store/reader.h"
@@ -64,4 +66,30 @@ TEST(RealModel, MpiWorldsOf2And4AreBitIdenticalToOneProcess) {
           << "np " << np << ": " << x.info.name << " differs from the in-process run";
     }
   }
+}
+
+// On a machine without a GPU, device: cuda is a one-line error naming the job file and field,
+// and no store is created.
+TEST(RealModel, CudaDeviceWithoutAGpuIsRefusedBeforeTheStoreExists) {
+  if (std::system("nvidia-smi -L >/dev/null 2>&1") == 0) GTEST_SKIP() << "this machine has a GPU";
+  const fs::path dir = fresh_dir("cuda-refused");
+  fs::create_directories(dir);
+  std::ifstream in(data_dir() + "/real_model.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const std::string path_line = "  path: ../../../../shared/fixtures/gpt2-tiny\n";
+  const auto at = yaml.find(path_line);
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, path_line.size(), "  path: " CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny\n  device: cuda:0\n");
+  const fs::path job = dir / "real_model_cuda.yaml";
+  std::ofstream(job) << yaml;
+  const fs::path store = dir / "store";
+  Child c = spawn({csweep_bin(), "run", job.string(), "--store", store.string()}, dir / "run.log");
+  EXPECT_TRUE(wait_for(c, 60));
+  const std::string out = c.output();
+  EXPECT_NE(c.exit_code(), 0) << out;
+  EXPECT_NE(out.find("real_model_cuda.yaml: model.device: device cuda:0: no CUDA GPU"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_FALSE(fs::exists(store)) << "a refused run must not create its store";
 }

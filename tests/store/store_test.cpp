@@ -10,12 +10,13 @@
 #include "common/error.h"
 #include "store/fragment_writer.h"
 #include "store/reader.h"
-#include "store/sha256.h"
+#include "common/sha256.h"
 #include "store/run_scope.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::store;
+using csweep::sha256_hex;
 
 namespace {
 

@@ -3,10 +3,10 @@
 tensor names as the HF modelling classes read and save them) plus reference logits computed
 by an implementation written here from the HF formulas (not by the code under test).
 
-usage: /usr/bin/python3 make_arch_fixtures.py OUT_DIR
+usage: third_party/venv/bin/python make_arch_fixtures.py OUT_DIR
 Creates OUT_DIR/<variant>/{config.json, model.safetensors, reference.safetensors} for every
 variant in VARIANTS. reference.safetensors holds `tokens` (int64 [2, 8]) and `logits`
-(float32 [2, 8, vocab]). Needs only torch (Debian's python3-torch 1.13).
+(float32 [2, 8, vocab]). Needs only torch (third_party/venv, from scripts/install-deps.sh).
 """
 import json
 import math

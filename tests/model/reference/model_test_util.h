@@ -44,7 +44,7 @@ inline fs::path arch_fixtures() {
     fs::create_directories(root);
     const fs::path tmp = root / ("arch-" + key + ".tmp." + std::to_string(getpid()));
     fs::remove_all(tmp);
-    const std::string cmd = "/usr/bin/python3 " + script.string() + " " + tmp.string() + " " +
+    const std::string cmd = std::string(CSWEEP_PYTHON) + " " + script.string() + " " + tmp.string() + " " +
                             gpt2_fixture().string();
     int rc = std::system(cmd.c_str());
     if (rc != 0) throw std::runtime_error("fixture writer failed: " + cmd);

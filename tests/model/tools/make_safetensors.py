@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes the loader's test files into OUT_DIR, with the safetensors format written by hand
 (8-byte little-endian header length, JSON header, raw bytes): no safetensors package, so the
 reader is checked against the format, not against one implementation of it.
@@ -12,7 +12,7 @@ reader is checked against the format, not against one implementation of it.
   bad/<case>.safetensors      one malformed file per validation rule
   ckpt/<case>/                one malformed checkpoint folder per rule
 
-Usage: /usr/bin/python3 make_safetensors.py OUT_DIR
+Usage: third_party/venv/bin/python make_safetensors.py OUT_DIR
 """
 import json
 import os
