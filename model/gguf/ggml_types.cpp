@@ -10,7 +10,8 @@ namespace {
 
 constexpr uint32_t QK_K = 256;  // elements of a k-quant super-block
 
-// Block sizes from ggml-common.h (checked against gguf-py's GGML_QUANT_SIZES by the test tool).
+// Block sizes from ggml-common.h, checked against gguf-py's GGML_QUANT_SIZES by the tests. Q8_1
+// differs on purpose: gguf-py still says 40 bytes (two f32), ggml stores two f16 (36 bytes).
 constexpr GgmlTypeInfo kTypes[] = {
     {GgmlType::F32, "F32", 1, 4, true},          {GgmlType::F16, "F16", 1, 2, true},
     {GgmlType::Q4_0, "Q4_0", 32, 18, true},      {GgmlType::Q4_1, "Q4_1", 32, 20, true},
@@ -28,6 +29,7 @@ constexpr GgmlTypeInfo kTypes[] = {
     {GgmlType::F64, "F64", 1, 8, false},         {GgmlType::IQ1_M, "IQ1_M", QK_K, 56, false},
     {GgmlType::BF16, "BF16", 1, 2, true},        {GgmlType::TQ1_0, "TQ1_0", QK_K, 54, false},
     {GgmlType::TQ2_0, "TQ2_0", QK_K, 66, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, false},
+    {GgmlType::NVFP4, "NVFP4", 64, 36, false},   {GgmlType::Q1_0, "Q1_0", 128, 18, false},
 };
 
 uint16_t u16(const std::byte* p) { return uint16_t(uint16_t(p[0]) | uint16_t(p[1]) << 8); }
