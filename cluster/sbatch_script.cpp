@@ -37,7 +37,7 @@ void environment_block(std::ostringstream& s, const ClusterProfile& p) {
   }
   s << "\n# One compute thread per CPU Slurm gave each rank (ranks beat threads on CPU); the\n"
     << "# profile's env below may override it.\n"
-    << "export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\" OPENBLAS_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n";
+    << "export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\" MKL_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n";
   if (!p.env.empty()) {
     s << "# Environment from the profile.\n";
     for (const auto& [name, value] : p.env) s << "export " << name << "=" << shell_quote(value) << "\n";

@@ -16,6 +16,7 @@ Model::Model(ModelConfig config, Weights weights, c10::ScalarType dtype, c10::De
 
 std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  check_device(options.device);
   check_compute_dtype(options.dtype, options.device);
   ModelConfig config = load_model_config(dir);
   CheckpointFiles files = CheckpointFiles::open(dir);

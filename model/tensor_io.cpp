@@ -1,10 +1,10 @@
 #include "model/tensor_io.h"
 
-#include <ATen/detail/CUDAHooksInterface.h>
 
 #include <cstring>
 
 #include "common/error.h"
+#include "model/cuda_backend.h"
 
 namespace csweep::model {
 
@@ -100,14 +100,16 @@ void check_compute_dtype(c10::ScalarType dtype, const c10::Device& device) {
     throw Error(
         "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested here); use float32 "
         "or bfloat16 on CPU (F16 weights are converted)");
-  check_device(device);
 }
 
 void check_device(const c10::Device& device) {
   if (device.is_cpu()) return;
   if (!device.is_cuda()) throw Error("device " + device.str() + ": not supported (cpu or cuda:N)");
-  // A CUDA build of LibTorch without a driver or a GPU reports no devices.
-  const int64_t count = at::detail::getCUDAHooks().deviceCount();
+  std::string why;
+  if (!load_cuda_backend(&why))
+    throw Error("device " + device.str() + ": LibTorch's CUDA backend could not be loaded (" + why + ")");
+  // Without a driver or a GPU the CUDA backend reports no devices.
+  const int64_t count = cuda_device_count();
   if (count == 0) throw Error("device " + device.str() + ": no CUDA GPU is visible on this machine (use device: cpu)");
   if (device.index() >= count)
     throw Error("device " + device.str() + ": this machine has " + std::to_string(count) + " CUDA GPU(s) (cuda:0 to cuda:" +

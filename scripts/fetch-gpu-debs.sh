@@ -12,6 +12,11 @@ packages=(libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-json3-dev
 mkdir -p "$out"
 cd "$out"
 for p in "${packages[@]}"; do
-  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>/dev/null
+  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" >/dev/null 2>&1
+done
+# Versions bring '%3a', '+' and '~' into file names; the device tool carries plain names only.
+for f in *.deb; do
+  plain="$(echo "$f" | sed 's/%3a/-/g; s/[^A-Za-z0-9._-]/-/g')"
+  [ "$f" = "$plain" ] || mv "$f" "$plain"
 done
 ls "$out"

@@ -28,6 +28,7 @@
 #include "analyses/sweep.h"
 #include "common/allocator.h"
 #include "model/safetensors_writer.h"
+#include "model/tensor_io.h"
 
 using namespace csweep;
 using Clock = std::chrono::steady_clock;
@@ -238,6 +239,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--attention"))
       attention = std::strcmp(argv[i + 1], "explicit") ? model::Attention::Fused : model::Attention::Explicit;
   }
+  if (g_device.is_cuda()) model::check_device(g_device);  // loads LibTorch's CUDA half before anything touches CUDA
   std::printf("threads %d, device %s, shape %s, %ld-token prompt, %s attention\n", at::get_num_threads(),
               g_device.str().c_str(), shape.c_str(), static_cast<long>(seq),
               attention == model::Attention::Fused ? "fused" : "explicit");

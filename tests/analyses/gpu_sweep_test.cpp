@@ -2,10 +2,10 @@
 // every architecture: the fast path on cuda equals the CPU (fp32 <= 1e-4), the plain
 // one-forward-per-patch loop on cuda equals its fast path, and bf16 on cuda stays within 0.1 of
 // the fp32 table. Skipped where no GPU exists (scripts/gpu-check.sh runs them on one).
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <gtest/gtest.h>
 
 #include "analyses/sweep.h"
+#include "model/cuda_backend.h"
 #include "random_models.h"
 
 namespace csweep::analyses {
@@ -27,7 +27,7 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(GpuSweep, CudaTablesEqualTheCpuOnEveryArchitecture) {
-  if (at::detail::getCUDAHooks().deviceCount() == 0) GTEST_SKIP() << "no CUDA GPU on this machine";
+  if (model::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine";
   const c10::Device cuda("cuda:0");
   const std::vector<std::pair<std::string, std::shared_ptr<model::Model>>> models = {
       {"gpt2-fixture", testing::load_fixture_gpt2()}, {"neox", testing::random_neox(1)},

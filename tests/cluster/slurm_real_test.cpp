@@ -30,7 +30,7 @@ std::string csweep_bin() {
 
 // One compute thread everywhere: the batch script sets OMP_NUM_THREADS from --cpus-per-task=1,
 // and the reference must not differ from it by a BLAS thread split.
-const std::vector<std::string> kOneThread = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
+const std::vector<std::string> kOneThread = {"OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1"};
 
 CommandResult run_csweep(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"env"};

@@ -3,6 +3,7 @@
 // fall-back when a hook needs scores or the pattern; and, where a GPU exists, cuda against cpu.
 #include <ATen/detail/CUDAHooksInterface.h>
 
+#include "model/cuda_backend.h"
 #include "common/error.h"
 #include "model/model.h"
 #include "tests/model/reference/model_test_util.h"
@@ -121,8 +122,16 @@ TEST(TorchModelAttention, HookedPatternFallsBackToTheExplicitPath) {
   EXPECT_GT(max_abs_diff(fused, m->forward(tokens)), 1e-4) << "the scores edit must matter";
 }
 
+// The CUDA half of LibTorch loads into every build (all its symbols resolve against the CPU
+// half we link) and registers the real CUDA runtime hooks, GPU or not.
+TEST(TorchModelDevice, CudaBackendLoads) {
+  std::string why;
+  ASSERT_TRUE(load_cuda_backend(&why)) << why;
+  EXPECT_TRUE(at::detail::getCUDAHooks().hasCUDART());
+}
+
 TEST(TorchModelDevice, CudaWithoutAGpuIsAOneLineError) {
-  if (at::detail::getCUDAHooks().deviceCount() > 0) GTEST_SKIP() << "this machine has a GPU";
+  if (cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
   try {
     Model::load(gpt2_fixture(), {at::kFloat, c10::Device("cuda:0")});
     FAIL() << "no error";
@@ -136,7 +145,7 @@ TEST(TorchModelDevice, CudaWithoutAGpuIsAOneLineError) {
 
 // ---- on a GPU (scripts/gpu-check.sh runs these where one exists) -------------------------
 
-bool have_gpu() { return at::detail::getCUDAHooks().deviceCount() > 0; }
+bool have_gpu() { return cuda_device_count() > 0; }
 
 TEST(TorchModelGpu, CudaLogitsEqualCpuOnEveryArchitecture) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA GPU on this machine";
