@@ -47,10 +47,10 @@ class Cursor {
   }
   std::string string(const std::string& what, uint64_t max_len) {
     uint64_t n = read<uint64_t>(what);
+    need(n, what);
     if (n > max_len)
       throw error_at(file_, what, "string length " + std::to_string(n) + " exceeds the limit of " +
                                       std::to_string(max_len) + " bytes (corrupt file)");
-    need(n, what);
     std::string s(reinterpret_cast<const char*>(data_ + pos_), n);
     pos_ += n;
     return s;
@@ -97,7 +97,7 @@ Value read_value(Cursor& c, ValueType type, const std::string& what, const std::
       v.b = b == 1;
       break;
     }
-    case ValueType::STRING: v.s = c.string(what, c.left()); break;
+    case ValueType::STRING: v.s = c.string(what, ~uint64_t(0)); break;
     case ValueType::ARRAY: {
       if (depth >= kMaxArrayDepth) throw error_at(file, what, "arrays nested deeper than 4 levels");
       uint32_t elem = c.read<uint32_t>(what);
