@@ -192,8 +192,10 @@ std::shared_ptr<GgufFile> GgufFile::open(const std::filesystem::path& path) {
   const uint64_t n_tensors = c.read<uint64_t>("header");
   const uint64_t n_kv = c.read<uint64_t>("header");
   // Smallest possible entries: a key/value is 8 + 1 + 4 + 1 bytes, a tensor info 8 + 1 + 4 + 4 + 8.
-  if (n_kv > c.left() / 14) throw error_at(file, "header", std::to_string(n_kv) + " metadata entries cannot fit in the file (corrupt)");
-  if (n_tensors > c.left() / 25) throw error_at(file, "header", std::to_string(n_tensors) + " tensors cannot fit in the file (corrupt)");
+  if (n_kv > c.left() / 14)
+    throw error_at(file, "header", std::to_string(n_kv) + " metadata entries cannot fit in the file (truncated or corrupt)");
+  if (n_tensors > c.left() / 25)
+    throw error_at(file, "header", std::to_string(n_tensors) + " tensors cannot fit in the file (truncated or corrupt)");
 
   for (uint64_t k = 0; k < n_kv; ++k) {
     const std::string where = "metadata entry " + std::to_string(k);
