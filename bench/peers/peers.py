@@ -190,6 +190,13 @@ def max_diff(a, b):
     return float(d.max()), where
 
 
+def cpu_name():
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", nargs="?", type=Path, help=f"HF GPT-2 checkpoint folder (default: "
@@ -219,6 +226,7 @@ def main():
           f"vocab {hf.config.vocab_size}; fp32, {args.threads} threads")
     print(f"clean {clean.tolist()}\ncorrupted {corrupted.tolist()}\nanswer {answer}, wrong {wrong}", flush=True)
 
+    load_before = os.getloadavg()
     results = {}
     if "csweep" in tools:
         if not args.csweep.exists():
@@ -253,13 +261,14 @@ def main():
         flag = "ok" if v["max_abs_diff"] <= args.tol else f"EXCEEDS {args.tol:g}"
         print(f"  {k:45s} {v['max_abs_diff']:.2e} at {v['at']}  {flag}")
 
-    print(f"\nseconds per sweep ({args.threads} threads, fp32; csweep: whole `csweep run` process; "
-          f"Python tools: the sweep call, model already loaded)")
+    print(f"\nseconds per sweep ({args.threads} threads, fp32; csweep: the whole `csweep run` process, start-up "
+          f"and model load included; Python tools: the sweep call, model loaded; X / csweep: how many times faster "
+          f"csweep is)")
     head = f"{'sweep':15s} {'patches':>8s}" + "".join(f" {n:>18s}" for n in names)
     ratios = {}
     for other in ("transformer_lens", "nnsight"):
         if "csweep" in results and other in results:
-            head += f" {'csweep vs ' + other.split('_')[0]:>20s}"
+            head += f" {('TL' if other == 'transformer_lens' else other) + ' / csweep':>18s}"
     print(head)
     for sweep in SWEEPS:
         n = max(r[sweep]["patches"] for r in results.values() if not r[sweep]["extrapolated"]) \
@@ -272,18 +281,24 @@ def main():
             if "csweep" in results and other in results:
                 ratio = results[other][sweep]["seconds"] / results["csweep"][sweep]["seconds"]
                 ratios[f"{sweep}: csweep vs {other}"] = ratio
-                line += f" {ratio:19.1f}x"
+                line += f" {ratio:17.1f}x"
         print(line)
     if any(r[s]["extrapolated"] for r in results.values() for s in SWEEPS):
         print(f"* extrapolated (--quick): TransformerLens timed layers {layers} "
               f"and its time is scaled by {n_layers / len(layers):g}")
+
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} ({os.cpu_count()} cores: "
+          f"much above {args.threads} means other processes shared the cores and the seconds are inflated)")
 
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         from importlib.metadata import version
         report = dict(
             date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count()),
+            machine=dict(cpu=cpu_name(), cores=os.cpu_count(),
+                         load_before=load_before, load_after=load_after),
             command=" ".join(sys.argv), checkpoint=str(path), threads=args.threads, dtype="float32",
             quick=args.quick, quick_layers=layers if args.quick else None,
             prompt=dict(clean=clean.tolist(), corrupted=corrupted.tolist(), answer=answer, wrong=wrong),
