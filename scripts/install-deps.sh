@@ -16,9 +16,9 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libpcre2-dev libicu-dev libssl-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libpcre2-dev libicu-dev libssl-dev libxxhash-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-h5py python3-numpy
-  nodejs
+  nodejs xxhash
 )
 if [ "${CSWEEP_WITH_SLURM:-0}" = 1 ]; then
   packages+=(slurm-wlm munge)

@@ -3,10 +3,12 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <vector>
 
-#include "common/sha256.h"
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #ifndef CSWEEP_GIT_SHA
 #define CSWEEP_GIT_SHA "unknown"
@@ -29,19 +31,37 @@ nlohmann::json build_info() {
 }
 
 namespace {
-void hash_range(std::ifstream& in, uint64_t begin, uint64_t length, Sha256& sha) {
-  std::vector<char> buf(1 << 20);
-  in.clear();
-  in.seekg(static_cast<std::streamoff>(begin));
-  while (length > 0 && in) {
-    const size_t take = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
-    in.read(buf.data(), static_cast<std::streamsize>(take));
-    const auto got = static_cast<size_t>(in.gcount());
-    sha.update(buf.data(), got);
-    if (got < take) break;
-    length -= take;
+// XXH3-128 of byte ranges of one file, read in 4 MiB pieces.
+class FileHasher {
+ public:
+  explicit FileHasher(const fs::path& file) : in_(file, std::ios::binary), buf_(4 << 20) { XXH3_128bits_reset(&state_); }
+  bool ok() const { return static_cast<bool>(in_); }
+  void add(const void* data, size_t n) { XXH3_128bits_update(&state_, data, n); }
+  void add_range(uint64_t begin, uint64_t length) {
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(begin));
+    while (length > 0 && in_) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(length, buf_.size()));
+      in_.read(buf_.data(), static_cast<std::streamsize>(take));
+      const auto got = static_cast<size_t>(in_.gcount());
+      add(buf_.data(), got);
+      if (got < take) break;
+      length -= take;
+    }
   }
-}
+  std::string hex() const {
+    const XXH128_hash_t h = XXH3_128bits_digest(&state_);
+    char out[33];
+    std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                  static_cast<unsigned long long>(h.low64));
+    return out;
+  }
+
+ private:
+  std::ifstream in_;
+  std::vector<char> buf_;
+  XXH3_state_t state_;
+};
 }  // namespace
 
 nlohmann::json hash_model_files(const fs::path& model_dir) {
@@ -53,23 +73,32 @@ nlohmann::json hash_model_files(const fs::path& model_dir) {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     const uint64_t size = fs::file_size(f, ec);
-    std::ifstream in(f, std::ios::binary);
-    if (!in) continue;
-    Sha256 sha;
-    std::string kind = "sha256";
+    FileHasher hasher(f);
+    if (!hasher.ok()) continue;
+    std::string kind = kModelHashKind;
     if (size <= kFullHashLimit) {
-      hash_range(in, 0, size, sha);
+      hasher.add_range(0, size);
     } else {
-      kind = "sha256-sampled";
+      kind += "-sampled";
       const uint64_t part = 16ull << 20;
       const std::string head = std::to_string(size) + "\n";
-      sha.update(head.data(), head.size());
-      hash_range(in, 0, part, sha);
-      hash_range(in, size - part, part, sha);
+      hasher.add(head.data(), head.size());
+      hasher.add_range(0, part);
+      hasher.add_range(size - part, part);
     }
-    out.push_back({{"file", f.filename().string()}, {"bytes", size}, {"hash_kind", kind}, {"hash", sha.hex_digest()}});
+    out.push_back({{"file", f.filename().string()}, {"bytes", size}, {"hash_kind", kind}, {"hash", hasher.hex()}});
   }
   return out;
+}
+
+bool same_hash_kinds(const nlohmann::json& a, const nlohmann::json& b) {
+  auto kinds = [](const nlohmann::json& files) {
+    std::vector<std::string> k;
+    if (files.is_array())
+      for (const auto& f : files) k.push_back(f.value("hash_kind", ""));
+    return k;
+  };
+  return kinds(a) == kinds(b);
 }
 
 }  // namespace csweep::store

@@ -34,10 +34,15 @@ std::string utc_now() {
 void start_provenance(const store::Store& store, const SweepSetup& setup, const nlohmann::json& run) {
   nlohmann::json model_files = store::hash_model_files(setup.spec.model.path);
   store.update_provenance([&](nlohmann::json& p) {
-    if (p.contains("model") && p["model"].contains("files") && p["model"]["files"] != model_files)
+    const bool recorded = p.contains("model") && p["model"].contains("files");
+    if (recorded && !store::same_hash_kinds(p["model"]["files"], model_files)) {
+      log::get("worker")->warn("{}: model files were hashed with another hash kind by an older csweep; not compared",
+                            (store.dir() / "provenance.json").string());
+    } else if (recorded && p["model"]["files"] != model_files) {
       throw error_at((store.dir() / "provenance.json").string(), "model.files",
                      "the model files in " + setup.spec.model.path.string() +
                          " differ from those this store was started with; use --force-new to start over");
+    }
     p["format_version"] = store::kStoreFormatVersion;
     p["spec_hash"] = setup.spec_hash;
     p["job_name"] = setup.spec.name;

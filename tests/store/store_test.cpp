@@ -11,6 +11,7 @@
 #include "store/fragment_writer.h"
 #include "store/reader.h"
 #include "common/sha256.h"
+#include "store/provenance.h"
 #include "store/run_scope.h"
 #include "store/store.h"
 
@@ -77,6 +78,32 @@ TEST(Sha256, KnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+
+// Model file hashes equal xxhash's own command-line tool (xxh128sum).
+TEST(ModelHashes, EqualXxh128sum) {
+  if (std::system("command -v xxh128sum >/dev/null") != 0) GTEST_SKIP() << "xxh128sum not installed (Debian: xxhash)";
+  const fs::path dir = fresh_dir("model-hashes");
+  fs::create_directories(dir);
+  std::string bytes(3'000'001, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  std::ofstream(dir / "model.safetensors", std::ios::binary) << bytes;
+  std::ofstream(dir / "config.json") << "{}";
+  const nlohmann::json files = csweep::store::hash_model_files(dir);
+  ASSERT_EQ(files.size(), 2u);
+  for (const auto& f : files) {
+    EXPECT_EQ(f["hash_kind"], "xxh3-128");
+    const std::string cmd = "xxh128sum '" + (dir / f["file"].get<std::string>()).string() + "' > '" + (dir.string() + ".sum") + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::ifstream in(dir.string() + ".sum");
+    std::string want;
+    in >> want;
+    EXPECT_EQ(f["hash"], want) << f["file"];
+  }
+  const nlohmann::json again = csweep::store::hash_model_files(dir);
+  EXPECT_EQ(again, files);
+  std::ofstream(dir / "config.json") << "{ }";
+  EXPECT_NE(csweep::store::hash_model_files(dir), files) << "a changed file must change the hashes";
 }
 
 TEST(Fragments, WrittenShardsMergeIntoLabelledArraysWithDoneMask) {
