@@ -161,11 +161,14 @@ TEST(TorchModelGpu, CudaLogitsEqualCpuOnEveryArchitecture) {
     const double resumed = max_abs_diff(gpu->resume(cache, groups).cpu(), cpu->resume(cpu_cache, groups));
     auto gpu16 = Model::load(dir, {at::kBFloat16, c10::Device("cuda:0")});
     const double bf16 = max_abs_diff(gpu16->forward(tokens).cpu().to(at::kFloat), want);
-    std::printf("%-40s cuda vs cpu: fp32 logits %.2g, resumed %.2g; bf16 logits %.3g\n", dir.filename().c_str(), fp32,
-                resumed, bf16);
+    auto cpu16 = Model::load(dir, {at::kBFloat16, at::kCPU});
+    const double cpu_bf16 = max_abs_diff(cpu16->forward(tokens).to(at::kFloat), want);
+    std::printf("%-40s cuda vs cpu: fp32 logits %.2g, resumed %.2g; bf16 vs fp32 logits: cuda %.3g, cpu %.3g\n",
+                dir.filename().c_str(), fp32, resumed, bf16, cpu_bf16);
     EXPECT_LE(fp32, 1e-4) << dir;
     EXPECT_LE(resumed, 1e-4) << dir;
-    EXPECT_LE(bf16, 0.1) << dir;
+    // bf16's own error (0.03-0.35 on these fixtures' logits): the GPU's must be of the CPU's size.
+    EXPECT_LE(bf16, std::max(1.5 * cpu_bf16, 0.05)) << dir;
   }
 }
 
