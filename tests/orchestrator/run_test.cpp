@@ -40,7 +40,8 @@ TEST(Run, InProcessWritesEveryShardExactlyOnce) {
   const auto& p = contents.provenance;
   EXPECT_EQ(p["spec_hash"], contents.spec_hash);
   EXPECT_FALSE(p["build"]["git_sha"].get<std::string>().empty());
-  EXPECT_EQ(p["model"]["files"][0]["hash"].get<std::string>().size(), 64u);
+  EXPECT_EQ(p["model"]["files"][0]["hash_kind"], "xxh3-128");
+  EXPECT_EQ(p["model"]["files"][0]["hash"].get<std::string>().size(), 32u);
   ASSERT_EQ(p["runs"].size(), 1u);
   EXPECT_EQ(p["runs"][0]["exit_code"], 0);
   EXPECT_TRUE(p["runs"][0].contains("ended"));
