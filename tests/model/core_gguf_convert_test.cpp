@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/config.h"
 #include "model/gguf/ggml_types.h"
@@ -159,15 +160,7 @@ std::vector<float> f32_of(const csweep::model::TensorEntry& e) {
   return v;
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using csweep::testing::error_of;
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/gguf/gguf_file.h"
 #include "tests/model/gguf_test_writer.h"
@@ -35,15 +36,7 @@ fs::path write(const std::string& name, const std::string& bytes) {
   return p;
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using csweep::testing::error_of;
 
 std::string open_error(const std::string& bytes) {
   fs::path p = write("broken.gguf", bytes);

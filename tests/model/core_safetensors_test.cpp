@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/checkpoint_files.h"
 #include "model/safetensors.h"
@@ -30,16 +31,7 @@ const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 
 const fs::path kGpt2Tiny = "/work/shared/fixtures/gpt2-tiny";
 
-// The message of the csweep::Error that `fn` throws ("" if it throws nothing).
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using csweep::testing::error_of;
 
 const TensorEntry& get(const SafetensorsFile& file, const std::string& name) {
   const TensorEntry* entry = file.find(name);

@@ -15,6 +15,7 @@ using testing::arch_fixtures;
 using testing::gpt2_fixture;
 using testing::max_abs_diff;
 using testing::read_tensor;
+using testing::resume_cache;
 
 const std::vector<std::string> kVariants = {"neox_parallel", "neox_sequential", "llama_gqa_llama3_tied", "llama_untied",
                                             "mistral",       "qwen2",           "qwen3"};
@@ -29,13 +30,6 @@ at::Tensor tokens_of(const std::filesystem::path& dir, const Model& m) {
   if (dir == gpt2_fixture())
     return read_tensor(dir / "activations.safetensors", "tokens/clean", at::kLong);
   return read_tensor(dir / "reference.safetensors", "tokens", at::kLong).remainder(m.config().d_vocab);
-}
-
-std::map<HookSite, at::Tensor> resume_cache(const Model& m, const at::Tensor& tokens) {
-  Hooks h;
-  for (const HookSite& s : resume_sites(m.config())) h.cache(s);
-  m.forward(tokens, &h);
-  return h.cache();
 }
 
 // Every (block, first position) start, whole-block and after-attention, as one resume call.

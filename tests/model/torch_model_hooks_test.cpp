@@ -12,6 +12,7 @@ using testing::arch_fixtures;
 using testing::gpt2_fixture;
 using testing::max_abs_diff;
 using testing::read_tensor;
+using testing::resume_cache;
 
 std::shared_ptr<Model> gpt2() {
   static auto model = Model::load(gpt2_fixture(), {});
@@ -50,14 +51,6 @@ TEST(TorchModelHooks, ResumingFromCachedResidualEqualsFullForward) {
     stop.stop_layer = l;
     EXPECT_LE(max_abs_diff(m.forward(tokens, nullptr, stop), resid), 1e-6) << "stop_layer " << l;
   }
-}
-
-// The cached batch-1 run Model::resume reads, for one prompt of the fixture.
-std::map<HookSite, at::Tensor> resume_cache(const Model& m, const at::Tensor& tokens) {
-  Hooks h;
-  for (const HookSite& s : resume_sites(m.config())) h.cache(s);
-  m.forward(tokens, &h);
-  return h.cache();
 }
 
 TEST(TorchModelResume, UneditedGroupsReproduceTheCachedRunFromEveryStart) {

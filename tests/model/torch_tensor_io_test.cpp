@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/checkpoint_files.h"
 #include "model/safetensors.h"
@@ -47,15 +48,7 @@ bool same_bits(const at::Tensor& a, const TensorEntry& raw) {
   return ca.nbytes() == raw.nbytes && std::memcmp(ca.data_ptr(), raw.data, raw.nbytes) == 0;
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using csweep::testing::error_of;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
 
@@ -73,6 +74,14 @@ inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor both_inf = fa.isinf().logical_and(fb.isinf()).logical_and(fa == fb);
   at::Tensor diff = (fa - fb).abs().masked_fill(both_inf, 0);
   return diff.max().item<double>();
+}
+
+// The cached batch-1 run Model::resume reads (every resume_sites() site) for `tokens`.
+inline std::map<HookSite, at::Tensor> resume_cache(const Model& m, const at::Tensor& tokens) {
+  Hooks h;
+  for (const HookSite& s : resume_sites(m.config())) h.cache(s);
+  m.forward(tokens, &h);
+  return h.cache();
 }
 
 }  // namespace csweep::model::testing
