@@ -8,10 +8,10 @@
 // estimate fails when attention saturates. With the fix, a q/k patch recomputes the affected
 // attention scores exactly (source q or k against the target's k or q, rotary applied as
 // cached), softmaxes them, and the estimate is (pattern_new - pattern_target) . dMetric/dpattern.
+#include <ATen/core/grad_mode.h>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <ATen/core/grad_mode.h>
 
 #include "analyses/cells.h"
 #include "common/error.h"
@@ -35,16 +35,20 @@ HookPoint scored(HookPoint point, const model::ModelConfig& c) {
 }
 
 // Exact first-order-through-the-pattern effect of one q/k patch.
-double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint point, const RunCache& source,
-                     const RunCache& target, const at::Tensor& grad_pattern) {
+double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint point,
+                     const RunCache& source, const RunCache& target,
+                     const at::Tensor& grad_pattern) {
   const int64_t l = cell.layer;
   at::Tensor q = target.at_site({scored(HookPoint::AttnQ, c), l}).to(at::kFloat)[0];  // [p, h, dh]
-  at::Tensor k = target.at_site({scored(HookPoint::AttnK, c), l}).to(at::kFloat)[0];  // [p, hkv, dh]
+  at::Tensor k =
+      target.at_site({scored(HookPoint::AttnK, c), l}).to(at::kFloat)[0];  // [p, hkv, dh]
   at::Tensor src = source.at_site({scored(point, c), l}).to(at::kFloat)[0];
   const int64_t p = q.size(0);
   at::Tensor pos_mask = at::zeros({p, 1, 1}, q.options());
-  if (cell.pos >= 0) pos_mask[cell.pos] = 1.0;
-  else pos_mask.fill_(1.0);
+  if (cell.pos >= 0)
+    pos_mask[cell.pos] = 1.0;
+  else
+    pos_mask.fill_(1.0);
   at::Tensor head_mask;
   if (point == HookPoint::AttnQ) {
     head_mask = at::zeros({1, c.n_heads, 1}, q.options());
@@ -55,11 +59,12 @@ double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint po
     head_mask[0][cell.head] = 1.0;
     k = k + (src - k) * pos_mask * head_mask;
   }
-  at::Tensor qt = q.transpose(0, 1);                                   // [h, p, dh]
+  at::Tensor qt = q.transpose(0, 1);                                     // [h, p, dh]
   at::Tensor kt = k.transpose(0, 1).repeat_interleave(c.kv_group(), 0);  // [h, p, dh]
   double scale = c.attn_scale;
   if (c.scale_attn_by_inverse_layer_idx) scale /= double(l + 1);
-  at::Tensor old_scores = target.at_site({HookPoint::AttnScores, l}).to(at::kFloat)[0];  // masked with -inf
+  at::Tensor old_scores =
+      target.at_site({HookPoint::AttnScores, l}).to(at::kFloat)[0];  // masked with -inf
   at::Tensor scores = at::matmul(qt, kt.transpose(1, 2)) * scale;
   scores = at::where(at::isinf(old_scores), old_scores, scores);
   at::Tensor pattern = at::softmax(scores, -1);
@@ -80,8 +85,8 @@ std::vector<float> attribution_cells(const CellRange& range) {
     sites.insert({fix ? HookPoint::AttnPattern : r.point, c.layer});
     cached.insert({r.point, c.layer});
     if (fix) {
-      for (HookPoint p : {HookPoint::AttnScores, HookPoint::AttnPattern, scored(HookPoint::AttnQ, config),
-                          scored(HookPoint::AttnK, config)}) {
+      for (HookPoint p : {HookPoint::AttnScores, HookPoint::AttnPattern,
+                          scored(HookPoint::AttnQ, config), scored(HookPoint::AttnK, config)}) {
         cached.insert({p, c.layer});
       }
     }
@@ -112,13 +117,16 @@ std::vector<float> attribution_cells(const CellRange& range) {
   for (const Cell& c : cells) {
     if (fix) {
       const at::Tensor& grad = deltas.at({HookPoint::AttnPattern, c.layer}).grad();
-      if (!grad.defined()) throw error_at("analysis", "atp_qk_fix", "the forward did not run hook_pattern");
-      out.push_back(base + static_cast<float>(qk_fix_effect(config, c, r.point, source, target, grad)));
+      if (!grad.defined())
+        throw error_at("analysis", "atp_qk_fix", "the forward did not run hook_pattern");
+      out.push_back(base +
+                    static_cast<float>(qk_fix_effect(config, c, r.point, source, target, grad)));
       continue;
     }
     const HookSite s{r.point, c.layer};
     const at::Tensor& grad = deltas.at(s).grad();
-    if (!grad.defined()) throw error_at("analysis", s.name(), "the forward did not run this hook (no gradient)");
+    if (!grad.defined())
+      throw error_at("analysis", s.name(), "the forward did not run this hook (no gradient)");
     at::Tensor diff = (source.at_site(s) - target.at_site(s)).to(at::kFloat) * grad.to(at::kFloat);
     EditSlice slice;
     if (c.pos >= 0) slice.positions = {c.pos};

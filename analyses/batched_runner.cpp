@@ -1,10 +1,10 @@
 #include "analyses/batched_runner.h"
 
+#include <ATen/core/grad_mode.h>
 #include <algorithm>
 #include <deque>
 #include <map>
 #include <tuple>
-#include <ATen/core/grad_mode.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -54,7 +54,9 @@ RowEdits with_base(const RunCache& target, const RowEdits& row, int64_t layer) {
 // start block recomputes when it enters that block after attention (0: the whole block).
 struct Start {
   int64_t layer = 0, first = 0, attn_end = 0;
-  bool operator<(const Start& o) const { return std::tie(layer, first, attn_end) < std::tie(o.layer, o.first, o.attn_end); }
+  bool operator<(const Start& o) const {
+    return std::tie(layer, first, attn_end) < std::tie(o.layer, o.first, o.attn_end);
+  }
 };
 
 // The first position any edit touches, or 0 when one spans every position.
@@ -93,20 +95,25 @@ Start start_of(const RowEdits& edits, int64_t layer, bool reuse_prefix) {
 // A row's edits as the resumed forward sees them: positions shifted by -first, per-position
 // values cut to the positions recomputed at that block.
 RowEdits shift_edits(const RowEdits& row, const Start& start, int64_t seq) {
-  if (start.first == 0 && start.attn_end == 0) return row;  // whole blocks, every position: as given
+  if (start.first == 0 && start.attn_end == 0)
+    return row;  // whole blocks, every position: as given
   RowEdits out;
   for (const Edit& e : row) {
     const int64_t end = start.attn_end > 0 && e.site.layer == start.layer ? start.attn_end : seq;
     Edit shifted = e;
     for (int64_t& p : shifted.slice.positions) {
-      if (p < start.first || p >= end) throw Error("fast path: edit of " + e.site.name() + " at position " + std::to_string(p) + " outside [" + std::to_string(start.first) + ", " + std::to_string(end) + ")");
+      if (p < start.first || p >= end)
+        throw Error("fast path: edit of " + e.site.name() + " at position " + std::to_string(p) +
+                    " outside [" + std::to_string(start.first) + ", " + std::to_string(end) + ")");
       p -= start.first;
     }
     // The position axis of the value: values broadcast against one row of the activation
     // ([1, P, ...], heads [1, P, h, d], pattern [1, h, P(query), P]), so count from the right.
     const bool four_d = model::is_head_point(e.site.point);
-    const int64_t axis = (model::is_pattern_point(e.site.point) ? 2 : 1) - ((four_d ? 4 : 3) - e.value.dim());
-    if (axis >= 0 && e.value.size(axis) == seq) shifted.value = e.value.narrow(axis, start.first, end - start.first);
+    const int64_t axis =
+        (model::is_pattern_point(e.site.point) ? 2 : 1) - ((four_d ? 4 : 3) - e.value.dim());
+    if (axis >= 0 && e.value.size(axis) == seq)
+      shifted.value = e.value.narrow(axis, start.first, end - start.first);
     out.push_back(std::move(shifted));
   }
   return out;
@@ -145,8 +152,9 @@ struct ResumeCall {
 };
 
 // `resumed[r]`: row r's edits as its resumed forward sees them (shift_edits of with_base).
-void run_resume_call(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& resumed,
-                     ResumeCall& call, std::vector<Final>& finals) {
+void run_resume_call(const model::Model& model, const RunCache& target,
+                     const std::vector<RowEdits>& resumed, ResumeCall& call,
+                     std::vector<Final>& finals) {
   std::deque<model::Hooks> hooks;
   Final f;
   for (size_t g = 0; g < call.groups.size(); ++g) {
@@ -165,8 +173,9 @@ void run_resume_call(const model::Model& model, const RunCache& target, const st
 
 // Rows that must run from the tokens (edits of the embeddings or ln_final, or no usable cache):
 // full forwards of at most `batch` rows.
-void run_from_tokens(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& rows,
-                     const std::vector<int64_t>& index, int64_t batch, const Metric& metric, std::vector<float>& out,
+void run_from_tokens(const model::Model& model, const RunCache& target,
+                     const std::vector<RowEdits>& rows, const std::vector<int64_t>& index,
+                     int64_t batch, const Metric& metric, std::vector<float>& out,
                      std::vector<Final>& finals) {
   for (size_t begin = 0; begin < index.size(); begin += static_cast<size_t>(batch)) {
     const size_t end = std::min(index.size(), begin + static_cast<size_t>(batch));
@@ -179,7 +188,8 @@ void run_from_tokens(const model::Model& model, const RunCache& target, const st
     model::ForwardOptions fo;
     at::Tensor tokens = target.tokens.expand({b, target.tokens.size(1)});
     // Rows that edit ln_final need its hooks: their logits come from the forward itself.
-    if (hooks.active({HookPoint::LnFinalScale, -1}) || hooks.active({HookPoint::LnFinalNormalized, -1})) {
+    if (hooks.active({HookPoint::LnFinalScale, -1}) ||
+        hooks.active({HookPoint::LnFinalNormalized, -1})) {
       fo.logits = model::ForwardOptions::Logits::Last;
       at::Tensor values = metric(model.forward(tokens, &hooks, fo));
       auto acc = values.accessor<float, 1>();
@@ -210,7 +220,9 @@ void score_finals(const model::Model& model, const std::vector<Final>& finals, c
   const std::vector<int64_t> columns = metric.columns();
   if (!columns.empty()) {
     for (int64_t id : columns) {
-      if (id < 0 || id >= c.d_vocab) throw Error("metric: token id " + std::to_string(id) + " outside the vocabulary [0, " + std::to_string(c.d_vocab) + ")");
+      if (id < 0 || id >= c.d_vocab)
+        throw Error("metric: token id " + std::to_string(id) + " outside the vocabulary [0, " +
+                    std::to_string(c.d_vocab) + ")");
     }
     at::Tensor ids = at::tensor(columns, at::TensorOptions().dtype(at::kLong)).to(W_U.device());
     W_U = W_U.index_select(0, ids);
@@ -221,8 +233,9 @@ void score_finals(const model::Model& model, const std::vector<Final>& finals, c
   const int64_t block = 512;
   for (int64_t begin = 0; begin < all.size(0); begin += block) {
     const int64_t n = std::min(block, all.size(0) - begin);
-    at::Tensor x = model::norm(all.narrow(0, begin, n), w.ln_final_w, w.ln_final_b, c, nullptr,
-                               model::HookPoint::LnFinalScale, model::HookPoint::LnFinalNormalized, -1);
+    at::Tensor x =
+        model::norm(all.narrow(0, begin, n), w.ln_final_w, w.ln_final_b, c, nullptr,
+                    model::HookPoint::LnFinalScale, model::HookPoint::LnFinalNormalized, -1);
     at::Tensor values = scored(at::linear(x, W_U, b_U));
     auto acc = values.accessor<float, 1>();
     for (int64_t i = 0; i < n; ++i) out[index[begin + i]] = acc[i];
@@ -238,8 +251,9 @@ bool has_resume_sites(const model::Model& model, const RunCache& target) {
 
 }  // namespace
 
-std::vector<float> run_rows(const model::Model& model, const RunCache& target, const std::vector<RowEdits>& given,
-                            const Metric& metric, const BatchOptions& options) {
+std::vector<float> run_rows(const model::Model& model, const RunCache& target,
+                            const std::vector<RowEdits>& given, const Metric& metric,
+                            const BatchOptions& options) {
   at::NoGradGuard no_grad;
   std::vector<float> out(given.size(), 0.0f);
   const int64_t seq = target.tokens.size(1);
@@ -263,8 +277,11 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
   }
   // Calls of at most `budget` token rows (the memory budget, and max_batch full-length rows),
   // groups in (block, position) order so that a call's groups share most blocks.
-  const int64_t per_token = std::max<int64_t>(1, bytes_per_row(model.config(), seq, model.dtype()) / seq);
-  const int64_t budget = std::max<int64_t>(seq, std::min(options.memory_budget_bytes / per_token, std::max<int64_t>(1, options.max_batch) * seq));
+  const int64_t per_token =
+      std::max<int64_t>(1, bytes_per_row(model.config(), seq, model.dtype()) / seq);
+  const int64_t budget =
+      std::max<int64_t>(seq, std::min(options.memory_budget_bytes / per_token,
+                                      std::max<int64_t>(1, options.max_batch) * seq));
   std::vector<Final> finals;
   ResumeCall call;
   int64_t calls = 0;
@@ -292,10 +309,12 @@ std::vector<float> run_rows(const model::Model& model, const RunCache& target, c
     }
   }
   flush();
-  run_from_tokens(model, target, rows, from_tokens, std::max<int64_t>(1, budget / seq), metric, out, finals);
+  run_from_tokens(model, target, rows, from_tokens, std::max<int64_t>(1, budget / seq), metric, out,
+                  finals);
   score_finals(model, finals, metric, out);
-  log::get("analyses")->debug("ran {} rows: {} groups in {} resumed calls, {} from the tokens", rows.size(),
-                              groups.size(), calls, from_tokens.size());
+  log::get("analyses")
+      ->debug("ran {} rows: {} groups in {} resumed calls, {} from the tokens", rows.size(),
+              groups.size(), calls, from_tokens.size());
   return out;
 }
 

@@ -27,7 +27,8 @@ struct BatchOptions {
   // 2-core CPU a [rows, 768] x [768, 3072] GEMM reaches ~55% of peak at 192 rows, ~85% at 1024).
   int64_t max_batch = 512;
   bool start_from_cache = true;  // resume from the cached residual (false: from the embeddings)
-  bool reuse_prefix = true;      // recompute only positions >= the first edited one (and enter a block after attention)
+  bool reuse_prefix =
+      true;  // recompute only positions >= the first edited one (and enter a block after attention)
 };
 
 // Full-length rows per call so that one call's peak activation memory stays within the budget.

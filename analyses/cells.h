@@ -27,7 +27,8 @@ struct CellRange {
 std::vector<float> patching_cells(const CellRange& range);
 std::vector<float> ablation_cells(const CellRange& range);
 std::vector<float> causal_tracing_cells(const CellRange& range);
-Baselines intervention_baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches);
+Baselines intervention_baselines(const model::Model& model, const SweepRequest& request,
+                                 CacheStore& caches);
 
 // Read-outs of the clean run's cache (readout_cells.cpp).
 std::vector<float> logit_lens_cells(const CellRange& range);

@@ -36,7 +36,8 @@ at::Tensor restrict_axis(at::Tensor mask, int dim, const std::vector<int64_t>& i
                          const model::HookPoint point, const char* what) {
   if (indices.empty()) return mask;
   if (dim < 0) {
-    throw Error(std::string("edit: ") + what + ": site " + model::point_suffix(point) + " has no " + what + " axis");
+    throw Error(std::string("edit: ") + what + ": site " + model::point_suffix(point) + " has no " +
+                what + " axis");
   }
   const int64_t n = mask.size(dim);
   at::Tensor axis = at::zeros({n}, mask.options());
@@ -44,8 +45,8 @@ at::Tensor restrict_axis(at::Tensor mask, int dim, const std::vector<int64_t>& i
   for (int64_t i : indices) {
     const int64_t j = i < 0 ? i + n : i;
     if (j < 0 || j >= n) {
-      throw Error(std::string("edit: ") + what + ": index " + std::to_string(i) + " out of range [0, " +
-                  std::to_string(n) + ") at " + model::point_suffix(point));
+      throw Error(std::string("edit: ") + what + ": index " + std::to_string(i) +
+                  " out of range [0, " + std::to_string(n) + ") at " + model::point_suffix(point));
     }
     acc[j] = true;
   }
@@ -89,8 +90,8 @@ class SiteEditor {
 
   void operator()(at::Tensor& act) {
     if (act.size(0) != static_cast<int64_t>(per_row_.size())) {
-      throw Error("edit: " + site_.name() + ": batch has " + std::to_string(act.size(0)) + " rows, edits for " +
-                  std::to_string(per_row_.size()));
+      throw Error("edit: " + site_.name() + ": batch has " + std::to_string(act.size(0)) +
+                  " rows, edits for " + std::to_string(per_row_.size()));
     }
     if (!mask_.defined() || mask_.sizes() != act.sizes()) build(act);
     act = at::where(mask_, value_, act);
@@ -104,8 +105,10 @@ class SiteEditor {
     bool all_shared = true;
     for (const auto& edits : per_row_) {
       for (const Edit& e : edits) {
-        if (!shared) shared = &e.value;
-        else if (!e.value.is_same(*shared)) all_shared = false;
+        if (!shared)
+          shared = &e.value;
+        else if (!e.value.is_same(*shared))
+          all_shared = false;
       }
     }
     std::vector<int64_t> row_shape(act.sizes().begin(), act.sizes().end());
@@ -117,13 +120,15 @@ class SiteEditor {
       for (const Edit& e : edits) {
         at::Tensor em = slice_mask(site_.point, act.sizes(), e.slice, opts);
         m = m.logical_or(em);
-        if (!all_shared) v = at::where(em, e.value.to(opts.device(), opts.dtype()).expand(row_shape), v);
+        if (!all_shared)
+          v = at::where(em, e.value.to(opts.device(), opts.dtype()).expand(row_shape), v);
       }
       masks.push_back(m);
       if (!all_shared) values.push_back(v);
     }
     mask_ = at::cat(masks, 0);
-    value_ = all_shared ? shared->to(opts.device(), opts.dtype()).expand(row_shape) : at::cat(values, 0);
+    value_ =
+        all_shared ? shared->to(opts.device(), opts.dtype()).expand(row_shape) : at::cat(values, 0);
   }
 
   model::HookSite site_;

@@ -33,11 +33,13 @@ EditSlice slice_of(const Cell& c) {
 // The sites a request edits (one per layer of the grid; both block outputs for a whole-block
 // ablation at hook_resid_post).
 std::vector<HookPoint> edited_points(const SweepRequest& r) {
-  if (r.kind == AnalysisKind::Ablation && r.point == HookPoint::ResidPost) return {HookPoint::AttnOut, HookPoint::MlpOut};
+  if (r.kind == AnalysisKind::Ablation && r.point == HookPoint::ResidPost)
+    return {HookPoint::AttnOut, HookPoint::MlpOut};
   return {r.point};
 }
 
-std::set<HookSite> sites_of(const SweepRequest& r, const std::vector<GridAxis>& axes, const model::ModelConfig& c) {
+std::set<HookSite> sites_of(const SweepRequest& r, const std::vector<GridAxis>& axes,
+                            const model::ModelConfig& c) {
   std::set<HookSite> sites;
   std::vector<int64_t> layers;
   for (const auto& a : axes) {
@@ -53,8 +55,8 @@ std::set<HookSite> sites_of(const SweepRequest& r, const std::vector<GridAxis>& 
   return sites;
 }
 
-std::vector<float> run(const CellRange& range, const RunCache& target, const std::vector<RowEdits>& rows,
-                       const Metric& metric) {
+std::vector<float> run(const CellRange& range, const RunCache& target,
+                       const std::vector<RowEdits>& rows, const Metric& metric) {
   if (range.plain) return run_rows_plain(range.model, target, rows, metric);
   return run_rows(range.model, target, rows, metric, range.request.batch);
 }
@@ -68,26 +70,31 @@ uint64_t mix(uint64_t x) {
 }
 
 std::string noise_variant(const SweepRequest& r, uint64_t seed, double std_dev) {
-  std::string v = "noised:seed=" + std::to_string(seed) + ":std=" + std::to_string(std_dev) + ":subject=";
+  std::string v =
+      "noised:seed=" + std::to_string(seed) + ":std=" + std::to_string(std_dev) + ":subject=";
   for (int64_t p : r.subject_positions) v += std::to_string(p) + ",";
   return v;
 }
 
 // Meng et al.: Gaussian noise on the subject tokens' embeddings (hook_embed), seeded.
-RowEdits noise_edits(const model::Model& model, const SweepRequest& r, uint64_t seed, const RunCache& clean,
-                     double* std_out) {
+RowEdits noise_edits(const model::Model& model, const SweepRequest& r, uint64_t seed,
+                     const RunCache& clean, double* std_out) {
   double std_dev = r.noise_std;
-  if (std_dev <= 0.0) std_dev = r.noise_multiplier * model.weights().W_E.to(at::kFloat).std().item<double>();
+  if (std_dev <= 0.0)
+    std_dev = r.noise_multiplier * model.weights().W_E.to(at::kFloat).std().item<double>();
   *std_out = std_dev;
   const at::Tensor& embed = clean.at_site({HookPoint::Embed, -1});  // [1, p, d]
   const int64_t seq = embed.size(1);
   const auto positions = resolve_positions(r.subject_positions, seq);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   at::Tensor noise = at::randn({static_cast<int64_t>(positions.size()), embed.size(2)}, gen,
-                               at::TensorOptions().dtype(at::kFloat)) * std_dev;
+                               at::TensorOptions().dtype(at::kFloat)) *
+                     std_dev;
   at::Tensor value = embed.to(at::kCPU, at::kFloat).clone();
   for (size_t i = 0; i < positions.size(); ++i) value[0][positions[i]] += noise[i];
-  Edit e{{HookPoint::Embed, -1}, EditSlice{positions, {}, {}}, value.to(embed.device(), embed.scalar_type())};
+  Edit e{{HookPoint::Embed, -1},
+         EditSlice{positions, {}, {}},
+         value.to(embed.device(), embed.scalar_type())};
   return {e};
 }
 
@@ -117,7 +124,8 @@ std::vector<float> ablation_cells(const CellRange& range) {
   std::vector<std::shared_ptr<const RunCache>> refs;
   if (r.ablation != AblationMode::Zero) {
     if (r.reference_prompts.empty()) refs.push_back(clean);
-    for (const auto& tokens : r.reference_prompts) refs.push_back(range.caches.get(range.model, "clean", tokens, sites));
+    for (const auto& tokens : r.reference_prompts)
+      refs.push_back(range.caches.get(range.model, "clean", tokens, sites));
   }
   std::map<HookSite, at::Tensor> means;
   if (r.ablation == AblationMode::Mean) {
@@ -128,7 +136,8 @@ std::vector<float> ablation_cells(const CellRange& range) {
       // TransformerLens: the mean over batch and positions (pattern sites: over the batch only);
       // per position: over the batch only.
       const bool over_batch = r.mean_per_position || model::is_pattern_point(s.point);
-      at::Tensor m = over_batch ? all.mean(at::IntArrayRef{0}, true) : all.mean(at::IntArrayRef{0, 1}, true);
+      at::Tensor m =
+          over_batch ? all.mean(at::IntArrayRef{0}, true) : all.mean(at::IntArrayRef{0, 1}, true);
       means[s] = m.to(all.device(), clean->at_site(s).scalar_type());
     }
   }
@@ -137,14 +146,22 @@ std::vector<float> ablation_cells(const CellRange& range) {
   int64_t cell_index = range.begin;
   for (const Cell& c : decode_cells(range.axes, range.begin, range.end)) {
     RowEdits row;
-    const size_t pick = refs.empty() ? 0 : mix(r.seed * 1000003ULL + static_cast<uint64_t>(cell_index)) % refs.size();
+    const size_t pick =
+        refs.empty() ? 0
+                     : mix(r.seed * 1000003ULL + static_cast<uint64_t>(cell_index)) % refs.size();
     for (HookPoint p : edited_points(r)) {
       const HookSite site = site_at(p, c.layer);
       at::Tensor value;
       switch (r.ablation) {
-        case AblationMode::Zero: value = zero; break;
-        case AblationMode::Mean: value = means.at(site); break;
-        case AblationMode::Resample: value = refs[pick]->at_site(site); break;
+        case AblationMode::Zero:
+          value = zero;
+          break;
+        case AblationMode::Mean:
+          value = means.at(site);
+          break;
+        case AblationMode::Resample:
+          value = refs[pick]->at_site(site);
+          break;
       }
       row.push_back(Edit{site, slice_of(c), value});
     }
@@ -179,15 +196,18 @@ std::vector<float> causal_tracing_cells(const CellRange& range) {
     const uint64_t seed = r.seed + static_cast<uint64_t>(s);
     double std_dev = 0.0;
     RowEdits noise = noise_edits(range.model, r, seed, *clean, &std_dev);
-    auto noised = range.caches.get(range.model, noise_variant(r, seed, std_dev), r.clean_tokens, {}, noise);
+    auto noised =
+        range.caches.get(range.model, noise_variant(r, seed, std_dev), r.clean_tokens, {}, noise);
     const float noised_value = metric(noised->logits_last)[0].item<float>();
     const auto restored = run(range, *noised, rows, metric);
-    for (size_t i = 0; i < out.size(); ++i) out[i] += (restored[i] - noised_value) / static_cast<float>(r.samples);
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] += (restored[i] - noised_value) / static_cast<float>(r.samples);
   }
   return out;
 }
 
-Baselines intervention_baselines(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
+Baselines intervention_baselines(const model::Model& model, const SweepRequest& r,
+                                 CacheStore& caches) {
   auto clean = caches.get(model, "clean", r.clean_tokens, {});
   if (r.answers.empty() && r.metric != MetricKind::KL) return {};
   const Metric metric = request_metric(r, *clean);

@@ -10,10 +10,14 @@ namespace csweep::analyses {
 
 const char* metric_name(MetricKind kind) {
   switch (kind) {
-    case MetricKind::LogitDiff: return "logit_diff";
-    case MetricKind::Prob: return "prob";
-    case MetricKind::LogProb: return "logprob";
-    case MetricKind::KL: return "kl";
+    case MetricKind::LogitDiff:
+      return "logit_diff";
+    case MetricKind::Prob:
+      return "prob";
+    case MetricKind::LogProb:
+      return "logprob";
+    case MetricKind::KL:
+      return "kl";
   }
   return "?";
 }
@@ -28,7 +32,8 @@ MetricKind parse_metric(const std::string& name) {
 Metric::Metric(MetricKind kind, std::vector<AnswerPair> pairs, at::Tensor clean_logits_last)
     : kind_(kind), pairs_(std::move(pairs)) {
   if (pairs_.empty() && kind_ != MetricKind::KL) {
-    throw Error(std::string("metric: ") + metric_name(kind_) + ": needs at least one answer/wrong pair");
+    throw Error(std::string("metric: ") + metric_name(kind_) +
+                ": needs at least one answer/wrong pair");
   }
   if (kind_ == MetricKind::KL) {
     if (!clean_logits_last.defined()) throw Error("metric: kl: needs the clean run's logits");
@@ -39,7 +44,8 @@ Metric::Metric(MetricKind kind, std::vector<AnswerPair> pairs, at::Tensor clean_
 static at::Tensor last_position(const at::Tensor& logits) {
   if (logits.dim() == 3) return logits.select(1, logits.size(1) - 1);
   if (logits.dim() == 2) return logits;
-  throw Error("metric: logits must be [B, V] or [B, P, V], got " + std::to_string(logits.dim()) + " dims");
+  throw Error("metric: logits must be [B, V] or [B, P, V], got " + std::to_string(logits.dim()) +
+              " dims");
 }
 
 at::Tensor Metric::differentiable(const at::Tensor& logits) const {
@@ -85,7 +91,9 @@ std::vector<int64_t> Metric::columns() const {
 Metric Metric::restricted() const {
   const std::vector<int64_t> cols = columns();
   if (cols.empty()) return *this;
-  auto column_of = [&](int64_t id) { return static_cast<int64_t>(std::lower_bound(cols.begin(), cols.end(), id) - cols.begin()); };
+  auto column_of = [&](int64_t id) {
+    return static_cast<int64_t>(std::lower_bound(cols.begin(), cols.end(), id) - cols.begin());
+  };
   std::vector<AnswerPair> pairs;
   for (const auto& p : pairs_) pairs.push_back({column_of(p.answer), column_of(p.wrong)});
   return Metric(kind_, std::move(pairs));

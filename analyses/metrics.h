@@ -10,12 +10,13 @@
 namespace csweep::analyses {
 
 enum class MetricKind {
-  LogitDiff,  // mean over pairs of logit(answer) - logit(wrong)            (TransformerLens default)
+  LogitDiff,  // mean over pairs of logit(answer) - logit(wrong)            (TransformerLens
+              // default)
   Prob,       // mean over pairs of softmax(logits)[answer]
   LogProb,    // mean over pairs of log_softmax(logits)[answer]
   KL,         // KL(clean || run) of the last-position distributions (needs clean logits)
 };
-const char* metric_name(MetricKind kind);           // "logit_diff", "prob", "logprob", "kl"
+const char* metric_name(MetricKind kind);          // "logit_diff", "prob", "logprob", "kl"
 MetricKind parse_metric(const std::string& name);  // throws csweep::Error "metric: unknown ..."
 
 struct AnswerPair {

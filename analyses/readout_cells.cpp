@@ -48,13 +48,21 @@ std::vector<float> logit_lens_cells(const CellRange& range) {
   std::vector<float> out;
   for (const Cell& c : cells) {
     at::Tensor x = f32(clean->at_site({HookPoint::ResidPost, c.layer})).select(1, -1);  // [1, d]
-    at::Tensor logits = unembed(range.model, final_norm(range.model, x));             // [1, V]
+    at::Tensor logits = unembed(range.model, final_norm(range.model, x));               // [1, V]
     float v = 0.0f;
     switch (static_cast<LensValue>(c.quantity)) {
-      case LensValue::Prob: v = Metric(MetricKind::Prob, r.answers)(logits)[0].item<float>(); break;
-      case LensValue::LogProb: v = Metric(MetricKind::LogProb, r.answers)(logits)[0].item<float>(); break;
-      case LensValue::LogitDiff: v = Metric(MetricKind::LogitDiff, r.answers)(logits)[0].item<float>(); break;
-      case LensValue::TopToken: v = static_cast<float>(logits.argmax(1).item<int64_t>()); break;
+      case LensValue::Prob:
+        v = Metric(MetricKind::Prob, r.answers)(logits)[0].item<float>();
+        break;
+      case LensValue::LogProb:
+        v = Metric(MetricKind::LogProb, r.answers)(logits)[0].item<float>();
+        break;
+      case LensValue::LogitDiff:
+        v = Metric(MetricKind::LogitDiff, r.answers)(logits)[0].item<float>();
+        break;
+      case LensValue::TopToken:
+        v = static_cast<float>(logits.argmax(1).item<int64_t>());
+        break;
       case LensValue::Rank: {
         double sum = 0.0;
         for (const auto& p : r.answers) {
@@ -78,8 +86,10 @@ std::vector<float> dla_cells(const CellRange& range) {
   const auto cells = decode_cells(range.axes, range.begin, range.end);
   for (const Cell& c : cells) {
     if (r.point == HookPoint::AttnZ) sites.insert({HookPoint::AttnZ, c.layer});
-    if (r.point == HookPoint::AttnOut || r.point == HookPoint::ResidPost) sites.insert({HookPoint::AttnOut, c.layer});
-    if (r.point == HookPoint::MlpOut || r.point == HookPoint::ResidPost) sites.insert({HookPoint::MlpOut, c.layer});
+    if (r.point == HookPoint::AttnOut || r.point == HookPoint::ResidPost)
+      sites.insert({HookPoint::AttnOut, c.layer});
+    if (r.point == HookPoint::MlpOut || r.point == HookPoint::ResidPost)
+      sites.insert({HookPoint::MlpOut, c.layer});
   }
   auto clean = range.caches.get(range.model, "clean", r.clean_tokens, sites);
   // The logit-difference direction through the final norm's weight, averaged over pairs.
@@ -90,7 +100,8 @@ std::vector<float> dla_cells(const CellRange& range) {
   if (w.ln_final_w.defined()) direction = direction * f32(w.ln_final_w);
   // TransformerLens apply_ln: the final norm's scale frozen from the real final residual.
   const bool layer_norm = config.norm == model::NormKind::LayerNorm;
-  at::Tensor final_resid = f32(clean->at_site({HookPoint::ResidPost, last_layer})).select(1, -1)[0];  // [d]
+  at::Tensor final_resid =
+      f32(clean->at_site({HookPoint::ResidPost, last_layer})).select(1, -1)[0];  // [d]
   if (layer_norm) final_resid = final_resid - final_resid.mean();
   const double scale = (final_resid.pow(2).mean() + config.norm_eps).sqrt().item<double>();
   auto attribute = [&](at::Tensor component) {  // [d]
@@ -100,13 +111,17 @@ std::vector<float> dla_cells(const CellRange& range) {
   std::vector<float> out;
   for (const Cell& c : cells) {
     if (r.point == HookPoint::AttnZ) {
-      at::Tensor z = f32(clean->at_site({HookPoint::AttnZ, c.layer})).select(1, -1)[0][c.head];  // [d_head]
-      at::Tensor W_O = f32(w.layers[c.layer].W_O).narrow(1, c.head * config.d_head, config.d_head);  // [d, d_head]
+      at::Tensor z =
+          f32(clean->at_site({HookPoint::AttnZ, c.layer})).select(1, -1)[0][c.head];  // [d_head]
+      at::Tensor W_O = f32(w.layers[c.layer].W_O)
+                           .narrow(1, c.head * config.d_head, config.d_head);  // [d, d_head]
       out.push_back(attribute(at::mv(W_O, z)));
     } else {
       at::Tensor component = at::zeros({config.d_model}, W_U.options());
-      if (r.point != HookPoint::MlpOut) component = component + f32(clean->at_site({HookPoint::AttnOut, c.layer})).select(1, -1)[0];
-      if (r.point != HookPoint::AttnOut) component = component + f32(clean->at_site({HookPoint::MlpOut, c.layer})).select(1, -1)[0];
+      if (r.point != HookPoint::MlpOut)
+        component = component + f32(clean->at_site({HookPoint::AttnOut, c.layer})).select(1, -1)[0];
+      if (r.point != HookPoint::AttnOut)
+        component = component + f32(clean->at_site({HookPoint::MlpOut, c.layer})).select(1, -1)[0];
       out.push_back(attribute(component));
     }
   }
@@ -123,10 +138,12 @@ std::vector<float> attention_score_cells(const CellRange& range) {
   std::vector<int64_t> repeated;
   const int64_t n = r.induction_length;
   bool induction = false;
-  for (const Cell& c : cells) induction = induction || static_cast<PatternScore>(c.score) == PatternScore::Induction;
+  for (const Cell& c : cells)
+    induction = induction || static_cast<PatternScore>(c.score) == PatternScore::Induction;
   if (induction) {
     if (n < 2 || 2 * n > config.n_ctx) {
-      throw error_at("analysis", "induction_length", "needs 2 <= 2 * length <= n_ctx (" + std::to_string(config.n_ctx) + ")");
+      throw error_at("analysis", "induction_length",
+                     "needs 2 <= 2 * length <= n_ctx (" + std::to_string(config.n_ctx) + ")");
     }
     at::Generator gen = at::detail::createCPUGenerator(r.seed);
     at::Tensor random = at::randint(config.d_vocab, {n}, gen, at::TensorOptions().dtype(at::kLong));
@@ -136,10 +153,12 @@ std::vector<float> attention_score_cells(const CellRange& range) {
   std::vector<float> out;
   for (const Cell& c : cells) {
     const PatternScore score = static_cast<PatternScore>(c.score);
-    const std::vector<int64_t>& tokens = score == PatternScore::Induction ? repeated : r.clean_tokens;
+    const std::vector<int64_t>& tokens =
+        score == PatternScore::Induction ? repeated : r.clean_tokens;
     auto run = range.caches.get(range.model, "clean", tokens, sites);
     const int64_t seq = static_cast<int64_t>(tokens.size());
-    at::Tensor pattern = f32(run->at_site({HookPoint::AttnPattern, c.layer}))[0][c.head].cpu();  // [q, k]
+    at::Tensor pattern =
+        f32(run->at_site({HookPoint::AttnPattern, c.layer}))[0][c.head].cpu();  // [q, k]
     auto p = pattern.accessor<float, 2>();
     double sum = 0.0;
     int64_t count = 0;
@@ -163,7 +182,8 @@ std::vector<float> attention_score_cells(const CellRange& range) {
           }
         }
         break;
-      case PatternScore::Induction:  // attention from the repeat of token i to token i + 1 of the first copy
+      case PatternScore::Induction:  // attention from the repeat of token i to token i + 1 of the
+                                     // first copy
         for (int64_t q = n; q < seq; ++q, ++count) sum += p[q][q - n + 1];
         break;
     }

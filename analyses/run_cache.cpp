@@ -4,7 +4,6 @@
 #include "common/error.h"
 #include "common/log.h"
 
-
 namespace csweep::analyses {
 
 const at::Tensor& RunCache::at_site(const model::HookSite& site) const {
@@ -19,13 +18,16 @@ RunCache compute_run_cache(const model::Model& model, const std::vector<int64_t>
   at::NoGradGuard no_grad;
   RunCache run;
   run.token_ids = token_ids;
-  run.tokens = at::tensor(token_ids, at::TensorOptions().dtype(at::kLong)).view({1, -1}).to(model.device());
+  run.tokens =
+      at::tensor(token_ids, at::TensorOptions().dtype(at::kLong)).view({1, -1}).to(model.device());
   run.base = base;
   model::Hooks hooks;
   install_row_edits(hooks, {run.base});
   std::set<model::HookSite> wanted = sites;
-  for (int64_t l = 0; l < model.config().n_layers; ++l) wanted.insert({model::HookPoint::ResidPre, l});
-  for (const auto& s : model::resume_sites(model.config())) wanted.insert(s);  // the fast path resumes from these
+  for (int64_t l = 0; l < model.config().n_layers; ++l)
+    wanted.insert({model::HookPoint::ResidPre, l});
+  for (const auto& s : model::resume_sites(model.config()))
+    wanted.insert(s);  // the fast path resumes from these
   for (const auto& s : wanted) hooks.cache(s);
   model::ForwardOptions fo;
   fo.logits = model::ForwardOptions::Logits::Last;
@@ -33,16 +35,19 @@ RunCache compute_run_cache(const model::Model& model, const std::vector<int64_t>
   run.logits_last = logits.select(1, logits.size(1) - 1);
   run.acts = std::move(hooks.cache());
   for (const auto& s : wanted) {
-    if (!run.acts.count(s)) throw Error("run cache: " + s.name() + ": the forward did not produce this site");
+    if (!run.acts.count(s))
+      throw Error("run cache: " + s.name() + ": the forward did not produce this site");
   }
   return run;
 }
 
 CacheStore::CacheStore(size_t max_runs) : max_runs_(max_runs == 0 ? 1 : max_runs) {}
 
-std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model, const std::string& variant,
+std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model,
+                                                const std::string& variant,
                                                 const std::vector<int64_t>& token_ids,
-                                                const std::set<model::HookSite>& sites, const RowEdits& base) {
+                                                const std::set<model::HookSite>& sites,
+                                                const RowEdits& base) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (owner_ != &model) {
     lru_.clear();
@@ -62,7 +67,8 @@ std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model, const
   }
   auto run = std::make_shared<const RunCache>(compute_run_cache(model, token_ids, need, base));
   ++forwards_;
-  log::get("analyses")->debug("cache forward {} ({} tokens, {} sites)", variant, token_ids.size(), need.size());
+  log::get("analyses")
+      ->debug("cache forward {} ({} tokens, {} sites)", variant, token_ids.size(), need.size());
   if (it == runs_.end()) lru_.push_front(key);
   runs_[key] = run;
   while (runs_.size() > max_runs_) {

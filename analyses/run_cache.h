@@ -20,10 +20,11 @@ namespace csweep::analyses {
 
 struct RunCache {
   std::vector<int64_t> token_ids;
-  at::Tensor tokens;                             // [1, p] int64 on the model's device
-  RowEdits base;                                 // edits that define this run (causal tracing noise)
-  std::map<model::HookSite, at::Tensor> acts;    // [1, ...] per cached site; always model::resume_sites()
-  at::Tensor logits_last;                        // [1, V] in the model's dtype
+  at::Tensor tokens;  // [1, p] int64 on the model's device
+  RowEdits base;      // edits that define this run (causal tracing noise)
+  std::map<model::HookSite, at::Tensor>
+      acts;                // [1, ...] per cached site; always model::resume_sites()
+  at::Tensor logits_last;  // [1, V] in the model's dtype
 
   const at::Tensor& at_site(const model::HookSite& site) const;  // throws csweep::Error if absent
   bool has(const model::HookSite& site) const { return acts.count(site) != 0; }

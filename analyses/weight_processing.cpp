@@ -8,7 +8,8 @@ namespace {
 bool has(const at::Tensor& t) { return t.defined(); }
 
 // x @ W.T + b after a norm with weight w and bias beta  ==  core(x) @ (W * w).T + (b + W @ beta).
-void fold_into(at::Tensor& W, at::Tensor& b, const at::Tensor& norm_w, const at::Tensor& norm_b, bool center) {
+void fold_into(at::Tensor& W, at::Tensor& b, const at::Tensor& norm_w, const at::Tensor& norm_b,
+               bool center) {
   if (!has(W)) return;
   if (has(norm_b)) b = (has(b) ? b : at::zeros({W.size(0)}, W.options())) + at::mv(W, norm_b);
   if (has(norm_w)) W = W * norm_w.unsqueeze(0);
@@ -38,10 +39,12 @@ void fold_ln(model::Model& m) {
 
 void center_writing(model::Model& m) {
   auto& w = m.mutable_weights();
-  auto center_rows = [](at::Tensor& t) {  // [n, d]: every row written to the residual, zero mean over d
-    if (has(t)) t = t - t.mean(1, true);
-  };
-  auto center_out = [](at::Tensor& W, at::Tensor& b) {  // [d, k] writes a d-vector: zero mean over d
+  auto center_rows =
+      [](at::Tensor& t) {  // [n, d]: every row written to the residual, zero mean over d
+        if (has(t)) t = t - t.mean(1, true);
+      };
+  auto center_out = [](at::Tensor& W,
+                       at::Tensor& b) {  // [d, k] writes a d-vector: zero mean over d
     if (has(W)) W = W - W.mean(0, true);
     if (has(b)) b = b - b.mean();
   };
@@ -65,7 +68,9 @@ void fold_value_biases(model::Model& m) {
   for (auto& lw : w.layers) {
     if (!has(lw.b_V)) continue;
     // Each query head h reads value head h / group: expand b_V to one entry per query head.
-    at::Tensor b_v = lw.b_V.view({c.n_kv_heads, 1, c.d_head}).expand({c.n_kv_heads, c.kv_group(), c.d_head}).reshape({-1});
+    at::Tensor b_v = lw.b_V.view({c.n_kv_heads, 1, c.d_head})
+                         .expand({c.n_kv_heads, c.kv_group(), c.d_head})
+                         .reshape({-1});
     at::Tensor shift = at::mv(lw.W_O, b_v);
     lw.b_O = has(lw.b_O) ? lw.b_O + shift : shift;
     lw.b_V = at::zeros_like(lw.b_V);

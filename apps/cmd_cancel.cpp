@@ -18,10 +18,12 @@ const csweep::apps::CommandRegistration registration{
       sub.add_option("store", *store, "store directory")->required();
       sub.add_flag("--json", *json, "print the cancelled job ids as JSON");
       return [store, json]() {
-        if (!std::filesystem::is_directory(*store)) throw csweep::error_at(*store, "", "no such store directory");
+        if (!std::filesystem::is_directory(*store))
+          throw csweep::error_at(*store, "", "no such store directory");
         if (csweep::cluster::read_job_records(*store).empty())
-          throw csweep::error_at(csweep::cluster::job_records_path(*store).string(), "",
-                                 "no Slurm jobs recorded for this store (was it submitted with `csweep submit`?)");
+          throw csweep::error_at(
+              csweep::cluster::job_records_path(*store).string(), "",
+              "no Slurm jobs recorded for this store (was it submitted with `csweep submit`?)");
         const auto ids = csweep::cluster::cancel_store_jobs(*store);
         if (*json) {
           std::cout << nlohmann::json{{"cancelled", ids}}.dump() << "\n";

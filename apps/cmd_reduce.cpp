@@ -23,7 +23,8 @@ struct ReduceArgs {
 
 int run_reduce(const ReduceArgs& args) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(args.store)) throw csweep::error_at(args.store, "", "no such store directory");
+  if (!fs::is_directory(args.store))
+    throw csweep::error_at(args.store, "", "no such store directory");
   if (args.top_k < 0) throw csweep::error_at("--top-k", "", "must be >= 0");
   const csweep::report::ReduceInput input = csweep::report::load_reduce_input(args.store);
   csweep::report::ReduceOptions options;
@@ -40,7 +41,9 @@ int run_reduce(const ReduceArgs& args) {
     for (const auto& p : out.heatmaps) j["heatmaps"].push_back(p.string());
     j["analyses"] = nlohmann::json::array();
     for (const auto& c : out.completeness)
-      j["analyses"].push_back({{"name", c.analysis}, {"cells_done", c.cells_done}, {"cells_total", c.cells_total},
+      j["analyses"].push_back({{"name", c.analysis},
+                               {"cells_done", c.cells_done},
+                               {"cells_total", c.cells_total},
                                {"complete", c.cells_done == c.cells_total}});
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -53,7 +56,8 @@ int run_reduce(const ReduceArgs& args) {
 }
 
 const csweep::apps::CommandRegistration registration{
-    "reduce", "write STORE/sweep.h5, heatmaps and report.html (works on a partial store)", [](CLI::App& sub) {
+    "reduce", "write STORE/sweep.h5, heatmaps and report.html (works on a partial store)",
+    [](CLI::App& sub) {
       auto args = std::make_shared<ReduceArgs>();
       sub.add_option("store", args->store, "store directory")->required();
       sub.add_option("--out", args->out, "output directory (default: the store)");

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <sstream>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "apps/command.h"
 #include "cluster/status.h"
@@ -43,14 +43,16 @@ nlohmann::json read_json(const std::filesystem::path& p) {
 
 std::string live_state(const nlohmann::json& live, bool done) {
   const std::string s = live.value("state", "");
-  if (s == "running") return age_s(live) > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
+  if (s == "running")
+    return age_s(live) > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
   if (!done && s == "interrupted") return "interrupted (rerun to resume)";
   if (done) return "complete";
   return s.empty() ? "not started" : "incomplete";
 }
 
 // One entry per --slice k/N run that wrote a status file: its own shards and progress.
-nlohmann::json slices_json(const std::filesystem::path& dir, const csweep::store::StoreContents& c) {
+nlohmann::json slices_json(const std::filesystem::path& dir,
+                           const csweep::store::StoreContents& c) {
   nlohmann::json out = nlohmann::json::array();
   std::vector<std::filesystem::path> files;
   std::error_code ec;
@@ -69,8 +71,11 @@ nlohmann::json slices_json(const std::filesystem::path& dir, const csweep::store
         done += c.shard_done[s.id];
       }
     const nlohmann::json live = read_json(f);
-    nlohmann::json j{{"slice", slice.text()}, {"shards_total", total}, {"shards_done", done},
-                     {"complete", done == total}, {"state", live_state(live, done == total)}};
+    nlohmann::json j{{"slice", slice.text()},
+                     {"shards_total", total},
+                     {"shards_done", done},
+                     {"complete", done == total},
+                     {"state", live_state(live, done == total)}};
     if (live.contains("slurm")) j["slurm"] = live["slurm"];
     if (live.contains("exit_code")) j["exit_code"] = live["exit_code"];
     out.push_back(j);
@@ -87,7 +92,8 @@ bool on_path(const std::string& tool) {
   return false;
 }
 
-nlohmann::json status_json(const std::filesystem::path& dir, std::vector<csweep::cluster::SlurmJobStatus>& slurm) {
+nlohmann::json status_json(const std::filesystem::path& dir,
+                           std::vector<csweep::cluster::SlurmJobStatus>& slurm) {
   csweep::store::StoreContents c = csweep::store::read_store(dir);
   const nlohmann::json live = csweep::store::Store::open_read_only(dir).status();
   nlohmann::json j;
@@ -110,14 +116,21 @@ nlohmann::json status_json(const std::filesystem::path& dir, std::vector<csweep:
     cells_done += done;
     nlohmann::json axes = nlohmann::json::array();
     for (const auto& x : a.info.axes) axes.push_back({{"name", x.name}, {"size", x.size}});
-    j["analyses"].push_back({{"name", a.info.name}, {"kind", a.info.kind}, {"axes", axes},
-                             {"cells_total", a.n_prompts * a.cells}, {"cells_done", done}});
+    j["analyses"].push_back({{"name", a.info.name},
+                             {"kind", a.info.kind},
+                             {"axes", axes},
+                             {"cells_total", a.n_prompts * a.cells},
+                             {"cells_done", done}});
   }
   j["cells_done"] = cells_done;
-  std::string state = c.complete() ? "complete" : (c.shards_done == 0 && live.empty() ? "not started" : "incomplete");
+  std::string state = c.complete()
+                          ? "complete"
+                          : (c.shards_done == 0 && live.empty() ? "not started" : "incomplete");
   const double age = age_s(live);
-  if (live.value("state", "") == "running") state = age >= 0 && age > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
-  else if (!c.complete() && live.value("state", "") == "interrupted") state = "interrupted (rerun to resume)";
+  if (live.value("state", "") == "running")
+    state = age >= 0 && age > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
+  else if (!c.complete() && live.value("state", "") == "interrupted")
+    state = "interrupted (rerun to resume)";
   const nlohmann::json slices = slices_json(dir, c);
   for (const auto& sl : slices)
     if (!c.complete() && sl["state"] == "running") state = "running";
@@ -141,15 +154,18 @@ void print_text(const nlohmann::json& j) {
   if (j.contains("run") && j["state"] == "running") {
     const auto& r = j["run"];
     std::printf(" | %.1f patched runs/s", r.value("cells_per_s", 0.0));
-    if (r.contains("eta_s") && r["eta_s"].is_number()) std::printf(" | ETA %.0f s", r["eta_s"].get<double>());
+    if (r.contains("eta_s") && r["eta_s"].is_number())
+      std::printf(" | ETA %.0f s", r["eta_s"].get<double>());
     std::printf(" | %d live workers", r.value("live_workers", 0));
     std::fflush(stdout);
   }
   std::cout << "\n";
-  std::cout << "shards: " << j["shards_done"] << "/" << j["shards_total"] << " done, " << j["errors"]
-            << " errors recorded, " << j["duplicate_shards"] << " duplicate copies\n";
+  std::cout << "shards: " << j["shards_done"] << "/" << j["shards_total"] << " done, "
+            << j["errors"] << " errors recorded, " << j["duplicate_shards"]
+            << " duplicate copies\n";
   for (const auto& a : j["analyses"]) {
-    std::cout << "  " << a["name"].get<std::string>() << " (" << a["kind"].get<std::string>() << ") [";
+    std::cout << "  " << a["name"].get<std::string>() << " (" << a["kind"].get<std::string>()
+              << ") [";
     bool first = true;
     for (const auto& x : a["axes"]) {
       std::cout << (first ? "" : " x ") << x["name"].get<std::string>() << " " << x["size"];
@@ -158,39 +174,45 @@ void print_text(const nlohmann::json& j) {
     std::cout << "]: " << a["cells_done"] << "/" << a["cells_total"] << " cells\n";
   }
   for (const auto& sl : j["slices"])
-    std::cout << "  slice " << sl["slice"].get<std::string>() << ": " << sl["shards_done"] << "/" << sl["shards_total"]
-              << " shards, " << sl["state"].get<std::string>() << "\n";
-  std::cout << "fragments: " << j["fragments"] << " (" << j["unreadable_fragments"] << " unreadable)\n";
+    std::cout << "  slice " << sl["slice"].get<std::string>() << ": " << sl["shards_done"] << "/"
+              << sl["shards_total"] << " shards, " << sl["state"].get<std::string>() << "\n";
+  std::cout << "fragments: " << j["fragments"] << " (" << j["unreadable_fragments"]
+            << " unreadable)\n";
   for (const auto& w : j["writers"]) {
     if (!w.contains("slurm") && !w.contains("slice")) continue;
     std::cout << "  " << w["file"].get<std::string>() << ": " << w["shards"] << " shards";
     if (w.contains("slice")) std::cout << ", slice " << w["slice"].get<std::string>();
     if (w.contains("slurm")) {
       const auto& sl = w["slurm"];
-      if (sl.contains("array_job_id")) std::cout << ", array task " << sl["array_job_id"].get<std::string>() << "_"
-                                                 << sl.value("array_task_id", "?");
-      else if (sl.contains("job_id")) std::cout << ", job " << sl["job_id"].get<std::string>();
+      if (sl.contains("array_job_id"))
+        std::cout << ", array task " << sl["array_job_id"].get<std::string>() << "_"
+                  << sl.value("array_task_id", "?");
+      else if (sl.contains("job_id"))
+        std::cout << ", job " << sl["job_id"].get<std::string>();
     }
     std::cout << "\n";
   }
   for (const auto& c : j["conflicts"]) std::cout << "CONFLICT: " << c.get<std::string>() << "\n";
 }
 
-csweep::apps::CommandRegistration reg("status", "progress of a running or finished sweep", [](CLI::App& sub) {
-  auto dir = std::make_shared<std::filesystem::path>();
-  auto json = std::make_shared<bool>(false);
-  sub.add_option("store", *dir, "store directory")->required();
-  sub.add_flag("--json", *json, "machine-readable output");
-  return [dir, json] {
-    std::vector<csweep::cluster::SlurmJobStatus> slurm;
-    const nlohmann::json j = status_json(*dir, slurm);
-    if (*json) std::cout << j.dump(2) << std::endl;
-    else {
-      print_text(j);
-      if (j.contains("slurm_jobs")) std::cout << "slurm:\n" << csweep::cluster::format_status_table(slurm);
-    }
-    return 0;
-  };
-});
+csweep::apps::CommandRegistration reg(
+    "status", "progress of a running or finished sweep", [](CLI::App& sub) {
+      auto dir = std::make_shared<std::filesystem::path>();
+      auto json = std::make_shared<bool>(false);
+      sub.add_option("store", *dir, "store directory")->required();
+      sub.add_flag("--json", *json, "machine-readable output");
+      return [dir, json] {
+        std::vector<csweep::cluster::SlurmJobStatus> slurm;
+        const nlohmann::json j = status_json(*dir, slurm);
+        if (*json)
+          std::cout << j.dump(2) << std::endl;
+        else {
+          print_text(j);
+          if (j.contains("slurm_jobs"))
+            std::cout << "slurm:\n" << csweep::cluster::format_status_table(slurm);
+        }
+        return 0;
+      };
+    });
 
 }  // namespace

@@ -29,14 +29,17 @@ std::string reproducible_command(const SubmitArgs& a) {
 }
 
 const csweep::apps::CommandRegistration registration{
-    "submit", "write an sbatch script for a sweep and submit it (prints the job id)", [](CLI::App& sub) {
+    "submit", "write an sbatch script for a sweep and submit it (prints the job id)",
+    [](CLI::App& sub) {
       auto a = std::make_shared<SubmitArgs>();
       sub.add_option("job", a->job, "job file (YAML)")->required();
       sub.add_option("--cluster", a->cluster, "cluster profile (YAML)")->required();
-      sub.add_option("--store", a->store, "store directory (default: the profile's store_root/<name>)");
+      sub.add_option("--store", a->store,
+                     "store directory (default: the profile's store_root/<name>)");
       sub.add_option("--name", a->name, "Slurm job name (default: the job file's name)");
       sub.add_flag("--dry-run", a->dry_run, "print the scripts, submit nothing");
-      sub.add_option("--array", a->array, "split the plan's shards into N array tasks (task k: shards with id % N == k)")
+      sub.add_option("--array", a->array,
+                     "split the plan's shards into N array tasks (task k: shards with id % N == k)")
           ->check(CLI::Range(1, 100000));
       sub.add_option("--after", a->after, "start only after job JOBID succeeded (afterok)");
       sub.add_flag("--no-reduce", a->no_reduce, "do not chain `csweep reduce` after the sweep");
@@ -70,12 +73,15 @@ const csweep::apps::CommandRegistration registration{
           std::cout << j.dump(2) << "\n";
         } else if (a->dry_run) {
           std::cout << r.sweep_script;
-          if (!r.reduce_script.empty()) std::cout << "\n# ---- reduce job (submitted afterok) ----\n" << r.reduce_script;
+          if (!r.reduce_script.empty())
+            std::cout << "\n# ---- reduce job (submitted afterok) ----\n" << r.reduce_script;
         } else {
           // The job id alone on stdout, so `id=$(csweep submit ...)` works; the rest on stderr.
           std::cout << r.sweep_job_id << "\n";
-          std::cerr << "submitted sweep job " << r.sweep_job_id << " (" << r.sweep_script_path.string() << ")";
-          if (!r.reduce_job_id.empty()) std::cerr << ", reduce job " << r.reduce_job_id << " afterok";
+          std::cerr << "submitted sweep job " << r.sweep_job_id << " ("
+                    << r.sweep_script_path.string() << ")";
+          if (!r.reduce_job_id.empty())
+            std::cerr << ", reduce job " << r.reduce_job_id << " afterok";
           std::cerr << "; store " << r.store.string() << "\n";
         }
         return 0;

@@ -58,10 +58,13 @@ int run_tokenize(const TokenizeOptions& opt) {
     text = tokenizer->decode(ids);
   } else {
     text = opt.text;
-    if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (text == "-")
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     if (opt.bos) {
       auto bos = tokenizer->bos_id();
-      if (!bos) throw error_at(tokenizer->source().string(), "bos_token", "this tokenizer has no BOS token (--bos)");
+      if (!bos)
+        throw error_at(tokenizer->source().string(), "bos_token",
+                       "this tokenizer has no BOS token (--bos)");
       ids.push_back(*bos);
     }
     auto encoded = tokenizer->encode(text);
@@ -87,19 +90,25 @@ int run_tokenize(const TokenizeOptions& opt) {
 }
 
 const CommandRegistration registration(
-    "tokenize", "token ids and strings of a text, or the text of ids (--decode); needs only tokenizer files",
+    "tokenize",
+    "token ids and strings of a text, or the text of ids (--decode); needs only tokenizer files",
     [](CLI::App& sub) {
       auto opt = std::make_shared<TokenizeOptions>();
-      sub.add_option("--model", opt->model, "folder with tokenizer.json, or vocab.json + merges.txt")->required();
+      sub.add_option("--model", opt->model,
+                     "folder with tokenizer.json, or vocab.json + merges.txt")
+          ->required();
       sub.add_option("text", opt->text, "text to tokenise ('-' reads stdin)");
-      sub.add_option("--decode", opt->decode, "comma-separated token ids to decode instead, e.g. 1,2,3");
+      sub.add_option("--decode", opt->decode,
+                     "comma-separated token ids to decode instead, e.g. 1,2,3");
       sub.add_flag("--bos", opt->bos, "prepend the BOS token");
       sub.add_flag("--json", opt->json, "print {\"ids\":[...], \"tokens\":[...], \"texts\":[...]}");
       CLI::Option* text = sub.get_option("text");
       CLI::Option* decode = sub.get_option("--decode");
       return [opt, text, decode]() -> int {
-        if (text->count() > 0 && decode->count() > 0) throw Error("tokenize: give either TEXT or --decode, not both");
-        if (text->count() == 0 && decode->count() == 0) throw Error("tokenize: give TEXT to tokenise or --decode IDS");
+        if (text->count() > 0 && decode->count() > 0)
+          throw Error("tokenize: give either TEXT or --decode, not both");
+        if (text->count() == 0 && decode->count() == 0)
+          throw Error("tokenize: give TEXT to tokenise or --decode IDS");
         if (decode->count() > 0 && opt->decode.empty()) throw Error("--decode: no ids given");
         opt->decoding = decode->count() > 0;
         return run_tokenize(*opt);

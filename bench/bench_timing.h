@@ -6,7 +6,9 @@
 namespace csweep::bench {
 
 inline double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // Best of `iters` runs after one warm-up (allocator, attention masks, oneDNN primitives): the

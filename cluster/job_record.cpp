@@ -8,9 +8,12 @@
 namespace csweep::cluster {
 
 nlohmann::json to_json(const JobRecord& r) {
-  return {{"job_id", r.job_id},           {"role", r.role},
-          {"script", r.script},           {"array_tasks", r.array_tasks},
-          {"depends_on", r.depends_on},   {"cluster_file", r.cluster_file},
+  return {{"job_id", r.job_id},
+          {"role", r.role},
+          {"script", r.script},
+          {"array_tasks", r.array_tasks},
+          {"depends_on", r.depends_on},
+          {"cluster_file", r.cluster_file},
           {"submitted_at", r.submitted_at}};
 }
 
@@ -28,7 +31,9 @@ JobRecord job_record_from_json(const nlohmann::json& j, const std::string& where
   return r;
 }
 
-std::filesystem::path job_records_path(const std::filesystem::path& store) { return slurm_dir(store) / "jobs.jsonl"; }
+std::filesystem::path job_records_path(const std::filesystem::path& store) {
+  return slurm_dir(store) / "jobs.jsonl";
+}
 
 void append_job_record(const std::filesystem::path& store, const JobRecord& record) {
   std::filesystem::create_directories(slurm_dir(store));

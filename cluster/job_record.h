@@ -10,9 +10,9 @@
 namespace csweep::cluster {
 
 struct JobRecord {
-  std::string job_id;        // for an array: the array job id (tasks are ID_0 .. ID_{N-1})
-  std::string role;          // "sweep" | "reduce"
-  std::string script;        // absolute path of the submitted script
+  std::string job_id;  // for an array: the array job id (tasks are ID_0 .. ID_{N-1})
+  std::string role;    // "sweep" | "reduce"
+  std::string script;  // absolute path of the submitted script
   int array_tasks = 0;
   std::string depends_on;    // job id this one waits for (afterok), may be empty
   std::string cluster_file;  // the profile used

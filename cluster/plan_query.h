@@ -10,18 +10,20 @@
 namespace csweep::cluster {
 
 struct PlanSummary {
-  int ranks = 1;             // ranks the layout uses (<= the ranks offered)
+  int ranks = 1;  // ranks the layout uses (<= the ranks offered)
   int tensor_parallel = 1;
   long long shards = 0;
-  std::string job_hash;      // canonical hash, when the plan reports it
+  std::string job_hash;  // canonical hash, when the plan reports it
 };
 
 // Reads the fields from plan JSON (accepts "ranks"/"n_ranks", "tensor_parallel"/"tp",
 // "shards" as a count or an array, also nested under "layout", "ranks" or "totals" as
 // `csweep plan --json` writes them). `where` names the source.
-PlanSummary plan_summary_from_json(const nlohmann::json& plan, int ranks_offered, const std::string& where);
+PlanSummary plan_summary_from_json(const nlohmann::json& plan, int ranks_offered,
+                                   const std::string& where);
 
 // Runs `BINARY plan JOB --ranks N --json` and parses it. Throws csweep::Error on failure.
-PlanSummary query_plan(const std::filesystem::path& binary, const std::filesystem::path& job_file, int ranks_offered);
+PlanSummary query_plan(const std::filesystem::path& binary, const std::filesystem::path& job_file,
+                       int ranks_offered);
 
 }  // namespace csweep::cluster

@@ -14,9 +14,10 @@ namespace csweep::cluster {
 namespace {
 
 const std::vector<std::string> kKeys = {
-    "partition", "account", "qos", "nodes", "tasks_per_node", "gpus_per_node", "gpu_request",
-    "gpu_type", "cpus_per_task", "mem", "time", "signal_seconds", "max_requeues", "modules",
-    "env", "launcher", "launcher_args", "extra_sbatch", "store_root"};
+    "partition",     "account",        "qos",          "nodes",         "tasks_per_node",
+    "gpus_per_node", "gpu_request",    "gpu_type",     "cpus_per_task", "mem",
+    "time",          "signal_seconds", "max_requeues", "modules",       "env",
+    "launcher",      "launcher_args",  "extra_sbatch", "store_root"};
 
 std::string did_you_mean(const std::string& key) {
   std::string best;
@@ -35,8 +36,8 @@ class Checker {
 
   void fail(const YAML::Node& node, const std::string& reason) {
     const YAML::Mark mark = node.Mark();
-    errors_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": " +
-                      reason);
+    errors_.push_back(file_ + ":" + std::to_string(mark.line + 1) + ":" +
+                      std::to_string(mark.column + 1) + ": " + reason);
   }
 
   std::string scalar(const YAML::Node& node, const std::string& key) {
@@ -61,8 +62,8 @@ class Checker {
     }
     int value = std::stoi(text);
     if (value < min || value > max) {
-      fail(node, key + ": " + std::to_string(value) + " is out of range [" + std::to_string(min) + ", " +
-                     std::to_string(max) + "]");
+      fail(node, key + ": " + std::to_string(value) + " is out of range [" + std::to_string(min) +
+                     ", " + std::to_string(max) + "]");
       return min;
     }
     return value;
@@ -74,7 +75,8 @@ class Checker {
       fail(node, key + ": expected a list of strings");
       return out;
     }
-    for (size_t i = 0; i < node.size(); ++i) out.push_back(scalar(node[i], key + "[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < node.size(); ++i)
+      out.push_back(scalar(node[i], key + "[" + std::to_string(i) + "]"));
     return out;
   }
 
@@ -88,13 +90,16 @@ class Checker {
 
 // Slurm --time: "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S", or UNLIMITED.
 bool valid_slurm_time(const std::string& t) {
-  static const std::regex re("([0-9]+)|([0-9]+:[0-9]{1,2})|([0-9]+:[0-9]{1,2}:[0-9]{1,2})|"
-                             "([0-9]+-[0-9]{1,2})|([0-9]+-[0-9]{1,2}:[0-9]{1,2})|"
-                             "([0-9]+-[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2})|UNLIMITED|unlimited|infinite");
+  static const std::regex re(
+      "([0-9]+)|([0-9]+:[0-9]{1,2})|([0-9]+:[0-9]{1,2}:[0-9]{1,2})|"
+      "([0-9]+-[0-9]{1,2})|([0-9]+-[0-9]{1,2}:[0-9]{1,2})|"
+      "([0-9]+-[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2})|UNLIMITED|unlimited|infinite");
   return std::regex_match(t, re);
 }
 
-bool valid_slurm_mem(const std::string& m) { return std::regex_match(m, std::regex("[0-9]+[KMGT]?")); }
+bool valid_slurm_mem(const std::string& m) {
+  return std::regex_match(m, std::regex("[0-9]+[KMGT]?"));
+}
 
 void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
   if (!root.IsMap()) {
@@ -110,27 +115,40 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
       continue;
     }
     if (v.IsNull()) continue;  // "qos:" with no value = cluster default
-    if (key == "partition") p.partition = check.scalar(v, key);
-    else if (key == "account") p.account = check.scalar(v, key);
-    else if (key == "qos") p.qos = check.scalar(v, key);
-    else if (key == "nodes") p.nodes = check.integer(v, key, 1, 100000);
-    else if (key == "tasks_per_node") p.tasks_per_node = check.integer(v, key, 1, 4096);
-    else if (key == "gpus_per_node") p.gpus_per_node = check.integer(v, key, 0, 64);
-    else if (key == "cpus_per_task") p.cpus_per_task = check.integer(v, key, 1, 4096);
-    else if (key == "signal_seconds") p.signal_seconds = check.integer(v, key, 0, 65535);
-    else if (key == "max_requeues") p.max_requeues = check.integer(v, key, 0, 1000);
+    if (key == "partition")
+      p.partition = check.scalar(v, key);
+    else if (key == "account")
+      p.account = check.scalar(v, key);
+    else if (key == "qos")
+      p.qos = check.scalar(v, key);
+    else if (key == "nodes")
+      p.nodes = check.integer(v, key, 1, 100000);
+    else if (key == "tasks_per_node")
+      p.tasks_per_node = check.integer(v, key, 1, 4096);
+    else if (key == "gpus_per_node")
+      p.gpus_per_node = check.integer(v, key, 0, 64);
+    else if (key == "cpus_per_task")
+      p.cpus_per_task = check.integer(v, key, 1, 4096);
+    else if (key == "signal_seconds")
+      p.signal_seconds = check.integer(v, key, 0, 65535);
+    else if (key == "max_requeues")
+      p.max_requeues = check.integer(v, key, 0, 1000);
     else if (key == "gpu_type") {
       p.gpu_type = check.scalar(v, key);
       if (!std::regex_match(p.gpu_type, std::regex("[A-Za-z0-9_.-]*")))
         check.fail(v, "gpu_type: '" + p.gpu_type + "' is not a GRES type name ([A-Za-z0-9_.-])");
     } else if (key == "gpu_request") {
       std::string s = check.scalar(v, key);
-      if (s == "gpus_per_node") p.gpu_request = GpuRequest::GpusPerNode;
-      else if (s == "gres") p.gpu_request = GpuRequest::Gres;
-      else check.fail(v, "gpu_request: expected 'gpus_per_node' or 'gres', got '" + s + "'");
+      if (s == "gpus_per_node")
+        p.gpu_request = GpuRequest::GpusPerNode;
+      else if (s == "gres")
+        p.gpu_request = GpuRequest::Gres;
+      else
+        check.fail(v, "gpu_request: expected 'gpus_per_node' or 'gres', got '" + s + "'");
     } else if (key == "mem") {
       p.mem = check.scalar(v, key);
-      if (!valid_slurm_mem(p.mem)) check.fail(v, "mem: '" + p.mem + "' is not a Slurm memory size (e.g. 16G, 4000M)");
+      if (!valid_slurm_mem(p.mem))
+        check.fail(v, "mem: '" + p.mem + "' is not a Slurm memory size (e.g. 16G, 4000M)");
     } else if (key == "time") {
       p.time = check.scalar(v, key);
       if (!valid_slurm_time(p.time))
@@ -142,12 +160,16 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
     } else if (key == "extra_sbatch") {
       p.extra_sbatch = check.list(v, key);
       for (const auto& line : p.extra_sbatch)
-        if (line.empty() || line[0] != '-') check.fail(v, "extra_sbatch: '" + line + "' is not an sbatch option (--...)");
+        if (line.empty() || line[0] != '-')
+          check.fail(v, "extra_sbatch: '" + line + "' is not an sbatch option (--...)");
     } else if (key == "launcher") {
       std::string s = check.scalar(v, key);
-      if (s == "srun") p.launcher = Launcher::Srun;
-      else if (s == "mpirun") p.launcher = Launcher::Mpirun;
-      else check.fail(v, "launcher: expected 'srun' or 'mpirun', got '" + s + "'");
+      if (s == "srun")
+        p.launcher = Launcher::Srun;
+      else if (s == "mpirun")
+        p.launcher = Launcher::Mpirun;
+      else
+        check.fail(v, "launcher: expected 'srun' or 'mpirun', got '" + s + "'");
     } else if (key == "store_root") {
       p.store_root = check.scalar(v, key);
     } else if (key == "env") {
@@ -171,7 +193,9 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
 
 }  // namespace
 
-const char* launcher_name(Launcher launcher) { return launcher == Launcher::Srun ? "srun" : "mpirun"; }
+const char* launcher_name(Launcher launcher) {
+  return launcher == Launcher::Srun ? "srun" : "mpirun";
+}
 
 ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::string& file_name) {
   ClusterProfile profile;
@@ -181,8 +205,8 @@ ClusterProfile parse_cluster_profile(const std::string& yaml_text, const std::st
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    throw Error(file_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " +
-                e.msg);
+    throw Error(file_name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) throw Error(file_name + ":1:1: empty cluster profile");
   parse_into(profile, root, check);

@@ -21,21 +21,21 @@ struct ClusterProfile {
 
   std::string partition, account, qos;  // empty = cluster default, option omitted
   int nodes = 1;
-  int tasks_per_node = 1;               // MPI ranks per node
+  int tasks_per_node = 1;  // MPI ranks per node
   int gpus_per_node = 0;
   GpuRequest gpu_request = GpuRequest::GpusPerNode;
-  std::string gpu_type;                 // optional, e.g. "a100" → --gres=gpu:a100:8
+  std::string gpu_type;  // optional, e.g. "a100" → --gres=gpu:a100:8
   int cpus_per_task = 1;
-  std::string mem;                      // per node, Slurm syntax: 16G, 4000M; empty = default
-  std::string time;                     // Slurm syntax: MM, HH:MM:SS, D-HH:MM; empty = default
-  int signal_seconds = 120;             // --signal=B:USR1@N: warning before the time limit
-  int max_requeues = 3;                 // requeue after drain at most this many times
-  std::vector<std::string> modules;     // `module load` each, in order
+  std::string mem;                   // per node, Slurm syntax: 16G, 4000M; empty = default
+  std::string time;                  // Slurm syntax: MM, HH:MM:SS, D-HH:MM; empty = default
+  int signal_seconds = 120;          // --signal=B:USR1@N: warning before the time limit
+  int max_requeues = 3;              // requeue after drain at most this many times
+  std::vector<std::string> modules;  // `module load` each, in order
   std::vector<std::pair<std::string, std::string>> env;  // exported before the step, in file order
   Launcher launcher = Launcher::Srun;
   std::vector<std::string> launcher_args;  // extra arguments to srun / mpirun
   std::vector<std::string> extra_sbatch;   // verbatim "#SBATCH <line>" lines
-  std::string store_root;               // default parent of stores: STORE_ROOT/<job name>
+  std::string store_root;                  // default parent of stores: STORE_ROOT/<job name>
 
   int total_tasks() const { return nodes * tasks_per_node; }
 };

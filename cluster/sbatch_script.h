@@ -12,7 +12,8 @@
 //   - the USR1 trap forwards the signal once to the launcher (srun/mpirun forward it to the
 //     ranks); csweep drains in-flight shards and exits 75 (EX_TEMPFAIL);
 //   - on 75 after a USR1 (never after TERM, i.e. scancel) the script requeues its own job
-//     (`scontrol requeue`), unless SLURM_RESTART_COUNT has reached max_requeues; `--requeue --open-mode=append` keep the job and its log.
+//     (`scontrol requeue`), unless SLURM_RESTART_COUNT has reached max_requeues; `--requeue
+//     --open-mode=append` keep the job and its log.
 //   The requeued run finds the store and computes only what is missing.
 #include <filesystem>
 #include <string>
@@ -26,17 +27,17 @@ inline constexpr int kDrainExitCode = 75;  // csweep run: drained on a signal, r
 
 struct ScriptRequest {
   ClusterProfile profile;
-  std::filesystem::path job_file;      // absolute
-  std::filesystem::path store;         // absolute
-  std::filesystem::path step_binary;   // the csweep the nodes run (absolute)
-  std::string job_name;                // shown by squeue; sanitized with slurm_job_name()
-  int ntasks = 1;                      // ranks of one MPI world (per array task)
-  int nodes = 1;                       // nodes of one MPI world (per array task)
-  int tensor_parallel = 1;             // from the plan, recorded in the header
-  long long shards = 0;                // from the plan, recorded in the header
-  int array_tasks = 0;                 // 0: no array; N: tasks 0..N-1 run slices k/N
-  std::string after;                   // sweep depends afterok on this job id (may be empty)
-  std::string command_line;            // the `csweep submit ...` that produced it (header)
+  std::filesystem::path job_file;     // absolute
+  std::filesystem::path store;        // absolute
+  std::filesystem::path step_binary;  // the csweep the nodes run (absolute)
+  std::string job_name;               // shown by squeue; sanitized with slurm_job_name()
+  int ntasks = 1;                     // ranks of one MPI world (per array task)
+  int nodes = 1;                      // nodes of one MPI world (per array task)
+  int tensor_parallel = 1;            // from the plan, recorded in the header
+  long long shards = 0;               // from the plan, recorded in the header
+  int array_tasks = 0;                // 0: no array; N: tasks 0..N-1 run slices k/N
+  std::string after;                  // sweep depends afterok on this job id (may be empty)
+  std::string command_line;           // the `csweep submit ...` that produced it (header)
 };
 
 std::string render_sweep_script(const ScriptRequest& request);

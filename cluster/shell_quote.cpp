@@ -7,8 +7,10 @@ namespace csweep::cluster {
 std::string shell_quote(std::string_view value) {
   std::string out = "'";
   for (char c : value) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   out += "'";
   return out;
@@ -18,7 +20,8 @@ std::string sbatch_quote(std::string_view value, const std::string& what) {
   std::string out = "\"";
   for (char c : value) {
     if (c == '\n' || c == '\r' || c == '\0')
-      throw Error(what + ": contains a line break or NUL, which cannot be written into an #SBATCH line");
+      throw Error(what +
+                  ": contains a line break or NUL, which cannot be written into an #SBATCH line");
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -38,8 +41,8 @@ std::string slurm_filename_escape(std::string_view path) {
 std::string slurm_job_name(std::string_view name) {
   std::string out;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     out += ok ? c : '_';
   }
   if (out.empty()) out = "csweep";

@@ -73,8 +73,7 @@ CommandResult run_command(const std::vector<std::string>& argv) {
     }
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
@@ -88,7 +87,8 @@ std::string sbatch_submit(const std::vector<std::string>& args, const std::strin
     std::string reason = trim(r.err.empty() ? r.out : r.err);
     for (char& c : reason)
       if (c == '\n') c = ' ';
-    throw error_at(script, "sbatch", reason.empty() ? "exit status " + std::to_string(r.exit_code) : reason);
+    throw error_at(script, "sbatch",
+                   reason.empty() ? "exit status " + std::to_string(r.exit_code) : reason);
   }
   std::string id = trim(r.out);
   if (auto semicolon = id.find(';'); semicolon != std::string::npos) id = id.substr(0, semicolon);

@@ -7,7 +7,7 @@
 namespace csweep::cluster {
 
 struct CommandResult {
-  int exit_code = -1;   // 127: not found; 128+N: killed by signal N
+  int exit_code = -1;  // 127: not found; 128+N: killed by signal N
   std::string out, err;
 };
 

@@ -38,7 +38,8 @@ std::string exit_text(const nlohmann::json& v) {
   if (v.is_object()) {
     auto number = [](const nlohmann::json& x) -> std::string {
       if (x.is_number_integer()) return std::to_string(x.get<long long>());
-      if (x.is_object() && x.contains("number")) return std::to_string(x["number"].get<long long>());
+      if (x.is_object() && x.contains("number"))
+        return std::to_string(x["number"].get<long long>());
       return "0";
     };
     std::string code = v.contains("return_code") ? number(v["return_code"]) : "0";
@@ -54,7 +55,8 @@ long long integer(const nlohmann::json& j, const char* key) {
   if (!j.contains(key)) return -1;
   const auto& v = j[key];
   if (v.is_number_integer()) return v.get<long long>();
-  if (v.is_object() && v.value("set", false) && v.contains("number")) return v["number"].get<long long>();
+  if (v.is_object() && v.value("set", false) && v.contains("number"))
+    return v["number"].get<long long>();
   return -1;
 }
 
@@ -65,14 +67,16 @@ SlurmJobStatus from_squeue(const nlohmann::json& j, const std::string& role) {
   long long task = integer(j, "array_task_id");
   if (array_job > 0) {
     std::string tasks = j.value("array_task_string", "");
-    s.job_id = std::to_string(array_job) + "_" + (task >= 0 ? std::to_string(task) : "[" + tasks + "]");
+    s.job_id =
+        std::to_string(array_job) + "_" + (task >= 0 ? std::to_string(task) : "[" + tasks + "]");
   } else {
     s.job_id = std::to_string(integer(j, "job_id"));
   }
   s.state = j.contains("job_state") ? state_text(j["job_state"]) : "UNKNOWN";
   s.reason = j.value("state_reason", "");
   if (s.reason == "None") s.reason.clear();
-  if (j.contains("exit_code") && s.state != "PENDING" && s.state != "RUNNING") s.exit_code = exit_text(j["exit_code"]);
+  if (j.contains("exit_code") && s.state != "PENDING" && s.state != "RUNNING")
+    s.exit_code = exit_text(j["exit_code"]);
   s.restart_count = static_cast<int>(std::max(0LL, integer(j, "restart_cnt")));
   s.nodes = j.value("nodes", "");
   return s;
@@ -99,7 +103,8 @@ std::vector<SlurmJobStatus> from_scontrol(const std::string& job_id, const std::
     std::istringstream words(line);
     std::string word;
     while (words >> word)
-      if (auto eq = word.find('='); eq != std::string::npos) kv.emplace(word.substr(0, eq), word.substr(eq + 1));
+      if (auto eq = word.find('='); eq != std::string::npos)
+        kv.emplace(word.substr(0, eq), word.substr(eq + 1));
     SlurmJobStatus s;
     s.role = role;
     s.job_id = kv.count("ArrayJobId") ? kv["ArrayJobId"] + "_" + kv["ArrayTaskId"] : kv["JobId"];
@@ -125,9 +130,11 @@ std::vector<SlurmJobStatus> slurm_jobs_status(const std::filesystem::path& store
   CommandResult r = run_command({"squeue", "--json"});
   if (r.exit_code == 0) {
     queue = nlohmann::json::parse(r.out, nullptr, false);
-    if (queue.is_discarded() || !queue.contains("jobs")) queue_error = "squeue --json: unexpected output";
+    if (queue.is_discarded() || !queue.contains("jobs"))
+      queue_error = "squeue --json: unexpected output";
   } else {
-    queue_error = one_line("squeue: " + (r.err.empty() ? "exit status " + std::to_string(r.exit_code) : r.err));
+    queue_error = one_line("squeue: " +
+                           (r.err.empty() ? "exit status " + std::to_string(r.exit_code) : r.err));
   }
 
   for (const auto& record : records) {
@@ -135,8 +142,9 @@ std::vector<SlurmJobStatus> slurm_jobs_status(const std::filesystem::path& store
     std::vector<SlurmJobStatus> found;
     if (queue_error.empty()) {
       for (const auto& j : queue["jobs"]) {
-        const bool match = record.array_tasks > 0 ? integer(j, "array_job_id") == id || integer(j, "job_id") == id
-                                                  : integer(j, "job_id") == id;
+        const bool match = record.array_tasks > 0
+                               ? integer(j, "array_job_id") == id || integer(j, "job_id") == id
+                               : integer(j, "job_id") == id;
         if (match) found.push_back(from_squeue(j, record.role));
       }
     }
@@ -152,20 +160,25 @@ std::vector<SlurmJobStatus> slurm_jobs_status(const std::filesystem::path& store
 nlohmann::json to_json(const std::vector<SlurmJobStatus>& jobs) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& s : jobs)
-    out.push_back({{"job_id", s.job_id},       {"role", s.role},
-                   {"state", s.state},         {"reason", s.reason},
-                   {"exit_code", s.exit_code}, {"restart_count", s.restart_count},
+    out.push_back({{"job_id", s.job_id},
+                   {"role", s.role},
+                   {"state", s.state},
+                   {"reason", s.reason},
+                   {"exit_code", s.exit_code},
+                   {"restart_count", s.restart_count},
                    {"nodes", s.nodes}});
   return out;
 }
 
 std::string format_status_table(const std::vector<SlurmJobStatus>& jobs) {
   std::ostringstream s;
-  s << std::left << std::setw(14) << "JOBID" << std::setw(8) << "ROLE" << std::setw(12) << "STATE" << std::setw(9)
-    << "RESTARTS" << std::setw(7) << "EXIT" << std::setw(12) << "NODES" << "REASON\n";
+  s << std::left << std::setw(14) << "JOBID" << std::setw(8) << "ROLE" << std::setw(12) << "STATE"
+    << std::setw(9) << "RESTARTS" << std::setw(7) << "EXIT" << std::setw(12) << "NODES"
+    << "REASON\n";
   for (const auto& j : jobs)
-    s << std::left << std::setw(14) << j.job_id << std::setw(8) << j.role << std::setw(12) << j.state << std::setw(9)
-      << j.restart_count << std::setw(7) << j.exit_code << std::setw(12) << j.nodes << j.reason << "\n";
+    s << std::left << std::setw(14) << j.job_id << std::setw(8) << j.role << std::setw(12)
+      << j.state << std::setw(9) << j.restart_count << std::setw(7) << j.exit_code << std::setw(12)
+      << j.nodes << j.reason << "\n";
   return s.str();
 }
 

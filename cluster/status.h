@@ -11,14 +11,14 @@
 namespace csweep::cluster {
 
 struct SlurmJobStatus {
-  std::string job_id;        // as Slurm prints it: "123", or "123_4" for an array task
-  std::string role;          // "sweep" | "reduce" (from the store's record)
-  std::string state;         // PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ... ; "UNKNOWN"
-                             // when Slurm has forgotten the job (older than MinJobAge)
-  std::string reason;        // pending reason, e.g. "Dependency", "BeginTime"; may be empty
-  std::string exit_code;     // "0:0" style when finished; may be empty
-  int restart_count = 0;     // requeues so far
-  std::string nodes;         // node list when running
+  std::string job_id;     // as Slurm prints it: "123", or "123_4" for an array task
+  std::string role;       // "sweep" | "reduce" (from the store's record)
+  std::string state;      // PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ... ; "UNKNOWN"
+                          // when Slurm has forgotten the job (older than MinJobAge)
+  std::string reason;     // pending reason, e.g. "Dependency", "BeginTime"; may be empty
+  std::string exit_code;  // "0:0" style when finished; may be empty
+  int restart_count = 0;  // requeues so far
+  std::string nodes;      // node list when running
 };
 
 // Never throws because Slurm is unreachable: such jobs are reported as UNKNOWN with the

@@ -21,10 +21,10 @@ std::shared_ptr<spdlog::logger> get(const std::string& component) {
 
 void set_verbosity(int level) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_level = level <= 0 ? spdlog::level::warn
-          : level == 1 ? spdlog::level::info
-          : level == 2 ? spdlog::level::debug
-                       : spdlog::level::trace;
+  g_level = level <= 0   ? spdlog::level::warn
+            : level == 1 ? spdlog::level::info
+            : level == 2 ? spdlog::level::debug
+                         : spdlog::level::trace;
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
 }
 

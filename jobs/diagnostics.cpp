@@ -9,7 +9,8 @@
 
 namespace csweep::jobs {
 
-void Diagnostics::error(const std::string& file, int line0, int column0, const std::string& reason) {
+void Diagnostics::error(const std::string& file, int line0, int column0,
+                        const std::string& reason) {
   size_t rank = std::find(files_.begin(), files_.end(), file) - files_.begin();
   if (rank == files_.size()) files_.push_back(file);
   std::string text = file;
@@ -24,7 +25,8 @@ void Diagnostics::throw_if_any() const {
   std::stable_sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
     // Problems without a position (a missing section) come after the positioned ones.
     int line_a = a.line < 0 ? INT_MAX : a.line, line_b = b.line < 0 ? INT_MAX : b.line;
-    return std::tie(a.file_rank, line_a, a.column, a.seq) < std::tie(b.file_rank, line_b, b.column, b.seq);
+    return std::tie(a.file_rank, line_a, a.column, a.seq) <
+           std::tie(b.file_rank, line_b, b.column, b.seq);
   });
   std::string message;
   for (const auto& e : sorted) {

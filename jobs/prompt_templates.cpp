@@ -7,12 +7,12 @@ namespace {
 
 // Single GPT-2 tokens with their leading space, as in the IOI paper's name list.
 const std::vector<std::string> kNames = {
-    "Mary", "John", "Tom", "James", "Dan", "Sid", "Martin", "Amy", "Kate", "Paul", "Mark", "Laura",
-    "Sarah", "David", "Michael", "Lisa", "Anna", "Peter", "Rose", "Alex"};
-const std::vector<std::string> kPlaces = {"store", "garden", "restaurant", "school", "hospital",
-                                          "office", "house", "station"};
-const std::vector<std::string> kObjects = {"ring", "kiss", "bone", "basketball", "computer",
-                                           "necklace", "drink", "snack"};
+    "Mary", "John",  "Tom",   "James", "Dan",     "Sid",  "Martin", "Amy",   "Kate", "Paul",
+    "Mark", "Laura", "Sarah", "David", "Michael", "Lisa", "Anna",   "Peter", "Rose", "Alex"};
+const std::vector<std::string> kPlaces = {"store",    "garden", "restaurant", "school",
+                                          "hospital", "office", "house",      "station"};
+const std::vector<std::string> kObjects = {"ring",     "kiss",     "bone",  "basketball",
+                                           "computer", "necklace", "drink", "snack"};
 const std::vector<Fact> kFacts = {
     {"The Eiffel Tower", "{S} is located in the city of", " Paris", ""},
     {"The Colosseum", "{S} is located in the city of", " Rome", ""},
@@ -42,8 +42,8 @@ std::vector<size_t> distinct(std::mt19937_64& rng, size_t n, size_t k) {
 
 std::string ioi_text(const std::string& first, const std::string& second, const std::string& place,
                      const std::string& subject, const std::string& object) {
-  return "When " + first + " and " + second + " went to the " + place + ", " + subject + " gave a " + object +
-         " to";
+  return "When " + first + " and " + second + " went to the " + place + ", " + subject +
+         " gave a " + object + " to";
 }
 
 }  // namespace
@@ -54,8 +54,10 @@ const std::vector<std::string>& default_ioi_objects() { return kObjects; }
 const std::vector<Fact>& default_facts() { return kFacts; }
 
 std::vector<TextPrompt> ioi_prompts(const std::string& id_prefix, int64_t n, uint64_t seed,
-                                    const std::vector<std::string>& patterns, const std::string& corruption,
-                                    const std::vector<std::string>& names, const std::vector<std::string>& places,
+                                    const std::vector<std::string>& patterns,
+                                    const std::string& corruption,
+                                    const std::vector<std::string>& names,
+                                    const std::vector<std::string>& places,
                                     const std::vector<std::string>& objects) {
   std::mt19937_64 rng(seed);
   std::vector<TextPrompt> out;
@@ -82,7 +84,8 @@ std::vector<TextPrompt> ioi_prompts(const std::string& id_prefix, int64_t n, uin
   return out;
 }
 
-std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n, const std::vector<Fact>& facts) {
+std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n,
+                                        const std::vector<Fact>& facts) {
   std::vector<TextPrompt> out;
   for (int64_t i = 0; i < n; ++i) {
     const Fact& f = facts[static_cast<size_t>(i) % facts.size()];
@@ -106,8 +109,9 @@ std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n,
   return out;
 }
 
-std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n, uint64_t seed,
-                                               int64_t length, int64_t repeats, int64_t low, int64_t high) {
+std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n,
+                                               uint64_t seed, int64_t length, int64_t repeats,
+                                               int64_t low, int64_t high) {
   std::mt19937_64 rng(seed);
   auto random_sequence = [&] {
     std::vector<int64_t> s(static_cast<size_t>(length));

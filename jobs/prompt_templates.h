@@ -28,8 +28,10 @@ const std::vector<std::string>& default_ioi_objects();
 // alternating through `patterns`; answer " A", wrong " B". corruption "flip": the second
 // mention of B becomes A (the answer flips); "abc": three unrelated names.
 std::vector<TextPrompt> ioi_prompts(const std::string& id_prefix, int64_t n, uint64_t seed,
-                                    const std::vector<std::string>& patterns, const std::string& corruption,
-                                    const std::vector<std::string>& names, const std::vector<std::string>& places,
+                                    const std::vector<std::string>& patterns,
+                                    const std::string& corruption,
+                                    const std::vector<std::string>& names,
+                                    const std::vector<std::string>& places,
                                     const std::vector<std::string>& objects);
 
 struct Fact {
@@ -40,12 +42,14 @@ struct Fact {
 };
 const std::vector<Fact>& default_facts();
 // Corrupted = clean (causal tracing corrupts by noising the subject's embeddings).
-std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n, const std::vector<Fact>& facts);
+std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n,
+                                        const std::vector<Fact>& facts);
 
 // Induction data: clean = r repeated `repeats` times minus its last token, answer = that
 // token; corrupted = r followed by a different random s for the later repeats, wrong = s's
 // token at the same place. Token ids drawn from [low, high).
-std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n, uint64_t seed,
-                                               int64_t length, int64_t repeats, int64_t low, int64_t high);
+std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n,
+                                               uint64_t seed, int64_t length, int64_t repeats,
+                                               int64_t low, int64_t high);
 
 }  // namespace csweep::jobs

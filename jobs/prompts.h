@@ -16,8 +16,8 @@
 namespace csweep::jobs {
 
 struct PromptContext {
-  Source src;                            // the job file
-  std::filesystem::path base_dir;        // relative file names resolve here
+  Source src;                                  // the job file
+  std::filesystem::path base_dir;              // relative file names resolve here
   const model::ModelConfig* config = nullptr;  // null when the model's config is unusable
   TextEncoder* encoder = nullptr;
   uint64_t default_seed = 0;

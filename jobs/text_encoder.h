@@ -21,8 +21,8 @@ class TextEncoder {
   explicit TextEncoder(std::filesystem::path model_dir) : model_dir_(std::move(model_dir)) {}
   ~TextEncoder();
   // Reports "<path>: <why>" at `at` and returns nullopt when the text cannot be encoded.
-  std::optional<std::vector<int64_t>> encode(const Source& src, const YAML::Node& at, const std::string& path,
-                                             const std::string& text);
+  std::optional<std::vector<int64_t>> encode(const Source& src, const YAML::Node& at,
+                                             const std::string& path, const std::string& text);
 
  private:
   std::filesystem::path model_dir_;

@@ -62,14 +62,16 @@ bool parse_double(const std::string& text, double& out) {
 
 }  // namespace
 
-std::optional<int64_t> read_int(const Source& src, const YAML::Node& node, const std::string& path) {
+std::optional<int64_t> read_int(const Source& src, const YAML::Node& node,
+                                const std::string& path) {
   int64_t v = 0;
   if (node.IsScalar() && parse_int(node.Scalar(), v)) return v;
   src.error(node, path + ": expected an integer, got " + describe(node));
   return std::nullopt;
 }
 
-std::optional<double> read_double(const Source& src, const YAML::Node& node, const std::string& path) {
+std::optional<double> read_double(const Source& src, const YAML::Node& node,
+                                  const std::string& path) {
   double v = 0;
   if (node.IsScalar() && parse_double(node.Scalar(), v)) return v;
   src.error(node, path + ": expected a number, got " + describe(node));
@@ -86,7 +88,8 @@ std::optional<bool> read_bool(const Source& src, const YAML::Node& node, const s
   return std::nullopt;
 }
 
-std::optional<std::string> read_string(const Source& src, const YAML::Node& node, const std::string& path) {
+std::optional<std::string> read_string(const Source& src, const YAML::Node& node,
+                                       const std::string& path) {
   if (node.IsScalar()) return node.Scalar();
   src.error(node, path + ": expected a string, got " + describe(node));
   return std::nullopt;
@@ -100,7 +103,8 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
 }
 }  // namespace
 
-std::optional<std::string> read_choice(const Source& src, const YAML::Node& node, const std::string& path,
+std::optional<std::string> read_choice(const Source& src, const YAML::Node& node,
+                                       const std::string& path,
                                        const std::vector<std::string>& choices) {
   if (!node.IsScalar()) {
     src.error(node, path + ": expected one of " + join(choices, ", ") + ", got " + describe(node));
@@ -108,8 +112,8 @@ std::optional<std::string> read_choice(const Source& src, const YAML::Node& node
   }
   const std::string& s = node.Scalar();
   if (std::find(choices.begin(), choices.end(), s) != choices.end()) return s;
-  src.error(node, path + ": unknown value \"" + s + "\"" + did_you_mean(s, choices) + "; expected one of " +
-                      join(choices, ", "));
+  src.error(node, path + ": unknown value \"" + s + "\"" + did_you_mean(s, choices) +
+                      "; expected one of " + join(choices, ", "));
   return std::nullopt;
 }
 
@@ -142,26 +146,35 @@ std::optional<std::vector<std::string>> read_choices(const Source& src, const YA
 
 std::optional<int64_t> parse_byte_size(const std::string& text) {
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   double number = 0;
   if (i == 0 || !parse_double(text.substr(0, i), number)) return std::nullopt;
   std::string unit = text.substr(i);
   unit.erase(0, unit.find_first_not_of(' '));
-  const std::pair<const char*, double> units[] = {
-      {"", 1},          {"B", 1},           {"KB", 1e3},          {"MB", 1e6},
-      {"GB", 1e9},      {"TB", 1e12},       {"KiB", 1024.0},      {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  const std::pair<const char*, double> units[] = {{"", 1},
+                                                  {"B", 1},
+                                                  {"KB", 1e3},
+                                                  {"MB", 1e6},
+                                                  {"GB", 1e9},
+                                                  {"TB", 1e12},
+                                                  {"KiB", 1024.0},
+                                                  {"MiB", 1048576.0},
+                                                  {"GiB", 1073741824.0},
+                                                  {"TiB", 1099511627776.0}};
   for (const auto& [name, factor] : units)
     if (unit == name) return static_cast<int64_t>(std::llround(number * factor));
   return std::nullopt;
 }
 
-std::optional<uint64_t> read_bytes(const Source& src, const YAML::Node& node, const std::string& path) {
+std::optional<uint64_t> read_bytes(const Source& src, const YAML::Node& node,
+                                   const std::string& path) {
   if (node.IsScalar()) {
     auto v = parse_byte_size(node.Scalar());
     if (v && *v > 0) return static_cast<uint64_t>(*v);
   }
-  src.error(node, path + ": expected a positive size such as 2GiB or 512MiB, got " + describe(node));
+  src.error(node,
+            path + ": expected a positive size such as 2GiB or 512MiB, got " + describe(node));
   return std::nullopt;
 }
 
@@ -180,13 +193,15 @@ bool parse_range(const std::string& text, int64_t& first, int64_t& last) {
     s.erase(s.find_last_not_of(' ') + 1);
     return s;
   };
-  return parse_int(trim(text.substr(0, dash)), first) && parse_int(trim(text.substr(dash + 1)), last);
+  return parse_int(trim(text.substr(0, dash)), first) &&
+         parse_int(trim(text.substr(dash + 1)), last);
 }
 
 }  // namespace
 
-std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node, const std::string& path,
-                                              int64_t limit, const std::string& what,
+std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node,
+                                              const std::string& path, int64_t limit,
+                                              const std::string& what,
                                               const std::string& limit_text) {
   std::vector<int64_t> out;
   auto all = [&] {
@@ -199,7 +214,8 @@ std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Nod
   auto take = [&](const YAML::Node& item, const std::string& item_path) {
     int64_t first = 0, last = 0;
     if (!item.IsScalar() || !parse_range(item.Scalar(), first, last)) {
-      src.error(item, item_path + ": expected an index, a range \"a-b\" or all, got " + describe(item));
+      src.error(item,
+                item_path + ": expected an index, a range \"a-b\" or all, got " + describe(item));
       ok = false;
       return;
     }
@@ -210,7 +226,8 @@ std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Nod
     }
     for (int64_t v : {first, last}) {
       if (v < 0 || (limit >= 0 && v >= limit)) {
-        src.error(item, item_path + ": " + what + " " + std::to_string(v) + " out of range (" + limit_text + ")");
+        src.error(item, item_path + ": " + what + " " + std::to_string(v) + " out of range (" +
+                            limit_text + ")");
         ok = false;
         return;
       }

@@ -22,17 +22,21 @@ void check_keys(const Source& src, const YAML::Node& map, const std::string& pat
                 const std::vector<std::string>& allowed);
 
 std::optional<int64_t> read_int(const Source& src, const YAML::Node& node, const std::string& path);
-std::optional<double> read_double(const Source& src, const YAML::Node& node, const std::string& path);
+std::optional<double> read_double(const Source& src, const YAML::Node& node,
+                                  const std::string& path);
 std::optional<bool> read_bool(const Source& src, const YAML::Node& node, const std::string& path);
-std::optional<std::string> read_string(const Source& src, const YAML::Node& node, const std::string& path);
-std::optional<std::string> read_choice(const Source& src, const YAML::Node& node, const std::string& path,
+std::optional<std::string> read_string(const Source& src, const YAML::Node& node,
+                                       const std::string& path);
+std::optional<std::string> read_choice(const Source& src, const YAML::Node& node,
+                                       const std::string& path,
                                        const std::vector<std::string>& choices);
 // A list of choices; a single scalar counts as a one-element list.
 std::optional<std::vector<std::string>> read_choices(const Source& src, const YAML::Node& node,
                                                      const std::string& path,
                                                      const std::vector<std::string>& choices);
 // A size: an integer of bytes or "<number><unit>" with unit B, KB, MB, GB, KiB, MiB, GiB, TiB.
-std::optional<uint64_t> read_bytes(const Source& src, const YAML::Node& node, const std::string& path);
+std::optional<uint64_t> read_bytes(const Source& src, const YAML::Node& node,
+                                   const std::string& path);
 std::optional<int64_t> parse_byte_size(const std::string& text);
 
 // An index axis: absent or "all" → every index in [0, limit); an integer; "a-b" (inclusive);
@@ -40,8 +44,9 @@ std::optional<int64_t> parse_byte_size(const std::string& text);
 // "<path>: <what> N out of range (<limit_text>)" and an empty sequence as an empty axis.
 // limit < 0 means the range is unknown (model config missing): no range checks, "all" → {}.
 // Returns sorted, de-duplicated indices.
-std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node, const std::string& path,
-                                              int64_t limit, const std::string& what,
+std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node,
+                                              const std::string& path, int64_t limit,
+                                              const std::string& what,
                                               const std::string& limit_text);
 
 }  // namespace csweep::jobs

@@ -10,44 +10,76 @@ namespace csweep::model {
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::TokenEmbed: return "token_embd";
-    case Role::PosEmbed: return "pos_embd";
-    case Role::AttnNorm: return "attn_norm";
-    case Role::AttnNormBias: return "attn_norm_bias";
-    case Role::AttnQKV: return "attn_qkv";
-    case Role::AttnQKVBias: return "attn_qkv_bias";
-    case Role::AttnQ: return "attn_q";
-    case Role::AttnQBias: return "attn_q_bias";
-    case Role::AttnK: return "attn_k";
-    case Role::AttnKBias: return "attn_k_bias";
-    case Role::AttnV: return "attn_v";
-    case Role::AttnVBias: return "attn_v_bias";
-    case Role::AttnQNorm: return "attn_q_norm";
-    case Role::AttnKNorm: return "attn_k_norm";
-    case Role::AttnOut: return "attn_output";
-    case Role::AttnOutBias: return "attn_output_bias";
-    case Role::FfnNorm: return "ffn_norm";
-    case Role::FfnNormBias: return "ffn_norm_bias";
-    case Role::FfnUp: return "ffn_up";
-    case Role::FfnUpBias: return "ffn_up_bias";
-    case Role::FfnGate: return "ffn_gate";
-    case Role::FfnDown: return "ffn_down";
-    case Role::FfnDownBias: return "ffn_down_bias";
-    case Role::OutputNorm: return "output_norm";
-    case Role::OutputNormBias: return "output_norm_bias";
-    case Role::Output: return "output";
+    case Role::TokenEmbed:
+      return "token_embd";
+    case Role::PosEmbed:
+      return "pos_embd";
+    case Role::AttnNorm:
+      return "attn_norm";
+    case Role::AttnNormBias:
+      return "attn_norm_bias";
+    case Role::AttnQKV:
+      return "attn_qkv";
+    case Role::AttnQKVBias:
+      return "attn_qkv_bias";
+    case Role::AttnQ:
+      return "attn_q";
+    case Role::AttnQBias:
+      return "attn_q_bias";
+    case Role::AttnK:
+      return "attn_k";
+    case Role::AttnKBias:
+      return "attn_k_bias";
+    case Role::AttnV:
+      return "attn_v";
+    case Role::AttnVBias:
+      return "attn_v_bias";
+    case Role::AttnQNorm:
+      return "attn_q_norm";
+    case Role::AttnKNorm:
+      return "attn_k_norm";
+    case Role::AttnOut:
+      return "attn_output";
+    case Role::AttnOutBias:
+      return "attn_output_bias";
+    case Role::FfnNorm:
+      return "ffn_norm";
+    case Role::FfnNormBias:
+      return "ffn_norm_bias";
+    case Role::FfnUp:
+      return "ffn_up";
+    case Role::FfnUpBias:
+      return "ffn_up_bias";
+    case Role::FfnGate:
+      return "ffn_gate";
+    case Role::FfnDown:
+      return "ffn_down";
+    case Role::FfnDownBias:
+      return "ffn_down_bias";
+    case Role::OutputNorm:
+      return "output_norm";
+    case Role::OutputNormBias:
+      return "output_norm_bias";
+    case Role::Output:
+      return "output";
   }
   return "?";
 }
 
 const ArchTable& arch_table(Arch arch) {
   switch (arch) {
-    case Arch::Gpt2: return gpt2_table();
-    case Arch::GptNeoX: return gpt_neox_table();
-    case Arch::Llama: return llama_table();
-    case Arch::Mistral: return mistral_table();
-    case Arch::Qwen2: return qwen2_table();
-    case Arch::Qwen3: return qwen3_table();
+    case Arch::Gpt2:
+      return gpt2_table();
+    case Arch::GptNeoX:
+      return gpt_neox_table();
+    case Arch::Llama:
+      return llama_table();
+    case Arch::Mistral:
+      return mistral_table();
+    case Arch::Qwen2:
+      return qwen2_table();
+    case Arch::Qwen3:
+      return qwen3_table();
   }
   throw Error(std::string("no tensor table for architecture ") + arch_name(arch));
 }
@@ -64,13 +96,14 @@ std::string format_name(const char* format, int64_t layer) {
 std::string shape_string(const std::vector<int64_t>& shape) { return format_shape(shape); }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
 
-ArchTensors::ArchTensors(const CheckpointFiles& files, const ArchTable& table, const ModelConfig& config,
-                         c10::ScalarType dtype, c10::Device device)
+ArchTensors::ArchTensors(const CheckpointFiles& files, const ArchTable& table,
+                         const ModelConfig& config, c10::ScalarType dtype, c10::Device device)
     : files_(files), table_(table), config_(config), dtype_(dtype), device_(device) {
   // The hub's GPT-2 files drop "transformer."; save_pretrained writes it. Decide once, from
   // the token embedding, which style this checkpoint uses.
@@ -82,8 +115,8 @@ ArchTensors::ArchTensors(const CheckpointFiles& files, const ArchTable& table, c
 const TensorName& ArchTensors::entry(Role role) const {
   for (const TensorName& n : table_.names)
     if (n.role == role) return n;
-  throw Error(std::string("internal: architecture ") + arch_name(table_.arch) + " has no tensor for role " +
-              role_name(role));
+  throw Error(std::string("internal: architecture ") + arch_name(table_.arch) +
+              " has no tensor for role " + role_name(role));
 }
 
 std::string ArchTensors::name(Role role, int64_t layer) const {
@@ -92,7 +125,9 @@ std::string ArchTensors::name(Role role, int64_t layer) const {
   return n.in_base && prefixed_ ? table_.base_prefix + s : s;
 }
 
-bool ArchTensors::has(Role role, int64_t layer) const { return files_.find(name(role, layer)) != nullptr; }
+bool ArchTensors::has(Role role, int64_t layer) const {
+  return files_.find(name(role, layer)) != nullptr;
+}
 
 std::string ArchTensors::source_file() const {
   if (files_.files().size() == 1) return files_.files().front()->path().string();
@@ -102,8 +137,8 @@ std::string ArchTensors::source_file() const {
 at::Tensor ArchTensors::get(Role role, int64_t layer, const std::vector<int64_t>& shape) {
   std::string n = name(role, layer);
   if (!files_.find(n))
-    throw error_at(source_file(), "tensor '" + n + "'", std::string("missing (required by ") +
-                                                           arch_name(table_.arch) + ")");
+    throw error_at(source_file(), "tensor '" + n + "'",
+                   std::string("missing (required by ") + arch_name(table_.arch) + ")");
   return get_if(role, layer, shape);
 }
 
@@ -112,12 +147,14 @@ at::Tensor ArchTensors::get_if(Role role, int64_t layer, const std::vector<int64
   const TensorEntry* e = files_.find(n);
   if (!e) return {};
   if (e->shape != shape)
-    throw error_at(e->file, "tensor '" + n + "'", "shape " + shape_string(e->shape) + " but " +
-                                                     arch_name(table_.arch) + " with this config.json needs " +
-                                                     shape_string(shape));
-  if (e->dtype != DType::F32 && e->dtype != DType::F16 && e->dtype != DType::BF16 && e->dtype != DType::F64)
-    throw error_at(e->file, "tensor '" + n + "'", std::string("dtype ") + dtype_name(e->dtype) +
-                                                     " is not a floating-point weight type");
+    throw error_at(e->file, "tensor '" + n + "'",
+                   "shape " + shape_string(e->shape) + " but " + arch_name(table_.arch) +
+                       " with this config.json needs " + shape_string(shape));
+  if (e->dtype != DType::F32 && e->dtype != DType::F16 && e->dtype != DType::BF16 &&
+      e->dtype != DType::F64)
+    throw error_at(
+        e->file, "tensor '" + n + "'",
+        std::string("dtype ") + dtype_name(e->dtype) + " is not a floating-point weight type");
   used_.insert(n);
   return to_tensor(*e, dtype_, device_);
 }
@@ -147,8 +184,8 @@ Weights load_weights(const CheckpointFiles& files, const ModelConfig& config, c1
   if (!extra.empty()) {
     std::string list;
     for (const std::string& n : extra) list += (list.empty() ? "" : ", ") + n;
-    log::get("model")->warn("{}: {} unexpected tensor(s) not used by {}: {}", files.dir().string(), extra.size(),
-                            arch_name(config.arch), list);
+    log::get("model")->warn("{}: {} unexpected tensor(s) not used by {}: {}", files.dir().string(),
+                            extra.size(), arch_name(config.arch), list);
   }
   if (unexpected) *unexpected = std::move(extra);
   return w;

@@ -18,16 +18,32 @@
 namespace csweep::model {
 
 enum class Role {
-  TokenEmbed, PosEmbed,
-  AttnNorm, AttnNormBias,
-  AttnQKV, AttnQKVBias,          // fused projections (GPT-2 c_attn, NeoX query_key_value)
-  AttnQ, AttnQBias, AttnK, AttnKBias, AttnV, AttnVBias,
-  AttnQNorm, AttnKNorm,          // Qwen3
-  AttnOut, AttnOutBias,
-  FfnNorm, FfnNormBias,
-  FfnUp, FfnUpBias, FfnGate, FfnDown, FfnDownBias,
-  OutputNorm, OutputNormBias,
-  Output,                        // lm_head / embed_out
+  TokenEmbed,
+  PosEmbed,
+  AttnNorm,
+  AttnNormBias,
+  AttnQKV,
+  AttnQKVBias,  // fused projections (GPT-2 c_attn, NeoX query_key_value)
+  AttnQ,
+  AttnQBias,
+  AttnK,
+  AttnKBias,
+  AttnV,
+  AttnVBias,
+  AttnQNorm,
+  AttnKNorm,  // Qwen3
+  AttnOut,
+  AttnOutBias,
+  FfnNorm,
+  FfnNormBias,
+  FfnUp,
+  FfnUpBias,
+  FfnGate,
+  FfnDown,
+  FfnDownBias,
+  OutputNorm,
+  OutputNormBias,
+  Output,  // lm_head / embed_out
 };
 
 const char* role_name(Role role);
@@ -42,7 +58,7 @@ struct TensorName {
 
 struct ArchTable {
   Arch arch;
-  const char* base_prefix;                 // "transformer.", "gpt_neox.", "model."
+  const char* base_prefix;  // "transformer.", "gpt_neox.", "model."
   std::vector<TensorName> names;
   std::vector<std::string> ignored_suffixes;  // buffers old checkpoints carry (attn.bias, inv_freq)
   Weights (*convert)(ArchTensors& tensors, const ModelConfig& config);
@@ -53,7 +69,7 @@ const ArchTable& arch_table(Arch arch);
 // The per-architecture tables (model/archs/*.cpp).
 const ArchTable& gpt2_table();
 const ArchTable& gpt_neox_table();
-const ArchTable& llama_table();    // also Mistral
+const ArchTable& llama_table();  // also Mistral
 const ArchTable& mistral_table();
 const ArchTable& qwen2_table();
 const ArchTable& qwen3_table();

@@ -43,7 +43,9 @@ at::Tensor flat(const at::Tensor& x) {
   return x.reshape(shape);
 }
 
-at::Tensor pack(const std::vector<at::Tensor>& pieces) { return pieces.size() == 1 ? pieces[0] : at::cat(pieces, 0); }
+at::Tensor pack(const std::vector<at::Tensor>& pieces) {
+  return pieces.size() == 1 ? pieces[0] : at::cat(pieces, 0);
+}
 
 // positions [from, from + count) of a cached batch-1 activation, copied once per row (fresh
 // memory: hooks may edit it in place) and flattened to token rows.
@@ -53,11 +55,14 @@ at::Tensor cached_rows(const at::Tensor& cached, int64_t from, int64_t count, in
   return flat(cached.narrow(1, from, count).repeat(reps));
 }
 
-HookPoint keys_point(const ModelConfig& c) { return c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK; }
+HookPoint keys_point(const ModelConfig& c) {
+  return c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK;
+}
 
 class Blocks {
  public:
-  Blocks(const BlockRun& run, const std::vector<BlockGroup>& groups) : run_(run), c_(run.config), groups_(groups) {}
+  Blocks(const BlockRun& run, const std::vector<BlockGroup>& groups)
+      : run_(run), c_(run.config), groups_(groups) {}
 
   std::vector<at::Tensor> run() {
     std::vector<at::Tensor> out(groups_.size());
@@ -71,7 +76,9 @@ class Blocks {
         const BlockGroup& bg = groups_[g];
         if (bg.start_layer != l || bg.attn_end > bg.first) continue;
         Span s{g, bg.rows, bg.first, run_.seq - bg.first};
-        joining.emplace_back(s, bg.start.defined() ? bg.start : cached_rows(cached({HookPoint::ResidPre, l}), bg.first, s.count, bg.rows));
+        joining.emplace_back(s, bg.start.defined() ? bg.start
+                                                   : cached_rows(cached({HookPoint::ResidPre, l}),
+                                                                 bg.first, s.count, bg.rows));
       }
       if (!joining.empty()) join(active, x, joining);
       Layout entering;  // groups that enter this block after attention
@@ -80,8 +87,10 @@ class Blocks {
         const BlockGroup& bg = groups_[g];
         if (bg.start_layer != l || bg.attn_end <= bg.first) continue;
         entering.push_back({g, bg.rows, bg.first, bg.attn_end - bg.first});
-        entering_z.push_back(cached_rows(cached({HookPoint::AttnZ, l}), bg.first, bg.attn_end - bg.first, bg.rows));
-        entering_x.push_back(cached_rows(cached({HookPoint::ResidPre, l}), bg.first, bg.attn_end - bg.first, bg.rows));
+        entering_z.push_back(
+            cached_rows(cached({HookPoint::AttnZ, l}), bg.first, bg.attn_end - bg.first, bg.rows));
+        entering_x.push_back(cached_rows(cached({HookPoint::ResidPre, l}), bg.first,
+                                         bg.attn_end - bg.first, bg.rows));
       }
       if (active.empty() && entering.empty()) continue;
 
@@ -110,7 +119,10 @@ class Blocks {
         at::Tensor rows = view_of(resid_post, s);
         if (entered) {  // the positions after attn_end are the cached run's
           const int64_t from = s.first + s.count;
-          if (from < run_.seq) rows = at::cat({rows, cached_rows(cached_after(l), from, run_.seq - from, s.rows).view({s.rows, run_.seq - from, -1})}, 1);
+          if (from < run_.seq)
+            rows = at::cat({rows, cached_rows(cached_after(l), from, run_.seq - from, s.rows)
+                                      .view({s.rows, run_.seq - from, -1})},
+                           1);
           if (!last) {
             joining.emplace_back(Span{s.group, s.rows, s.first, run_.seq - s.first}, flat(rows));
             continue;
@@ -118,7 +130,8 @@ class Blocks {
         }
         out[s.group] = rows;
       }
-      if (!last && !B.empty()) x = resid_post.narrow(0, 0, C[B.size() - 1].offset + C[B.size() - 1].tokens());
+      if (!last && !B.empty())
+        x = resid_post.narrow(0, 0, C[B.size() - 1].offset + C[B.size() - 1].tokens());
     }
     return out;
   }
@@ -131,12 +144,14 @@ class Blocks {
   const at::Tensor& cached(const HookSite& site) const {
     if (!run_.cached) throw Error("forward: " + site.name() + ": resuming needs a cached run");
     auto it = run_.cached->find(site);
-    if (it == run_.cached->end()) throw Error("forward: " + site.name() + ": not in the cached run");
+    if (it == run_.cached->end())
+      throw Error("forward: " + site.name() + ": not in the cached run");
     return it->second;
   }
   // The cached residual after block l (resid_pre of l + 1, or the last block's resid_post).
   const at::Tensor& cached_after(int64_t l) const {
-    return l + 1 < c_.n_layers ? cached({HookPoint::ResidPre, l + 1}) : cached({HookPoint::ResidPost, l});
+    return l + 1 < c_.n_layers ? cached({HookPoint::ResidPre, l + 1})
+                               : cached({HookPoint::ResidPost, l});
   }
   Hooks* hooks_of(const Span& s) const { return groups_[s.group].hooks; }
 
@@ -147,7 +162,8 @@ class Blocks {
     for (const Span& s : active) all.emplace_back(s, flat(view_of(x, s)));
     for (auto& j : joining) all.push_back(std::move(j));
     joining.clear();
-    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first.first < b.first.first; });
+    std::stable_sort(all.begin(), all.end(),
+                     [](const auto& a, const auto& b) { return a.first.first < b.first.first; });
     active.clear();
     std::vector<at::Tensor> pieces;
     for (auto& [s, t] : all) {
@@ -169,8 +185,10 @@ class Blocks {
       at::Tensor view = view_of(packed, s);
       at::Tensor act = view;
       h->run(site, act);
-      if (layout.size() == 1) packed = act.reshape(packed.sizes());
-      else if (!act.is_same(view)) copy_back(site, view, act);
+      if (layout.size() == 1)
+        packed = act.reshape(packed.sizes());
+      else if (!act.is_same(view))
+        copy_back(site, view, act);
     }
   }
 
@@ -179,11 +197,13 @@ class Blocks {
   // effect depend on which other groups share the call.
   static void copy_back(const HookSite& site, at::Tensor& rows, const at::Tensor& replacement) {
     if (replacement.sizes() != rows.sizes() || replacement.scalar_type() != rows.scalar_type())
-      throw Error("hook " + site.name() + ": replaced its activation with a different shape or dtype");
+      throw Error("hook " + site.name() +
+                  ": replaced its activation with a different shape or dtype");
     rows.copy_(replacement);
   }
 
-  bool any_active(const Layout& layout, std::initializer_list<HookPoint> points, int64_t layer) const {
+  bool any_active(const Layout& layout, std::initializer_list<HookPoint> points,
+                  int64_t layer) const {
     for (const Span& s : layout) {
       Hooks* h = hooks_of(s);
       if (!h) continue;
@@ -196,7 +216,9 @@ class Blocks {
 
   // The last block may compute only the last position of a group with no hooks in it.
   bool cut_to_last_position(const Span& s, int64_t l) const {
-    if (!run_.last_position_only || l + 1 != c_.n_layers || run_.stop_layer != c_.n_layers || s.count == 1) return false;
+    if (!run_.last_position_only || l + 1 != c_.n_layers || run_.stop_layer != c_.n_layers ||
+        s.count == 1)
+      return false;
     Hooks* h = hooks_of(s);
     if (!h) return true;
     for (int p = 0; p < kHookPointCount; ++p) {
@@ -217,11 +239,15 @@ class Blocks {
     return pack(pieces);
   }
 
-  at::Tensor norm_of(const Layout& layout, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
-                     HookPoint scale_point, HookPoint normalized_point, int64_t l) const {
-    if (!any_active(layout, {scale_point, normalized_point}, l)) return norm(x, w, b, c_, nullptr, scale_point, normalized_point, l);
+  at::Tensor norm_of(const Layout& layout, const at::Tensor& x, const at::Tensor& w,
+                     const at::Tensor& b, HookPoint scale_point, HookPoint normalized_point,
+                     int64_t l) const {
+    if (!any_active(layout, {scale_point, normalized_point}, l))
+      return norm(x, w, b, c_, nullptr, scale_point, normalized_point, l);
     std::vector<at::Tensor> pieces;  // per group: its hooks see the scale and normalized values
-    for (const Span& s : layout) pieces.push_back(flat(norm(view_of(x, s), w, b, c_, hooks_of(s), scale_point, normalized_point, l)));
+    for (const Span& s : layout)
+      pieces.push_back(
+          flat(norm(view_of(x, s), w, b, c_, hooks_of(s), scale_point, normalized_point, l)));
     return pack(pieces);
   }
 
@@ -230,7 +256,8 @@ class Blocks {
   at::Tensor rotary_of(const Layout& layout, const at::Tensor& x) const {
     if (layout.size() == 1) {
       const Span& s = layout[0];
-      return flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count), run_.sin.narrow(0, s.first, s.count)));
+      return flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count),
+                               run_.sin.narrow(0, s.first, s.count)));
     }
     std::vector<int64_t> positions;
     positions.reserve(static_cast<size_t>(x.size(0)));
@@ -240,14 +267,16 @@ class Blocks {
       }
     }
     at::Tensor index = at::tensor(positions, at::TensorOptions().dtype(at::kLong)).to(x.device());
-    return apply_rotary(x.unsqueeze(0), run_.cos.index_select(0, index), run_.sin.index_select(0, index))[0];
+    return apply_rotary(x.unsqueeze(0), run_.cos.index_select(0, index),
+                        run_.sin.index_select(0, index))[0];
   }
 
   // What the attention half of a block hands to the rest of it.
   struct Attended {
-    Layout B;         // the positions whose outputs are wanted: A, or the last one in the model's last block
-    at::Tensor z;     // [B's tokens, h, d_head]
-    at::Tensor resid; // B's rows of the block's input residual
+    Layout
+        B;  // the positions whose outputs are wanted: A, or the last one in the model's last block
+    at::Tensor z;      // [B's tokens, h, d_head]
+    at::Tensor resid;  // B's rows of the block's input residual
   };
 
   // ln1, q/k/v and attention of the whole-block groups A (packed residual x).
@@ -257,7 +286,8 @@ class Blocks {
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     const int64_t h = c_.n_heads, hkv = c_.n_kv_heads, dh = c_.d_head;
     visit(HookPoint::ResidPre, l, A, x);
-    at::Tensor ln1 = norm_of(A, x, w.ln1_w, w.ln1_b, HookPoint::Ln1Scale, HookPoint::Ln1Normalized, l);
+    at::Tensor ln1 =
+        norm_of(A, x, w.ln1_w, w.ln1_b, HookPoint::Ln1Scale, HookPoint::Ln1Normalized, l);
     B = A;
     bool cut = false;
     for (Span& s : B) {
@@ -293,11 +323,16 @@ class Blocks {
       int64_t n = 0;
       while (j < A.size() && A[j].first == A[i].first && B[j].first == B[i].first) n += A[j++].rows;
       const int64_t first = A[i].first, cA = A[i].count, cB = B[i].count;
-      at::Tensor qu = q.narrow(0, B[i].offset, n * cB).view({n, cB, h, dh}).transpose(1, 2);  // [n, h, cB, dh]
-      at::Tensor ku = k.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);  // [n, hkv, cA, dh]
+      at::Tensor qu =
+          q.narrow(0, B[i].offset, n * cB).view({n, cB, h, dh}).transpose(1, 2);  // [n, h, cB, dh]
+      at::Tensor ku = k.narrow(0, A[i].offset, n * cA)
+                          .view({n, cA, hkv, dh})
+                          .transpose(1, 2);  // [n, hkv, cA, dh]
       at::Tensor vu = v.narrow(0, A[i].offset, n * cA).view({n, cA, hkv, dh}).transpose(1, 2);
       if (run_.fused_attention && !unit_hooked(l, B, i, j)) {
-        zs.push_back(fused_attention(qu, ku, vu, l, first, B[i].first, scale).transpose(1, 2).reshape({n * cB, h, dh}));
+        zs.push_back(fused_attention(qu, ku, vu, l, first, B[i].first, scale)
+                         .transpose(1, 2)
+                         .reshape({n * cB, h, dh}));
         i = j;
         continue;
       }
@@ -310,16 +345,22 @@ class Blocks {
       // KV head scores them once against all rows' queries (never one copy per row).
       at::Tensor prefix_k, prefix_v;
       if (first > 0) {
-        prefix_k = cached({keys_point(c_), l}).narrow(1, 0, first)[0].permute({1, 2, 0});  // [hkv, dh, first]
-        prefix_v = cached({HookPoint::AttnV, l}).narrow(1, 0, first)[0].transpose(0, 1);   // [hkv, first, dh]
-        scores = at::cat({unfold_heads(at::matmul(fold_heads(qu), prefix_k), n), scores}, -1);  // [n, h, cB, P]
+        prefix_k = cached({keys_point(c_), l})
+                       .narrow(1, 0, first)[0]
+                       .permute({1, 2, 0});  // [hkv, dh, first]
+        prefix_v = cached({HookPoint::AttnV, l})
+                       .narrow(1, 0, first)[0]
+                       .transpose(0, 1);  // [hkv, first, dh]
+        scores = at::cat({unfold_heads(at::matmul(fold_heads(qu), prefix_k), n), scores},
+                         -1);  // [n, h, cB, P]
       }
       scores.mul_(scale).add_(run_.mask.narrow(0, B[i].first, cB));
       visit_unit(HookPoint::AttnScores, l, B, i, j, scores);
       at::Tensor pattern = at::softmax(scores, -1);
       visit_unit(HookPoint::AttnPattern, l, B, i, j, pattern);
       at::Tensor zu = at::matmul(pattern.narrow(-1, first, cA), vu);  // [n, h, cB, dh]
-      if (first > 0) zu = zu + unfold_heads(at::matmul(fold_heads(pattern.narrow(-1, 0, first)), prefix_v), n);
+      if (first > 0)
+        zu = zu + unfold_heads(at::matmul(fold_heads(pattern.narrow(-1, 0, first)), prefix_v), n);
       zs.push_back(zu.transpose(1, 2).reshape({n * cB, h, dh}));
       i = j;
     }
@@ -332,7 +373,8 @@ class Blocks {
   bool unit_hooked(int64_t l, const Layout& B, size_t i, size_t j) const {
     for (size_t g = i; g < j; ++g) {
       Hooks* hk = hooks_of(B[g]);
-      if (hk && (hk->active({HookPoint::AttnScores, l}) || hk->active({HookPoint::AttnPattern, l}))) return true;
+      if (hk && (hk->active({HookPoint::AttnScores, l}) || hk->active({HookPoint::AttnPattern, l})))
+        return true;
     }
     return false;
   }
@@ -340,22 +382,25 @@ class Blocks {
   // softmax(q·kᵀ·scale + mask)·v in one at::scaled_dot_product_attention call; q [n, h, cB, dh]
   // at positions [q_first, q_first + cB), k/v [n, hkv, cA, dh] at positions [first, P). The
   // cached prefix's keys/values join every row here (the kernel takes one key matrix per row).
-  at::Tensor fused_attention(const at::Tensor& q, at::Tensor k, at::Tensor v, int64_t l, int64_t first, int64_t q_first,
-                             double scale) const {
+  at::Tensor fused_attention(const at::Tensor& q, at::Tensor k, at::Tensor v, int64_t l,
+                             int64_t first, int64_t q_first, double scale) const {
     const int64_t n = q.size(0);
     if (first > 0) {
-      at::Tensor pk = cached({keys_point(c_), l}).narrow(1, 0, first).transpose(1, 2);  // [1, hkv, first, dh]
+      at::Tensor pk =
+          cached({keys_point(c_), l}).narrow(1, 0, first).transpose(1, 2);  // [1, hkv, first, dh]
       at::Tensor pv = cached({HookPoint::AttnV, l}).narrow(1, 0, first).transpose(1, 2);
       k = at::cat({pk.expand({n, -1, -1, -1}), k}, 2);
       v = at::cat({pv.expand({n, -1, -1, -1}), v}, 2);
     }
     at::Tensor mask = run_.mask.narrow(0, q_first, q.size(2));  // [cB, P]
-    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale, /*enable_gqa=*/c_.n_kv_heads != c_.n_heads);
+    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale,
+                                            /*enable_gqa=*/c_.n_kv_heads != c_.n_heads);
   }
 
   // [n, h, c, e] -> [hkv, n * (h / hkv) * c, e]: every row's queries of one KV head as one matrix.
   at::Tensor fold_heads(const at::Tensor& x) const {
-    const int64_t n = x.size(0), hkv = c_.n_kv_heads, g = c_.n_heads / hkv, c = x.size(2), e = x.size(3);
+    const int64_t n = x.size(0), hkv = c_.n_kv_heads, g = c_.n_heads / hkv, c = x.size(2),
+                  e = x.size(3);
     return x.reshape({n, hkv, g, c, e}).permute({1, 0, 2, 3, 4}).reshape({hkv, n * g * c, e});
   }
   // The inverse of fold_heads: [hkv, n * (h / hkv) * c, f] -> [n, h, c, f].
@@ -365,7 +410,8 @@ class Blocks {
   }
 
   // Hooks of the groups [i, j) of one attention call on their rows of `act` [n, h, q, k].
-  void visit_unit(HookPoint point, int64_t l, const Layout& B, size_t i, size_t j, at::Tensor& act) const {
+  void visit_unit(HookPoint point, int64_t l, const Layout& B, size_t i, size_t j,
+                  at::Tensor& act) const {
     const HookSite site{point, l};
     int64_t row = 0;
     for (size_t g = i; g < j; row += B[g++].rows) {
@@ -374,25 +420,30 @@ class Blocks {
       at::Tensor view = act.narrow(0, row, B[g].rows);
       at::Tensor edited = view;
       hk->run(site, edited);
-      if (j - i == 1) act = edited;
-      else if (!edited.is_same(view)) copy_back(site, view, edited);
+      if (j - i == 1)
+        act = edited;
+      else if (!edited.is_same(view))
+        copy_back(site, view, edited);
     }
   }
 
   // z -> W_O -> residual -> ln2 -> MLP -> resid_post on layout C; x: C's resid_pre rows.
-  at::Tensor post_attention_half(int64_t l, const Layout& C, at::Tensor z, const at::Tensor& x) const {
+  at::Tensor post_attention_half(int64_t l, const Layout& C, at::Tensor z,
+                                 const at::Tensor& x) const {
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     visit(HookPoint::AttnZ, l, C, z);
     at::Tensor attn_out = at::linear(z.reshape({z.size(0), c_.n_heads * c_.d_head}), w.W_O, w.b_O);
     visit(HookPoint::AttnOut, l, C, attn_out);
     at::Tensor resid_post;
     if (c_.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
-      at::Tensor ln2 = norm_of(C, x, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
+      at::Tensor ln2 =
+          norm_of(C, x, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
       resid_post = x + attn_out + mlp(l, C, ln2);
     } else {
       at::Tensor resid_mid = x + attn_out;
       visit(HookPoint::ResidMid, l, C, resid_mid);
-      at::Tensor ln2 = norm_of(C, resid_mid, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
+      at::Tensor ln2 =
+          norm_of(C, resid_mid, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
       resid_post = resid_mid + mlp(l, C, ln2);
     }
     visit(HookPoint::ResidPost, l, C, resid_post);
@@ -421,10 +472,14 @@ class Blocks {
 
   static at::Tensor activate(const at::Tensor& x, Activation a) {
     switch (a) {
-      case Activation::GeluTanh: return at::gelu(x, "tanh");
-      case Activation::GeluErf: return at::gelu(x);
-      case Activation::Silu: return at::silu(x);
-      case Activation::Relu: return at::relu(x);
+      case Activation::GeluTanh:
+        return at::gelu(x, "tanh");
+      case Activation::GeluErf:
+        return at::gelu(x);
+      case Activation::Silu:
+        return at::silu(x);
+      case Activation::Relu:
+        return at::relu(x);
     }
     return x;
   }

@@ -30,18 +30,19 @@ struct BlockGroup {
   // [first, attn_end), from the cached run's z and resid_pre (the group's edits there come after
   // attention, so nothing before hook_z changes, and no other position of that block does).
   int64_t attn_end = 0;
-  at::Tensor start;  // [rows * (P - first), d]: resid_pre of start_layer; undefined: the cached run's
+  at::Tensor
+      start;  // [rows * (P - first), d]: resid_pre of start_layer; undefined: the cached run's
   Hooks* hooks = nullptr;
 };
 
 struct BlockRun {
   const ModelConfig& config;
   const Weights& weights;
-  int64_t seq;                  // P
-  at::Tensor mask;              // [P, P] additive causal mask
-  at::Tensor cos, sin;          // [P, rotary_dim] (rotary models)
+  int64_t seq;                                             // P
+  at::Tensor mask;                                         // [P, P] additive causal mask
+  at::Tensor cos, sin;                                     // [P, rotary_dim] (rotary models)
   const std::map<HookSite, at::Tensor>* cached = nullptr;  // a batch-1 run (see resume_sites)
-  int64_t stop_layer = 0;       // blocks [min start_layer, stop_layer) run
+  int64_t stop_layer = 0;  // blocks [min start_layer, stop_layer) run
   // Only each row's last position is wanted after the model's last block: that block computes
   // keys/values for every position but everything else for the last one alone (groups with
   // hooks in that block still run it whole).

@@ -4,7 +4,8 @@
 
 namespace csweep::model {
 
-at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10::Device device) {
+at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype,
+                       c10::Device device) {
   at::Tensor i = at::arange(seq, at::TensorOptions().dtype(at::kLong)).unsqueeze(1);  // query
   at::Tensor j = at::arange(seq, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);  // key
   at::Tensor allowed = j <= i;

@@ -31,7 +31,9 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
     index = nlohmann::json::parse(text.str());
   } catch (const nlohmann::json::parse_error& e) {
     if (e.byte > text.str().size())
-      throw error_at(file, "", "not valid JSON (it ends early, after " + std::to_string(text.str().size()) + " bytes)");
+      throw error_at(
+          file, "",
+          "not valid JSON (it ends early, after " + std::to_string(text.str().size()) + " bytes)");
     throw error_at(file, "", "not valid JSON (error at character " + std::to_string(e.byte) + ")");
   }
   if (!index.is_object()) throw error_at(file, "", "not a JSON object");
@@ -47,8 +49,10 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
     const fs::path shard_path(shard);
     // Shards live beside the index; a path leaving the folder is a broken or hostile index.
     if (shard.empty() || shard_path.is_absolute() ||
-        std::any_of(shard_path.begin(), shard_path.end(), [](const fs::path& p) { return p == ".."; }))
-      throw error_at(file, what, "mapped to '" + shard + "', which is not a file name inside the folder");
+        std::any_of(shard_path.begin(), shard_path.end(),
+                    [](const fs::path& p) { return p == ".."; }))
+      throw error_at(file, what,
+                     "mapped to '" + shard + "', which is not a file name inside the folder");
     weight_map[it.key()] = shard;
   }
   return weight_map;
@@ -58,17 +62,19 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
   const std::string folder = dir.string();
   for (const char* torch_file : {"pytorch_model.bin", "pytorch_model.bin.index.json"})
     if (fs::exists(dir / torch_file))
-      throw error_at(folder, "", std::string("found ") + torch_file +
-                                     " but only safetensors checkpoints are supported (convert it, e.g. "
-                                     "save_pretrained(..., safe_serialization=True))");
+      throw error_at(folder, "",
+                     std::string("found ") + torch_file +
+                         " but only safetensors checkpoints are supported (convert it, e.g. "
+                         "save_pretrained(..., safe_serialization=True))");
   std::vector<std::string> others;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".safetensors") others.push_back(e.path().filename().string());
   std::sort(others.begin(), others.end());
   std::string found;
   for (const auto& o : others) found += (found.empty() ? "" : ", ") + o;
-  throw error_at(folder, "", std::string("no ") + kSingleFile + " or " + kIndexFile + " in this folder" +
-                                 (found.empty() ? "" : " (found " + found + ")"));
+  throw error_at(folder, "",
+                 std::string("no ") + kSingleFile + " or " + kIndexFile + " in this folder" +
+                     (found.empty() ? "" : " (found " + found + ")"));
 }
 
 }  // namespace

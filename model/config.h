@@ -46,15 +46,15 @@ struct ModelConfig {
   bool qkv_bias = false;
   bool attn_out_bias = false;
   bool mlp_bias = false;
-  bool qk_norm = false;               // Qwen3: RMSNorm over d_head on q and k before rotary
-  bool learned_pos_embed = false;     // GPT-2's wpe
-  int64_t rotary_dim = 0;             // 0: no rotary; NeoX: int(d_head * rotary_pct)
+  bool qk_norm = false;            // Qwen3: RMSNorm over d_head on q and k before rotary
+  bool learned_pos_embed = false;  // GPT-2's wpe
+  int64_t rotary_dim = 0;          // 0: no rotary; NeoX: int(d_head * rotary_pct)
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;         // 0: full causal attention
-  double attn_scale = 0.0;            // multiplies q·k; 1/sqrt(d_head) unless the arch says otherwise
+  int64_t sliding_window = 0;  // 0: full causal attention
+  double attn_scale = 0.0;     // multiplies q·k; 1/sqrt(d_head) unless the arch says otherwise
   bool scale_attn_by_inverse_layer_idx = false;  // GPT-2 option: scores / (layer + 1)
-  std::string torch_dtype;            // as stored ("float32", "bfloat16", ...), informational
+  std::string torch_dtype;  // as stored ("float32", "bfloat16", ...), informational
 
   int64_t d_q() const { return n_heads * d_head; }
   int64_t d_kv() const { return n_kv_heads * d_head; }

@@ -21,8 +21,11 @@ bool load_cuda_backend(std::string* why) {
       // LibTorch keeps the first CUDA hooks object it hands out: code that asked for CUDA before
       // this load got the CPU-only stand-in for the life of the process.
       loaded = at::detail::getCUDAHooks().hasCUDART();
-      if (!loaded) error = "LibTorch's CUDA hooks were queried before libtorch_cuda.so was loaded (a csweep bug)";
-      else log::get("model")->debug("loaded LibTorch's CUDA backend (libtorch_cuda.so)");
+      if (!loaded)
+        error =
+            "LibTorch's CUDA hooks were queried before libtorch_cuda.so was loaded (a csweep bug)";
+      else
+        log::get("model")->debug("loaded LibTorch's CUDA backend (libtorch_cuda.so)");
     } else {
       const char* e = dlerror();
       error = e ? e : "unknown dlopen error";

@@ -26,17 +26,21 @@ at::Tensor embed(const Weights& w, const ModelConfig& c, const at::Tensor& token
 // in the start block of an after-attention entry only from hook_z on. A hook anywhere else
 // would be silently ignored, so it is an error; so is one Hooks object for two groups (each
 // group's hooks see that group's rows).
-void check_resume_hooks(const std::vector<HookSite>& sites, const ResumeGroup& g, const std::vector<ResumeGroup>& all) {
+void check_resume_hooks(const std::vector<HookSite>& sites, const ResumeGroup& g,
+                        const std::vector<ResumeGroup>& all) {
   if (!g.hooks) return;
   int shared = 0;
   for (const ResumeGroup& o : all) shared += o.hooks == g.hooks;
-  if (shared > 1) throw Error("resume: two groups share one Hooks object; each group needs its own");
+  if (shared > 1)
+    throw Error("resume: two groups share one Hooks object; each group needs its own");
   for (const HookSite& site : sites) {
     if (!g.hooks->active(site)) continue;
     const bool before_start = site.layer < g.start_layer;  // also the global sites (layer -1)
-    const bool before_z = site.layer == g.start_layer && g.attn_end > g.first_pos && !is_after_attention_point(site.point);
+    const bool before_z = site.layer == g.start_layer && g.attn_end > g.first_pos &&
+                          !is_after_attention_point(site.point);
     if (before_start || before_z)
-      throw Error("resume: " + site.name() + ": a group resuming at block " + std::to_string(g.start_layer) +
+      throw Error("resume: " + site.name() + ": a group resuming at block " +
+                  std::to_string(g.start_layer) +
                   (g.attn_end > g.first_pos ? " after attention" : "") + " never runs this site");
   }
 }
@@ -60,7 +64,8 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     if (!tokens.defined() || tokens.dim() != 2)
       throw Error("forward: tokens must be [batch, pos] int64");
     if (tokens.size(1) > c.n_ctx && c.learned_pos_embed)
-      throw Error("forward: " + std::to_string(tokens.size(1)) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
+      throw Error("forward: " + std::to_string(tokens.size(1)) + " tokens exceed n_ctx " +
+                  std::to_string(c.n_ctx));
     resid = embed(weights_, c, tokens.to(device_, at::kLong), hooks);
   }
 
@@ -80,12 +85,13 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     run.stop_layer = stop;
     run.last_position_only = last_only && stop == c.n_layers;
     run.fused_attention = attention_ == Attention::Fused;
-    resid = run_blocks(run, {group})[0];  // [b, p, d], or [b, 1, d] when the last block could stop there
+    resid = run_blocks(run,
+                       {group})[0];  // [b, p, d], or [b, 1, d] when the last block could stop there
   }
   if (stop < c.n_layers || o.logits == ForwardOptions::Logits::None) return resid;
   if (last_only) resid = resid.narrow(1, resid.size(1) - 1, 1);
-  at::Tensor x = norm(resid, weights_.ln_final_w, weights_.ln_final_b, c, hooks, HookPoint::LnFinalScale,
-                      HookPoint::LnFinalNormalized, -1);
+  at::Tensor x = norm(resid, weights_.ln_final_w, weights_.ln_final_b, c, hooks,
+                      HookPoint::LnFinalScale, HookPoint::LnFinalNormalized, -1);
   if (o.logits == ForwardOptions::Logits::Last && final_hooked) x = x.narrow(1, x.size(1) - 1, 1);
   return at::linear(x, weights_.W_U, weights_.b_U);
 }
@@ -93,14 +99,17 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
 std::set<HookSite> resume_sites(const ModelConfig& c) {
   std::set<HookSite> sites;
   for (int64_t l = 0; l < c.n_layers; ++l) {
-    for (HookPoint p : {HookPoint::ResidPre, c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK, HookPoint::AttnV, HookPoint::AttnZ})
+    for (HookPoint p :
+         {HookPoint::ResidPre, c.rotary_dim > 0 ? HookPoint::AttnRotK : HookPoint::AttnK,
+          HookPoint::AttnV, HookPoint::AttnZ})
       sites.insert({p, l});
   }
   sites.insert({HookPoint::ResidPost, c.n_layers - 1});
   return sites;
 }
 
-at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std::vector<ResumeGroup>& groups) const {
+at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached,
+                         const std::vector<ResumeGroup>& groups) const {
   const ModelConfig& c = config_;
   auto it = cached.find({HookPoint::ResidPre, 0});
   if (it == cached.end()) throw Error("resume: blocks.0.hook_resid_pre: not in the cached run");
@@ -108,11 +117,12 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std
   std::vector<BlockGroup> blocks;
   const std::vector<HookSite> sites = all_sites(c);
   for (const ResumeGroup& g : groups) {
-    if (g.rows < 1 || g.start_layer < 0 || g.start_layer >= c.n_layers || g.first_pos < 0 || g.first_pos >= p ||
-        g.attn_end > p)
-      throw Error("resume: group of " + std::to_string(g.rows) + " rows from block " + std::to_string(g.start_layer) +
-                  ", positions [" + std::to_string(g.first_pos) + ", " + std::to_string(p) + "), attn_end " +
-                  std::to_string(g.attn_end) + ": out of range for " + std::to_string(c.n_layers) + " blocks and " +
+    if (g.rows < 1 || g.start_layer < 0 || g.start_layer >= c.n_layers || g.first_pos < 0 ||
+        g.first_pos >= p || g.attn_end > p)
+      throw Error("resume: group of " + std::to_string(g.rows) + " rows from block " +
+                  std::to_string(g.start_layer) + ", positions [" + std::to_string(g.first_pos) +
+                  ", " + std::to_string(p) + "), attn_end " + std::to_string(g.attn_end) +
+                  ": out of range for " + std::to_string(c.n_layers) + " blocks and " +
                   std::to_string(p) + " positions");
     check_resume_hooks(sites, g, groups);
     BlockGroup b;
@@ -123,7 +133,8 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached, const std
     b.hooks = g.hooks;
     blocks.push_back(b);
   }
-  if (blocks.empty()) return at::empty({0, 1, c.d_model}, at::TensorOptions().dtype(dtype_).device(device_));
+  if (blocks.empty())
+    return at::empty({0, 1, c.d_model}, at::TensorOptions().dtype(dtype_).device(device_));
   const SeqTables& tables = seq_tables(p);
   BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin, &cached};
   run.stop_layer = c.n_layers;

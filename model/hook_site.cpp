@@ -7,12 +7,12 @@ namespace csweep::model {
 namespace {
 
 constexpr std::array<const char*, kHookPointCount> kSuffixes = {
-    "hook_embed",           "hook_pos_embed",        "hook_resid_pre",     "ln1.hook_scale",
-    "ln1.hook_normalized",  "attn.hook_q",           "attn.hook_k",        "attn.hook_v",
-    "attn.hook_rot_q",      "attn.hook_rot_k",       "attn.hook_attn_scores", "attn.hook_pattern",
-    "attn.hook_z",          "hook_attn_out",         "hook_resid_mid",     "ln2.hook_scale",
-    "ln2.hook_normalized",  "mlp.hook_pre",          "mlp.hook_pre_linear", "mlp.hook_post",
-    "hook_mlp_out",         "hook_resid_post",       "ln_final.hook_scale", "ln_final.hook_normalized",
+    "hook_embed",          "hook_pos_embed",  "hook_resid_pre",        "ln1.hook_scale",
+    "ln1.hook_normalized", "attn.hook_q",     "attn.hook_k",           "attn.hook_v",
+    "attn.hook_rot_q",     "attn.hook_rot_k", "attn.hook_attn_scores", "attn.hook_pattern",
+    "attn.hook_z",         "hook_attn_out",   "hook_resid_mid",        "ln2.hook_scale",
+    "ln2.hook_normalized", "mlp.hook_pre",    "mlp.hook_pre_linear",   "mlp.hook_post",
+    "hook_mlp_out",        "hook_resid_post", "ln_final.hook_scale",   "ln_final.hook_normalized",
 };
 
 }  // namespace
@@ -26,8 +26,13 @@ bool is_block_point(HookPoint p) {
 
 bool is_head_point(HookPoint p) {
   switch (p) {
-    case HookPoint::AttnQ: case HookPoint::AttnK: case HookPoint::AttnV: case HookPoint::AttnRotQ:
-    case HookPoint::AttnRotK: case HookPoint::AttnScores: case HookPoint::AttnPattern:
+    case HookPoint::AttnQ:
+    case HookPoint::AttnK:
+    case HookPoint::AttnV:
+    case HookPoint::AttnRotQ:
+    case HookPoint::AttnRotK:
+    case HookPoint::AttnScores:
+    case HookPoint::AttnPattern:
     case HookPoint::AttnZ:
       return true;
     default:
@@ -39,9 +44,13 @@ bool is_kv_head_point(HookPoint p) {
   return p == HookPoint::AttnK || p == HookPoint::AttnV || p == HookPoint::AttnRotK;
 }
 
-bool is_pattern_point(HookPoint p) { return p == HookPoint::AttnScores || p == HookPoint::AttnPattern; }
+bool is_pattern_point(HookPoint p) {
+  return p == HookPoint::AttnScores || p == HookPoint::AttnPattern;
+}
 
-bool is_after_attention_point(HookPoint p) { return p >= HookPoint::AttnZ && p <= HookPoint::ResidPost; }
+bool is_after_attention_point(HookPoint p) {
+  return p >= HookPoint::AttnZ && p <= HookPoint::ResidPost;
+}
 
 std::string HookSite::name() const {
   if (!is_block_point(point)) return point_suffix(point);
@@ -78,13 +87,15 @@ bool site_exists(const HookSite& site, const ModelConfig& c, std::string* why) {
   if (is_block_point(site.point)) {
     if (site.layer < 0 || site.layer >= c.n_layers)
       return fail("layer " + std::to_string(site.layer) + " out of range (model has " +
-                  std::to_string(c.n_layers) + " layers: 0.." + std::to_string(c.n_layers - 1) + ")");
+                  std::to_string(c.n_layers) + " layers: 0.." + std::to_string(c.n_layers - 1) +
+                  ")");
   }
   switch (site.point) {
     case HookPoint::PosEmbed:
       if (!c.learned_pos_embed) return fail("this architecture has no learned position embedding");
       break;
-    case HookPoint::AttnRotQ: case HookPoint::AttnRotK:
+    case HookPoint::AttnRotQ:
+    case HookPoint::AttnRotK:
       if (c.rotary_dim == 0) return fail("this architecture has no rotary embedding");
       break;
     case HookPoint::ResidMid:

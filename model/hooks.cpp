@@ -80,7 +80,8 @@ Axes axes_of(HookPoint p) {
 at::Tensor slice_mask(const Slice& s, const at::Tensor& act, const HookSite& site) {
   Axes ax = axes_of(site.point);
   if (!s.heads.empty() && ax.head < 0)
-    throw Error("hook at " + site.name() + ": a head slice was given but this site has no head axis");
+    throw Error("hook at " + site.name() +
+                ": a head slice was given but this site has no head axis");
   std::vector<int64_t> mask_shape(static_cast<size_t>(act.dim()), 1);
   auto opts = at::TensorOptions().dtype(at::kBool).device(act.device());
   at::Tensor mask = at::ones(mask_shape, opts);
@@ -106,13 +107,15 @@ at::Tensor slice_mask(const Slice& s, const at::Tensor& act, const HookSite& sit
   return mask;
 }
 
-at::Tensor match(const at::Tensor& source, const at::Tensor& act, const HookSite& site, const char* what) {
+at::Tensor match(const at::Tensor& source, const at::Tensor& act, const HookSite& site,
+                 const char* what) {
   bool ok = source.dim() == act.dim();
   for (int64_t d = 1; ok && d < act.dim(); ++d) ok = source.size(d) == act.size(d);
   if (ok) ok = source.size(0) == act.size(0) || source.size(0) == 1;
   if (!ok)
-    throw Error("hook at " + site.name() + ": " + what + " has shape " + std::string(c10::str(source.sizes())) +
-                " but the activation is " + std::string(c10::str(act.sizes())));
+    throw Error("hook at " + site.name() + ": " + what + " has shape " +
+                std::string(c10::str(source.sizes())) + " but the activation is " +
+                std::string(c10::str(act.sizes())));
   return source.to(act.device(), act.scalar_type());
 }
 
@@ -121,17 +124,19 @@ at::Tensor match(const at::Tensor& source, const at::Tensor& act, const HookSite
 // Interventions are out of place (at::where): the activation may be a view of a weight (the
 // position embedding) or saved for backward, and an in-place write would corrupt either.
 HookFn replace_with(at::Tensor source, Slice slice) {
-  return [source = std::move(source), slice = std::move(slice)](at::Tensor& act, const HookSite& site) {
+  return [source = std::move(source), slice = std::move(slice)](at::Tensor& act,
+                                                                const HookSite& site) {
     at::Tensor src = match(source, act, site, "replacement");
     act = at::where(slice_mask(slice, act, site), src, act);
   };
 }
 
 HookFn add_to(at::Tensor delta, Slice slice) {
-  return [delta = std::move(delta), slice = std::move(slice)](at::Tensor& act, const HookSite& site) {
-    at::Tensor d = match(delta, act, site, "delta");
-    act = at::where(slice_mask(slice, act, site), act + d, act);
-  };
+  return
+      [delta = std::move(delta), slice = std::move(slice)](at::Tensor& act, const HookSite& site) {
+        at::Tensor d = match(delta, act, site, "delta");
+        act = at::where(slice_mask(slice, act, site), act + d, act);
+      };
 }
 
 HookFn zero(Slice slice) {

@@ -20,12 +20,13 @@ class Hooks {  // a set of hooks for ONE forward call; removed when it goes out 
  public:
   void add(const HookSite& site, HookFn fn);  // several per site run in insertion order
   void cache(const HookSite& site);           // store a detached copy into cache()
-  void cache_all(const std::function<bool(const HookSite&)>& filter);  // names filter keeps caching bounded
+  void cache_all(
+      const std::function<bool(const HookSite&)>& filter);  // names filter keeps caching bounded
   std::map<HookSite, at::Tensor>& cache();
   const std::map<HookSite, at::Tensor>& cache() const;
   bool active(const HookSite& site) const;  // O(1): the forward skips all work for inactive sites
   void run(const HookSite& site, at::Tensor& activation);  // called by the forward
-  void clear();  // drop every hook and the cache
+  void clear();                                            // drop every hook and the cache
 
  private:
   struct Entry {
@@ -50,7 +51,8 @@ struct Slice {
 // copy source[slice] into activation[slice] (source has the activation's shape, or batch 1
 // broadcast over rows)
 HookFn replace_with(at::Tensor source, Slice slice);
-HookFn add_to(at::Tensor delta, Slice slice);  // activation[slice] += delta[slice] (same shape rules)
+HookFn add_to(at::Tensor delta,
+              Slice slice);  // activation[slice] += delta[slice] (same shape rules)
 HookFn zero(Slice slice);
 HookFn scale(double factor, Slice slice);
 

@@ -32,6 +32,7 @@ void rotary_tables(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 // Additive causal mask [seq, seq] (sliding window when c.sliding_window > 0).
-at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10::Device device);
+at::Tensor causal_mask(const ModelConfig& c, int64_t seq, c10::ScalarType dtype,
+                       c10::Device device);
 
 }  // namespace csweep::model

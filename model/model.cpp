@@ -21,11 +21,13 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& dir, const LoadO
   ModelConfig config = load_model_config(dir);
   CheckpointFiles files = CheckpointFiles::open(dir);
   Weights weights = load_weights(files, config, options.dtype, options.device);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  log::get("model")->info("loaded {} ({} layers, d_model {}) from {} as {} on {} in {:.0f} ms", arch_name(config.arch),
-                          config.n_layers, config.d_model, dir.string(), c10::toString(options.dtype),
-                          options.device.str(), ms);
-  auto model = std::make_shared<Model>(std::move(config), std::move(weights), options.dtype, options.device);
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log::get("model")->info("loaded {} ({} layers, d_model {}) from {} as {} on {} in {:.0f} ms",
+                          arch_name(config.arch), config.n_layers, config.d_model, dir.string(),
+                          c10::toString(options.dtype), options.device.str(), ms);
+  auto model =
+      std::make_shared<Model>(std::move(config), std::move(weights), options.dtype, options.device);
   model->set_attention(options.attention);
   return model;
 }

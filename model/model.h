@@ -28,10 +28,17 @@ struct LoadOptions {
 };
 
 struct ForwardOptions {
-  int64_t start_layer = 0;  // >0: skip embeddings and blocks < start_layer; start_resid is blocks.{start_layer}.hook_resid_pre
-  at::Tensor start_resid;   // [b, p, d_model]; when defined, also used with start_layer 0 (skips the embeddings)
-  int64_t stop_layer = -1;  // >=0: stop after block stop_layer-1 and return that residual (no ln_final/unembed)
-  enum class Logits { All, Last, None } logits = Logits::All;  // Last: only the final position ([b, 1, vocab]) — sweeps need only this
+  int64_t start_layer = 0;  // >0: skip embeddings and blocks < start_layer; start_resid is
+                            // blocks.{start_layer}.hook_resid_pre
+  at::Tensor start_resid;  // [b, p, d_model]; when defined, also used with start_layer 0 (skips the
+                           // embeddings)
+  int64_t stop_layer =
+      -1;  // >=0: stop after block stop_layer-1 and return that residual (no ln_final/unembed)
+  enum class Logits {
+    All,
+    Last,
+    None
+  } logits = Logits::All;  // Last: only the final position ([b, 1, vocab]) — sweeps need only this
 };
 
 // Rows that resume an unedited run of one prompt (Model::resume): they start at block
@@ -59,7 +66,8 @@ std::set<HookSite> resume_sites(const ModelConfig& config);
 class Model {
  public:
   // config.json + safetensors through the arch table
-  static std::shared_ptr<Model> load(const std::filesystem::path& dir, const LoadOptions& options = {});
+  static std::shared_ptr<Model> load(const std::filesystem::path& dir,
+                                     const LoadOptions& options = {});
   // From weights already in canonical layout (the trainer, tests).
   Model(ModelConfig config, Weights weights, c10::ScalarType dtype, c10::Device device);
 
@@ -75,13 +83,15 @@ class Model {
   // (Logits::All) or [b, 1, vocab] (Last); with Logits::None or stop_layer >= 0 the residual
   // stream after the last block run, [b, p, d_model] (no ln_final). Runs with autograd on if the
   // caller has it on: callers choose NoGrad/InferenceMode.
-  at::Tensor forward(const at::Tensor& tokens, Hooks* hooks = nullptr, const ForwardOptions& options = {}) const;
+  at::Tensor forward(const at::Tensor& tokens, Hooks* hooks = nullptr,
+                     const ForwardOptions& options = {}) const;
 
   // Many groups of rows resuming one cached batch-1 run (`cached`: hook site -> [1, ...], at
   // least resume_sites()) in one pass: every projection and MLP of a block is one GEMM over all
   // groups' token rows. Returns each row's final residual at the last position (before
   // ln_final), [rows in group order, 1, d_model]. No autograd.
-  at::Tensor resume(const std::map<HookSite, at::Tensor>& cached, const std::vector<ResumeGroup>& groups) const;
+  at::Tensor resume(const std::map<HookSite, at::Tensor>& cached,
+                    const std::vector<ResumeGroup>& groups) const;
 
  private:
   ModelConfig config_;

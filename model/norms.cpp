@@ -10,12 +10,15 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
 
 at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const ModelConfig& c,
                 Hooks* hooks, HookPoint scale_point, HookPoint normalized_point, int64_t layer) {
-  const bool hooked = hooks && (hooks->active({scale_point, layer}) || hooks->active({normalized_point, layer}));
+  const bool hooked =
+      hooks && (hooks->active({scale_point, layer}) || hooks->active({normalized_point, layer}));
   const c10::ScalarType dtype = x.scalar_type();
   if (!hooked) {  // the fused kernels
     if (c.norm == NormKind::RmsNorm) return rms_norm(x, w, c.norm_eps);
     if (dtype == at::kFloat) return at::layer_norm(x, {x.size(-1)}, w, b, c.norm_eps);
-    return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), c.norm_eps).to(dtype);
+    return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat),
+                          c.norm_eps)
+        .to(dtype);
   }
   // Spelled out so that the scale and the normalized activation are visible to hooks.
   at::Tensor xf = x.to(at::kFloat);

@@ -13,7 +13,8 @@ at::Tensor llama3_scaled(const at::Tensor& inv_freq, const RopeScaling& rs) {
   const double high_wavelen = old_len / rs.high_freq_factor;
   at::Tensor wavelen = 2 * M_PI / inv_freq;
   at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / rs.factor, inv_freq);
-  at::Tensor smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+  at::Tensor smooth =
+      (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
   at::Tensor smoothed = (1 - smooth) * scaled / rs.factor + smooth * scaled;
   at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
   return at::where(medium, smoothed, scaled);
@@ -26,7 +27,8 @@ void rotary_tables(const ModelConfig& c, int64_t seq, c10::ScalarType dtype, c10
   const int64_t rot = c.rotary_dim;
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   // inv_freq = 1 / base^(arange(0, rot, 2) / rot), in fp32 as the HF code computes it.
-  at::Tensor exponent = at::arange(0, rot, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) / double(rot);
+  at::Tensor exponent =
+      at::arange(0, rot, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) / double(rot);
   at::Tensor inv_freq = 1.0 / at::pow(c.rope_theta, exponent);
   if (c.rope_scaling.type == "llama3") inv_freq = llama3_scaled(inv_freq, c.rope_scaling);
   if (c.rope_scaling.type == "linear") inv_freq = inv_freq / c.rope_scaling.factor;

@@ -16,8 +16,8 @@ namespace csweep::model {
 
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 
-size_t dtype_size(DType dtype);            // bytes per element
-const char* dtype_name(DType dtype);       // the safetensors spelling: "F32", "BF16", ...
+size_t dtype_size(DType dtype);       // bytes per element
+const char* dtype_name(DType dtype);  // the safetensors spelling: "F32", "BF16", ...
 bool parse_dtype(const std::string& name, DType* out);  // false if unknown
 
 struct TensorEntry {  // one tensor of a memory-mapped .safetensors file

@@ -11,7 +11,8 @@ namespace csweep::model {
 
 void write_safetensors(const std::filesystem::path& path, std::vector<TensorBytes> tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::sort(tensors.begin(), tensors.end(), [](const TensorBytes& a, const TensorBytes& b) { return a.name < b.name; });
+  std::sort(tensors.begin(), tensors.end(),
+            [](const TensorBytes& a, const TensorBytes& b) { return a.name < b.name; });
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   size_t offset = 0;
@@ -20,9 +21,11 @@ void write_safetensors(const std::filesystem::path& path, std::vector<TensorByte
     for (int64_t d : t.shape) numel *= d;
     if (t.bytes.size() != size_t(numel) * dtype_size(t.dtype))
       throw error_at(path.string(), "tensor '" + t.name + "'",
-                     std::to_string(t.bytes.size()) + " bytes given for shape " + format_shape(t.shape) + " x " +
-                         dtype_name(t.dtype));
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
+                     std::to_string(t.bytes.size()) + " bytes given for shape " +
+                         format_shape(t.shape) + " x " + dtype_name(t.dtype));
+    header[t.name] = {{"dtype", dtype_name(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
   }
   std::string text = header.dump();

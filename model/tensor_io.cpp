@@ -1,6 +1,5 @@
 #include "model/tensor_io.h"
 
-
 #include <cstring>
 
 #include "common/error.h"
@@ -15,7 +14,8 @@ std::vector<int64_t> as_sizes(const std::vector<int64_t>& shape) { return shape;
 // Copies rows [start, start+length) of dimension `dim` into a fresh tensor of the entry's own
 // dtype. Used when the mapping is not aligned to the element size (old writers did not pad
 // the header), where a from_blob view would make ATen read misaligned elements.
-at::Tensor copy_slice_unaligned(const TensorEntry& entry, int64_t dim, int64_t start, int64_t length) {
+at::Tensor copy_slice_unaligned(const TensorEntry& entry, int64_t dim, int64_t start,
+                                int64_t length) {
   std::vector<int64_t> sizes = as_sizes(entry.shape);
   int64_t outer = 1;
   for (int64_t i = 0; i < dim; ++i) outer *= sizes[i];
@@ -42,16 +42,26 @@ at::Tensor convert(const at::Tensor& source, c10::ScalarType dtype, const c10::D
 
 c10::ScalarType scalar_type(DType dtype) {
   switch (dtype) {
-    case DType::F64: return at::kDouble;
-    case DType::F32: return at::kFloat;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::I64: return at::kLong;
-    case DType::I32: return at::kInt;
-    case DType::I16: return at::kShort;
-    case DType::I8: return at::kChar;
-    case DType::U8: return at::kByte;
-    case DType::BOOL: return at::kBool;
+    case DType::F64:
+      return at::kDouble;
+    case DType::F32:
+      return at::kFloat;
+    case DType::F16:
+      return at::kHalf;
+    case DType::BF16:
+      return at::kBFloat16;
+    case DType::I64:
+      return at::kLong;
+    case DType::I32:
+      return at::kInt;
+    case DType::I16:
+      return at::kShort;
+    case DType::I8:
+      return at::kChar;
+    case DType::U8:
+      return at::kByte;
+    case DType::BOOL:
+      return at::kBool;
   }
   throw Error("internal: unknown DType");
 }
@@ -71,8 +81,9 @@ at::Tensor to_tensor_slice(const TensorEntry& entry, int64_t dim, int64_t start,
       throw error_at(entry.file, what, "slice of a 0-dimensional tensor");
   } else {
     if (dim < 0 || dim >= ndim)
-      throw error_at(entry.file, what, "slice dim " + std::to_string(dim) + " is out of range for shape " +
-                                           format_shape(entry.shape));
+      throw error_at(entry.file, what,
+                     "slice dim " + std::to_string(dim) + " is out of range for shape " +
+                         format_shape(entry.shape));
     if (start < 0 || length < 0 || start + length > entry.shape[dim])
       throw error_at(entry.file, what,
                      "slice [" + std::to_string(start) + ", " + std::to_string(start + length) +
@@ -98,7 +109,8 @@ void check_compute_dtype(c10::ScalarType dtype, const c10::Device& device) {
                 " is not a floating-point type; use float32, bfloat16 or float16");
   if (dtype == at::kHalf && device.is_cpu())
     throw Error(
-        "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested here); use float32 "
+        "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested "
+        "here); use float32 "
         "or bfloat16 on CPU (F16 weights are converted)");
 }
 
@@ -107,13 +119,16 @@ void check_device(const c10::Device& device) {
   if (!device.is_cuda()) throw Error("device " + device.str() + ": not supported (cpu or cuda:N)");
   std::string why;
   if (!load_cuda_backend(&why))
-    throw Error("device " + device.str() + ": LibTorch's CUDA backend could not be loaded (" + why + ")");
+    throw Error("device " + device.str() + ": LibTorch's CUDA backend could not be loaded (" + why +
+                ")");
   // Without a driver or a GPU the CUDA backend reports no devices.
   const int64_t count = cuda_device_count();
-  if (count == 0) throw Error("device " + device.str() + ": no CUDA GPU is visible on this machine (use device: cpu)");
+  if (count == 0)
+    throw Error("device " + device.str() +
+                ": no CUDA GPU is visible on this machine (use device: cpu)");
   if (device.index() >= count)
-    throw Error("device " + device.str() + ": this machine has " + std::to_string(count) + " CUDA GPU(s) (cuda:0 to cuda:" +
-                std::to_string(count - 1) + ")");
+    throw Error("device " + device.str() + ": this machine has " + std::to_string(count) +
+                " CUDA GPU(s) (cuda:0 to cuda:" + std::to_string(count - 1) + ")");
 }
 
 }  // namespace csweep::model

@@ -14,7 +14,8 @@ namespace csweep::orchestrator {
 
 class Progress {
  public:
-  Progress(const store::Store& store, const Scheduler& scheduler, double interval_s, nlohmann::json run_info);
+  Progress(const store::Store& store, const Scheduler& scheduler, double interval_s,
+           nlohmann::json run_info);
   // Cheap to call on every loop iteration: does work only when a redraw/write is due.
   void tick(int live_workers, bool force = false);
   void finish(const std::string& state, int exit_code);  // final status.json and line

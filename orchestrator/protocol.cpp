@@ -8,17 +8,28 @@ namespace csweep::orchestrator {
 
 const char* message_type_name(MessageType t) {
   switch (t) {
-    case MessageType::Hello: return "HELLO";
-    case MessageType::Start: return "START";
-    case MessageType::Abort: return "ABORT";
-    case MessageType::Ready: return "READY";
-    case MessageType::Assign: return "ASSIGN";
-    case MessageType::Done: return "DONE";
-    case MessageType::Failed: return "FAILED";
-    case MessageType::Heartbeat: return "HEARTBEAT";
-    case MessageType::Signaled: return "SIGNALED";
-    case MessageType::Stop: return "STOP";
-    case MessageType::Bye: return "BYE";
+    case MessageType::Hello:
+      return "HELLO";
+    case MessageType::Start:
+      return "START";
+    case MessageType::Abort:
+      return "ABORT";
+    case MessageType::Ready:
+      return "READY";
+    case MessageType::Assign:
+      return "ASSIGN";
+    case MessageType::Done:
+      return "DONE";
+    case MessageType::Failed:
+      return "FAILED";
+    case MessageType::Heartbeat:
+      return "HEARTBEAT";
+    case MessageType::Signaled:
+      return "SIGNALED";
+    case MessageType::Stop:
+      return "STOP";
+    case MessageType::Bye:
+      return "BYE";
   }
   return "UNKNOWN";
 }
@@ -40,11 +51,12 @@ std::string encode(const Message& m) {
 Message decode(const char* data, size_t size, int source) {
   MessageHeader h;
   if (size < sizeof h)
-    throw Error("protocol: message of " + std::to_string(size) + " bytes from rank " + std::to_string(source) +
-                " is shorter than a header");
+    throw Error("protocol: message of " + std::to_string(size) + " bytes from rank " +
+                std::to_string(source) + " is shorter than a header");
   std::memcpy(&h, data, sizeof h);
   if (h.magic != kProtocolMagic)
-    throw Error("protocol: message from rank " + std::to_string(source) + " has a wrong magic (not csweep?)");
+    throw Error("protocol: message from rank " + std::to_string(source) +
+                " has a wrong magic (not csweep?)");
   Message m;
   m.type = static_cast<MessageType>(h.type);
   m.version = h.version;

@@ -4,7 +4,8 @@
 
 namespace csweep::orchestrator {
 
-Scheduler::Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done, int max_retries)
+Scheduler::Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done,
+                     int max_retries)
     : max_retries_(max_retries), total_(static_cast<int64_t>(shards.size())) {
   size_t n = 0;
   for (const auto& s : shards) n = std::max<size_t>(n, size_t(s.id) + 1);
@@ -56,7 +57,8 @@ std::optional<uint32_t> Scheduler::next_for(int worker) {
   auto last = last_prompt_.find(worker);
   if (last != last_prompt_.end()) {
     auto same = pending_by_prompt_.find(last->second);
-    if (same != pending_by_prompt_.end() && !same->second.empty()) id = same->second.begin()->second;
+    if (same != pending_by_prompt_.end() && !same->second.empty())
+      id = same->second.begin()->second;
   }
   take(id, worker);
   return id;
@@ -89,7 +91,8 @@ bool Scheduler::done(int worker, uint32_t shard) {
 }
 
 bool Scheduler::failed(int worker, uint32_t shard) {
-  if (!in_scope(shard) || state_[shard] != ShardState::Assigned || owner_[shard] != worker) return false;
+  if (!in_scope(shard) || state_[shard] != ShardState::Assigned || owner_[shard] != worker)
+    return false;
   assigned_[worker].erase(shard);
   --assigned_count_;
   if (++attempts_[shard] <= max_retries_) {

@@ -31,7 +31,8 @@ enum class ShardState : uint8_t { Pending, Assigned, Done, Failed };
 class Scheduler {
  public:
   // `already_done[i]` != 0: shard i is complete in the store (resume).
-  Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done, int max_retries = 0);
+  Scheduler(std::vector<ScheduledShard> shards, const std::vector<uint8_t>& already_done,
+            int max_retries = 0);
 
   // Picks, marks Assigned to `worker` and returns the next shard, or nothing when none pends.
   std::optional<uint32_t> next_for(int worker);
@@ -69,7 +70,7 @@ class Scheduler {
   int max_retries_ = 0;
   int64_t total_ = 0;
   std::vector<ShardState> state_;
-  std::vector<int> owner_;                     // worker holding an Assigned shard
+  std::vector<int> owner_;  // worker holding an Assigned shard
   std::set<Key> pending_;
   std::map<uint32_t, std::set<Key>> pending_by_prompt_;
   std::map<int, std::set<uint32_t>> assigned_;  // worker -> its outstanding shards

@@ -19,9 +19,9 @@ struct Aggregates {
   // TransformerLens tutorials: robust to prompts whose clean/corrupted gap is tiny), and
   //   fraction_per_prompt[p][c] = (patched - corrupted) / (clean - corrupted) for that prompt.
   bool has_fraction = false;
-  std::vector<float> fraction_recovered;               // [cells]
+  std::vector<float> fraction_recovered;                // [cells]
   std::vector<std::vector<float>> fraction_per_prompt;  // [n_prompts][cells]
-  int64_t cells_done = 0, cells_total = 0;  // over prompts x cells
+  int64_t cells_done = 0, cells_total = 0;              // over prompts x cells
 };
 
 Aggregates aggregate(const AnalysisInput& analysis);
@@ -38,7 +38,8 @@ struct TopComponent {
 
 // The k cells with the largest |effect| (NaN cells never rank), largest first; ties keep
 // row-major order so the table is deterministic.
-std::vector<TopComponent> top_components(const AnalysisInput& analysis, const Aggregates& agg, int k);
+std::vector<TopComponent> top_components(const AnalysisInput& analysis, const Aggregates& agg,
+                                         int k);
 
 // Mean corrupted baseline over the prompts that have one (NaN if none): the reference that
 // an effect is measured from.

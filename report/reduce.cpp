@@ -17,7 +17,8 @@ namespace {
 
 std::string file_stem(const std::string& name) {
   std::string out;
-  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  for (char c : name)
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
   return out.empty() ? "analysis" : out;
 }
 
@@ -30,7 +31,8 @@ std::string Completeness::line() const {
   return analysis + ": " + buf;
 }
 
-ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_dir, const ReduceOptions& options) {
+ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_dir,
+                     const ReduceOptions& options) {
   auto log = log::get("report");
   validate(input, out_dir.string());
   const std::filesystem::path heatmap_dir = out_dir / "heatmaps";
@@ -44,7 +46,8 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
   for (const auto& a : input.analyses) {
     aggregates.push_back(aggregate(a));
     top.push_back(top_components(a, aggregates.back(), options.top_k));
-    out.completeness.push_back({a.name, aggregates.back().cells_done, aggregates.back().cells_total});
+    out.completeness.push_back(
+        {a.name, aggregates.back().cells_done, aggregates.back().cells_total});
     log->info("{}", out.completeness.back().line());
   }
 

@@ -16,7 +16,8 @@ void validate(const ReduceInput& input, const std::string& source) {
     if (a.axes.empty()) throw error_at(source, what, "has no axes");
     for (const auto& axis : a.axes) {
       if (axis.size <= 0)
-        throw error_at(source, what, "axis '" + axis.name + "' has size " + std::to_string(axis.size));
+        throw error_at(source, what,
+                       "axis '" + axis.name + "' has size " + std::to_string(axis.size));
       if (!axis.labels.empty() && static_cast<int64_t>(axis.labels.size()) != axis.size)
         throw error_at(source, what,
                        "axis '" + axis.name + "' has " + std::to_string(axis.labels.size()) +
@@ -34,8 +35,9 @@ void validate(const ReduceInput& input, const std::string& source) {
     for (size_t p = 0; p < n_prompts; ++p)
       if (a.values[p].size() != cells || a.done[p].size() != cells)
         throw error_at(source, what,
-                       "prompt " + std::to_string(p) + " has " + std::to_string(a.values[p].size()) +
-                           " values, expected " + std::to_string(cells));
+                       "prompt " + std::to_string(p) + " has " +
+                           std::to_string(a.values[p].size()) + " values, expected " +
+                           std::to_string(cells));
     if (!a.clean_baseline.empty() && a.clean_baseline.size() != n_prompts)
       throw error_at(source, what, "clean baselines are not one per prompt");
     if (!a.corrupted_baseline.empty() && a.corrupted_baseline.size() != n_prompts)

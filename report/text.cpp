@@ -12,10 +12,14 @@ std::string valid_utf8(const std::string& s) {
     const unsigned char c = b[i];
     size_t len = 0;
     uint32_t min = 0;
-    if (c < 0x80) len = 1;
-    else if ((c & 0xE0) == 0xC0) len = 2, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000;
+    if (c < 0x80)
+      len = 1;
+    else if ((c & 0xE0) == 0xC0)
+      len = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, min = 0x10000;
     bool ok = len > 0 && i + len <= n;
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; ok && k < len; ++k) {
@@ -37,10 +41,14 @@ std::string valid_utf8(const std::string& s) {
 std::string display_token(const std::string& token) {
   std::string out;
   for (char c : valid_utf8(token)) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
-    else out += c;
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out += c;
   }
   return out;
 }

@@ -17,7 +17,7 @@
 namespace csweep::report {
 
 struct Check {
-  std::string name;    // "complete", "baseline resid_pre", "assertion 0 (head_z top_head)"
+  std::string name;  // "complete", "baseline resid_pre", "assertion 0 (head_z top_head)"
   bool pass = false;
   std::string detail;  // the numbers behind the verdict
   std::string line() const { return std::string(pass ? "PASS " : "FAIL ") + name + ": " + detail; }
@@ -28,12 +28,13 @@ struct ValidateOptions {
   std::filesystem::path baseline;  // empty: no baseline comparison
   double tolerance = 1e-4;
   std::vector<jobs::Assertion> assertions;
-  std::string spec_file;           // names the job spec in error messages
+  std::string spec_file;  // names the job spec in error messages
 };
 
 // aggregates[i] belongs to input.analyses[i]. Checks, in order: the store is complete, the
 // baseline (one check per analysis), every assertion.
-std::vector<Check> validate_sweep(const ReduceInput& input, const std::vector<Aggregates>& aggregates,
+std::vector<Check> validate_sweep(const ReduceInput& input,
+                                  const std::vector<Aggregates>& aggregates,
                                   const ValidateOptions& options);
 
 // One check of `mean` against the baseline's /analyses/<name>/mean (exposed for tests).

@@ -34,7 +34,9 @@ std::string check_of(const std::string& text) {
   return buf;
 }
 
-nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
+nlohmann::json number_or_null(double x) {
+  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr);
+}
 
 double number_of(const nlohmann::json& j) {
   return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN();
@@ -58,13 +60,15 @@ nlohmann::json parse_line(const std::string& line) {
 
 }  // namespace
 
-BaselinesWriter::BaselinesWriter(const fs::path& store_dir, const std::string& name, const std::string& spec_hash,
-                                 int rank) {
+BaselinesWriter::BaselinesWriter(const fs::path& store_dir, const std::string& name,
+                                 const std::string& spec_hash, int rank) {
   const fs::path dir = store_dir / "baselines";
   fs::create_directories(dir);
   file_ = dir / (name + ".jsonl");
   fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw error_at(file_.string(), "", std::string("cannot create baselines file: ") + std::strerror(errno));
+  if (fd_ < 0)
+    throw error_at(file_.string(), "",
+                   std::string("cannot create baselines file: ") + std::strerror(errno));
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   append(nlohmann::json{{"format", kFormat},
@@ -77,12 +81,16 @@ BaselinesWriter::BaselinesWriter(const fs::path& store_dir, const std::string& n
 
 BaselinesWriter::~BaselinesWriter() { close(); }
 
-bool BaselinesWriter::has(uint32_t analysis, uint32_t prompt) const { return recorded_.count({analysis, prompt}) > 0; }
+bool BaselinesWriter::has(uint32_t analysis, uint32_t prompt) const {
+  return recorded_.count({analysis, prompt}) > 0;
+}
 
-void BaselinesWriter::record(const Layout& layout, uint32_t analysis, uint32_t prompt, const Baseline& b) {
+void BaselinesWriter::record(const Layout& layout, uint32_t analysis, uint32_t prompt,
+                             const Baseline& b) {
   if (has(analysis, prompt)) return;
   if (analysis >= layout.analyses.size() || prompt >= layout.prompt_ids.size())
-    throw error_at(file_.string(), "analysis " + std::to_string(analysis) + ", prompt " + std::to_string(prompt),
+    throw error_at(file_.string(),
+                   "analysis " + std::to_string(analysis) + ", prompt " + std::to_string(prompt),
                    "out of the layout's range");
   append(nlohmann::json{{"analysis", layout.analyses[analysis].name},
                         {"a", analysis},
@@ -103,7 +111,8 @@ void BaselinesWriter::append(const std::string& json) {
   while (done < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw error_at(file_.string(), "", std::string("cannot append: ") + std::strerror(errno));
+    if (n <= 0)
+      throw error_at(file_.string(), "", std::string("cannot append: ") + std::strerror(errno));
     done += static_cast<size_t>(n);
   }
 }
@@ -115,12 +124,14 @@ void BaselinesWriter::close() {
   fd_ = -1;
 }
 
-RecordedBaselines read_baselines(const fs::path& store_dir, const Layout& layout, const std::string& spec_hash) {
+RecordedBaselines read_baselines(const fs::path& store_dir, const Layout& layout,
+                                 const std::string& spec_hash) {
   RecordedBaselines r;
   const size_t n_prompts = layout.prompt_ids.size();
   r.values.assign(layout.analyses.size(), std::vector<Baseline>(n_prompts));
   r.known.assign(layout.analyses.size(), std::vector<uint8_t>(n_prompts, 0));
-  std::vector<std::vector<std::string>> first(layout.analyses.size(), std::vector<std::string>(n_prompts));
+  std::vector<std::vector<std::string>> first(layout.analyses.size(),
+                                              std::vector<std::string>(n_prompts));
 
   std::vector<fs::path> files;
   std::error_code ec;
@@ -140,7 +151,8 @@ RecordedBaselines read_baselines(const fs::path& store_dir, const Layout& layout
     for (size_t nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1)
       lines.push_back(all.substr(start, nl - start));
     const nlohmann::json header = lines.empty() ? nlohmann::json(nullptr) : parse_line(lines[0]);
-    if (!header.is_object() || header.value("format", "") != kFormat || header.value("spec_hash", "") != spec_hash) {
+    if (!header.is_object() || header.value("format", "") != kFormat ||
+        header.value("spec_hash", "") != spec_hash) {
       log->warn("{}: not a baselines file of this store's spec; ignored", file.string());
       r.ignored.push_back(file);
       continue;
@@ -154,16 +166,20 @@ RecordedBaselines read_baselines(const fs::path& store_dir, const Layout& layout
       if (!a.is_number_unsigned() || !p.is_number_unsigned()) continue;
       const uint64_t ai = a.get<uint64_t>(), pi = p.get<uint64_t>();
       if (ai >= layout.analyses.size() || pi >= n_prompts) continue;
-      if (j.value("analysis", "") != layout.analyses[ai].name || j.value("prompt", "") != layout.prompt_ids[pi])
+      if (j.value("analysis", "") != layout.analyses[ai].name ||
+          j.value("prompt", "") != layout.prompt_ids[pi])
         continue;
-      const Baseline b{number_of(j.value("clean", nlohmann::json())), number_of(j.value("corrupted", nlohmann::json()))};
+      const Baseline b{number_of(j.value("clean", nlohmann::json())),
+                       number_of(j.value("corrupted", nlohmann::json()))};
       if (!r.known[ai][pi]) {
         r.values[ai][pi] = b;
         r.known[ai][pi] = 1;
         first[ai][pi] = file.filename().string();
-      } else if (!same(r.values[ai][pi].clean, b.clean) || !same(r.values[ai][pi].corrupted, b.corrupted)) {
-        r.conflicts.push_back(file.string() + ": " + layout.analyses[ai].name + "/" + layout.prompt_ids[pi] +
-                              ": differs from the copy in " + first[ai][pi]);
+      } else if (!same(r.values[ai][pi].clean, b.clean) ||
+                 !same(r.values[ai][pi].corrupted, b.corrupted)) {
+        r.conflicts.push_back(file.string() + ": " + layout.analyses[ai].name + "/" +
+                              layout.prompt_ids[pi] + ": differs from the copy in " +
+                              first[ai][pi]);
       }
     }
   }

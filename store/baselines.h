@@ -30,8 +30,8 @@ struct Baseline {
 class BaselinesWriter {
  public:
   // Creates STORE/baselines/<name>.jsonl (refuses an existing file) and writes its header.
-  BaselinesWriter(const std::filesystem::path& store_dir, const std::string& name, const std::string& spec_hash,
-                  int rank);
+  BaselinesWriter(const std::filesystem::path& store_dir, const std::string& name,
+                  const std::string& spec_hash, int rank);
   ~BaselinesWriter();
   BaselinesWriter(const BaselinesWriter&) = delete;
   BaselinesWriter& operator=(const BaselinesWriter&) = delete;
@@ -54,7 +54,7 @@ struct RecordedBaselines {
   // [analysis][prompt] in layout order; `known` is 0 where no file holds that pair.
   std::vector<std::vector<Baseline>> values;
   std::vector<std::vector<uint8_t>> known;
-  std::vector<std::string> conflicts;  // "FILE: ANALYSIS/PROMPT: differs from FIRST"
+  std::vector<std::string> conflicts;          // "FILE: ANALYSIS/PROMPT: differs from FIRST"
   std::vector<std::filesystem::path> files;    // read
   std::vector<std::filesystem::path> ignored;  // no valid header, or another spec's
 };

@@ -42,8 +42,8 @@ struct WriterInfo {
 class FragmentWriter {
  public:
   // Creates a new fragment under store_dir/fragments.
-  FragmentWriter(const std::filesystem::path& store_dir, const Layout& layout, const std::string& spec_hash,
-                 const WriterInfo& info);
+  FragmentWriter(const std::filesystem::path& store_dir, const Layout& layout,
+                 const std::string& spec_hash, const WriterInfo& info);
   ~FragmentWriter();
   FragmentWriter(const FragmentWriter&) = delete;
   FragmentWriter& operator=(const FragmentWriter&) = delete;

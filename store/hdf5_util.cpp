@@ -19,7 +19,8 @@ void write_string_attr(hid_t obj, const std::string& name, const std::string& va
   H5Awrite(a, t, &p);
 }
 
-void write_strings_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+void write_strings_attr(hid_t obj, const std::string& name,
+                        const std::vector<std::string>& values) {
   Handle t = vlen_string_type();
   hsize_t n = values.size();
   Handle s = space(H5Screate_simple(1, &n, nullptr));

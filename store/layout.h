@@ -13,7 +13,7 @@
 namespace csweep::store {
 
 struct AxisInfo {
-  std::string name;                 // "layer", "head", "pos", ...
+  std::string name;  // "layer", "head", "pos", ...
   int64_t size = 0;
   std::vector<std::string> labels;  // one per entry (may be empty: labels are then "0".."size-1")
 };

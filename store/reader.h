@@ -20,9 +20,9 @@ namespace csweep::store {
 struct AnalysisResults {
   AnalysisInfo info;
   int64_t n_prompts = 0;
-  int64_t cells = 0;                // per prompt (info.cells())
-  std::vector<float> values;        // [n_prompts * cells]; NaN where not done
-  std::vector<uint8_t> done;        // [n_prompts * cells]; 1 where a complete shard covered it
+  int64_t cells = 0;          // per prompt (info.cells())
+  std::vector<float> values;  // [n_prompts * cells]; NaN where not done
+  std::vector<uint8_t> done;  // [n_prompts * cells]; 1 where a complete shard covered it
   float at(int64_t prompt, int64_t cell) const { return values[prompt * cells + cell]; }
 };
 
@@ -33,7 +33,7 @@ struct FragmentInfo {
   bool readable = false;
   std::string host, created;
   int64_t pid = -1, rank = -1;
-  std::string slice;                                           // "k/N" or ""
+  std::string slice;                                                  // "k/N" or ""
   std::string slurm_job_id, slurm_array_job_id, slurm_array_task_id;  // "" when not under Slurm
   int64_t shards = 0;        // complete, checksummed shard rows in it
   int64_t first_copies = 0;  // of those, the copies the merge used (read_store only)
@@ -49,8 +49,8 @@ struct StoreContents {
   std::vector<AnalysisResults> analyses;  // same order as layout.analyses
   std::vector<uint8_t> shard_done;        // per shard id
   int64_t shards_done = 0;
-  int64_t duplicate_shards = 0;           // extra identical copies seen (re-issued shards)
-  std::vector<std::string> conflicts;     // "FRAGMENT: shard N: differs from FIRST" lines
+  int64_t duplicate_shards = 0;                   // extra identical copies seen (re-issued shards)
+  std::vector<std::string> conflicts;             // "FRAGMENT: shard N: differs from FIRST" lines
   std::vector<std::filesystem::path> fragments;   // read
   std::vector<std::filesystem::path> unreadable;  // skipped
   std::vector<FragmentInfo> writers;              // every fragment, readable or not, in name order
@@ -68,6 +68,7 @@ struct DoneShards {
   int64_t count = 0;
   std::vector<std::filesystem::path> unreadable;
 };
-DoneShards scan_done_shards(const std::filesystem::path& dir, const Layout& layout, const std::string& spec_hash);
+DoneShards scan_done_shards(const std::filesystem::path& dir, const Layout& layout,
+                            const std::string& spec_hash);
 
 }  // namespace csweep::store

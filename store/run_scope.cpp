@@ -7,7 +7,9 @@
 
 namespace csweep::store {
 
-std::string Slice::text() const { return active() ? std::to_string(index) + "/" + std::to_string(count) : ""; }
+std::string Slice::text() const {
+  return active() ? std::to_string(index) + "/" + std::to_string(count) : "";
+}
 
 std::string Slice::tag() const {
   return active() ? "s" + std::to_string(index) + "of" + std::to_string(count) : "";
@@ -17,7 +19,9 @@ Slice parse_slice(const std::string& text) {
   static const std::regex re("([0-9]{1,9})/([0-9]{1,9})");
   std::smatch m;
   if (!std::regex_match(text, m, re))
-    throw error_at("--slice", "", "expected k/N (this run computes the shards with id % N == k), got '" + text + "'");
+    throw error_at(
+        "--slice", "",
+        "expected k/N (this run computes the shards with id % N == k), got '" + text + "'");
   Slice s{std::stoi(m[1]), std::stoi(m[2])};
   if (s.count < 1) throw error_at("--slice", "", "N must be at least 1, got '" + text + "'");
   if (s.index >= s.count) throw error_at("--slice", "", "k must be in 0..N-1, got '" + text + "'");
@@ -34,7 +38,8 @@ Slice slice_of_name(const std::string& name) {
 }
 
 std::string SlurmIds::tag() const {
-  if (!array_job_id.empty() && !array_task_id.empty()) return "slurm" + array_job_id + "_" + array_task_id;
+  if (!array_job_id.empty() && !array_task_id.empty())
+    return "slurm" + array_job_id + "_" + array_task_id;
   if (!job_id.empty()) return "slurm" + job_id;
   return "";
 }

@@ -14,7 +14,9 @@ struct Slice {
   int index = 0;  // k
   int count = 1;  // N; 1 = the whole sweep
   bool active() const { return count > 1; }
-  bool contains(uint32_t shard_id) const { return !active() || static_cast<int>(shard_id % count) == index; }
+  bool contains(uint32_t shard_id) const {
+    return !active() || static_cast<int>(shard_id % count) == index;
+  }
   std::string text() const;  // "k/N", "" when not active
   std::string tag() const;   // "s<k>of<N>" (file names), "" when not active
 };

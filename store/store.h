@@ -48,8 +48,8 @@ class Store {
   // A --slice run (slice.active()) shares the store with the other slices: it takes `lock`
   // shared and `lock.s<k>of<N>` exclusively, and refuses force_new (other array tasks may be
   // writing). A directory holding only csweep submit's slurm/ folder is adopted.
-  static Store open_for_run(const std::filesystem::path& dir, const StoreIdentity& identity, bool force_new,
-                            const Slice& slice = {});
+  static Store open_for_run(const std::filesystem::path& dir, const StoreIdentity& identity,
+                            bool force_new, const Slice& slice = {});
   // Read-only view of an existing store (status, reduce). Takes no lock; throws when DIR is
   // not a store.
   static Store open_read_only(const std::filesystem::path& dir);
@@ -65,15 +65,15 @@ class Store {
   std::string spec_yaml() const;
   bool created() const { return created_; }  // true when this open made a new store
 
-  nlohmann::json provenance() const;                  // {} when absent
+  nlohmann::json provenance() const;                     // {} when absent
   void write_provenance(const nlohmann::json& p) const;  // atomic replace
   // Read-modify-write of provenance.json under an flock (slices of an array run at once).
   void update_provenance(const std::function<void(nlohmann::json&)>& edit) const;
   const Slice& slice() const { return slice_; }
   // status.json, or status-s<k>of<N>.json for a slice run.
   std::filesystem::path status_file() const;
-  void write_status(const nlohmann::json& s) const;      // atomic replace of status.json
-  nlohmann::json status() const;                      // status_file(); {} when absent or unreadable
+  void write_status(const nlohmann::json& s) const;  // atomic replace of status.json
+  nlohmann::json status() const;                     // status_file(); {} when absent or unreadable
 
  private:
   Store() = default;

@@ -12,7 +12,8 @@ namespace csweep::worker {
 // "JOB: model.device: reason". Called before a one-process run opens its store.
 void check_job_device(const jobs::JobSpec& spec);
 
-std::unique_ptr<ShardExecutor> make_analysis_executor(const jobs::JobSpec& spec, const sharding::Plan& plan,
+std::unique_ptr<ShardExecutor> make_analysis_executor(const jobs::JobSpec& spec,
+                                                      const sharding::Plan& plan,
                                                       const WorkerContext& context);
 
 }  // namespace csweep::worker

@@ -8,11 +8,14 @@
 
 namespace csweep::worker {
 
-std::unique_ptr<ShardExecutor> make_shard_executor(const jobs::JobSpec& spec, const sharding::Plan& plan,
+std::unique_ptr<ShardExecutor> make_shard_executor(const jobs::JobSpec& spec,
+                                                   const sharding::Plan& plan,
                                                    const WorkerContext& context) {
   if (context.executor.rfind("synthetic", 0) == 0)
-    return std::make_unique<SyntheticExecutor>(parse_synthetic_options(context.executor), context.rank);
-  if (!context.executor.empty()) throw error_at("--executor", "", "unknown executor '" + context.executor + "'");
+    return std::make_unique<SyntheticExecutor>(parse_synthetic_options(context.executor),
+                                               context.rank);
+  if (!context.executor.empty())
+    throw error_at("--executor", "", "unknown executor '" + context.executor + "'");
   return make_analysis_executor(spec, plan, context);
 }
 

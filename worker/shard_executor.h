@@ -34,9 +34,9 @@ class ShardExecutor {
 
 // Where the executor runs; what make_shard_executor may need to pick devices and groups.
 struct WorkerContext {
-  int rank = 0;        // MPI world rank
+  int rank = 0;  // MPI world rank
   int world_size = 1;
-  int worker_index = 0;  // 0..n_workers-1
+  int worker_index = 0;    // 0..n_workers-1
   std::vector<int> group;  // tensor-parallel group (world ranks, leader first); {rank} without TP
   // "" = the real computation. "synthetic[:key=value,...]" = the synthetic executor
   // (worker/synthetic_executor.h), for tests and benchmarks of the distributed machinery.
@@ -44,7 +44,8 @@ struct WorkerContext {
 };
 
 // The one factory `csweep run` calls on every worker.
-std::unique_ptr<ShardExecutor> make_shard_executor(const jobs::JobSpec& spec, const sharding::Plan& plan,
+std::unique_ptr<ShardExecutor> make_shard_executor(const jobs::JobSpec& spec,
+                                                   const sharding::Plan& plan,
                                                    const WorkerContext& context);
 
 }  // namespace csweep::worker

@@ -15,7 +15,8 @@ SyntheticOptions parse_synthetic_options(const std::string& spec) {
   const std::string head = "synthetic";
   if (spec.rfind(head, 0) != 0) throw error_at("--executor", "", "unknown executor '" + spec + "'");
   if (spec.size() == head.size()) return o;
-  if (spec[head.size()] != ':') throw error_at("--executor", "", "expected synthetic:key=value,... got '" + spec + "'");
+  if (spec[head.size()] != ':')
+    throw error_at("--executor", "", "expected synthetic:key=value,... got '" + spec + "'");
   std::stringstream ss(spec.substr(head.size() + 1));
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -23,9 +24,12 @@ SyntheticOptions parse_synthetic_options(const std::string& spec) {
     if (eq == std::string::npos) throw error_at("--executor", item, "expected key=value");
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     try {
-      if (key == "sleep_ms") o.sleep_ms = std::stod(value);
-      else if (key == "work") o.work = std::stoll(value);
-      else if (key == "fail_rank") o.fail_rank = std::stoi(value);
+      if (key == "sleep_ms")
+        o.sleep_ms = std::stod(value);
+      else if (key == "work")
+        o.work = std::stoll(value);
+      else if (key == "fail_rank")
+        o.fail_rank = std::stoi(value);
       else if (key == "fail" || key == "flaky" || key == "hang") {
         auto& set = key == "fail" ? o.fail_shards : key == "flaky" ? o.flaky_shards : o.hang_shards;
         std::stringstream ids(value);
@@ -33,7 +37,8 @@ SyntheticOptions parse_synthetic_options(const std::string& spec) {
         while (std::getline(ids, id, ';'))
           if (!id.empty()) set.insert(static_cast<uint32_t>(std::stoul(id)));
       } else {
-        throw error_at("--executor", key, "unknown option (sleep_ms, work, fail, flaky, hang, fail_rank)");
+        throw error_at("--executor", key,
+                       "unknown option (sleep_ms, work, fail, flaky, hang, fail_rank)");
       }
     } catch (const std::logic_error&) {
       throw error_at("--executor", key, "not a number: '" + value + "'");
@@ -60,8 +65,10 @@ std::vector<float> SyntheticExecutor::run(const sharding::Shard& shard) {
     throw Error("synthetic failure of shard " + std::to_string(shard.id));
   if (options_.flaky_shards.count(shard.id) && this_rank && flaked_.insert(shard.id).second)
     throw Error("synthetic transient failure of shard " + std::to_string(shard.id));
-  if (options_.hang_shards.count(shard.id) && this_rank) std::this_thread::sleep_for(std::chrono::hours(1));
-  if (options_.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(options_.sleep_ms));
+  if (options_.hang_shards.count(shard.id) && this_rank)
+    std::this_thread::sleep_for(std::chrono::hours(1));
+  if (options_.sleep_ms > 0)
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(options_.sleep_ms));
   std::vector<float> out;
   out.reserve(static_cast<size_t>(shard.cells()));
   for (int64_t c = shard.cell_begin; c < shard.cell_end; ++c)

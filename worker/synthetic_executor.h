@@ -3,7 +3,8 @@
 // (analysis, prompt, cell) computed by `work` rounds of a 64-bit mixer, so runs on any
 // number of ranks, resumed or re-issued, must agree bit for bit. It exercises everything
 // around the computation (scheduling, store, faults) at controllable cost:
-//   --executor synthetic[:sleep_ms=X][,work=N][,fail=ID;ID...][,flaky=ID;ID...][,hang=ID;ID...][,fail_rank=R]
+//   --executor
+//   synthetic[:sleep_ms=X][,work=N][,fail=ID;ID...][,flaky=ID;ID...][,hang=ID;ID...][,fail_rank=R]
 //   sleep_ms  wall time per shard (sub-second shards for the kill tests)
 //   work      mixer rounds per cell (default 64)
 //   fail      shard ids whose run throws "synthetic failure of shard ID"
@@ -33,7 +34,8 @@ float synthetic_cell_value(uint32_t analysis, uint32_t prompt, int64_t cell, int
 
 class SyntheticExecutor : public ShardExecutor {
  public:
-  SyntheticExecutor(SyntheticOptions options, int rank) : options_(std::move(options)), rank_(rank) {}
+  SyntheticExecutor(SyntheticOptions options, int rank)
+      : options_(std::move(options)), rank_(rank) {}
   std::vector<float> run(const sharding::Shard& shard) override;
 
  private:

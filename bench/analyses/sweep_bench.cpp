@@ -4,7 +4,8 @@
 // one-full-forward-per-patch loop in the same binary, fp32 and bf16, and the fraction of the
 // machine's measured GEMM peak the fast path reaches.
 //
-//   bench_analyses_sweep [--dtype fp32|bf16|both] [--sweep hook_z|resid_pre|both] [--plain-sample N]
+//   bench_analyses_sweep [--dtype fp32|bf16|both] [--sweep hook_z|resid_pre|both] [--plain-sample
+//   N]
 //                        [--threads N] [--model-dir DIR] [--max-batch ROWS] [--device cpu|cuda:N]
 //                        [--shape gpt2-small|llama-7b|tiny] [--seq P] [--attention fused|explicit]
 // gpt2-small: the random checkpoint is written to DIR (default $TMPDIR/csweep-bench-gpt2-small)
@@ -48,8 +49,8 @@ double seconds_since(Clock::time_point t0) {
 }
 
 // A random Llama-shaped model built in memory on the device (RMSNorm, SwiGLU, rotary).
-std::shared_ptr<model::Model> random_llama(int64_t L, int64_t d, int64_t h, int64_t hkv, int64_t m, int64_t V,
-                                           c10::ScalarType dtype) {
+std::shared_ptr<model::Model> random_llama(int64_t L, int64_t d, int64_t h, int64_t hkv, int64_t m,
+                                           int64_t V, c10::ScalarType dtype) {
   model::ModelConfig c;
   c.arch = model::Arch::Llama;
   c.hf_architecture = "LlamaForCausalLM";
@@ -95,7 +96,8 @@ std::shared_ptr<model::Model> random_llama(int64_t L, int64_t d, int64_t h, int6
 // a folder that already holds a checkpoint is used as it is.
 std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) {
   const int64_t L = 12, d = 768, V = 50257, n_ctx = 1024, m = 3072;
-  if (std::filesystem::exists(dir / "config.json")) return dir;  // a checkpoint already there: use it as it is
+  if (std::filesystem::exists(dir / "config.json"))
+    return dir;  // a checkpoint already there: use it as it is
   std::filesystem::create_directories(dir);
   at::Generator gen = at::detail::createCPUGenerator(1234);
   std::vector<model::TensorBytes> tensors;
@@ -108,7 +110,9 @@ std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) 
     tb.bytes.assign(p, p + t.numel() * 4);
     tensors.push_back(std::move(tb));
   };
-  auto normal = [&](at::IntArrayRef shape, double std) { return at::randn(shape, gen, at::kFloat) * std; };
+  auto normal = [&](at::IntArrayRef shape, double std) {
+    return at::randn(shape, gen, at::kFloat) * std;
+  };
   add("wte.weight", normal({V, d}, 0.02));
   add("wpe.weight", normal({n_ctx, d}, 0.01));
   for (int64_t l = 0; l < L; ++l) {
@@ -129,7 +133,8 @@ std::filesystem::path write_random_gpt2_small(const std::filesystem::path& dir) 
   add("ln_f.weight", at::ones({d}));
   add("ln_f.bias", normal({d}, 0.02));
   model::write_safetensors(dir / "model.safetensors", std::move(tensors));
-  std::ofstream(dir / "config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+  std::ofstream(dir / "config.json")
+      << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
   "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05, "n_ctx": 1024, "n_positions": 1024,
   "n_embd": 768, "n_head": 12, "n_layer": 12, "n_inner": null, "vocab_size": 50257,
   "scale_attn_weights": true, "tie_word_embeddings": true, "torch_dtype": "float32"})";
@@ -158,12 +163,15 @@ double gemm_peak_gflops(c10::ScalarType dtype, int64_t rows, int64_t k, int64_t 
 // after attention (hook_z) runs its own block only from W_O on, at the patched position; the
 // last block computes keys/values for the recomputed positions and the rest for the last one;
 // then ln_final and the unembedding columns the metric reads.
-double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos, bool after_attention,
-                 int64_t columns) {
-  const double d = c.d_model, dq = c.d_q(), dkv = c.d_kv(), p = static_cast<double>(seq), m = static_cast<double>(seq - pos);
+double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_t pos,
+                 bool after_attention, int64_t columns) {
+  const double d = c.d_model, dq = c.d_q(), dkv = c.d_kv(), p = static_cast<double>(seq),
+               m = static_cast<double>(seq - pos);
   const double mlp = (c.gated_mlp ? 3 : 2) * d * c.d_mlp;
-  auto rest_of_block = [&](double rows) { return rows * 2 * (d * dq + mlp); };                // W_O + MLP
-  auto attention = [&](double queries) { return 2 * 2 * queries * p * dq + queries * 2 * d * dq; };  // scores, mixing, W_Q
+  auto rest_of_block = [&](double rows) { return rows * 2 * (d * dq + mlp); };  // W_O + MLP
+  auto attention = [&](double queries) {
+    return 2 * 2 * queries * p * dq + queries * 2 * d * dq;
+  };  // scores, mixing, W_Q
   auto keys_values = [&](double rows) { return rows * 2 * 2 * d * dkv; };
   const int64_t last = c.n_layers - 1;
   double f = 0;
@@ -177,7 +185,8 @@ double row_flops(const model::ModelConfig& c, int64_t seq, int64_t start, int64_
   return f + 2 * d * static_cast<double>(columns);
 }
 
-void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r, int64_t plain_sample, double peak) {
+void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r,
+               int64_t plain_sample, double peak) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   analyses::CacheStore caches;
   const auto axes = analyses::grid_axes(r, m.config());
@@ -198,19 +207,23 @@ void run_sweep(const model::Model& m, const char* name, analyses::SweepRequest r
   plain.insert(plain.end(), rest.begin(), rest.end());
   const double t_plain_each = plain_seconds / static_cast<double>(sample);
   double max_diff = 0.0;
-  for (int64_t i = 0; i < sample; ++i) max_diff = std::max(max_diff, std::abs(double(fast[i]) - plain[i]));
+  for (int64_t i = 0; i < sample; ++i)
+    max_diff = std::max(max_diff, std::abs(double(fast[i]) - plain[i]));
   double flops = 0.0;
   const int64_t per_layer_pos = n / (axes[0].size() * axes[1].size());
   const bool after_attention = r.point == model::HookPoint::AttnZ;
   const int64_t columns = 2;  // logit_diff of one answer/wrong pair
   for (int64_t l : axes[0].values) {
-    for (int64_t p : axes[1].values) flops += row_flops(m.config(), seq, l, p, after_attention, columns) * per_layer_pos;
+    for (int64_t p : axes[1].values)
+      flops += row_flops(m.config(), seq, l, p, after_attention, columns) * per_layer_pos;
   }
-  std::printf("%-12s %-5s %5ld cells  fast %7.2f s = %7.1f runs/s | plain %.3f s/run (%ld sampled) = %6.1f runs/s"
-              " | speed-up %5.1fx | %5.1f GFLOP/s = %4.0f%% of GEMM peak | max |fast-plain| %.2g\n",
-              name, c10::toString(m.dtype()), static_cast<long>(n), t_fast, n / t_fast, t_plain_each,
-              static_cast<long>(sample), 1.0 / t_plain_each, t_plain_each * n / t_fast, flops / t_fast / 1e9,
-              100.0 * flops / t_fast / 1e9 / peak, max_diff);
+  std::printf(
+      "%-12s %-5s %5ld cells  fast %7.2f s = %7.1f runs/s | plain %.3f s/run (%ld sampled) = %6.1f "
+      "runs/s"
+      " | speed-up %5.1fx | %5.1f GFLOP/s = %4.0f%% of GEMM peak | max |fast-plain| %.2g\n",
+      name, c10::toString(m.dtype()), static_cast<long>(n), t_fast, n / t_fast, t_plain_each,
+      static_cast<long>(sample), 1.0 / t_plain_each, t_plain_each * n / t_fast,
+      flops / t_fast / 1e9, 100.0 * flops / t_fast / 1e9 / peak, max_diff);
   std::fflush(stdout);
 }
 
@@ -227,29 +240,42 @@ int main(int argc, char** argv) {
   int64_t seq = 16;
   model::Attention attention = model::Attention::Fused;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--dtype")) dtypes = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--plain-sample")) plain_sample = std::stoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads")) at::set_num_threads(std::stoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--model-dir")) dir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--sweep")) sweeps = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--max-batch")) max_batch = std::stoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--device")) g_device = c10::Device(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--seq")) seq = std::stoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--dtype"))
+      dtypes = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--plain-sample"))
+      plain_sample = std::stoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads"))
+      at::set_num_threads(std::stoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--model-dir"))
+      dir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--sweep"))
+      sweeps = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--max-batch"))
+      max_batch = std::stoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--device"))
+      g_device = c10::Device(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--shape"))
+      shape = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--seq"))
+      seq = std::stoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--attention"))
-      attention = std::strcmp(argv[i + 1], "explicit") ? model::Attention::Fused : model::Attention::Explicit;
+      attention = std::strcmp(argv[i + 1], "explicit") ? model::Attention::Fused
+                                                       : model::Attention::Explicit;
   }
-  if (g_device.is_cuda()) model::check_device(g_device);  // loads LibTorch's CUDA half before anything touches CUDA
-  std::printf("threads %d, device %s, shape %s, %ld-token prompt, %s attention\n", at::get_num_threads(),
-              g_device.str().c_str(), shape.c_str(), static_cast<long>(seq),
+  if (g_device.is_cuda())
+    model::check_device(g_device);  // loads LibTorch's CUDA half before anything touches CUDA
+  std::printf("threads %d, device %s, shape %s, %ld-token prompt, %s attention\n",
+              at::get_num_threads(), g_device.str().c_str(), shape.c_str(), static_cast<long>(seq),
               attention == model::Attention::Fused ? "fused" : "explicit");
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    if ((dtype == at::kFloat && dtypes == "bf16") || (dtype == at::kBFloat16 && dtypes == "fp32")) continue;
+    if ((dtype == at::kFloat && dtypes == "bf16") || (dtype == at::kBFloat16 && dtypes == "fp32"))
+      continue;
     const bool big = g_device.is_cuda();
     const int64_t gr = big ? 8192 : 2048, gk = big ? 4096 : 768, gn = big ? 11008 : 3072;
     const double peak = gemm_peak_gflops(dtype, gr, gk, gn);
-    std::printf("GEMM peak %s: %.1f GFLOP/s (%ldx%ld @ %ldx%ld)\n", c10::toString(dtype), peak, static_cast<long>(gr),
-                static_cast<long>(gk), static_cast<long>(gk), static_cast<long>(gn));
+    std::printf("GEMM peak %s: %.1f GFLOP/s (%ldx%ld @ %ldx%ld)\n", c10::toString(dtype), peak,
+                static_cast<long>(gr), static_cast<long>(gk), static_cast<long>(gk),
+                static_cast<long>(gn));
     std::shared_ptr<model::Model> m;
     if (shape == "llama-7b") {
       m = random_llama(32, 4096, 32, 32, 11008, 32000, dtype);
@@ -264,7 +290,8 @@ int main(int argc, char** argv) {
     m->set_attention(attention);
     analyses::SweepRequest r;
     at::Generator gen = at::detail::createCPUGenerator(7);
-    at::Tensor toks = at::randint(std::min<int64_t>(m->config().d_vocab, 50257), {seq}, gen, at::kLong);
+    at::Tensor toks =
+        at::randint(std::min<int64_t>(m->config().d_vocab, 50257), {seq}, gen, at::kLong);
     r.clean_tokens.assign(toks.data_ptr<int64_t>(), toks.data_ptr<int64_t>() + seq);
     r.corrupted_tokens = r.clean_tokens;
     r.corrupted_tokens[3 % seq] = 1000 % m->config().d_vocab;

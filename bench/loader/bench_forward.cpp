@@ -17,8 +17,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 
-#include "model/checkpoint_files.h"
 #include "bench/bench_timing.h"
+#include "model/checkpoint_files.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 
@@ -55,9 +55,12 @@ int main(int argc, char** argv) {
   fs::path dir = "/tmp/csweep-bench-ckpt";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--iters" && i + 1 < argc) iters = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    if (a == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (a == "--iters" && i + 1 < argc)
+      iters = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
     else {
       std::fprintf(stderr, "usage: bench_forward [--threads N] [--iters N] [--dir DIR]\n");
       return 2;
@@ -73,18 +76,20 @@ int main(int argc, char** argv) {
     if (std::system(cmd.c_str()) != 0) return 1;
   }
 
-  std::printf("threads %d (at::get_num_threads %d), best of %d\n\n", threads, at::get_num_threads(), iters);
+  std::printf("threads %d (at::get_num_threads %d), best of %d\n\n", threads, at::get_num_threads(),
+              iters);
   std::printf("GEMM peak (at::mm)            fp32 GFLOP/s   bf16 GFLOP/s\n");
   const double peak_f32 = gemm_gflops(1024, 1024, 1024, at::kFloat, iters);
   const double peak_bf16 = gemm_gflops(1024, 1024, 1024, at::kBFloat16, iters);
   std::printf("  1024x1024 @ 1024x1024       %10.1f     %10.1f\n", peak_f32, peak_bf16);
   std::printf("  768x768 @ 768x512           %10.1f     %10.1f\n\n",
-              gemm_gflops(768, 768, 512, at::kFloat, iters), gemm_gflops(768, 768, 512, at::kBFloat16, iters));
+              gemm_gflops(768, 768, 512, at::kFloat, iters),
+              gemm_gflops(768, 768, 512, at::kBFloat16, iters));
 
   // open: map + validate; to_tensor: every tensor out of the (page-cached) mapping into owned
   // memory of the compute dtype; Model::load: that plus the arch's layout conversion.
-  std::printf("%-12s %-5s %9s %13s %13s %10s %10s\n", "checkpoint", "dtype", "open ms", "to_tensor ms",
-              "to_tensor GB/s", "load ms", "load GB/s");
+  std::printf("%-12s %-5s %9s %13s %13s %10s %10s\n", "checkpoint", "dtype", "open ms",
+              "to_tensor ms", "to_tensor GB/s", "load ms", "load GB/s");
   for (const char* name : {"gpt2-small", "llama-small"}) {
     const double open_ms = best_ms(iters, [&] { (void)CheckpointFiles::open(dir / name); });
     const CheckpointFiles files = CheckpointFiles::open(dir / name);
@@ -94,13 +99,13 @@ int main(int argc, char** argv) {
         for (const auto& n : files.names()) (void)to_tensor(*files.find(n), dtype, at::kCPU);
       });
       const double load = best_ms(1, [&] { (void)Model::load(dir / name, {dtype, at::kCPU}); });
-      std::printf("%-12s %-5s %9.2f %13.1f %13.2f %10.1f %10.2f\n", name, dtype_label(dtype), open_ms, convert,
-                  bytes / (convert * 1e6), load, bytes / (load * 1e6));
+      std::printf("%-12s %-5s %9.2f %13.1f %13.2f %10.1f %10.2f\n", name, dtype_label(dtype),
+                  open_ms, convert, bytes / (convert * 1e6), load, bytes / (load * 1e6));
     }
   }
 
-  std::printf("\n%-12s %-5s %-8s %12s %12s %10s %8s\n", "model", "dtype", "b x p", "ms/forward", "tokens/s",
-              "GFLOP/s", "% peak");
+  std::printf("\n%-12s %-5s %-8s %12s %12s %10s %8s\n", "model", "dtype", "b x p", "ms/forward",
+              "tokens/s", "GFLOP/s", "% peak");
   for (const char* name : {"gpt2-small", "llama-small"}) {
     for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
       auto model = Model::load(dir / name, {dtype, at::kCPU});
@@ -112,9 +117,9 @@ int main(int argc, char** argv) {
         const double ms = best_ms(iters, [&] { (void)model->forward(tokens, nullptr, options); });
         const double gflops = forward_flops(model->config(), batch, seq) / (ms * 1e6);
         const double peak = dtype == at::kBFloat16 ? peak_bf16 : peak_f32;
-        std::printf("%-12s %-5s %3lld x %-3lld %12.1f %12.0f %10.1f %7.0f%%\n", name, dtype_label(dtype),
-                    static_cast<long long>(batch), static_cast<long long>(seq), ms, batch * seq / (ms / 1e3),
-                    gflops, 100.0 * gflops / peak);
+        std::printf("%-12s %-5s %3lld x %-3lld %12.1f %12.0f %10.1f %7.0f%%\n", name,
+                    dtype_label(dtype), static_cast<long long>(batch), static_cast<long long>(seq),
+                    ms, batch * seq / (ms / 1e3), gflops, 100.0 * gflops / peak);
       }
     }
   }

@@ -21,7 +21,9 @@ using csweep::bench::best_ms;
 
 namespace {
 
-at::Tensor mat(int64_t out, int64_t in, at::ScalarType dt) { return (at::randn({out, in}) * 0.02).to(dt); }
+at::Tensor mat(int64_t out, int64_t in, at::ScalarType dt) {
+  return (at::randn({out, in}) * 0.02).to(dt);
+}
 
 std::shared_ptr<Model> random_model(const ModelConfig& c, at::ScalarType dt) {
   Weights w;
@@ -54,7 +56,8 @@ std::shared_ptr<Model> random_model(const ModelConfig& c, at::ScalarType dt) {
 ModelConfig gpt2_small() {
   ModelConfig c;
   c.arch = Arch::Gpt2;
-  c.n_layers = 12, c.d_model = 768, c.n_heads = 12, c.n_kv_heads = 12, c.d_head = 64, c.d_mlp = 3072;
+  c.n_layers = 12, c.d_model = 768, c.n_heads = 12, c.n_kv_heads = 12, c.d_head = 64,
+  c.d_mlp = 3072;
   c.d_vocab = 50257, c.n_ctx = 1024;
   c.norm = NormKind::LayerNorm, c.activation = Activation::GeluTanh, c.learned_pos_embed = true;
   c.tie_word_embeddings = true, c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
@@ -68,7 +71,8 @@ ModelConfig llama_shaped() {
   c.arch = Arch::Llama;
   c.n_layers = 12, c.d_model = 768, c.n_heads = 12, c.n_kv_heads = 4, c.d_head = 64, c.d_mlp = 2048;
   c.d_vocab = 32000, c.n_ctx = 2048;
-  c.norm = NormKind::RmsNorm, c.norm_eps = 1e-6, c.activation = Activation::Silu, c.gated_mlp = true;
+  c.norm = NormKind::RmsNorm, c.norm_eps = 1e-6, c.activation = Activation::Silu,
+  c.gated_mlp = true;
   c.rotary_dim = 64, c.rope_theta = 10000;
   c.attn_scale = 0.125;
   return c;
@@ -97,11 +101,13 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   at::manual_seed(0);
   at::NoGradGuard no_grad;
-  std::printf("threads %d, best of %d; seq 16; Logits::Last (sweeps) and Logits::All\n", threads, iters);
-  std::printf("%-12s %-9s %5s %-5s %10s %10s %9s %11s %8s\n", "model", "dtype", "batch", "logit", "ms/fwd", "tokens/s",
-              "GFLOP/s", "GEMM GF/s", "ratio");
+  std::printf("threads %d, best of %d; seq 16; Logits::Last (sweeps) and Logits::All\n", threads,
+              iters);
+  std::printf("%-12s %-9s %5s %-5s %10s %10s %9s %11s %8s\n", "model", "dtype", "batch", "logit",
+              "ms/fwd", "tokens/s", "GFLOP/s", "GEMM GF/s", "ratio");
   for (auto dt : {at::kFloat, at::kBFloat16}) {
-    for (auto [name, cfg] : {std::pair{"gpt2-small", gpt2_small()}, std::pair{"llama-shaped", llama_shaped()}}) {
+    for (auto [name, cfg] :
+         {std::pair{"gpt2-small", gpt2_small()}, std::pair{"llama-shaped", llama_shaped()}}) {
       auto model = random_model(cfg, dt);
       for (int64_t b : {1, 32}) {
         const int64_t p = 16;
@@ -113,8 +119,9 @@ int main(int argc, char** argv) {
           double ms = best_ms(iters, [&] { model->forward(tokens, nullptr, o); });
           bool last = logits == ForwardOptions::Logits::Last;
           double gf = forward_flops(cfg, b, p, last ? b : b * p) / (ms * 1e6);
-          std::printf("%-12s %-9s %5lld %-5s %10.1f %10.0f %9.1f %11.1f %8.2f\n", name, c10::toString(dt),
-                      (long long)b, last ? "last" : "all", ms, double(b * p) / ms * 1e3, gf, gemm, gf / gemm);
+          std::printf("%-12s %-9s %5lld %-5s %10.1f %10.0f %9.1f %11.1f %8.2f\n", name,
+                      c10::toString(dt), (long long)b, last ? "last" : "all", ms,
+                      double(b * p) / ms * 1e3, gf, gemm, gf / gemm);
         }
         if (b == 1) {  // inactive hooks must cost nothing: an armed Hooks with one unrelated site
           ForwardOptions o;
@@ -123,8 +130,10 @@ int main(int argc, char** argv) {
           hooks.add({HookPoint::AttnZ, cfg.n_layers + 5}, [](at::Tensor&, const HookSite&) {});
           double plain = best_ms(iters * 2, [&] { model->forward(tokens, nullptr, o); });
           double hooked = best_ms(iters * 2, [&] { model->forward(tokens, &hooks, o); });
-          std::printf("%-12s %-9s %5lld  inactive-hooks overhead: %.1f ms vs %.1f ms plain (%+.1f%%)\n", name,
-                      c10::toString(dt), (long long)b, hooked, plain, 100.0 * (hooked - plain) / plain);
+          std::printf(
+              "%-12s %-9s %5lld  inactive-hooks overhead: %.1f ms vs %.1f ms plain (%+.1f%%)\n",
+              name, c10::toString(dt), (long long)b, hooked, plain,
+              100.0 * (hooked - plain) / plain);
         }
       }
     }

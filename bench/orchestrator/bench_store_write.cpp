@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   Layout layout;
   layout.analyses = {{"a", "synthetic", {{"cell", n * cells, {}}}}};
   layout.prompt_ids = {"p"};
-  for (int64_t i = 0; i < n; ++i) layout.shards.push_back({static_cast<uint32_t>(i), 0, 0, i * cells, (i + 1) * cells});
+  for (int64_t i = 0; i < n; ++i)
+    layout.shards.push_back({static_cast<uint32_t>(i), 0, 0, i * cells, (i + 1) * cells});
   std::filesystem::remove_all(dir);
   auto store = Store::open_for_run(dir, {"bench", "bench", layout}, false);
   std::vector<float> values(cells, 0.5f);
@@ -32,8 +33,10 @@ int main(int argc, char** argv) {
   const auto t1 = std::chrono::steady_clock::now();
   auto contents = read_store(dir);
   const double r = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-  std::printf("store write: %lld shards x %lld cells in %.3f s: %.0f shards/s, %.0f results/s; read+verify %.3f s (%lld done)\n",
-              static_cast<long long>(n), static_cast<long long>(cells), s, n / s, n * cells / s, r,
-              static_cast<long long>(contents.shards_done));
+  std::printf(
+      "store write: %lld shards x %lld cells in %.3f s: %.0f shards/s, %.0f results/s; read+verify "
+      "%.3f s (%lld done)\n",
+      static_cast<long long>(n), static_cast<long long>(cells), s, n / s, n * cells / s, r,
+      static_cast<long long>(contents.shards_done));
   return 0;
 }

@@ -49,9 +49,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s LAYERS HEADS POSITIONS PROMPTS [OUT_DIR]\n", argv[0]);
     return 2;
   }
-  const int64_t layers = std::atoll(argv[1]), heads = std::atoll(argv[2]), positions = std::atoll(argv[3]),
-                prompts = std::atoll(argv[4]);
-  const std::filesystem::path out = argc > 5 ? argv[5] : std::filesystem::temp_directory_path() / "csweep-bench-reduce";
+  const int64_t layers = std::atoll(argv[1]), heads = std::atoll(argv[2]),
+                positions = std::atoll(argv[3]), prompts = std::atoll(argv[4]);
+  const std::filesystem::path out =
+      argc > 5 ? argv[5] : std::filesystem::temp_directory_path() / "csweep-bench-reduce";
   std::filesystem::create_directories(out / "heatmaps");
 
   ReduceInput in;
@@ -61,8 +62,10 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < positions; ++i) info.tokens.push_back(" tok" + std::to_string(i));
     in.prompts.push_back(info);
   }
-  in.analyses.push_back(analysis("heads", {axis("layer", layers), axis("pos", positions), axis("head", heads)}, prompts));
-  in.analyses.push_back(analysis("resid", {axis("layer", layers), axis("pos", positions)}, prompts));
+  in.analyses.push_back(analysis(
+      "heads", {axis("layer", layers), axis("pos", positions), axis("head", heads)}, prompts));
+  in.analyses.push_back(
+      analysis("resid", {axis("layer", layers), axis("pos", positions)}, prompts));
   const int64_t cells = in.analyses[0].cells() + in.analyses[1].cells();
 
   auto t0 = std::chrono::steady_clock::now();
@@ -86,9 +89,12 @@ int main(int argc, char** argv) {
   reduce(in, out);
   const double t_all = seconds_since(t0);
 
-  std::printf("grid %lldx%lldx%lld, %lld prompts: %lld cells/prompt, %.1f M values\n", (long long)layers,
-              (long long)heads, (long long)positions, (long long)prompts, (long long)cells, cells * prompts / 1e6);
-  std::printf("aggregate+top-k %.3f s | sweep.h5 %.3f s (%.1f MB) | %d heatmaps (PNG+SVG) %.3f s | reduce() total %.3f s\n",
-              t_agg, t_h5, std::filesystem::file_size(out / "sweep.h5") / 1e6, figures, t_plot, t_all);
+  std::printf("grid %lldx%lldx%lld, %lld prompts: %lld cells/prompt, %.1f M values\n",
+              (long long)layers, (long long)heads, (long long)positions, (long long)prompts,
+              (long long)cells, cells * prompts / 1e6);
+  std::printf(
+      "aggregate+top-k %.3f s | sweep.h5 %.3f s (%.1f MB) | %d heatmaps (PNG+SVG) %.3f s | "
+      "reduce() total %.3f s\n",
+      t_agg, t_h5, std::filesystem::file_size(out / "sweep.h5") / 1e6, figures, t_plot, t_all);
   return 0;
 }

@@ -4,7 +4,8 @@
 
 namespace csweep::examples {
 
-InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch, const InductionDataOptions& o) {
+InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch,
+                                    const InductionDataOptions& o) {
   InductionBatch b;
   b.batch = batch;
   b.seq = o.seq;
@@ -16,10 +17,11 @@ InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch, const I
     uint8_t* rep = &b.repeated[size_t(r * o.seq)];
     for (int64_t i = 0; i < o.seq; ++i) row[i] = token(rng);
     int64_t len = std::uniform_int_distribution<int64_t>(o.min_segment, o.max_segment)(rng);
-    int64_t gap = o.gap_parity < 0
-                      ? std::uniform_int_distribution<int64_t>(0, o.max_gap)(rng)
-                      : o.gap_parity + 2 * std::uniform_int_distribution<int64_t>(0, (o.max_gap - o.gap_parity) / 2)(rng);
-    int64_t prefix = std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, std::min(o.max_prefix, o.seq - 4 - len - gap)))(rng);
+    int64_t gap = o.gap_parity < 0 ? std::uniform_int_distribution<int64_t>(0, o.max_gap)(rng)
+                                   : o.gap_parity + 2 * std::uniform_int_distribution<int64_t>(
+                                                            0, (o.max_gap - o.gap_parity) / 2)(rng);
+    int64_t prefix = std::uniform_int_distribution<int64_t>(
+        0, std::max<int64_t>(0, std::min(o.max_prefix, o.seq - 4 - len - gap)))(rng);
     int64_t second = prefix + len + gap;
     for (int64_t i = 0; i < len && second + i < o.seq; ++i) {
       row[second + i] = row[prefix + i];

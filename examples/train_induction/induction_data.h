@@ -11,8 +11,9 @@
 namespace csweep::examples {
 
 struct InductionBatch {
-  std::vector<int64_t> tokens;     // [batch, seq] row-major
-  std::vector<uint8_t> repeated;   // [batch, seq]: 1 where the token continues a repeat (predictable)
+  std::vector<int64_t> tokens;  // [batch, seq] row-major
+  std::vector<uint8_t>
+      repeated;  // [batch, seq]: 1 where the token continues a repeat (predictable)
   int64_t batch = 0, seq = 0;
 };
 
@@ -31,6 +32,7 @@ struct InductionDataOptions {
 
 // Each row: [random prefix][segment A][random gap][A again][random tail], truncated to seq.
 // The prefix is capped so that at least 4 tokens of the second copy fit in the row.
-InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch, const InductionDataOptions& options);
+InductionBatch make_induction_batch(std::mt19937_64& rng, int64_t batch,
+                                    const InductionDataOptions& options);
 
 }  // namespace csweep::examples

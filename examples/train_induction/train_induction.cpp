@@ -6,15 +6,15 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <ATen/core/grad_mode.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <ATen/core/grad_mode.h>
 
 #include "induction_data.h"
 #include "model/model.h"
@@ -111,8 +111,8 @@ at::Tensor head_norms(const Weights& w, const ModelConfig& c) {
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = w.layers[size_t(l)];
     auto per_head_rows = [&](const at::Tensor& W) { return W.view({c.n_heads, -1}).pow(2).sum(1); };
-    at::Tensor sq = per_head_rows(L.W_Q) + per_head_rows(L.W_K) + per_head_rows(L.W_V) + per_head_rows(L.b_Q) +
-                    per_head_rows(L.b_K) + per_head_rows(L.b_V) +
+    at::Tensor sq = per_head_rows(L.W_Q) + per_head_rows(L.W_K) + per_head_rows(L.W_V) +
+                    per_head_rows(L.b_Q) + per_head_rows(L.b_K) + per_head_rows(L.b_V) +
                     L.W_O.view({c.d_model, c.n_heads, c.d_head}).pow(2).sum(at::IntArrayRef{0, 2});
     rows.push_back((sq + 1e-12).sqrt());  // eps: a finite gradient at 0
   }
@@ -128,7 +128,9 @@ SplitLoss split_loss(const Model& model, const InductionBatch& b) {
   at::Tensor tokens = to_tensor(b);
   at::Tensor losses = token_losses(model.forward(tokens), tokens);  // predicts token t+1
   at::Tensor rep = at::tensor(std::vector<int64_t>(b.repeated.begin(), b.repeated.end()), at::kLong)
-                       .view({b.batch, b.seq}).slice(1, 1).to(at::kBool);
+                       .view({b.batch, b.seq})
+                       .slice(1, 1)
+                       .to(at::kBool);
   SplitLoss s;
   s.repeated = losses.masked_select(rep).mean().item<double>();
   s.other = losses.masked_select(rep.logical_not()).mean().item<double>();
@@ -142,7 +144,8 @@ std::vector<at::Tensor> patterns(const Model& model, const at::Tensor& tokens) {
   for (int64_t l = 0; l < model.config().n_layers; ++l) hooks.cache({HookPoint::AttnPattern, l});
   model.forward(tokens, &hooks);
   std::vector<at::Tensor> out;
-  for (int64_t l = 0; l < model.config().n_layers; ++l) out.push_back(hooks.cache().at({HookPoint::AttnPattern, l}));
+  for (int64_t l = 0; l < model.config().n_layers; ++l)
+    out.push_back(hooks.cache().at({HookPoint::AttnPattern, l}));
   return out;
 }
 
@@ -158,7 +161,8 @@ HeadScores head_scores(const Model& model, std::mt19937_64& rng, int64_t batch, 
   std::uniform_int_distribution<int64_t> token(0, model.config().d_vocab - 1);
   std::vector<int64_t> ids(size_t(batch * 2 * n));
   for (int64_t r = 0; r < batch; ++r)
-    for (int64_t i = 0; i < n; ++i) ids[size_t(r * 2 * n + i)] = ids[size_t(r * 2 * n + n + i)] = token(rng);
+    for (int64_t i = 0; i < n; ++i)
+      ids[size_t(r * 2 * n + i)] = ids[size_t(r * 2 * n + n + i)] = token(rng);
   at::Tensor tokens = at::tensor(ids, at::kLong).view({batch, 2 * n});
   std::vector<at::Tensor> pats = patterns(model, tokens);
   HeadScores s;
@@ -184,7 +188,8 @@ void write_hf_gpt2(const fs::path& dir, const ModelConfig& c, const Weights& w) 
   std::vector<TensorBytes> t;
   auto put = [&](const std::string& name, const at::Tensor& x) {
     at::Tensor d = x.detach().contiguous();
-    t.push_back({name, DType::F32, std::vector<int64_t>(d.sizes().begin(), d.sizes().end()), bytes_of(d)});
+    t.push_back(
+        {name, DType::F32, std::vector<int64_t>(d.sizes().begin(), d.sizes().end()), bytes_of(d)});
   };
   put("wte.weight", w.W_E);
   put("wpe.weight", w.W_pos);
@@ -208,13 +213,25 @@ void write_hf_gpt2(const fs::path& dir, const ModelConfig& c, const Weights& w) 
   put("ln_f.bias", w.ln_final_b);
   write_safetensors(dir / "model.safetensors", std::move(t), {{"format", "pt"}});
 
-  nlohmann::ordered_json cfg = {
-      {"activation_function", "gelu_new"}, {"architectures", {"GPT2LMHeadModel"}}, {"attn_pdrop", 0.0},
-      {"bos_token_id", 0}, {"embd_pdrop", 0.0}, {"eos_token_id", 0}, {"layer_norm_epsilon", c.norm_eps},
-      {"model_type", "gpt2"}, {"n_ctx", c.n_ctx}, {"n_embd", c.d_model}, {"n_head", c.n_heads},
-      {"n_inner", c.d_mlp}, {"n_layer", c.n_layers}, {"n_positions", c.n_ctx}, {"resid_pdrop", 0.0},
-      {"scale_attn_weights", true}, {"tie_word_embeddings", true}, {"torch_dtype", "float32"},
-      {"vocab_size", c.d_vocab}};
+  nlohmann::ordered_json cfg = {{"activation_function", "gelu_new"},
+                                {"architectures", {"GPT2LMHeadModel"}},
+                                {"attn_pdrop", 0.0},
+                                {"bos_token_id", 0},
+                                {"embd_pdrop", 0.0},
+                                {"eos_token_id", 0},
+                                {"layer_norm_epsilon", c.norm_eps},
+                                {"model_type", "gpt2"},
+                                {"n_ctx", c.n_ctx},
+                                {"n_embd", c.d_model},
+                                {"n_head", c.n_heads},
+                                {"n_inner", c.d_mlp},
+                                {"n_layer", c.n_layers},
+                                {"n_positions", c.n_ctx},
+                                {"resid_pdrop", 0.0},
+                                {"scale_attn_weights", true},
+                                {"tie_word_embeddings", true},
+                                {"torch_dtype", "float32"},
+                                {"vocab_size", c.d_vocab}};
   std::ofstream(dir / "config.json") << cfg.dump(2) << "\n";
 }
 
@@ -234,9 +251,16 @@ void write_byte_tokenizer(const fs::path& dir) {
     }
   auto utf8 = [](int cp) {
     std::string s;
-    if (cp < 0x80) s += char(cp);
-    else if (cp < 0x800) { s += char(0xC0 | (cp >> 6)); s += char(0x80 | (cp & 0x3F)); }
-    else { s += char(0xE0 | (cp >> 12)); s += char(0x80 | ((cp >> 6) & 0x3F)); s += char(0x80 | (cp & 0x3F)); }
+    if (cp < 0x80)
+      s += char(cp);
+    else if (cp < 0x800) {
+      s += char(0xC0 | (cp >> 6));
+      s += char(0x80 | (cp & 0x3F));
+    } else {
+      s += char(0xE0 | (cp >> 12));
+      s += char(0x80 | ((cp >> 6) & 0x3F));
+      s += char(0x80 | (cp & 0x3F));
+    }
     return s;
   };
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
@@ -262,13 +286,16 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "sequences per step");
   app.add_option("--lr", lr, "peak learning rate (AdamW)");
   app.add_option("--threads", threads, "intra-op threads (1 = bit-reproducible)");
-  app.add_option("--heads", n_heads, "attention heads per layer (d_model 64 is split between them)");
-  app.add_option("--head-l1", head_l1, "group-L1 weight on the per-head output norms, one per layer (default 0)")
+  app.add_option("--heads", n_heads,
+                 "attention heads per layer (d_model 64 is split between them)");
+  app.add_option("--head-l1", head_l1,
+                 "group-L1 weight on the per-head output norms, one per layer (default 0)")
       ->expected(2);
   double l1_after_loss = 1.5;
   int64_t l1_ramp = 500;
   app.add_option("--l1-after-loss", l1_after_loss,
-                 "switch the penalty on once the logged repeated-token loss is below this (after the phase change)");
+                 "switch the penalty on once the logged repeated-token loss is below this (after "
+                 "the phase change)");
   app.add_option("--l1-ramp", l1_ramp, "steps over which the penalty ramps up to --head-l1");
   int64_t early_max_prefix = -1;
   app.add_option("--early-max-prefix", early_max_prefix,
@@ -319,14 +346,17 @@ int main(int argc, char** argv) {
   if (early_max_prefix >= 0) early_opts.max_prefix = early_max_prefix;
   for (int64_t step = 1; step <= steps; ++step) {
     double l1_scale = l1_start < 0 ? 0.0 : std::min(1.0, double(step - l1_start) / double(l1_ramp));
-    InductionBatch b = make_induction_batch(data_rng, batch, l1_start < 0 ? early_opts : train_opts);
+    InductionBatch b =
+        make_induction_batch(data_rng, batch, l1_start < 0 ? early_opts : train_opts);
     at::Tensor tokens = to_tensor(b);
     at::Tensor loss = token_losses(model.forward(tokens), tokens).mean();
-    at::Tensor penalty = (head_norms(model.weights(), cfg) *
-                          at::tensor(head_l1, at::kFloat).view({cfg.n_layers, 1})).sum() * l1_scale;
+    at::Tensor penalty =
+        (head_norms(model.weights(), cfg) * at::tensor(head_l1, at::kFloat).view({cfg.n_layers, 1}))
+            .sum() *
+        l1_scale;
     (loss + penalty).backward();
-    double lr_now = lr * std::min(1.0, double(step) / warmup) *
-                    0.5 * (1.0 + std::cos(M_PI * double(step) / double(steps + 1)));
+    double lr_now = lr * std::min(1.0, double(step) / warmup) * 0.5 *
+                    (1.0 + std::cos(M_PI * double(step) / double(steps + 1)));
     {
       at::NoGradGuard no_grad;
       for (size_t i = 0; i < params.size(); ++i) {
@@ -345,17 +375,21 @@ int main(int argc, char** argv) {
     if (step % 250 == 0 || step == 1) {
       std::mt19937_64 eval_rng(12345);
       // On the data of the current phase: the trigger must see the circuit form on early data.
-      SplitLoss s = split_loss(model, make_induction_batch(eval_rng, 256, l1_start < 0 ? early_opts : train_opts));
+      SplitLoss s = split_loss(
+          model, make_induction_batch(eval_rng, 256, l1_start < 0 ? early_opts : train_opts));
       HeadScores hs = head_scores(model, eval_rng, 32, 25);
       at::Tensor norms = head_norms(model.weights(), cfg).detach();
-      std::printf("step %5lld  loss %.4f  repeated %.4f  other %.4f  penalty x%.2f%s\n", (long long)step,
-                  loss.item<double>(), s.repeated, s.other, l1_scale, l1_start < 0 ? "  (early data)" : "");
+      std::printf("step %5lld  loss %.4f  repeated %.4f  other %.4f  penalty x%.2f%s\n",
+                  (long long)step, loss.item<double>(), s.repeated, s.other, l1_scale,
+                  l1_start < 0 ? "  (early data)" : "");
       if (l1_start < 0 && s.repeated < l1_after_loss) l1_start = step;
       for (int64_t l = 0; l < cfg.n_layers; ++l) {
         std::printf("   L%lld prev", (long long)l);
-        for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", hs.previous_token[l][h].item<double>());
+        for (int64_t h = 0; h < cfg.n_heads; ++h)
+          std::printf(" %.2f", hs.previous_token[l][h].item<double>());
         std::printf("  ind");
-        for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", hs.induction[l][h].item<double>());
+        for (int64_t h = 0; h < cfg.n_heads; ++h)
+          std::printf(" %.2f", hs.induction[l][h].item<double>());
         std::printf("  |W_O|");
         for (int64_t h = 0; h < cfg.n_heads; ++h) std::printf(" %.2f", norms[l][h].item<double>());
         std::printf("\n");
@@ -378,18 +412,31 @@ int main(int argc, char** argv) {
   fs::create_directories(out);
   write_hf_gpt2(out, cfg, model.weights());
   write_byte_tokenizer(out);
-  nlohmann::ordered_json report = {
-      {"seed", seed}, {"steps", steps}, {"batch", batch}, {"lr", lr}, {"heads", n_heads}, {"head_l1", head_l1},
-      {"l1_after_loss", l1_after_loss}, {"l1_start_step", l1_start}, {"l1_ramp", l1_ramp},
-      {"early_max_prefix", early_opts.max_prefix},
-      {"data", {{"seq", train_opts.seq}, {"segment", {train_opts.min_segment, train_opts.max_segment}},
-                {"max_prefix", train_opts.max_prefix}, {"max_gap", train_opts.max_gap},
-                {"train_gaps", "even"}, {"heldout_gaps", "odd"}}},
-      {"train_loss_repeated", train_loss.repeated}, {"train_loss_other", train_loss.other},
-      {"heldout_loss_repeated", heldout_loss.repeated}, {"heldout_loss_other", heldout_loss.other},
-      {"uniform_loss", std::log(double(cfg.d_vocab))},
-      {"previous_token_score", std::vector<std::vector<double>>()}, {"induction_score", std::vector<std::vector<double>>()},
-      {"head_norm", std::vector<std::vector<double>>()}};
+  nlohmann::ordered_json report = {{"seed", seed},
+                                   {"steps", steps},
+                                   {"batch", batch},
+                                   {"lr", lr},
+                                   {"heads", n_heads},
+                                   {"head_l1", head_l1},
+                                   {"l1_after_loss", l1_after_loss},
+                                   {"l1_start_step", l1_start},
+                                   {"l1_ramp", l1_ramp},
+                                   {"early_max_prefix", early_opts.max_prefix},
+                                   {"data",
+                                    {{"seq", train_opts.seq},
+                                     {"segment", {train_opts.min_segment, train_opts.max_segment}},
+                                     {"max_prefix", train_opts.max_prefix},
+                                     {"max_gap", train_opts.max_gap},
+                                     {"train_gaps", "even"},
+                                     {"heldout_gaps", "odd"}}},
+                                   {"train_loss_repeated", train_loss.repeated},
+                                   {"train_loss_other", train_loss.other},
+                                   {"heldout_loss_repeated", heldout_loss.repeated},
+                                   {"heldout_loss_other", heldout_loss.other},
+                                   {"uniform_loss", std::log(double(cfg.d_vocab))},
+                                   {"previous_token_score", std::vector<std::vector<double>>()},
+                                   {"induction_score", std::vector<std::vector<double>>()},
+                                   {"head_norm", std::vector<std::vector<double>>()}};
   for (int64_t l = 0; l < cfg.n_layers; ++l) {
     std::vector<double> p, i, n;
     for (int64_t h = 0; h < cfg.n_heads; ++h) {

@@ -18,8 +18,12 @@ Weights convert_gpt2(ArchTensors& t, const ModelConfig& c) {
     at::Tensor qkv_b = t.get(Role::AttnQKVBias, l, {3 * d});
     auto rows = qkv.split(d, 0);
     auto bias = qkv_b.split(d, 0);
-    lw.W_Q = rows[0].contiguous(); lw.W_K = rows[1].contiguous(); lw.W_V = rows[2].contiguous();
-    lw.b_Q = bias[0].contiguous(); lw.b_K = bias[1].contiguous(); lw.b_V = bias[2].contiguous();
+    lw.W_Q = rows[0].contiguous();
+    lw.W_K = rows[1].contiguous();
+    lw.W_V = rows[2].contiguous();
+    lw.b_Q = bias[0].contiguous();
+    lw.b_K = bias[1].contiguous();
+    lw.b_V = bias[2].contiguous();
     lw.W_O = t.get(Role::AttnOut, l, {d, d}).t().contiguous();
     lw.b_O = t.get(Role::AttnOutBias, l, {d});
     lw.ln2_w = t.get(Role::FfnNorm, l, {d});

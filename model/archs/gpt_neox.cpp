@@ -24,11 +24,15 @@ Weights convert_gpt_neox(ArchTensors& t, const ModelConfig& c) {
     lw.ln1_w = t.get(Role::AttnNorm, l, {d});
     lw.ln1_b = t.get(Role::AttnNormBias, l, {d});
     at::Tensor qkv = t.get(Role::AttnQKV, l, {3 * d, d});
-    lw.W_Q = deinterleave(qkv, 0, c); lw.W_K = deinterleave(qkv, 1, c); lw.W_V = deinterleave(qkv, 2, c);
+    lw.W_Q = deinterleave(qkv, 0, c);
+    lw.W_K = deinterleave(qkv, 1, c);
+    lw.W_V = deinterleave(qkv, 2, c);
     lw.W_O = t.get(Role::AttnOut, l, {d, d});
     if (c.qkv_bias) {
       at::Tensor qkv_b = t.get(Role::AttnQKVBias, l, {3 * d});
-      lw.b_Q = deinterleave(qkv_b, 0, c); lw.b_K = deinterleave(qkv_b, 1, c); lw.b_V = deinterleave(qkv_b, 2, c);
+      lw.b_Q = deinterleave(qkv_b, 0, c);
+      lw.b_K = deinterleave(qkv_b, 1, c);
+      lw.b_V = deinterleave(qkv_b, 2, c);
     }
     if (c.attn_out_bias) lw.b_O = t.get(Role::AttnOutBias, l, {d});
     lw.ln2_w = t.get(Role::FfnNorm, l, {d});

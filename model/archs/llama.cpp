@@ -77,14 +77,14 @@ std::vector<TensorName> llama_names(bool qk_norm) {
 }  // namespace
 
 const ArchTable& llama_table() {
-  static const ArchTable table{Arch::Llama, "model.", llama_names(false), {".rotary_emb.inv_freq"},
-                               convert_llama_family};
+  static const ArchTable table{
+      Arch::Llama, "model.", llama_names(false), {".rotary_emb.inv_freq"}, convert_llama_family};
   return table;
 }
 
 const ArchTable& mistral_table() {
-  static const ArchTable table{Arch::Mistral, "model.", llama_names(false), {".rotary_emb.inv_freq"},
-                               convert_llama_family};
+  static const ArchTable table{
+      Arch::Mistral, "model.", llama_names(false), {".rotary_emb.inv_freq"}, convert_llama_family};
   return table;
 }
 

@@ -5,7 +5,10 @@
 namespace csweep::model {
 
 const ArchTable& qwen2_table() {
-  static const ArchTable table{Arch::Qwen2, "model.", llama_family_names(false), {".rotary_emb.inv_freq"},
+  static const ArchTable table{Arch::Qwen2,
+                               "model.",
+                               llama_family_names(false),
+                               {".rotary_emb.inv_freq"},
                                convert_llama_family};
   return table;
 }

@@ -5,7 +5,10 @@
 namespace csweep::model {
 
 const ArchTable& qwen3_table() {
-  static const ArchTable table{Arch::Qwen3, "model.", llama_family_names(true), {".rotary_emb.inv_freq"},
+  static const ArchTable table{Arch::Qwen3,
+                               "model.",
+                               llama_family_names(true),
+                               {".rotary_emb.inv_freq"},
                                convert_llama_family};
   return table;
 }

@@ -13,23 +13,40 @@ constexpr uint32_t QK_K = 256;  // elements of a k-quant super-block
 // Block sizes from ggml-common.h, checked against gguf-py's GGML_QUANT_SIZES by the tests. Q8_1
 // differs on purpose: gguf-py still says 40 bytes (two f32), ggml stores two f16 (36 bytes).
 constexpr GgmlTypeInfo kTypes[] = {
-    {GgmlType::F32, "F32", 1, 4, true},          {GgmlType::F16, "F16", 1, 2, true},
-    {GgmlType::Q4_0, "Q4_0", 32, 18, true},      {GgmlType::Q4_1, "Q4_1", 32, 20, true},
-    {GgmlType::Q5_0, "Q5_0", 32, 22, true},      {GgmlType::Q5_1, "Q5_1", 32, 24, true},
-    {GgmlType::Q8_0, "Q8_0", 32, 34, true},      {GgmlType::Q8_1, "Q8_1", 32, 36, false},
-    {GgmlType::Q2_K, "Q2_K", QK_K, 84, false},   {GgmlType::Q3_K, "Q3_K", QK_K, 110, false},
-    {GgmlType::Q4_K, "Q4_K", QK_K, 144, true},   {GgmlType::Q5_K, "Q5_K", QK_K, 176, true},
-    {GgmlType::Q6_K, "Q6_K", QK_K, 210, true},   {GgmlType::Q8_K, "Q8_K", QK_K, 292, false},
-    {GgmlType::IQ2_XXS, "IQ2_XXS", QK_K, 66, false}, {GgmlType::IQ2_XS, "IQ2_XS", QK_K, 74, false},
-    {GgmlType::IQ3_XXS, "IQ3_XXS", QK_K, 98, false}, {GgmlType::IQ1_S, "IQ1_S", QK_K, 50, false},
-    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, false}, {GgmlType::IQ3_S, "IQ3_S", QK_K, 110, false},
-    {GgmlType::IQ2_S, "IQ2_S", QK_K, 82, false}, {GgmlType::IQ4_XS, "IQ4_XS", QK_K, 136, false},
-    {GgmlType::I8, "I8", 1, 1, false},           {GgmlType::I16, "I16", 1, 2, false},
-    {GgmlType::I32, "I32", 1, 4, false},         {GgmlType::I64, "I64", 1, 8, false},
-    {GgmlType::F64, "F64", 1, 8, false},         {GgmlType::IQ1_M, "IQ1_M", QK_K, 56, false},
-    {GgmlType::BF16, "BF16", 1, 2, true},        {GgmlType::TQ1_0, "TQ1_0", QK_K, 54, false},
-    {GgmlType::TQ2_0, "TQ2_0", QK_K, 66, false}, {GgmlType::MXFP4, "MXFP4", 32, 17, false},
-    {GgmlType::NVFP4, "NVFP4", 64, 36, false},   {GgmlType::Q1_0, "Q1_0", 128, 18, false},
+    {GgmlType::F32, "F32", 1, 4, true},
+    {GgmlType::F16, "F16", 1, 2, true},
+    {GgmlType::Q4_0, "Q4_0", 32, 18, true},
+    {GgmlType::Q4_1, "Q4_1", 32, 20, true},
+    {GgmlType::Q5_0, "Q5_0", 32, 22, true},
+    {GgmlType::Q5_1, "Q5_1", 32, 24, true},
+    {GgmlType::Q8_0, "Q8_0", 32, 34, true},
+    {GgmlType::Q8_1, "Q8_1", 32, 36, false},
+    {GgmlType::Q2_K, "Q2_K", QK_K, 84, false},
+    {GgmlType::Q3_K, "Q3_K", QK_K, 110, false},
+    {GgmlType::Q4_K, "Q4_K", QK_K, 144, true},
+    {GgmlType::Q5_K, "Q5_K", QK_K, 176, true},
+    {GgmlType::Q6_K, "Q6_K", QK_K, 210, true},
+    {GgmlType::Q8_K, "Q8_K", QK_K, 292, false},
+    {GgmlType::IQ2_XXS, "IQ2_XXS", QK_K, 66, false},
+    {GgmlType::IQ2_XS, "IQ2_XS", QK_K, 74, false},
+    {GgmlType::IQ3_XXS, "IQ3_XXS", QK_K, 98, false},
+    {GgmlType::IQ1_S, "IQ1_S", QK_K, 50, false},
+    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, false},
+    {GgmlType::IQ3_S, "IQ3_S", QK_K, 110, false},
+    {GgmlType::IQ2_S, "IQ2_S", QK_K, 82, false},
+    {GgmlType::IQ4_XS, "IQ4_XS", QK_K, 136, false},
+    {GgmlType::I8, "I8", 1, 1, false},
+    {GgmlType::I16, "I16", 1, 2, false},
+    {GgmlType::I32, "I32", 1, 4, false},
+    {GgmlType::I64, "I64", 1, 8, false},
+    {GgmlType::F64, "F64", 1, 8, false},
+    {GgmlType::IQ1_M, "IQ1_M", QK_K, 56, false},
+    {GgmlType::BF16, "BF16", 1, 2, true},
+    {GgmlType::TQ1_0, "TQ1_0", QK_K, 54, false},
+    {GgmlType::TQ2_0, "TQ2_0", QK_K, 66, false},
+    {GgmlType::MXFP4, "MXFP4", 32, 17, false},
+    {GgmlType::NVFP4, "NVFP4", 64, 36, false},
+    {GgmlType::Q1_0, "Q1_0", 128, 18, false},
 };
 
 uint16_t u16(const std::byte* p) { return uint16_t(uint16_t(p[0]) | uint16_t(p[1]) << 8); }
@@ -176,8 +193,8 @@ std::string dequantizable_type_names() {
 void dequantize(GgmlType type, const std::byte* blocks, size_t n, float* out) {
   const auto info = ggml_type_info(uint32_t(type));
   if (!info || !info->dequantizable)
-    throw Error("quantisation type " + ggml_type_name(uint32_t(type)) + " is not supported (supported: " +
-                dequantizable_type_names() + ")");
+    throw Error("quantisation type " + ggml_type_name(uint32_t(type)) +
+                " is not supported (supported: " + dequantizable_type_names() + ")");
   switch (type) {
     case GgmlType::F32:
       std::memcpy(out, blocks, n * 4);
@@ -193,18 +210,36 @@ void dequantize(GgmlType type, const std::byte* blocks, size_t n, float* out) {
   }
   void (*block_fn)(const std::byte*, float*) = nullptr;
   switch (type) {
-    case GgmlType::Q4_0: block_fn = q4_0; break;
-    case GgmlType::Q4_1: block_fn = q4_1; break;
-    case GgmlType::Q5_0: block_fn = q5_0; break;
-    case GgmlType::Q5_1: block_fn = q5_1; break;
-    case GgmlType::Q8_0: block_fn = q8_0; break;
-    case GgmlType::Q4_K: block_fn = q4_k; break;
-    case GgmlType::Q5_K: block_fn = q5_k; break;
-    case GgmlType::Q6_K: block_fn = q6_k; break;
-    default: throw Error("internal: no dequantiser for " + ggml_type_name(uint32_t(type)));
+    case GgmlType::Q4_0:
+      block_fn = q4_0;
+      break;
+    case GgmlType::Q4_1:
+      block_fn = q4_1;
+      break;
+    case GgmlType::Q5_0:
+      block_fn = q5_0;
+      break;
+    case GgmlType::Q5_1:
+      block_fn = q5_1;
+      break;
+    case GgmlType::Q8_0:
+      block_fn = q8_0;
+      break;
+    case GgmlType::Q4_K:
+      block_fn = q4_k;
+      break;
+    case GgmlType::Q5_K:
+      block_fn = q5_k;
+      break;
+    case GgmlType::Q6_K:
+      block_fn = q6_k;
+      break;
+    default:
+      throw Error("internal: no dequantiser for " + ggml_type_name(uint32_t(type)));
   }
   const size_t nb = n / info->block_elems;
-  for (size_t i = 0; i < nb; ++i) block_fn(blocks + i * info->block_bytes, out + i * info->block_elems);
+  for (size_t i = 0; i < nb; ++i)
+    block_fn(blocks + i * info->block_bytes, out + i * info->block_elems);
 }
 
 }  // namespace csweep::model::gguf

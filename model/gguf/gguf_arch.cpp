@@ -11,10 +11,10 @@ namespace csweep::model::gguf {
 namespace {
 
 struct ArchRow {
-  const char* gguf;          // general.architecture
-  const char* hf_class;      // config.json "architectures"
+  const char* gguf;      // general.architecture
+  const char* hf_class;  // config.json "architectures"
   const char* model_type;
-  bool permuted_qk;          // convert_hf_to_gguf.py permutes Q/K rows (LlamaModel.permute)
+  bool permuted_qk;  // convert_hf_to_gguf.py permutes Q/K rows (LlamaModel.permute)
 };
 
 // Mistral and SmolLM2 checkpoints are written as "llama".
@@ -35,11 +35,14 @@ const ArchRow& arch_row(const GgufFile& f, const std::string& arch) {
 
 int64_t positive(const GgufFile& f, const std::string& key, uint64_t v) {
   if (v == 0 || v > (uint64_t(1) << 31))
-    throw error_at(f.path().string(), "metadata '" + key + "'", "must be in [1, 2^31], got " + std::to_string(v));
+    throw error_at(f.path().string(), "metadata '" + key + "'",
+                   "must be in [1, 2^31], got " + std::to_string(v));
   return int64_t(v);
 }
 
-int64_t get_dim(const GgufFile& f, const std::string& key) { return positive(f, key, f.get_uint(key)); }
+int64_t get_dim(const GgufFile& f, const std::string& key) {
+  return positive(f, key, f.get_uint(key));
+}
 
 int64_t get_dim_or(const GgufFile& f, const std::string& key, int64_t fallback) {
   auto v = f.get_uint_or_none(key);
@@ -74,25 +77,28 @@ GgufModelShape read_model_shape(const GgufFile& f) {
   s.n_heads = get_dim(f, p + "attention.head_count");
   s.n_kv_heads = get_dim_or(f, p + "attention.head_count_kv", s.n_heads);
   if (s.n_heads % s.n_kv_heads != 0)
-    throw error_at(f.path().string(), "metadata '" + p + "attention.head_count_kv'",
-                   std::to_string(s.n_kv_heads) + " does not divide head_count " + std::to_string(s.n_heads));
+    throw error_at(
+        f.path().string(), "metadata '" + p + "attention.head_count_kv'",
+        std::to_string(s.n_kv_heads) + " does not divide head_count " + std::to_string(s.n_heads));
   if (f.has(p + "attention.key_length")) {
     s.d_head = get_dim(f, p + "attention.key_length");
   } else {
     if (s.d_model % s.n_heads != 0)
-      throw error_at(f.path().string(), "metadata '" + p + "embedding_length'", "not divisible by the head count");
+      throw error_at(f.path().string(), "metadata '" + p + "embedding_length'",
+                     "not divisible by the head count");
     s.d_head = s.d_model / s.n_heads;
   }
   if (s.permuted_qk && s.d_head % 2 != 0)
-    throw error_at(f.path().string(), "metadata '" + p + "attention.head_count'", "odd head size " +
-                   std::to_string(s.d_head) + " cannot carry rotary pairs");
-  if (auto vlen = f.get_uint_or_none(p + "attention.value_length"); vlen && int64_t(*vlen) != s.d_head)
+    throw error_at(f.path().string(), "metadata '" + p + "attention.head_count'",
+                   "odd head size " + std::to_string(s.d_head) + " cannot carry rotary pairs");
+  if (auto vlen = f.get_uint_or_none(p + "attention.value_length");
+      vlen && int64_t(*vlen) != s.d_head)
     throw error_at(f.path().string(), "metadata '" + p + "attention.value_length'",
                    "differs from the key length; not supported");
   if (auto rot = f.get_uint_or_none(p + "rope.dimension_count"); rot && int64_t(*rot) != s.d_head)
     throw error_at(f.path().string(), "metadata '" + p + "rope.dimension_count'",
-                   std::to_string(*rot) + " (partial rotary) is not supported for " + s.arch + ": expected " +
-                       std::to_string(s.d_head));
+                   std::to_string(*rot) + " (partial rotary) is not supported for " + s.arch +
+                       ": expected " + std::to_string(s.d_head));
   if (auto v = f.get_uint_or_none(p + "vocab_size")) {
     s.d_vocab = positive(f, p + "vocab_size", *v);
   } else if (f.has("tokenizer.ggml.tokens")) {
@@ -100,7 +106,8 @@ GgufModelShape read_model_shape(const GgufFile& f) {
   } else if (const TensorInfo* e = f.find_tensor("token_embd.weight"); e && e->dims.size() == 2) {
     s.d_vocab = positive(f, "token_embd.weight", e->dims[1]);
   } else {
-    throw error_at(f.path().string(), "metadata '" + p + "vocab_size'", "missing, and no tokenizer or embedding to infer it from");
+    throw error_at(f.path().string(), "metadata '" + p + "vocab_size'",
+                   "missing, and no tokenizer or embedding to infer it from");
   }
   s.tied_embeddings = f.find_tensor("output.weight") == nullptr;
   if (f.find_tensor("rope_freqs.weight"))
@@ -109,7 +116,8 @@ GgufModelShape read_model_shape(const GgufFile& f) {
   return s;
 }
 
-nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s, const std::string& dtype) {
+nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s,
+                                      const std::string& dtype) {
   const ArchRow& row = arch_row(f, s.arch);
   const std::string p = s.arch + ".";
   nlohmann::ordered_json c;
@@ -130,7 +138,8 @@ nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s
   if (scaling == "none") {
     c["rope_scaling"] = nullptr;
   } else if (scaling == "linear") {
-    c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", shortest_float32(f.get_float(p + "rope.scaling.factor"))}};
+    c["rope_scaling"] = {{"rope_type", "linear"},
+                         {"factor", shortest_float32(f.get_float(p + "rope.scaling.factor"))}};
   } else {
     throw error_at(f.path().string(), "metadata '" + p + "rope.scaling.type'",
                    "'" + scaling + "' is not supported (supported: none, linear)");
@@ -150,7 +159,8 @@ nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s
 }
 
 HfTensorPlan plan_tensor(const GgufFile& f, const GgufModelShape& s, const TensorInfo& t) {
-  const int64_t d = s.d_model, m = s.d_mlp, dq = s.n_heads * s.d_head, dkv = s.n_kv_heads * s.d_head;
+  const int64_t d = s.d_model, m = s.d_mlp, dq = s.n_heads * s.d_head,
+                dkv = s.n_kv_heads * s.d_head;
   HfTensorPlan plan;
   std::string suffix;
   int64_t layer = -1;
@@ -171,24 +181,25 @@ HfTensorPlan plan_tensor(const GgufFile& f, const GgufModelShape& s, const Tenso
   };
   const int64_t pq = s.permuted_qk ? s.n_heads : 0, pk = s.permuted_qk ? s.n_kv_heads : 0;
   const std::string L = "model.layers." + std::to_string(layer) + ".";
-  const std::vector<Row> rows = layer < 0
-      ? std::vector<Row>{{"token_embd.weight", "model.embed_tokens.weight", {s.d_vocab, d}, 0},
-                         {"output_norm.weight", "model.norm.weight", {d}, 0},
-                         {"output.weight", "lm_head.weight", {s.d_vocab, d}, 0}}
-      : std::vector<Row>{{"attn_norm.weight", "input_layernorm.weight", {d}, 0},
-                         {"attn_q.weight", "self_attn.q_proj.weight", {dq, d}, pq},
-                         {"attn_k.weight", "self_attn.k_proj.weight", {dkv, d}, pk},
-                         {"attn_v.weight", "self_attn.v_proj.weight", {dkv, d}, 0},
-                         {"attn_q.bias", "self_attn.q_proj.bias", {dq}, pq},
-                         {"attn_k.bias", "self_attn.k_proj.bias", {dkv}, pk},
-                         {"attn_v.bias", "self_attn.v_proj.bias", {dkv}, 0},
-                         {"attn_q_norm.weight", "self_attn.q_norm.weight", {s.d_head}, 0},
-                         {"attn_k_norm.weight", "self_attn.k_norm.weight", {s.d_head}, 0},
-                         {"attn_output.weight", "self_attn.o_proj.weight", {d, dq}, 0},
-                         {"ffn_norm.weight", "post_attention_layernorm.weight", {d}, 0},
-                         {"ffn_gate.weight", "mlp.gate_proj.weight", {m, d}, 0},
-                         {"ffn_up.weight", "mlp.up_proj.weight", {m, d}, 0},
-                         {"ffn_down.weight", "mlp.down_proj.weight", {d, m}, 0}};
+  const std::vector<Row> rows =
+      layer < 0
+          ? std::vector<Row>{{"token_embd.weight", "model.embed_tokens.weight", {s.d_vocab, d}, 0},
+                             {"output_norm.weight", "model.norm.weight", {d}, 0},
+                             {"output.weight", "lm_head.weight", {s.d_vocab, d}, 0}}
+          : std::vector<Row>{{"attn_norm.weight", "input_layernorm.weight", {d}, 0},
+                             {"attn_q.weight", "self_attn.q_proj.weight", {dq, d}, pq},
+                             {"attn_k.weight", "self_attn.k_proj.weight", {dkv, d}, pk},
+                             {"attn_v.weight", "self_attn.v_proj.weight", {dkv, d}, 0},
+                             {"attn_q.bias", "self_attn.q_proj.bias", {dq}, pq},
+                             {"attn_k.bias", "self_attn.k_proj.bias", {dkv}, pk},
+                             {"attn_v.bias", "self_attn.v_proj.bias", {dkv}, 0},
+                             {"attn_q_norm.weight", "self_attn.q_norm.weight", {s.d_head}, 0},
+                             {"attn_k_norm.weight", "self_attn.k_norm.weight", {s.d_head}, 0},
+                             {"attn_output.weight", "self_attn.o_proj.weight", {d, dq}, 0},
+                             {"ffn_norm.weight", "post_attention_layernorm.weight", {d}, 0},
+                             {"ffn_gate.weight", "mlp.gate_proj.weight", {m, d}, 0},
+                             {"ffn_up.weight", "mlp.up_proj.weight", {m, d}, 0},
+                             {"ffn_down.weight", "mlp.down_proj.weight", {d, m}, 0}};
   const std::string key = layer < 0 ? t.name : suffix;
   for (const Row& r : rows) {
     if (key != r.gguf) continue;
@@ -196,8 +207,9 @@ HfTensorPlan plan_tensor(const GgufFile& f, const GgufModelShape& s, const Tenso
     plan.shape = r.shape;
     plan.unpermute_heads = r.permute_heads;
     if (t.shape() != plan.shape)
-      tensor_error(f, t, "shape " + format_shape(t.shape()) + " does not fit this " + s.arch +
-                             " configuration (expected " + format_shape(plan.shape) + ")");
+      tensor_error(f, t,
+                   "shape " + format_shape(t.shape()) + " does not fit this " + s.arch +
+                       " configuration (expected " + format_shape(plan.shape) + ")");
     return plan;
   }
   tensor_error(f, t, "no Hugging Face counterpart in a " + s.arch + " checkpoint (not converted)");
@@ -210,7 +222,8 @@ void unpermute_rotary_rows(std::vector<float>& data, int64_t rows, int64_t cols,
     for (int64_t j = 0; j < half; ++j)
       for (int64_t t = 0; t < 2; ++t) {
         const float* src = data.data() + (h * d_head + 2 * j + t) * cols;
-        std::memcpy(out.data() + (h * d_head + t * half + j) * cols, src, size_t(cols) * sizeof(float));
+        std::memcpy(out.data() + (h * d_head + t * half + j) * cols, src,
+                    size_t(cols) * sizeof(float));
       }
   data.swap(out);
 }

@@ -16,7 +16,8 @@ namespace csweep::model::gguf {
 // The hyper-parameters the tensor mapping needs, read once from the metadata.
 struct GgufModelShape {
   std::string arch;  // general.architecture: "llama", "qwen2", "qwen3"
-  int64_t n_layers = 0, d_model = 0, n_heads = 0, n_kv_heads = 0, d_head = 0, d_mlp = 0, d_vocab = 0;
+  int64_t n_layers = 0, d_model = 0, n_heads = 0, n_kv_heads = 0, d_head = 0, d_mlp = 0,
+          d_vocab = 0;
   bool tied_embeddings = false;  // no output.weight: the LM head is the token embedding
   bool permuted_qk = false;      // llama.cpp stores Q/K rows interleaved for its rotary kernel
 };
@@ -26,18 +27,20 @@ struct GgufModelShape {
 GgufModelShape read_model_shape(const GgufFile& file);
 
 // config.json for the Hugging Face class of that architecture (LlamaForCausalLM, ...).
-nlohmann::ordered_json make_hf_config(const GgufFile& file, const GgufModelShape& shape, const std::string& dtype);
+nlohmann::ordered_json make_hf_config(const GgufFile& file, const GgufModelShape& shape,
+                                      const std::string& dtype);
 
 // How one GGUF tensor is stored in the HF checkpoint.
 struct HfTensorPlan {
   std::string hf_name;
-  std::vector<int64_t> shape;      // row-major, as HF stores it
-  int64_t unpermute_heads = 0;     // > 0: undo llama.cpp's Q/K row permutation over this many heads
+  std::vector<int64_t> shape;   // row-major, as HF stores it
+  int64_t unpermute_heads = 0;  // > 0: undo llama.cpp's Q/K row permutation over this many heads
 };
 
 // Throws csweep::Error "FILE: tensor 'NAME': REASON" for a tensor with no HF counterpart, or
 // with a shape this config does not allow.
-HfTensorPlan plan_tensor(const GgufFile& file, const GgufModelShape& shape, const TensorInfo& tensor);
+HfTensorPlan plan_tensor(const GgufFile& file, const GgufModelShape& shape,
+                         const TensorInfo& tensor);
 
 // Undoes convert_hf_to_gguf.py's permute() in place: within each head, GGUF row 2*j + t holds
 // HF row t * (d_head / 2) + j (the two rotary halves interleaved). `rows` x `cols` floats.

@@ -16,7 +16,8 @@ namespace csweep::model::gguf {
 struct ConvertOptions {
   DType dtype = DType::F32;  // F32, BF16 or F16
   bool overwrite = false;    // replace an existing DIR
-  bool tokenizer = true;     // write the tokenizer files (refused vocabularies then fail the conversion)
+  bool tokenizer =
+      true;  // write the tokenizer files (refused vocabularies then fail the conversion)
 };
 
 struct ConvertSummary {
@@ -26,7 +27,7 @@ struct ConvertSummary {
   std::map<std::string, size_t> source_types;  // "Q4_1" -> tensor count
 };
 
-ConvertSummary convert_gguf(const std::filesystem::path& gguf_file, const std::filesystem::path& out_dir,
-                            const ConvertOptions& options);
+ConvertSummary convert_gguf(const std::filesystem::path& gguf_file,
+                            const std::filesystem::path& out_dir, const ConvertOptions& options);
 
 }  // namespace csweep::model::gguf

@@ -19,8 +19,19 @@
 namespace csweep::model::gguf {
 
 enum class ValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-  U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 const char* value_type_name(ValueType type);
 
@@ -67,7 +78,7 @@ class GgufFile {
   const Value* find(const std::string& key) const;
   uint64_t get_uint(const std::string& key) const;  // any non-negative integer type
   std::optional<uint64_t> get_uint_or_none(const std::string& key) const;
-  double get_float(const std::string& key) const;   // F32/F64 (or an integer)
+  double get_float(const std::string& key) const;  // F32/F64 (or an integer)
   std::optional<double> get_float_or_none(const std::string& key) const;
   std::string get_string(const std::string& key) const;
   std::optional<std::string> get_string_or_none(const std::string& key) const;

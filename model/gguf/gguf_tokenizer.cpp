@@ -13,23 +13,38 @@ namespace {
 using nlohmann::ordered_json;
 
 // llama.cpp's token types (llama_token_type).
-enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+enum TokenType : int64_t {
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6
+};
 
 // Hugging Face's Llama 3 and Qwen2 split regexes (as their tokenizer.json files carry them);
 // llama.cpp's "llama-bpe" and "qwen2" regex lists are these same patterns.
 constexpr const char* kLlama3Split =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 constexpr const char* kQwen2Split =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 ordered_json byte_level(bool use_regex) {
-  return {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", use_regex}};
+  return {{"type", "ByteLevel"},
+          {"add_prefix_space", false},
+          {"trim_offsets", true},
+          {"use_regex", use_regex}};
 }
 
 ordered_json split(const char* regex) {
-  return {{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}};
+  return {{"type", "Split"},
+          {"pattern", {{"Regex", regex}}},
+          {"behavior", "Isolated"},
+          {"invert", false}};
 }
 
 struct PreTokenizer {
@@ -44,23 +59,30 @@ PreTokenizer pre_tokenizer_for(const GgufFile& f, const std::string& pre) {
   // Each digit on its own, then GPT-2's regex (SmolLM/SmolLM2, StarCoder: llama.cpp's "\p{N}"
   // split followed by the GPT-2 pattern).
   if (pre == "smollm" || pre == "starcoder" || pre == "refact" || pre == "codeshell")
-    return {nullptr, {{"type", "Sequence"},
-                      {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)}}}};
+    return {
+        nullptr,
+        {{"type", "Sequence"},
+         {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)}}}};
   if (pre == "llama-bpe" || pre == "llama3")
-    return {nullptr, {{"type", "Sequence"}, {"pretokenizers", {split(kLlama3Split), byte_level(false)}}}};
+    return {nullptr,
+            {{"type", "Sequence"}, {"pretokenizers", {split(kLlama3Split), byte_level(false)}}}};
   if (pre == "qwen2")
-    return {{{"type", "NFC"}}, {{"type", "Sequence"}, {"pretokenizers", {split(kQwen2Split), byte_level(false)}}}};
+    return {{{"type", "NFC"}},
+            {{"type", "Sequence"}, {"pretokenizers", {split(kQwen2Split), byte_level(false)}}}};
   throw error_at(f.path().string(), "metadata 'tokenizer.ggml.pre'",
-                 "pre-tokenizer '" + pre + "' is not supported (supported: gpt-2, smollm, starcoder, refact, "
-                 "codeshell, llama-bpe, qwen2)");
+                 "pre-tokenizer '" + pre +
+                     "' is not supported (supported: gpt-2, smollm, starcoder, refact, "
+                     "codeshell, llama-bpe, qwen2)");
 }
 
-std::optional<std::string> token_at(const GgufFile& f, const std::vector<Value>& tokens, const char* key) {
+std::optional<std::string> token_at(const GgufFile& f, const std::vector<Value>& tokens,
+                                    const char* key) {
   auto id = f.get_uint_or_none(key);
   if (!id) return std::nullopt;
   if (*id >= tokens.size())
     throw error_at(f.path().string(), std::string("metadata '") + key + "'",
-                   "id " + std::to_string(*id) + " is outside the vocabulary (" + std::to_string(tokens.size()) + " tokens)");
+                   "id " + std::to_string(*id) + " is outside the vocabulary (" +
+                       std::to_string(tokens.size()) + " tokens)");
   return tokens[*id].s;
 }
 
@@ -70,11 +92,15 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
   const std::string file = f.path().string();
   const std::string model = f.get_string("tokenizer.ggml.model");
   if (model != "gpt2")
-    throw error_at(file, "metadata 'tokenizer.ggml.model'",
-                   "'" + model + "' vocabularies are not supported (only byte-level BPE, 'gpt2'; SentencePiece "
-                   "'llama' vocabularies are not)");
+    throw error_at(
+        file, "metadata 'tokenizer.ggml.model'",
+        "'" + model +
+            "' vocabularies are not supported (only byte-level BPE, 'gpt2'; SentencePiece "
+            "'llama' vocabularies are not)");
   auto pre_name = f.get_string_or_none("tokenizer.ggml.pre");
-  if (!pre_name) throw error_at(file, "metadata 'tokenizer.ggml.pre'", "missing: the pre-tokenizer cannot be known");
+  if (!pre_name)
+    throw error_at(file, "metadata 'tokenizer.ggml.pre'",
+                   "missing: the pre-tokenizer cannot be known");
   PreTokenizer pre = pre_tokenizer_for(f, *pre_name);
 
   const auto& tokens = f.get_array("tokenizer.ggml.tokens", ValueType::STRING);
@@ -82,8 +108,9 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
   if (f.has("tokenizer.ggml.token_type")) {
     const auto& t = f.get_array("tokenizer.ggml.token_type", ValueType::I32);
     if (t.size() != tokens.size())
-      throw error_at(file, "metadata 'tokenizer.ggml.token_type'",
-                     std::to_string(t.size()) + " entries for " + std::to_string(tokens.size()) + " tokens");
+      throw error_at(
+          file, "metadata 'tokenizer.ggml.token_type'",
+          std::to_string(t.size()) + " entries for " + std::to_string(tokens.size()) + " tokens");
     for (size_t i = 0; i < t.size(); ++i) types[i] = t[i].i != 0 ? t[i].i : int64_t(t[i].u);
   }
 
@@ -95,15 +122,18 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
     const std::string& s = tokens[id].s;
     if (types[id] == kByte)
       throw error_at(file, "metadata 'tokenizer.ggml.token_type'",
-                     "byte tokens (<0xNN>, SentencePiece byte fallback) are not supported in a byte-level BPE vocabulary");
+                     "byte tokens (<0xNN>, SentencePiece byte fallback) are not supported in a "
+                     "byte-level BPE vocabulary");
     if (auto [it, fresh] = seen.emplace(s, id); !fresh)
       throw error_at(file, "metadata 'tokenizer.ggml.tokens'",
-                     "token '" + s + "' appears at ids " + std::to_string(it->second) + " and " + std::to_string(id));
+                     "token '" + s + "' appears at ids " + std::to_string(it->second) + " and " +
+                         std::to_string(id));
     vocab[s] = id;
     if (types[id] == kControl || types[id] == kUserDefined || types[id] == kUnknown) {
       const bool special = types[id] != kUserDefined;
-      ordered_json t = {{"id", id}, {"content", s}, {"single_word", false}, {"lstrip", false},
-                        {"rstrip", false}, {"normalized", !special}, {"special", special}};
+      ordered_json t = {{"id", id},          {"content", s},    {"single_word", false},
+                        {"lstrip", false},   {"rstrip", false}, {"normalized", !special},
+                        {"special", special}};
       added.push_back(t);
       t.erase("id");
       added_decoder[std::to_string(id)] = t;
@@ -116,9 +146,11 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
     for (size_t i = 0; i < m.size(); ++i) {
       const std::string& s = m[i].s;
       size_t space = s.find(' ');
-      if (space == std::string::npos || space == 0 || space + 1 == s.size() || s.find(' ', space + 1) != std::string::npos)
-        throw error_at(file, "metadata 'tokenizer.ggml.merges'",
-                       "entry " + std::to_string(i) + " '" + s + "' is not two tokens separated by one space");
+      if (space == std::string::npos || space == 0 || space + 1 == s.size() ||
+          s.find(' ', space + 1) != std::string::npos)
+        throw error_at(
+            file, "metadata 'tokenizer.ggml.merges'",
+            "entry " + std::to_string(i) + " '" + s + "' is not two tokens separated by one space");
       merges.push_back({s.substr(0, space), s.substr(space + 1)});
     }
   }
@@ -131,16 +163,24 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
 
   ordered_json post;
   if (add_bos) {
-    if (!bos) throw error_at(file, "metadata 'tokenizer.ggml.add_bos_token'", "true, but no bos_token_id is given");
+    if (!bos)
+      throw error_at(file, "metadata 'tokenizer.ggml.add_bos_token'",
+                     "true, but no bos_token_id is given");
     const int64_t bos_id = int64_t(*f.get_uint_or_none("tokenizer.ggml.bos_token_id"));
     ordered_json bos_item = {{"SpecialToken", {{"id", *bos}, {"type_id", 0}}}};
     post = {{"type", "TemplateProcessing"},
             {"single", {bos_item, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-            {"pair", {bos_item, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, bos_item,
-                      {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+            {"pair",
+             {bos_item,
+              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+              bos_item,
+              {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
             {"special_tokens", {{*bos, {{"id", *bos}, {"ids", {bos_id}}, {"tokens", {*bos}}}}}}};
   } else {
-    post = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+    post = {{"type", "ByteLevel"},
+            {"add_prefix_space", true},
+            {"trim_offsets", false},
+            {"use_regex", true}};
   }
 
   HfTokenizerFiles out;
@@ -152,10 +192,20 @@ HfTokenizerFiles make_hf_tokenizer(const GgufFile& f, int64_t model_max_length) 
   j["normalizer"] = pre.normalizer;
   j["pre_tokenizer"] = pre.pre_tokenizer;
   j["post_processor"] = post;
-  j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
-                {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
-                {"ignore_merges", false}, {"vocab", vocab}, {"merges", merges}};
+  j["decoder"] = {{"type", "ByteLevel"},
+                  {"add_prefix_space", true},
+                  {"trim_offsets", true},
+                  {"use_regex", true}};
+  j["model"] = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", nullptr},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", false},
+                {"byte_fallback", false},
+                {"ignore_merges", false},
+                {"vocab", vocab},
+                {"merges", merges}};
 
   ordered_json& c = out.tokenizer_config;
   c["tokenizer_class"] = "PreTrainedTokenizerFast";

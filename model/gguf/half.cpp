@@ -10,7 +10,7 @@ uint16_t float_to_half(float f) {
   uint32_t ax = x & 0x7fffffffu;
   if (ax > 0x7f800000u) return sign | 0x7e00u;   // NaN
   if (ax >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to infinity
-  if (ax < 0x38800000u) {                         // below 2^-14: a subnormal half (or zero)
+  if (ax < 0x38800000u) {                        // below 2^-14: a subnormal half (or zero)
     // a * 2^24 is exact in float; nearbyint rounds half to even in the default mode. 1024
     // comes out as 0x0400, the smallest normal half, which is the right answer.
     return sign | uint16_t(std::nearbyint(bits_to_float(ax) * 16777216.0f));

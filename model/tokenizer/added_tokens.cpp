@@ -6,7 +6,9 @@
 namespace csweep::model::tokenizer {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 // Non-ASCII bytes count as word characters: letters of most scripts are.
 bool is_word(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -27,8 +29,9 @@ void AddedTokens::add(AddedToken token) {
   for (size_t i = 0; i < tokens_.size(); ++i)
     by_first_byte_[static_cast<unsigned char>(tokens_[i].content[0])].push_back(i);
   for (auto& bucket : by_first_byte_)
-    std::stable_sort(bucket.begin(), bucket.end(),
-                     [&](size_t a, size_t b) { return tokens_[a].content.size() > tokens_[b].content.size(); });
+    std::stable_sort(bucket.begin(), bucket.end(), [&](size_t a, size_t b) {
+      return tokens_[a].content.size() > tokens_[b].content.size();
+    });
 }
 
 void AddedTokens::split(std::string_view text, std::vector<Segment>& out) const {
@@ -57,7 +60,8 @@ void AddedTokens::split(std::string_view text, std::vector<Segment>& out) const 
       while (begin > segment_start && is_space(text[begin - 1])) --begin;
     if (found->rstrip)
       while (end < text.size() && is_space(text[end])) ++end;
-    if (begin > segment_start) out.push_back({text.substr(segment_start, begin - segment_start), -1});
+    if (begin > segment_start)
+      out.push_back({text.substr(segment_start, begin - segment_start), -1});
     out.push_back({text.substr(begin, end - begin), found->id});
     segment_start = i = end;
   }

@@ -18,10 +18,14 @@ struct Candidate {
 
 Bpe::Bpe(std::array<int32_t, 256> byte_ids, const std::vector<Merge>& merges,
          std::unordered_map<std::string, int32_t> whole_tokens, bool ignore_merges, int32_t unk_id)
-    : byte_ids_(byte_ids), whole_tokens_(std::move(whole_tokens)), ignore_merges_(ignore_merges), unk_id_(unk_id) {
+    : byte_ids_(byte_ids),
+      whole_tokens_(std::move(whole_tokens)),
+      ignore_merges_(ignore_merges),
+      unk_id_(unk_id) {
   ranks_.reserve(merges.size() * 2);
   for (size_t r = 0; r < merges.size(); ++r)  // a repeated pair keeps its first (best) rank
-    ranks_.emplace(pair_key(merges[r].left, merges[r].right), std::make_pair(static_cast<int32_t>(r), merges[r].merged));
+    ranks_.emplace(pair_key(merges[r].left, merges[r].right),
+                   std::make_pair(static_cast<int32_t>(r), merges[r].merged));
 }
 
 bool Bpe::merge_word(std::string_view bytes, std::vector<int32_t>& ids) const {

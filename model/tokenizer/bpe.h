@@ -34,7 +34,8 @@ class Bpe {
   bool merge_word(std::string_view bytes, std::vector<int32_t>& ids) const;
 
   std::array<int32_t, 256> byte_ids_;
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> ranks_;  // (left,right) → (rank, merged)
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>>
+      ranks_;  // (left,right) → (rank, merged)
   std::unordered_map<std::string, int32_t> whole_tokens_;
   bool ignore_merges_;
   int32_t unk_id_;

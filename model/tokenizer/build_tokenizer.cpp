@@ -12,7 +12,8 @@ namespace {
 int32_t id_or_throw(const TokenizerImpl& impl, const std::string& token, const std::string& file,
                     const std::string& where) {
   auto it = impl.ids.find(token);
-  if (it == impl.ids.end()) throw error_at(file, where, "token '" + token + "' is not in the vocabulary");
+  if (it == impl.ids.end())
+    throw error_at(file, where, "token '" + token + "' is not in the vocabulary");
   return it->second;
 }
 
@@ -26,7 +27,8 @@ std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec) {
   int64_t max_id = -1;
   for (auto& [token, id] : spec.vocab) {
     if (id < 0 || id >= std::numeric_limits<int32_t>::max())
-      throw error_at(file, spec.vocab_field + "[\"" + token + "\"]", "id " + std::to_string(id) + " out of range");
+      throw error_at(file, spec.vocab_field + "[\"" + token + "\"]",
+                     "id " + std::to_string(id) + " out of range");
     max_id = std::max(max_id, id);
   }
   for (auto& t : spec.added) max_id = std::max<int64_t>(max_id, t.id);
@@ -42,8 +44,9 @@ std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec) {
   for (auto& [token, id64] : spec.vocab) {
     auto id = static_cast<int32_t>(id64);
     if (impl->present[id] && impl->strings[id] != token)
-      throw error_at(file, spec.vocab_field + "[\"" + token + "\"]",
-                     "id " + std::to_string(id) + " already belongs to '" + impl->strings[id] + "'");
+      throw error_at(
+          file, spec.vocab_field + "[\"" + token + "\"]",
+          "id " + std::to_string(id) + " already belongs to '" + impl->strings[id] + "'");
     impl->present[id] = 1;
     impl->strings[id] = token;
     impl->ids[token] = id;
@@ -58,8 +61,8 @@ std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec) {
   for (auto& t : spec.added) {
     if (t.id < 0) continue;
     if (impl->present[t.id] && impl->strings[t.id] != t.content)
-      log::get("model")->warn("{}: added token '{}' replaces vocabulary entry '{}' at id {}", file, t.content,
-                              impl->strings[t.id], t.id);
+      log::get("model")->warn("{}: added token '{}' replaces vocabulary entry '{}' at id {}", file,
+                              t.content, impl->strings[t.id], t.id);
     impl->present[t.id] = 1;
     impl->strings[t.id] = t.content;
     impl->bytes[t.id] = t.content;
@@ -83,7 +86,8 @@ std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec) {
 
   int32_t unk_id = -1;
   if (spec.unk_token) unk_id = id_or_throw(*impl, *spec.unk_token, file, "model.unk_token");
-  impl->bpe = std::make_unique<Bpe>(byte_ids, merges, std::move(whole_tokens), spec.ignore_merges, unk_id);
+  impl->bpe =
+      std::make_unique<Bpe>(byte_ids, merges, std::move(whole_tokens), spec.ignore_merges, unk_id);
   impl->normalizer = std::move(spec.normalizer);
   impl->pre_tokenizer = std::move(spec.pre_tokenizer);
 
@@ -95,8 +99,8 @@ std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec) {
   };
   impl->bos = resolve(spec.bos_token);
   impl->eos = resolve(spec.eos_token);
-  log::get("model")->info("{}: {} tokens, {} merges, {} added", file, spec.vocab.size(), merges.size(),
-                          spec.added.size());
+  log::get("model")->info("{}: {} tokens, {} merges, {} added", file, spec.vocab.size(),
+                          merges.size(), spec.added.size());
   return impl;
 }
 

@@ -60,7 +60,8 @@ std::optional<std::string> unicode_to_bytes(std::string_view s) {
     if (c < 0x80) {
       cp = c;
       i += 1;
-    } else if ((c & 0xE0) == 0xC0 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) {
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < s.size() &&
+               (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) {
       cp = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
       i += 2;
     } else {

@@ -25,27 +25,32 @@ json read_json_file(const std::filesystem::path& path) {
   }
 }
 
-const json* optional_member(const json& obj, const char* key, const std::string& file, const std::string& field) {
-  if (!obj.is_object()) throw error_at(file, field.empty() ? "(top level)" : field, "expected a JSON object");
+const json* optional_member(const json& obj, const char* key, const std::string& file,
+                            const std::string& field) {
+  if (!obj.is_object())
+    throw error_at(file, field.empty() ? "(top level)" : field, "expected a JSON object");
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
-const json& required_member(const json& obj, const char* key, const std::string& file, const std::string& field) {
+const json& required_member(const json& obj, const char* key, const std::string& file,
+                            const std::string& field) {
   const json* value = optional_member(obj, key, file, field);
   if (!value) throw error_at(file, join_field(field, key), "missing");
   return *value;
 }
 
-bool bool_member(const json& obj, const char* key, bool fallback, const std::string& file, const std::string& field) {
+bool bool_member(const json& obj, const char* key, bool fallback, const std::string& file,
+                 const std::string& field) {
   const json* value = optional_member(obj, key, file, field);
   if (!value) return fallback;
   if (!value->is_boolean()) throw error_at(file, join_field(field, key), "expected true or false");
   return value->get<bool>();
 }
 
-std::string string_member(const json& obj, const char* key, const std::string& file, const std::string& field) {
+std::string string_member(const json& obj, const char* key, const std::string& file,
+                          const std::string& field) {
   const json& value = required_member(obj, key, file, field);
   if (!value.is_string()) throw error_at(file, join_field(field, key), "expected a string");
   return value.get<std::string>();
@@ -56,7 +61,8 @@ int64_t int_value(const json& value, const std::string& file, const std::string&
   return value.get<int64_t>();
 }
 
-std::optional<std::string> token_content(const json& value, const std::string& file, const std::string& field) {
+std::optional<std::string> token_content(const json& value, const std::string& file,
+                                         const std::string& field) {
   if (value.is_null()) return std::nullopt;
   if (value.is_string()) return value.get<std::string>();
   if (value.is_object()) return string_member(value, "content", file, field);

@@ -12,10 +12,10 @@ namespace csweep::model::tokenizer {
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
 // obj[key] when present and not null, else nullptr. Throws if obj is not an object.
-const nlohmann::json* optional_member(const nlohmann::json& obj, const char* key, const std::string& file,
-                                      const std::string& field);
-const nlohmann::json& required_member(const nlohmann::json& obj, const char* key, const std::string& file,
-                                      const std::string& field);
+const nlohmann::json* optional_member(const nlohmann::json& obj, const char* key,
+                                      const std::string& file, const std::string& field);
+const nlohmann::json& required_member(const nlohmann::json& obj, const char* key,
+                                      const std::string& file, const std::string& field);
 
 bool bool_member(const nlohmann::json& obj, const char* key, bool fallback, const std::string& file,
                  const std::string& field);

@@ -18,23 +18,29 @@ namespace {
 
 const UNormalizer2* instance(NormalForm form, UErrorCode* status) {
   switch (form) {
-    case NormalForm::NFC: return unorm2_getNFCInstance(status);
-    case NormalForm::NFD: return unorm2_getNFDInstance(status);
-    case NormalForm::NFKC: return unorm2_getNFKCInstance(status);
-    case NormalForm::NFKD: return unorm2_getNFKDInstance(status);
+    case NormalForm::NFC:
+      return unorm2_getNFCInstance(status);
+    case NormalForm::NFD:
+      return unorm2_getNFDInstance(status);
+    case NormalForm::NFKC:
+      return unorm2_getNFKCInstance(status);
+    case NormalForm::NFKD:
+      return unorm2_getNFKDInstance(status);
   }
   return nullptr;
 }
 
 void check(UErrorCode status, const char* what) {
-  if (U_FAILURE(status)) throw Error(std::string("unicode normalisation: ") + what + ": " + u_errorName(status));
+  if (U_FAILURE(status))
+    throw Error(std::string("unicode normalisation: ") + what + ": " + u_errorName(status));
 }
 
 }  // namespace
 
 std::string Normalizer::apply(std::string_view text) const {
   // ASCII is invariant under all four forms: most prompts never reach ICU.
-  if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
     return std::string(text);
   UErrorCode status = U_ZERO_ERROR;
   int32_t length = 0;
@@ -47,9 +53,11 @@ std::string Normalizer::apply(std::string_view text) const {
   for (NormalForm form : forms_) {
     const UNormalizer2* norm = instance(form, &status);
     check(status, "instance");
-    if (unorm2_isNormalized(norm, reinterpret_cast<const UChar*>(utf16.data()), length, &status)) continue;
+    if (unorm2_isNormalized(norm, reinterpret_cast<const UChar*>(utf16.data()), length, &status))
+      continue;
     status = U_ZERO_ERROR;
-    int32_t needed = unorm2_normalize(norm, reinterpret_cast<const UChar*>(utf16.data()), length, nullptr, 0, &status);
+    int32_t needed = unorm2_normalize(norm, reinterpret_cast<const UChar*>(utf16.data()), length,
+                                      nullptr, 0, &status);
     status = U_ZERO_ERROR;
     std::u16string normalized(needed, u'\0');
     unorm2_normalize(norm, reinterpret_cast<const UChar*>(utf16.data()), length,
@@ -62,14 +70,16 @@ std::string Normalizer::apply(std::string_view text) const {
   u_strToUTF8(nullptr, 0, &bytes, reinterpret_cast<const UChar*>(utf16.data()), length, &status);
   status = U_ZERO_ERROR;
   std::string out(bytes, '\0');
-  u_strToUTF8(out.data(), bytes, &bytes, reinterpret_cast<const UChar*>(utf16.data()), length, &status);
+  u_strToUTF8(out.data(), bytes, &bytes, reinterpret_cast<const UChar*>(utf16.data()), length,
+              &status);
   check(status, "encode");
   return out;
 }
 #else
 bool Normalizer::available() { return false; }
 std::string Normalizer::apply(std::string_view text) const {
-  if (!forms_.empty()) throw Error("unicode normalisation needs ICU: rebuild circuitsweep with libicu-dev installed");
+  if (!forms_.empty())
+    throw Error("unicode normalisation needs ICU: rebuild circuitsweep with libicu-dev installed");
   return std::string(text);
 }
 #endif

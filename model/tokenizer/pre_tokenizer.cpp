@@ -20,14 +20,16 @@ pcre2_code* as_code(void* p) { return static_cast<pcre2_code*>(p); }
 Regex::Regex(const std::string& pattern, bool literal, const std::string& where) : where_(where) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);  // LITERAL refuses UCP
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error,
-                                   &offset, nullptr);
+  uint32_t options =
+      literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);  // LITERAL refuses UCP
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   options, &error, &offset, nullptr);
   if (!code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
-    throw error_at(where, "", "invalid regex at offset " + std::to_string(offset) + ": " +
-                                  reinterpret_cast<const char*>(message));
+    throw error_at(where, "",
+                   "invalid regex at offset " + std::to_string(offset) + ": " +
+                       reinterpret_cast<const char*>(message));
   }
   code_ = code;
   jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
@@ -47,13 +49,15 @@ std::vector<std::pair<size_t, size_t>> Regex::matches(std::string_view subject) 
     // The JIT's small default stack can run out on very long whitespace runs; the
     // interpreter has no such limit.
     if (!jit_ || rc == PCRE2_ERROR_JIT_STACKLIMIT)
-      rc = pcre2_match(code, subject_ptr, subject.size(), start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, data, nullptr);
+      rc = pcre2_match(code, subject_ptr, subject.size(), start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                       data, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       pcre2_match_data_free(data);
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof message);
-      throw error_at(where_, "", std::string("regex match failed: ") + reinterpret_cast<const char*>(message));
+      throw error_at(where_, "",
+                     std::string("regex match failed: ") + reinterpret_cast<const char*>(message));
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data);
     size_t b = ov[0], e = ov[1];
@@ -62,7 +66,8 @@ std::vector<std::pair<size_t, size_t>> Regex::matches(std::string_view subject) 
       start = e;
     } else {  // empty match: step over one UTF-8 character
       start = b + 1;
-      while (start < subject.size() && (static_cast<unsigned char>(subject[start]) & 0xC0) == 0x80) ++start;
+      while (start < subject.size() && (static_cast<unsigned char>(subject[start]) & 0xC0) == 0x80)
+        ++start;
     }
   }
   pcre2_match_data_free(data);
@@ -72,7 +77,8 @@ std::vector<std::pair<size_t, size_t>> Regex::matches(std::string_view subject) 
 namespace {
 
 // One step over one piece, following Hugging Face's NormalizedString::split.
-void split_piece(const PreTokenizerStep& step, std::string_view piece, std::vector<std::string>& out) {
+void split_piece(const PreTokenizerStep& step, std::string_view piece,
+                 std::vector<std::string>& out) {
   if (!step.regex) {
     out.emplace_back(piece);
     return;
@@ -100,14 +106,18 @@ void split_piece(const PreTokenizerStep& step, std::string_view piece, std::vect
         pieces.emplace_back(b, e);
         break;
       case SplitBehavior::MergedWithPrevious:
-        if (delim && !pieces.empty() && !prev_was_delim) pieces.back().second = e;
-        else pieces.emplace_back(b, e);
+        if (delim && !pieces.empty() && !prev_was_delim)
+          pieces.back().second = e;
+        else
+          pieces.emplace_back(b, e);
         break;
       case SplitBehavior::MergedWithNext:
         break;  // handled below, from the right
       case SplitBehavior::Contiguous:
-        if (delim && prev_was_delim) pieces.back().second = e;
-        else pieces.emplace_back(b, e);
+        if (delim && prev_was_delim)
+          pieces.back().second = e;
+        else
+          pieces.emplace_back(b, e);
         break;
     }
     prev_was_delim = delim;
@@ -118,8 +128,10 @@ void split_piece(const PreTokenizerStep& step, std::string_view piece, std::vect
     bool next_was_delim = false;
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
       auto [b, e, delim] = *it;
-      if (delim && !next_was_delim && !pieces.empty()) pieces.back().first = b;
-      else pieces.emplace_back(b, e);
+      if (delim && !next_was_delim && !pieces.empty())
+        pieces.back().first = b;
+      else
+        pieces.emplace_back(b, e);
       next_was_delim = delim;
     }
     std::reverse(pieces.begin(), pieces.end());
@@ -137,7 +149,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string>& pieces
   for (const auto& step : steps_) {
     next.clear();
     for (auto& piece : pieces) {
-      if (step.add_prefix_space && (piece.empty() || piece[0] != ' ')) piece.insert(piece.begin(), ' ');
+      if (step.add_prefix_space && (piece.empty() || piece[0] != ' '))
+        piece.insert(piece.begin(), ' ');
       split_piece(step, piece, next);
     }
     pieces.swap(next);

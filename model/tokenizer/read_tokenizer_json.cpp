@@ -23,11 +23,15 @@ struct Reader {
   void model(const json& m) {
     const std::string field = "model";
     if (const json* type = optional_member(m, "type", file, field))
-      if (*type != "BPE") unsupported("model.type", "'" + (type->is_string() ? type->get<std::string>() : type->dump()) + "'");
-    if (bool_member(m, "byte_fallback", false, file, field)) unsupported("model.byte_fallback", "true");
+      if (*type != "BPE")
+        unsupported("model.type",
+                    "'" + (type->is_string() ? type->get<std::string>() : type->dump()) + "'");
+    if (bool_member(m, "byte_fallback", false, file, field))
+      unsupported("model.byte_fallback", "true");
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
       if (const json* v = optional_member(m, key, file, field))
-        if (!v->is_string() || !v->get<std::string>().empty()) unsupported(join_field(field, key), v->dump());
+        if (!v->is_string() || !v->get<std::string>().empty())
+          unsupported(join_field(field, key), v->dump());
     spec.ignore_merges = bool_member(m, "ignore_merges", false, file, field);
     if (const json* unk = optional_member(m, "unk_token", file, field)) {
       if (!unk->is_string()) throw error_at(file, "model.unk_token", "expected a string");
@@ -47,10 +51,12 @@ struct Reader {
       if (merge.is_string()) {  // "a b" (tokenizers < 0.20)
         auto s = merge.get<std::string>();
         size_t space = s.find(' ');
-        if (space == std::string::npos || space == 0 || space + 1 == s.size() || s.find(' ', space + 1) != std::string::npos)
+        if (space == std::string::npos || space == 0 || space + 1 == s.size() ||
+            s.find(' ', space + 1) != std::string::npos)
           throw error_at(file, where, "expected two tokens separated by one space");
         spec.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-      } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
+                 merge[1].is_string()) {
         spec.merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
       } else {
         throw error_at(file, where, "expected \"a b\" or [\"a\", \"b\"]");
@@ -65,7 +71,8 @@ struct Reader {
       std::string field = "added_tokens[" + std::to_string(i) + "]";
       AddedToken t;
       int64_t id = int_value(required_member(list[i], "id", file, field), file, field + ".id");
-      if (id < 0 || id >= (int64_t{1} << 31) - 1) throw error_at(file, field + ".id", "out of range");
+      if (id < 0 || id >= (int64_t{1} << 31) - 1)
+        throw error_at(file, field + ".id", "out of range");
       t.id = static_cast<int32_t>(id);
       t.content = string_member(list[i], "content", file, field);
       t.special = bool_member(list[i], "special", false, file, field);
@@ -81,17 +88,24 @@ struct Reader {
     if (type == "Sequence") {
       const json& list = required_member(n, "normalizers", file, field);
       if (!list.is_array()) throw error_at(file, field + ".normalizers", "expected an array");
-      for (size_t i = 0; i < list.size(); ++i) normalizer(list[i], field + ".normalizers[" + std::to_string(i) + "]");
+      for (size_t i = 0; i < list.size(); ++i)
+        normalizer(list[i], field + ".normalizers[" + std::to_string(i) + "]");
       return;
     }
     NormalForm form;
-    if (type == "NFC") form = NormalForm::NFC;
-    else if (type == "NFD") form = NormalForm::NFD;
-    else if (type == "NFKC") form = NormalForm::NFKC;
-    else if (type == "NFKD") form = NormalForm::NFKD;
-    else throw error_at(file, field + ".type", "normalizer '" + type + "' is not supported");
+    if (type == "NFC")
+      form = NormalForm::NFC;
+    else if (type == "NFD")
+      form = NormalForm::NFD;
+    else if (type == "NFKC")
+      form = NormalForm::NFKC;
+    else if (type == "NFKD")
+      form = NormalForm::NFKD;
+    else
+      throw error_at(file, field + ".type", "normalizer '" + type + "' is not supported");
     if (!Normalizer::available())
-      throw error_at(file, field + ".type", type + " needs ICU: rebuild circuitsweep with libicu-dev installed");
+      throw error_at(file, field + ".type",
+                     type + " needs ICU: rebuild circuitsweep with libicu-dev installed");
     spec.normalizer.add(form);
   }
 
@@ -123,11 +137,16 @@ struct Reader {
       const json& pattern = required_member(p, "pattern", file, field);
       PreTokenizerStep step;
       if (const json* regex = optional_member(pattern, "Regex", file, field + ".pattern")) {
-        if (!regex->is_string()) throw error_at(file, field + ".pattern.Regex", "expected a string");
-        step.regex = std::make_shared<Regex>(regex->get<std::string>(), false, file + ": " + field + ".pattern.Regex");
-      } else if (const json* literal = optional_member(pattern, "String", file, field + ".pattern")) {
-        if (!literal->is_string()) throw error_at(file, field + ".pattern.String", "expected a string");
-        step.regex = std::make_shared<Regex>(literal->get<std::string>(), true, file + ": " + field + ".pattern.String");
+        if (!regex->is_string())
+          throw error_at(file, field + ".pattern.Regex", "expected a string");
+        step.regex = std::make_shared<Regex>(regex->get<std::string>(), false,
+                                             file + ": " + field + ".pattern.Regex");
+      } else if (const json* literal =
+                     optional_member(pattern, "String", file, field + ".pattern")) {
+        if (!literal->is_string())
+          throw error_at(file, field + ".pattern.String", "expected a string");
+        step.regex = std::make_shared<Regex>(literal->get<std::string>(), true,
+                                             file + ": " + field + ".pattern.String");
       } else {
         throw error_at(file, field + ".pattern", "expected {\"Regex\": ...} or {\"String\": ...}");
       }
@@ -138,8 +157,9 @@ struct Reader {
       // Hugging Face splits on char::is_numeric: each digit alone, or runs of digits.
       PreTokenizerStep step;
       step.regex = std::make_shared<Regex>("\\p{N}", false, file);
-      step.behavior = bool_member(p, "individual_digits", false, file, field) ? SplitBehavior::Isolated
-                                                                              : SplitBehavior::Contiguous;
+      step.behavior = bool_member(p, "individual_digits", false, file, field)
+                          ? SplitBehavior::Isolated
+                          : SplitBehavior::Contiguous;
       spec.pre_tokenizer.add_step(step);
     } else {
       unsupported(field + ".type", "pre-tokenizer '" + type + "'");
@@ -159,7 +179,8 @@ struct Reader {
       const json* single = optional_member(p, "single", file, field);
       if (single && single->is_array() && !single->empty() && (*single)[0].is_object()) {
         auto it = (*single)[0].find("SpecialToken");
-        if (it != (*single)[0].end() && it->is_object() && it->contains("id") && (*it)["id"].is_string())
+        if (it != (*single)[0].end() && it->is_object() && it->contains("id") &&
+            (*it)["id"].is_string())
           spec.bos_token = (*it)["id"].get<std::string>();
       }
     }
@@ -176,12 +197,15 @@ BpeSpec read_tokenizer_json(const std::filesystem::path& dir) {
   json j = read_json_file(spec.file);
   if (!j.is_object()) throw error_at(reader.file, "", "expected a JSON object");
   reader.model(required_member(j, "model", reader.file, ""));
-  if (const json* added = optional_member(j, "added_tokens", reader.file, "")) reader.added_tokens(*added);
-  if (const json* n = optional_member(j, "normalizer", reader.file, "")) reader.normalizer(*n, "normalizer");
+  if (const json* added = optional_member(j, "added_tokens", reader.file, ""))
+    reader.added_tokens(*added);
+  if (const json* n = optional_member(j, "normalizer", reader.file, ""))
+    reader.normalizer(*n, "normalizer");
   const json* pre = optional_member(j, "pre_tokenizer", reader.file, "");
   if (pre) reader.pre_tokenizer(*pre, "pre_tokenizer");
   if (!reader.saw_byte_level)
-    throw error_at(reader.file, "pre_tokenizer", "no ByteLevel step: only byte-level BPE tokenizers are supported");
+    throw error_at(reader.file, "pre_tokenizer",
+                   "no ByteLevel step: only byte-level BPE tokenizers are supported");
   if (const json* post = optional_member(j, "post_processor", reader.file, ""))
     reader.post_processor(*post, "post_processor");
 

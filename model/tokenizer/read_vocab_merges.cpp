@@ -25,7 +25,8 @@ void read_merges(const std::filesystem::path& path, BpeSpec& spec) {
     size_t space = line.find(' ');
     if (space == std::string::npos || space == 0 || space + 1 == line.size() ||
         line.find(' ', space + 1) != std::string::npos)
-      throw error_at(file, "line " + std::to_string(line_no), "expected two tokens separated by one space");
+      throw error_at(file, "line " + std::to_string(line_no),
+                     "expected two tokens separated by one space");
     spec.merges.emplace_back(line.substr(0, space), line.substr(space + 1));
     spec.merge_where.push_back("line " + std::to_string(line_no));
   }

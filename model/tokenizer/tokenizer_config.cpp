@@ -24,7 +24,8 @@ void read_special_tokens(const json& j, const std::string& file, TokenizerConfig
   if (const json* extra = optional_member(j, "additional_special_tokens", file, "")) {
     if (!extra->is_array()) throw error_at(file, "additional_special_tokens", "expected an array");
     for (size_t i = 0; i < extra->size(); ++i)
-      if (auto content = token_content((*extra)[i], file, "additional_special_tokens[" + std::to_string(i) + "]"))
+      if (auto content = token_content((*extra)[i], file,
+                                       "additional_special_tokens[" + std::to_string(i) + "]"))
         config.special_tokens.push_back(*content);
   }
 }

@@ -35,18 +35,18 @@ namespace tokenizer {
 
 // Everything a byte-level BPE tokenizer is made of, as read from either file format.
 struct BpeSpec {
-  std::filesystem::path file;                                // vocabulary file, for errors
-  std::filesystem::path merges_file;                         // may equal file
-  std::string vocab_field, merges_field;                     // "model.vocab" / "" ...
-  std::vector<std::pair<std::string, int64_t>> vocab;        // vocabulary string → id
-  std::vector<std::pair<std::string, std::string>> merges;   // in rank order
-  std::vector<std::string> merge_where;                      // per merge: "line 7", "model.merges[5]"
+  std::filesystem::path file;                               // vocabulary file, for errors
+  std::filesystem::path merges_file;                        // may equal file
+  std::string vocab_field, merges_field;                    // "model.vocab" / "" ...
+  std::vector<std::pair<std::string, int64_t>> vocab;       // vocabulary string → id
+  std::vector<std::pair<std::string, std::string>> merges;  // in rank order
+  std::vector<std::string> merge_where;  // per merge: "line 7", "model.merges[5]"
   std::vector<AddedToken> added;
   bool ignore_merges = false;
   std::optional<std::string> unk_token;
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;
-  std::optional<std::string> bos_token, eos_token;           // contents, resolved to ids
+  std::optional<std::string> bos_token, eos_token;  // contents, resolved to ids
 };
 
 std::unique_ptr<TokenizerImpl> build_tokenizer(BpeSpec spec);

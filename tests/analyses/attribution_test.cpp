@@ -49,14 +49,16 @@ SweepRequest fixture_request(HookPoint point) {
   r.point = point;
   r.clean_tokens = ref["prompt"]["clean_tokens"].get<std::vector<int64_t>>();
   r.corrupted_tokens = ref["prompt"]["corrupted_tokens"].get<std::vector<int64_t>>();
-  r.answers = {{ref["prompt"]["answer_token"].get<int64_t>(), ref["prompt"]["wrong_token"].get<int64_t>()}};
+  r.answers = {
+      {ref["prompt"]["answer_token"].get<int64_t>(), ref["prompt"]["wrong_token"].get<int64_t>()}};
   return r;
 }
 
 TEST(AttributionPatching, CorrelatesWithExactPatching) {
   auto m = testing::load_fixture_gpt2();
   CacheStore caches;
-  for (HookPoint point : {HookPoint::AttnZ, HookPoint::ResidPre, HookPoint::AttnOut, HookPoint::MlpOut, HookPoint::AttnPattern}) {
+  for (HookPoint point : {HookPoint::AttnZ, HookPoint::ResidPre, HookPoint::AttnOut,
+                          HookPoint::MlpOut, HookPoint::AttnPattern}) {
     SweepRequest exact = fixture_request(point);
     SweepRequest atp = exact;
     atp.kind = AnalysisKind::AttributionPatching;
@@ -65,8 +67,8 @@ TEST(AttributionPatching, CorrelatesWithExactPatching) {
     const auto e = run_cells(*m, exact, 0, n, caches);
     const auto a = run_cells(*m, atp, 0, n, caches);
     const double rho = spearman(e, a);
-    std::printf("[atp] %-18s %3ld cells  Spearman rho vs exact patching = %.3f\n", model::point_suffix(point),
-                static_cast<long>(n), rho);
+    std::printf("[atp] %-18s %3ld cells  Spearman rho vs exact patching = %.3f\n",
+                model::point_suffix(point), static_cast<long>(n), rho);
     // Far from exact on a random model with large corruptions (resid_pre ~0.4), never unrelated.
     EXPECT_GT(rho, 0.3) << model::point_suffix(point);
     // Where clean and corrupted activations are identical (positions before the first
@@ -104,8 +106,8 @@ TEST(AttributionPatching, QkFixOnQueriesAndKeys) {
       }
       const double rho_plain = spearman(e, plain_atp), rho_fixed = spearman(e, fixed);
       std::printf("[atp] %-6s %-12s rho AtP %.3f -> AtP* QK fix %.3f; mean |error| %.4f -> %.4f\n",
-                  model::arch_name(m->config().arch), model::point_suffix(point), rho_plain, rho_fixed, err_plain,
-                  err_fixed);
+                  model::arch_name(m->config().arch), model::point_suffix(point), rho_plain,
+                  rho_fixed, err_plain, err_fixed);
       EXPECT_GT(rho_fixed, 0.3);
       // Cells with identical clean and corrupted q/k (before the first corrupted token) are exact.
       EXPECT_NEAR(fixed[0], e[0], 1e-4);

@@ -24,7 +24,8 @@ SweepRequest base_request(const model::Model& m) {
   return r;
 }
 
-void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r, const std::string& what) {
+void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r,
+                              const std::string& what) {
   CacheStore caches;
   const int64_t n = grid_cells(grid_axes(r, m.config()));
   const auto fast = run_cells(m, r, 0, n, caches);
@@ -40,7 +41,8 @@ void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r, cons
     spread = std::max(spread, std::abs(double(plain[i]) - plain[0]));
   }
   g_max_diff = std::max(g_max_diff, max_diff);
-  std::printf("[fast vs plain] %-40s %5ld cells  max abs diff %.3g\n", what.c_str(), static_cast<long>(n), max_diff);
+  std::printf("[fast vs plain] %-40s %5ld cells  max abs diff %.3g\n", what.c_str(),
+              static_cast<long>(n), max_diff);
   EXPECT_LE(max_diff, 1e-4) << what;
   // A sweep whose cells all agree would not test anything.
   EXPECT_GT(spread, 1e-3) << what << ": every cell has the same value";
@@ -58,18 +60,25 @@ void run_cases(const model::Model& m, const std::string& arch, const std::vector
     r.kind = c.kind;
     r.point = c.point;
     r.by_position = c.by_position;
-    expect_fast_equals_plain(m, r, arch + " " + analysis_kind_name(c.kind) + " " + model::point_suffix(c.point) +
-                                       (c.by_position ? "" : " all-pos"));
+    expect_fast_equals_plain(m, r,
+                             arch + " " + analysis_kind_name(c.kind) + " " +
+                                 model::point_suffix(c.point) + (c.by_position ? "" : " all-pos"));
   }
 }
 
 const std::vector<Case> kCommonCases = {
-    {AnalysisKind::Patching, HookPoint::ResidPre},       {AnalysisKind::Patching, HookPoint::AttnZ},
-    {AnalysisKind::Patching, HookPoint::AttnQ},          {AnalysisKind::Patching, HookPoint::AttnK},
-    {AnalysisKind::Patching, HookPoint::AttnV},          {AnalysisKind::Patching, HookPoint::AttnPattern},
-    {AnalysisKind::Patching, HookPoint::AttnOut},        {AnalysisKind::Patching, HookPoint::MlpOut},
-    {AnalysisKind::Patching, HookPoint::AttnK, false},   {AnalysisKind::Patching, HookPoint::AttnPattern, false},
-    {AnalysisKind::Patching, HookPoint::ResidPost},      {AnalysisKind::Ablation, HookPoint::AttnZ, false},
+    {AnalysisKind::Patching, HookPoint::ResidPre},
+    {AnalysisKind::Patching, HookPoint::AttnZ},
+    {AnalysisKind::Patching, HookPoint::AttnQ},
+    {AnalysisKind::Patching, HookPoint::AttnK},
+    {AnalysisKind::Patching, HookPoint::AttnV},
+    {AnalysisKind::Patching, HookPoint::AttnPattern},
+    {AnalysisKind::Patching, HookPoint::AttnOut},
+    {AnalysisKind::Patching, HookPoint::MlpOut},
+    {AnalysisKind::Patching, HookPoint::AttnK, false},
+    {AnalysisKind::Patching, HookPoint::AttnPattern, false},
+    {AnalysisKind::Patching, HookPoint::ResidPost},
+    {AnalysisKind::Ablation, HookPoint::AttnZ, false},
     {AnalysisKind::Ablation, HookPoint::ResidPost, false},
 };
 
@@ -142,7 +151,8 @@ TEST(FastPath, PerPositionMeanOfThePromptItselfChangesNothing) {
   for (float v : run_cells(*m, r, 0, n, caches)) EXPECT_NEAR(v, clean, 1e-5);
   r.mean_per_position = false;
   double moved = 0.0;
-  for (float v : run_cells(*m, r, 0, n, caches)) moved = std::max(moved, std::abs(double(v) - clean));
+  for (float v : run_cells(*m, r, 0, n, caches))
+    moved = std::max(moved, std::abs(double(v) - clean));
   EXPECT_GT(moved, 1e-3);
 }
 
@@ -151,13 +161,20 @@ TEST(FastPath, ValuesWithoutTheBatchAxisBroadcastAsInThePlainPath) {
   // [h, P, P] carry the positions one axis further left than cache entries do.
   auto m = testing::load_fixture_gpt2();
   SweepRequest r = base_request(*m);
-  const auto clean = compute_run_cache(*m, r.clean_tokens, {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
-  const auto corrupted = compute_run_cache(*m, r.corrupted_tokens, {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
+  const auto clean =
+      compute_run_cache(*m, r.clean_tokens, {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
+  const auto corrupted = compute_run_cache(*m, r.corrupted_tokens,
+                                           {{HookPoint::AttnZ, 1}, {HookPoint::AttnPattern, 1}});
   std::vector<RowEdits> rows;
   for (int64_t p : {2, 5, 9}) {
-    rows.push_back({Edit{{HookPoint::ResidPre, 1}, EditSlice{{p}, {}, {}}, clean.at_site({HookPoint::ResidPre, 1})[0]}});
-    rows.push_back({Edit{{HookPoint::AttnZ, 1}, EditSlice{{p}, {1}, {}}, clean.at_site({HookPoint::AttnZ, 1})[0]}});
-    rows.push_back({Edit{{HookPoint::AttnPattern, 1}, EditSlice{{p}, {0}, {}}, clean.at_site({HookPoint::AttnPattern, 1})[0]}});
+    rows.push_back({Edit{{HookPoint::ResidPre, 1},
+                         EditSlice{{p}, {}, {}},
+                         clean.at_site({HookPoint::ResidPre, 1})[0]}});
+    rows.push_back({Edit{
+        {HookPoint::AttnZ, 1}, EditSlice{{p}, {1}, {}}, clean.at_site({HookPoint::AttnZ, 1})[0]}});
+    rows.push_back({Edit{{HookPoint::AttnPattern, 1},
+                         EditSlice{{p}, {0}, {}},
+                         clean.at_site({HookPoint::AttnPattern, 1})[0]}});
   }
   const Metric metric(MetricKind::LogitDiff, r.answers);
   const auto fast = run_rows(*m, corrupted, rows, metric);
@@ -192,8 +209,9 @@ TEST(FastPath, Bf16IsAsCloseToFp32AsThePlainBf16Loop) {
       plain_err = std::max(plain_err, std::abs(double(plain[i]) - truth[i]));
       spread = std::max(spread, std::abs(double(truth[i]) - truth[0]));
     }
-    std::printf("[bf16 vs fp32] gpt2 patching %-18s %4ld cells  fast %.3g, plain loop %.3g (spread %.3g)\n",
-                model::point_suffix(point), static_cast<long>(n), fast_err, plain_err, spread);
+    std::printf(
+        "[bf16 vs fp32] gpt2 patching %-18s %4ld cells  fast %.3g, plain loop %.3g (spread %.3g)\n",
+        model::point_suffix(point), static_cast<long>(n), fast_err, plain_err, spread);
     EXPECT_LE(fast_err, 1.5 * plain_err + 0.02) << model::point_suffix(point);
     EXPECT_GT(spread, 0.3) << model::point_suffix(point);
   }
@@ -207,11 +225,14 @@ TEST(FastPath, CausalTracingWindows) {
     r.metric = MetricKind::Prob;
     r.seed = 5;
     r.point = HookPoint::ResidPost;
-    expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing resid_post");
+    expect_fast_equals_plain(
+        *m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing resid_post");
     r.point = HookPoint::MlpOut;
     r.window = 3;
     r.samples = 2;
-    expect_fast_equals_plain(*m, r, std::string(model::arch_name(m->config().arch)) + " causal tracing mlp_out window 3");
+    expect_fast_equals_plain(
+        *m, r,
+        std::string(model::arch_name(m->config().arch)) + " causal tracing mlp_out window 3");
   }
 }
 
@@ -222,7 +243,8 @@ TEST(FastPath, MicroBatchesAndCellRangesAgree) {
   CacheStore caches;
   const int64_t n = grid_cells(grid_axes(r, m->config()));
   const auto whole = run_cells(*m, r, 0, n, caches);
-  r.batch.memory_budget_bytes = 3 * bytes_per_row(m->config(), 10, at::kFloat);  // 3 rows per forward
+  r.batch.memory_budget_bytes =
+      3 * bytes_per_row(m->config(), 10, at::kFloat);  // 3 rows per forward
   EXPECT_EQ(micro_batch_size(m->config(), 10, at::kFloat, r.batch), 3);
   std::vector<float> pieces;
   for (int64_t b = 0; b < n; b += 17) {  // shards cutting across layers
@@ -231,11 +253,14 @@ TEST(FastPath, MicroBatchesAndCellRangesAgree) {
   }
   ASSERT_EQ(pieces.size(), whole.size());
   double max_diff = 0.0;
-  for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, std::abs(double(whole[i]) - pieces[i]));
+  for (size_t i = 0; i < whole.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(double(whole[i]) - pieces[i]));
   EXPECT_LE(max_diff, 1e-5);
 }
 
-TEST(FastPath, ZZReportMaximum) { std::printf("[fast vs plain] suite maximum abs diff %.3g\n", g_max_diff); }
+TEST(FastPath, ZZReportMaximum) {
+  std::printf("[fast vs plain] suite maximum abs diff %.3g\n", g_max_diff);
+}
 
 }  // namespace
 }  // namespace csweep::analyses

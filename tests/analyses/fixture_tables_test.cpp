@@ -2,9 +2,9 @@
 // sweep entry point, on the fast path and on the plain one-forward-per-patch path.
 #include <fstream>
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <ATen/core/grad_mode.h>
 
 #include "analyses/sweep.h"
 #include "analyses/weight_processing.h"
@@ -64,8 +64,10 @@ class FixtureTables : public ::testing::Test {
       const auto got = plain ? run_cells_plain(m, r, 0, grid_cells(axes), caches)
                              : run_cells(m, r, 0, grid_cells(axes), caches);
       double max_err = 0.0;
-      for (size_t i = 0; i < expected.size(); ++i) max_err = std::max(max_err, std::abs(double(got[i]) - expected[i]));
-      std::printf("[fixture] %-28s %-5s max abs error %.3g\n", what.c_str(), plain ? "plain" : "fast", max_err);
+      for (size_t i = 0; i < expected.size(); ++i)
+        max_err = std::max(max_err, std::abs(double(got[i]) - expected[i]));
+      std::printf("[fixture] %-28s %-5s max abs error %.3g\n", what.c_str(),
+                  plain ? "plain" : "fast", max_err);
       EXPECT_LE(max_err, 1e-4) << what << (plain ? " (plain)" : " (fast)");
     }
   }
@@ -86,14 +88,18 @@ TEST_F(FixtureTables, BaselinesMatchLogitDiffs) {
 
 TEST_F(FixtureTables, PatchResidPreAttnOutMlpOut) {
   const auto& t = (*ref_)["raw"]["patching"];
-  expect_table(request(AnalysisKind::Patching, HookPoint::ResidPre), t["resid_pre"], "patching.resid_pre");
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnOut), t["attn_out"], "patching.attn_out");
-  expect_table(request(AnalysisKind::Patching, HookPoint::MlpOut), t["mlp_out"], "patching.mlp_out");
+  expect_table(request(AnalysisKind::Patching, HookPoint::ResidPre), t["resid_pre"],
+               "patching.resid_pre");
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnOut), t["attn_out"],
+               "patching.attn_out");
+  expect_table(request(AnalysisKind::Patching, HookPoint::MlpOut), t["mlp_out"],
+               "patching.mlp_out");
 }
 
 TEST_F(FixtureTables, PatchHeadOutputs) {
   const auto& t = (*ref_)["raw"]["patching"];
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["attn_head_out_by_pos"], "patching.head_out_by_pos");
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["attn_head_out_by_pos"],
+               "patching.head_out_by_pos");
   auto all_pos = request(AnalysisKind::Patching, HookPoint::AttnZ);
   all_pos.by_position = false;
   expect_table(all_pos, t["attn_head_out_all_pos"], "patching.head_out_all_pos");
@@ -121,7 +127,8 @@ TEST_F(FixtureTables, LogitLens) {
 }
 
 TEST_F(FixtureTables, DirectLogitAttributionPerHead) {
-  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), (*ref_)["raw"]["dla_head"], "dla_head");
+  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ),
+               (*ref_)["raw"]["dla_head"], "dla_head");
 }
 
 // TransformerLens's default processing (fold_ln, center_writing_weights, center_unembed,
@@ -146,10 +153,10 @@ TEST_F(FixtureTables, ProcessedWeightsMatchTransformerLensDefaults) {
   auto mean = zero;
   mean.ablation = AblationMode::Mean;
   expect_table(mean, t["mean_ablate_head_z"], "processed mean_ablate_head_z", processed.get());
-  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), t["dla_head"], "processed dla_head",
-               processed.get());
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["patching"]["attn_head_out_by_pos"],
-               "processed head_out_by_pos", processed.get());
+  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), t["dla_head"],
+               "processed dla_head", processed.get());
+  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ),
+               t["patching"]["attn_head_out_by_pos"], "processed head_out_by_pos", processed.get());
   auto lens = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
   expect_table(lens, t["logit_lens"]["prob_answer"], "processed logit_lens.prob", processed.get());
 }

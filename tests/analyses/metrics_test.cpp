@@ -24,7 +24,8 @@ TEST(Metrics, LogitDiffAveragesPairsAtTheLastPosition) {
 TEST(Metrics, ProbLogProbAndKL) {
   at::Tensor logits = at::tensor({1.0f, 2.0f, 3.0f, 0.5f}).view({1, 4});
   at::Tensor p = at::softmax(logits, 1)[0];
-  EXPECT_NEAR(Metric(MetricKind::Prob, {{2, 0}})(logits)[0].item<float>(), p[2].item<float>(), 1e-7);
+  EXPECT_NEAR(Metric(MetricKind::Prob, {{2, 0}})(logits)[0].item<float>(), p[2].item<float>(),
+              1e-7);
   EXPECT_NEAR(Metric(MetricKind::LogProb, {{2, 0}, {1, 0}})(logits)[0].item<float>(),
               (std::log(p[2].item<float>()) + std::log(p[1].item<float>())) / 2, 1e-6);
   at::Tensor clean = at::tensor({0.0f, 1.0f, 0.0f, 2.0f}).view({1, 4});
@@ -32,7 +33,9 @@ TEST(Metrics, ProbLogProbAndKL) {
   EXPECT_NEAR(kl(clean)[0].item<float>(), 0.0, 1e-7);  // no divergence from itself
   at::Tensor q = at::softmax(clean, 1)[0];
   double expected = 0.0;
-  for (int i = 0; i < 4; ++i) expected += q[i].item<double>() * (std::log(q[i].item<double>()) - std::log(p[i].item<double>()));
+  for (int i = 0; i < 4; ++i)
+    expected +=
+        q[i].item<double>() * (std::log(q[i].item<double>()) - std::log(p[i].item<double>()));
   EXPECT_NEAR(kl(logits)[0].item<float>(), expected, 1e-6);
 }
 

@@ -67,7 +67,9 @@ class RowMaker {
       // The first rows are one of each kind, so every kind is in every set.
       const int kind = i < 8 ? static_cast<int>(i) : static_cast<int>(uniform(0, 19));
       switch (kind) {
-        case 0: out.push_back({{}, "no edits"}); break;
+        case 0:
+          out.push_back({{}, "no edits"});
+          break;
         case 1:
           if (!out.empty()) {
             Row copy = out[static_cast<size_t>(uniform(0, static_cast<int64_t>(out.size()) - 1))];
@@ -77,28 +79,51 @@ class RowMaker {
           }
           out.push_back(random_row());
           break;
-        case 2: case 3: out.push_back(window_row()); break;
-        case 4: out.push_back(last_layer_early_position_row()); break;
-        case 5: out.push_back(embedding_row()); break;
-        case 6: out.push_back(final_norm_row()); break;
-        case 7: case 8: out.push_back(last_position_row()); break;
-        default: out.push_back(random_row()); break;
+        case 2:
+        case 3:
+          out.push_back(window_row());
+          break;
+        case 4:
+          out.push_back(last_layer_early_position_row());
+          break;
+        case 5:
+          out.push_back(embedding_row());
+          break;
+        case 6:
+          out.push_back(final_norm_row());
+          break;
+        case 7:
+        case 8:
+          out.push_back(last_position_row());
+          break;
+        default:
+          out.push_back(random_row());
+          break;
       }
     }
     return out;
   }
 
  private:
-  int64_t uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+  int64_t uniform(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
   int64_t seq() const { return source_.tokens.size(1); }
 
-  HookPoint random_block_point() { return block_points_[static_cast<size_t>(uniform(0, block_points_.size() - 1))]; }
+  HookPoint random_block_point() {
+    return block_points_[static_cast<size_t>(uniform(0, block_points_.size() - 1))];
+  }
 
   std::vector<int64_t> random_positions() {
     const int64_t p = seq();
     switch (uniform(0, 9)) {
-      case 0: case 1: case 2: case 3: return {uniform(0, p - 1)};
-      case 4: case 5: {  // several, usually not contiguous, in random order
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+        return {uniform(0, p - 1)};
+      case 4:
+      case 5: {  // several, usually not contiguous, in random order
         std::set<int64_t> picked;
         const int64_t n = uniform(2, 3);
         while (static_cast<int64_t>(picked.size()) < n) picked.insert(uniform(0, p - 1));
@@ -106,9 +131,13 @@ class RowMaker {
         std::shuffle(v.begin(), v.end(), rng_);
         return v;
       }
-      case 6: case 7: return {};  // every position
-      case 8: return {-1};        // the last, counted from the end
-      default: return {p - 1};
+      case 6:
+      case 7:
+        return {};  // every position
+      case 8:
+        return {-1};  // the last, counted from the end
+      default:
+        return {p - 1};
     }
   }
 
@@ -127,7 +156,8 @@ class RowMaker {
     if (model::is_head_point(point) && uniform(0, 1) == 1) {
       s.heads = random_subset(model::is_kv_head_point(point) ? c_.n_kv_heads : c_.n_heads, 3);
     }
-    const bool neurons = point == HookPoint::MlpPre || point == HookPoint::MlpPost || point == HookPoint::MlpPreLinear;
+    const bool neurons = point == HookPoint::MlpPre || point == HookPoint::MlpPost ||
+                         point == HookPoint::MlpPreLinear;
     if (!scale_site && uniform(0, 99) < (neurons ? 50 : 15)) {
       const int64_t width = source_.at_site({point, 0}).sizes().back();
       s.dims = random_subset(width, 5);  // neurons, coordinates, d_head dims or key positions
@@ -138,7 +168,8 @@ class RowMaker {
   // The value an edit writes: the source activation, or derived from it; `what` names it.
   Edit make_edit(const HookSite& site, EditSlice slice, std::string& what) {
     const at::Tensor& src = source_.at_site(site);
-    const bool scale_site = site.point == HookPoint::Ln1Scale || site.point == HookPoint::Ln2Scale ||
+    const bool scale_site = site.point == HookPoint::Ln1Scale ||
+                            site.point == HookPoint::Ln2Scale ||
                             site.point == HookPoint::LnFinalScale;
     const bool scores = site.point == HookPoint::AttnScores;
     const int r = static_cast<int>(uniform(0, 99));
@@ -151,7 +182,8 @@ class RowMaker {
     } else if (r >= 70 && r < 85 && !scale_site) {  // a zero scale would divide by zero
       value = at::zeros_like(src);
       what = "zeros";
-    } else if (r >= 85 && r < 93 && !scores) {  // a mean over queries of -inf scores can leave a row all -inf
+    } else if (r >= 85 && r < 93 &&
+               !scores) {  // a mean over queries of -inf scores can leave a row all -inf
       const int64_t pos_axis = model::is_pattern_point(site.point) ? 2 : 1;
       value = src.mean(pos_axis, /*keepdim=*/true);  // broadcast over positions
       what = "mean over positions";
@@ -223,7 +255,8 @@ class RowMaker {
     Row row;
     const HookPoint p = uniform(0, 1) ? HookPoint::LnFinalNormalized : HookPoint::LnFinalScale;
     EditSlice slice;
-    slice.positions = uniform(0, 1) ? std::vector<int64_t>{-1} : std::vector<int64_t>{uniform(0, seq() - 2)};
+    slice.positions =
+        uniform(0, 1) ? std::vector<int64_t>{-1} : std::vector<int64_t>{uniform(0, seq() - 2)};
     add(row, {p, -1}, slice);
     const HookPoint q = random_block_point();
     add(row, {q, uniform(0, c_.n_layers - 1)}, random_slice(q));
@@ -310,8 +343,8 @@ std::vector<NamedMetric> metric_variants(const RunCache& clean, const RunCache& 
 
 // Compares every row; reports up to a few mismatching rows with their edits. Returns the max
 // diff.
-double compare(const std::vector<float>& got, const std::vector<float>& want, const std::vector<Row>& rows,
-               double tolerance, const std::string& what) {
+double compare(const std::vector<float>& got, const std::vector<float>& want,
+               const std::vector<Row>& rows, double tolerance, const std::string& what) {
   EXPECT_EQ(got.size(), want.size()) << what;
   double max_diff = 0.0;
   int reported = 0;
@@ -320,8 +353,8 @@ double compare(const std::vector<float>& got, const std::vector<float>& want, co
     const bool bad = !(d <= tolerance);  // NaN is bad
     if (std::isfinite(d)) max_diff = std::max(max_diff, d);
     if (bad && reported++ < 3) {
-      ADD_FAILURE() << what << ": row " << i << " got " << got[i] << ", want " << want[i] << " (diff " << d
-                    << "); edits: " << rows[i].what;
+      ADD_FAILURE() << what << ": row " << i << " got " << got[i] << ", want " << want[i]
+                    << " (diff " << d << "); edits: " << rows[i].what;
     }
   }
   if (reported > 3) ADD_FAILURE() << what << ": " << reported << " rows differ in all";
@@ -337,8 +370,8 @@ std::vector<RowEdits> edits_of(const std::vector<Row>& rows) {
 // One target run: every (metric, options) fast call against the plain rows, then order and
 // batch-composition independence.
 double check_target(const model::Model& m, const std::string& label, const RunCache& target,
-                    const std::vector<Row>& rows, const std::vector<NamedMetric>& metrics, uint64_t seed,
-                    std::mt19937_64& rng) {
+                    const std::vector<Row>& rows, const std::vector<NamedMetric>& metrics,
+                    uint64_t seed, std::mt19937_64& rng) {
   const std::vector<RowEdits> edits = edits_of(rows);
   const auto variants = option_variants(m);
   double max_diff = 0.0, same_row = 0.0;
@@ -351,14 +384,17 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
     const float unedited = nm.metric(target.logits_last)[0].item<float>();
     int64_t changed = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].edits.empty()) EXPECT_NEAR(plain[i], unedited, kFastVsPlain) << where << " " << nm.name << " row " << i;
+      if (rows[i].edits.empty())
+        EXPECT_NEAR(plain[i], unedited, kFastVsPlain) << where << " " << nm.name << " row " << i;
       if (std::abs(plain[i] - unedited) > 1e-3) ++changed;
     }
-    EXPECT_GT(changed, static_cast<int64_t>(rows.size()) / 3) << where << " " << nm.name << ": too few rows change the metric";
+    EXPECT_GT(changed, static_cast<int64_t>(rows.size()) / 3)
+        << where << " " << nm.name << ": too few rows change the metric";
     std::vector<float> fast_default;
     for (size_t v = 0; v < variants.size(); ++v) {
       const auto fast = run_rows(m, target, edits, nm.metric, variants[v].options);
-      const double d = compare(fast, plain, rows, kFastVsPlain, where + " " + nm.name + " " + variants[v].name);
+      const double d =
+          compare(fast, plain, rows, kFastVsPlain, where + " " + nm.name + " " + variants[v].name);
       by_option[v] = std::max(by_option[v], d);
       if (v == 0) fast_default = fast;
     }
@@ -376,9 +412,11 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
       plain_shuffled.push_back(plain[i]);
     }
     const auto got_shuffled = run_rows(m, target, edits_of(shuffled), nm.metric);
-    same_row = std::max(same_row, compare(got_shuffled, want_shuffled, shuffled, kSameRowAcrossCalls,
-                                          where + " shuffled rows vs the same rows in order"));
-    compare(got_shuffled, plain_shuffled, shuffled, kFastVsPlain, where + " shuffled rows vs plain");
+    same_row =
+        std::max(same_row, compare(got_shuffled, want_shuffled, shuffled, kSameRowAcrossCalls,
+                                   where + " shuffled rows vs the same rows in order"));
+    compare(got_shuffled, plain_shuffled, shuffled, kFastVsPlain,
+            where + " shuffled rows vs plain");
 
     // Batch composition: a random subset alone, and single rows alone, give their values
     // from the big call.
@@ -389,12 +427,15 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
       subset.push_back(rows[i]);
       want_subset.push_back(fast_default[i]);
     }
-    same_row = std::max(same_row, compare(run_rows(m, target, edits_of(subset), nm.metric), want_subset, subset,
-                                          kSameRowAcrossCalls, where + " a subset alone vs within the big call"));
+    same_row = std::max(
+        same_row, compare(run_rows(m, target, edits_of(subset), nm.metric), want_subset, subset,
+                          kSameRowAcrossCalls, where + " a subset alone vs within the big call"));
     for (size_t k = 12; k < 16; ++k) {
       const size_t i = perm[k];
-      same_row = std::max(same_row, compare(run_rows(m, target, {rows[i].edits}, nm.metric), {fast_default[i]}, {rows[i]},
-                                            kSameRowAcrossCalls, where + " row " + std::to_string(i) + " alone vs within the big call"));
+      same_row = std::max(
+          same_row, compare(run_rows(m, target, {rows[i].edits}, nm.metric), {fast_default[i]},
+                            {rows[i]}, kSameRowAcrossCalls,
+                            where + " row " + std::to_string(i) + " alone vs within the big call"));
     }
   }
   std::string line;
@@ -404,8 +445,10 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
     std::snprintf(buf, sizeof buf, " %s %.2g", variants[v].name.c_str(), by_option[v]);
     line += buf;
   }
-  std::printf("[random edits] %-26s %ld rows: fast vs plain max abs diff %.3g (%s); same row across calls %.3g\n",
-              label.c_str(), static_cast<long>(rows.size()), max_diff, line.c_str() + 1, same_row);
+  std::printf(
+      "[random edits] %-26s %ld rows: fast vs plain max abs diff %.3g (%s); same row across calls "
+      "%.3g\n",
+      label.c_str(), static_cast<long>(rows.size()), max_diff, line.c_str() + 1, same_row);
   return max_diff;
 }
 
@@ -428,11 +471,13 @@ void check_model(const model::Model& m, const std::string& name, uint64_t seed) 
   const RunCache corrupted = compute_run_cache(m, corrupted_tokens, {});
 
   const at::Tensor embed = clean.at_site({HookPoint::Embed, -1});
-  at::Tensor noise = at::randn(embed.sizes(), at::detail::createCPUGenerator(seed), embed.options());
+  at::Tensor noise =
+      at::randn(embed.sizes(), at::detail::createCPUGenerator(seed), embed.options());
   RowEdits base;
   base.push_back({{HookPoint::Embed, -1}, {{1, 2}, {}, {}}, embed + 0.5 * noise});
   // Late enough that Mistral's window of 4 still carries it to the last position.
-  base.push_back({{HookPoint::MlpOut, 1}, {{kSeq - 3}, {}, {}}, at::zeros({c.d_model}, embed.options())});
+  base.push_back(
+      {{HookPoint::MlpOut, 1}, {{kSeq - 3}, {}, {}}, at::zeros({c.d_model}, embed.options())});
   const RunCache noised = compute_run_cache(m, clean_tokens, sites, base);
 
   const auto metrics = metric_variants(clean, corrupted);
@@ -442,21 +487,32 @@ void check_model(const model::Model& m, const std::string& name, uint64_t seed) 
   // A second row set on the noised run: fewer rows, the same properties.
   RowMaker maker2(c, clean, seed + 1);
   const std::vector<Row> rows2 = maker2.rows(kRows / 2);
-  d = std::max(d, check_target(m, name + " noised (base edits)", noised, rows2, metrics, seed + 1, rng));
+  d = std::max(
+      d, check_target(m, name + " noised (base edits)", noised, rows2, metrics, seed + 1, rng));
   g_max_diff = std::max(g_max_diff, d);
 }
 
 TEST(FastPathRandomEdits, Gpt2) { check_model(*testing::load_fixture_gpt2(), "gpt2", 1001); }
 
-TEST(FastPathRandomEdits, NeoXParallelResidualPartialRotary) { check_model(*testing::random_neox(21), "neox", 2002); }
+TEST(FastPathRandomEdits, NeoXParallelResidualPartialRotary) {
+  check_model(*testing::random_neox(21), "neox", 2002);
+}
 
-TEST(FastPathRandomEdits, LlamaGroupedQueryAttention) { check_model(*testing::random_llama(31), "llama", 3003); }
+TEST(FastPathRandomEdits, LlamaGroupedQueryAttention) {
+  check_model(*testing::random_llama(31), "llama", 3003);
+}
 
-TEST(FastPathRandomEdits, MistralSlidingWindow) { check_model(*testing::random_mistral(41), "mistral", 4004); }
+TEST(FastPathRandomEdits, MistralSlidingWindow) {
+  check_model(*testing::random_mistral(41), "mistral", 4004);
+}
 
-TEST(FastPathRandomEdits, Qwen3QkNormOneKvHead) { check_model(*testing::random_qwen3(51), "qwen3", 5005); }
+TEST(FastPathRandomEdits, Qwen3QkNormOneKvHead) {
+  check_model(*testing::random_qwen3(51), "qwen3", 5005);
+}
 
-TEST(FastPathRandomEdits, ZZReportMaximum) { std::printf("[random edits] suite maximum abs diff %.3g\n", g_max_diff); }
+TEST(FastPathRandomEdits, ZZReportMaximum) {
+  std::printf("[random edits] suite maximum abs diff %.3g\n", g_max_diff);
+}
 
 }  // namespace
 }  // namespace csweep::analyses

@@ -2,9 +2,9 @@
 // attention-pattern scores, logit-lens rank, and DLA summing to the logit difference.
 #include <fstream>
 
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <ATen/core/grad_mode.h>
 
 #include "analyses/sweep.h"
 #include "random_models.h"
@@ -14,7 +14,8 @@ namespace {
 
 using model::HookPoint;
 
-std::map<model::HookSite, at::Tensor> run_cached(const model::Model& m, const std::vector<int64_t>& tokens) {
+std::map<model::HookSite, at::Tensor> run_cached(const model::Model& m,
+                                                 const std::vector<int64_t>& tokens) {
   model::Hooks hooks;
   hooks.cache_all([](const model::HookSite&) { return true; });
   at::NoGradGuard no_grad;
@@ -31,14 +32,18 @@ TEST(Readouts, AttentionPatternScores) {
   auto cache = run_cached(*m, r.clean_tokens);
   r.pattern_scores = {PatternScore::PreviousToken, PatternScore::DuplicateToken};
   const auto both = run_cells(*m, r, 0, 24, caches);  // [score, layer, head]
-  const std::vector<float> prev(both.begin(), both.begin() + 12), dup(both.begin() + 12, both.end());
+  const std::vector<float> prev(both.begin(), both.begin() + 12),
+      dup(both.begin() + 12, both.end());
   for (int64_t l = 0; l < 3; ++l) {
     at::Tensor pattern = cache.at({HookPoint::AttnPattern, l})[0];  // [h, q, k]
     for (int64_t h = 0; h < 4; ++h) {
       double p = 0, d = 0;
       for (int64_t q = 1; q < 8; ++q) p += pattern[h][q][q - 1].item<double>() / 7;
       // duplicates: q=2 (k=0), q=4 (k=1), q=5 (k=0,2), q=7 (k=3) -> mean over those 4 queries
-      d = (pattern[h][2][0] + pattern[h][4][1] + pattern[h][5][0] + pattern[h][5][2] + pattern[h][7][3]).item<double>() / 4;
+      d = (pattern[h][2][0] + pattern[h][4][1] + pattern[h][5][0] + pattern[h][5][2] +
+           pattern[h][7][3])
+              .item<double>() /
+          4;
       EXPECT_NEAR(prev[l * 4 + h], p, 1e-5);
       EXPECT_NEAR(dup[l * 4 + h], d, 1e-5);
     }
@@ -61,7 +66,8 @@ TEST(Readouts, LogitLensRankAndDlaDecomposeTheLogitDiff) {
   const auto ref = nlohmann::json::parse(in);
   SweepRequest r;
   r.clean_tokens = ref["prompt"]["clean_tokens"].get<std::vector<int64_t>>();
-  const int64_t a = ref["prompt"]["answer_token"].get<int64_t>(), w = ref["prompt"]["wrong_token"].get<int64_t>();
+  const int64_t a = ref["prompt"]["answer_token"].get<int64_t>(),
+                w = ref["prompt"]["wrong_token"].get<int64_t>();
   r.answers = {{a, w}};
   CacheStore caches;
   r.kind = AnalysisKind::LogitLens;

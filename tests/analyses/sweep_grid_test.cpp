@@ -56,7 +56,8 @@ TEST(SweepGrid, AxesPerKind) {
   EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"score:1", "layer:3", "head:4"}));
   r.kind = AnalysisKind::Patching;
   r.sites = {HookPoint::AttnQ, HookPoint::AttnZ};
-  EXPECT_EQ(names(grid_axes(r, c)), (std::vector<std::string>{"site:2", "layer:3", "pos:5", "head:4"}));
+  EXPECT_EQ(names(grid_axes(r, c)),
+            (std::vector<std::string>{"site:2", "layer:3", "pos:5", "head:4"}));
   r.sites = {HookPoint::AttnQ, HookPoint::AttnK};  // 4 query heads vs 2 KV heads
   EXPECT_THROW(grid_axes(r, c), Error);
   r.sites.clear();

@@ -60,25 +60,29 @@ void SlurmCluster::SetUp() {
   for (const char* program : {"slurmctld", "slurmd", "munged", "sbatch", "scontrol"})
     if (!have(program)) {
       skip_reason_ = std::string("Slurm tests skipped: '") + program +
-                     "' is not installed (CSWEEP_WITH_SLURM=1 scripts/install-deps.sh installs slurm-wlm and munge)";
+                     "' is not installed (CSWEEP_WITH_SLURM=1 scripts/install-deps.sh installs "
+                     "slurm-wlm and munge)";
       return;
     }
   if (getuid() != 0) {
-    skip_reason_ = "Slurm tests skipped: the local cluster runs its daemons as root (SlurmUser=root)";
+    skip_reason_ =
+        "Slurm tests skipped: the local cluster runs its daemons as root (SlurmUser=root)";
     return;
   }
   int base = 0;
   for (int candidate = 16817; candidate < 17817 && base == 0; candidate += 10)
-    if (port_free(candidate) && port_free(candidate + 1) && port_free(candidate + 2)) base = candidate;
+    if (port_free(candidate) && port_free(candidate + 1) && port_free(candidate + 2))
+      base = candidate;
   if (base == 0) {
     skip_reason_ = "Slurm tests skipped: no free port range in 16817..17817";
     return;
   }
   dir_ = std::filesystem::temp_directory_path() / ("csweep-slurm-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir_);
-  CommandResult r = run_command({"env", "SL_NODES=2", "SL_CPUS=2", "SL_CTLD_PORT=" + std::to_string(base),
-                                 "SL_SLURMD_PORT=" + std::to_string(base + 1), "SL_SCHED_INTERVAL=1",
-                                 "SL_OWNER_PID=" + std::to_string(getpid()), "bash", script(), "start", dir_.string()});
+  CommandResult r = run_command(
+      {"env", "SL_NODES=2", "SL_CPUS=2", "SL_CTLD_PORT=" + std::to_string(base),
+       "SL_SLURMD_PORT=" + std::to_string(base + 1), "SL_SCHED_INTERVAL=1",
+       "SL_OWNER_PID=" + std::to_string(getpid()), "bash", script(), "start", dir_.string()});
   if (r.exit_code != 0) {
     run_command({"bash", script(), "stop", dir_.string()});
     FAIL() << "could not start the local Slurm cluster in " << dir_ << ":\n" << r.out << r.err;
@@ -129,8 +133,8 @@ std::string wait_finished(const std::string& job_id, std::chrono::seconds timeou
         bool all_final = !states.empty();
         for (const auto& s : states) {
           joined += (joined.empty() ? "" : ",") + s;
-          if (s == "PENDING" || s == "RUNNING" || s == "CONFIGURING" || s == "COMPLETING" || s == "REQUEUED" ||
-              s == "SUSPENDED")
+          if (s == "PENDING" || s == "RUNNING" || s == "CONFIGURING" || s == "COMPLETING" ||
+              s == "REQUEUED" || s == "SUSPENDED")
             all_final = false;
         }
         return all_final;

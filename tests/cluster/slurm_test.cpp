@@ -33,22 +33,30 @@ class SlurmTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!SlurmCluster::running()) GTEST_SKIP() << SlurmCluster::skip_reason();
-    write_text(dir_.path() / "cluster.yaml",
-               "partition: debug\nnodes: 2\ntasks_per_node: 1\nsignal_seconds: 30\nmax_requeues: 2\n");
+    write_text(
+        dir_.path() / "cluster.yaml",
+        "partition: debug\nnodes: 2\ntasks_per_node: 1\nsignal_seconds: 30\nmax_requeues: 2\n");
   }
 
   std::filesystem::path job(int shards, double seconds) {
     auto file = dir_.path() / "jobs" / ("sweep " + std::to_string(shards) + ".yaml");
-    write_text(file, "shards: " + std::to_string(shards) + "\nshard_seconds: " + std::to_string(seconds) + "\n");
+    write_text(file, "shards: " + std::to_string(shards) +
+                         "\nshard_seconds: " + std::to_string(seconds) + "\n");
     return file;
   }
 
   // `csweep submit` (the real command) → the sweep job id printed on stdout.
   std::string submit(const std::filesystem::path& job_file, const std::filesystem::path& store,
                      std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {CSWEEP_SLURM_CLI, "submit", job_file.string(), "--cluster",
-                                     (dir_.path() / "cluster.yaml").string(), "--store", store.string(),
-                                     "--step-binary", kStandin};
+    std::vector<std::string> argv = {CSWEEP_SLURM_CLI,
+                                     "submit",
+                                     job_file.string(),
+                                     "--cluster",
+                                     (dir_.path() / "cluster.yaml").string(),
+                                     "--store",
+                                     store.string(),
+                                     "--step-binary",
+                                     kStandin};
     argv.insert(argv.end(), extra.begin(), extra.end());
     CommandResult r = run_command(argv);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -102,7 +110,8 @@ TEST_F(SlurmTest, SubmittedSweepMatchesALocalRunAndNothingIsInjected) {
   const std::string id = submit(job_file, store, {"--name", "evil $(touch CANARY)"});
   const std::string reduce = reduce_job_of(store);
   ASSERT_FALSE(reduce.empty());
-  EXPECT_EQ(wait_finished(reduce, 60s), "COMPLETED") << read_text(store / "slurm" / "logs" / (slurm_job_name("evil $(touch CANARY)") + "-" + id + ".out"));
+  EXPECT_EQ(wait_finished(reduce, 60s), "COMPLETED") << read_text(
+      store / "slurm" / "logs" / (slurm_job_name("evil $(touch CANARY)") + "-" + id + ".out"));
   EXPECT_EQ(job_state(id), "COMPLETED");
 
   EXPECT_EQ(results(store), local_results(job_file));
@@ -110,12 +119,14 @@ TEST_F(SlurmTest, SubmittedSweepMatchesALocalRunAndNothingIsInjected) {
   EXPECT_TRUE(std::filesystem::exists(store / "sweep.txt")) << "the reduce job ran";
   // srun spread the two ranks over both slurmd nodes: each wrote its own index file.
   std::set<std::string> ranks;
-  for (const auto& [shard, writer] : writers(store)) ranks.insert(writer.substr(writer.find("rank=")));
+  for (const auto& [shard, writer] : writers(store))
+    ranks.insert(writer.substr(writer.find("rank=")));
   EXPECT_EQ(ranks.size(), 2u);
 
   for (const auto& dir : {dir_.path(), store, store / "slurm", std::filesystem::current_path()})
     EXPECT_FALSE(std::filesystem::exists(dir / "CANARY")) << dir;
-  const std::string log = read_text(store / "slurm" / "logs" / (slurm_job_name("evil $(touch CANARY)") + "-" + id + ".out"));
+  const std::string log = read_text(store / "slurm" / "logs" /
+                                    (slurm_job_name("evil $(touch CANARY)") + "-" + id + ".out"));
   EXPECT_NE(log.find("step exited with status 0"), std::string::npos) << log;
 
   const auto records = read_job_records(store);
@@ -134,7 +145,8 @@ TEST_F(SlurmTest, Usr1DrainsRequeuesAndResumesWithIdenticalResults) {
   const auto job_file = job(8, 1);
   const auto store = dir_.path() / "preempted";
   const std::string id = submit(job_file, store);
-  ASSERT_TRUE(wait_until([&] { return !results(store).empty(); }, 60s)) << "the sweep never started";
+  ASSERT_TRUE(wait_until([&] { return !results(store).empty(); }, 60s))
+      << "the sweep never started";
   ASSERT_EQ(run_command({"scancel", "--signal=USR1", "--batch", id}).exit_code, 0);
 
   // The script requeues itself; Slurm holds a requeued job ~120 s (BeginTime): release it.
@@ -155,7 +167,8 @@ TEST_F(SlurmTest, Usr1DrainsRequeuesAndResumesWithIdenticalResults) {
   const auto w = writers(store);
   EXPECT_EQ(w.size(), 8u);
   int before = 0, after = 0;
-  for (const auto& [shard, writer] : w) (writer.find("restart=0") != std::string::npos ? before : after)++;
+  for (const auto& [shard, writer] : w)
+    (writer.find("restart=0") != std::string::npos ? before : after)++;
   EXPECT_GT(before, 0);
   EXPECT_GT(after, 0);
 
@@ -163,7 +176,9 @@ TEST_F(SlurmTest, Usr1DrainsRequeuesAndResumesWithIdenticalResults) {
   EXPECT_NE(log.find("USR1: asking csweep to drain"), std::string::npos) << log;
   EXPECT_NE(log.find("step exited with status 75"), std::string::npos) << log;
   EXPECT_NE(log.find("requeueing job " + id), std::string::npos) << log;
-  EXPECT_NE(log.find("restart 1 of at most 2"), std::string::npos) << "--open-mode=append keeps both runs\n" << log;
+  EXPECT_NE(log.find("restart 1 of at most 2"), std::string::npos)
+      << "--open-mode=append keeps both runs\n"
+      << log;
   const auto status = slurm_jobs_status(store);
   ASSERT_FALSE(status.empty());
   EXPECT_EQ(status[0].restart_count, 1);
@@ -181,7 +196,8 @@ TEST_F(SlurmTest, ThreeTaskArrayCoversThePlanAndReducesOnce) {
   const auto w = writers(store);
   ASSERT_EQ(w.size(), 7u);
   for (const auto& [shard, writer] : w)
-    EXPECT_NE(writer.find("task=" + std::to_string(shard % 3) + " "), std::string::npos) << shard << writer;
+    EXPECT_NE(writer.find("task=" + std::to_string(shard % 3) + " "), std::string::npos)
+        << shard << writer;
 
   const auto status = slurm_jobs_status(store);
   std::set<std::string> tasks;

@@ -14,6 +14,7 @@ class TempDir {
   explicit TempDir(const std::string& name_hint = "csweep-cluster");
   ~TempDir();
   const std::filesystem::path& path() const { return path_; }
+
  private:
   std::filesystem::path path_;
 };

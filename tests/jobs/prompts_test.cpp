@@ -18,7 +18,8 @@ std::filesystem::path write_jsonl(const std::string& name, const std::string& te
 }
 
 TEST(Prompts, SeveralAnswerPairsAndOneWrongBroadcast) {
-  std::string text = std::string(kModel) + "prompts:\n  - {id: two, clean: [5, 6, 7], answer: [1, 2], wrong: 3}\n" +
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {id: two, clean: [5, 6, 7], answer: [1, 2], wrong: 3}\n" +
                      kAnalyses;
   JobSpec spec = parse_job_spec(text, job_path());
   EXPECT_EQ(spec.prompts[0].id, "two");
@@ -28,18 +29,24 @@ TEST(Prompts, SeveralAnswerPairsAndOneWrongBroadcast) {
 }
 
 TEST(Prompts, MismatchedAnswerCounts) {
-  std::string text = std::string(kModel) + "prompts:\n  - {clean: [5, 6], answer: [1, 2], wrong: [3, 4, 5]}\n" +
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {clean: [5, 6], answer: [1, 2], wrong: [3, 4, 5]}\n" +
                      kAnalyses;
-  EXPECT_EQ(parse_error(text), at(4, 5, "prompts[0]: prompt \"p0\" has 2 answers but 3 wrong answers; give as many "
-                                        "of each, or one"));
+  EXPECT_EQ(parse_error(text),
+            at(4, 5,
+               "prompts[0]: prompt \"p0\" has 2 answers but 3 wrong answers; give as many "
+               "of each, or one"));
 }
 
 TEST(Prompts, JsonlFile) {
-  auto file = write_jsonl("ok.jsonl",
-                          "{\"id\": \"a\", \"clean\": [1, 2, 3], \"corrupted\": [1, 9, 3], \"answer\": 4, \"wrong\": 5}\n"
-                          "\n"
-                          "{\"clean\": [7, 8], \"answer\": [4, 6], \"wrong\": [5, 7], \"subject\": [0, 1]}\n");
-  std::string text = std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
+  auto file = write_jsonl(
+      "ok.jsonl",
+      "{\"id\": \"a\", \"clean\": [1, 2, 3], \"corrupted\": [1, 9, 3], \"answer\": 4, \"wrong\": "
+      "5}\n"
+      "\n"
+      "{\"clean\": [7, 8], \"answer\": [4, 6], \"wrong\": [5, 7], \"subject\": [0, 1]}\n");
+  std::string text =
+      std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
   JobSpec spec = parse_job_spec(text, job_path());
   ASSERT_EQ(spec.prompts.size(), 2u);
   EXPECT_EQ(spec.prompts[0].id, "a");
@@ -50,16 +57,21 @@ TEST(Prompts, JsonlFile) {
 }
 
 TEST(Prompts, JsonlErrorsPointIntoTheJsonlFile) {
-  auto file = write_jsonl("bad.jsonl",
-                          "{\"clean\": [1, 2, 3], \"answer\": 4, \"wrong\": 5}\n"
-                          "{\"clean\": [1, 2, 3], \"corrupted\": [1, 2], \"answer\": 4, \"wrong\": 5}\n"
-                          "{\"clean\": [1, 2], \"answr\": 4, \"wrong\": 5}\n");
-  std::string text = std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
-  EXPECT_EQ(parse_error(text),
-            file.string() + ":2:1: line 2: prompt \"bad-2\": clean has 3 tokens but corrupted has 2; they must be "
-                            "the same length\n" +
-                file.string() + ":3:1: line 3: prompt \"bad-3\" needs \"answer\" (the metric is computed on it)\n" +
-                file.string() + ":3:19: unknown key \"answr\" in line 3 (did you mean \"answer\"?)");
+  auto file =
+      write_jsonl("bad.jsonl",
+                  "{\"clean\": [1, 2, 3], \"answer\": 4, \"wrong\": 5}\n"
+                  "{\"clean\": [1, 2, 3], \"corrupted\": [1, 2], \"answer\": 4, \"wrong\": 5}\n"
+                  "{\"clean\": [1, 2], \"answr\": 4, \"wrong\": 5}\n");
+  std::string text =
+      std::string(kModel) + "prompts:\n  - file: " + file.string() + "\n" + kAnalyses;
+  EXPECT_EQ(
+      parse_error(text),
+      file.string() +
+          ":2:1: line 2: prompt \"bad-2\": clean has 3 tokens but corrupted has 2; they must be "
+          "the same length\n" +
+          file.string() +
+          ":3:1: line 3: prompt \"bad-3\" needs \"answer\" (the metric is computed on it)\n" +
+          file.string() + ":3:19: unknown key \"answr\" in line 3 (did you mean \"answer\"?)");
 }
 
 TEST(Prompts, RepeatedTokensAreSeededAndShaped) {
@@ -72,9 +84,10 @@ TEST(Prompts, RepeatedTokensAreSeededAndShaped) {
     EXPECT_EQ(a[i].clean.size(), 14u);  // 5 × 3 − 1
     EXPECT_EQ(a[i].corrupted.size(), 14u);
     for (size_t k = 5; k < 14; ++k) EXPECT_EQ(a[i].clean[k], a[i].clean[k - 5]);  // repeats
-    EXPECT_EQ(a[i].answers[0], a[i].clean[4]);                                      // next token by induction
+    EXPECT_EQ(a[i].answers[0], a[i].clean[4]);  // next token by induction
     for (int64_t t : a[i].clean) EXPECT_TRUE(t >= 10 && t < 20);
-    for (size_t k = 0; k < 5; ++k) EXPECT_EQ(a[i].corrupted[k], a[i].clean[k]);  // first copy shared
+    for (size_t k = 0; k < 5; ++k)
+      EXPECT_EQ(a[i].corrupted[k], a[i].clean[k]);  // first copy shared
   }
   EXPECT_NE(a[0].clean, c[0].clean);
   EXPECT_EQ(a[1].id, "rep-1");
@@ -87,28 +100,35 @@ TEST(Prompts, RepeatedTokensTemplateInAJob) {
   JobSpec spec = parse_job_spec(text, job_path());
   ASSERT_EQ(spec.prompts.size(), 2u);
   EXPECT_EQ(spec.prompts[0].n_tokens(), 11);
-  EXPECT_EQ(spec.prompts[0].clean, repeated_token_prompts("repeated_tokens", 2, 9, 6, 2, 0, 1000)[0].clean);
+  EXPECT_EQ(spec.prompts[0].clean,
+            repeated_token_prompts("repeated_tokens", 2, 9, 6, 2, 0, 1000)[0].clean);
 }
 
 TEST(Prompts, IoiTemplateAbbaAndBaba) {
-  auto p = ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
+  auto p =
+      ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
   ASSERT_EQ(p.size(), 4u);
   // ABBA: When A and B went to the store, B gave a ring to → A
   std::string a = p[0].answers[0].substr(1), b = p[0].wrongs[0].substr(1);
   EXPECT_EQ(p[0].clean, "When " + a + " and " + b + " went to the store, " + b + " gave a ring to");
-  EXPECT_EQ(p[0].corrupted, "When " + a + " and " + b + " went to the store, " + a + " gave a ring to");
+  EXPECT_EQ(p[0].corrupted,
+            "When " + a + " and " + b + " went to the store, " + a + " gave a ring to");
   a = p[1].answers[0].substr(1), b = p[1].wrongs[0].substr(1);
   EXPECT_EQ(p[1].clean, "When " + b + " and " + a + " went to the store, " + b + " gave a ring to");
   EXPECT_NE(a, b);
-  auto again = ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
+  auto again =
+      ioi_prompts("ioi", 4, 1, {"ABBA", "BABA"}, "flip", default_ioi_names(), {"store"}, {"ring"});
   EXPECT_EQ(again[3].clean, p[3].clean);
 }
 
 TEST(Prompts, IoiTemplateNeedsATokenizer) {
   std::string text = std::string(kModel) + "prompts:\n  - {template: ioi, n: 2}\n" + kAnalyses;
-  std::string dir = (job_path().parent_path() / "../../shared/fixtures/gpt2-tiny").lexically_normal().string();
-  EXPECT_EQ(parse_error(text), at(4, 5, "prompts[0]: text prompts need a tokenizer, but " + dir +
-                                            " has no tokenizer.json or vocab.json + merges.txt; give token ids instead"));
+  std::string dir =
+      (job_path().parent_path() / "../../shared/fixtures/gpt2-tiny").lexically_normal().string();
+  EXPECT_EQ(parse_error(text),
+            at(4, 5,
+               "prompts[0]: text prompts need a tokenizer, but " + dir +
+                   " has no tokenizer.json or vocab.json + merges.txt; give token ids instead"));
 }
 
 TEST(Prompts, FactualTemplateText) {

@@ -11,7 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/config.h"
 #include "model/gguf/ggml_types.h"
@@ -20,6 +19,7 @@
 #include "model/safetensors.h"
 #include "model/tokenizer/byte_level.h"
 #include "model/tokenizer/tokenizer.h"
+#include "tests/error_of.h"
 #include "tests/model/gguf_test_writer.h"
 
 namespace fs = std::filesystem;
@@ -52,13 +52,15 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 
 // convert_hf_to_gguf.py's LlamaModel.permute: within each head, HF row t * (d/2) + j is
 // stored at row 2j + t.
-std::vector<float> llama_cpp_permute(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
+std::vector<float> llama_cpp_permute(const std::vector<float>& w, int64_t rows, int64_t cols,
+                                     int64_t heads) {
   const int64_t d = rows / heads, half = d / 2;
   std::vector<float> out(w.size());
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t t = 0; t < 2; ++t)
       for (int64_t j = 0; j < half; ++j)
-        for (int64_t c = 0; c < cols; ++c) out[(h * d + 2 * j + t) * cols + c] = w[(h * d + t * half + j) * cols + c];
+        for (int64_t c = 0; c < cols; ++c)
+          out[(h * d + 2 * j + t) * cols + c] = w[(h * d + t * half + j) * cols + c];
   return out;
 }
 
@@ -120,11 +122,13 @@ Model llama(const std::string& arch = "llama") {
   w.u32("tokenizer.ggml.bos_token_id", 1);
   w.u32("tokenizer.ggml.eos_token_id", 0);
 
-  w.tensor("token_embd.weight", {uint64_t(kD), V}, GgmlType::F16, f16_bytes(random_floats(V * kD, 1)));
+  w.tensor("token_embd.weight", {uint64_t(kD), V}, GgmlType::F16,
+           f16_bytes(random_floats(V * kD, 1)));
   w.tensor_f32("output_norm.weight", {uint64_t(kD)}, random_floats(kD, 2));
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    std::vector<float> q = random_floats(kHeads * kHead * kD, 10 + l), k = random_floats(kKv * kHead * kD, 20 + l);
+    std::vector<float> q = random_floats(kHeads * kHead * kD, 10 + l),
+                       k = random_floats(kKv * kHead * kD, 20 + l);
     if (l == 0) m.q = q, m.k = k;
     const bool permute = arch == "llama";
     w.tensor_f32(b + "attn_q.weight", {uint64_t(kD), uint64_t(kHeads * kHead)},
@@ -134,8 +138,10 @@ Model llama(const std::string& arch = "llama") {
     w.tensor(b + "attn_v.weight", {uint64_t(kD), uint64_t(kKv * kHead)}, GgmlType::Q8_0,
              random_blocks(GgmlType::Q8_0, kKv * kHead * kD, 30 + l));
     std::string bf16;
-    for (float x : random_floats(kD * kHeads * kHead, 40 + l)) bf16 += GgufWriter::pod(float_to_bf16(x));
-    w.tensor(b + "attn_output.weight", {uint64_t(kHeads * kHead), uint64_t(kD)}, GgmlType::BF16, bf16);
+    for (float x : random_floats(kD * kHeads * kHead, 40 + l))
+      bf16 += GgufWriter::pod(float_to_bf16(x));
+    w.tensor(b + "attn_output.weight", {uint64_t(kHeads * kHead), uint64_t(kD)}, GgmlType::BF16,
+             bf16);
     w.tensor_f32(b + "attn_norm.weight", {uint64_t(kD)}, random_floats(kD, 50 + l));
     w.tensor_f32(b + "ffn_norm.weight", {uint64_t(kD)}, random_floats(kD, 60 + l));
     w.tensor(b + "ffn_gate.weight", {uint64_t(kD), uint64_t(kMlp)}, GgmlType::Q4_0,
@@ -188,12 +194,14 @@ TEST(GgufConvert, WritesAHuggingFaceFolderWithUnpermutedRotaryRows) {
   EXPECT_TRUE(st->find("model.norm.weight"));
   EXPECT_TRUE(st->find("model.layers.1.mlp.down_proj.weight"));
   EXPECT_FALSE(st->find("lm_head.weight"));  // tied
-  EXPECT_EQ(st->find("model.layers.1.mlp.down_proj.weight")->shape, (std::vector<int64_t>{kD, kMlp}));
+  EXPECT_EQ(st->find("model.layers.1.mlp.down_proj.weight")->shape,
+            (std::vector<int64_t>{kD, kMlp}));
 
   // Dequantised values: the Q8_0 v_proj equals dequantize() of its blocks (no permutation).
   auto blocks = random_blocks(GgmlType::Q8_0, kKv * kHead * kD, 30);
   std::vector<float> want(kKv * kHead * kD);
-  dequantize(GgmlType::Q8_0, reinterpret_cast<const std::byte*>(blocks.data()), want.size(), want.data());
+  dequantize(GgmlType::Q8_0, reinterpret_cast<const std::byte*>(blocks.data()), want.size(),
+             want.data());
   EXPECT_EQ(f32_of(*st->find("model.layers.0.self_attn.v_proj.weight")), want);
 
   auto config = csweep::model::load_model_config(out);
@@ -207,7 +215,8 @@ TEST(GgufConvert, WritesAHuggingFaceFolderWithUnpermutedRotaryRows) {
   EXPECT_TRUE(config.tie_word_embeddings);
 
   auto tok = csweep::model::load_tokenizer(out);
-  EXPECT_EQ(tok->encode("the 42"), (std::vector<int64_t>{2 + 't', 2 + 256, 2 + ' ', 2 + '4', 2 + '2'}))
+  EXPECT_EQ(tok->encode("the 42"),
+            (std::vector<int64_t>{2 + 't', 2 + 256, 2 + ' ', 2 + '4', 2 + '2'}))
       << "'the' = t + he; digits split one by one (smollm)";
   EXPECT_EQ(tok->encode(" the<|im_start|>"), (std::vector<int64_t>{2 + 258, 1}));
   EXPECT_EQ(tok->bos_id(), 1);
@@ -233,7 +242,8 @@ TEST(GgufConvert, HalfAndBfloat16Outputs) {
       std::memcpy(&h, q->data + 2 * i, 2);
       ASSERT_EQ(h, dt == DType::BF16 ? float_to_bf16(m.q[i]) : float_to_half(m.q[i])) << i;
     }
-    EXPECT_EQ(csweep::model::load_model_config(out).torch_dtype, dt == DType::BF16 ? "bfloat16" : "float16");
+    EXPECT_EQ(csweep::model::load_model_config(out).torch_dtype,
+              dt == DType::BF16 ? "bfloat16" : "float16");
   }
 }
 
@@ -242,7 +252,8 @@ TEST(GgufConvert, Qwen2IsNotPermuted) {
   // Qwen2 always has q/k/v biases.
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    m.writer.tensor_f32(b + "attn_q.bias", {uint64_t(kHeads * kHead)}, random_floats(kHeads * kHead, 1));
+    m.writer.tensor_f32(b + "attn_q.bias", {uint64_t(kHeads * kHead)},
+                        random_floats(kHeads * kHead, 1));
     m.writer.tensor_f32(b + "attn_k.bias", {uint64_t(kKv * kHead)}, random_floats(kKv * kHead, 2));
     m.writer.tensor_f32(b + "attn_v.bias", {uint64_t(kKv * kHead)}, random_floats(kKv * kHead, 3));
   }
@@ -269,8 +280,10 @@ TEST(GgufConvert, UnsupportedContentIsAOneLineErrorAndLeavesNothingBehind) {
   };
   {
     Model m = llama();
-    m.writer.tensor("blk.1.attn_q_norm.weight", {256}, GgmlType::IQ2_XXS, std::string(66, '\0'));  // llama has none
-    EXPECT_NE(convert_error(m.writer, "shape").find("shape.gguf: tensor 'blk.1.attn_q_norm.weight': shape [256] does not fit"),
+    m.writer.tensor("blk.1.attn_q_norm.weight", {256}, GgmlType::IQ2_XXS,
+                    std::string(66, '\0'));  // llama has none
+    EXPECT_NE(convert_error(m.writer, "shape")
+                  .find("shape.gguf: tensor 'blk.1.attn_q_norm.weight': shape [256] does not fit"),
               std::string::npos);
   }
   {
@@ -287,40 +300,49 @@ TEST(GgufConvert, UnsupportedContentIsAOneLineErrorAndLeavesNothingBehind) {
     w.str_array("tokenizer.ggml.tokens", {"a"});
     w.tensor("token_embd.weight", {256, 1}, GgmlType::F32, std::string(1024, '\0'));
     w.tensor("output_norm.weight", {256}, GgmlType::F32, std::string(1024, '\0'));
-    for (const char* n : {"attn_norm", "ffn_norm"}) w.tensor(std::string("blk.0.") + n + ".weight", {256}, GgmlType::F32, std::string(1024, '\0'));
+    for (const char* n : {"attn_norm", "ffn_norm"})
+      w.tensor(std::string("blk.0.") + n + ".weight", {256}, GgmlType::F32,
+               std::string(1024, '\0'));
     for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down"})
-      w.tensor(std::string("blk.0.") + n + ".weight", {256, 256}, GgmlType::Q4_K, std::string(256 * 144, '\0'));
+      w.tensor(std::string("blk.0.") + n + ".weight", {256, 256}, GgmlType::Q4_K,
+               std::string(256 * 144, '\0'));
     GgufWriter missing = w;
-    EXPECT_NE(convert_error(missing, "missing").find("missing.gguf: tensor 'blk.0.ffn_up.weight': missing (required by llama)"),
+    EXPECT_NE(convert_error(missing, "missing")
+                  .find("missing.gguf: tensor 'blk.0.ffn_up.weight': missing (required by llama)"),
               std::string::npos);
     w.tensor("blk.0.ffn_up.weight", {256, 256}, GgmlType::IQ2_XXS, std::string(256 * 66, '\0'));
-    EXPECT_NE(convert_error(w, "iq2").find("iq2.gguf: tensor 'blk.0.ffn_up.weight': quantisation type IQ2_XXS is not "
-                                           "supported (supported: F32 F16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K BF16)"),
+    EXPECT_NE(convert_error(w, "iq2").find(
+                  "iq2.gguf: tensor 'blk.0.ffn_up.weight': quantisation type IQ2_XXS is not "
+                  "supported (supported: F32 F16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K BF16)"),
               std::string::npos)
         << convert_error(w, "iq2");
   }
   {
     Model m = llama();
     m.writer.tensor_f32("blk.0.attn_sinks.weight", {4}, {0, 0, 0, 0});
-    EXPECT_NE(convert_error(m.writer, "extra").find("tensor 'blk.0.attn_sinks.weight': no Hugging Face counterpart"),
+    EXPECT_NE(convert_error(m.writer, "extra")
+                  .find("tensor 'blk.0.attn_sinks.weight': no Hugging Face counterpart"),
               std::string::npos);
   }
   {
     Model m = llama();
     m.writer.tensor_f32("blk.7.attn_norm.weight", {uint64_t(kD)}, random_floats(kD, 1));
-    EXPECT_NE(convert_error(m.writer, "layer").find("tensor 'blk.7.attn_norm.weight': block index outside [0, 2)"),
+    EXPECT_NE(convert_error(m.writer, "layer")
+                  .find("tensor 'blk.7.attn_norm.weight': block index outside [0, 2)"),
               std::string::npos);
   }
   {
     Model m = llama("gemma3");
-    EXPECT_NE(convert_error(m.writer, "gemma").find("metadata 'general.architecture': 'gemma3' is not supported "
-                                                    "(supported: llama, qwen2, qwen3)"),
+    EXPECT_NE(convert_error(m.writer, "gemma")
+                  .find("metadata 'general.architecture': 'gemma3' is not supported "
+                        "(supported: llama, qwen2, qwen3)"),
               std::string::npos);
   }
   {
     GgufWriter v;
     v.str("general.architecture", "llama");
-    EXPECT_NE(convert_error(v, "nometa").find("metadata 'llama.block_count': missing"), std::string::npos);
+    EXPECT_NE(convert_error(v, "nometa").find("metadata 'llama.block_count': missing"),
+              std::string::npos);
   }
 }
 
@@ -334,15 +356,18 @@ TEST(GgufConvert, RefusesTokenizersItCannotReproduce) {
   GgufWriter::write_bytes(src, pre);
   ConvertOptions opt;
   opt.overwrite = true;
-  EXPECT_NE(error_of([&] { convert_gguf(src, temp_dir() / "pre", opt); })
-                .find("pre.gguf: metadata 'tokenizer.ggml.pre': pre-tokenizer 'smolxx' is not supported"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        convert_gguf(src, temp_dir() / "pre", opt);
+      }).find("pre.gguf: metadata 'tokenizer.ggml.pre': pre-tokenizer 'smolxx' is not supported"),
+      std::string::npos);
   std::string spm = bytes;
   size_t at = spm.find("gpt2", spm.find("tokenizer.ggml.model"));
   spm.replace(at, 4, "bert");
   GgufWriter::write_bytes(src, spm);
-  EXPECT_NE(error_of([&] { convert_gguf(src, temp_dir() / "pre", opt); })
-                .find("metadata 'tokenizer.ggml.model': 'bert' vocabularies are not supported"),
+  EXPECT_NE(error_of([&] {
+              convert_gguf(src, temp_dir() / "pre", opt);
+            }).find("metadata 'tokenizer.ggml.model': 'bert' vocabularies are not supported"),
             std::string::npos);
 }
 
@@ -352,7 +377,8 @@ TEST(GgufConvert, NeverOverwritesWithoutForce) {
   fs::create_directories(out);
   GgufWriter::write_bytes(out / "keep.txt", "mine");
   ConvertOptions opt;
-  EXPECT_EQ(error_of([&] { convert_gguf(src, out, opt); }), out.string() + ": already exists (use --force to replace it)");
+  EXPECT_EQ(error_of([&] { convert_gguf(src, out, opt); }),
+            out.string() + ": already exists (use --force to replace it)");
   EXPECT_TRUE(fs::exists(out / "keep.txt"));
   opt.overwrite = true;
   convert_gguf(src, out, opt);

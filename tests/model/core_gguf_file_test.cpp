@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/gguf/gguf_file.h"
+#include "tests/error_of.h"
 #include "tests/model/gguf_test_writer.h"
 
 namespace fs = std::filesystem;
@@ -106,25 +106,34 @@ TEST(GgufFile, CorruptHeadersAreRefusedBeforeAllocating) {
     return head + GgufWriter::pod(tensors) + GgufWriter::pod(kvs) + std::string(64, '\0');
   };
   EXPECT_NE(open_error("GGML" + std::string(40, '\0')).find("not a GGUF file"), std::string::npos);
-  EXPECT_NE(open_error("GGUF" + GgufWriter::pod(uint32_t(1)) + std::string(40, '\0')).find("GGUF version 1 is not supported"),
+  EXPECT_NE(open_error("GGUF" + GgufWriter::pod(uint32_t(1)) + std::string(40, '\0'))
+                .find("GGUF version 1 is not supported"),
             std::string::npos);
-  EXPECT_NE(open_error("GGUF" + GgufWriter::pod(uint32_t(3) << 24) + std::string(40, '\0')).find("little-endian"),
+  EXPECT_NE(open_error("GGUF" + GgufWriter::pod(uint32_t(3) << 24) + std::string(40, '\0'))
+                .find("little-endian"),
             std::string::npos);  // a big-endian file reads as a huge version
-  EXPECT_NE(open_error(counts(uint64_t(1) << 60, 0)).find("tensors cannot fit in the file"), std::string::npos);
-  EXPECT_NE(open_error(counts(0, ~uint64_t(0))).find("metadata entries cannot fit"), std::string::npos);
+  EXPECT_NE(open_error(counts(uint64_t(1) << 60, 0)).find("tensors cannot fit in the file"),
+            std::string::npos);
+  EXPECT_NE(open_error(counts(0, ~uint64_t(0))).find("metadata entries cannot fit"),
+            std::string::npos);
   EXPECT_NE(open_error("GGU").find("3 bytes, shorter than a GGUF header"), std::string::npos);
 
   GgufWriter w;
   w.kv("k", 8, GgufWriter::pod(uint64_t(1) << 62));  // a string claiming 4 EiB
-  EXPECT_NE(open_error(w.bytes()).find("metadata 'k': needs 4611686018427387904 bytes"), std::string::npos)
+  EXPECT_NE(open_error(w.bytes()).find("metadata 'k': needs 4611686018427387904 bytes"),
+            std::string::npos)
       << open_error(w.bytes());
   GgufWriter a;
-  a.kv("arr", 9, GgufWriter::pod(uint32_t(4)) + GgufWriter::pod(uint64_t(1) << 40));  // 2^40 uint32s
-  EXPECT_NE(open_error(a.bytes()).find("metadata 'arr': array of 1099511627776 values exceeds the limit"),
-            std::string::npos);
+  a.kv("arr", 9,
+       GgufWriter::pod(uint32_t(4)) + GgufWriter::pod(uint64_t(1) << 40));  // 2^40 uint32s
+  EXPECT_NE(
+      open_error(a.bytes()).find("metadata 'arr': array of 1099511627776 values exceeds the limit"),
+      std::string::npos);
   GgufWriter a2;
-  a2.kv("arr", 9, GgufWriter::pod(uint32_t(4)) + GgufWriter::pod(uint64_t(1000)));  // 1000 uint32s, no bytes
-  EXPECT_NE(open_error(a2.bytes()).find("cannot fit in the"), std::string::npos) << open_error(a2.bytes());
+  a2.kv("arr", 9,
+        GgufWriter::pod(uint32_t(4)) + GgufWriter::pod(uint64_t(1000)));  // 1000 uint32s, no bytes
+  EXPECT_NE(open_error(a2.bytes()).find("cannot fit in the"), std::string::npos)
+      << open_error(a2.bytes());
   GgufWriter t;
   t.kv("t", 99, "");
   EXPECT_NE(open_error(t.bytes()).find("metadata 't': unknown value type 99"), std::string::npos);
@@ -137,7 +146,8 @@ TEST(GgufFile, CorruptHeadersAreRefusedBeforeAllocating) {
   EXPECT_NE(open_error(d.bytes()).find("metadata 'x': appears twice"), std::string::npos);
   GgufWriter al;
   al.u32("general.alignment", 24);
-  EXPECT_NE(open_error(al.bytes()).find("general.alignment': must be a power of two"), std::string::npos);
+  EXPECT_NE(open_error(al.bytes()).find("general.alignment': must be a power of two"),
+            std::string::npos);
 }
 
 TEST(GgufFile, CorruptTensorInfosAreRefusedByName) {
@@ -146,11 +156,15 @@ TEST(GgufFile, CorruptTensorInfosAreRefusedByName) {
     w.tensor("blk.0.attn_q.weight", std::move(dims), GgmlType(type), std::string(bytes, '\0'));
     return open_error(w.bytes());
   };
-  EXPECT_NE(one({4, 1, 1, 1, 1}, 0, 16).find("tensor 'blk.0.attn_q.weight': 5 dimensions (ggml allows 1 to 4)"),
+  EXPECT_NE(one({4, 1, 1, 1, 1}, 0, 16)
+                .find("tensor 'blk.0.attn_q.weight': 5 dimensions (ggml allows 1 to 4)"),
             std::string::npos);
-  EXPECT_NE(one({4}, 77, 16).find("tensor 'blk.0.attn_q.weight': unknown ggml type id 77"), std::string::npos);
-  EXPECT_NE(one({48}, 8, 34).find("row length 48 is not a multiple of the Q8_0 block (32)"), std::string::npos);
-  EXPECT_NE(one({uint64_t(1) << 40, uint64_t(1) << 40}, 0, 0).find("impossibly large"), std::string::npos);
+  EXPECT_NE(one({4}, 77, 16).find("tensor 'blk.0.attn_q.weight': unknown ggml type id 77"),
+            std::string::npos);
+  EXPECT_NE(one({48}, 8, 34).find("row length 48 is not a multiple of the Q8_0 block (32)"),
+            std::string::npos);
+  EXPECT_NE(one({uint64_t(1) << 40, uint64_t(1) << 40}, 0, 0).find("impossibly large"),
+            std::string::npos);
   EXPECT_NE(one({1024}, 0, 16).find("ends past the end of the file"), std::string::npos);
   // A misaligned data offset.
   std::string bytes = small_file().bytes();
@@ -159,7 +173,8 @@ TEST(GgufFile, CorruptTensorInfosAreRefusedByName) {
   std::memcpy(&offset, bytes.data() + at, 8);
   offset += 4;
   std::memcpy(bytes.data() + at, &offset, 8);
-  EXPECT_NE(open_error(bytes).find("tensor 'q.weight': data offset 36 is not a multiple of the alignment 32"),
+  EXPECT_NE(open_error(bytes).find(
+                "tensor 'q.weight': data offset 36 is not a multiple of the alignment 32"),
             std::string::npos)
       << open_error(bytes);
 }
@@ -183,7 +198,10 @@ TEST(GgufFile, RandomCorruptionNeverCrashes) {
 }
 
 TEST(GgufFile, NotAFileOrMissing) {
-  EXPECT_NE(error_of([] { GgufFile::open("/nonexistent/x.gguf"); }).find("/nonexistent/x.gguf: cannot open"),
+  EXPECT_NE(error_of([] {
+              GgufFile::open("/nonexistent/x.gguf");
+            }).find("/nonexistent/x.gguf: cannot open"),
             std::string::npos);
-  EXPECT_NE(error_of([] { GgufFile::open(temp_dir()); }).find("not a regular file"), std::string::npos);
+  EXPECT_NE(error_of([] { GgufFile::open(temp_dir()); }).find("not a regular file"),
+            std::string::npos);
 }

@@ -14,9 +14,11 @@ namespace csweep::test {
 
 class GgufWriter {
  public:
-  explicit GgufWriter(uint32_t version = 3, uint64_t alignment = 32) : version_(version), alignment_(alignment) {}
+  explicit GgufWriter(uint32_t version = 3, uint64_t alignment = 32)
+      : version_(version), alignment_(alignment) {}
 
-  // Metadata values (the GGUF value type ids: 4 uint32, 5 int32, 6 float32, 7 bool, 8 string, 9 array).
+  // Metadata values (the GGUF value type ids: 4 uint32, 5 int32, 6 float32, 7 bool, 8 string, 9
+  // array).
   void u32(const std::string& key, uint32_t v) { kv(key, 4, pod(v)); }
   void i32(const std::string& key, int32_t v) { kv(key, 5, pod(v)); }
   void f32(const std::string& key, float v) { kv(key, 6, pod(v)); }
@@ -39,10 +41,12 @@ class GgufWriter {
   }
 
   // A tensor: dims in ggml order (dims[0] contiguous), raw block bytes.
-  void tensor(const std::string& name, std::vector<uint64_t> dims, model::gguf::GgmlType type, std::string bytes) {
+  void tensor(const std::string& name, std::vector<uint64_t> dims, model::gguf::GgmlType type,
+              std::string bytes) {
     tensors_.push_back({name, std::move(dims), uint32_t(type), std::move(bytes)});
   }
-  void tensor_f32(const std::string& name, std::vector<uint64_t> dims, const std::vector<float>& v) {
+  void tensor_f32(const std::string& name, std::vector<uint64_t> dims,
+                  const std::vector<float>& v) {
     std::string b(v.size() * 4, '\0');
     std::memcpy(b.data(), v.data(), b.size());
     tensor(name, std::move(dims), model::gguf::GgmlType::F32, b);
@@ -70,7 +74,8 @@ class GgufWriter {
   void write(const std::filesystem::path& path) const { write_bytes(path, bytes()); }
 
   static void write_bytes(const std::filesystem::path& path, const std::string& b) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(b.data(), std::streamsize(b.size()));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(b.data(), std::streamsize(b.size()));
   }
   template <typename T>
   static std::string pod(T v) {

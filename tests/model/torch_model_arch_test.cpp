@@ -17,7 +17,8 @@ double logits_error(const std::string& variant, c10::ScalarType dtype = at::kFlo
   at::Tensor tokens = read_tensor(dir / "reference.safetensors", "tokens", at::kLong);
   at::Tensor logits = model->forward(tokens);
   double err = max_abs_diff(logits, read_tensor(dir / "reference.safetensors", "logits"));
-  std::printf("%s (%s): max |logits - reference| = %.3g\n", variant.c_str(), c10::toString(dtype), err);
+  std::printf("%s (%s): max |logits - reference| = %.3g\n", variant.c_str(), c10::toString(dtype),
+              err);
   return err;
 }
 
@@ -26,9 +27,9 @@ class TorchModelArch : public ::testing::TestWithParam<std::string> {};
 TEST_P(TorchModelArch, Fp32LogitsMatchReference) { EXPECT_LE(logits_error(GetParam()), 1e-4); }
 
 INSTANTIATE_TEST_SUITE_P(Variants, TorchModelArch,
-                         ::testing::Values("neox_parallel", "neox_sequential", "llama_gqa_llama3_tied",
-                                           "llama_untied", "mistral", "qwen2", "qwen3", "llama_f16",
-                                           "llama_bf16"));
+                         ::testing::Values("neox_parallel", "neox_sequential",
+                                           "llama_gqa_llama3_tied", "llama_untied", "mistral",
+                                           "qwen2", "qwen3", "llama_f16", "llama_bf16"));
 
 TEST(TorchModelArchConfig, FixturesExerciseTheFeatures) {
   // Guards the fixture writer: each variant must really have the feature it is named for.

@@ -3,8 +3,8 @@
 // fall-back when a hook needs scores or the pattern; and, where a GPU exists, cuda against cpu.
 #include <ATen/detail/CUDAHooksInterface.h>
 
-#include "model/cuda_backend.h"
 #include "common/error.h"
+#include "model/cuda_backend.h"
 #include "model/model.h"
 #include "tests/model/reference/model_test_util.h"
 
@@ -17,8 +17,9 @@ using testing::max_abs_diff;
 using testing::read_tensor;
 using testing::resume_cache;
 
-const std::vector<std::string> kVariants = {"neox_parallel", "neox_sequential", "llama_gqa_llama3_tied", "llama_untied",
-                                            "mistral",       "qwen2",           "qwen3"};
+const std::vector<std::string> kVariants = {
+    "neox_parallel", "neox_sequential", "llama_gqa_llama3_tied", "llama_untied", "mistral", "qwen2",
+    "qwen3"};
 
 std::vector<std::filesystem::path> all_fixtures() {
   std::vector<std::filesystem::path> dirs{gpt2_fixture()};
@@ -29,7 +30,8 @@ std::vector<std::filesystem::path> all_fixtures() {
 at::Tensor tokens_of(const std::filesystem::path& dir, const Model& m) {
   if (dir == gpt2_fixture())
     return read_tensor(dir / "activations.safetensors", "tokens/clean", at::kLong);
-  return read_tensor(dir / "reference.safetensors", "tokens", at::kLong).remainder(m.config().d_vocab);
+  return read_tensor(dir / "reference.safetensors", "tokens", at::kLong)
+      .remainder(m.config().d_vocab);
 }
 
 // Every (block, first position) start, whole-block and after-attention, as one resume call.
@@ -46,7 +48,8 @@ std::vector<ResumeGroup> every_start(const Model& m, int64_t p) {
 
 // A patch of resid_pre at position 2 of block 1 (something for the resumed rows to carry).
 void add_patch(Hooks& h, int64_t shift) {
-  h.add({HookPoint::ResidPre, 1}, [=](at::Tensor& act, const HookSite&) { act.narrow(1, 2 - shift, 1).mul_(-3.0); });
+  h.add({HookPoint::ResidPre, 1},
+        [=](at::Tensor& act, const HookSite&) { act.narrow(1, 2 - shift, 1).mul_(-3.0); });
 }
 
 TEST(TorchModelAttention, FusedEqualsExplicitOnEveryArchitectureFp32) {
@@ -69,10 +72,11 @@ TEST(TorchModelAttention, FusedEqualsExplicitOnEveryArchitectureFp32) {
     at::Tensor explicit_patched = m->forward(tokens, &explicit_hooks);
     at::Tensor explicit_resumed = m->resume(cache, groups);
 
-    const double e_logits = max_abs_diff(fused, expl), e_patched = max_abs_diff(fused_patched, explicit_patched),
+    const double e_logits = max_abs_diff(fused, expl),
+                 e_patched = max_abs_diff(fused_patched, explicit_patched),
                  e_resumed = max_abs_diff(fused_resumed, explicit_resumed);
-    std::printf("%-40s fused vs explicit: logits %.2g, patched %.2g, resumed %.2g\n", dir.filename().c_str(), e_logits,
-                e_patched, e_resumed);
+    std::printf("%-40s fused vs explicit: logits %.2g, patched %.2g, resumed %.2g\n",
+                dir.filename().c_str(), e_logits, e_patched, e_resumed);
     EXPECT_LE(e_logits, 1e-5) << dir;
     EXPECT_LE(e_patched, 1e-5) << dir;
     EXPECT_LE(e_resumed, 1e-5) << dir;
@@ -89,8 +93,10 @@ TEST(TorchModelAttention, FusedIsAsCloseToFp32AsExplicitInBf16) {
     const double fused = max_abs_diff(m->forward(tokens).to(at::kFloat), want);
     m->set_attention(Attention::Explicit);
     const double expl = max_abs_diff(m->forward(tokens).to(at::kFloat), want);
-    std::printf("%-40s bf16 vs fp32: fused %.3g, explicit %.3g\n", dir.filename().c_str(), fused, expl);
-    // The fused kernel accumulates the softmax in fp32: never much worse than the bf16 explicit path.
+    std::printf("%-40s bf16 vs fp32: fused %.3g, explicit %.3g\n", dir.filename().c_str(), fused,
+                expl);
+    // The fused kernel accumulates the softmax in fp32: never much worse than the bf16 explicit
+    // path.
     EXPECT_LE(fused, std::max(1.5 * expl, 0.05)) << dir;
   }
 }
@@ -102,7 +108,8 @@ TEST(TorchModelAttention, HookedPatternFallsBackToTheExplicitPath) {
   at::Tensor tokens = tokens_of(arch_fixtures() / "llama_gqa_llama3_tied", *m);
   auto edit = [](Hooks& h) {
     h.cache({HookPoint::AttnPattern, 1});
-    h.add({HookPoint::AttnScores, 0}, [](at::Tensor& act, const HookSite&) { act.narrow(-1, 0, 1).add_(2.0); });
+    h.add({HookPoint::AttnScores, 0},
+          [](at::Tensor& act, const HookSite&) { act.narrow(-1, 0, 1).add_(2.0); });
   };
   Hooks fused_hooks, explicit_hooks;
   edit(fused_hooks);
@@ -112,7 +119,8 @@ TEST(TorchModelAttention, HookedPatternFallsBackToTheExplicitPath) {
   at::Tensor expl = m->forward(tokens, &explicit_hooks);
   EXPECT_LE(max_abs_diff(fused, expl), 1e-5);
   EXPECT_LE(max_abs_diff(fused_hooks.cache().at({HookPoint::AttnPattern, 1}),
-                         explicit_hooks.cache().at({HookPoint::AttnPattern, 1})), 1e-6);
+                         explicit_hooks.cache().at({HookPoint::AttnPattern, 1})),
+            1e-6);
   EXPECT_GT(max_abs_diff(fused, m->forward(tokens)), 1e-4) << "the scores edit must matter";
 }
 
@@ -152,13 +160,16 @@ TEST(TorchModelGpu, CudaLogitsEqualCpuOnEveryArchitecture) {
     const auto cache = resume_cache(*gpu, tokens.narrow(0, 0, 1));
     const auto groups = every_start(*gpu, tokens.size(1));
     const auto cpu_cache = resume_cache(*cpu, tokens.narrow(0, 0, 1));
-    const double resumed = max_abs_diff(gpu->resume(cache, groups).cpu(), cpu->resume(cpu_cache, groups));
+    const double resumed =
+        max_abs_diff(gpu->resume(cache, groups).cpu(), cpu->resume(cpu_cache, groups));
     auto gpu16 = Model::load(dir, {at::kBFloat16, c10::Device("cuda:0")});
     const double bf16 = max_abs_diff(gpu16->forward(tokens).cpu().to(at::kFloat), want);
     auto cpu16 = Model::load(dir, {at::kBFloat16, at::kCPU});
     const double cpu_bf16 = max_abs_diff(cpu16->forward(tokens).to(at::kFloat), want);
-    std::printf("%-40s cuda vs cpu: fp32 logits %.2g, resumed %.2g; bf16 vs fp32 logits: cuda %.3g, cpu %.3g\n",
-                dir.filename().c_str(), fp32, resumed, bf16, cpu_bf16);
+    std::printf(
+        "%-40s cuda vs cpu: fp32 logits %.2g, resumed %.2g; bf16 vs fp32 logits: cuda %.3g, cpu "
+        "%.3g\n",
+        dir.filename().c_str(), fp32, resumed, bf16, cpu_bf16);
     EXPECT_LE(fp32, 1e-4) << dir;
     EXPECT_LE(resumed, 1e-4) << dir;
     // bf16's own error (0.03-0.35 on these fixtures' logits): the GPU's must be of the CPU's size.

@@ -37,7 +37,8 @@ TEST(TorchModelGpt2, LogitsMatchHuggingFace) {
     std::printf("gpt2-tiny %s: max |logits - hf| = %.3g\n", which.c_str(), err);
     EXPECT_LE(err, kTol);
     double err_last = max_abs_diff(logits.narrow(1, 7, 1), reference_last_logits(which));
-    std::printf("gpt2-tiny %s: max |logits_last - reference.json| = %.3g\n", which.c_str(), err_last);
+    std::printf("gpt2-tiny %s: max |logits_last - reference.json| = %.3g\n", which.c_str(),
+                err_last);
     EXPECT_LE(err_last, kTol);
   }
 }
@@ -58,14 +59,17 @@ TEST(TorchModelGpt2, EveryCachedActivationMatchesTransformerLens) {
     at::Tensor ours;
     const std::string result_suffix = ".attn.hook_result";
     if (hook_name.size() > result_suffix.size() &&
-        hook_name.compare(hook_name.size() - result_suffix.size(), result_suffix.size(), result_suffix) == 0) {
+        hook_name.compare(hook_name.size() - result_suffix.size(), result_suffix.size(),
+                          result_suffix) == 0) {
       // TransformerLens's per-head outputs (use_attn_result) are not a site of ours; they are
       // z_h @ W_O[:, h] — checked from our z and W_O.
-      auto z_site = parse_hook_site(hook_name.substr(0, hook_name.size() - result_suffix.size()) + ".attn.hook_z");
+      auto z_site = parse_hook_site(hook_name.substr(0, hook_name.size() - result_suffix.size()) +
+                                    ".attn.hook_z");
       ASSERT_TRUE(z_site.has_value());
       at::Tensor z = hooks.cache().at(*z_site);  // [b, p, h, dh]
       const auto& c = model->config();
-      at::Tensor W_O = model->weights().layers[z_site->layer].W_O.view({c.d_model, c.n_heads, c.d_head});
+      at::Tensor W_O =
+          model->weights().layers[z_site->layer].W_O.view({c.d_model, c.n_heads, c.d_head});
       ours = at::einsum("bphe,dhe->bphd", {z, W_O});
     } else {
       auto site = parse_hook_site(hook_name);
@@ -80,7 +84,8 @@ TEST(TorchModelGpt2, EveryCachedActivationMatchesTransformerLens) {
     if (err > worst) worst = err, worst_name = hook_name;
     ++compared;
   }
-  std::printf("gpt2-tiny: %d activations compared, max abs error %.3g (%s)\n", compared, worst, worst_name.c_str());
+  std::printf("gpt2-tiny: %d activations compared, max abs error %.3g (%s)\n", compared, worst,
+              worst_name.c_str());
   // Every site of the model was visited and every fixture activation is one of them.
   EXPECT_EQ(size_t(sites), all_sites(model->config()).size());
   EXPECT_EQ(hooks.cache().size(), all_sites(model->config()).size());

@@ -22,7 +22,9 @@ std::shared_ptr<Model> gpt2() {
 // [2, 8]: the clean and the corrupted prompt of the fixture as two batch rows.
 at::Tensor two_prompts() {
   auto f = gpt2_fixture() / "activations.safetensors";
-  return at::cat({read_tensor(f, "tokens/clean", at::kLong), read_tensor(f, "tokens/corrupted", at::kLong)}, 0);
+  return at::cat(
+      {read_tensor(f, "tokens/clean", at::kLong), read_tensor(f, "tokens/corrupted", at::kLong)},
+      0);
 }
 
 at::Tensor cached(const Model& m, const at::Tensor& tokens, HookSite site) {
@@ -54,12 +56,14 @@ TEST(TorchModelHooks, ResumingFromCachedResidualEqualsFullForward) {
 }
 
 TEST(TorchModelResume, UneditedGroupsReproduceTheCachedRunFromEveryStart) {
-  for (const auto& dir : {gpt2_fixture(), arch_fixtures() / "llama_gqa_llama3_tied", arch_fixtures() / "neox_parallel"}) {
+  for (const auto& dir : {gpt2_fixture(), arch_fixtures() / "llama_gqa_llama3_tied",
+                          arch_fixtures() / "neox_parallel"}) {
     auto m = Model::load(dir);
     at::Tensor tokens = two_prompts().narrow(0, 0, 1).remainder(m->config().d_vocab);
     const auto cache = resume_cache(*m, tokens);
     const int64_t p = tokens.size(1), n = m->config().n_layers;
-    at::Tensor final_last = cache.at({HookPoint::ResidPost, n - 1}).narrow(1, p - 1, 1);  // [1, 1, d]
+    at::Tensor final_last =
+        cache.at({HookPoint::ResidPost, n - 1}).narrow(1, p - 1, 1);  // [1, 1, d]
     // Every start (block, first position, whole block or after attention) in ONE call: groups
     // of different starts share the packed GEMMs.
     std::vector<ResumeGroup> groups;
@@ -71,7 +75,8 @@ TEST(TorchModelResume, UneditedGroupsReproduceTheCachedRunFromEveryStart) {
     }
     at::Tensor out = m->resume(cache, groups);
     ASSERT_EQ(out.size(0), 3 * n * p);
-    EXPECT_LE(max_abs_diff(out, final_last.expand({out.size(0), 1, final_last.size(2)})), 1e-5) << dir;
+    EXPECT_LE(max_abs_diff(out, final_last.expand({out.size(0), 1, final_last.size(2)})), 1e-5)
+        << dir;
   }
 }
 
@@ -91,7 +96,9 @@ TEST(TorchModelResume, HookedGroupsEqualTheEditedFullForward) {
   };
   auto resid_patch = [&](Hooks& h, int64_t shift) {
     at::Tensor value = source.at({HookPoint::ResidPre, 2}).narrow(1, 3, 1);
-    h.add({HookPoint::ResidPre, 2}, [=](at::Tensor& act, const HookSite&) { act.narrow(1, 3 - shift, 1).copy_(value.expand({act.size(0), 1, value.size(2)})); });
+    h.add({HookPoint::ResidPre, 2}, [=](at::Tensor& act, const HookSite&) {
+      act.narrow(1, 3 - shift, 1).copy_(value.expand({act.size(0), 1, value.size(2)}));
+    });
   };
   ForwardOptions o;
   o.logits = ForwardOptions::Logits::None;
@@ -101,13 +108,14 @@ TEST(TorchModelResume, HookedGroupsEqualTheEditedFullForward) {
   at::Tensor want_z = m.forward(corrupted, &full_z, o).narrow(1, 7, 1);
   at::Tensor want_resid = m.forward(corrupted, &full_resid, o).narrow(1, 7, 1);
   Hooks group_z, group_resid;
-  z_patch(group_z, 5, 1);         // enters block 1 after attention at positions [5, 6)
-  resid_patch(group_resid, 3);    // block 2 from position 3
+  z_patch(group_z, 5, 1);       // enters block 1 after attention at positions [5, 6)
+  resid_patch(group_resid, 3);  // block 2 from position 3
   at::Tensor got = m.resume(cache, {{1, 1, 5, 6, &group_z}, {2, 2, 3, 0, &group_resid}});
   EXPECT_LE(max_abs_diff(got.narrow(0, 0, 1), want_z), 1e-5);
   EXPECT_LE(max_abs_diff(got.narrow(0, 1, 2), want_resid.expand({2, 1, want_resid.size(2)})), 1e-5);
   const HookSite final_site{HookPoint::ResidPost, m.config().n_layers - 1};
-  EXPECT_GT(max_abs_diff(want_z, cache.at(final_site).narrow(1, 7, 1)), 1e-3);  // the patches matter
+  EXPECT_GT(max_abs_diff(want_z, cache.at(final_site).narrow(1, 7, 1)),
+            1e-3);  // the patches matter
   EXPECT_GT(max_abs_diff(want_resid, cache.at(final_site).narrow(1, 7, 1)), 1e-3);
 }
 
@@ -154,7 +162,8 @@ TEST(TorchModelResume, HooksItWouldNeverRunAreErrors) {
   expect_error({{1, 1, 0, 0, &shared}, {1, 1, 2, 0, &shared}}, "share one Hooks");
   // A hook that changes a group's rows' dtype when other groups share the call.
   Hooks cast;
-  cast.add({HookPoint::ResidPre, 1}, [](at::Tensor& act, const HookSite&) { act = act.to(at::kDouble); });
+  cast.add({HookPoint::ResidPre, 1},
+           [](at::Tensor& act, const HookSite&) { act = act.to(at::kDouble); });
   expect_error({{1, 1, 0, 0, &cast}, {1, 1, 3, 0, nullptr}}, "different shape or dtype");
 }
 
@@ -183,7 +192,8 @@ TEST(TorchModelHooks, ResidWritesEqualResumingFromTheManuallyEditedResidual) {
   at::Tensor other = at::randn_like(resid);
   Slice slice{{1}, {2, 5}, {}};
   // The manual edits: only row 1, positions 2 and 5.
-  at::Tensor replaced = resid.clone(), added = resid.clone(), zeroed = resid.clone(), scaled = resid.clone();
+  at::Tensor replaced = resid.clone(), added = resid.clone(), zeroed = resid.clone(),
+             scaled = resid.clone();
   for (int64_t p : {2, 5}) {
     replaced[1][p] = other[1][p];
     added[1][p] += other[1][p];
@@ -265,8 +275,14 @@ TEST(TorchModelHooks, SeveralHooksRunInOrderAndVanishWithTheirScope) {
   {
     Hooks h;
     const HookSite site{HookPoint::MlpOut, 0};
-    h.add(site, [&](at::Tensor& a, const HookSite&) { order.push_back("first"); a = a * 2; });
-    h.add(site, [&](at::Tensor& a, const HookSite&) { order.push_back("second"); a = a + 1; });
+    h.add(site, [&](at::Tensor& a, const HookSite&) {
+      order.push_back("first");
+      a = a * 2;
+    });
+    h.add(site, [&](at::Tensor& a, const HookSite&) {
+      order.push_back("second");
+      a = a + 1;
+    });
     h.cache(site);
     m.forward(tokens, &h);
     at::Tensor out = h.cache().at(site);
@@ -317,12 +333,32 @@ void check_sites(const Model& m) {
       seen.push_back(site);
       std::vector<int64_t> want;
       switch (site.point) {
-        case HookPoint::AttnQ: case HookPoint::AttnRotQ: case HookPoint::AttnZ: want = {b, p, c.n_heads, c.d_head}; break;
-        case HookPoint::AttnK: case HookPoint::AttnV: case HookPoint::AttnRotK: want = {b, p, c.n_kv_heads, c.d_head}; break;
-        case HookPoint::AttnScores: case HookPoint::AttnPattern: want = {b, c.n_heads, p, p}; break;
-        case HookPoint::Ln1Scale: case HookPoint::Ln2Scale: case HookPoint::LnFinalScale: want = {b, p, 1}; break;
-        case HookPoint::MlpPre: case HookPoint::MlpPreLinear: case HookPoint::MlpPost: want = {b, p, c.d_mlp}; break;
-        default: want = {b, p, c.d_model};
+        case HookPoint::AttnQ:
+        case HookPoint::AttnRotQ:
+        case HookPoint::AttnZ:
+          want = {b, p, c.n_heads, c.d_head};
+          break;
+        case HookPoint::AttnK:
+        case HookPoint::AttnV:
+        case HookPoint::AttnRotK:
+          want = {b, p, c.n_kv_heads, c.d_head};
+          break;
+        case HookPoint::AttnScores:
+        case HookPoint::AttnPattern:
+          want = {b, c.n_heads, p, p};
+          break;
+        case HookPoint::Ln1Scale:
+        case HookPoint::Ln2Scale:
+        case HookPoint::LnFinalScale:
+          want = {b, p, 1};
+          break;
+        case HookPoint::MlpPre:
+        case HookPoint::MlpPreLinear:
+        case HookPoint::MlpPost:
+          want = {b, p, c.d_mlp};
+          break;
+        default:
+          want = {b, p, c.d_model};
       }
       EXPECT_EQ(a.sizes(), want) << site.name();
     });
@@ -331,8 +367,12 @@ void check_sites(const Model& m) {
 }
 
 TEST(TorchModelHooks, SitesAndShapesGpt2) { check_sites(*gpt2()); }
-TEST(TorchModelHooks, SitesAndShapesLlamaGqa) { check_sites(*Model::load(arch_fixtures() / "llama_gqa_llama3_tied")); }
-TEST(TorchModelHooks, SitesAndShapesNeoxParallel) { check_sites(*Model::load(arch_fixtures() / "neox_parallel")); }
+TEST(TorchModelHooks, SitesAndShapesLlamaGqa) {
+  check_sites(*Model::load(arch_fixtures() / "llama_gqa_llama3_tied"));
+}
+TEST(TorchModelHooks, SitesAndShapesNeoxParallel) {
+  check_sites(*Model::load(arch_fixtures() / "neox_parallel"));
+}
 TEST(TorchModelHooks, SitesAndShapesQwen3) { check_sites(*Model::load(arch_fixtures() / "qwen3")); }
 
 TEST(TorchModelLoad, MissingTensorNamesFileAndTensor) {
@@ -369,7 +409,8 @@ TEST(TorchModelLoad, UnexpectedTensorsAreReported) {
   EXPECT_EQ(extra, (std::vector<std::string>{"model.layers.0.self_attn.extra_proj.weight"}));
   // The tied lm_head and GPT-2's attention buffers are expected, not reported.
   auto gpt2_files = CheckpointFiles::open(arch_fixtures() / "gpt2_prefixed");
-  load_weights(gpt2_files, load_model_config(arch_fixtures() / "gpt2_prefixed"), at::kFloat, at::kCPU, &extra);
+  load_weights(gpt2_files, load_model_config(arch_fixtures() / "gpt2_prefixed"), at::kFloat,
+               at::kCPU, &extra);
   EXPECT_TRUE(extra.empty());
 }
 

@@ -8,9 +8,9 @@
 
 #include "common/error.h"
 #include "process.h"
-#include "synthetic_store.h"
 #include "store/reader.h"
 #include "store/store.h"
+#include "synthetic_store.h"
 #include "worker/synthetic_executor.h"
 
 namespace fs = std::filesystem;
@@ -39,7 +39,8 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
   std::mt19937 rng(seed);
   // Kill moments span start-up (before any shard) to deep into the sweep.
   std::uniform_real_distribution<double> when(0.05, np > 0 ? 3.0 : 2.0);
-  const std::vector<std::string> args{job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=25"};
+  const std::vector<std::string> args{job(), "--store", store.string(), "--executor",
+                                      "synthetic:sleep_ms=25"};
   int64_t last_done = 0;
   int mid_sweep_kills = 0;  // kills that found the sweep started and unfinished
   for (int k = 0; k < kills; ++k) {
@@ -56,7 +57,8 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
     pid_t victim = c.pid;
     if (np > 0) {
       auto ranks = children_of(c.pid);
-      if (!ranks.empty()) victim = ranks[std::uniform_int_distribution<size_t>(0, ranks.size() - 1)(rng)];
+      if (!ranks.empty())
+        victim = ranks[std::uniform_int_distribution<size_t>(0, ranks.size() - 1)(rng)];
     }
     ::kill(victim, SIGKILL);
     ASSERT_TRUE(wait_for(c, 60)) << "kill " << k << " at " << t << " s: the run did not end";
@@ -80,8 +82,9 @@ void kill_and_rerun(const std::string& name, int np, int kills, uint32_t seed) {
 }
 
 int signal_and_wait(const fs::path& store, int np, int sig, bool signal_a_worker) {
-  Child c = spawn(run_command(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=20"}),
-                  store.string() + ".log");
+  Child c = spawn(
+      run_command(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=20"}),
+      store.string() + ".log");
   // Wait for real progress so the drain has in-flight shards to finish.
   for (int i = 0; i < 300; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -102,9 +105,13 @@ int signal_and_wait(const fs::path& store, int np, int sig, bool signal_a_worker
 
 }  // namespace
 
-TEST(Faults, SigkillOfThePlainProcessAtRandomMomentsThenRerunIsExact) { kill_and_rerun("kill-plain", 0, 6, 20261122); }
+TEST(Faults, SigkillOfThePlainProcessAtRandomMomentsThenRerunIsExact) {
+  kill_and_rerun("kill-plain", 0, 6, 20261122);
+}
 
-TEST(Faults, SigkillOfAnyMpiRankAtRandomMomentsThenRerunIsExact) { kill_and_rerun("kill-mpi", 3, 5, 7); }
+TEST(Faults, SigkillOfAnyMpiRankAtRandomMomentsThenRerunIsExact) {
+  kill_and_rerun("kill-mpi", 3, 5, 7);
+}
 
 TEST(Faults, SigtermToAWorkerRankExits75OnEveryRankAndRerunCompletes) {
   const fs::path store = fresh_dir("sigterm-worker");
@@ -114,7 +121,8 @@ TEST(Faults, SigtermToAWorkerRankExits75OnEveryRankAndRerunCompletes) {
   EXPECT_EQ(c.layout.shards.size() > 0, true);
   auto status = nlohmann::json::parse(csweep::store::read_text_file(store / "status.json"));
   EXPECT_EQ(status["state"], "interrupted");
-  Child rerun = spawn(run_command(3, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
+  Child rerun = spawn(run_command(3, {job(), "--store", store.string(), "--executor", "synthetic"}),
+                      store.string() + ".2");
   ASSERT_TRUE(wait_for(rerun, 90));
   EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
   expect_synthetic_store(store);
@@ -128,7 +136,8 @@ TEST(Faults, Sigusr1ToTheCoordinatorRankExits75) {
 TEST(Faults, SigtermToThePlainProcessExits75) {
   const fs::path store = fresh_dir("sigterm-plain");
   EXPECT_EQ(signal_and_wait(store, 0, SIGTERM, false), 75);
-  Child rerun = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic"}), store.string() + ".2");
+  Child rerun = spawn(run_command(0, {job(), "--store", store.string(), "--executor", "synthetic"}),
+                      store.string() + ".2");
   ASSERT_TRUE(wait_for(rerun, 90));
   EXPECT_EQ(rerun.exit_code(), 0) << rerun.output();
   expect_synthetic_store(store);

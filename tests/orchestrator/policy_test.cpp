@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "process.h"
-#include "synthetic_store.h"
 #include "store/reader.h"
+#include "synthetic_store.h"
 #include "worker/synthetic_executor.h"
 
 namespace fs = std::filesystem;
@@ -30,8 +30,9 @@ std::vector<nlohmann::json> error_lines(const fs::path& store) {
 TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
   const std::string job = data_dir() + "/on_error_stop.yaml";  // run: {on_error: stop}
   const fs::path store = fresh_dir("stop-from-job");
-  Child stop = spawn(run_command(0, {job, "--store", store.string(), "--executor", "synthetic:fail=0"}),
-                     store.string() + ".log");
+  Child stop =
+      spawn(run_command(0, {job, "--store", store.string(), "--executor", "synthetic:fail=0"}),
+            store.string() + ".log");
   ASSERT_TRUE(wait_for(stop, 60));
   EXPECT_EQ(stop.exit_code(), 1) << stop.output();
   auto c = csweep::store::read_store(store);
@@ -39,8 +40,8 @@ TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
   EXPECT_LT(c.shards_done, static_cast<int64_t>(c.layout.shards.size()) - 1);
 
   const fs::path store2 = fresh_dir("continue-from-cli");
-  Child cont = spawn(run_command(2, {job, "--store", store2.string(), "--executor", "synthetic:fail=0",
-                                     "--on-error", "continue"}),
+  Child cont = spawn(run_command(2, {job, "--store", store2.string(), "--executor",
+                                     "synthetic:fail=0", "--on-error", "continue"}),
                      store2.string() + ".log");
   ASSERT_TRUE(wait_for(cont, 60));
   EXPECT_EQ(cont.exit_code(), 1) << cont.output();
@@ -53,8 +54,9 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
   const std::string job = data_dir() + "/sweep.yaml";
   // Without retries the transient failures count.
   const fs::path store0 = fresh_dir("no-retry");
-  Child a = spawn(run_command(0, {job, "--store", store0.string(), "--executor", "synthetic:flaky=3;7"}),
-                  store0.string() + ".log");
+  Child a =
+      spawn(run_command(0, {job, "--store", store0.string(), "--executor", "synthetic:flaky=3;7"}),
+            store0.string() + ".log");
   ASSERT_TRUE(wait_for(a, 60));
   EXPECT_EQ(a.exit_code(), 1) << a.output();
   EXPECT_EQ(error_lines(store0).size(), 2u);
@@ -66,16 +68,19 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
   for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
   for (int np : {0, 3}) {
     const fs::path store = fresh_dir("retry-np" + std::to_string(np));
-    const std::string executor = np == 0 ? "synthetic:flaky=3;7" : "synthetic:sleep_ms=2,fail_rank=1,flaky=" + every_shard;
-    Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", executor, "--max-retries", "1",
-                                     "--on-error", "stop"}),
+    const std::string executor =
+        np == 0 ? "synthetic:flaky=3;7" : "synthetic:sleep_ms=2,fail_rank=1,flaky=" + every_shard;
+    Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", executor,
+                                     "--max-retries", "1", "--on-error", "stop"}),
                     store.string() + ".log");
     ASSERT_TRUE(wait_for(b, 60));
     EXPECT_EQ(b.exit_code(), 0) << "np " << np << ": " << b.output();
     expect_synthetic_store(store);
     auto errors = error_lines(store);
-    if (np == 0) EXPECT_EQ(errors.size(), 2u);
-    else EXPECT_GE(errors.size(), 1u);
+    if (np == 0)
+      EXPECT_EQ(errors.size(), 2u);
+    else
+      EXPECT_GE(errors.size(), 1u);
     for (const auto& e : errors) {
       EXPECT_EQ(e["retrying"], true) << e.dump();
       EXPECT_EQ(e["attempt"], 1);
@@ -93,8 +98,8 @@ TEST(Policy, ShardTimeoutReissuesTheShardOfAHungWorker) {
   for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
   const auto t0 = std::chrono::steady_clock::now();
   Child c = spawn(run_command(3, {job, "--store", store.string(), "--executor",
-                                  "synthetic:sleep_ms=5,fail_rank=1,hang=" + every_shard, "--shard-timeout", "2",
-                                  "--prefetch", "1"}),
+                                  "synthetic:sleep_ms=5,fail_rank=1,hang=" + every_shard,
+                                  "--shard-timeout", "2", "--prefetch", "1"}),
                   store.string() + ".log");
   ASSERT_TRUE(wait_for(c, 60)) << c.output();
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,8 +7,8 @@
 #include <random>
 
 #include "process.h"
-#include "synthetic_store.h"
 #include "store/reader.h"
+#include "synthetic_store.h"
 #include "worker/synthetic_executor.h"
 
 namespace fs = std::filesystem;
@@ -20,7 +20,8 @@ fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrato
 
 std::string job() { return sweep_job(); }
 
-Child run_and_wait(int np, const std::vector<std::string>& args, const fs::path& log, double timeout_s = 90) {
+Child run_and_wait(int np, const std::vector<std::string>& args, const fs::path& log,
+                   double timeout_s = 90) {
   Child c = spawn(run_command(np, args), log);
   EXPECT_TRUE(wait_for(c, timeout_s)) << "timed out: " << c.output();
   return c;
@@ -30,7 +31,8 @@ Child run_and_wait(int np, const std::vector<std::string>& args, const fs::path&
 
 TEST(Run, InProcessWritesEveryShardExactlyOnce) {
   const fs::path store = fresh_dir("inprocess");
-  Child c = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic"}, store.string() + ".log");
+  Child c = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic"},
+                         store.string() + ".log");
   ASSERT_EQ(c.exit_code(), 0) << c.output();
   expect_synthetic_store(store, /*allow_duplicates=*/false);
   auto contents = csweep::store::read_store(store);
@@ -47,8 +49,9 @@ TEST(Run, InProcessWritesEveryShardExactlyOnce) {
   EXPECT_TRUE(p["runs"][0].contains("ended"));
 
   // A rerun of a complete store computes nothing and changes no fragment.
-  Child again = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic", "--json"},
-                             store.string() + ".log2");
+  Child again =
+      run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic", "--json"},
+                   store.string() + ".log2");
   ASSERT_EQ(again.exit_code(), 0) << again.output();
   EXPECT_NE(again.output().find("\"shards_done_this_run\":0"), std::string::npos) << again.output();
   expect_synthetic_store(store, false);
@@ -57,8 +60,9 @@ TEST(Run, InProcessWritesEveryShardExactlyOnce) {
 TEST(Run, MpiWorldsOf1_2_4AreBitIdenticalToInProcess) {
   for (int np : {1, 2, 4}) {
     const fs::path store = fresh_dir("mpi" + std::to_string(np));
-    Child c = run_and_wait(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=2"},
-                           store.string() + ".log");
+    Child c =
+        run_and_wait(np, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=2"},
+                     store.string() + ".log");
     ASSERT_EQ(c.exit_code(), 0) << "np " << np << ": " << c.output();
     expect_synthetic_store(store, false);
     auto contents = csweep::store::read_store(store);
@@ -88,39 +92,46 @@ TEST(Run, WorkerThatThrowsIsRecordedAndTheSweepGoesOn) {
   EXPECT_EQ(n, 2);
 
   // The failures were deterministic: a rerun without them completes the sweep exactly.
-  Child fix = run_and_wait(3, {job(), "--store", store.string(), "--executor", "synthetic"}, store.string() + ".log2");
+  Child fix = run_and_wait(3, {job(), "--store", store.string(), "--executor", "synthetic"},
+                           store.string() + ".log2");
   EXPECT_EQ(fix.exit_code(), 0) << fix.output();
   expect_synthetic_store(store, false);
 }
 
 TEST(Run, OnErrorStopEndsTheRunWithoutHanging) {
   const fs::path store = fresh_dir("stop");
-  Child c = run_and_wait(3, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=5,fail=0",
-                             "--on-error", "stop"},
+  Child c = run_and_wait(3,
+                         {job(), "--store", store.string(), "--executor",
+                          "synthetic:sleep_ms=5,fail=0", "--on-error", "stop"},
                          store.string() + ".log", 60);
   EXPECT_EQ(c.exit_code(), 1) << c.output();
   auto contents = csweep::store::read_store(store);
   EXPECT_LT(contents.shards_done, static_cast<int64_t>(contents.layout.shards.size()));
   // In process as well.
   const fs::path store2 = fresh_dir("stop-inprocess");
-  Child d = run_and_wait(0, {job(), "--store", store2.string(), "--executor", "synthetic:fail=0", "--on-error", "stop"},
-                         store2.string() + ".log", 60);
+  Child d = run_and_wait(
+      0,
+      {job(), "--store", store2.string(), "--executor", "synthetic:fail=0", "--on-error", "stop"},
+      store2.string() + ".log", 60);
   EXPECT_EQ(d.exit_code(), 1) << d.output();
 }
 
 TEST(Run, StoreOfAnotherSpecIsRefusedUntilForceNew) {
   const fs::path store = fresh_dir("mismatch");
-  Child a = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic"}, store.string() + ".a");
+  Child a = run_and_wait(0, {job(), "--store", store.string(), "--executor", "synthetic"},
+                         store.string() + ".a");
   ASSERT_EQ(a.exit_code(), 0) << a.output();
   const std::string other = data_dir() + "/other.yaml";
-  Child b = run_and_wait(2, {other, "--store", store.string(), "--executor", "synthetic"}, store.string() + ".b");
+  Child b = run_and_wait(2, {other, "--store", store.string(), "--executor", "synthetic"},
+                         store.string() + ".b");
   EXPECT_EQ(b.exit_code(), 2) << b.output();
   EXPECT_NE(b.output().find("spec.hash"), std::string::npos) << b.output();
   EXPECT_NE(b.output().find("--force-new"), std::string::npos) << b.output();
   expect_synthetic_store(store, false);  // untouched
 
-  Child c = run_and_wait(0, {other, "--store", store.string(), "--executor", "synthetic", "--force-new"},
-                         store.string() + ".c");
+  Child c =
+      run_and_wait(0, {other, "--store", store.string(), "--executor", "synthetic", "--force-new"},
+                   store.string() + ".c");
   EXPECT_EQ(c.exit_code(), 0) << c.output();
   bool moved_aside = false;
   for (const auto& e : fs::directory_iterator(store.parent_path()))
@@ -130,8 +141,9 @@ TEST(Run, StoreOfAnotherSpecIsRefusedUntilForceNew) {
 
 TEST(Run, StatusReportsProgressWhileRunningAndAfter) {
   const fs::path store = fresh_dir("status");
-  Child c = spawn(run_command(3, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=40"}),
-                  store.string() + ".log");
+  Child c = spawn(
+      run_command(3, {job(), "--store", store.string(), "--executor", "synthetic:sleep_ms=40"}),
+      store.string() + ".log");
   // Poll status from "another shell" until the run has made some progress.
   bool saw_running = false;
   for (int i = 0; i < 200 && !saw_running; ++i) {

@@ -52,8 +52,10 @@ TEST(Scheduler, LostWorkerShardsAreReissuedAndLateDoneCountsOnce) {
 TEST(Scheduler, FailedShardIsNotRetriedAndTheSweepFinishes) {
   Scheduler s(shards(), {});
   while (auto n = s.next_for(1)) {
-    if (*n == 2) s.failed(1, *n);
-    else s.done(1, *n);
+    if (*n == 2)
+      s.failed(1, *n);
+    else
+      s.done(1, *n);
   }
   EXPECT_TRUE(s.finished());
   EXPECT_EQ(s.failed_count(), 1);

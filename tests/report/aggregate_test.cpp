@@ -99,7 +99,8 @@ TEST(ReportAggregate, TopComponentsWithoutBaselinesRankByMeanAndUseNamedLabels) 
   EXPECT_NEAR(top[0].effect, 1.75, 1e-6);
   EXPECT_EQ(top[0].label, "site attn_out, layer 2");
   EXPECT_TRUE(std::isnan(top[0].fraction_recovered));
-  for (size_t i = 1; i < top.size(); ++i) EXPECT_GE(std::fabs(top[i - 1].effect), std::fabs(top[i].effect));
+  for (size_t i = 1; i < top.size(); ++i)
+    EXPECT_GE(std::fabs(top[i - 1].effect), std::fabs(top[i].effect));
 }
 
 TEST(ReportAggregate, ValidateNamesTheProblem) {
@@ -109,7 +110,8 @@ TEST(ReportAggregate, ValidateNamesTheProblem) {
     validate(in, "STORE");
     FAIL() << "expected csweep::Error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "STORE: analysis 'resid_tracing': prompt 2 has 11 values, expected 12");
+    EXPECT_EQ(std::string(e.what()),
+              "STORE: analysis 'resid_tracing': prompt 2 has 11 values, expected 12");
   }
   in = sample_input();
   in.analyses[0].clean_baseline.pop_back();

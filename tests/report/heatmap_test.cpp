@@ -25,7 +25,8 @@ uint32_t hex(const Rgb& c) {
 
 bool near(uint32_t a, uint32_t b) {
   for (int s : {0, 8, 16})
-    if (std::abs(static_cast<int>((a >> s) & 0xFF) - static_cast<int>((b >> s) & 0xFF)) > 2) return false;
+    if (std::abs(static_cast<int>((a >> s) & 0xFF) - static_cast<int>((b >> s) & 0xFF)) > 2)
+      return false;
   return true;
 }
 
@@ -84,9 +85,9 @@ TEST(ReportHeatmap, LargeLayerByHeadGridIsOrientedAndCentredOnZero) {
   ASSERT_GT(blue.count, 1000);
   ASSERT_GT(red.count, 1000);
   ASSERT_GT(grey.count, 500);
-  EXPECT_LT(blue.mean_x, red.mean_x);     // negative heads on the left
-  EXPECT_LT(grey.mean_y, blue.mean_y);    // layer 0..7 (not computed) on top
-  EXPECT_GT(darkest.count, 20);           // the extreme cell (and the colour bar's top)
+  EXPECT_LT(blue.mean_x, red.mean_x);   // negative heads on the left
+  EXPECT_LT(grey.mean_y, blue.mean_y);  // layer 0..7 (not computed) on top
+  EXPECT_GT(darkest.count, 20);         // the extreme cell (and the colour bar's top)
 
   const std::string svg = read_text(paths[1]);
   EXPECT_NE(svg.find("<svg"), std::string::npos);
@@ -140,13 +141,15 @@ TEST(ReportHeatmap, ManyLargePanelsStayBounded) {
     HeatmapPanel p;
     p.title = "pos " + std::to_string(k) + ": token";
     p.rows = 80, p.cols = 64;
-    for (int i = 0; i < 80 * 64; ++i) p.values.push_back(static_cast<float>(std::sin(i * 0.01 + k)));
+    for (int i = 0; i < 80 * 64; ++i)
+      p.values.push_back(static_cast<float>(std::sin(i * 0.01 + k)));
     f.panels.push_back(p);
   }
   const auto img = read_png(render_heatmap(f, dir / "many")[0]);
   EXPECT_LT(img.width, 2200);
   EXPECT_LT(img.height, 2200);
-  EXPECT_GT(find(img, hex(diverging_color(1.0))).count + find(img, hex(diverging_color(-1.0))).count, 6);
+  EXPECT_GT(
+      find(img, hex(diverging_color(1.0))).count + find(img, hex(diverging_color(-1.0))).count, 6);
 }
 
 TEST(ReportHeatmap, InconsistentPanelsAreRejected) {
