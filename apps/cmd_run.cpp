@@ -1,8 +1,7 @@
 // csweep run JOB.yaml [--store DIR] [--force-new] [--slice k/N]: one process when started
 // plainly, the whole MPI world under mpirun/srun (rank 0 coordinates). Logic lives in
-// worker/run_sweep.
+// orchestrator/run_rank0 (rank 0) and worker/ (the other ranks), through worker/run_sweep.
 #include "apps/command.h"
-#include "orchestrator/coordinator.h"
 #include "store/run_scope.h"
 #include "worker/run_sweep.h"
 
@@ -10,7 +9,7 @@ namespace {
 
 csweep::apps::CommandRegistration reg(
     "run", "run a sweep (resumes an existing store; under mpirun/srun rank 0 coordinates)", [](CLI::App& sub) {
-      auto opt = std::make_shared<csweep::worker::RunOptions>();
+      auto opt = std::make_shared<csweep::orchestrator::RunOptions>();
       auto slice = std::make_shared<std::string>();
       sub.add_option("job", opt->job, "job file (YAML)")->required()->check(CLI::ExistingFile);
       sub.add_option("--store", opt->store, "store directory (default: the job's store:)");

@@ -1,7 +1,5 @@
 #include "cluster/submit.h"
 
-#include <chrono>
-#include <ctime>
 #include <fstream>
 #include <set>
 
@@ -13,19 +11,11 @@
 #include "cluster/status.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utc_time.h"
 
 namespace csweep::cluster {
 namespace fs = std::filesystem;
 namespace {
-
-std::string utc_now() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
 
 void write_script(const fs::path& path, const std::string& text) {
   const fs::path temp = path.string() + ".tmp";

@@ -1,6 +1,8 @@
 #pragma once
-// The only place that calls MPI. One world communicator; point-to-point messages of the
-// protocol (protocol.h) plus the few collectives start-up needs.
+// How ranks of `csweep run` talk: point-to-point messages of the protocol (protocol.h) plus
+// the one collective start-up needs. Two implementations: MpiComm (orchestrator/mpi_comm.h,
+// the only place that calls MPI) and InProcessWorld's endpoints
+// (orchestrator/in_process_comm.h: threads of one process, for the coordinator's tests).
 #include <string>
 #include <vector>
 
@@ -10,29 +12,21 @@ namespace csweep::orchestrator {
 
 class Comm {
  public:
-  // MPI_Init_thread(MPI_THREAD_MULTIPLE) unless MPI is already initialised. Started without
-  // a launcher this is a singleton world of size 1.
-  static Comm& world();
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-  bool launched() const { return size_ > 1; }
+  virtual ~Comm() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  bool launched() const { return size() > 1; }
 
-  void send(int dest, const Message& m);  // thread-safe (MPI_THREAD_MULTIPLE)
-  bool poll(Message& out);                // MPI_Iprobe(ANY_SOURCE) + MPI_Recv; false when none
-  // Blocks (polling, sleeping ~50 µs between probes) until a message arrives or
-  // `timeout_s` passes or `*interrupt` becomes true.
-  bool wait(Message& out, double timeout_s, const volatile int* interrupt = nullptr);
+  virtual void send(int dest, const Message& m) = 0;  // thread-safe (worker heartbeats)
+  virtual bool poll(Message& out) = 0;                // false when nothing has arrived
+  // Blocks until a message arrives, `timeout_s` passes or `*interrupt` becomes true. This
+  // default probes hot for a few microseconds (a busy coordinator answers in ~µs), then backs
+  // off to 50 µs sleeps so idle ranks do not burn the cores the workers need.
+  virtual bool wait(Message& out, double timeout_s, const volatile int* interrupt = nullptr);
 
-  std::vector<std::string> all_hostnames();  // collective, rank order
-  void barrier();
-  void finalize();                           // idempotent
-  [[noreturn]] void abort(int code);
-
- private:
-  Comm();
-  int rank_ = 0;
-  int size_ = 1;
-  bool finalized_ = false;
+  virtual std::vector<std::string> all_hostnames() = 0;  // collective, rank order
+  virtual void finalize() = 0;                           // idempotent
+  [[noreturn]] virtual void abort(int code) = 0;         // ends every rank with `code`
 };
 
 std::string this_hostname();

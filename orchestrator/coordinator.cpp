@@ -1,3 +1,22 @@
+// Rank 0's side of the protocol (orchestrator/protocol.h has the whole of it).
+//
+// THE LOOP (a world of workers)
+//   start:   START to every worker at once (HELLO's version check may come before or after).
+//   repeat:  1. handle everything that arrived: HELLO (version), READY (the worker gets work),
+//               DONE (a duplicate is journalled, counted once), FAILED (errors.jsonl; retried
+//               up to max_retries, then failed; on_error=stop drains), SIGNALED (drain), BYE;
+//            2. a drain signal on this rank: STOP {75} to every live worker;
+//            3. hand out work: each READY worker is topped up to `prefetch` outstanding shards;
+//            4. silence: a worker quiet for worker_timeout, or busy with one shard for longer
+//               than shard_timeout, is lost and its outstanding shards go back to pending;
+//            5. the end: all shards done or failed -> STOP {0 or 1}; no live worker left ->
+//               STOP {1}; once stopping, the loop ends when no worker is live (all sent BYE
+//               or were lost).
+//   end:     journal "end", status.json with the final state, the result for the caller
+//            (who calls MPI_Abort instead of MPI_Finalize when a worker was lost).
+//
+// ONE PROCESS (a world of size 1): the same scheduler, journal and progress drive a
+// LocalShardRunner shard after shard; a drain signal or on_error=stop ends it between shards.
 #include "orchestrator/coordinator.h"
 
 #include <chrono>
@@ -8,7 +27,6 @@
 #include "orchestrator/journal.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/signals.h"
-#include "store/store.h"
 
 namespace csweep::orchestrator {
 
@@ -22,262 +40,315 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// `attempt` > 0 with `retrying`: the shard goes back to pending and will run again.
-void record_error(const store::Store& store, Journal& journal, int64_t shard, int rank, const std::string& message,
-                  int attempt = 1, bool retrying = false) {
-  journal.event("failed", shard, rank, {{"error", message}, {"attempt", attempt}, {"retrying", retrying}});
-  nlohmann::json j{{"shard", shard}, {"rank", rank}, {"error", message}, {"attempt", attempt}, {"retrying", retrying}};
-  if (store.slice().active()) j["slice"] = store.slice().text();
-  std::FILE* f = std::fopen((store.dir() / "errors.jsonl").c_str(), "a");
-  if (f) {
-    const std::string line = j.dump() + "\n";
-    std::fwrite(line.data(), 1, line.size(), f);
-    std::fclose(f);
+const char* final_state(int exit_code, bool all_shards_settled) {
+  if (exit_code == kExitRequeue) return "interrupted";
+  if (exit_code == 2) return "aborted";
+  if (exit_code == 1) return all_shards_settled ? "finished_with_errors" : "stopped";
+  return "finished";
+}
+
+// What both ways of running share: the scheduler, the journal, progress, errors.jsonl and
+// the run's end.
+class Run {
+ public:
+  Run(const store::Store& store, std::vector<ScheduledShard> shards,
+      const std::vector<uint8_t>& already_done, const CoordinatorOptions& opt,
+      const nlohmann::json& run_info, int ranks)
+      : store(store),
+        opt(opt),
+        sched(std::move(shards), already_done, opt.max_retries),
+        journal(store.dir()),
+        progress(store, sched, opt.progress_interval_s, run_info),
+        done_at_start(sched.done_count()) {
+    journal.event(
+        "start", -1, 0,
+        {{"ranks", ranks}, {"shards", sched.total()}, {"already_done", sched.done_count()}});
   }
-  log::get("coordinator")->warn("shard {} failed on rank {}: {}", shard, rank, message);
-}
 
-CoordinatorResult summarize(const Scheduler& s, int exit_code, std::string message, int64_t done_at_start) {
-  CoordinatorResult r;
-  r.exit_code = exit_code;
-  r.message = std::move(message);
-  r.shards_done = s.done_count();
-  r.shards_total = s.total();
-  r.shards_failed = s.failed_count();
-  r.shards_done_this_run = s.done_count() - done_at_start;
-  return r;
-}
+  // `attempt` > 0 with `retrying`: the shard went back to pending and will run again.
+  void record_error(int64_t shard, int rank, const std::string& message, int attempt = 1,
+                    bool retrying = false) {
+    journal.event("failed", shard, rank,
+                  {{"error", message}, {"attempt", attempt}, {"retrying", retrying}});
+    nlohmann::json j{{"shard", shard},
+                     {"rank", rank},
+                     {"error", message},
+                     {"attempt", attempt},
+                     {"retrying", retrying}};
+    if (store.slice().active()) j["slice"] = store.slice().text();
+    if (std::FILE* f = std::fopen((store.dir() / "errors.jsonl").c_str(), "a")) {
+      const std::string line = j.dump() + "\n";
+      std::fwrite(line.data(), 1, line.size(), f);
+      std::fclose(f);
+    }
+    log::get("coordinator")->warn("shard {} failed on rank {}: {}", shard, rank, message);
+  }
 
-std::string finish_message(const Scheduler& s, const store::Store& store, const std::string& first_error) {
-  return std::to_string(s.failed_count()) + " of " + std::to_string(s.total()) + " shards failed (see " +
-         (store.dir() / "errors.jsonl").string() + "); first: " + first_error;
-}
+  // A shard's run threw on `rank`. Returns true when the shard is now failed for good.
+  bool shard_failed(int rank, uint32_t shard, const std::string& message) {
+    const bool final = sched.failed(rank, shard);
+    const bool retrying = !final && sched.state(shard) == ShardState::Pending;
+    record_error(shard, rank, message, sched.attempts(shard), retrying);
+    if (final) note_error("shard " + std::to_string(shard) + ": " + message);
+    return final;
+  }
 
-CoordinatorResult coordinate_in_process(const store::Store& store, Scheduler& sched, const CoordinatorOptions& opt,
-                                        LocalShardRunner& local, Journal& journal, Progress& progress) {
-  const int64_t done_at_start = sched.done_count();
+  void note_error(const std::string& e) {
+    if (first_error.empty()) first_error = e;
+  }
+
+  CoordinatorResult finish(int exit_code, const std::string& abort_reason) {
+    journal.event("end", -1, -1, {{"exit_code", exit_code}});
+    journal.flush();
+    progress.finish(final_state(exit_code, sched.finished()), exit_code);
+    CoordinatorResult r;
+    r.exit_code = exit_code;
+    if (exit_code == kExitRequeue)
+      r.message = "interrupted by signal; rerun the same command to resume";
+    else if (!abort_reason.empty())
+      r.message = abort_reason;
+    else if (exit_code == 1)
+      r.message = std::to_string(sched.failed_count()) + " of " + std::to_string(sched.total()) +
+                  " shards failed (see " + (store.dir() / "errors.jsonl").string() +
+                  "); first: " + first_error;
+    r.shards_done = sched.done_count();
+    r.shards_total = sched.total();
+    r.shards_failed = sched.failed_count();
+    r.shards_done_this_run = sched.done_count() - done_at_start;
+    return r;
+  }
+
+  const store::Store& store;
+  const CoordinatorOptions& opt;
+  Scheduler sched;
+  Journal journal;
+  Progress progress;
+  const int64_t done_at_start;
   std::string first_error;
+};
+
+CoordinatorResult run_in_process(Run& run, LocalShardRunner& local) {
+  Scheduler& sched = run.sched;
   int exit_code = 0;
-  std::string state = "finished";
   while (true) {
     if (drain_signal()) {
-      journal.event("signal", -1, 0, {{"signal", drain_signal()}});
+      run.journal.event("signal", -1, 0, {{"signal", drain_signal()}});
       exit_code = kExitRequeue;
-      state = "interrupted";
       break;
     }
-    if (opt.on_error == OnError::Stop && sched.failed_count() > 0) {
+    if (run.opt.on_error == OnError::Stop && sched.failed_count() > 0) {
       exit_code = 1;
-      state = "stopped";
       break;
     }
     auto next = sched.next_for(0);
     if (!next) break;
-    journal.event("assign", *next, 0);
+    run.journal.event("assign", *next, 0);
     ShardOutcome out = local.run(*next);
     if (out.ok) {
       sched.done(0, *next);
-      journal.event("done", *next, 0);
+      run.journal.event("done", *next, 0);
     } else {
-      const bool final = sched.failed(0, *next);
-      record_error(store, journal, *next, 0, out.error, sched.attempts(*next), !final);
-      if (final && first_error.empty()) first_error = "shard " + std::to_string(*next) + ": " + out.error;
+      run.shard_failed(0, *next, out.error);
     }
-    progress.tick(1);
+    run.progress.tick(1);
   }
-  if (exit_code == 0 && sched.failed_count() > 0) {
-    exit_code = 1;
-    state = "finished_with_errors";
-  }
-  journal.event("end", -1, -1, {{"exit_code", exit_code}});
-  journal.flush();
-  progress.finish(state, exit_code);
-  std::string message;
-  if (exit_code == kExitRequeue) message = "interrupted by signal; rerun the same command to resume";
-  else if (exit_code == 1) message = finish_message(sched, store, first_error);
-  return summarize(sched, exit_code, message, done_at_start);
+  if (exit_code == 0 && sched.failed_count() > 0) exit_code = 1;
+  return run.finish(exit_code, "");
 }
 
 struct WorkerState {
   enum class Phase { Starting, Ready, Lost, Gone } phase = Phase::Starting;
   Clock::time_point last_heard;
   Clock::time_point busy_since;  // when the shard it is computing now (its oldest) started
-  bool got_signal = false;
+  bool live() const { return phase == Phase::Starting || phase == Phase::Ready; }
 };
 
-}  // namespace
+// The loop over a world of workers (the top of this file).
+class WorldLoop {
+ public:
+  WorldLoop(Comm& comm, Run& run) : comm_(comm), run_(run), sched_(run.sched), opt_(run.opt) {}
 
-CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<ScheduledShard> shards,
-                             const std::vector<uint8_t>& already_done, const CoordinatorOptions& opt,
-                             LocalShardRunner* local, const nlohmann::json& run_info) {
-  auto log = log::get("coordinator");
-  install_drain_signal_handlers();
-  Scheduler sched(std::move(shards), already_done, opt.max_retries);
-  Journal journal(store.dir());
-  Progress progress(store, sched, opt.progress_interval_s, run_info);
-  journal.event("start", -1, 0, {{"ranks", comm.size()}, {"shards", sched.total()}, {"already_done", sched.done_count()}});
-
-  if (comm.size() == 1) {
-    if (!local) throw Error("coordinator: a single-process run needs a local shard runner");
-    return coordinate_in_process(store, sched, opt, *local, journal, progress);
+  CoordinatorResult operator()() {
+    const auto t0 = Clock::now();
+    for (int r = 1; r < comm_.size(); ++r) {
+      workers_[r].last_heard = t0;
+      comm_.send(r, Message{MessageType::Start});
+    }
+    Message m;
+    while (true) {
+      while (comm_.poll(m)) handle(m);
+      if (drain_signal() && !stopping_) {
+        run_.journal.event("signal", -1, 0, {{"signal", drain_signal()}});
+        stop_all(kExitRequeue);
+      }
+      if (!stopping_) hand_out_work();
+      watch_silence();
+      check_end();
+      if (stopping_ && live() == 0) break;
+      run_.progress.tick(live());
+      if (comm_.wait(m, 0.05, stopping_ ? nullptr : drain_signal_flag())) handle(m);
+    }
+    CoordinatorResult r = run_.finish(exit_code_, abort_reason_);
+    for (auto& [rank, w] : workers_)
+      r.lost_workers = r.lost_workers || w.phase == WorkerState::Phase::Lost;
+    return r;
   }
 
-  const int64_t done_at_start = sched.done_count();
-  std::map<int, WorkerState> workers;
-  const auto t0 = Clock::now();
-  for (int r = 1; r < comm.size(); ++r) workers[r].last_heard = t0;
-  // START goes to everyone at once; HELLO (version check) may arrive before or after.
-  for (int r = 1; r < comm.size(); ++r) comm.send(r, Message{MessageType::Start});
-
-  bool stopping = false;
-  int exit_code = 0;
-  std::string state = "finished", first_error, abort_reason;
-  auto live = [&] {
+ private:
+  int live() const {
     int n = 0;
-    for (auto& [r, w] : workers)
-      if (w.phase == WorkerState::Phase::Starting || w.phase == WorkerState::Phase::Ready) ++n;
+    for (const auto& [r, w] : workers_) n += w.live() ? 1 : 0;
     return n;
-  };
-  auto stop_all = [&](int code) {
-    if (stopping) return;
-    stopping = true;
-    exit_code = code;
-    journal.event("stop", -1, -1, {{"code", code}});
-    for (auto& [r, w] : workers)
-      if (w.phase == WorkerState::Phase::Starting || w.phase == WorkerState::Phase::Ready) {
-        Message m{MessageType::Stop};
-        m.code = code;
-        comm.send(r, m);
-      }
-  };
-  auto lose = [&](int r, const std::string& why) {
-    WorkerState& w = workers[r];
-    if (w.phase == WorkerState::Phase::Lost || w.phase == WorkerState::Phase::Gone) return;
-    w.phase = WorkerState::Phase::Lost;
-    auto back = sched.lose_worker(r);
-    journal.event("lost", -1, r, {{"reason", why}, {"reissued", back}});
-    log->warn("worker rank {} lost ({}); re-issuing {} shard(s)", r, why, back.size());
-  };
+  }
 
-  auto handle = [&](const Message& m) {
-    auto it = workers.find(m.source);
-    if (it == workers.end()) return;
+  void stop_all(int code) {
+    if (stopping_) return;
+    stopping_ = true;
+    exit_code_ = code;
+    run_.journal.event("stop", -1, -1, {{"code", code}});
+    Message m{MessageType::Stop};
+    m.code = code;
+    for (auto& [r, w] : workers_)
+      if (w.live()) comm_.send(r, m);
+  }
+
+  void lose(int r, const std::string& why) {
+    WorkerState& w = workers_[r];
+    if (!w.live()) return;
+    w.phase = WorkerState::Phase::Lost;
+    auto back = sched_.lose_worker(r);
+    run_.journal.event("lost", -1, r, {{"reason", why}, {"reissued", back}});
+    log::get("coordinator")
+        ->warn("worker rank {} lost ({}); re-issuing {} shard(s)", r, why, back.size());
+  }
+
+  void handle(const Message& m) {
+    auto it = workers_.find(m.source);
+    if (it == workers_.end()) return;
     WorkerState& w = it->second;
     w.last_heard = Clock::now();
-    // A result means the worker moves on to its next queued shard now.
-    if (m.type == MessageType::Done || m.type == MessageType::Failed) w.busy_since = w.last_heard;
     switch (m.type) {
       case MessageType::Hello:
-        if (m.version != kProtocolVersion && abort_reason.empty()) {
-          abort_reason = "rank " + std::to_string(m.source) + " speaks protocol version " + std::to_string(m.version) +
-                         ", the coordinator " + std::to_string(kProtocolVersion) + " (mixed csweep builds?)";
-          stop_all(2);
-        }
-        journal.event("hello", -1, m.source, {{"from", m.text}});
+        on_hello(m);
         break;
       case MessageType::Ready:
         if (w.phase == WorkerState::Phase::Starting) w.phase = WorkerState::Phase::Ready;
-        journal.event("ready", -1, m.source);
+        run_.journal.event("ready", -1, m.source);
         break;
       case MessageType::Done:
-        if (sched.done(m.source, m.shard)) journal.event("done", m.shard, m.source, {{"seconds", m.seconds}});
-        else journal.event("duplicate", m.shard, m.source);
+        w.busy_since = w.last_heard;  // a result: the worker moves on to its next queued shard now
+        if (sched_.done(m.source, m.shard))
+          run_.journal.event("done", m.shard, m.source, {{"seconds", m.seconds}});
+        else
+          run_.journal.event("duplicate", m.shard, m.source);
         break;
       case MessageType::Failed:
-        if (m.shard == kNoShard) {  // the worker could not start (model, fragment): it gets no work
-          record_error(store, journal, -1, m.source, m.text);
-          if (first_error.empty()) first_error = "rank " + std::to_string(m.source) + ": " + m.text;
-          lose(m.source, "start-up failed: " + m.text);
-          if (opt.on_error == OnError::Stop) stop_all(1);
-        } else {
-          const bool final = sched.failed(m.source, m.shard);
-          const bool retrying = !final && sched.state(m.shard) == ShardState::Pending;
-          record_error(store, journal, m.shard, m.source, m.text, sched.attempts(m.shard), retrying);
-          if (final && first_error.empty()) first_error = "shard " + std::to_string(m.shard) + ": " + m.text;
-          if (final && opt.on_error == OnError::Stop) stop_all(1);
-        }
+        w.busy_since = w.last_heard;
+        on_failed(m);
         break;
       case MessageType::Signaled:
-        journal.event("signal", -1, m.source, {{"signal", m.code}});
-        w.got_signal = true;
+        run_.journal.event("signal", -1, m.source, {{"signal", m.code}});
         stop_all(kExitRequeue);
         break;
       case MessageType::Bye:
-        if (w.phase != WorkerState::Phase::Lost) sched.lose_worker(m.source);
+        if (w.phase != WorkerState::Phase::Lost) sched_.lose_worker(m.source);
         w.phase = WorkerState::Phase::Gone;
-        journal.event("bye", -1, m.source);
+        run_.journal.event("bye", -1, m.source);
         break;
       case MessageType::Heartbeat:
         break;
       default:
-        log->warn("unexpected {} from rank {}", message_type_name(m.type), m.source);
+        log::get("coordinator")
+            ->warn("unexpected {} from rank {}", message_type_name(m.type), m.source);
     }
-  };
+  }
 
-  Message m;
-  while (true) {
-    // 1. everything that arrived
-    while (comm.poll(m)) handle(m);
-    // 2. signals on this rank
-    if (drain_signal() && !stopping) {
-      journal.event("signal", -1, 0, {{"signal", drain_signal()}});
-      stop_all(kExitRequeue);
+  void on_hello(const Message& m) {
+    if (m.version != kProtocolVersion && abort_reason_.empty()) {
+      abort_reason_ = "rank " + std::to_string(m.source) + " speaks protocol version " +
+                      std::to_string(m.version) + ", the coordinator " +
+                      std::to_string(kProtocolVersion) + " (mixed csweep builds?)";
+      stop_all(2);
     }
-    // 3. hand out work
-    if (!stopping) {
-      for (auto& [r, w] : workers) {
-        if (w.phase != WorkerState::Phase::Ready) continue;
-        while (sched.outstanding(r) < opt.prefetch) {
-          const bool idle = sched.outstanding(r) == 0;
-          auto next = sched.next_for(r);
-          if (!next) break;
-          if (idle) w.busy_since = Clock::now();
-          Message a{MessageType::Assign};
-          a.shard = *next;
-          comm.send(r, a);
-          journal.event("assign", *next, r);
-        }
+    run_.journal.event("hello", -1, m.source, {{"from", m.text}});
+  }
+
+  void on_failed(const Message& m) {
+    if (m.shard == kNoShard) {  // the worker could not start (model, fragment): it gets no work
+      run_.record_error(-1, m.source, m.text);
+      run_.note_error("rank " + std::to_string(m.source) + ": " + m.text);
+      lose(m.source, "start-up failed: " + m.text);
+      if (opt_.on_error == OnError::Stop) stop_all(1);
+      return;
+    }
+    if (run_.shard_failed(m.source, m.shard, m.text) && opt_.on_error == OnError::Stop) stop_all(1);
+  }
+
+  void hand_out_work() {
+    for (auto& [r, w] : workers_) {
+      if (w.phase != WorkerState::Phase::Ready) continue;
+      while (sched_.outstanding(r) < opt_.prefetch) {
+        const bool idle = sched_.outstanding(r) == 0;
+        auto next = sched_.next_for(r);
+        if (!next) break;
+        if (idle) w.busy_since = Clock::now();
+        Message a{MessageType::Assign};
+        a.shard = *next;
+        comm_.send(r, a);
+        run_.journal.event("assign", *next, r);
       }
     }
-    // 4. silence
+  }
+
+  void watch_silence() {
     const auto now = Clock::now();
-    for (auto& [r, w] : workers)
-      if ((w.phase == WorkerState::Phase::Starting || w.phase == WorkerState::Phase::Ready) &&
-          std::chrono::duration<double>(now - w.last_heard).count() > opt.worker_timeout_s)
-        lose(r, "no message for " + std::to_string(static_cast<int>(opt.worker_timeout_s)) + " s");
-    if (opt.shard_timeout_s > 0)
-      for (auto& [r, w] : workers)
-        if (w.phase == WorkerState::Phase::Ready && sched.outstanding(r) > 0 &&
-            std::chrono::duration<double>(now - w.busy_since).count() > opt.shard_timeout_s)
-          lose(r, "hung: one shard took longer than --shard-timeout " +
-                      std::to_string(static_cast<int>(opt.shard_timeout_s)) + " s");
-    // 5. the end
-    if (!stopping && sched.finished()) stop_all(sched.failed_count() > 0 ? 1 : 0);
-    if (!stopping && live() == 0) {
-      first_error = first_error.empty() ? "every worker was lost" : first_error;
-      abort_reason = "no worker left (" + first_error + ")";
+    auto seconds_since = [&](Clock::time_point t) {
+      return std::chrono::duration<double>(now - t).count();
+    };
+    for (auto& [r, w] : workers_) {
+      if (w.live() && seconds_since(w.last_heard) > opt_.worker_timeout_s)
+        lose(r, "no message for " + std::to_string(static_cast<int>(opt_.worker_timeout_s)) + " s");
+      else if (opt_.shard_timeout_s > 0 && w.phase == WorkerState::Phase::Ready &&
+               sched_.outstanding(r) > 0 && seconds_since(w.busy_since) > opt_.shard_timeout_s)
+        lose(r, "hung: one shard took longer than --shard-timeout " +
+                    std::to_string(static_cast<int>(opt_.shard_timeout_s)) + " s");
+    }
+  }
+
+  void check_end() {
+    if (stopping_) return;
+    if (sched_.finished()) {
+      stop_all(sched_.failed_count() > 0 ? 1 : 0);
+    } else if (live() == 0) {
+      run_.note_error("every worker was lost");
+      abort_reason_ = "no worker left (" + run_.first_error + ")";
       stop_all(1);
     }
-    if (stopping && live() == 0) break;
-    progress.tick(live());
-    if (comm.wait(m, 0.05, stopping ? nullptr : drain_signal_flag())) handle(m);
   }
-  (void)t0;
-  bool lost = false;
-  for (auto& [r, w] : workers) lost = lost || w.phase == WorkerState::Phase::Lost;
-  if (exit_code == kExitRequeue) state = "interrupted";
-  else if (exit_code == 2) state = "aborted";
-  else if (exit_code == 1) state = sched.finished() ? "finished_with_errors" : "stopped";
-  journal.event("end", -1, -1, {{"exit_code", exit_code}});
-  journal.flush();
-  progress.finish(state, exit_code);
-  std::string message;
-  if (exit_code == kExitRequeue) message = "interrupted by signal; rerun the same command to resume";
-  else if (!abort_reason.empty()) message = abort_reason;
-  else if (exit_code == 1) message = finish_message(sched, store, first_error);
-  CoordinatorResult r = summarize(sched, exit_code, message, done_at_start);
-  r.lost_workers = lost;
-  return r;
+
+  Comm& comm_;
+  Run& run_;
+  Scheduler& sched_;
+  const CoordinatorOptions& opt_;
+  std::map<int, WorkerState> workers_;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+  std::string abort_reason_;
+};
+
+}  // namespace
+
+CoordinatorResult coordinate(Comm& comm, const store::Store& store,
+                             std::vector<ScheduledShard> shards,
+                             const std::vector<uint8_t>& already_done,
+                             const CoordinatorOptions& opt, LocalShardRunner* local,
+                             const nlohmann::json& run_info) {
+  install_drain_signal_handlers();
+  if (comm.size() == 1 && !local)
+    throw Error("coordinator: a single-process run needs a local shard runner");
+  Run run(store, std::move(shards), already_done, opt, run_info, comm.size());
+  if (comm.size() == 1) return run_in_process(run, *local);
+  return WorldLoop(comm, run)();
 }
 
 }  // namespace csweep::orchestrator

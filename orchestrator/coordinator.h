@@ -22,7 +22,7 @@ struct CoordinatorOptions {
   double worker_timeout_s = 120.0;  // silence after which a worker is lost (covers model loading)
   double progress_interval_s = 30.0;
   OnError on_error = OnError::Continue;
-  int max_retries = 0;              // re-runs of a failed shard before it counts as failed
+  int max_retries = 0;  // re-runs of a failed shard before it counts as failed
   // A worker busy with one shard for longer than this (seconds; 0 = never) is hung inside its
   // executor: it is treated as lost, its shards go to other workers, and a result it still
   // sends later is kept only if no other copy came first. MPI runs only.
@@ -39,6 +39,7 @@ class LocalShardRunner {
  public:
   virtual ~LocalShardRunner() = default;
   virtual ShardOutcome run(uint32_t shard) = 0;
+  virtual void close() {}  // after the last shard: make everything durable
 };
 
 struct CoordinatorResult {
@@ -50,8 +51,10 @@ struct CoordinatorResult {
 
 // `shards` in id order; `already_done` from store::scan_done_shards. `run_info` goes into
 // status.json (hosts, ranks). With comm.size() == 1, `local` must be set.
-CoordinatorResult coordinate(Comm& comm, const store::Store& store, std::vector<ScheduledShard> shards,
-                             const std::vector<uint8_t>& already_done, const CoordinatorOptions& options,
-                             LocalShardRunner* local, const nlohmann::json& run_info);
+CoordinatorResult coordinate(Comm& comm, const store::Store& store,
+                             std::vector<ScheduledShard> shards,
+                             const std::vector<uint8_t>& already_done,
+                             const CoordinatorOptions& options, LocalShardRunner* local,
+                             const nlohmann::json& run_info);
 
 }  // namespace csweep::orchestrator

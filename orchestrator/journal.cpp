@@ -2,18 +2,15 @@
 
 #include <unistd.h>
 
-#include <ctime>
-
 #include "common/error.h"
+#include "common/utc_time.h"
 
 namespace csweep::orchestrator {
 
 Journal::Journal(const std::filesystem::path& store_dir) {
   std::filesystem::create_directories(store_dir / "journal");
-  std::time_t t = std::time(nullptr);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y%m%dT%H%M%S", std::gmtime(&t));
-  file_ = store_dir / "journal" / (std::string(when) + "-" + std::to_string(::getpid()) + ".jsonl");
+  file_ = store_dir / "journal" /
+          (utc_now("%Y%m%dT%H%M%S") + "-" + std::to_string(::getpid()) + ".jsonl");
   out_ = std::fopen(file_.c_str(), "a");
   if (!out_) throw error_at(file_.string(), "", "cannot open the journal for appending");
   start_ = last_flush_ = std::chrono::steady_clock::now();

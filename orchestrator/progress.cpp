@@ -3,7 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <ctime>
+
+#include "common/utc_time.h"
 
 namespace csweep::orchestrator {
 
@@ -12,20 +13,18 @@ std::string format_duration(double s) {
   if (s < 0 || s > 1e8) return "?";
   char buf[32];
   const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%lds", t);
-  return buf;
-}
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", t);
   return buf;
 }
 }  // namespace
 
-Progress::Progress(const store::Store& store, const Scheduler& scheduler, double interval_s, nlohmann::json run_info)
+Progress::Progress(const store::Store& store, const Scheduler& scheduler, double interval_s,
+                   nlohmann::json run_info)
     : store_(store),
       scheduler_(scheduler),
       interval_s_(interval_s),
@@ -38,7 +37,8 @@ Progress::Progress(const store::Store& store, const Scheduler& scheduler, double
       last_status_(start_ - std::chrono::hours(1)) {}
 
 nlohmann::json Progress::snapshot(const std::string& state, int live_workers) const {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const int64_t cells_run = scheduler_.cells_done() - cells_at_start_;
   const double rate = elapsed > 0 ? cells_run / elapsed : 0.0;
   const int64_t cells_left = scheduler_.cells_total() - scheduler_.cells_done();
@@ -61,17 +61,22 @@ nlohmann::json Progress::snapshot(const std::string& state, int live_workers) co
 }
 
 std::string Progress::line(int live_workers) const {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const int64_t cells_run = scheduler_.cells_done() - cells_at_start_;
   const double rate = elapsed > 0 ? cells_run / elapsed : 0.0;
   const int64_t cells_left = scheduler_.cells_total() - scheduler_.cells_done();
   // Array tasks share one log folder: say which slice this line is about.
-  const std::string slice = run_info_.contains("slice") ? "slice " + run_info_["slice"].get<std::string>() + ": " : "";
+  const std::string slice =
+      run_info_.contains("slice") ? "slice " + run_info_["slice"].get<std::string>() + ": " : "";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%sshards %lld/%lld (%lld failed) | %.1f patched runs/s | %d workers | elapsed %s | ETA %s",
-                slice.c_str(), static_cast<long long>(scheduler_.done_count()), static_cast<long long>(scheduler_.total()),
-                static_cast<long long>(scheduler_.failed_count()), rate, live_workers, format_duration(elapsed).c_str(),
-                rate > 0 ? format_duration(cells_left / rate).c_str() : "?");
+  std::snprintf(
+      buf, sizeof buf,
+      "%sshards %lld/%lld (%lld failed) | %.1f patched runs/s | %d workers | elapsed %s | ETA %s",
+      slice.c_str(), static_cast<long long>(scheduler_.done_count()),
+      static_cast<long long>(scheduler_.total()), static_cast<long long>(scheduler_.failed_count()),
+      rate, live_workers, format_duration(elapsed).c_str(),
+      rate > 0 ? format_duration(cells_left / rate).c_str() : "?");
   return buf;
 }
 
@@ -102,8 +107,7 @@ void Progress::finish(const std::string& state, int exit_code) {
   j["exit_code"] = exit_code;
   try {
     store_.write_status(j);
-  } catch (...) {
-  }
+  } catch (...) {}
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s\n", line(0).c_str());
   } else if (interval_s_ > 0) {

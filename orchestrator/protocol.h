@@ -2,8 +2,10 @@
 // The coordinator <-> worker protocol of `csweep run` (rank 0 = coordinator, every other rank
 // = one worker; a single-process run executes the same scheduler in-process, no messages).
 // Every message is one MPI_BYTE buffer on tag kProtocolTag: a fixed MessageHeader followed
-// by an optional UTF-8 text payload (error messages, host names). All MPI calls live in
-// orchestrator/comm.cpp.
+// by an optional UTF-8 text payload (error messages, host names). The loops speak through the
+// Comm interface (comm.h): all MPI calls live in orchestrator/mpi_comm.cpp; the in-process
+// world (in_process_comm.h) carries the same bytes between threads for the coordinator's tests.
+// Rank 0's side is orchestrator/run_rank0.cpp + coordinator.cpp, a worker's worker/worker_loop.cpp.
 //
 // STARTUP
 //   1. Every rank initialises MPI (singleton init when started plainly), loads the job file
@@ -92,6 +94,8 @@ struct MessageHeader {
 };
 
 struct Message {
+  Message() = default;
+  explicit Message(MessageType t) : type(t) {}
   MessageType type = MessageType::Heartbeat;
   uint16_t version = kProtocolVersion;
   uint32_t shard = kNoShard;

@@ -22,5 +22,6 @@ void install_drain_signal_handlers() {
 
 int drain_signal() { return g_signal; }
 const volatile int* drain_signal_flag() { return &g_signal; }
+void clear_drain_signal() { g_signal = 0; }
 
 }  // namespace csweep::orchestrator

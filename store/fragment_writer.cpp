@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <limits>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utc_time.h"
 #include "store/hdf5_util.h"
 #include "store/store.h"
 
@@ -80,10 +80,7 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
   h5::write_string_attr(f, "host", host);
   h5::write_int64s_attr(f, "pid", {static_cast<int64_t>(::getpid())});
   h5::write_int64s_attr(f, "rank", {info.rank});
-  std::time_t now = std::time(nullptr);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  h5::write_string_attr(f, "created", when);
+  h5::write_string_attr(f, "created", utc_now());
   if (info.slice.active()) h5::write_string_attr(f, "slice", info.slice.text());
   if (!info.slurm.job_id.empty()) h5::write_string_attr(f, "slurm_job_id", info.slurm.job_id);
   if (!info.slurm.array_job_id.empty()) h5::write_string_attr(f, "slurm_array_job_id", info.slurm.array_job_id);

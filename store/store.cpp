@@ -7,12 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utc_time.h"
 
 namespace fs = std::filesystem;
 
@@ -23,13 +23,6 @@ namespace {
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::string timestamp_for_name() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::gmtime(&t));
-  return buf;
 }
 
 // A store directory is complete once spec.hash exists: it is written last at creation.
@@ -120,8 +113,9 @@ Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bo
                                       "remove or move the store first, or run without --slice");
   const bool only_slurm = fs::is_directory(dir) && fs::exists(dir / "slurm") && !is_store(dir);
   if (fs::exists(dir) && force_new && !fs::is_empty(dir) && !only_slurm) {
-    fs::path aside = dir.string() + ".old-" + timestamp_for_name();
-    for (int i = 1; fs::exists(aside); ++i) aside = dir.string() + ".old-" + timestamp_for_name() + "-" + std::to_string(i);
+    const std::string stamp = dir.string() + ".old-" + utc_now("%Y%m%d-%H%M%S");
+    fs::path aside = stamp;
+    for (int i = 1; fs::exists(aside); ++i) aside = stamp + "-" + std::to_string(i);
     fs::rename(dir, aside);
     log->warn("--force-new: moved the existing store {} aside to {}", dir.string(), aside.string());
   }

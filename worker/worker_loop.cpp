@@ -17,18 +17,21 @@ namespace csweep::worker {
 using orchestrator::Message;
 using orchestrator::MessageType;
 
-ShardPipeline::ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir,
-                             const WorkerContext& context, const store::Slice& slice)
+ShardPipeline::ShardPipeline(const orchestrator::SweepSetup& setup,
+                             const std::filesystem::path& store_dir, const WorkerContext& context,
+                             const store::Slice& slice)
     : setup_(setup) {
   executor_ = make_shard_executor(setup.spec, setup.plan, context);
-  writer_ = std::make_unique<store::FragmentWriter>(store_dir, setup.layout, setup.spec_hash,
-                                                    store::WriterInfo{context.rank, "", slice, store::SlurmIds::from_env()});
-  baselines_ = std::make_unique<store::BaselinesWriter>(store_dir, writer_->file().stem().string(), setup.spec_hash,
-                                                        context.rank);
+  writer_ = std::make_unique<store::FragmentWriter>(
+      store_dir, setup.layout, setup.spec_hash,
+      store::WriterInfo{context.rank, "", slice, store::SlurmIds::from_env()});
+  baselines_ = std::make_unique<store::BaselinesWriter>(store_dir, writer_->file().stem().string(),
+                                                        setup.spec_hash, context.rank);
 }
 
 orchestrator::ShardOutcome ShardPipeline::run(uint32_t id) {
-  if (id >= setup_.plan.shards.size()) return {false, "shard id " + std::to_string(id) + " out of range"};
+  if (id >= setup_.plan.shards.size())
+    return {false, "shard id " + std::to_string(id) + " out of range"};
   const sharding::Shard& shard = setup_.plan.shards[id];
   std::vector<float> values;
   std::optional<ShardExecutor::Baselines> baselines;
@@ -39,13 +42,14 @@ orchestrator::ShardOutcome ShardPipeline::run(uint32_t id) {
     return {false, e.what()};
   }
   if (static_cast<int64_t>(values.size()) != shard.cells())
-    return {false, "executor returned " + std::to_string(values.size()) + " values for " + std::to_string(shard.cells()) +
-                       " cells"};
+    return {false, "executor returned " + std::to_string(values.size()) + " values for " +
+                       std::to_string(shard.cells()) + " cells"};
   // A store failure (disk full, ...) is not the shard's fault: let it end this worker.
   // Baselines first: a shard durable in the fragment always has its baselines on disk.
   if (baselines)
-    baselines_->record(setup_.layout, shard.analysis, shard.prompt, {baselines->clean, baselines->corrupted});
-  writer_->write(shard_info(shard), values);
+    baselines_->record(setup_.layout, shard.analysis, shard.prompt,
+                       {baselines->clean, baselines->corrupted});
+  writer_->write(orchestrator::shard_info(shard), values);
   return {};
 }
 
@@ -62,7 +66,8 @@ class Heartbeat {
       : thread_([this, &comm, interval_s] {
           auto next = std::chrono::steady_clock::now();
           while (!stop_) {
-            next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s));
+            next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(interval_s));
             while (!stop_ && std::chrono::steady_clock::now() < next)
               std::this_thread::sleep_for(std::chrono::milliseconds(20));
             if (!stop_) comm.send(0, Message{MessageType::Heartbeat});
@@ -95,11 +100,23 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options) {
   Message m;
   auto handle = [&](const Message& msg) {
     switch (msg.type) {
-      case MessageType::Start: started = true; break;
-      case MessageType::Abort: stop = aborted = true; stop_code = msg.code; break;
-      case MessageType::Assign: queue.push_back(msg.shard); break;
-      case MessageType::Stop: stop = true; stop_code = msg.code; break;
-      default: log->warn("unexpected {} from rank {}", orchestrator::message_type_name(msg.type), msg.source);
+      case MessageType::Start:
+        started = true;
+        break;
+      case MessageType::Abort:
+        stop = aborted = true;
+        stop_code = msg.code;
+        break;
+      case MessageType::Assign:
+        queue.push_back(msg.shard);
+        break;
+      case MessageType::Stop:
+        stop = true;
+        stop_code = msg.code;
+        break;
+      default:
+        log->warn("unexpected {} from rank {}", orchestrator::message_type_name(msg.type),
+                  msg.source);
     }
   };
   auto pump = [&] {
@@ -119,11 +136,11 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options) {
     notice_signal();
   }
 
-  std::unique_ptr<SweepSetup> setup;
+  std::unique_ptr<orchestrator::SweepSetup> setup;
   std::unique_ptr<ShardPipeline> pipeline;
   if (!stop) {
     try {
-      setup = std::make_unique<SweepSetup>(load_sweep(options.job));
+      setup = std::make_unique<orchestrator::SweepSetup>(orchestrator::load_sweep(options.job));
       const auto store_dir = options.store.empty() ? setup->spec.store : options.store;
       WorkerContext ctx;
       ctx.rank = comm.rank();

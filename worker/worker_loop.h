@@ -7,10 +7,10 @@
 
 #include "orchestrator/comm.h"
 #include "orchestrator/coordinator.h"
+#include "orchestrator/sweep_setup.h"
 #include "store/baselines.h"
 #include "store/fragment_writer.h"
 #include "worker/shard_executor.h"
-#include "worker/sweep_setup.h"
 
 namespace csweep::worker {
 
@@ -28,13 +28,13 @@ int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
 // the in-process runner.
 class ShardPipeline : public orchestrator::LocalShardRunner {
  public:
-  ShardPipeline(const SweepSetup& setup, const std::filesystem::path& store_dir, const WorkerContext& context,
-                const store::Slice& slice = {});
+  ShardPipeline(const orchestrator::SweepSetup& setup, const std::filesystem::path& store_dir,
+                const WorkerContext& context, const store::Slice& slice = {});
   orchestrator::ShardOutcome run(uint32_t shard) override;
-  void close();
+  void close() override;
 
  private:
-  const SweepSetup& setup_;
+  const orchestrator::SweepSetup& setup_;
   std::unique_ptr<ShardExecutor> executor_;
   std::unique_ptr<store::FragmentWriter> writer_;
   std::unique_ptr<store::BaselinesWriter> baselines_;

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "orchestrator/comm.h"
+#include "orchestrator/mpi_comm.h"
 #include "orchestrator/coordinator.h"
 #include "store/store.h"
 
@@ -18,7 +18,7 @@ using orchestrator::MessageType;
 int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::stoll(argv[1]) : 100000;
   const std::filesystem::path dir = argc > 2 ? argv[2] : "/tmp/csweep-bench-coordinator";
-  auto& comm = orchestrator::Comm::world();
+  auto& comm = orchestrator::MpiComm::world();
   if (comm.rank() != 0) {
     comm.send(0, Message{MessageType::Hello});
     comm.send(0, Message{MessageType::Ready});

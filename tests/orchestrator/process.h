@@ -15,26 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/test_paths.h"
+
 namespace csweep::testing {
 
-inline std::string csweep_bin() {
-  const char* b = std::getenv("CSWEEP_BIN");
-  return b ? b : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-}
-
-inline std::string data_dir() { return std::string(CSWEEP_SOURCE_DIR) + "/tests/orchestrator/data"; }
+inline std::string data_dir() { return source_path("tests/orchestrator/data").string(); }
 
 // The synthetic-executor job most end-to-end tests run.
 inline std::string sweep_job() { return data_dir() + "/sweep.yaml"; }
-
-// An empty path BUILD/test-tmp/GROUP/NAME (parent created). One GROUP per test binary, so
-// binaries ctest runs in parallel never share a folder.
-inline std::filesystem::path fresh_test_dir(const std::string& group, const std::string& name) {
-  std::filesystem::path d = std::filesystem::path(CSWEEP_BINARY_DIR) / "test-tmp" / group / name;
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d.parent_path());
-  return d;
-}
 
 struct Child {
   pid_t pid = -1;

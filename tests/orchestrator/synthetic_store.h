@@ -13,7 +13,9 @@ inline void expect_synthetic_store(const std::filesystem::path& store, bool allo
   auto c = csweep::store::read_store(store);
   ASSERT_TRUE(c.complete()) << c.shards_done << "/" << c.layout.shards.size();
   ASSERT_TRUE(c.conflicts.empty()) << c.conflicts.front();
-  if (!allow_duplicates) EXPECT_EQ(c.duplicate_shards, 0);
+  if (!allow_duplicates) {
+    EXPECT_EQ(c.duplicate_shards, 0);
+  }
   for (uint32_t a = 0; a < c.analyses.size(); ++a) {
     const auto& r = c.analyses[a];
     for (int64_t p = 0; p < r.n_prompts; ++p)

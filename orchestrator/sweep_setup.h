@@ -9,7 +9,7 @@
 #include "sharding/plan.h"
 #include "store/layout.h"
 
-namespace csweep::worker {
+namespace csweep::orchestrator {
 
 struct SweepSetup {
   jobs::JobSpec spec;
@@ -24,4 +24,4 @@ SweepSetup load_sweep(const std::filesystem::path& job_file);
 store::Layout layout_from_plan(const jobs::JobSpec& spec, const sharding::Plan& plan);
 store::ShardInfo shard_info(const sharding::Shard& shard);
 
-}  // namespace csweep::worker
+}  // namespace csweep::orchestrator

@@ -1,9 +1,9 @@
-#include "worker/sweep_setup.h"
+#include "orchestrator/sweep_setup.h"
 
 #include "common/error.h"
 #include "store/store.h"
 
-namespace csweep::worker {
+namespace csweep::orchestrator {
 
 SweepSetup load_sweep(const std::filesystem::path& job_file) {
   SweepSetup s;
@@ -34,4 +34,4 @@ store::ShardInfo shard_info(const sharding::Shard& s) {
   return store::ShardInfo{s.id, s.analysis, s.prompt, s.cell_begin, s.cell_end};
 }
 
-}  // namespace csweep::worker
+}  // namespace csweep::orchestrator

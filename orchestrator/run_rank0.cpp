@@ -1,0 +1,199 @@
+#include "orchestrator/run_rank0.h"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/utc_time.h"
+#include "store/provenance.h"
+#include "store/reader.h"
+#include "store/store.h"
+
+namespace csweep::orchestrator {
+
+namespace {
+
+// provenance.json: software + model identity once, one entry per run. A model whose files
+// changed under an existing store would mix results: refused like a spec change.
+// Under the provenance lock: slices of a job array start and end at the same time.
+void start_provenance(const store::Store& store, const SweepSetup& setup,
+                      const nlohmann::json& run) {
+  nlohmann::json model_files = store::hash_model_files(setup.spec.model.path);
+  store.update_provenance([&](nlohmann::json& p) {
+    const bool recorded = p.contains("model") && p["model"].contains("files");
+    if (recorded && !store::same_hash_kinds(p["model"]["files"], model_files)) {
+      log::get("coordinator")
+          ->warn(
+              "{}: model files were hashed with another hash kind by an older csweep; not compared",
+              (store.dir() / "provenance.json").string());
+    } else if (recorded && p["model"]["files"] != model_files) {
+      throw error_at(
+          (store.dir() / "provenance.json").string(), "model.files",
+          "the model files in " + setup.spec.model.path.string() +
+              " differ from those this store was started with; use --force-new to start over");
+    }
+    p["format_version"] = store::kStoreFormatVersion;
+    p["spec_hash"] = setup.spec_hash;
+    p["job_name"] = setup.spec.name;
+    p["job_file"] = setup.spec.file.string();
+    p["seed"] = setup.spec.seed;
+    p["model"] = {{"path", setup.spec.model.path.string()},
+                  {"dtype", setup.spec.model.dtype},
+                  {"files", model_files}};
+    p["build"] = store::build_info();
+    if (!p.contains("runs")) p["runs"] = nlohmann::json::array();
+    p["runs"].push_back(run);
+  });
+}
+
+// Closes the run's provenance entry (ours: slices append theirs concurrently).
+void end_provenance(const store::Store& store, const nlohmann::json& run,
+                    const CoordinatorResult& result) {
+  store.update_provenance([&](nlohmann::json& p) {
+    if (!p.contains("runs")) return;
+    for (auto it = p["runs"].rbegin(); it != p["runs"].rend(); ++it) {
+      if ((*it).value("coordinator_pid", -1) != run["coordinator_pid"] ||
+          (*it)["started"] != run["started"])
+        continue;
+      (*it)["ended"] = utc_now();
+      (*it)["exit_code"] = result.exit_code;
+      (*it)["shards_done_this_run"] = result.shards_done_this_run;
+      (*it)["shards_failed"] = result.shards_failed;
+      break;
+    }
+  });
+}
+
+// The shards this run is responsible for (all, or its slice's).
+std::vector<ScheduledShard> shards_in_scope(const SweepSetup& setup, const store::Slice& slice) {
+  std::vector<ScheduledShard> shards;
+  for (const auto& s : setup.plan.shards)
+    if (slice.contains(s.id)) shards.push_back({s.id, s.prompt, s.flops, s.cells()});
+  return shards;
+}
+
+// A slice's coordinator may only quarantine its own slice's fragments: the others' may be
+// being created by a live array task right now.
+std::vector<std::filesystem::path> own_fragments(const std::vector<std::filesystem::path>& files,
+                                                 const store::Slice& slice) {
+  if (!slice.active()) return files;
+  std::vector<std::filesystem::path> out;
+  for (const auto& f : files) {
+    const store::Slice of = store::slice_of_name(f.filename().string());
+    if (of.index == slice.index && of.count == slice.count) out.push_back(f);
+  }
+  return out;
+}
+
+// Everything rank 0 holds once the store is open.
+struct OpenRun {
+  SweepSetup setup;
+  std::unique_ptr<store::Store> store;
+  nlohmann::json run;  // this run's provenance entry
+  std::vector<uint8_t> already_done;
+  CoordinatorOptions coordinator;
+};
+
+OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::string>& hosts,
+                 const LocalExecution& local) {
+  OpenRun o;
+  o.setup = load_sweep(opt.job);
+  if (comm.size() == 1 && local.check) local.check(o.setup);
+  // The command line overrides the job file's run: section.
+  o.coordinator = opt.coordinator;
+  o.coordinator.on_error =
+      parse_on_error(opt.on_error.empty() ? o.setup.spec.run.on_error : opt.on_error);
+  o.coordinator.max_retries =
+      opt.max_retries >= 0 ? opt.max_retries : static_cast<int>(o.setup.spec.run.max_retries);
+  const auto dir = opt.store.empty() ? o.setup.spec.store : opt.store;
+  o.store = std::make_unique<store::Store>(store::Store::open_for_run(
+      dir, {o.setup.spec_text, o.setup.spec_hash, o.setup.layout}, opt.force_new, opt.slice));
+  store::DoneShards done =
+      store::scan_done_shards(o.store->dir(), o.setup.layout, o.setup.spec_hash);
+  store::quarantine_fragments(*o.store, own_fragments(done.unreadable, opt.slice));
+  o.already_done = done.done;
+  o.run = {{"started", utc_now()},
+           {"hosts", hosts},
+           {"ranks", comm.size()},
+           {"seed", o.setup.spec.seed},
+           {"coordinator_pid", ::getpid()},
+           {"executor", opt.executor.empty() ? "analyses" : opt.executor},
+           {"shards_done_at_start", done.count},
+           {"damaged_fragments", done.unreadable.size()}};
+  if (opt.slice.active()) o.run["slice"] = opt.slice.text();
+  const store::SlurmIds slurm = store::SlurmIds::from_env();
+  if (!slurm.empty()) o.run["slurm"] = slurm.to_json();
+  start_provenance(*o.store, o.setup, o.run);
+  return o;
+}
+
+// status.json's run facts: the provenance entry's identity, where and on what it runs.
+nlohmann::json run_info(const OpenRun& o) {
+  nlohmann::json info{{"store", o.store->dir().string()}};
+  for (const char* key : {"ranks", "hosts", "coordinator_pid", "started", "slice", "slurm"})
+    if (o.run.contains(key)) info[key] = o.run[key];
+  return info;
+}
+
+void print_summary(const RunOptions& opt, const OpenRun& o, const CoordinatorResult& result) {
+  nlohmann::json summary{{"store", o.store->dir().string()},
+                         {"exit_code", result.exit_code},
+                         {"shards_total", result.shards_total},
+                         {"shards_done", result.shards_done},
+                         {"shards_failed", result.shards_failed},
+                         {"shards_done_this_run", result.shards_done_this_run},
+                         {"message", result.message}};
+  int64_t store_done = result.shards_done;
+  const size_t store_total = o.setup.layout.shards.size();
+  if (opt.slice.active()) {  // the slice's figures above; the whole store's here
+    store_done = store::scan_done_shards(o.store->dir(), o.setup.layout, o.setup.spec_hash).count;
+    summary["slice"] = opt.slice.text();
+    summary["store_shards_total"] = store_total;
+    summary["store_shards_done"] = store_done;
+  }
+  if (opt.json)
+    std::cout << summary.dump() << std::endl;
+  else if (result.exit_code == 0 && opt.slice.active())
+    std::cout << "csweep run: slice " << opt.slice.text() << " complete: " << result.shards_done
+              << "/" << result.shards_total << " shards (" << result.shards_done_this_run
+              << " this run); store " << store_done << "/" << store_total << " shards in "
+              << o.store->dir().string() << std::endl;
+  else if (result.exit_code == 0)
+    std::cout << "csweep run: complete: " << result.shards_done << "/" << result.shards_total
+              << " shards (" << result.shards_done_this_run << " this run) in "
+              << o.store->dir().string() << std::endl;
+  if (result.exit_code != 0 && !result.message.empty())
+    std::cerr << "csweep: " << result.message << std::endl;
+}
+
+}  // namespace
+
+int run_rank0(Comm& comm, const RunOptions& opt, const std::vector<std::string>& hosts,
+              const LocalExecution& local) {
+  OpenRun o;
+  try {
+    o = open_run(comm, opt, hosts, local);
+  } catch (const Error&) {
+    Message a{MessageType::Abort};
+    a.code = 2;
+    for (int r = 1; r < comm.size(); ++r) comm.send(r, a);
+    comm.finalize();
+    throw;
+  }
+  std::unique_ptr<LocalShardRunner> runner;
+  if (comm.size() == 1) runner = local.make(o.setup, o.store->dir());
+  CoordinatorResult result = coordinate(comm, *o.store, shards_in_scope(o.setup, opt.slice),
+                                        o.already_done, o.coordinator, runner.get(), run_info(o));
+  if (runner) runner->close();
+  end_provenance(*o.store, o.run, result);
+  print_summary(opt, o, result);
+  o.store.reset();  // releases the lock before the process ends
+  if (result.lost_workers)
+    comm.abort(result.exit_code);  // MPI_Finalize would wait for the lost ranks
+  comm.finalize();
+  return result.exit_code;
+}
+
+}  // namespace csweep::orchestrator

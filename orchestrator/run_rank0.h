@@ -1,0 +1,46 @@
+#pragma once
+// Rank 0 of `csweep run`: opens the store (spec check, lock, resume scan), records provenance,
+// coordinates the shards (coordinator.h) and closes the run's provenance entry and summary.
+// The other ranks run worker/'s loop; worker/run_sweep.h picks the side by rank.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orchestrator/comm.h"
+#include "orchestrator/coordinator.h"
+#include "orchestrator/sweep_setup.h"
+#include "store/run_scope.h"
+
+namespace csweep::orchestrator {
+
+struct RunOptions {
+  std::filesystem::path job;
+  std::filesystem::path store;  // empty: the job file's `store:`
+  bool force_new = false;
+  std::string executor;  // "" = the real computation; "synthetic:..." for tests/benchmarks
+  CoordinatorOptions coordinator;  // on_error / max_retries: see below
+  std::string on_error;            // "" = the job's run.on_error
+  int max_retries = -1;            // -1 = the job's run.max_retries
+  store::Slice slice;              // --slice k/N: only shards with id % N == k
+  double heartbeat_s = 1.0;
+  bool json = false;  // print the summary as JSON on stdout
+};
+
+// How a one-process run computes its shards. worker/ provides it (orchestrator/ does not
+// depend on worker/).
+struct LocalExecution {
+  // Refuses, before the store exists, what this process cannot run (a device it lacks).
+  std::function<void(const SweepSetup&)> check;
+  std::function<std::unique_ptr<LocalShardRunner>(const SweepSetup&,
+                                                  const std::filesystem::path& store_dir)>
+      make;
+};
+
+// Returns the exit code (0, 1, 75; see protocol.h). Throws csweep::Error for bad input after
+// sending ABORT {2} to the workers. `hosts`: every rank's host name, in rank order.
+int run_rank0(Comm& comm, const RunOptions& options, const std::vector<std::string>& hosts,
+              const LocalExecution& local);
+
+}  // namespace csweep::orchestrator
