@@ -81,7 +81,7 @@ cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCSWEEP_GPU_CH
 rc=$?
 note "gpu-check: configure rc=$rc ($(elapsed) s)"
 [ $rc = 0 ] || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target test_model test_analyses bench_analyses_sweep >"$out/build.log" 2>&1
+cmake --build "$build" -j "$(nproc)" --target test_model test_analyses test_collectives bench_analyses_sweep >"$out/build.log" 2>&1
 rc=$?
 note "gpu-check: build rc=$rc ($(elapsed) s)"
 [ $rc = 0 ] || { grep -m 20 -B2 -A8 "error" "$out/build.log"; exit 1; }
@@ -92,6 +92,9 @@ export CSWEEP_BIN=/nonexistent
 "$build/tests/model/test_model" --gtest_filter='TorchModelGpu.*:TorchModelAttention.*:TorchModelDevice.*' \
   >"$out/test_model_gpu.log" 2>&1 || status=1
 "$build/tests/analyses/test_analyses" --gtest_filter='GpuSweep.*' >"$out/test_analyses_gpu.log" 2>&1 || status=1
+# TP = 1 on the NCCL code path: the wheel's NCCL on the GPU.
+"$build/tests/collectives/test_collectives" --gtest_filter='NcclCollective.*:InProcessCollective.*' \
+  >"$out/test_collectives_gpu.log" 2>&1 || status=1
 grep -h "cuda vs cpu\|fused vs explicit\|bf16 vs fp32\|PASSED\|FAILED\|SKIPPED" "$out"/test_*_gpu.log | tee -a "$summary"
 note "gpu-check: exactness tests status=$status ($(elapsed) s)"
 
