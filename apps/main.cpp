@@ -5,15 +5,33 @@
 #include <iostream>
 
 #include "apps/command.h"
+#include "apps/version.h"
 #include "common/allocator.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "jobs/diagnostics.h"
 
 namespace csweep::apps {
 std::vector<Command>& command_registry() {
   static std::vector<Command> registry;
   return registry;
 }
+
+namespace {
+// The first word that is not an option, when it names no subcommand: "csweep runn ..." gets a
+// one-line "did you mean" instead of CLI11's list of unexpected arguments.
+std::string unknown_command(int argc, char** argv, const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    if (std::find(names.begin(), names.end(), word) != names.end()) return "";
+    return "unknown command \"" + word + "\"" + csweep::jobs::did_you_mean(word, names) + "; see csweep --help";
+  }
+  return "";
+}
+}  // namespace
 }  // namespace csweep::apps
 
 int main(int argc, char** argv) {
@@ -23,6 +41,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "more log output (-v info, -vv debug)");
+  app.set_version_flag("--version", version_text(), "print the csweep version, git SHA, LibTorch version, build type");
 
   auto& registry = command_registry();
   std::sort(registry.begin(), registry.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
@@ -34,7 +53,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2, as bad input does.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    if (const std::string unknown = unknown_command(argc, argv, app); !unknown.empty()) {
+      std::cerr << "csweep: " << unknown << "\n";
+      return 2;
+    }
+    app.exit(e);
+    return 2;
   }
   csweep::log::set_verbosity(verbosity);
   try {
