@@ -8,19 +8,24 @@
 #include <iostream>
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <ATen/core/grad_mode.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/command.h"
 #include "common/error.h"
+#include "common/human_bytes.h"
 #include "jobs/job_spec.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/tensor_io.h"
+#include "model/weight_dtype.h"
 #include "sharding/cost_model.h"
 #include "sharding/plan.h"
+#include "store/provenance.h"
 
 namespace {
 
+using csweep::human_bytes;
 using csweep::jobs::JobSpec;
 using csweep::sharding::Plan;
 using csweep::sharding::RankLayout;
@@ -34,14 +39,17 @@ double assumed_gflops(const JobSpec& spec) {
 
 // Times the forward the sweep repeats most: the largest batch of the first prompt's length,
 // last-position logits only. Returns GFLOP/s of the cost model's FLOPs per second.
-double measure_gflops(const JobSpec& spec, const Plan& plan, const csweep::model::ModelConfig& config) {
+double measure_gflops(const JobSpec& spec, const Plan& plan,
+                      const csweep::model::ModelConfig& config) {
   csweep::model::LoadOptions options;
-  options.dtype = spec.model.dtype == "float32" ? at::kFloat : spec.model.dtype == "bfloat16" ? at::kBFloat16 : at::kHalf;
+  options.dtype =
+      csweep::model::scalar_type(csweep::model::weight_dtype(spec.model.dtype, "model.dtype"));
   options.device = c10::Device(spec.model.device);
   auto model = csweep::model::Model::load(spec.model.path, options);
   const auto& prompt = spec.prompts.front();
   const int64_t rows = std::max<int64_t>(1, plan.batch_size);
-  at::Tensor tokens = at::tensor(prompt.clean, at::kLong).unsqueeze(0).repeat({rows, 1}).to(options.device);
+  at::Tensor tokens =
+      at::tensor(prompt.clean, at::kLong).unsqueeze(0).repeat({rows, 1}).to(options.device);
   csweep::model::ForwardOptions fwd;
   fwd.logits = csweep::model::ForwardOptions::Logits::Last;
   at::NoGradGuard no_grad;
@@ -57,23 +65,14 @@ double measure_gflops(const JobSpec& spec, const Plan& plan, const csweep::model
   return flops / best / 1e9;
 }
 
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (b >= 1024.0 && u < 5) {
-    b /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
-
 std::string human_seconds(double s) {
   char buf[48];
-  if (s < 120) std::snprintf(buf, sizeof buf, "%.3g s", s);
-  else if (s < 7200) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
-  else std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%.3g s", s);
+  else if (s < 7200)
+    std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
   return buf;
 }
 
@@ -88,7 +87,8 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
   json analyses = json::array();
   for (const auto& g : plan.grids) {
     json axes = json::array();
-    for (const auto& a : g.axes) axes.push_back({{"name", a.name}, {"size", a.size}, {"labels", a.labels}});
+    for (const auto& a : g.axes)
+      axes.push_back({{"name", a.name}, {"size", a.size}, {"labels", a.labels}});
     int64_t shards = 0;
     double flops = 0;
     for (const auto& s : plan.shards)
@@ -110,34 +110,62 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
   json j = {
       {"format", "csweep-plan"},
       {"version", 1},
-      {"job", {{"file", spec.file.string()}, {"name", spec.name}, {"hash", csweep::jobs::canonical_hash(spec)}}},
+      {"job",
+       {{"file", spec.file.string()},
+        {"name", spec.name},
+        {"hash", csweep::jobs::canonical_hash(
+                     spec, csweep::store::model_content_hash(
+                               csweep::store::hash_model_files(spec.model.path)))}}},
       {"model",
-       {{"path", spec.model.path.string()}, {"arch", csweep::model::arch_name(c.arch)}, {"n_layers", c.n_layers},
-        {"d_model", c.d_model}, {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"d_head", c.d_head},
-        {"d_mlp", c.d_mlp}, {"d_vocab", c.d_vocab}, {"dtype", spec.model.dtype}, {"device", spec.model.device},
-        {"tensor_parallel", tp}, {"weight_bytes", plan.weight_bytes}}},
-      {"prompts", {{"count", spec.prompts.size()}, {"min_tokens", min_tokens}, {"max_tokens", max_tokens}}},
+       {{"path", spec.model.path.string()},
+        {"arch", csweep::model::arch_name(c.arch)},
+        {"n_layers", c.n_layers},
+        {"d_model", c.d_model},
+        {"n_heads", c.n_heads},
+        {"n_kv_heads", c.n_kv_heads},
+        {"d_head", c.d_head},
+        {"d_mlp", c.d_mlp},
+        {"d_vocab", c.d_vocab},
+        {"dtype", spec.model.dtype},
+        {"device", spec.model.device},
+        {"tensor_parallel", tp},
+        {"weight_bytes", plan.weight_bytes}}},
+      {"prompts",
+       {{"count", spec.prompts.size()}, {"min_tokens", min_tokens}, {"max_tokens", max_tokens}}},
       {"analyses", analyses},
       {"totals",
-       {{"units", plan.total_cells()}, {"shards", plan.shards.size()}, {"flops", plan.total_flops()},
+       {{"units", plan.total_cells()},
+        {"shards", plan.shards.size()},
+        {"flops", plan.total_flops()},
         {"result_bytes", plan.total_result_bytes()}}},
       {"memory",
-       {{"weight_bytes_per_rank", weights_per_rank}, {"max_activation_bytes", plan.max_shard_memory_bytes},
-        {"per_rank_bytes", weights_per_rank + plan.max_shard_memory_bytes}, {"batch_rows", plan.batch_size},
+       {{"weight_bytes_per_rank", weights_per_rank},
+        {"max_activation_bytes", plan.max_shard_memory_bytes},
+        {"per_rank_bytes", weights_per_rank + plan.max_shard_memory_bytes},
+        {"batch_rows", plan.batch_size},
         {"memory_budget_bytes", spec.sharding.memory_budget_bytes}}},
       {"ranks",
-       {{"n_ranks", layout.n_ranks}, {"tensor_parallel", tp}, {"coordinator", layout.coordinator},
+       {{"n_ranks", layout.n_ranks},
+        {"tensor_parallel", tp},
+        {"coordinator", layout.coordinator},
         {"worker_groups", layout.groups}}},
       {"estimate",
-       {{"gflops_per_group", gflops}, {"source", measured ? "measured" : "assumed"},
+       {{"gflops_per_group", gflops},
+        {"source", measured ? "measured" : "assumed"},
         {"seconds", csweep::sharding::estimate_seconds(plan, layout, gflops)}}},
   };
   if (with_shards) {
     json shards = json::array();
     for (const auto& s : plan.shards)
-      shards.push_back({{"id", s.id}, {"analysis", s.analysis}, {"prompt", s.prompt}, {"cell_begin", s.cell_begin},
-                        {"cell_end", s.cell_end}, {"start_layer", s.start_layer}, {"flops", s.flops},
-                        {"result_bytes", s.result_bytes}, {"memory_bytes", s.memory_bytes}});
+      shards.push_back({{"id", s.id},
+                        {"analysis", s.analysis},
+                        {"prompt", s.prompt},
+                        {"cell_begin", s.cell_begin},
+                        {"cell_end", s.cell_end},
+                        {"start_layer", s.start_layer},
+                        {"flops", s.flops},
+                        {"result_bytes", s.result_bytes},
+                        {"memory_bytes", s.memory_bytes}});
     j["shards"] = shards;
   }
   return j;
@@ -146,32 +174,38 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
 void print_text(const nlohmann::json& j) {
   const auto& m = j["model"];
   std::printf("plan   %s  (%s, hash %s)\n", j["job"]["file"].get<std::string>().c_str(),
-              j["job"]["name"].get<std::string>().c_str(), j["job"]["hash"].get<std::string>().substr(0, 16).c_str());
-  std::printf("model  %s: %lld layers, d_model %lld, %lld heads, d_mlp %lld, vocab %lld; %s on %s, weights %s\n",
-              m["arch"].get<std::string>().c_str(), (long long)m["n_layers"], (long long)m["d_model"],
-              (long long)m["n_heads"], (long long)m["d_mlp"], (long long)m["d_vocab"],
-              m["dtype"].get<std::string>().c_str(), m["device"].get<std::string>().c_str(),
-              human_bytes(m["weight_bytes"].get<double>()).c_str());
+              j["job"]["name"].get<std::string>().c_str(),
+              j["job"]["hash"].get<std::string>().substr(0, 16).c_str());
+  std::printf(
+      "model  %s: %lld layers, d_model %lld, %lld heads, d_mlp %lld, vocab %lld; %s on %s, weights "
+      "%s\n",
+      m["arch"].get<std::string>().c_str(), (long long)m["n_layers"], (long long)m["d_model"],
+      (long long)m["n_heads"], (long long)m["d_mlp"], (long long)m["d_vocab"],
+      m["dtype"].get<std::string>().c_str(), m["device"].get<std::string>().c_str(),
+      human_bytes(m["weight_bytes"].get<double>()).c_str());
   std::printf("prompts %lld (%lld-%lld tokens)\n\n", (long long)j["prompts"]["count"],
               (long long)j["prompts"]["min_tokens"], (long long)j["prompts"]["max_tokens"]);
-  std::printf("%-24s %-26s %-30s %10s %8s %12s\n", "analysis", "kind", "axes (per prompt)", "units", "shards", "GFLOP");
+  std::printf("%-24s %-26s %-30s %10s %8s %12s\n", "analysis", "kind", "axes (per prompt)", "units",
+              "shards", "GFLOP");
   for (const auto& a : j["analyses"]) {
     std::string axes;
     for (const auto& ax : a["axes"])
-      axes += (axes.empty() ? "" : " x ") + ax["name"].get<std::string>() + " " + std::to_string(ax["size"].get<int64_t>());
+      axes += (axes.empty() ? "" : " x ") + ax["name"].get<std::string>() + " " +
+              std::to_string(ax["size"].get<int64_t>());
     std::printf("%-24s %-26s %-30s %10lld %8lld %12.4g\n", a["name"].get<std::string>().c_str(),
-                a["kind"].get<std::string>().c_str(), axes.c_str(), (long long)a["units"], (long long)a["shards"],
-                a["flops"].get<double>() / 1e9);
+                a["kind"].get<std::string>().c_str(), axes.c_str(), (long long)a["units"],
+                (long long)a["shards"], a["flops"].get<double>() / 1e9);
   }
   const auto& t = j["totals"];
-  std::printf("\ntotal   %lld units in %lld shards, %.4g GFLOP, results %s\n", (long long)t["units"],
-              (long long)t["shards"], t["flops"].get<double>() / 1e9,
+  std::printf("\ntotal   %lld units in %lld shards, %.4g GFLOP, results %s\n",
+              (long long)t["units"], (long long)t["shards"], t["flops"].get<double>() / 1e9,
               human_bytes(t["result_bytes"].get<double>()).c_str());
   const auto& mem = j["memory"];
   std::printf("memory  per rank %s = weights %s + activations <= %s (batches of <= %lld rows%s)\n",
               human_bytes(mem["per_rank_bytes"].get<double>()).c_str(),
               human_bytes(mem["weight_bytes_per_rank"].get<double>()).c_str(),
-              human_bytes(mem["max_activation_bytes"].get<double>()).c_str(), (long long)mem["batch_rows"],
+              human_bytes(mem["max_activation_bytes"].get<double>()).c_str(),
+              (long long)mem["batch_rows"],
               mem["memory_budget_bytes"].get<uint64_t>()
                   ? (", budget " + human_bytes(mem["memory_budget_bytes"].get<double>())).c_str()
                   : "");
@@ -183,11 +217,14 @@ void print_text(const nlohmann::json& j) {
     groups += " [" + one + "]";
   }
   std::printf("ranks   %d: coordinator rank 0, %zu worker group(s) of %d (tensor parallel):%s\n",
-              r["n_ranks"].get<int>(), r["worker_groups"].size(), r["tensor_parallel"].get<int>(), groups.c_str());
+              r["n_ranks"].get<int>(), r["worker_groups"].size(), r["tensor_parallel"].get<int>(),
+              groups.c_str());
   const auto& e = j["estimate"];
-  std::printf("time    ~%s at %.4g GFLOP/s per worker group (%s)\n", human_seconds(e["seconds"].get<double>()).c_str(),
+  std::printf("time    ~%s at %.4g GFLOP/s per worker group (%s)\n",
+              human_seconds(e["seconds"].get<double>()).c_str(),
               e["gflops_per_group"].get<double>(),
-              e["source"] == "measured" ? "measured from a timed forward" : "assumed; --measure times a forward here");
+              e["source"] == "measured" ? "measured from a timed forward"
+                                        : "assumed; --measure times a forward here");
 }
 
 struct PlanArgs {
@@ -198,25 +235,31 @@ struct PlanArgs {
 };
 
 const csweep::apps::CommandRegistration registration{
-    "plan", "dry run: units, shards, FLOPs, memory per rank, TP layout, estimated time", [](CLI::App& sub) {
+    "plan", "dry run: units, shards, FLOPs, memory per rank, TP layout, estimated time",
+    [](CLI::App& sub) {
       auto args = std::make_shared<PlanArgs>();
       sub.add_option("job", args->job, "job file (YAML)")->required();
-      sub.add_option("--ranks", args->ranks, "MPI ranks the sweep would run on (rank 0 coordinates)");
+      sub.add_option("--ranks", args->ranks,
+                     "MPI ranks the sweep would run on (rank 0 coordinates)");
       sub.add_flag("--json", args->json, "print the plan as JSON (docs/plan-json.md)");
-      sub.add_flag("--measure", args->measure, "time one forward of the model here for the estimate");
+      sub.add_flag("--measure", args->measure,
+                   "time one forward of the model here for the estimate");
       sub.add_flag("--shards", args->shards, "with --json: list every shard");
-      sub.add_option("--gflops", args->gflops, "assumed GFLOP/s per worker group (default by device and dtype)");
+      sub.add_option("--gflops", args->gflops,
+                     "assumed GFLOP/s per worker group (default by device and dtype)");
       return [args]() {
         JobSpec spec = csweep::jobs::load_job_spec(args->job);
         auto config = csweep::model::load_model_config(spec.model.path);
         Plan plan = csweep::sharding::make_plan(spec, config);
-        RankLayout layout =
-            csweep::sharding::layout_ranks(plan, args->ranks, static_cast<int>(spec.model.tensor_parallel));
+        RankLayout layout = csweep::sharding::layout_ranks(
+            plan, args->ranks, static_cast<int>(spec.model.tensor_parallel));
         double gflops = args->gflops > 0 ? args->gflops : assumed_gflops(spec);
         if (args->measure) gflops = measure_gflops(spec, plan, config);
         auto j = plan_json(spec, config, plan, layout, gflops, args->measure, args->shards);
-        if (args->json) std::cout << j.dump(2) << "\n";
-        else print_text(j);
+        if (args->json)
+          std::cout << j.dump(2) << "\n";
+        else
+          print_text(j);
         return 0;
       };
     }};

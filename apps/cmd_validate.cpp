@@ -26,30 +26,14 @@ struct ValidateArgs {
   bool json = false;
 };
 
-// The stored job spec, its relative paths anchored at the original job file (provenance names
-// it) as `reduce` does; the validation section and its baseline path come from here.
-csweep::jobs::JobSpec stored_spec(const csweep::report::ReduceInput& input, const fs::path& store) {
-  std::vector<fs::path> anchors;
-  if (input.provenance.is_object() && input.provenance.contains("job_file") && input.provenance["job_file"].is_string())
-    anchors.emplace_back(input.provenance["job_file"].get<std::string>());
-  anchors.push_back(fs::absolute(store) / "spec.yaml");
-  std::string last;
-  for (const auto& file : anchors) {
-    try {
-      return csweep::jobs::parse_job_spec(input.spec_yaml, file);
-    } catch (const std::exception& e) {
-      last = e.what();
-    }
-  }
-  throw csweep::error_at((store / "spec.yaml").string(), "validation",
-                         "the stored job spec cannot be parsed: " + last.substr(0, last.find('\n')));
-}
-
 int run_validate(const ValidateArgs& args) {
-  if (!fs::is_directory(args.store)) throw csweep::error_at(args.store, "", "no such store directory");
-  if (args.tolerance && !(*args.tolerance >= 0)) throw csweep::error_at("--tolerance", "", "must be >= 0");
+  if (!fs::is_directory(args.store))
+    throw csweep::error_at(args.store, "", "no such store directory");
+  if (args.tolerance && !(*args.tolerance >= 0))
+    throw csweep::error_at("--tolerance", "", "must be >= 0");
   const auto input = csweep::report::load_reduce_input(args.store);
-  const auto spec = stored_spec(input, args.store);
+  const auto spec =
+      csweep::report::parse_stored_spec(args.store, input.spec_yaml, input.provenance);
 
   csweep::report::ValidateOptions options;
   options.baseline = args.baseline.empty() ? spec.validation.baseline : fs::path(args.baseline);
@@ -57,10 +41,12 @@ int run_validate(const ValidateArgs& args) {
   options.assertions = spec.validation.assertions;
   options.spec_file = (fs::path(args.store) / "spec.yaml").string();
   if (options.baseline.empty() && options.assertions.empty())
-    throw csweep::error_at(options.spec_file, "validation",
-                           "nothing to check: give --baseline FILE or a validation section (baseline, assertions)");
+    throw csweep::error_at(
+        options.spec_file, "validation",
+        "nothing to check: give --baseline FILE or a validation section (baseline, assertions)");
   if (!options.baseline.empty() && !fs::is_regular_file(options.baseline))
-    throw csweep::error_at(options.baseline.string(), args.baseline.empty() ? "validation.baseline" : "--baseline",
+    throw csweep::error_at(options.baseline.string(),
+                           args.baseline.empty() ? "validation.baseline" : "--baseline",
                            "no such file");
 
   std::vector<csweep::report::Aggregates> aggregates;
@@ -70,28 +56,38 @@ int run_validate(const ValidateArgs& args) {
   for (const auto& c : checks) ok = ok && c.pass;
 
   if (args.json) {
-    nlohmann::json j{{"ok", ok}, {"store", args.store}, {"baseline", options.baseline.string()},
-                     {"tolerance", options.tolerance}, {"checks", nlohmann::json::array()}};
+    nlohmann::json j{{"ok", ok},
+                     {"store", args.store},
+                     {"baseline", options.baseline.string()},
+                     {"tolerance", options.tolerance},
+                     {"checks", nlohmann::json::array()}};
     for (const auto& c : checks) j["checks"].push_back(c.to_json());
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& c : checks) std::cout << c.line() << "\n";
     size_t failed = 0;
     for (const auto& c : checks) failed += !c.pass;
-    if (ok) std::cout << "validate: all " << checks.size() << " checks hold\n";
-    else std::cout << "validate: FAILED " << failed << " of " << checks.size() << " checks\n";
+    if (ok)
+      std::cout << "validate: all " << checks.size() << " checks hold\n";
+    else
+      std::cout << "validate: FAILED " << failed << " of " << checks.size() << " checks\n";
   }
   return ok ? 0 : 1;
 }
 
 const csweep::apps::CommandRegistration registration{
-    "validate", "compare a store with a baseline sweep.h5 and check circuit assertions (exit 0 only if all hold)",
+    "validate",
+    "compare a store with a baseline sweep.h5 and check circuit assertions (exit 0 only if all "
+    "hold)",
     [](CLI::App& sub) {
       auto args = std::make_shared<ValidateArgs>();
       sub.add_option("store", args->store, "store directory")->required();
-      sub.add_option("--baseline", args->baseline, "a sweep.h5 from an earlier csweep reduce (default: the job's validation.baseline)");
-      sub.add_option_function<double>("--tolerance", [args](const double& x) { args->tolerance = x; },
-                                       "max abs difference of a mean to the baseline (default: the job's, 1e-4)");
+      sub.add_option(
+          "--baseline", args->baseline,
+          "a sweep.h5 from an earlier csweep reduce (default: the job's validation.baseline)");
+      sub.add_option_function<double>(
+          "--tolerance", [args](const double& x) { args->tolerance = x; },
+          "max abs difference of a mean to the baseline (default: the job's, 1e-4)");
       sub.add_flag("--json", args->json, "print the checks as JSON");
       return [args]() { return run_validate(*args); };
     }};

@@ -74,8 +74,12 @@ nlohmann::json canonical_json(const JobSpec& spec) {
   return normalise_numbers(j);
 }
 
-std::string canonical_hash(const JobSpec& spec) {
+std::string canonical_hash(const JobSpec& spec, const std::string& model_content_hash) {
   nlohmann::json j = canonical_json(spec);
+  // The model is identified by its content, not by where it sits: a project moved, copied or
+  // reached through a symlink keeps its stores resumable.
+  j["model"].erase("path");
+  j["model"]["content"] = model_content_hash;
   // Where and how the sweep runs, and what is done with its results afterwards, do not change
   // a single number or shard id: a store stays resumable across those edits.
   j["model"].erase("device");

@@ -143,7 +143,8 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
 // Sorted keys, integral floats written as integers, defaults resolved, prompts as token ids.
 nlohmann::json canonical_json(const JobSpec& spec);
 // SHA-256 (hex) of the canonical JSON of what determines results and shard ids: everything
-// except model.device, model.tensor_parallel, store, reduce, validation and run.
-std::string canonical_hash(const JobSpec& spec);
+// except model.path, model.device, model.tensor_parallel, store, reduce, validation and run,
+// plus `model_content_hash` (store::model_content_hash: what the model folder holds).
+std::string canonical_hash(const JobSpec& spec, const std::string& model_content_hash);
 
 }  // namespace csweep::jobs

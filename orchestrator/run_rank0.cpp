@@ -20,7 +20,7 @@ namespace {
 // Under the provenance lock: slices of a job array start and end at the same time.
 void start_provenance(const store::Store& store, const SweepSetup& setup,
                       const nlohmann::json& run) {
-  nlohmann::json model_files = store::hash_model_files(setup.spec.model.path);
+  const nlohmann::json& model_files = setup.model_files;
   store.update_provenance([&](nlohmann::json& p) {
     const bool recorded = p.contains("model") && p["model"].contains("files");
     if (recorded && !store::same_hash_kinds(p["model"]["files"], model_files)) {
@@ -37,7 +37,13 @@ void start_provenance(const store::Store& store, const SweepSetup& setup,
     p["format_version"] = store::kStoreFormatVersion;
     p["spec_hash"] = setup.spec_hash;
     p["job_name"] = setup.spec.name;
-    p["job_file"] = setup.spec.file.string();
+    // Absolute, and relative to the store: reduce and validate find the job file (and through
+    // it the model) from any working directory, and after the project has moved.
+    const auto job_file = std::filesystem::absolute(setup.spec.file).lexically_normal();
+    p["job_file"] = job_file.string();
+    p["job_file_from_store"] =
+        job_file.lexically_relative(std::filesystem::absolute(store.dir()).lexically_normal())
+            .string();
     p["seed"] = setup.spec.seed;
     p["model"] = {{"path", setup.spec.model.path.string()},
                   {"dtype", setup.spec.model.dtype},

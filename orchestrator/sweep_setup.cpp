@@ -1,6 +1,7 @@
 #include "orchestrator/sweep_setup.h"
 
 #include "common/error.h"
+#include "store/provenance.h"
 #include "store/store.h"
 
 namespace csweep::orchestrator {
@@ -12,7 +13,8 @@ SweepSetup load_sweep(const std::filesystem::path& job_file) {
   s.config = model::load_model_config(s.spec.model.path);
   s.plan = sharding::make_plan(s.spec, s.config);
   s.layout = layout_from_plan(s.spec, s.plan);
-  s.spec_hash = jobs::canonical_hash(s.spec);
+  s.model_files = store::hash_model_files(s.spec.model.path);
+  s.spec_hash = jobs::canonical_hash(s.spec, store::model_content_hash(s.model_files));
   return s;
 }
 

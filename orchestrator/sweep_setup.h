@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "jobs/job_spec.h"
 #include "model/config.h"
 #include "sharding/plan.h"
@@ -16,8 +18,9 @@ struct SweepSetup {
   model::ModelConfig config;
   sharding::Plan plan;
   store::Layout layout;
-  std::string spec_hash;
-  std::string spec_text;  // the job file exactly as given
+  nlohmann::json model_files;  // store::hash_model_files of the model folder
+  std::string spec_hash;       // jobs::canonical_hash with the model's content hash
+  std::string spec_text;       // the job file exactly as given
 };
 
 SweepSetup load_sweep(const std::filesystem::path& job_file);

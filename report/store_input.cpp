@@ -90,29 +90,6 @@ void read_baselines(const fs::path& file, ReduceInput& input) {
 }
 
 #ifdef CSWEEP_HAVE_JOBS
-// The job spec as stored, parsed again for what the layout does not carry (metric, model,
-// prompt texts and tokens). Relative paths in it are anchored at the original job file when
-// provenance names it, else at the store's parent or the working directory.
-std::optional<jobs::JobSpec> parse_stored_spec(const store::StoreContents& c) {
-  std::vector<fs::path> anchors;
-  if (c.provenance.is_object() && c.provenance.contains("job_file") && c.provenance["job_file"].is_string())
-    anchors.emplace_back(c.provenance["job_file"].get<std::string>());
-  anchors.push_back(fs::absolute(c.dir).parent_path() / "spec.yaml");
-  anchors.push_back(fs::current_path() / "spec.yaml");
-  anchors.push_back(fs::absolute(c.dir) / "spec.yaml");
-  std::string last_error;
-  for (const auto& file : anchors) {
-    try {
-      return jobs::parse_job_spec(c.spec_yaml, file);
-    } catch (const std::exception& e) {
-      last_error = e.what();
-    }
-  }
-  log::get("report")->warn("{}: job spec not usable for labels ({}); reducing without token strings",
-                           (c.dir / "spec.yaml").string(), last_error.substr(0, last_error.find('\n')));
-  return std::nullopt;
-}
-
 void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   input.job_name = spec.name;
   input.model = spec.model.path.string();
@@ -136,6 +113,34 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
 #endif
 
 }  // namespace
+
+#ifdef CSWEEP_HAVE_JOBS
+jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& spec_yaml, const nlohmann::json& provenance) {
+  const fs::path dir = fs::absolute(store_dir).lexically_normal();
+  std::vector<fs::path> anchors;
+  auto recorded = [&](const char* key) -> std::string {
+    return provenance.is_object() && provenance.contains(key) && provenance[key].is_string() ? provenance[key].get<std::string>()
+                                                                                            : "";
+  };
+  if (const auto rel = recorded("job_file_from_store"); !rel.empty()) anchors.push_back((dir / rel).lexically_normal());
+  if (const auto file = recorded("job_file"); !file.empty()) anchors.emplace_back(file);
+  anchors.push_back(dir.parent_path() / "spec.yaml");
+  anchors.push_back(fs::current_path() / "spec.yaml");
+  anchors.push_back(dir / "spec.yaml");
+  std::string last_error;
+  for (const auto& file : anchors) {
+    try {
+      return jobs::parse_job_spec(spec_yaml, file);
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+  }
+  throw error_at((store_dir / "spec.yaml").string(), "",
+                 "the stored job spec cannot be parsed where its job file was or is: " +
+                     last_error.substr(0, last_error.find('\n')));
+}
+
+#endif
 
 ReduceInput load_reduce_input(const fs::path& store_dir) {
   const store::StoreContents c = store::read_store(store_dir);
@@ -163,7 +168,11 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
     input.analyses.push_back(std::move(a));
   }
 #ifdef CSWEEP_HAVE_JOBS
-  if (auto spec = parse_stored_spec(c)) fill_from_spec(*spec, input);
+  try {
+    fill_from_spec(parse_stored_spec(c.dir, c.spec_yaml, c.provenance), input);
+  } catch (const Error& e) {
+    log::get("report")->warn("{}; reducing without token strings and metric names", e.what());
+  }
 #endif
   recorded_baselines(c, input);
   read_baselines(store_dir / "baselines.json", input);

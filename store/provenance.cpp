@@ -24,17 +24,27 @@ namespace csweep::store {
 nlohmann::json build_info() {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
-  return {{"csweep_version", CSWEEP_VERSION},
-          {"git_sha", CSWEEP_GIT_SHA},
-          {"hdf5_version", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel)},
-          {"compiler", std::string("gcc ") + __VERSION__}};
+  return {
+      {"csweep_version", CSWEEP_VERSION},
+      {"git_sha", CSWEEP_GIT_SHA},
+      {"hdf5_version", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel)},
+      {"compiler", std::string("gcc ") + __VERSION__}};
 }
 
 namespace {
+std::string hex128(const XXH128_hash_t& h) {
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return out;
+}
+
 // XXH3-128 of byte ranges of one file, read in 4 MiB pieces.
 class FileHasher {
  public:
-  explicit FileHasher(const fs::path& file) : in_(file, std::ios::binary), buf_(4 << 20) { XXH3_128bits_reset(&state_); }
+  explicit FileHasher(const fs::path& file) : in_(file, std::ios::binary), buf_(4 << 20) {
+    XXH3_128bits_reset(&state_);
+  }
   bool ok() const { return static_cast<bool>(in_); }
   void add(const void* data, size_t n) { XXH3_128bits_update(&state_, data, n); }
   void add_range(uint64_t begin, uint64_t length) {
@@ -49,13 +59,7 @@ class FileHasher {
       length -= take;
     }
   }
-  std::string hex() const {
-    const XXH128_hash_t h = XXH3_128bits_digest(&state_);
-    char out[33];
-    std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                  static_cast<unsigned long long>(h.low64));
-    return out;
-  }
+  std::string hex() const { return hex128(XXH3_128bits_digest(&state_)); }
 
  private:
   std::ifstream in_;
@@ -86,9 +90,32 @@ nlohmann::json hash_model_files(const fs::path& model_dir) {
       hasher.add_range(0, part);
       hasher.add_range(size - part, part);
     }
-    out.push_back({{"file", f.filename().string()}, {"bytes", size}, {"hash_kind", kind}, {"hash", hasher.hex()}});
+    out.push_back({{"file", f.filename().string()},
+                   {"bytes", size},
+                   {"hash_kind", kind},
+                   {"hash", hasher.hex()}});
   }
   return out;
+}
+
+namespace {
+bool is_weight_or_config(const std::string& name) {
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() &&
+           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return name == "config.json" || ends_with(".safetensors") || ends_with(".safetensors.index.json");
+}
+}  // namespace
+
+std::string model_content_hash(const nlohmann::json& model_files) {
+  std::string text;
+  for (const auto& f : model_files) {
+    const std::string name = f.value("file", "");
+    if (is_weight_or_config(name))
+      text += name + "\t" + f.value("hash_kind", "") + "\t" + f.value("hash", "") + "\n";
+  }
+  return hex128(XXH3_128bits(text.data(), text.size()));
 }
 
 bool same_hash_kinds(const nlohmann::json& a, const nlohmann::json& b) {

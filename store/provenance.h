@@ -2,6 +2,7 @@
 // What provenance.json records about the software and the model. The coordinator adds one
 // entry per run (hosts, ranks, seed, start/end, outcome) to provenance["runs"].
 #include <filesystem>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,12 @@ nlohmann::json build_info();
 constexpr uint64_t kFullHashLimit = 512ull << 20;
 constexpr const char* kModelHashKind = "xxh3-128";
 nlohmann::json hash_model_files(const std::filesystem::path& model_dir);
+
+// The model's identity in the spec hash (jobs::canonical_hash): XXH3-128 (hex) over the name
+// and hash of config.json and of every weight file (*.safetensors and its index) among
+// hash_model_files()'s entries. Where the folder sits is no part of it; tokenizer files are
+// not either (prompts enter the spec hash as token ids).
+std::string model_content_hash(const nlohmann::json& model_files);
 
 // Whether two hash_model_files() results used the same hash kinds file by file (a store started
 // by an older csweep recorded SHA-256: those cannot be compared with XXH3 hashes).

@@ -1,4 +1,6 @@
 // Parsing that succeeds: defaults, resolved axes and options, and the canonical hash.
+#include <unistd.h>
+
 #include <fstream>
 
 #include "common/sha256.h"
@@ -90,20 +92,36 @@ TEST(CanonicalHash, IndependentOfKeyOrderFormattingAndDefaults) {
   JobSpec sa = parse_job_spec(a, job_path());
   JobSpec sb = parse_job_spec(b, job_path());
   EXPECT_EQ(canonical_json(sa).dump(), canonical_json(sb).dump());
-  EXPECT_EQ(canonical_hash(sa), canonical_hash(sb));
-  EXPECT_EQ(canonical_hash(sa).size(), 64u);
+  EXPECT_EQ(canonical_hash(sa, "m"), canonical_hash(sb, "m"));
+  EXPECT_EQ(canonical_hash(sa, "m").size(), 64u);
   EXPECT_EQ(canonical_json(sa)["analyses"][0]["options"]["noise_multiplier"].dump(), "3");
 }
 
 TEST(CanonicalHash, ChangesWithWhatChangesResultsOnly) {
   std::string base = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n";
-  std::string h = canonical_hash(parse_job_spec(base, job_path()));
-  EXPECT_NE(h, canonical_hash(parse_job_spec(base + "metric: prob\n", job_path())));
+  auto hash = [](const std::string& yaml) { return canonical_hash(parse_job_spec(yaml, job_path()), "m"); };
+  std::string h = hash(base);
+  EXPECT_NE(h, hash(base + "metric: prob\n"));
   std::string other_layers = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens, layers: [0]}\n";
-  EXPECT_NE(h, canonical_hash(parse_job_spec(other_layers, job_path())));
-  EXPECT_NE(h, canonical_hash(parse_job_spec(base + "sharding: {batch_size: 4}\n", job_path())));
+  EXPECT_NE(h, hash(other_layers));
+  EXPECT_NE(h, hash(base + "sharding: {batch_size: 4}\n"));
   // where it runs and what reduce does afterwards leave the sweep the same
-  EXPECT_EQ(h, canonical_hash(parse_job_spec(base + "store: elsewhere\nreduce: {top_k: 3}\n", job_path())));
+  EXPECT_EQ(h, hash(base + "store: elsewhere\nreduce: {top_k: 3}\n"));
+}
+
+// The model is its content: the same folder named another way (a moved project, a symlink)
+// keeps the hash; other weights change it.
+TEST(CanonicalHash, ModelIsItsContentNotItsPath) {
+  const std::string rest = std::string(kPrompt) + "analyses:\n  - {name: x, kind: logit_lens}\n";
+  const JobSpec here = parse_job_spec(std::string(kModel) + rest, job_path());
+  const auto link = std::filesystem::temp_directory_path() / ("csweep-model-link-" + std::to_string(::getpid()));
+  std::filesystem::remove(link);
+  std::filesystem::create_directory_symlink(std::filesystem::absolute(here.model.path), link);
+  const JobSpec elsewhere = parse_job_spec("model:\n  path: " + link.string() + "\n" + rest, job_path());
+  std::filesystem::remove(link);
+  EXPECT_NE(canonical_json(here)["model"]["path"], canonical_json(elsewhere)["model"]["path"]);
+  EXPECT_EQ(canonical_hash(here, "content-a"), canonical_hash(elsewhere, "content-a"));
+  EXPECT_NE(canonical_hash(here, "content-a"), canonical_hash(here, "content-b"));
 }
 
 }  // namespace
