@@ -52,8 +52,8 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
   const int64_t cols = a.axes[ar.col].size;
   f.row_axis = ar.row >= 0 ? a.axes[ar.row].name : "";
   f.col_axis = a.axes[ar.col].name;
-  if (a.axes[ar.col].is_position() && !input.prompts.empty() && !input.prompts.front().tokens.empty())
-    f.col_axis += " (tokens of prompt " + input.prompts.front().id + ")";
+  if (a.axes[ar.col].is_position()) f.col_axis += position_tokens_owner(input, a.axes[ar.col]);
+  if (ar.row >= 0 && a.axes[ar.row].is_position()) f.row_axis += position_tokens_owner(input, a.axes[ar.row]);
   f.row_labels = ar.row >= 0 ? labels_of(input, a.axes[ar.row]) : std::vector<std::string>{""};
   f.col_labels = labels_of(input, a.axes[ar.col]);
 
@@ -72,7 +72,8 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
       const int64_t idx = rest % axis.size;
       rest /= axis.size;
       base += idx * stride[ar.panel[j]];
-      const std::string label = labels_of(input, axis)[idx];
+      std::string label = labels_of(input, axis)[idx];
+      if (axis.is_position() && position_tokens_differ(input, axis)) label += " (prompt " + input.prompts.front().id + ")";
       p.title = axis.name + " " + label + (p.title.empty() ? "" : ", " + p.title);
     }
     for (int64_t r = 0; r < rows; ++r)
@@ -96,6 +97,26 @@ std::string completeness(const Aggregates& g) {
 }
 
 }  // namespace
+
+bool position_tokens_differ(const ReduceInput& input, const AxisInfo& axis) {
+  if (input.prompts.empty()) return false;
+  auto token_at = [](const std::vector<std::string>& tokens, int64_t pos) {
+    return pos >= 0 && pos < static_cast<int64_t>(tokens.size()) ? tokens[pos] : std::string();
+  };
+  const auto& first = input.prompts.front().tokens;
+  for (const auto& p : input.prompts)
+    for (int64_t i = 0; i < axis.size; ++i)
+      if (token_at(p.tokens, axis.value(i)) != token_at(first, axis.value(i))) return true;
+  return false;
+}
+
+std::string position_tokens_owner(const ReduceInput& input, const AxisInfo& axis) {
+  if (input.prompts.empty() || input.prompts.front().tokens.empty()) return "";
+  const std::string& id = input.prompts.front().id;
+  if (position_tokens_differ(input, axis)) return " (tokens of prompt " + id + "; the prompts' tokens differ)";
+  return input.prompts.size() == 1 ? " (tokens of prompt " + id + ")"
+                                   : " (tokens of all " + std::to_string(input.prompts.size()) + " prompts)";
+}
 
 std::vector<std::string> position_labels(const ReduceInput& input, const AxisInfo& axis) {
   std::vector<std::string> out;

@@ -21,4 +21,10 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
 // back to the index where the prompt is shorter or has no tokens.
 std::vector<std::string> position_labels(const ReduceInput& input, const AxisInfo& axis);
 
+// Whose tokens position_labels shows, for the axis title: " (tokens of all N prompts)" when
+// every prompt has the same tokens at the axis's positions, " (tokens of prompt ID; the
+// prompts' tokens differ)" when they do not, "" when there are no tokens.
+std::string position_tokens_owner(const ReduceInput& input, const AxisInfo& axis);
+bool position_tokens_differ(const ReduceInput& input, const AxisInfo& axis);
+
 }  // namespace csweep::report

@@ -1,5 +1,6 @@
 #include "report/html_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -22,6 +23,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-al
 th { background: #f3f3f3; } td.num { text-align: right; font-family: "DejaVu Sans Mono", monospace; }
 .tok { display: inline-block; background: #eef3fb; border: 1px solid #c9d6ea; border-radius: 3px;
        margin: 1px; padding: 0 3px; font-family: "DejaVu Sans Mono", monospace; white-space: pre; }
+.tok.diff { background: #fde8d7; border-color: #e6a46e; }
 figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #555; }
 pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 8px; overflow-x: auto; font-size: 12px; }
@@ -51,27 +53,79 @@ std::string percent(int64_t done, int64_t total) {
 
 std::string e(const std::string& s) { return html_escape(valid_utf8(s)); }
 
+// Token strings as chips, each with its id on hover; `other` (the paired prompt's tokens)
+// marks where the two differ.
+void write_tokens(std::ostream& o, const std::vector<std::string>& tokens,
+                  const std::vector<int64_t>& ids, const std::vector<int64_t>& other,
+                  bool positions = true) {
+  const size_t n = std::max(tokens.size(), ids.size());
+  for (size_t i = 0; i < n; ++i) {
+    const bool differs = i < ids.size() && i < other.size() && ids[i] != other[i];
+    o << "<span class=\"tok" << (differs ? " diff" : "") << "\"";
+    if (i < ids.size())
+      o << " title=\"" << (positions ? "pos " + std::to_string(i) + ", " : "") << "id " << ids[i]
+        << "\"";
+    o << ">" << (i < tokens.size() ? e(display_token(tokens[i])) : std::to_string(ids[i]))
+      << "</span>";
+  }
+}
+
+void write_pairs(std::ostream& o, const PromptInfo& p) {
+  auto one = [&](const std::vector<std::string>& tokens, const std::vector<int64_t>& ids,
+                 size_t i) {
+    write_tokens(
+        o, i < tokens.size() ? std::vector<std::string>{tokens[i]} : std::vector<std::string>{},
+        i < ids.size() ? std::vector<int64_t>{ids[i]} : std::vector<int64_t>{}, {}, false);
+  };
+  for (size_t i = 0; i < std::max(p.answer_ids.size(), p.wrong_ids.size()); ++i) {
+    o << (i ? "<br>" : "");
+    one(p.answer_tokens, p.answer_ids, i);
+    o << " vs ";
+    one(p.wrong_tokens, p.wrong_ids, i);
+  }
+}
+
 void write_prompts(std::ostream& o, const ReduceInput& input) {
-  o << "<h2>Prompts (" << input.prompts.size() << ")</h2>\n<table><tr><th>id</th><th>text</th><th>tokens</th></tr>\n";
+  const std::string metric = input.metric.empty() ? "metric" : e(input.metric);
+  o << "<h2>Prompts (" << input.prompts.size()
+    << ")</h2>\n<p>Tokens as TransformerLens's "
+       "<code>to_str_tokens</code> shows them (a byte that is no whole character: "
+       "<code>&lt;0xE2&gt;</code>); "
+       "hover for position and id; corrupted tokens that differ from the clean ones are "
+       "marked.</p>\n"
+    << "<table><tr><th>id</th><th>clean</th><th>corrupted</th><th>answer vs wrong</th><th>clean "
+    << metric << "</th><th>corrupted " << metric << "</th></tr>\n";
   for (size_t i = 0; i < input.prompts.size() && i < kMaxPromptRows; ++i) {
     const auto& p = input.prompts[i];
-    o << "<tr><td>" << e(p.id) << "</td><td>" << e(p.text) << "</td><td>";
-    for (const auto& t : p.tokens) o << "<span class=\"tok\">" << e(display_token(t)) << "</span>";
-    o << "</td></tr>\n";
+    o << "<tr><td>" << e(p.id) << "</td><td>";
+    if (!p.text.empty()) o << "<div>" << e(p.text) << "</div>";
+    write_tokens(o, p.tokens, p.clean_ids, {});
+    o << "</td><td>";
+    if (!p.corrupted_text.empty()) o << "<div>" << e(p.corrupted_text) << "</div>";
+    write_tokens(o, p.corrupted_tokens, p.corrupted_ids, p.clean_ids);
+    o << "</td><td>";
+    write_pairs(o, p);
+    o << "</td><td class=\"num\">" << num(p.clean_metric.value_or(std::nan("")))
+      << "</td><td class=\"num\">" << num(p.corrupted_metric.value_or(std::nan("")))
+      << "</td></tr>\n";
   }
   o << "</table>\n";
   if (input.prompts.size() > kMaxPromptRows)
     o << "<p>First " << kMaxPromptRows << " prompts shown; all are in sweep.h5 (/prompts).</p>\n";
 }
 
-void write_top(std::ostream& o, const AnalysisInput& a, const Aggregates& g, const std::vector<TopComponent>& top) {
-  o << "<h3>Top " << top.size() << " components by |" << (g.has_fraction ? "mean &minus; corrupted" : "mean")
+void write_top(std::ostream& o, const AnalysisInput& a, const Aggregates& g,
+               const std::vector<TopComponent>& top) {
+  o << "<h3>Top " << top.size() << " components by |"
+    << (g.has_fraction ? "mean &minus; corrupted" : "mean")
     << "|</h3>\n<table><tr><th>#</th><th>component</th><th>effect</th><th>mean " << e(a.metric)
-    << "</th><th>sem</th>" << (g.has_fraction ? "<th>fraction recovered</th>" : "") << "<th>prompts</th></tr>\n";
+    << "</th><th>sem</th>" << (g.has_fraction ? "<th>fraction recovered</th>" : "")
+    << "<th>prompts</th></tr>\n";
   for (size_t i = 0; i < top.size(); ++i) {
     const auto& t = top[i];
-    o << "<tr><td class=\"num\">" << i + 1 << "</td><td>" << e(t.label) << "</td><td class=\"num\">" << num(t.effect)
-      << "</td><td class=\"num\">" << num(t.mean) << "</td><td class=\"num\">" << num(t.sem) << "</td>";
+    o << "<tr><td class=\"num\">" << i + 1 << "</td><td>" << e(t.label) << "</td><td class=\"num\">"
+      << num(t.effect) << "</td><td class=\"num\">" << num(t.mean) << "</td><td class=\"num\">"
+      << num(t.sem) << "</td>";
     if (g.has_fraction) o << "<td class=\"num\">" << num(t.fraction_recovered) << "</td>";
     o << "<td class=\"num\">" << t.n_done << "</td></tr>\n";
   }
@@ -82,11 +136,14 @@ void write_analysis(std::ostream& o, const AnalysisInput& a, const Aggregates& g
                     const std::vector<TopComponent>& top, const std::vector<ReportFigure>& figures,
                     const std::filesystem::path& page_dir) {
   o << "<h2 id=\"" << e(a.name) << "\">" << e(a.name) << "</h2>\n<table class=\"meta\">";
-  o << "<tr><td>kind</td><td>" << e(a.kind) << "</td></tr><tr><td>metric</td><td>" << e(a.metric) << "</td></tr>";
+  o << "<tr><td>kind</td><td>" << e(a.kind) << "</td></tr><tr><td>metric</td><td>" << e(a.metric)
+    << "</td></tr>";
   o << "<tr><td>axes</td><td>";
-  for (size_t i = 0; i < a.axes.size(); ++i) o << (i ? " &times; " : "") << e(a.axes[i].name) << " (" << a.axes[i].size << ")";
-  o << "</td></tr><tr><td>cells done</td><td" << (g.cells_done < g.cells_total ? " class=\"partial\"" : "") << ">"
-    << g.cells_done << " / " << g.cells_total << " (" << percent(g.cells_done, g.cells_total) << ")</td></tr>";
+  for (size_t i = 0; i < a.axes.size(); ++i)
+    o << (i ? " &times; " : "") << e(a.axes[i].name) << " (" << a.axes[i].size << ")";
+  o << "</td></tr><tr><td>cells done</td><td"
+    << (g.cells_done < g.cells_total ? " class=\"partial\"" : "") << ">" << g.cells_done << " / "
+    << g.cells_total << " (" << percent(g.cells_done, g.cells_total) << ")</td></tr>";
   if (!a.clean_baseline.empty() || !a.corrupted_baseline.empty())
     o << "<tr><td>baselines (mean)</td><td>clean " << num(mean_clean_baseline(a)) << ", corrupted "
       << num(mean_corrupted_baseline(a)) << "</td></tr>";
@@ -94,8 +151,9 @@ void write_analysis(std::ostream& o, const AnalysisInput& a, const Aggregates& g
   for (const auto& f : figures) {
     if (f.analysis != a.name) continue;
     const std::string svg = std::filesystem::relative(f.svg, page_dir).generic_string();
-    o << "<figure><img alt=\"" << e(f.caption) << "\" src=\"data:image/png;base64," << base64_encode(read_file(f.png))
-      << "\"><figcaption>" << e(f.caption) << " &middot; <a href=\"" << e(svg) << "\">SVG</a></figcaption></figure>\n";
+    o << "<figure><img alt=\"" << e(f.caption) << "\" src=\"data:image/png;base64,"
+      << base64_encode(read_file(f.png)) << "\"><figcaption>" << e(f.caption)
+      << " &middot; <a href=\"" << e(svg) << "\">SVG</a></figcaption></figure>\n";
   }
   write_top(o, a, g, top);
 }
@@ -106,12 +164,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -123,9 +192,11 @@ std::string base64_encode(const std::string& bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+    const uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
                        static_cast<unsigned char>(bytes[i + 2]);
-    out += table[v >> 18], out += table[(v >> 12) & 63], out += table[(v >> 6) & 63], out += table[v & 63];
+    out += table[v >> 18], out += table[(v >> 12) & 63], out += table[(v >> 6) & 63],
+        out += table[v & 63];
   }
   if (i < bytes.size()) {
     uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
@@ -149,21 +220,26 @@ void write_html_report(const std::filesystem::path& path, const ReduceInput& inp
     << "</td></tr><tr><td>spec hash</td><td><code>" << e(input.spec_hash) << "</code></td></tr>"
     << "<tr><td>prompts</td><td>" << input.prompts.size() << "</td></tr></table>\n";
 
-  o << "<h2>Analyses</h2>\n<table><tr><th>analysis</th><th>kind</th><th>metric</th><th>cells done</th></tr>\n";
+  o << "<h2>Analyses</h2>\n<table><tr><th>analysis</th><th>kind</th><th>metric</th><th>cells "
+       "done</th></tr>\n";
   for (size_t i = 0; i < input.analyses.size(); ++i) {
     const auto& a = input.analyses[i];
     const auto& g = aggregates[i];
-    o << "<tr><td><a href=\"#" << e(a.name) << "\">" << e(a.name) << "</a></td><td>" << e(a.kind) << "</td><td>"
-      << e(a.metric) << "</td><td" << (g.cells_done < g.cells_total ? " class=\"partial\"" : "") << ">"
-      << g.cells_done << " / " << g.cells_total << " (" << percent(g.cells_done, g.cells_total) << ")</td></tr>\n";
+    o << "<tr><td><a href=\"#" << e(a.name) << "\">" << e(a.name) << "</a></td><td>" << e(a.kind)
+      << "</td><td>" << e(a.metric) << "</td><td"
+      << (g.cells_done < g.cells_total ? " class=\"partial\"" : "") << ">" << g.cells_done << " / "
+      << g.cells_total << " (" << percent(g.cells_done, g.cells_total) << ")</td></tr>\n";
   }
   o << "</table>\n";
   write_prompts(o, input);
   for (size_t i = 0; i < input.analyses.size(); ++i)
     write_analysis(o, input.analyses[i], aggregates[i], top[i], figures, path.parent_path());
   o << "<h2>Job spec</h2>\n<pre>" << e(input.spec_yaml) << "</pre>\n";
-  o << "<h2>Provenance</h2>\n<pre>" << e(input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre>\n";
-  o << "<p style=\"color:#888;font-size:12px\">Written by <code>csweep reduce</code>; the numbers are in "
+  o << "<h2>Provenance</h2>\n<pre>"
+    << e(input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+    << "</pre>\n";
+  o << "<p style=\"color:#888;font-size:12px\">Written by <code>csweep reduce</code>; the numbers "
+       "are in "
        "<code>sweep.h5</code> next to this page.</p>\n</body></html>\n";
 
   const std::filesystem::path tmp = path.string() + ".tmp";

@@ -26,10 +26,19 @@ struct AxisInfo {
   bool is_position() const { return name == "pos" || name == "position"; }
 };
 
+// One prompt pair as the job resolved it. Token strings are Tokenizer::token_text's display
+// form (" Mary", "<0xE2>"); empty when the model folder has no tokenizer.
 struct PromptInfo {
   std::string id;
   std::string text;                 // clean prompt text ("" when unknown)
   std::vector<std::string> tokens;  // clean prompt token strings, one per position
+  std::string corrupted_text;
+  std::vector<std::string> corrupted_tokens;
+  std::vector<int64_t> clean_ids, corrupted_ids;
+  std::vector<int64_t> answer_ids, wrong_ids;  // pair i: answer_ids[i] vs wrong_ids[i]
+  std::vector<std::string> answer_tokens, wrong_tokens;
+  // The job's metric on the unpatched clean and corrupted runs, as the workers recorded it.
+  std::optional<double> clean_metric, corrupted_metric;
 };
 
 // One analysis of the job: its grid and, per prompt, one float per cell in row-major order
@@ -58,6 +67,7 @@ struct ReduceInput {
   std::string model;      // model path or name as written in the job
   std::string spec_yaml;  // the job spec as stored (text)
   std::string spec_hash;  // canonical hash of the spec
+  std::string metric;     // the job's metric ("logit_diff"); "" when the spec was not readable
   nlohmann::json provenance = nlohmann::json::object();  // versions, git SHA, hosts, seed...
   std::vector<PromptInfo> prompts;
   std::vector<AnalysisInput> analyses;

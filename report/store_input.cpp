@@ -54,6 +54,12 @@ void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
     for (size_t p = 0; p < n; ++p) {
       if (!r.known[ai][p]) continue;
       double clean = r.values[ai][p].clean, corrupted = r.values[ai][p].corrupted;
+      // Patching ran the unpatched clean and corrupted prompts: their metrics are the prompt's
+      // (other kinds' second run is another one: noised, ablated).
+      auto& prompt = input.prompts[p];
+      const bool patching = a.kind == "activation_patching" || a.kind == "attribution_patching";
+      if (patching && !prompt.clean_metric && std::isfinite(clean)) prompt.clean_metric = clean;
+      if (patching && !prompt.corrupted_metric && std::isfinite(corrupted)) prompt.corrupted_metric = corrupted;
       if (effects) clean -= corrupted, corrupted = std::isfinite(corrupted) ? 0.0 : corrupted;
       if (std::isfinite(clean)) a.clean_baseline[p] = clean;
       if (std::isfinite(corrupted)) a.corrupted_baseline[p] = corrupted;
@@ -90,6 +96,13 @@ void read_baselines(const fs::path& file, ReduceInput& input) {
 }
 
 #ifdef CSWEEP_HAVE_JOBS
+std::vector<std::string> token_texts(const model::Tokenizer* tokenizer, const std::vector<int64_t>& ids) {
+  std::vector<std::string> out;
+  if (tokenizer)
+    for (int64_t id : ids) out.push_back(tokenizer->token_text(id));
+  return out;
+}
+
 void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   input.job_name = spec.name;
   input.model = spec.model.path.string();
@@ -103,12 +116,18 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
     for (const auto& sp : spec.prompts) {
       if (sp.id != p.id) continue;
       p.text = sp.clean_text;
-      if (tokenizer)
-        for (int64_t id : sp.clean) p.tokens.push_back(tokenizer->token_text(id));
+      p.corrupted_text = sp.corrupted_text;
+      p.clean_ids = sp.clean, p.corrupted_ids = sp.corrupted;
+      p.answer_ids = sp.answers, p.wrong_ids = sp.wrongs;
+      p.tokens = token_texts(tokenizer.get(), sp.clean);
+      p.corrupted_tokens = token_texts(tokenizer.get(), sp.corrupted);
+      p.answer_tokens = token_texts(tokenizer.get(), sp.answers);
+      p.wrong_tokens = token_texts(tokenizer.get(), sp.wrongs);
       break;
     }
   }
-  for (auto& a : input.analyses) a.metric = jobs::metric_name(spec.metric);
+  input.metric = jobs::metric_name(spec.metric);
+  for (auto& a : input.analyses) a.metric = input.metric;
 }
 #endif
 
@@ -153,7 +172,11 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
   input.spec_yaml = c.spec_yaml;
   input.spec_hash = c.spec_hash;
   input.provenance = c.provenance.is_object() ? c.provenance : nlohmann::json::object();
-  for (const auto& id : c.layout.prompt_ids) input.prompts.push_back({id, "", {}});
+  for (const auto& id : c.layout.prompt_ids) {
+    PromptInfo p;
+    p.id = id;
+    input.prompts.push_back(std::move(p));
+  }
 
   for (const auto& r : c.analyses) {
     AnalysisInput a;

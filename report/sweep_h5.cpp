@@ -1,7 +1,9 @@
 #include "report/sweep_h5.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 #include <system_error>
 
@@ -14,9 +16,18 @@ namespace {
 constexpr const char* kFormat = "csweep.sweep/1";
 // Attributes live in the object header (64 KiB); long texts get a dataset and a short attr.
 constexpr size_t kMaxAttrText = 32 * 1024;
-const std::set<std::string> kReserved = {"prompt", "per_prompt", "done", "n_done", "mean", "std",
-                                         "sem", "fraction_recovered", "fraction_recovered_per_prompt",
-                                         "clean_baseline", "corrupted_baseline", "top_k",
+const std::set<std::string> kReserved = {"prompt",
+                                         "per_prompt",
+                                         "done",
+                                         "n_done",
+                                         "mean",
+                                         "std",
+                                         "sem",
+                                         "fraction_recovered",
+                                         "fraction_recovered_per_prompt",
+                                         "clean_baseline",
+                                         "corrupted_baseline",
+                                         "top_k",
                                          "position_tokens"};
 
 std::string h5_name(const std::string& name) {
@@ -68,7 +79,8 @@ struct AnalysisWriter {
     for (size_t p = 0; p < n_prompts; ++p)
       for (size_t c = 0; c < cells; ++c) {
         done[p * cells + c] = a.done[p][c] ? 1 : 0;
-        per_prompt[p * cells + c] = a.done[p][c] ? a.values[p][c] : std::numeric_limits<float>::quiet_NaN();
+        per_prompt[p * cells + c] =
+            a.done[p][c] ? a.values[p][c] : std::numeric_limits<float>::quiet_NaN();
       }
     with_axes(w.floats(group, "per_prompt", prompt_dims, per_prompt.data()), true);
     with_axes(w.uint8s(group, "done", prompt_dims, done.data()), true);
@@ -77,7 +89,8 @@ struct AnalysisWriter {
     with_axes(w.floats(group, "std", cell_dims, g.std.data()), false);
     with_axes(w.floats(group, "sem", cell_dims, g.sem.data()), false);
     if (g.has_fraction) {
-      with_axes(w.floats(group, "fraction_recovered", cell_dims, g.fraction_recovered.data()), false);
+      with_axes(w.floats(group, "fraction_recovered", cell_dims, g.fraction_recovered.data()),
+                false);
       std::vector<float> fpp;
       for (const auto& row : g.fraction_per_prompt) fpp.insert(fpp.end(), row.begin(), row.end());
       with_axes(w.floats(group, "fraction_recovered_per_prompt", prompt_dims, fpp.data()), true);
@@ -95,7 +108,8 @@ struct AnalysisWriter {
     w.attr(group, "axes", axis_names);
     w.attr(group, "cells_done", g.cells_done);
     w.attr(group, "cells_total", g.cells_total);
-    w.attr(group, "complete", g.cells_total ? static_cast<double>(g.cells_done) / g.cells_total : 0.0);
+    w.attr(group, "complete",
+           g.cells_total ? static_cast<double>(g.cells_done) / g.cells_total : 0.0);
     w.attr(group, "has_fraction_recovered", static_cast<int64_t>(g.has_fraction));
   }
 
@@ -130,7 +144,8 @@ struct AnalysisWriter {
     names.insert(names.end(), axis_names.begin(), axis_names.end());
     w.attr(ds, "axes", names);
     const size_t first = has_prompt_dim ? 0 : 1;
-    for (size_t d = 0; d < names.size(); ++d) w.attach(ds, scales[first + d], static_cast<unsigned>(d), names[d]);
+    for (size_t d = 0; d < names.size(); ++d)
+      w.attach(ds, scales[first + d], static_cast<unsigned>(d), names[d]);
   }
 
   void write_baseline(const std::string& name, const std::vector<std::optional<double>>& b) {
@@ -150,7 +165,8 @@ struct AnalysisWriter {
       for (const auto& p : input.prompts)
         for (int64_t i = 0; i < axis.size; ++i) {
           const int64_t pos = axis.value(i);
-          tokens.push_back(pos >= 0 && pos < static_cast<int64_t>(p.tokens.size()) ? p.tokens[pos] : "");
+          tokens.push_back(pos >= 0 && pos < static_cast<int64_t>(p.tokens.size()) ? p.tokens[pos]
+                                                                                   : "");
         }
       h5::Handle ds = w.strings(group, "position_tokens",
                                 {input.prompts.size(), static_cast<hsize_t>(axis.size)}, tokens);
@@ -187,7 +203,8 @@ struct AnalysisWriter {
       std::vector<int64_t> idx;
       for (const auto& c : top) idx.push_back(a.axes[i].value(c.index[i]));
       const std::string name = h5_name(a.axes[i].name);
-      w.int64s(t, kReserved.count(name) || name == "label" ? "axis_" + name : name, {k}, idx.data());
+      w.int64s(t, kReserved.count(name) || name == "label" ? "axis_" + name : name, {k},
+               idx.data());
     }
   }
 };
@@ -197,25 +214,73 @@ void write_text(const h5::Writer& w, hid_t root, const std::string& name, const 
   if (text.size() <= kMaxAttrText) w.attr(root, name, text);
 }
 
+// One row per prompt, padded to the longest: "" for strings, -1 for ids. `axes` names the
+// dimensions for readers without dimension scales.
+template <class T>
+std::vector<T> padded(const ReduceInput& input, std::vector<T> PromptInfo::*field, const T& pad,
+                      size_t& width) {
+  width = 0;
+  for (const auto& p : input.prompts) width = std::max(width, (p.*field).size());
+  std::vector<T> out;
+  for (const auto& p : input.prompts)
+    for (size_t i = 0; i < width; ++i) out.push_back(i < (p.*field).size() ? (p.*field)[i] : pad);
+  return out;
+}
+
+void write_padded_strings(const h5::Writer& w, hid_t g, const ReduceInput& input,
+                          const std::string& name, std::vector<std::string> PromptInfo::*field,
+                          const std::string& axis) {
+  size_t width = 0;
+  const auto data = padded(input, field, std::string(), width);
+  h5::Handle ds = w.strings(g, name, {input.prompts.size(), width}, data);
+  w.attr(ds, "axes", std::vector<std::string>{"prompt", axis});
+}
+
+void write_padded_ids(const h5::Writer& w, hid_t g, const ReduceInput& input,
+                      const std::string& name, std::vector<int64_t> PromptInfo::*field,
+                      const std::string& axis) {
+  size_t width = 0;
+  const auto data = padded(input, field, int64_t{-1}, width);
+  h5::Handle ds = w.int64s(g, name, {input.prompts.size(), width}, data.data());
+  w.attr(ds, "axes", std::vector<std::string>{"prompt", axis});
+  w.attr(ds, "padding", int64_t{-1});
+}
+
+void write_prompt_metric(const h5::Writer& w, hid_t g, const ReduceInput& input,
+                         const std::string& name, std::optional<double> PromptInfo::*field) {
+  std::vector<double> v;
+  for (const auto& p : input.prompts)
+    v.push_back((p.*field).value_or(std::numeric_limits<double>::quiet_NaN()));
+  h5::Handle ds = w.doubles(g, name, {v.size()}, v.data());
+  w.attr(ds, "axes", std::vector<std::string>{"prompt"});
+  w.attr(ds, "metric", input.metric);
+}
+
+// Everything a reader needs to see what was run: both prompts as ids and token strings,
+// the answer/wrong pairs, and the metric of the unpatched runs (NaN where not recorded).
 void write_prompts(const h5::Writer& w, hid_t root, const ReduceInput& input) {
   h5::Handle g = w.group(root, "prompts");
   const hsize_t n = input.prompts.size();
-  size_t max_len = 0;
-  std::vector<std::string> ids, texts;
+  std::vector<std::string> ids, texts, corrupted_texts;
   std::vector<int64_t> lengths;
   for (const auto& p : input.prompts) {
-    ids.push_back(p.id), texts.push_back(p.text);
-    lengths.push_back(static_cast<int64_t>(p.tokens.size()));
-    max_len = std::max(max_len, p.tokens.size());
+    ids.push_back(p.id), texts.push_back(p.text), corrupted_texts.push_back(p.corrupted_text);
+    lengths.push_back(static_cast<int64_t>(std::max(p.tokens.size(), p.clean_ids.size())));
   }
-  std::vector<std::string> tokens;
-  for (const auto& p : input.prompts)
-    for (size_t i = 0; i < max_len; ++i) tokens.push_back(i < p.tokens.size() ? p.tokens[i] : "");
   w.strings(g, "id", {n}, ids);
   w.strings(g, "text", {n}, texts);
+  w.strings(g, "corrupted_text", {n}, corrupted_texts);
   w.int64s(g, "n_tokens", {n}, lengths.data());
-  h5::Handle t = w.strings(g, "tokens", {n, max_len}, tokens);
-  w.attr(t, "axes", std::vector<std::string>{"prompt", "pos"});
+  write_padded_strings(w, g, input, "tokens", &PromptInfo::tokens, "pos");
+  write_padded_strings(w, g, input, "corrupted_tokens", &PromptInfo::corrupted_tokens, "pos");
+  write_padded_ids(w, g, input, "clean_ids", &PromptInfo::clean_ids, "pos");
+  write_padded_ids(w, g, input, "corrupted_ids", &PromptInfo::corrupted_ids, "pos");
+  write_padded_ids(w, g, input, "answer_ids", &PromptInfo::answer_ids, "pair");
+  write_padded_ids(w, g, input, "wrong_ids", &PromptInfo::wrong_ids, "pair");
+  write_padded_strings(w, g, input, "answer_tokens", &PromptInfo::answer_tokens, "pair");
+  write_padded_strings(w, g, input, "wrong_tokens", &PromptInfo::wrong_tokens, "pair");
+  write_prompt_metric(w, g, input, "clean_metric", &PromptInfo::clean_metric);
+  write_prompt_metric(w, g, input, "corrupted_metric", &PromptInfo::corrupted_metric);
 }
 
 }  // namespace
@@ -236,7 +301,8 @@ void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
     for (const auto& a : input.analyses) names.push_back(a.name);
     w.attr(root, "analyses", names);
     write_text(w, root, "job_spec", input.spec_yaml);
-    write_text(w, root, "provenance", input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    write_text(w, root, "provenance",
+               input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     write_prompts(w, root, input);
     h5::Handle analyses = w.group(root, "analyses");
     for (size_t i = 0; i < input.analyses.size(); ++i) {

@@ -61,7 +61,7 @@ std::string Tokenizer::token_string(int64_t id) const {
   return impl_->strings[id];
 }
 
-std::string Tokenizer::token_text(int64_t id) const { return tokenizer::to_valid_utf8(decode({id})); }
+std::string Tokenizer::token_text(int64_t id) const { return tokenizer::escape_invalid_utf8(decode({id})); }
 
 std::optional<int64_t> Tokenizer::token_id(const std::string& token_string) const {
   auto it = impl_->ids.find(token_string);

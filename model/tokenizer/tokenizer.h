@@ -35,8 +35,9 @@ class Tokenizer {
   // The vocabulary string of one id as Hugging Face's convert_ids_to_tokens gives it
   // ("Ġthe", "<|endoftext|>").
   std::string token_string(int64_t id) const;
-  // The text one id decodes to (" the"), always valid UTF-8 (an incomplete multi-byte
-  // sequence becomes U+FFFD): the display form for reports and `csweep tokenize`.
+  // The text one id decodes to (" the"), as TransformerLens's to_str_tokens shows it, but
+  // never U+FFFD: a byte that is no whole UTF-8 character on its own is written "<0xE2>".
+  // Always valid UTF-8: the display form for reports, `csweep tokenize` and `forward`.
   std::string token_text(int64_t id) const;
 
   // The id of a vocabulary string ("Ġthe", "<|endoftext|>"), if any.

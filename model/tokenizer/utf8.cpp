@@ -49,22 +49,46 @@ std::optional<size_t> first_invalid_utf8(std::string_view s) {
   return std::nullopt;
 }
 
-std::string to_valid_utf8(std::string_view s) {
+namespace {
+// s with its well-formed sequences kept and each ill-formed part rewritten by `bad`, which
+// appends its replacement for the part starting at s[i] and returns the bytes it consumed.
+template <class Bad>
+std::string rewrite_invalid(std::string_view s, Bad bad) {
   std::string out;
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
-    size_t len = sequence_length(s, i);
+    const size_t len = sequence_length(s, i);
     if (len > 0) {
       out.append(s.substr(i, len));
       i += len;
     } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+      i += bad(s, i, out);
     }
   }
   return out;
+}
+}  // namespace
+
+std::string to_valid_utf8(std::string_view s) {
+  return rewrite_invalid(s, [](std::string_view t, size_t i, std::string& out) {
+    out += "\xEF\xBF\xBD";
+    size_t n = 1;
+    while (i + n < t.size() && (static_cast<unsigned char>(t[i + n]) & 0xC0) == 0x80) ++n;
+    return n;
+  });
+}
+
+std::string escape_invalid_utf8(std::string_view s) {
+  return rewrite_invalid(s, [](std::string_view t, size_t i, std::string& out) {
+    static const char* hex = "0123456789ABCDEF";
+    const auto b = static_cast<unsigned char>(t[i]);
+    out += "<0x";
+    out += hex[b >> 4];
+    out += hex[b & 15];
+    out += '>';
+    return size_t{1};
+  });
 }
 
 }  // namespace csweep::model::tokenizer

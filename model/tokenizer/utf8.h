@@ -14,4 +14,8 @@ std::optional<size_t> first_invalid_utf8(std::string_view s);
 // s with every ill-formed sequence replaced by U+FFFD (one per maximal bad subpart).
 std::string to_valid_utf8(std::string_view s);
 
+// s with every byte of an ill-formed sequence written as "<0xE2>" (the form Hugging Face's
+// byte-fallback vocabularies use): valid UTF-8 that still shows which bytes a token holds.
+std::string escape_invalid_utf8(std::string_view s);
+
 }  // namespace csweep::model::tokenizer

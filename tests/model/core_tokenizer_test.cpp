@@ -305,15 +305,22 @@ TEST(Gpt2Tokenizer, KnownIdsAndSpecialToken) {
   EXPECT_TRUE(tokenizer->encode("").empty());
 }
 
-TEST(Gpt2Tokenizer, PartialCharactersDecodeToBytesAndDisplayAsReplacement) {
+TEST(Gpt2Tokenizer, PartialCharactersDecodeToBytesAndDisplayAsTheirBytes) {
   auto tokenizer = load_tokenizer(gpt2_vocab_folder());
   std::string text = "\xF0\x9F\xA6\x8A fox";  // 🦊: several byte-level tokens
   auto ids = tokenizer->encode(text);
   ASSERT_GE(ids.size(), 3u);
   EXPECT_EQ(tokenizer->decode(ids), text);
-  std::string first = tokenizer->token_text(ids[0]);
-  EXPECT_FALSE(csweep::model::tokenizer::first_invalid_utf8(first).has_value());
-  EXPECT_NE(first.find("\xEF\xBF\xBD"), std::string::npos);
+  // Each piece shows the bytes it holds, never U+FFFD; together they spell the bytes of 🦊.
+  std::string shown;
+  for (size_t i = 0; i + 1 < ids.size(); ++i) {
+    const std::string piece = tokenizer->token_text(ids[i]);
+    EXPECT_FALSE(csweep::model::tokenizer::first_invalid_utf8(piece).has_value());
+    EXPECT_EQ(piece.find("\xEF\xBF\xBD"), std::string::npos) << piece;
+    shown += piece;
+  }
+  EXPECT_EQ(shown, "<0xF0><0x9F><0xA6><0x8A>");
+  EXPECT_EQ(tokenizer->token_text(ids.back()), " fox");
 }
 
 TEST(Gpt2Tokenizer, TokenizerJsonMatchesVocabAndMerges) {

@@ -26,6 +26,9 @@ with h5py.File(sys.argv[1], "r") as f:
     out["provenance"] = json.loads(f["provenance"].asstr()[()])
     out["prompt_ids"] = plain(f["prompts/id"].asstr()[:])
     out["prompt_tokens"] = plain(f["prompts/tokens"].asstr()[:])
+    out["prompts"] = {k: {"values": plain(ds.asstr()[()] if ds.dtype.kind == "O" else ds[()]),
+                          "attrs": {a: plain(v) for a, v in ds.attrs.items()}}
+                      for k, ds in f["prompts"].items()}
     out["analyses"] = {}
     for name, g in f["analyses"].items():
         a = {"attrs": {k: plain(v) for k, v in g.attrs.items()}, "datasets": {}}

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report/aggregate.h"
+#include "report/figures.h"
 #include "report/reduce.h"
 #include "sample_input.h"
 #include "test_util.h"
@@ -42,6 +43,21 @@ TEST(ReportReduce, SweepH5IsSelfDescribingForH5py) {
   EXPECT_EQ(j["provenance"]["git_sha"], "deadbeef");
   EXPECT_EQ(j["prompt_ids"], json({"p0", "p1", "p2"}));
   EXPECT_EQ(j["prompt_tokens"][0][1], " Mary");
+  // Both prompts of each pair, as ids and strings (a lone byte as <0xE2>), the answer/wrong
+  // pairs and the unpatched runs' metric: what a reader needs to see what was run.
+  const json& prompts = j["prompts"];
+  EXPECT_EQ(prompts["corrupted_tokens"]["values"][0], json({"When", " Mary", " and", " Kate", " went", " to"}));
+  EXPECT_EQ(prompts["corrupted_tokens"]["values"][2][3], "<0xE2>");
+  EXPECT_EQ(prompts["corrupted_text"]["values"][1], "When Anna and Tom went to");
+  EXPECT_EQ(prompts["clean_ids"]["values"][1], json({100, 101, 102, 103, 104, 105}));
+  EXPECT_EQ(prompts["corrupted_ids"]["values"][1], json({100, 101, 102, 901, 104, 105}));
+  EXPECT_EQ(prompts["corrupted_ids"]["attrs"]["axes"], json({"prompt", "pos"}));
+  EXPECT_EQ(prompts["answer_ids"]["values"], json::parse("[[103], [103], [103]]"));
+  EXPECT_EQ(prompts["wrong_tokens"]["values"][2], json({" Ann"}));
+  EXPECT_EQ(prompts["answer_tokens"]["values"][0], json({" John"}));
+  EXPECT_EQ(prompts["clean_metric"]["values"], json({2.0, 2.0, nullptr}));
+  EXPECT_EQ(prompts["corrupted_metric"]["values"][0], -1.0);
+  EXPECT_EQ(prompts["clean_metric"]["attrs"]["metric"], "logit_diff");
 
   const json& heads = j["analyses"]["head_patching"];
   EXPECT_EQ(heads["attrs"]["axes"], json({"layer", "pos", "head"}));
@@ -96,6 +112,31 @@ TEST(ReportReduce, ReportsCompletenessAndWritesEveryHeatmap) {
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);  // nothing fetched from outside
   EXPECT_NE(html.find("60 / 72 (83%)"), std::string::npos);
+  // The prompts table: corrupted tokens (the changed one marked), a lone byte as its bytes
+  // (never U+FFFD), answer vs wrong, the baselines.
+  EXPECT_NE(html.find("<span class=\"tok diff\" title=\"pos 3, id 901\"> Tom</span>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;0xE2&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("\xEF\xBF\xBD"), std::string::npos);
+  EXPECT_NE(html.find("title=\"id 103\"> John</span> vs <span class=\"tok\" title=\"id 101\"> Mary"),
+            std::string::npos);
+  EXPECT_NE(html.find("<th>clean logit_diff</th>"), std::string::npos);
+}
+
+// Position labels show the first prompt's tokens; the axis says so, and that the prompts'
+// tokens differ there (the sample's names differ at positions 1 and 3).
+TEST(ReportFigures, PositionAxesSayWhoseTokensTheyShow) {
+  const ReduceInput in = sample_input();
+  const auto figures = analysis_figures(in, in.analyses[0], aggregate(in.analyses[0]));
+  ASSERT_FALSE(figures.empty());
+  EXPECT_EQ(figures[0].col_axis, "head");
+  EXPECT_NE(figures[0].panels[0].title.find("pos 1: Mary (prompt p0)"), std::string::npos) << figures[0].panels[0].title;
+  const auto tracing = analysis_figures(in, in.analyses[1], aggregate(in.analyses[1]));
+  EXPECT_EQ(tracing[0].col_axis, "pos (tokens of prompt p0; the prompts' tokens differ)");
+
+  ReduceInput same = in;
+  for (auto& p : same.prompts) p.tokens = in.prompts[0].tokens;
+  EXPECT_EQ(analysis_figures(same, same.analyses[1], aggregate(same.analyses[1]))[0].col_axis,
+            "pos (tokens of all 3 prompts)");
 }
 
 // Opens report.html from disk in headless Chromium: every image must decode, and the

@@ -10,7 +10,9 @@
 namespace csweep::report::testing {
 
 // value(prompt p, cell c) = (c % 7 - 3) * 0.5 + p * 0.25
-inline float sample_value(int64_t p, int64_t c) { return static_cast<float>((c % 7 - 3) * 0.5 + p * 0.25); }
+inline float sample_value(int64_t p, int64_t c) {
+  return static_cast<float>((c % 7 - 3) * 0.5 + p * 0.25);
+}
 
 inline AnalysisInput sample_analysis(const std::string& name, const std::string& kind,
                                      std::vector<AxisInfo> axes, int n_prompts) {
@@ -35,17 +37,39 @@ inline AxisInfo index_axis(const std::string& name, int64_t size) {
   return a;
 }
 
+// A clean/corrupted pair: the corrupted prompt replaces the second name (position 3) with
+// `other`; ids are 100 + position (the replacement 900 + prompt), the answer is the clean
+// second name's id, the wrong one the first name's; baselines 2.0 and -1.0 but for p2.
+inline PromptInfo sample_prompt(const std::string& id, const std::vector<std::string>& tokens,
+                                const std::string& other) {
+  PromptInfo p;
+  p.id = id;
+  p.tokens = tokens;
+  for (const auto& t : tokens) p.text += t;
+  p.corrupted_tokens = tokens;
+  p.corrupted_tokens[3] = other;
+  for (const auto& t : p.corrupted_tokens) p.corrupted_text += t;
+  for (int64_t i = 0; i < static_cast<int64_t>(tokens.size()); ++i) p.clean_ids.push_back(100 + i);
+  p.corrupted_ids = p.clean_ids;
+  p.corrupted_ids[3] = 900 + (id.back() - '0');
+  p.answer_ids = {103}, p.answer_tokens = {tokens[3]};
+  p.wrong_ids = {101}, p.wrong_tokens = {tokens[1]};
+  if (id != "p2") p.clean_metric = 2.0, p.corrupted_metric = -1.0;
+  return p;
+}
+
 inline ReduceInput sample_input() {
   ReduceInput in;
   in.job_name = "ioi-sample";
   in.model = "examples/models/gpt2-tiny";
   in.spec_yaml = "name: ioi-sample\nmetric: logit_diff\n";
   in.spec_hash = "0123abcd";
-  in.provenance = {{"csweep_version", "0.1.0"}, {"git_sha", "deadbeef"}, {"hosts", {"node1"}}, {"seed", 7}};
-  const std::vector<std::string> tokens = {"When", " Mary", " and", " John", " went", " to"};
-  in.prompts = {{"p0", "When Mary and John went to", tokens},
-                {"p1", "When Anna and Bob went to", {"When", " Anna", " and", " Bob", " went", " to"}},
-                {"p2", "When Ann and Tim went to", {"When", " Ann", " and", " Tim", " went", " to"}}};
+  in.provenance = {
+      {"csweep_version", "0.1.0"}, {"git_sha", "deadbeef"}, {"hosts", {"node1"}}, {"seed", 7}};
+  in.metric = "logit_diff";
+  in.prompts = {sample_prompt("p0", {"When", " Mary", " and", " John", " went", " to"}, " Kate"),
+                sample_prompt("p1", {"When", " Anna", " and", " Bob", " went", " to"}, " Tom"),
+                sample_prompt("p2", {"When", " Ann", " and", " Tim", " went", " to"}, "<0xE2>")};
 
   // Positions 1, 3, 5 of the prompts (labels are the model positions).
   AxisInfo pos{"pos", 3, {"1", "3", "5"}, {1, 3, 5}};
@@ -57,9 +81,11 @@ inline ReduceInput sample_input() {
   for (int64_t c = heads.cells() / 2; c < heads.cells(); ++c) heads.done[2][c] = 0;
   in.analyses.push_back(heads);
 
-  in.analyses.push_back(sample_analysis("resid_tracing", "causal_tracing", {index_axis("layer", 4), pos}, 3));
+  in.analyses.push_back(
+      sample_analysis("resid_tracing", "causal_tracing", {index_axis("layer", 4), pos}, 3));
   AxisInfo site{"site", 3, {"resid_post", "attn_out", "mlp_out"}, {-1, -1, -1}};
-  in.analyses.push_back(sample_analysis("site_ablation", "ablation", {site, index_axis("layer", 4)}, 3));
+  in.analyses.push_back(
+      sample_analysis("site_ablation", "ablation", {site, index_axis("layer", 4)}, 3));
   return in;
 }
 
