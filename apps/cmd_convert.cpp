@@ -8,6 +8,7 @@
 #include "apps/command.h"
 #include "common/error.h"
 #include "model/gguf/gguf_convert.h"
+#include "model/weight_dtype.h"
 
 namespace csweep::apps {
 namespace {
@@ -17,16 +18,9 @@ struct ConvertArgs {
   bool force = false, json = false;
 };
 
-model::DType parse_weight_dtype(const std::string& s) {
-  if (s == "float32") return model::DType::F32;
-  if (s == "bfloat16") return model::DType::BF16;
-  if (s == "float16") return model::DType::F16;
-  throw Error("--dtype: unknown '" + s + "' (float32, bfloat16 or float16)");
-}
-
 int run_convert_gguf(const ConvertArgs& a) {
   model::gguf::ConvertOptions opt;
-  opt.dtype = parse_weight_dtype(a.dtype);
+  opt.dtype = model::weight_dtype(a.dtype, "--dtype");
   opt.overwrite = a.force;
   auto summary = model::gguf::convert_gguf(a.file, a.out, opt);
   if (a.json) {

@@ -12,7 +12,9 @@
 #include "apps/command.h"
 #include "common/error.h"
 #include "model/model.h"
+#include "model/tensor_io.h"
 #include "model/tokenizer/tokenizer.h"
+#include "model/weight_dtype.h"
 
 namespace csweep::apps {
 namespace {
@@ -43,13 +45,6 @@ std::vector<int64_t> parse_token_list(const std::string& list) {
   return ids;
 }
 
-c10::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32") return at::kFloat;
-  if (s == "bfloat16") return at::kBFloat16;
-  if (s == "float16") return at::kHalf;
-  throw Error("--dtype: unknown '" + s + "' (float32, bfloat16 or float16)");
-}
-
 c10::Device parse_device(const std::string& s) {
   try {
     return c10::Device(s);
@@ -60,7 +55,7 @@ c10::Device parse_device(const std::string& s) {
 
 int run_forward(const ForwardArgs& a) {
   if (a.prompt.empty() == a.tokens.empty()) throw Error("forward: give exactly one of --prompt and --tokens");
-  model::LoadOptions load{parse_dtype(a.dtype), parse_device(a.device)};
+  model::LoadOptions load{model::scalar_type(model::weight_dtype(a.dtype, "--dtype")), parse_device(a.device)};
   std::shared_ptr<model::Tokenizer> tokenizer;
   if (model::has_tokenizer(a.model)) tokenizer = model::load_tokenizer(a.model);
   std::vector<int64_t> ids;

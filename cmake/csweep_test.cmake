@@ -5,6 +5,8 @@ function(csweep_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest_main)
+  # tests/test_paths.h and the other shared test helpers are included as "tests/...".
+  target_include_directories(${T_NAME} PRIVATE ${CSWEEP_SOURCE_DIR})
   target_compile_definitions(${T_NAME} PRIVATE
     CSWEEP_SOURCE_DIR="${CSWEEP_SOURCE_DIR}"
     CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}"

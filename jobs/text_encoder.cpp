@@ -1,10 +1,7 @@
 #include "jobs/text_encoder.h"
 
 #include "common/error.h"
-
-#ifdef CSWEEP_HAVE_TOKENIZER
 #include "model/tokenizer/tokenizer.h"
-#endif
 
 namespace csweep::jobs {
 
@@ -14,7 +11,6 @@ std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const
                                                         const std::string& path, const std::string& text) {
   if (!tried_) {
     tried_ = true;
-#ifdef CSWEEP_HAVE_TOKENIZER
     if (model_dir_.empty()) {
       unavailable_ = "text prompts need the model's tokenizer, but model.path is not usable";
     } else if (!model::has_tokenizer(model_dir_)) {
@@ -27,11 +23,7 @@ std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const
         unavailable_ = std::string("cannot load the tokenizer: ") + e.what();
       }
     }
-#else
-    unavailable_ = "text prompts need the tokenizer, which this build of csweep lacks; give token ids instead";
-#endif
   }
-#ifdef CSWEEP_HAVE_TOKENIZER
   if (tokenizer_) {
     try {
       return tokenizer_->encode(text);
@@ -40,7 +32,6 @@ std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const
       return std::nullopt;
     }
   }
-#endif
   src.error(at, path + ": " + unavailable_);
   return std::nullopt;
 }

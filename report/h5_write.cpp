@@ -23,18 +23,6 @@ hsize_t count(const Writer::Dims& dims) {
 
 }  // namespace
 
-Handle& Handle::operator=(Handle&& o) noexcept {
-  if (this != &o) {
-    if (id_ >= 0 && close_) close_(id_);
-    id_ = o.id_, close_ = o.close_, o.id_ = -1;
-  }
-  return *this;
-}
-
-Handle::~Handle() {
-  if (id_ >= 0 && close_) close_(id_);
-}
-
 void Writer::check(herr_t status, const std::string& object, const std::string& what) const {
   if (status < 0) throw error_at(file_, object, "HDF5 failed to " + what);
 }

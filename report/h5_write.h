@@ -1,30 +1,18 @@
 #pragma once
-// Small RAII and write helpers over the HDF5 C API for sweep.h5. Every failure throws
-// csweep::Error "FILE: OBJECT: reason" (HDF5's own error stack printing is turned off).
+// Write helpers over the HDF5 C API for sweep.h5 (ids owned by store/hdf5_handle.h's Handle).
+// Every failure throws csweep::Error "FILE: OBJECT: reason" (HDF5's own error stack printing is
+// turned off).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <hdf5.h>
 
+#include "store/hdf5_handle.h"
+
 namespace csweep::report::h5 {
 
-class Handle {
- public:
-  Handle() = default;
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Handle& operator=(Handle&& o) noexcept;
-  ~Handle();
-  hid_t id() const { return id_; }
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
+using Handle = store::h5::Handle;
 
 // The file all errors are reported against; one writer per process at a time.
 class Writer {

@@ -8,10 +8,8 @@
 #include "common/log.h"
 #include "store/baselines.h"
 #include "store/reader.h"
-#ifdef CSWEEP_HAVE_JOBS
 #include "jobs/job_spec.h"
 #include "model/tokenizer/tokenizer.h"
-#endif
 
 namespace fs = std::filesystem;
 
@@ -95,7 +93,6 @@ void read_baselines(const fs::path& file, ReduceInput& input) {
   }
 }
 
-#ifdef CSWEEP_HAVE_JOBS
 std::vector<std::string> token_texts(const model::Tokenizer* tokenizer, const std::vector<int64_t>& ids) {
   std::vector<std::string> out;
   if (tokenizer)
@@ -129,11 +126,9 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   input.metric = jobs::metric_name(spec.metric);
   for (auto& a : input.analyses) a.metric = input.metric;
 }
-#endif
 
 }  // namespace
 
-#ifdef CSWEEP_HAVE_JOBS
 jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& spec_yaml, const nlohmann::json& provenance) {
   const fs::path dir = fs::absolute(store_dir).lexically_normal();
   std::vector<fs::path> anchors;
@@ -159,7 +154,6 @@ jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& sp
                      last_error.substr(0, last_error.find('\n')));
 }
 
-#endif
 
 ReduceInput load_reduce_input(const fs::path& store_dir) {
   const store::StoreContents c = store::read_store(store_dir);
@@ -190,13 +184,11 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
     }
     input.analyses.push_back(std::move(a));
   }
-#ifdef CSWEEP_HAVE_JOBS
   try {
     fill_from_spec(parse_stored_spec(c.dir, c.spec_yaml, c.provenance), input);
   } catch (const Error& e) {
     log::get("report")->warn("{}; reducing without token strings and metric names", e.what());
   }
-#endif
   recorded_baselines(c, input);
   read_baselines(store_dir / "baselines.json", input);
   validate(input, store_dir.string());

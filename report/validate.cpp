@@ -31,7 +31,7 @@ BaselineMean read_baseline_mean(const fs::path& file, const std::string& analysi
   if (!fs::is_regular_file(file)) throw error_at(file.string(), "baseline", "no such file");
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become csweep::Error, not HDF5 dumps
   h5::Handle f(H5Fopen(file.string().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (f.id() < 0) throw error_at(file.string(), "baseline", "not an HDF5 file (expected a sweep.h5 from csweep reduce)");
+  if (!f.valid()) throw error_at(file.string(), "baseline", "not an HDF5 file (expected a sweep.h5 from csweep reduce)");
   BaselineMean out;
   const std::string path = "/analyses/" + analysis + "/mean";
   if (H5Lexists(f, "/analyses", H5P_DEFAULT) <= 0)
@@ -44,7 +44,7 @@ BaselineMean read_baseline_mean(const fs::path& file, const std::string& analysi
   h5::Handle d(H5Dopen2(f, path.c_str(), H5P_DEFAULT), H5Dclose);
   h5::Handle space(H5Dget_space(d), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space);
-  if (d.id() < 0 || space.id() < 0 || rank < 0) throw error_at(file.string(), path, "unreadable dataset");
+  if (!d.valid() || !space.valid() || rank < 0) throw error_at(file.string(), path, "unreadable dataset");
   out.dims.resize(rank);
   H5Sget_simple_extent_dims(space, out.dims.data(), nullptr);
   hsize_t n = 1;

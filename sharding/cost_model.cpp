@@ -1,10 +1,13 @@
 #include "sharding/cost_model.h"
 
+#include "model/weight_dtype.h"
 #include "sharding/plan.h"
 
 namespace csweep::sharding {
 
-int64_t dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
+int64_t dtype_bytes(const std::string& dtype) {
+  return static_cast<int64_t>(model::dtype_size(model::weight_dtype(dtype, "model.dtype")));
+}
 
 double block_flops_per_token(const model::ModelConfig& c, int64_t tokens) {
   double d = static_cast<double>(c.d_model);

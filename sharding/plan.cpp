@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "common/error.h"
+#include "common/human_bytes.h"
 #include "common/log.h"
 #include "sharding/cost_model.h"
 #include "sharding/grid.h"
@@ -37,18 +38,6 @@ uint64_t one_pass_memory(const AnalysisGrid& g, const model::ModelConfig& c, int
   return row_bytes(c, tokens, bytes) + run_cache_bytes(c, tokens, bytes);
 }
 
-std::string human_bytes(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
 
 }  // namespace
 

@@ -1,42 +1,15 @@
 #pragma once
-// Small RAII and attribute helpers over the HDF5 C API, shared by the fragment writer and the
-// reader. Internal to store/.
+// Attribute helpers over the HDF5 C API, shared by the fragment writer and the reader, and
+// the typed makers of Handle (hdf5_handle.h). Internal to store/.
 #include <hdf5.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "store/hdf5_handle.h"
+
 namespace csweep::store::h5 {
-
-// Owns one hid_t and closes it with the right H5?close.
-class Handle {
- public:
-  Handle() = default;
-  Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
-  Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
-  Handle& operator=(Handle&& o) noexcept {
-    reset();
-    id_ = o.id_;
-    closer_ = o.closer_;
-    o.id_ = -1;
-    return *this;
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() { reset(); }
-  void reset() {
-    if (id_ >= 0 && closer_) closer_(id_);
-    id_ = -1;
-  }
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*closer_)(hid_t) = nullptr;
-};
 
 inline Handle file(hid_t id) { return Handle(id, H5Fclose); }
 inline Handle group(hid_t id) { return Handle(id, H5Gclose); }

@@ -14,20 +14,12 @@
 #include "model/gguf/gguf_tokenizer.h"
 #include "model/gguf/half.h"
 #include "model/safetensors_writer.h"
+#include "model/weight_dtype.h"
 
 namespace csweep::model::gguf {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* hf_dtype_name(DType d) {
-  switch (d) {
-    case DType::F32: return "float32";
-    case DType::BF16: return "bfloat16";
-    case DType::F16: return "float16";
-    default: return "?";
-  }
-}
 
 std::vector<std::byte> to_bytes(const std::vector<float>& x, DType dtype) {
   std::vector<std::byte> out(x.size() * dtype_size(dtype));
@@ -89,7 +81,7 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
   const std::string file = gguf_file.string();
   GgufModelShape shape = read_model_shape(*f);
   check_required(*f, shape);
-  nlohmann::ordered_json config = make_hf_config(*f, shape, hf_dtype_name(opt.dtype));
+  nlohmann::ordered_json config = make_hf_config(*f, shape, weight_dtype_name(opt.dtype));
   HfTokenizerFiles tok;
   if (opt.tokenizer) tok = make_hf_tokenizer(*f, config["max_position_embeddings"].get<int64_t>());
   log->info("{}: {} ({} layers, d_model {}, {} heads / {} KV heads, vocab {}), {} tensors", file, shape.arch,
@@ -127,7 +119,7 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
   provenance["source_bytes"] = fs::file_size(gguf_file);
   provenance["source_sha256"] = file_sha256(gguf_file);
   provenance["gguf_version"] = f->version();
-  provenance["dtype"] = hf_dtype_name(opt.dtype);
+  provenance["dtype"] = weight_dtype_name(opt.dtype);
   provenance["source_tensor_types"] = summary.source_types;
   for (const auto& [key, v] : f->metadata())
     if (key.rfind("general.", 0) == 0 && v.type == ValueType::STRING) provenance["general"][key.substr(8)] = v.s;
@@ -153,7 +145,7 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
     throw;
   }
   log->info("{}: wrote {} tensors ({} parameters, {}) to {}", file, summary.tensors, summary.parameters,
-            hf_dtype_name(opt.dtype), out_dir.string());
+            weight_dtype_name(opt.dtype), out_dir.string());
   return summary;
 }
 

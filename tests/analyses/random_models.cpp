@@ -1,4 +1,5 @@
 #include "random_models.h"
+#include "tests/test_paths.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -55,21 +56,28 @@ model::Weights random_weights(const model::ModelConfig& c, uint64_t seed) {
   return w;
 }
 
-}  // namespace
-
-std::shared_ptr<model::Model> random_neox(uint64_t seed) {
+// The size every random model shares: 3 layers, d_model 64, 4 heads of 16, vocabulary 500.
+model::ModelConfig small_config(model::Arch arch, const char* hf_architecture, int64_t n_kv_heads, int64_t d_mlp,
+                                model::NormKind norm) {
   model::ModelConfig c;
-  c.arch = model::Arch::GptNeoX;
-  c.hf_architecture = "GPTNeoXForCausalLM";
+  c.arch = arch;
+  c.hf_architecture = hf_architecture;
   c.n_layers = 3;
   c.d_model = 64;
   c.n_heads = 4;
-  c.n_kv_heads = 4;
+  c.n_kv_heads = n_kv_heads;
   c.d_head = 16;
-  c.d_mlp = 256;
+  c.d_mlp = d_mlp;
   c.d_vocab = 500;
   c.n_ctx = 64;
-  c.norm = model::NormKind::LayerNorm;
+  c.norm = norm;
+  return c;
+}
+
+}  // namespace
+
+std::shared_ptr<model::Model> random_neox(uint64_t seed) {
+  model::ModelConfig c = small_config(model::Arch::GptNeoX, "GPTNeoXForCausalLM", 4, 256, model::NormKind::LayerNorm);
   c.activation = model::Activation::GeluErf;
   c.parallel_residual = true;
   c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
@@ -82,18 +90,7 @@ namespace {
 
 // Llama-shaped: RMSNorm, SwiGLU, rotary, grouped-query attention (4 query heads, 2 KV heads).
 model::ModelConfig llama_config() {
-  model::ModelConfig c;
-  c.arch = model::Arch::Llama;
-  c.hf_architecture = "LlamaForCausalLM";
-  c.n_layers = 3;
-  c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.d_head = 16;
-  c.d_mlp = 172;
-  c.d_vocab = 500;
-  c.n_ctx = 64;
-  c.norm = model::NormKind::RmsNorm;
+  model::ModelConfig c = small_config(model::Arch::Llama, "LlamaForCausalLM", 2, 172, model::NormKind::RmsNorm);
   c.norm_eps = 1e-6;
   c.activation = model::Activation::Silu;
   c.gated_mlp = true;
@@ -127,7 +124,10 @@ std::shared_ptr<model::Model> random_qwen3(uint64_t seed) {
   return with_random_weights(c, seed);
 }
 
-const char* fixture_dir() { return CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny"; }
+const char* fixture_dir() {
+  static const std::string dir = csweep::testing::shared_fixture("gpt2-tiny").string();
+  return dir.c_str();
+}
 
 std::shared_ptr<model::Model> load_fixture_gpt2() { return model::Model::load(fixture_dir()); }
 

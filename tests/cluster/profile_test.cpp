@@ -4,6 +4,7 @@
 #include "cluster/profile.h"
 #include "common/error.h"
 #include "test_util.h"
+#include "tests/test_paths.h"
 
 namespace csweep::cluster {
 namespace {
@@ -103,13 +104,13 @@ TEST(ClusterProfile, YamlSyntaxErrorHasPosition) {
 }
 
 TEST(ClusterProfile, ExampleProfilesLoad) {
-  const std::string dir = std::string(CSWEEP_SOURCE_DIR) + "/examples/clusters/";
+  const std::string dir = csweep::testing::source_path("examples/clusters/").string();
   const ClusterProfile local = load_cluster_profile(dir + "local.yaml");
   EXPECT_EQ(local.launcher, Launcher::Srun);
   const ClusterProfile gpu = load_cluster_profile(dir + "gpu-8x.yaml");
   EXPECT_EQ(gpu.gpus_per_node, 8);
   EXPECT_EQ(gpu.tasks_per_node, 8);
-  const ClusterProfile nightly = load_cluster_profile(std::string(CSWEEP_SOURCE_DIR) + "/examples/nightly/cluster.yaml");
+  const ClusterProfile nightly = load_cluster_profile(csweep::testing::source_path("examples/nightly/cluster.yaml"));
   EXPECT_GT(nightly.max_requeues, 0);
 }
 

@@ -16,6 +16,7 @@
 #include "slurm_fixture.h"
 #include "store/reader.h"
 #include "test_util.h"
+#include "tests/test_paths.h"
 
 namespace csweep::cluster {
 namespace {
@@ -23,10 +24,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace testing;
 
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env && *env ? env : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 // One compute thread everywhere: the batch script sets OMP_NUM_THREADS from --cpus-per-task=1,
 // and the reference must not differ from it by a BLAS thread split.
@@ -46,7 +44,7 @@ std::string real_job_yaml() {
   return "name: slurm-real\n"
          "seed: 5\n"
          "model:\n"
-         "  path: " CSWEEP_SOURCE_DIR "/examples/models/induction-2l\n"
+         "  path: " + csweep::testing::source_path("examples/models/induction-2l").string() + "\n"
          "  dtype: float32\n"
          "  device: cpu\n"
          "prompts:\n"
@@ -309,7 +307,7 @@ TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTask
 
 TEST_F(SlurmRealTest, NightlyScriptSubmitsTheValidationSweepIntoADatedStore) {
   const fs::path root = dir_.path() / "nightly";
-  const std::string nightly = CSWEEP_SOURCE_DIR "/examples/nightly/";
+  const std::string nightly = csweep::testing::source_path("examples/nightly/").string();
   CommandResult r = run_command({"env", "CSWEEP=" + csweep_bin(), "bash", nightly + "nightly.sh", nightly + "validation.yaml",
                                  nightly + "cluster.yaml", (root / "baseline.h5").string(), root.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -8,14 +8,13 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/test_paths.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env ? env : CSWEEP_BINARY_DIR "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 int run(const std::string& command) {
   int status = std::system(command.c_str());
@@ -29,17 +28,17 @@ TEST(InductionCircuit, SweepFindsTheInductionHead) {
   fs::path loss_store = fs::temp_directory_path() / ("csweep-induction-loss-" + std::to_string(::getpid()));
   fs::remove_all(store);
   fs::remove_all(loss_store);
-  const std::string job = CSWEEP_SOURCE_DIR "/examples/induction.yaml";
+  const std::string job = csweep::testing::source_path("examples/induction.yaml").string();
   ASSERT_EQ(run("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 --oversubscribe " +
                 csweep_bin() + " run " + job + " --store " + store.string()),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " > /dev/null"), 0);
   // The same prompts with metric logprob: the loss on the repeated half, clean and ablated.
-  ASSERT_EQ(run(csweep_bin() + " run " CSWEEP_SOURCE_DIR "/tests/examples/induction_loss.yaml --store " +
+  ASSERT_EQ(run(csweep_bin() + " run " + csweep::testing::source_path("tests/examples/induction_loss.yaml").string() + " --store " +
                 loss_store.string() + " > /dev/null"),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + loss_store.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_induction_circuit.py " + store.string() +
+  EXPECT_EQ(run("/usr/bin/python3 " + csweep::testing::source_path("tests/examples/check_induction_circuit.py").string() + " " + store.string() +
                 " " + loss_store.string()),
             0);
   fs::remove_all(store);

@@ -8,11 +8,12 @@
 
 #include "common/error.h"
 #include "jobs/job_spec.h"
+#include "tests/test_paths.h"
 
 namespace csweep::jobs::testing {
 
 inline std::filesystem::path job_path(const std::string& name = "t.yaml") {
-  return std::filesystem::path(CSWEEP_SOURCE_DIR) / "examples" / name;
+  return csweep::testing::source_path("examples") / name;
 }
 
 // The error message load would throw for `yaml`, or "" when it parses.

@@ -5,11 +5,12 @@
 #include "common/error.h"
 #include "model/config.h"
 #include "model/hook_site.h"
+#include "tests/test_paths.h"
 
 using namespace csweep::model;
 
 TEST(ModelConfig, LoadsTheGpt2Fixture) {
-  ModelConfig c = load_model_config(CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny");
+  ModelConfig c = load_model_config(csweep::testing::shared_fixture("gpt2-tiny"));
   EXPECT_EQ(c.arch, Arch::Gpt2);
   EXPECT_EQ(c.n_layers, 3);
   EXPECT_EQ(c.d_model, 64);
@@ -48,7 +49,7 @@ TEST(ModelConfig, NeoXPartialRotaryAndQwen3HeadDim) {
 }
 
 TEST(HookSite, NamesRoundTrip) {
-  ModelConfig c = load_model_config(CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny");
+  ModelConfig c = load_model_config(csweep::testing::shared_fixture("gpt2-tiny"));
   for (const HookSite& s : all_sites(c)) {
     auto parsed = parse_hook_site(s.name());
     ASSERT_TRUE(parsed.has_value()) << s.name();

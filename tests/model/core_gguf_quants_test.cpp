@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "model/gguf/ggml_types.h"
 #include "model/gguf/half.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::model::gguf;
@@ -23,7 +24,7 @@ using namespace csweep::model::gguf;
 namespace {
 
 nlohmann::json fixture() {
-  std::ifstream in(fs::path(CSWEEP_SOURCE_DIR) / "tests/model/fixtures/gguf_quant_blocks.json");
+  std::ifstream in(csweep::testing::source_path("tests/model/fixtures/gguf_quant_blocks.json"));
   EXPECT_TRUE(in.good());
   return nlohmann::json::parse(in);
 }

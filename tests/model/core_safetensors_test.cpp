@@ -17,6 +17,7 @@
 #include "model/checkpoint_files.h"
 #include "model/safetensors.h"
 #include "tests/model/tools/loader_test_data.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using csweep::Error;
@@ -29,7 +30,7 @@ namespace {
 
 const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 
-const fs::path kGpt2Tiny = "/work/shared/fixtures/gpt2-tiny";
+const fs::path kGpt2Tiny = csweep::testing::shared_fixture("gpt2-tiny");
 
 using csweep::testing::error_of;
 

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/test_paths.h"
+
 namespace csweep::test {
 
 inline std::string smollm2_dir(std::string* why, bool* offline) {
@@ -17,9 +19,8 @@ inline std::string smollm2_dir(std::string* why, bool* offline) {
   static bool no_network = false, done = false;
   if (!done) {
     done = true;
-    const char* bin = std::getenv("CSWEEP_BIN");
-    const std::string csweep = bin ? bin : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-    const std::string cmd = "bash '" CSWEEP_SOURCE_DIR "/scripts/fetch-smollm2.sh' '" + csweep + "' 2>&1";
+    const std::string cmd = "bash '" + csweep::testing::source_path("scripts/fetch-smollm2.sh").string() + "' '" +
+                            csweep::testing::csweep_bin() + "' 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];

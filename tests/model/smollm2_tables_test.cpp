@@ -14,6 +14,7 @@
 #include "analyses/sweep.h"
 #include "model/model.h"
 #include "tests/model/smollm2_model.h"
+#include "tests/test_paths.h"
 
 namespace csweep::analyses {
 namespace {
@@ -26,7 +27,7 @@ class SmolLM2Tables : public ::testing::Test {
     const std::string dir = test::smollm2_dir(&why, &offline);
     if (dir.empty()) return;
     model_ = model::Model::load(dir);
-    std::ifstream in(CSWEEP_SOURCE_DIR "/tests/model/fixtures/smollm2_tl_tables.json");
+    std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_tl_tables.json"));
     ref_ = nlohmann::json::parse(in);
   }
   static void TearDownTestSuite() { model_.reset(); }

@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "tests/model/smollm2_model.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -26,10 +27,9 @@ namespace {
 
 constexpr double kTolerance = 1e-4;  // DESIGN.md: fp32 logits within 1e-4 of Hugging Face
 
-const fs::path kSource = CSWEEP_SOURCE_DIR;
 
 nlohmann::json reference() {
-  std::ifstream in(kSource / "tests/model/fixtures/smollm2_reference.json");
+  std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_reference.json"));
   return nlohmann::json::parse(in);
 }
 
@@ -60,7 +60,7 @@ TEST_F(SmolLM2, TokenizerEqualsHuggingFaceTokenizers) {
   auto tok = csweep::model::load_tokenizer(dir_);
   for (const auto& p : ref_["prompts"])
     EXPECT_EQ(tok->encode(p["text"].get<std::string>()), p["ids"].get<std::vector<int64_t>>()) << p["text"];
-  const std::string mixed = read_file(kSource / "tests/model/fixtures/smollm2_mixed_text.txt");
+  const std::string mixed = read_file(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"));
   auto ids = tok->encode(mixed);
   auto want = ref_["mixed_text_ids"].get<std::vector<int64_t>>();
   ASSERT_EQ(ids.size(), want.size());

@@ -11,11 +11,7 @@
 namespace csweep::model {
 namespace {
 
-using testing::arch_fixtures;
-using testing::gpt2_fixture;
-using testing::max_abs_diff;
-using testing::read_tensor;
-using testing::resume_cache;
+using namespace testing;  // model_test_util.h: fixtures, read_tensor, max_abs_diff, resume_cache
 
 const std::vector<std::string> kVariants = {
     "neox_parallel", "neox_sequential", "llama_gqa_llama3_tied", "llama_untied", "mistral", "qwen2",

@@ -5,27 +5,16 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/model/reference/model_test_util.h"
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
 namespace csweep::model {
 namespace {
 
-struct CliRun {
-  int status;
-  std::string out;
-};
+using CliRun = csweep::testing::CommandResult;
 
 CliRun run_cli(const std::string& args) {
-  // ctest sets CSWEEP_BIN; the build tree's binary otherwise.
-  const char* env = std::getenv("CSWEEP_BIN");
-  std::string bin = env ? env : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-  std::string cmd = bin + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe.get())) > 0) out.append(buf, n);
-  int status = pclose(pipe.release());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return csweep::testing::run_command(csweep::testing::csweep_bin() + " " + args);
 }
 
 std::string fixture_tokens(const std::string& which) {
@@ -40,8 +29,8 @@ TEST(TorchModelForwardCli, JsonLogitsMatchTheFixture) {
   for (const std::string which : {"clean", "corrupted"}) {
     CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens(which) +
                 " --json --top-k 3");
-    ASSERT_EQ(r.status, 0) << r.out;
-    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto j = nlohmann::json::parse(r.output);
     std::vector<float> ours = j.at("logits_last").get<std::vector<float>>();
     std::vector<float> want = ref.at("hf_logits_last_" + which).get<std::vector<float>>();
     ASSERT_EQ(ours.size(), want.size());
@@ -57,7 +46,7 @@ TEST(TorchModelForwardCli, JsonLogitsMatchTheFixture) {
   }
   // The answer token of the fixture is the clean prompt's top-1.
   CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens("clean") + " --json");
-  EXPECT_EQ(nlohmann::json::parse(r.out).at("top_k")[0].at("id").get<int64_t>(),
+  EXPECT_EQ(nlohmann::json::parse(r.output).at("top_k")[0].at("id").get<int64_t>(),
             ref.at("prompt").at("answer_token").get<int64_t>());
 }
 
@@ -74,17 +63,17 @@ TEST(TorchModelForwardCli, BadInputIsOneLineErrorAndNonZeroExit) {
                                           {"forward --model /nonexistent --tokens 1", "/nonexistent"}}) {
     CliRun r = run_cli(c.args);
     EXPECT_NE(r.status, 0) << c.args;
-    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.args << " -> " << r.out;
-    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << c.args << " -> " << r.out;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << " -> " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.args << " -> " << r.output;
   }
 }
 
 TEST(TorchModelForwardCli, Bf16RunsAndIsClose) {
   CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens("clean") +
               " --json --dtype bfloat16");
-  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.output;
   auto ref = nlohmann::json::parse(testing::read_text(testing::gpt2_fixture() / "reference.json"));
-  std::vector<float> ours = nlohmann::json::parse(r.out).at("logits_last").get<std::vector<float>>();
+  std::vector<float> ours = nlohmann::json::parse(r.output).at("logits_last").get<std::vector<float>>();
   std::vector<float> want = ref.at("hf_logits_last_clean").get<std::vector<float>>();
   double err = 0, scale = 0;
   for (size_t i = 0; i < ours.size(); ++i) {

@@ -8,11 +8,7 @@
 namespace csweep::model {
 namespace {
 
-using testing::arch_fixtures;
-using testing::gpt2_fixture;
-using testing::max_abs_diff;
-using testing::read_tensor;
-using testing::resume_cache;
+using namespace testing;  // model_test_util.h: fixtures, read_tensor, max_abs_diff, resume_cache
 
 std::shared_ptr<Model> gpt2() {
   static auto model = Model::load(gpt2_fixture(), {});

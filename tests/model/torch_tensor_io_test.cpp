@@ -16,6 +16,7 @@
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
 #include "tests/model/tools/loader_test_data.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using csweep::Error;
@@ -176,7 +177,7 @@ TEST(TensorIo, ShardedCheckpointLoadsLikeTheSingleFile) {
 }
 
 TEST(TensorIo, Gpt2TinyWeightsLoad) {
-  auto ckpt = csweep::model::CheckpointFiles::open("/work/shared/fixtures/gpt2-tiny");
+  auto ckpt = csweep::model::CheckpointFiles::open(csweep::testing::shared_fixture("gpt2-tiny"));
   at::Tensor wte = to_tensor(*ckpt.find("wte.weight"), at::kFloat, kCpu);
   EXPECT_EQ(wte.sizes().vec(), (std::vector<int64_t>{1000, 64}));
   EXPECT_TRUE(at::isfinite(wte).all().item<bool>());

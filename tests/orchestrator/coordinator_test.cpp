@@ -55,11 +55,10 @@ TEST(Coordinator, NormalRunDoesEveryShardOnceAndStopsEveryWorkerWithZero) {
 
 TEST(Coordinator, LostWorkersShardsAreReissuedToTheOthers) {
   SyntheticSweep sweep(fresh_dir("lost"), 200);
-  Script vanishes;
-  vanishes.vanish_after_assigns = 1;  // dies on its first ASSIGN; the second (prefetch) is lost too
   CoordinatorOptions opt;
   opt.worker_timeout_s = 1.0;  // long enough that a starved but live thread is never taken for lost
-  auto run = coordinate_scripted(sweep, {vanishes, Script{}}, opt);
+  // Rank 1 dies on its first ASSIGN; the second (prefetch 2) is sent to a dead node.
+  auto run = coordinate_scripted(sweep, {Script{.vanish_after_assigns = 1}, Script{}}, opt);
   EXPECT_EQ(run.result.exit_code, 0) << run.result.message;
   EXPECT_EQ(run.result.shards_done, 200);
   EXPECT_TRUE(run.result.lost_workers);  // the caller must MPI_Abort, not MPI_Finalize
@@ -81,11 +80,9 @@ TEST(Coordinator, LostWorkersShardsAreReissuedToTheOthers) {
 
 TEST(Coordinator, EveryWorkerLostEndsTheRunWithOneAndSaysWhy) {
   SyntheticSweep sweep(fresh_dir("all_lost"), 6);
-  Script vanishes;
-  vanishes.vanish_after_assigns = 1;
   CoordinatorOptions opt;
   opt.worker_timeout_s = 0.5;
-  auto run = coordinate_scripted(sweep, {vanishes}, opt);
+  auto run = coordinate_scripted(sweep, {Script{.vanish_after_assigns = 1}}, opt);
   EXPECT_EQ(run.result.exit_code, 1);
   EXPECT_EQ(run.result.message, "no worker left (every worker was lost)");
   EXPECT_EQ(run.result.shards_done, 0);
@@ -94,11 +91,9 @@ TEST(Coordinator, EveryWorkerLostEndsTheRunWithOneAndSaysWhy) {
 
 TEST(Coordinator, HungWorkerIsLostAfterTheShardTimeoutAndItsShardsRunElsewhere) {
   SyntheticSweep sweep(fresh_dir("hung"), 200);
-  Script hangs;
-  hangs.hang = true;
   CoordinatorOptions opt;
   opt.shard_timeout_s = 1.0;
-  auto run = coordinate_scripted(sweep, {hangs, Script{}}, opt);
+  auto run = coordinate_scripted(sweep, {Script{.hang = true}, Script{}}, opt);
   EXPECT_EQ(run.result.exit_code, 0) << run.result.message;
   EXPECT_EQ(run.result.shards_done, 200);
   EXPECT_TRUE(run.result.lost_workers);
@@ -144,9 +139,7 @@ TEST(Coordinator, OnErrorStopDrainsAtTheFirstFinalFailure) {
 
 TEST(Coordinator, ShardAckedTwiceCountsOnce) {
   SyntheticSweep sweep(fresh_dir("duplicates"), 100);
-  Script twice;
-  twice.ack_twice = true;
-  auto run = coordinate_scripted(sweep, {twice, Script{}});
+  auto run = coordinate_scripted(sweep, {Script{.ack_twice = true}, Script{}});
   EXPECT_EQ(run.result.exit_code, 0) << run.result.message;
   EXPECT_EQ(run.result.shards_done, 100);
   EXPECT_EQ(run.result.shards_done_this_run, 100);
@@ -158,9 +151,7 @@ TEST(Coordinator, ShardAckedTwiceCountsOnce) {
 
 TEST(Coordinator, WorkerSignalDrainsEveryWorkerWith75) {
   SyntheticSweep sweep(fresh_dir("worker_signal"), 200);
-  Script signals;
-  signals.signal_after = 2;
-  auto run = coordinate_scripted(sweep, {signals, Script{}});
+  auto run = coordinate_scripted(sweep, {Script{.signal_after = 2}, Script{}});
   EXPECT_EQ(run.result.exit_code, orchestrator::kExitRequeue);
   EXPECT_EQ(run.result.message, "interrupted by signal; rerun the same command to resume");
   EXPECT_LT(run.result.shards_done, 200);
@@ -172,9 +163,7 @@ TEST(Coordinator, SignalOnTheCoordinatorDrainsWith75) {
   orchestrator::install_drain_signal_handlers();  // before raise(): the default action ends the
                                                   // process
   SyntheticSweep sweep(fresh_dir("coordinator_signal"), 200);
-  Script raises;
-  raises.raise_after = 3;
-  auto run = coordinate_scripted(sweep, {raises, Script{}});
+  auto run = coordinate_scripted(sweep, {Script{.raise_after = 3}, Script{}});
   const int signal = orchestrator::drain_signal();
   orchestrator::clear_drain_signal();
   EXPECT_EQ(signal, SIGUSR1);
@@ -189,9 +178,8 @@ TEST(Coordinator, SignalOnTheCoordinatorDrainsWith75) {
 
 TEST(Coordinator, ProtocolVersionMismatchAbortsWithTwo) {
   SyntheticSweep sweep(fresh_dir("version"), 4);
-  Script old;
-  old.version = orchestrator::kProtocolVersion + 1;
-  auto run = coordinate_scripted(sweep, {Script{}, old});
+  auto run =
+      coordinate_scripted(sweep, {Script{}, Script{.version = orchestrator::kProtocolVersion + 1}});
   EXPECT_EQ(run.result.exit_code, 2);
   EXPECT_NE(run.result.message.find("rank 2 speaks protocol version"), std::string::npos)
       << run.result.message;

@@ -81,7 +81,7 @@ TEST(RealModel, CudaDeviceWithoutAGpuIsRefusedBeforeTheStoreExists) {
   const std::string path_line = "  path: ../../../../shared/fixtures/gpt2-tiny\n";
   const auto at = yaml.find(path_line);
   ASSERT_NE(at, std::string::npos);
-  yaml.replace(at, path_line.size(), "  path: " CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny\n  device: cuda:0\n");
+  yaml.replace(at, path_line.size(), "  path: " + shared_fixture("gpt2-tiny").string() + "\n  device: cuda:0\n");
   const fs::path job = dir / "real_model_cuda.yaml";
   std::ofstream(job) << yaml;
   const fs::path store = dir / "store";

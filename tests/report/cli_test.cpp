@@ -16,18 +16,11 @@ using testing::fresh_dir;
 using testing::read_text;
 using testing::run_command;
 
-std::string csweep_bin() {
-  const char* bin = std::getenv("CSWEEP_BIN");
-  return bin ? bin : CSWEEP_BINARY_DIR "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 // The example job with its model path made absolute and its store in `dir`.
 std::filesystem::path write_job(const std::filesystem::path& dir) {
-  std::string yaml = read_text(CSWEEP_SOURCE_DIR "/examples/activation_patching.yaml");
-  const std::string rel = "../../shared/fixtures/gpt2-tiny";
-  const auto at = yaml.find(rel);
-  EXPECT_NE(at, std::string::npos);
-  yaml.replace(at, rel.size(), std::string(CSWEEP_SOURCE_DIR "/examples/") + rel);
+  const std::string yaml = testing::example_job_text();
   const auto job = dir / "job.yaml";
   std::ofstream(job) << yaml;
   return job;

@@ -1,17 +1,21 @@
 #pragma once
 // Helpers shared by the report tests: a fresh temporary directory, running a command and
-// capturing its output, reading a PNG back with cairo.
+// capturing its output, the example job, reading a PNG back with cairo.
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <cairo.h>
 #include <unistd.h>
+
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
 namespace csweep::report::testing {
 
@@ -23,28 +27,24 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-inline CommandResult run_command(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int st = ::pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using csweep::testing::CommandResult;
+using csweep::testing::run_command;
 
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The example activation-patching job's text with its model path made absolute, so the job
+// file may be written anywhere.
+inline std::string example_job_text() {
+  std::string yaml = read_text(csweep::testing::source_path("examples/activation_patching.yaml"));
+  const std::string rel = "../../shared/fixtures/gpt2-tiny";
+  const auto at = yaml.find(rel);
+  if (at == std::string::npos) throw std::runtime_error("examples/activation_patching.yaml: no " + rel + " model path");
+  return yaml.replace(at, rel.size(), csweep::testing::shared_fixture("gpt2-tiny").string());
 }
 
 struct Image {

@@ -20,19 +20,12 @@ using testing::fresh_dir;
 using testing::read_text;
 using testing::run_command;
 
-std::string csweep_bin() {
-  const char* bin = std::getenv("CSWEEP_BIN");
-  return bin ? bin : CSWEEP_BINARY_DIR "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 // The example job, model path made absolute, with `validation` appended; returns the store.
 fs::path make_store(const fs::path& dir, const std::string& name, const std::string& validation,
                     const std::string& run_flags = "") {
-  std::string yaml = read_text(CSWEEP_SOURCE_DIR "/examples/activation_patching.yaml");
-  const std::string rel = "../../shared/fixtures/gpt2-tiny";
-  const auto at = yaml.find(rel);
-  EXPECT_NE(at, std::string::npos);
-  yaml.replace(at, rel.size(), std::string(CSWEEP_SOURCE_DIR "/examples/") + rel);
+  const std::string yaml = testing::example_job_text();
   const fs::path job = dir / (name + ".yaml"), store = dir / name;
   std::ofstream(job) << yaml << validation;
   auto r = run_command(csweep_bin() + " run " + job.string() + " --store " + store.string() + " " + run_flags);

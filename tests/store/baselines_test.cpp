@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "store/baselines.h"
 #include "store/store.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::store;
@@ -25,7 +26,7 @@ using namespace csweep::store;
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "baselines" / name;
+  fs::path d = csweep::testing::build_path("test-tmp") / "baselines" / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -53,10 +54,7 @@ int run(const std::string& command) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env ? env : CSWEEP_BINARY_DIR "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 }  // namespace
 
@@ -167,15 +165,15 @@ TEST(Baselines, SurvivesSigkillMidAppend) {
 
 // The real thing: the workers record the baselines, reduce turns them into fraction recovered.
 TEST(BaselinesEndToEnd, ActivationPatchingFixtureHasFractionRecovered) {
-  const std::string job = CSWEEP_SOURCE_DIR "/examples/activation_patching.yaml";
-  const std::string reference = CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny/reference.json";
+  const std::string job = csweep::testing::source_path("examples/activation_patching.yaml").string();
+  const std::string reference = (csweep::testing::shared_fixture("gpt2-tiny") / "reference.json").string();
   const fs::path one = fresh_dir("e2e-one") / "store", three = fresh_dir("e2e-three") / "store";
   ASSERT_EQ(run(csweep_bin() + " run " + job + " --store " + one.string() + " > /dev/null"), 0);
   ASSERT_EQ(run("mpirun --allow-run-as-root -np 3 --oversubscribe " + csweep_bin() + " run " + job + " --store " +
                 three.string() + " > /dev/null"),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + one.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/store/check_fraction_recovered.py " + one.string() +
+  EXPECT_EQ(run("/usr/bin/python3 " + csweep::testing::source_path("tests/store/check_fraction_recovered.py").string() + " " + one.string() +
                 " " + reference),
             0);
 
@@ -211,7 +209,7 @@ TEST(BaselinesEndToEnd, ActivationPatchingFixtureHasFractionRecovered) {
 // total effect (clean - noised), so restoring the last layer's residual at the last position
 // recovers exactly 1 and restoring a position before the noised subject exactly 0.
 TEST(BaselinesEndToEnd, CausalTracingFractionIsIndirectOverTotalEffect) {
-  const std::string job = CSWEEP_SOURCE_DIR "/examples/causal_tracing.yaml";
+  const std::string job = csweep::testing::source_path("examples/causal_tracing.yaml").string();
   const fs::path store = fresh_dir("e2e-tracing") / "store";
   ASSERT_EQ(run(csweep_bin() + " run " + job + " --store " + store.string() + " > /dev/null"), 0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " --no-html > /dev/null"), 0);

@@ -14,6 +14,7 @@
 #include "store/provenance.h"
 #include "store/run_scope.h"
 #include "store/store.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::store;
@@ -21,12 +22,7 @@ using csweep::sha256_hex;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "store" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return csweep::testing::fresh_test_dir("store", name); }
 
 // 2 analyses ([layer 2, pos 3] and [head 4]) x 2 prompts; shards of 2..3 cells.
 Layout small_layout() {
@@ -240,7 +236,7 @@ TEST(Fragments, ReadableWithH5pyAndH5dump) {
     for (const auto& sh : l.shards) w.write(sh, values_of(sh));
     file = w.file();
   }
-  const std::string script = std::string(CSWEEP_SOURCE_DIR) + "/tests/store/read_fragment.py";
+  const std::string script = csweep::testing::source_path("tests/store/read_fragment.py").string();
   const std::string cmd = "/usr/bin/python3 " + script + " " + file.string() + " > " + dir.string() + "/py.out 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(dir / "py.out").rdbuf();
   std::ifstream out(dir / "py.out");

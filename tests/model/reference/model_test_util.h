@@ -18,12 +18,13 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
+#include "tests/test_paths.h"
 
 namespace csweep::model::testing {
 
 namespace fs = std::filesystem;
 
-inline fs::path gpt2_fixture() { return "/work/shared/fixtures/gpt2-tiny"; }
+inline fs::path gpt2_fixture() { return csweep::testing::shared_fixture("gpt2-tiny"); }
 
 inline std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -37,9 +38,9 @@ inline std::string read_text(const fs::path& p) {
 // processes never see a half-written set.
 inline fs::path arch_fixtures() {
   static const fs::path dir = [] {
-    const fs::path script = fs::path(CSWEEP_SOURCE_DIR) / "tests/model/reference/make_arch_fixtures.py";
+    const fs::path script = csweep::testing::source_path("tests/model/reference/make_arch_fixtures.py");
     const std::string key = std::to_string(std::hash<std::string>{}(read_text(script)));
-    const fs::path root = fs::path(CSWEEP_BINARY_DIR) / "test_fixtures";
+    const fs::path root = csweep::testing::build_path("test_fixtures");
     const fs::path final_dir = root / ("arch-" + key);
     if (fs::exists(final_dir / "done")) return final_dir;
     fs::create_directories(root);

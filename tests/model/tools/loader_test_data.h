@@ -2,7 +2,7 @@
 // The loader tests' input files, written by make_safetensors.py (beside this header) the first
 // time a test asks for them. Python + torch costs ~2-3 s to start, and ctest runs each test in
 // its own process, so the files are made once per build directory and per version of the
-// script: CSWEEP_BINARY_DIR/test-data/loader-<hash of the script>. Concurrent first calls each
+// script: BUILD/test-data/loader-<hash of the script>. Concurrent first calls each
 // write a private folder and rename it into place; the loser discards its copy.
 #include <unistd.h>
 
@@ -14,18 +14,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/test_paths.h"
+
 namespace csweep::test {
 
 inline std::filesystem::path loader_test_data() {
   namespace fs = std::filesystem;
-  const fs::path script = fs::path(CSWEEP_SOURCE_DIR) / "tests/model/tools/make_safetensors.py";
+  const fs::path script = csweep::testing::source_path("tests/model/tools/make_safetensors.py");
   std::ifstream in(script, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + script.string());
   std::stringstream text;
   text << in.rdbuf();
   std::ostringstream hash;
   hash << std::hex << std::hash<std::string>{}(text.str());
-  const fs::path dir = fs::path(CSWEEP_BINARY_DIR) / "test-data" / ("loader-" + hash.str());
+  const fs::path dir = csweep::testing::build_path("test-data") / ("loader-" + hash.str());
   if (fs::exists(dir / "DONE")) return dir;
 
   fs::create_directories(dir.parent_path());
