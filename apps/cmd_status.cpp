@@ -41,13 +41,65 @@ nlohmann::json read_json(const std::filesystem::path& p) {
   return j.is_discarded() || !j.is_object() ? nlohmann::json::object() : j;
 }
 
+std::string this_host() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Whether process `pid` of this machine still runs (a zombie, killed but not reaped yet, does not).
+bool process_runs(int64_t pid) {
+  if (pid <= 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+// Why a status file that says "running" is not believed, or "" while its coordinator is alive:
+// on the coordinator's own host its pid is checked (a SIGKILLed run is seen at once); from any
+// other host only the heartbeat can tell, once status.json (rewritten about once a second) has
+// not changed for 15 s.
+std::string gone_reason(const nlohmann::json& live) {
+  const auto& hosts =
+      live.contains("hosts") && live["hosts"].is_array() ? live["hosts"] : nlohmann::json::array();
+  const int64_t pid =
+      live.contains("coordinator_pid") && live["coordinator_pid"].is_number_integer()
+          ? live["coordinator_pid"].get<int64_t>()
+          : -1;
+  if (!hosts.empty() && hosts[0].is_string() && hosts[0].get<std::string>() == this_host() &&
+      pid > 0)
+    return process_runs(pid) ? ""
+                             : "killed: coordinator pid " + std::to_string(pid) + " on " +
+                                   this_host() + " is gone; rerun to resume";
+  const double age = age_s(live);
+  return age > 15
+             ? "stale: coordinator stopped updating " + std::to_string(static_cast<int64_t>(age)) +
+                   " s ago (killed?); rerun to resume"
+             : "";
+}
+
+// A status file's state as the store's state: a run whose coordinator is gone is not running.
 std::string live_state(const nlohmann::json& live, bool done) {
   const std::string s = live.value("state", "");
-  if (s == "running")
-    return age_s(live) > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
-  if (!done && s == "interrupted") return "interrupted (rerun to resume)";
   if (done) return "complete";
+  if (s == "running") {
+    const std::string gone = gone_reason(live);
+    return gone.empty() ? "running" : gone;
+  }
+  if (s == "interrupted") return "interrupted (rerun to resume)";
   return s.empty() ? "not started" : "incomplete";
+}
+
+// The live figures of a run that no longer runs are history: no workers, no ETA.
+nlohmann::json without_live_figures(nlohmann::json live, const std::string& state) {
+  if (state == "running" || live.value("state", "") != "running") return live;
+  live["state"] = "gone";
+  live["live_workers"] = 0;
+  live.erase("eta_s");
+  live.erase("cells_per_s");
+  return live;
 }
 
 // One entry per --slice k/N run that wrote a status file: its own shards and progress.
@@ -123,19 +175,13 @@ nlohmann::json status_json(const std::filesystem::path& dir,
                              {"cells_done", done}});
   }
   j["cells_done"] = cells_done;
-  std::string state = c.complete()
-                          ? "complete"
-                          : (c.shards_done == 0 && live.empty() ? "not started" : "incomplete");
-  const double age = age_s(live);
-  if (live.value("state", "") == "running")
-    state = age >= 0 && age > 15 ? "stale (coordinator stopped updating: killed?)" : "running";
-  else if (!c.complete() && live.value("state", "") == "interrupted")
-    state = "interrupted (rerun to resume)";
+  std::string state = live_state(live, c.complete());
+  if (state == "not started" && c.shards_done > 0) state = "incomplete";
   const nlohmann::json slices = slices_json(dir, c);
   for (const auto& sl : slices)
     if (!c.complete() && sl["state"] == "running") state = "running";
   j["state"] = state;
-  if (!live.empty()) j["run"] = live;
+  if (!live.empty()) j["run"] = without_live_figures(live, state);
   j["slices"] = slices;
   // Which process (rank, host, slice, Slurm job / array task) wrote which fragment.
   j["writers"] = nlohmann::json::array();

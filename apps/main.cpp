@@ -2,6 +2,7 @@
 // registers itself (see command.h); this file only dispatches and turns errors into exits.
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "apps/command.h"
@@ -68,6 +69,15 @@ int main(int argc, char** argv) {
       if (sub->parsed()) return run();
   } catch (const csweep::Error& e) {
     std::cerr << "csweep: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that cannot be made or written (under a regular file, on a
+    // read-only filesystem, no permission) is bad input, told as "PATH: what failed: why".
+    std::string what = e.what();
+    const std::string prefix = "filesystem error: ";
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+    if (const auto bracket = what.find(" ["); bracket != std::string::npos) what.erase(bracket);
+    std::cerr << "csweep: " << e.path1().string() << ": " << what << "\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "csweep: internal error: " << e.what() << "\n";

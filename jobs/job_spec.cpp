@@ -10,6 +10,7 @@
 #include "jobs/prompts.h"
 #include "jobs/text_encoder.h"
 #include "jobs/yaml_fields.h"
+#include "model/checkpoint_files.h"
 #include "model/config.h"
 
 namespace csweep::jobs {
@@ -86,6 +87,9 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
   }
   try {
     auto config = model::load_model_config(out.path);
+    // Every weight file's header is checked now, not when a worker loads it: a truncated or
+    // corrupt checkpoint is refused by plan, and by run before the store is created or touched.
+    model::CheckpointFiles::open(out.path);
     if (config.n_heads % out.tensor_parallel != 0)
       src.error(node["tensor_parallel"], "model.tensor_parallel: " + std::to_string(out.tensor_parallel) +
                                              " does not divide the model's " + std::to_string(config.n_heads) +

@@ -9,8 +9,16 @@
 namespace csweep::jobs {
 namespace {
 
-const std::vector<std::string> kEntryKeys = {"id", "clean", "corrupted", "answer", "wrong", "subject"};
+const std::vector<std::string> kEntryKeys = {"id",     "clean", "corrupted",
+                                             "answer", "wrong", "subject"};
 const std::vector<std::string> kTemplates = {"ioi", "factual", "repeated_tokens"};
+
+// What one job's prompt list may hold, checked before a template generates anything: every
+// prompt is a row of layout.json, of every result table and of the plan's shard list, and
+// its tokens are held in memory by every rank (docs/jobs.md).
+constexpr int64_t kMaxPrompts = int64_t(1) << 20;
+constexpr int64_t kMaxPromptTokens = int64_t(1)
+                                     << 24;  // clean tokens over all prompts (128 MiB of ids)
 
 bool is_plain_int(const YAML::Node& n) {
   if (!n.IsScalar() || n.Tag() == "!") return false;  // "!" marks a quoted scalar
@@ -22,8 +30,9 @@ bool is_plain_int(const YAML::Node& n) {
 }
 
 // Token ids (a sequence of integers) or text (a string).
-std::optional<std::vector<int64_t>> read_tokens(const Source& src, const YAML::Node& node, const std::string& path,
-                                                const PromptContext& ctx, std::string* text) {
+std::optional<std::vector<int64_t>> read_tokens(const Source& src, const YAML::Node& node,
+                                                const std::string& path, const PromptContext& ctx,
+                                                std::string* text) {
   if (node.IsSequence()) {
     std::vector<int64_t> ids;
     bool ok = true;
@@ -39,7 +48,8 @@ std::optional<std::vector<int64_t>> read_tokens(const Source& src, const YAML::N
       }
       if (ctx.config && (*v < 0 || *v >= ctx.config->d_vocab)) {
         src.error(node[i], path + "[" + std::to_string(i) + "]: token id " + std::to_string(*v) +
-                               " out of range (vocabulary has " + std::to_string(ctx.config->d_vocab) + " tokens)");
+                               " out of range (vocabulary has " +
+                               std::to_string(ctx.config->d_vocab) + " tokens)");
         ok = false;
         continue;
       }
@@ -57,13 +67,14 @@ std::optional<std::vector<int64_t>> read_tokens(const Source& src, const YAML::N
     }
     return ids;
   }
-  src.error(node, path + ": expected token ids (a sequence of integers) or text, got " + describe(node));
+  src.error(node,
+            path + ": expected token ids (a sequence of integers) or text, got " + describe(node));
   return std::nullopt;
 }
 
 // One answer: a plain integer is a token id, a string must encode to exactly one token.
-std::optional<int64_t> read_answer_token(const Source& src, const YAML::Node& node, const std::string& path,
-                                         const PromptContext& ctx) {
+std::optional<int64_t> read_answer_token(const Source& src, const YAML::Node& node,
+                                         const std::string& path, const PromptContext& ctx) {
   if (is_plain_int(node)) {
     auto v = read_int(src, node, path);
     if (v && ctx.config && (*v < 0 || *v >= ctx.config->d_vocab)) {
@@ -87,7 +98,8 @@ std::optional<int64_t> read_answer_token(const Source& src, const YAML::Node& no
   return ids->front();
 }
 
-std::optional<std::vector<int64_t>> read_answers(const Source& src, const YAML::Node& node, const std::string& path,
+std::optional<std::vector<int64_t>> read_answers(const Source& src, const YAML::Node& node,
+                                                 const std::string& path,
                                                  const PromptContext& ctx) {
   std::vector<int64_t> out;
   if (node.IsSequence()) {
@@ -110,9 +122,9 @@ std::optional<std::vector<int64_t>> read_answers(const Source& src, const YAML::
 }
 
 // Token span [begin, end) of `subject` inside the clean text, by encoding the text before it.
-std::optional<TokenSpan> locate_subject(const Source& src, const YAML::Node& at, const std::string& path,
-                                        const std::string& clean_text, const std::string& subject,
-                                        const PromptContext& ctx) {
+std::optional<TokenSpan> locate_subject(const Source& src, const YAML::Node& at,
+                                        const std::string& path, const std::string& clean_text,
+                                        const std::string& subject, const PromptContext& ctx) {
   size_t where = clean_text.find(subject);
   if (subject.empty() || where == std::string::npos) {
     src.error(at, path + ": subject \"" + subject + "\" does not occur in the clean prompt");
@@ -137,11 +149,13 @@ bool check_pair(const Source& src, const YAML::Node& at, const std::string& path
   }
   if (ctx.config && static_cast<int64_t>(p.clean.size()) > ctx.config->n_ctx) {
     src.error(at, path + ": prompt \"" + p.id + "\" has " + std::to_string(p.clean.size()) +
-                      " tokens, more than the model's context of " + std::to_string(ctx.config->n_ctx));
+                      " tokens, more than the model's context of " +
+                      std::to_string(ctx.config->n_ctx));
     ok = false;
   }
   if (ctx.need_answer && p.answers.empty()) {
-    src.error(at, path + ": prompt \"" + p.id + "\" needs \"answer\" (the metric is computed on it)");
+    src.error(at,
+              path + ": prompt \"" + p.id + "\" needs \"answer\" (the metric is computed on it)");
     ok = false;
   }
   if (ctx.need_wrong && p.wrongs.empty()) {
@@ -149,24 +163,29 @@ bool check_pair(const Source& src, const YAML::Node& at, const std::string& path
     ok = false;
   }
   if (!p.answers.empty() && !p.wrongs.empty() && p.answers.size() != p.wrongs.size()) {
-    if (p.answers.size() == 1) p.answers.resize(p.wrongs.size(), p.answers[0]);
-    else if (p.wrongs.size() == 1) p.wrongs.resize(p.answers.size(), p.wrongs[0]);
+    if (p.answers.size() == 1)
+      p.answers.resize(p.wrongs.size(), p.answers[0]);
+    else if (p.wrongs.size() == 1)
+      p.wrongs.resize(p.answers.size(), p.wrongs[0]);
     else {
-      src.error(at, path + ": prompt \"" + p.id + "\" has " + std::to_string(p.answers.size()) + " answers but " +
-                        std::to_string(p.wrongs.size()) + " wrong answers; give as many of each, or one");
+      src.error(at, path + ": prompt \"" + p.id + "\" has " + std::to_string(p.answers.size()) +
+                        " answers but " + std::to_string(p.wrongs.size()) +
+                        " wrong answers; give as many of each, or one");
       ok = false;
     }
   }
   if (!p.subject.empty() && p.subject.end > static_cast<int64_t>(p.clean.size())) {
-    src.error(at, path + ": prompt \"" + p.id + "\": subject span ends at " + std::to_string(p.subject.end) +
-                      " beyond its " + std::to_string(p.clean.size()) + " tokens");
+    src.error(at, path + ": prompt \"" + p.id + "\": subject span ends at " +
+                      std::to_string(p.subject.end) + " beyond its " +
+                      std::to_string(p.clean.size()) + " tokens");
     ok = false;
   }
   return ok;
 }
 
-std::optional<PromptPair> read_entry(const Source& src, const YAML::Node& entry, const std::string& path,
-                                     const std::string& default_id, const PromptContext& ctx) {
+std::optional<PromptPair> read_entry(const Source& src, const YAML::Node& entry,
+                                     const std::string& path, const std::string& default_id,
+                                     const PromptContext& ctx) {
   if (!expect_map(src, entry, path)) return std::nullopt;
   check_keys(src, entry, path, kEntryKeys);
   PromptPair p;
@@ -185,7 +204,8 @@ std::optional<PromptPair> read_entry(const Source& src, const YAML::Node& entry,
   if (clean) p.clean = *clean;
   ok = ok && clean.has_value();
   if (entry["corrupted"]) {
-    auto corrupted = read_tokens(src, entry["corrupted"], path + ".corrupted", ctx, &p.corrupted_text);
+    auto corrupted =
+        read_tokens(src, entry["corrupted"], path + ".corrupted", ctx, &p.corrupted_text);
     if (corrupted) p.corrupted = *corrupted;
     ok = ok && corrupted.has_value();
   } else {
@@ -220,8 +240,8 @@ std::optional<PromptPair> read_entry(const Source& src, const YAML::Node& entry,
       ok = ok && span.has_value();
     } else {
       src.error(s, path + ".subject: expected a token span [begin, end)" +
-                       std::string(p.clean_text.empty() ? "" : " or text inside the clean prompt") + ", got " +
-                       describe(s));
+                       std::string(p.clean_text.empty() ? "" : " or text inside the clean prompt") +
+                       ", got " + describe(s));
       ok = false;
     }
   }
@@ -239,7 +259,8 @@ void read_jsonl(const YAML::Node& source, const std::string& path, const PromptC
   std::filesystem::path file = ctx.base_dir / *name;
   std::ifstream in(file);
   if (!in) {
-    src.error(source["file"], path + ".file: cannot read \"" + file.string() + "\" (no such file or not readable)");
+    src.error(source["file"],
+              path + ".file: cannot read \"" + file.string() + "\" (no such file or not readable)");
     return;
   }
   Source line_src{src.diag, file.string(), 0};
@@ -265,7 +286,8 @@ void read_jsonl(const YAML::Node& source, const std::string& path, const PromptC
     src.error(source["file"], path + ".file: \"" + file.string() + "\" holds no prompts");
 }
 
-std::vector<std::string> read_words(const Source& src, const YAML::Node& node, const std::string& path,
+std::vector<std::string> read_words(const Source& src, const YAML::Node& node,
+                                    const std::string& path,
                                     const std::vector<std::string>& fallback, size_t at_least) {
   if (!node) return fallback;
   std::vector<std::string> words;
@@ -283,8 +305,9 @@ std::vector<std::string> read_words(const Source& src, const YAML::Node& node, c
 }
 
 // Tokenises text prompts made by a template, reporting problems at the template node.
-void tokenise_text_prompts(const YAML::Node& at, const std::string& path, const std::vector<TextPrompt>& texts,
-                           const PromptContext& ctx, std::vector<PromptPair>& out) {
+void tokenise_text_prompts(const YAML::Node& at, const std::string& path,
+                           const std::vector<TextPrompt>& texts, const PromptContext& ctx,
+                           std::vector<PromptPair>& out) {
   const Source& src = ctx.src;
   for (const auto& t : texts) {
     size_t errors_before = src.diag->count();
@@ -302,8 +325,8 @@ void tokenise_text_prompts(const YAML::Node& at, const std::string& path, const 
       auto ids = ctx.encoder->encode(src, at, path, word);
       if (!ids) return;
       if (ids->size() != 1) {
-        src.error(at, path + ": prompt \"" + t.id + "\": answer \"" + word + "\" is " + std::to_string(ids->size()) +
-                          " tokens; an answer must be one token");
+        src.error(at, path + ": prompt \"" + t.id + "\": answer \"" + word + "\" is " +
+                          std::to_string(ids->size()) + " tokens; an answer must be one token");
         return;
       }
       into.push_back(ids->front());
@@ -326,7 +349,8 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
   auto kind = read_choice(src, source["template"], path + ".template", kTemplates);
   if (!kind) return;
   std::vector<std::string> keys = {"template", "id", "n", "seed"};
-  if (*kind == "ioi") keys.insert(keys.end(), {"patterns", "corruption", "names", "places", "objects"});
+  if (*kind == "ioi")
+    keys.insert(keys.end(), {"patterns", "corruption", "names", "places", "objects"});
   if (*kind == "factual") keys.insert(keys.end(), {"facts"});
   if (*kind == "repeated_tokens") keys.insert(keys.end(), {"length", "repeats", "low", "high"});
   check_keys(src, source, path, keys);
@@ -339,7 +363,8 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     if (s && *s < 0) src.error(source["seed"], path + ".seed: must be >= 0");
     if (s && *s >= 0) seed = static_cast<uint64_t>(*s);
   }
-  auto positive = [&](const char* key, int64_t fallback, int64_t minimum) -> std::optional<int64_t> {
+  auto positive = [&](const char* key, int64_t fallback,
+                      int64_t minimum) -> std::optional<int64_t> {
     if (!source[key]) return fallback;
     auto v = read_int(src, source[key], path + "." + key);
     if (!v) return std::nullopt;
@@ -350,8 +375,20 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     return v;
   };
 
+  // The number of prompts a template makes: within what the job may still hold.
+  auto count = [&](int64_t fallback) -> std::optional<int64_t> {
+    auto n = positive("n", fallback, 1);
+    const int64_t room = kMaxPrompts - static_cast<int64_t>(out.size());
+    if (n && *n > room) {
+      src.error(source["n"], path + ".n: " + std::to_string(*n) + " prompts exceed the limit of " +
+                                 std::to_string(kMaxPrompts) + " prompts per job");
+      return std::nullopt;
+    }
+    return n;
+  };
+
   if (*kind == "repeated_tokens") {
-    auto n = positive("n", 8, 1);
+    auto n = count(8);
     auto length = positive("length", 10, 1);
     auto repeats = positive("repeats", 2, 2);
     auto low = positive("low", 0, 0);
@@ -359,12 +396,30 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     auto high = positive("high", vocab, 1);
     if (!n || !length || !repeats || !low || !high) return;
     if (ctx.config && *high > vocab) {
-      src.error(source["high"], path + ".high: " + std::to_string(*high) + " is beyond the vocabulary (" +
-                                    std::to_string(vocab) + " tokens)");
+      src.error(source["high"], path + ".high: " + std::to_string(*high) +
+                                    " is beyond the vocabulary (" + std::to_string(vocab) +
+                                    " tokens)");
       return;
     }
     if (*high <= *low) {
       if (ctx.config) src.error(source, path + ": token range [low, high) is empty");
+      return;
+    }
+    // Sizes checked before anything is generated: a prompt is length x repeats - 1 tokens.
+    const int64_t context = ctx.config ? ctx.config->n_ctx : kMaxPromptTokens;
+    if (*length > (context + 1) / *repeats) {
+      src.error(source["length"] ? source["length"] : source,
+                path + ": length " + std::to_string(*length) + " x repeats " +
+                    std::to_string(*repeats) +
+                    " makes prompts longer than the model's context of " + std::to_string(context) +
+                    " tokens");
+      return;
+    }
+    if (*n > kMaxPromptTokens / (*length * *repeats)) {
+      src.error(source["n"], path + ".n: " + std::to_string(*n) + " prompts of " +
+                                 std::to_string(*length * *repeats - 1) +
+                                 " tokens exceed the limit of " + std::to_string(kMaxPromptTokens) +
+                                 " prompt tokens per job");
       return;
     }
     YAML::Node at = source;
@@ -373,7 +428,7 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     return;
   }
   if (*kind == "ioi") {
-    auto n = positive("n", 8, 1);
+    auto n = count(8);
     std::vector<std::string> patterns = {"ABBA", "BABA"};
     if (source["patterns"]) {
       auto p = read_choices(src, source["patterns"], path + ".patterns", {"ABBA", "BABA"});
@@ -381,13 +436,16 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     }
     std::string corruption = "flip";
     if (source["corruption"])
-      corruption = read_choice(src, source["corruption"], path + ".corruption", {"flip", "abc"}).value_or("flip");
-    auto names = read_words(src, source["names"], path + ".names", default_ioi_names(), corruption == "abc" ? 5 : 2);
+      corruption = read_choice(src, source["corruption"], path + ".corruption", {"flip", "abc"})
+                       .value_or("flip");
+    auto names = read_words(src, source["names"], path + ".names", default_ioi_names(),
+                            corruption == "abc" ? 5 : 2);
     auto places = read_words(src, source["places"], path + ".places", default_ioi_places(), 1);
     auto objects = read_words(src, source["objects"], path + ".objects", default_ioi_objects(), 1);
     if (!n) return;
-    tokenise_text_prompts(source, path, ioi_prompts(prefix, *n, seed, patterns, corruption, names, places, objects),
-                          ctx, out);
+    tokenise_text_prompts(
+        source, path, ioi_prompts(prefix, *n, seed, patterns, corruption, names, places, objects),
+        ctx, out);
     return;
   }
   // factual
@@ -403,7 +461,9 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
         Fact fact;
         bool ok = true;
         for (auto [key, into] : {std::pair<const char*, std::string*>{"subject", &fact.subject},
-                                 {"prompt", &fact.prompt}, {"answer", &fact.answer}, {"wrong", &fact.wrong}}) {
+                                 {"prompt", &fact.prompt},
+                                 {"answer", &fact.answer},
+                                 {"wrong", &fact.wrong}}) {
           if (!f[key]) {
             if (std::string(key) != "wrong") {
               src.error(f, fpath + ": missing \"" + key + "\"");
@@ -424,7 +484,7 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     }
     if (facts.empty()) return;
   }
-  auto n = positive("n", static_cast<int64_t>(facts.size()), 1);
+  auto n = count(static_cast<int64_t>(facts.size()));
   if (!n) return;
   tokenise_text_prompts(source, path, factual_prompts(prefix, *n, facts), ctx, out);
 }

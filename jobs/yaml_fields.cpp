@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 namespace csweep::jobs {
@@ -88,9 +90,46 @@ std::optional<bool> read_bool(const Source& src, const YAML::Node& node, const s
   return std::nullopt;
 }
 
+namespace {
+// The offset of the first byte that breaks UTF-8 (overlong forms, surrogates and code points
+// past U+10FFFF included), or npos. Job strings end up in JSON (provenance, status, sweep.h5).
+size_t invalid_utf8_at(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const size_t n = b < 0x80           ? 1
+                     : (b >> 5) == 0x6  ? 2
+                     : (b >> 4) == 0xE  ? 3
+                     : (b >> 3) == 0x1E ? 4
+                                        : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    uint32_t cp = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c >> 6) != 0x2) return i;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+}  // namespace
+
 std::optional<std::string> read_string(const Source& src, const YAML::Node& node,
                                        const std::string& path) {
-  if (node.IsScalar()) return node.Scalar();
+  if (node.IsScalar()) {
+    const std::string& s = node.Scalar();
+    if (const size_t bad = invalid_utf8_at(s); bad != std::string::npos) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(s[bad]));
+      src.error(node, path + ": not valid UTF-8 (byte " + byte + " at offset " +
+                          std::to_string(bad) + ")");
+      return std::nullopt;
+    }
+    return s;
+  }
   src.error(node, path + ": expected a string, got " + describe(node));
   return std::nullopt;
 }

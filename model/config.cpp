@@ -1,6 +1,8 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +15,15 @@ namespace {
 
 using nlohmann::json;
 
+// Sizes from config.json size tensors, grids and plans, so each is bounded when it is read:
+// far above any released model, far below what would overflow or exhaust memory. An absurd or
+// corrupt value is then a one-line error naming the key instead of an allocation.
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxWidth = int64_t(1) << 20;  // hidden size, MLP size, head size
+constexpr int64_t kMaxHeads = int64_t(1) << 14;
+constexpr int64_t kMaxVocab = int64_t(1) << 24;
+constexpr int64_t kMaxPositions = int64_t(1) << 24;
+
 // Reads typed fields out of config.json with errors that name the file and key.
 class Fields {
  public:
@@ -20,16 +31,25 @@ class Fields {
 
   bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
 
-  int64_t integer(const char* key) const {
-    if (!has(key)) throw error_at(file_, key, "missing (required for this architecture)");
-    return integer_or(key, 0);
-  }
   int64_t integer_or(const char* key, int64_t fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
     if (!v.is_number_integer()) throw error_at(file_, key, "expected an integer, got " + v.dump());
     int64_t x = v.get<int64_t>();
     if (x <= 0) throw error_at(file_, key, "must be positive, got " + std::to_string(x));
+    return x;
+  }
+  // A positive integer that sizes something: at most `max`.
+  int64_t size(const char* key, int64_t max) const {
+    if (!has(key)) throw error_at(file_, key, "missing (required for this architecture)");
+    return size_or(key, 0, max);
+  }
+  int64_t size_or(const char* key, int64_t fallback, int64_t max) const {
+    const int64_t x = integer_or(key, fallback);
+    if (x > max)
+      throw error_at(file_, key,
+                     std::to_string(x) + " exceeds the limit of " + std::to_string(max) +
+                         " (corrupt config.json?)");
     return x;
   }
   double number_or(const char* key, double fallback) const {
@@ -89,13 +109,13 @@ Arch detect_arch(const Fields& f) {
 }
 
 void parse_gpt2(const Fields& f, ModelConfig& c) {
-  c.n_layers = f.integer("n_layer");
-  c.d_model = f.integer("n_embd");
-  c.n_heads = f.integer("n_head");
+  c.n_layers = f.size("n_layer", kMaxLayers);
+  c.d_model = f.size("n_embd", kMaxWidth);
+  c.n_heads = f.size("n_head", kMaxHeads);
   c.n_kv_heads = c.n_heads;
-  c.d_mlp = f.integer_or("n_inner", 4 * c.d_model);
-  c.d_vocab = f.integer("vocab_size");
-  c.n_ctx = f.integer_or("n_positions", f.integer_or("n_ctx", 1024));
+  c.d_mlp = f.size_or("n_inner", 4 * c.d_model, kMaxWidth);
+  c.d_vocab = f.size("vocab_size", kMaxVocab);
+  c.n_ctx = f.size_or("n_positions", f.size_or("n_ctx", 1024, kMaxPositions), kMaxPositions);
   c.norm = NormKind::LayerNorm;
   c.norm_eps = f.number_or("layer_norm_epsilon", 1e-5);
   c.activation = parse_activation(f, "activation_function", "gelu_new");
@@ -109,13 +129,13 @@ void parse_gpt2(const Fields& f, ModelConfig& c) {
 }
 
 void parse_neox(const Fields& f, ModelConfig& c) {
-  c.n_layers = f.integer("num_hidden_layers");
-  c.d_model = f.integer("hidden_size");
-  c.n_heads = f.integer("num_attention_heads");
+  c.n_layers = f.size("num_hidden_layers", kMaxLayers);
+  c.d_model = f.size("hidden_size", kMaxWidth);
+  c.n_heads = f.size("num_attention_heads", kMaxHeads);
   c.n_kv_heads = c.n_heads;
-  c.d_mlp = f.integer("intermediate_size");
-  c.d_vocab = f.integer("vocab_size");
-  c.n_ctx = f.integer_or("max_position_embeddings", 2048);
+  c.d_mlp = f.size("intermediate_size", kMaxWidth);
+  c.d_vocab = f.size("vocab_size", kMaxVocab);
+  c.n_ctx = f.size_or("max_position_embeddings", 2048, kMaxPositions);
   c.norm = NormKind::LayerNorm;
   c.norm_eps = f.number_or("layer_norm_eps", 1e-5);
   c.activation = parse_activation(f, "hidden_act", "gelu");
@@ -123,7 +143,8 @@ void parse_neox(const Fields& f, ModelConfig& c) {
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
   c.qkv_bias = c.attn_out_bias = f.boolean_or("attention_bias", true);
   c.mlp_bias = true;
-  if (c.d_model % c.n_heads != 0) throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
+  if (c.d_model % c.n_heads != 0)
+    throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
   c.d_head = c.d_model / c.n_heads;
   double pct = f.number_or("rotary_pct", f.number_or("partial_rotary_factor", 0.25));
   if (pct <= 0 || pct > 1) throw error_at(f.file(), "rotary_pct", "must be in (0, 1]");
@@ -140,34 +161,37 @@ void parse_rope_scaling(const Fields& f, ModelConfig& c) {
   std::string type = r.string_or("rope_type", r.string_or("type", ""));
   if (type == "default" || type.empty()) return;
   if (type != "llama3" && type != "linear")
-    throw error_at(f.file(), "rope_scaling.rope_type", "unsupported '" + type + "' (supported: llama3, linear)");
+    throw error_at(f.file(), "rope_scaling.rope_type",
+                   "unsupported '" + type + "' (supported: llama3, linear)");
   c.rope_scaling.type = type;
   c.rope_scaling.factor = r.number_or("factor", 1.0);
   c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
   c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
-  c.rope_scaling.original_max_position_embeddings = r.integer_or("original_max_position_embeddings", 8192);
+  c.rope_scaling.original_max_position_embeddings =
+      r.size_or("original_max_position_embeddings", 8192, kMaxPositions);
 }
 
 // Llama, Mistral, Qwen2 and Qwen3 share one config vocabulary.
 void parse_llama_family(const Fields& f, ModelConfig& c) {
-  c.n_layers = f.integer("num_hidden_layers");
-  c.d_model = f.integer("hidden_size");
-  c.n_heads = f.integer("num_attention_heads");
-  c.n_kv_heads = f.integer_or("num_key_value_heads", c.n_heads);
+  c.n_layers = f.size("num_hidden_layers", kMaxLayers);
+  c.d_model = f.size("hidden_size", kMaxWidth);
+  c.n_heads = f.size("num_attention_heads", kMaxHeads);
+  c.n_kv_heads = f.size_or("num_key_value_heads", c.n_heads, kMaxHeads);
   if (c.n_heads % c.n_kv_heads != 0)
     throw error_at(f.file(), "num_key_value_heads", "must divide num_attention_heads");
-  c.d_mlp = f.integer("intermediate_size");
-  c.d_vocab = f.integer("vocab_size");
-  c.n_ctx = f.integer_or("max_position_embeddings", 2048);
+  c.d_mlp = f.size("intermediate_size", kMaxWidth);
+  c.d_vocab = f.size("vocab_size", kMaxVocab);
+  c.n_ctx = f.size_or("max_position_embeddings", 2048, kMaxPositions);
   c.norm = NormKind::RmsNorm;
   c.norm_eps = f.number_or("rms_norm_eps", 1e-6);
   c.activation = parse_activation(f, "hidden_act", "silu");
   c.gated_mlp = true;
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
   if (f.has("head_dim")) {
-    c.d_head = f.integer("head_dim");
+    c.d_head = f.size("head_dim", kMaxWidth);
   } else {
-    if (c.d_model % c.n_heads != 0) throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
+    if (c.d_model % c.n_heads != 0)
+      throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
     c.d_head = c.d_model / c.n_heads;
   }
   c.rotary_dim = c.d_head;
@@ -180,32 +204,100 @@ void parse_llama_family(const Fields& f, ModelConfig& c) {
       c.mlp_bias = f.boolean_or("mlp_bias", false);
       break;
     case Arch::Mistral:
-      c.sliding_window = f.has("sliding_window") ? f.integer("sliding_window") : 0;
+      c.sliding_window = f.has("sliding_window") ? f.size("sliding_window", kMaxPositions) : 0;
       break;
     case Arch::Qwen2:
       c.qkv_bias = true;
-      if (f.boolean_or("use_sliding_window", false)) c.sliding_window = f.integer_or("sliding_window", 0);
+      if (f.boolean_or("use_sliding_window", false))
+        c.sliding_window = f.size_or("sliding_window", 0, kMaxPositions);
       break;
     case Arch::Qwen3:
       c.qkv_bias = c.attn_out_bias = f.boolean_or("attention_bias", false);
       c.qk_norm = true;
-      if (f.boolean_or("use_sliding_window", false)) c.sliding_window = f.integer_or("sliding_window", 0);
+      if (f.boolean_or("use_sliding_window", false))
+        c.sliding_window = f.size_or("sliding_window", 0, kMaxPositions);
       break;
     default:
       break;
   }
 }
 
+// The config.json keys of the sizes that dominate a model's weights.
+struct SizeKeys {
+  const char* layers;
+  const char* width;
+  const char* mlp;
+  const char* vocab;
+};
+
+SizeKeys size_keys(Arch arch) {
+  if (arch == Arch::Gpt2) return {"n_layer", "n_embd", "n_inner", "vocab_size"};
+  return {"num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size"};
+}
+
+// Parameters in the embedding and the layers' projection matrices: a lower bound of the
+// model's size (norms, biases and the LM head left out). In double: sizes within the caps
+// can still multiply past int64.
+double min_params(int64_t layers, int64_t width, int64_t mlp, int64_t vocab, const ModelConfig& c) {
+  const double d_q = double(c.n_heads) * double(c.d_head),
+               d_kv = double(c.n_kv_heads) * double(c.d_head);
+  const double attn = double(width) * (d_q + 2 * d_kv) + d_q * double(width);
+  const double ffn = (c.gated_mlp ? 3.0 : 2.0) * double(width) * double(mlp);
+  return double(vocab) * double(width) + double(layers) * (attn + ffn);
+}
+
+uintmax_t safetensors_bytes(const std::filesystem::path& dir) {
+  uintmax_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors" && e.is_regular_file(ec)) total += e.file_size(ec);
+  return total;
+}
+
+// The weights a config implies, at one byte per parameter (less than any stored dtype), must
+// fit in the folder's .safetensors files: a corrupt size within the caps is caught here,
+// before a planner or loader sizes anything from it. Names the key whose value accounts for
+// most of the excess. A folder without weight files (a config on its own) is not checked.
+void check_against_weight_files(const ModelConfig& c, const std::filesystem::path& dir,
+                                const std::string& file) {
+  const uintmax_t on_disk = safetensors_bytes(dir);
+  if (on_disk == 0) return;
+  const double need = min_params(c.n_layers, c.d_model, c.d_mlp, c.d_vocab, c);
+  if (need <= double(on_disk)) return;
+  const SizeKeys keys = size_keys(c.arch);
+  const double without[4] = {min_params(1, c.d_model, c.d_mlp, c.d_vocab, c),
+                             min_params(c.n_layers, 1, c.d_mlp, c.d_vocab, c),
+                             min_params(c.n_layers, c.d_model, 1, c.d_vocab, c),
+                             min_params(c.n_layers, c.d_model, c.d_mlp, 1, c)};
+  const char* names[4] = {keys.layers, keys.width, keys.mlp, keys.vocab};
+  const int64_t values[4] = {c.n_layers, c.d_model, c.d_mlp, c.d_vocab};
+  int worst = 0;
+  for (int i = 1; i < 4; ++i)
+    if (need / std::max(without[i], 1.0) > need / std::max(without[worst], 1.0)) worst = i;
+  char need_text[32];
+  std::snprintf(need_text, sizeof need_text, "%.3g", need);
+  throw error_at(file, names[worst],
+                 std::to_string(values[worst]) + " makes the model at least " + need_text +
+                     " parameters, more than the " + std::to_string(on_disk) +
+                     " bytes of .safetensors files beside it hold (corrupt config.json?)");
+}
+
 }  // namespace
 
 const char* arch_name(Arch arch) {
   switch (arch) {
-    case Arch::Gpt2: return "gpt2";
-    case Arch::GptNeoX: return "gpt_neox";
-    case Arch::Llama: return "llama";
-    case Arch::Mistral: return "mistral";
-    case Arch::Qwen2: return "qwen2";
-    case Arch::Qwen3: return "qwen3";
+    case Arch::Gpt2:
+      return "gpt2";
+    case Arch::GptNeoX:
+      return "gpt_neox";
+    case Arch::Llama:
+      return "llama";
+    case Arch::Mistral:
+      return "mistral";
+    case Arch::Qwen2:
+      return "qwen2";
+    case Arch::Qwen3:
+      return "qwen3";
   }
   return "unknown";
 }
@@ -219,9 +311,15 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& file)
   if (f.has("architectures")) c.hf_architecture = f.raw("architectures")[0].get<std::string>();
   c.torch_dtype = f.string_or("torch_dtype", "");
   switch (c.arch) {
-    case Arch::Gpt2: parse_gpt2(f, c); break;
-    case Arch::GptNeoX: parse_neox(f, c); break;
-    default: parse_llama_family(f, c); break;
+    case Arch::Gpt2:
+      parse_gpt2(f, c);
+      break;
+    case Arch::GptNeoX:
+      parse_neox(f, c);
+      break;
+    default:
+      parse_llama_family(f, c);
+      break;
   }
   return c;
 }
@@ -229,7 +327,8 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& file)
 ModelConfig load_model_config(const std::filesystem::path& dir) {
   std::filesystem::path path = dir / "config.json";
   std::ifstream in(path);
-  if (!in) throw error_at(path.string(), "", "cannot open (is this a Hugging Face checkpoint folder?)");
+  if (!in)
+    throw error_at(path.string(), "", "cannot open (is this a Hugging Face checkpoint folder?)");
   std::stringstream text;
   text << in.rdbuf();
   nlohmann::json j;
@@ -238,7 +337,9 @@ ModelConfig load_model_config(const std::filesystem::path& dir) {
   } catch (const nlohmann::json::parse_error& e) {
     throw error_at(path.string(), "", std::string("malformed JSON: ") + e.what());
   }
-  return parse_model_config(j, path.string());
+  ModelConfig c = parse_model_config(j, path.string());
+  check_against_weight_files(c, dir, path.string());
+  return c;
 }
 
 }  // namespace csweep::model
