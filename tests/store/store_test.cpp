@@ -14,6 +14,7 @@
 #include "store/provenance.h"
 #include "store/run_scope.h"
 #include "store/store.h"
+#include "tests/store/small_layout.h"
 #include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
@@ -24,21 +25,7 @@ namespace {
 
 fs::path fresh_dir(const std::string& name) { return csweep::testing::fresh_test_dir("store", name); }
 
-// 2 analyses ([layer 2, pos 3] and [head 4]) x 2 prompts; shards of 2..3 cells.
-Layout small_layout() {
-  Layout l;
-  l.analyses = {{"resid", "activation_patching", {{"layer", 2, {"0", "1"}}, {"pos", 3, {"a", "b", "c"}}}},
-                {"heads/z", "ablation", {{"head", 4, {}}}}};
-  l.prompt_ids = {"p0", "p1"};
-  uint32_t id = 0;
-  for (uint32_t p = 0; p < 2; ++p) {
-    l.shards.push_back({id++, 0, p, 0, 3});
-    l.shards.push_back({id++, 0, p, 3, 6});
-    l.shards.push_back({id++, 1, p, 0, 2});
-    l.shards.push_back({id++, 1, p, 2, 4});
-  }
-  return l;
-}
+using csweep::testing::small_layout;
 
 std::vector<float> values_of(const ShardInfo& s) {
   std::vector<float> v;
