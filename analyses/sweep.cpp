@@ -322,9 +322,9 @@ Metric request_metric(const SweepRequest& r, const RunCache& clean) {
 
 }  // namespace detail
 
-static std::vector<float> dispatch(const model::Model& model, const SweepRequest& request, int64_t begin,
-                                   int64_t end, CacheStore& caches, bool plain) {
-  const auto axes = grid_axes(request, model.config());
+static std::vector<float> dispatch(const model::Model& model, const SweepRequest& request,
+                                   const std::vector<GridAxis>& axes, int64_t begin, int64_t end, CacheStore& caches,
+                                   bool plain) {
   const int64_t n = grid_cells(axes);
   if (begin < 0 || end > n || begin > end) {
     throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside the grid of " +
@@ -341,7 +341,8 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
       SweepRequest one = request;
       one.sites.clear();
       one.point = request.sites[s];
-      const auto part = dispatch(model, one, lo - static_cast<int64_t>(s) * per_site,
+      const std::vector<GridAxis> inner(axes.begin() + 1, axes.end());  // after the leading site axis
+      const auto part = dispatch(model, one, inner, lo - static_cast<int64_t>(s) * per_site,
                                  hi - static_cast<int64_t>(s) * per_site, caches, plain);
       out.insert(out.end(), part.begin(), part.end());
     }
@@ -362,12 +363,19 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
 
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
                              int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, cell_begin, cell_end, caches, false);
+  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches, false);
+}
+
+std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
+                             const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
+                             CacheStore& caches) {
+  validate_request(request, model.config());
+  return dispatch(model, request, axes, cell_begin, cell_end, caches, false);
 }
 
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
                                    int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, cell_begin, cell_end, caches, true);
+  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches, true);
 }
 
 Baselines baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches) {

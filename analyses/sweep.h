@@ -111,9 +111,25 @@ int64_t grid_cells(const std::vector<GridAxis>& axes);  // product of sizes (1 f
 // One float per cell in [cell_begin, cell_end), computed with the fast path.
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              int64_t cell_begin, int64_t cell_end, CacheStore& caches);
+// The same over `axes`, a grid the caller owns: the worker passes its plan's grid (the
+// analysis kind's one grid, jobs/kinds/), with grid_axes()'s axis names, order and values.
+std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
+                             const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
+                             CacheStore& caches);
 // The same cells, one plain full forward per cell (the reference for tests and benchmarks).
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
                                    int64_t cell_begin, int64_t cell_end, CacheStore& caches);
+
+// Analysis kinds added through the registry (docs/extending.md) compute their cells with a
+// function of the model, the prompt's request and the plan's grid, registered under the kind's
+// name from the kind's own file: static const KindCellsRegistration r("weight_norms", fn);
+using KindCells = std::vector<float> (*)(const model::Model& model, const SweepRequest& request,
+                                         const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
+                                         CacheStore& caches);
+struct KindCellsRegistration {
+  KindCellsRegistration(const char* kind, KindCells cells);
+};
+KindCells find_kind_cells(const std::string& kind);  // null when the kind registered none
 
 // The metric of the unedited runs, for reduce's fraction recovered: `clean` is the clean
 // prompt's run; `corrupted` is the corrupted prompt's run (patching in both directions, AtP),

@@ -42,7 +42,7 @@ nlohmann::json analysis_json(const AnalysisSpec& a) {
   for (auto s : a.sites) sites.push_back(model::point_suffix(s));
   return {{"name", a.name},           {"kind", kind_name(a.kind)}, {"sites", sites},
           {"layers", a.layers},       {"heads", a.heads},          {"positions", a.positions},
-          {"options", a.options}};
+          {"options", a.options->to_json()}};
 }
 
 }  // namespace

@@ -25,25 +25,8 @@ const char* metric_name(Metric m) {
   return "?";
 }
 
-const char* kind_name(AnalysisKind k) {
-  switch (k) {
-    case AnalysisKind::ActivationPatching: return "activation_patching";
-    case AnalysisKind::Ablation: return "ablation";
-    case AnalysisKind::CausalTracing: return "causal_tracing";
-    case AnalysisKind::LogitLens: return "logit_lens";
-    case AnalysisKind::DirectLogitAttribution: return "direct_logit_attribution";
-    case AnalysisKind::AttentionScores: return "attention_scores";
-    case AnalysisKind::AttributionPatching: return "attribution_patching";
-  }
-  return "?";
-}
-
-std::optional<AnalysisKind> parse_kind(const std::string& name) {
-  for (auto k : {AnalysisKind::ActivationPatching, AnalysisKind::Ablation, AnalysisKind::CausalTracing,
-                 AnalysisKind::LogitLens, AnalysisKind::DirectLogitAttribution, AnalysisKind::AttentionScores,
-                 AnalysisKind::AttributionPatching})
-    if (name == kind_name(k)) return k;
-  return std::nullopt;
+void AnalysisSpec::throw_wrong_options() const {
+  throw error_at("analysis", name, "options of another kind than " + (kind ? kind->name : std::string("none")));
 }
 
 namespace {
@@ -245,7 +228,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
   }
 
   bool need_metric = false;
-  for (auto k : peek_kinds(root["analyses"])) need_metric = need_metric || k != AnalysisKind::AttentionScores;
+  for (const Kind* k : peek_kinds(root["analyses"])) need_metric = need_metric || k->uses_metric;
   TextEncoder encoder(cfg ? spec.model.path : std::filesystem::path());
   PromptContext pctx{src, base, cfg, &encoder, spec.seed, need_metric && spec.metric != Metric::Kl,
                      need_metric && spec.metric == Metric::LogitDiff};

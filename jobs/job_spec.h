@@ -5,12 +5,14 @@
 // Torch-free, MPI-free: testable in one process.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "jobs/kinds/kind_registry.h"
 #include "model/hook_site.h"
 
 namespace csweep::jobs {
@@ -46,39 +48,26 @@ struct PromptPair {
 enum class Metric { LogitDiff, Prob, Logprob, Kl };
 const char* metric_name(Metric m);  // "logit_diff", "prob", "logprob", "kl"
 
-enum class AnalysisKind {
-  ActivationPatching,
-  Ablation,
-  CausalTracing,
-  LogitLens,
-  DirectLogitAttribution,
-  AttentionScores,
-  AttributionPatching,
-};
-const char* kind_name(AnalysisKind k);  // "activation_patching", ...
-std::optional<AnalysisKind> parse_kind(const std::string& name);
-
-// One named analysis. Axes are explicit, sorted, de-duplicated index lists (never "all"):
-// layers over [0, n_layers), heads over [0, n_heads) (or n_kv_heads for k/v sites), positions
-// over [0, shortest prompt length). `options` holds every kind-specific option with its default
-// resolved (see docs/jobs.md), e.g. activation_patching:
-//   {"direction": "denoising", "per_position": true}
-// ablation: {"method": "zero|mean|resample", "target": "heads|mlp|layer|neuron",
-//            "reference": "clean|corrupted", "seed": 0, "neurons": [..] (target neuron)}
-// causal_tracing: {"noise_multiplier": 3.0, "noise_std": null|x, "seed": 0, "samples": 10,
-//                  "window": 1, "restore": "resid|attn|mlp"}
-// logit_lens: {"quantities": ["prob", "logprob", "rank", "logit_diff"]}
-// direct_logit_attribution: {"components": "heads|mlp|layer"}
-// attention_scores: {"scores": ["previous_token", "duplicate_token", "induction"]}
-// attribution_patching: {"per_position": true, "qk_fix": false}
+// One named analysis of a registered kind (jobs/kinds/kind_registry.h). Axes are explicit,
+// sorted, de-duplicated index lists (never "all"): layers over [0, n_layers), heads over
+// [0, n_heads) (or n_kv_heads for k/v sites), positions over [0, shortest prompt length).
+// `options` is the kind's typed options struct with every default resolved (docs/jobs.md).
 struct AnalysisSpec {
   std::string name;
-  AnalysisKind kind = AnalysisKind::ActivationPatching;
+  const Kind* kind = nullptr;
   std::vector<model::HookPoint> sites;  // block hook points (activation/attribution patching)
   std::vector<int64_t> layers;
   std::vector<int64_t> heads;
   std::vector<int64_t> positions;
-  nlohmann::json options = nlohmann::json::object();
+  std::shared_ptr<const KindOptions> options;
+
+  // The options as the kind's struct; throws csweep::Error when they are another kind's.
+  template <typename T>
+  const T& options_as() const {
+    if (const auto* o = dynamic_cast<const T*>(options.get())) return *o;
+    throw_wrong_options();
+  }
+  [[noreturn]] void throw_wrong_options() const;
 };
 
 struct ShardingSpec {

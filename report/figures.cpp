@@ -149,6 +149,7 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
   mean.subtitle += "mean " + a.metric + " over " + std::to_string(n_prompts) + " prompt" +
                    (n_prompts == 1 ? "" : "s") + completeness(g);
   mean.colorbar_label = a.metric;
+  mean.sequential = a.sequential;
   figures.push_back(std::move(mean));
 
   if (g.has_fraction) {

@@ -117,7 +117,8 @@ Layout make_layout(const HeatmapFigure& f) {
   // Numeric columns stay horizontal and thin out; words (tokens, sites) turn vertical.
   L.rotate_cols = !all_integers(f.col_labels) || col_w + 6 > 3 * cw;
   L.col_step = L.rotate_cols ? nice_step(line / cw) : nice_step((col_w + 6) / cw);
-  if (L.rotate_cols && !all_integers(f.col_labels)) L.col_step = static_cast<int>(std::ceil(line / cw));
+  if (L.rotate_cols && !all_integers(f.col_labels))
+    L.col_step = static_cast<int>(std::ceil(line / cw));
   L.row_label_w = row_w + 8;
   L.col_label_h = (L.rotate_cols ? col_w : L.tick_font) + 8;
   L.panel_title_h = n > 1 ? kPanelTitleFont + 8 : 0;
@@ -139,7 +140,8 @@ Layout make_layout(const HeatmapFigure& f) {
   L.cbar_x = L.x0 + L.grid_cols * L.panel_w + 6;
   L.cbar_y = L.y0 + L.panel_title_h;
   L.cbar_h = std::clamp(grid_h - L.panel_title_h - L.col_label_h - 10, 120.0, 420.0);
-  L.width = std::ceil(std::max({L.cbar_x + kColorbarWidth + cbar_text_w + 28, title_w + 40, subtitle_w + 40}));
+  L.width = std::ceil(
+      std::max({L.cbar_x + kColorbarWidth + cbar_text_w + 28, title_w + 40, subtitle_w + 40}));
   L.height = std::ceil(std::max(L.y0 + grid_h + 28, L.cbar_y + L.cbar_h + 50));
   L.limit = color_limit(f);
   for (const auto& p : f.panels)
@@ -200,7 +202,9 @@ void draw_colorbar(cairo_t* cr, const Layout& L, const HeatmapFigure& f) {
   const double x = L.cbar_x, y = L.cbar_y, h = L.cbar_h;
   cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
   for (int i = 0; i < static_cast<int>(h); ++i) {
-    fill(cr, diverging_color(1.0 - 2.0 * (i + 0.5) / h));
+    const double t =
+        (i + 0.5) / h;  // top to bottom: limit .. -limit, or limit .. 0 when sequential
+    fill(cr, diverging_color(f.sequential ? 1.0 - t : 1.0 - 2.0 * (i + 0.5) / h));
     cairo_rectangle(cr, x, y + i, kColorbarWidth, 1);
     cairo_fill(cr);
   }
@@ -211,7 +215,7 @@ void draw_colorbar(cairo_t* cr, const Layout& L, const HeatmapFigure& f) {
   cairo_stroke(cr);
   set_font(cr, L.tick_font);
   for (int k = 0; k <= 4; ++k) {
-    const double v = L.limit * (1.0 - k / 2.0);
+    const double v = L.limit * (f.sequential ? 1.0 - k / 4.0 : 1.0 - k / 2.0);
     const double ty = y + h * k / 4.0;
     cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
     cairo_move_to(cr, x + kColorbarWidth, ty);
@@ -265,7 +269,8 @@ void draw(cairo_t* cr, const Layout& L, const HeatmapFigure& f) {
 
 void check_surface(cairo_surface_t* s, const std::filesystem::path& path) {
   if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS)
-    throw error_at(path.string(), "", std::string("cairo: ") + cairo_status_to_string(cairo_surface_status(s)));
+    throw error_at(path.string(), "",
+                   std::string("cairo: ") + cairo_status_to_string(cairo_surface_status(s)));
 }
 
 }  // namespace
@@ -284,7 +289,8 @@ double color_limit(const HeatmapFigure& figure) {
   return m;
 }
 
-std::vector<std::filesystem::path> render_heatmap(const HeatmapFigure& f, const std::filesystem::path& stem) {
+std::vector<std::filesystem::path> render_heatmap(const HeatmapFigure& f,
+                                                  const std::filesystem::path& stem) {
   const std::string where = stem.string();
   if (f.panels.empty()) throw error_at(where, f.title, "a heatmap needs at least one panel");
   for (const auto& p : f.panels) {
@@ -309,7 +315,8 @@ std::vector<std::filesystem::path> render_heatmap(const HeatmapFigure& f, const 
   const cairo_status_t st = cairo_surface_write_to_png(image, png.c_str());
   cairo_surface_destroy(image);
   if (st != CAIRO_STATUS_SUCCESS)
-    throw error_at(png.string(), "", std::string("cannot write PNG: ") + cairo_status_to_string(st));
+    throw error_at(png.string(), "",
+                   std::string("cannot write PNG: ") + cairo_status_to_string(st));
 
   cairo_surface_t* vector = cairo_svg_surface_create(svg.c_str(), L.width, L.height);
   check_surface(vector, svg);
@@ -320,7 +327,8 @@ std::vector<std::filesystem::path> render_heatmap(const HeatmapFigure& f, const 
   const cairo_status_t vst = cairo_surface_status(vector);
   cairo_surface_destroy(vector);
   if (vst != CAIRO_STATUS_SUCCESS)
-    throw error_at(svg.string(), "", std::string("cannot write SVG: ") + cairo_status_to_string(vst));
+    throw error_at(svg.string(), "",
+                   std::string("cannot write SVG: ") + cairo_status_to_string(vst));
   return {png, svg};
 }
 

@@ -10,19 +10,20 @@
 namespace csweep::report {
 
 struct HeatmapPanel {
-  std::string title;                   // e.g. "position 3: ' Mary'" (may be empty)
+  std::string title;  // e.g. "position 3: ' Mary'" (may be empty)
   int64_t rows = 0, cols = 0;
-  std::vector<float> values;           // [rows][cols] row-major; NaN = not computed (grey)
+  std::vector<float> values;  // [rows][cols] row-major; NaN = not computed (grey)
 };
 
 struct HeatmapFigure {
-  std::string title;                   // e.g. "resid_patching (activation_patching)"
-  std::string subtitle;                // e.g. "mean logit_diff over 8 prompts"
-  std::string row_axis, col_axis;      // axis names, e.g. "layer", "head"
+  std::string title;                                // e.g. "resid_patching (activation_patching)"
+  std::string subtitle;                             // e.g. "mean logit_diff over 8 prompts"
+  std::string row_axis, col_axis;                   // axis names, e.g. "layer", "head"
   std::vector<std::string> row_labels, col_labels;  // one per row/col
-  std::string colorbar_label;          // e.g. "logit_diff"
+  std::string colorbar_label;                       // e.g. "logit_diff"
   // Colour limit: values map to [-limit, limit]; <= 0 picks max |value| over all panels.
   double limit = 0;
+  bool sequential = false;  // non-negative values: the scale runs from 0 to limit
   std::vector<HeatmapPanel> panels;
 };
 

@@ -48,7 +48,8 @@ void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
     const size_t n = input.prompts.size();
     a.clean_baseline.assign(n, std::nullopt);
     a.corrupted_baseline.assign(n, std::nullopt);
-    const bool effects = a.kind == "causal_tracing";
+    const jobs::Kind* kind = jobs::find_kind(a.kind);
+    const bool effects = kind && kind->reduce.baselines == jobs::Baselines::Effects;
     for (size_t p = 0; p < n; ++p) {
       if (!r.known[ai][p]) continue;
       double clean = r.values[ai][p].clean, corrupted = r.values[ai][p].corrupted;
@@ -127,6 +128,14 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   for (auto& a : input.analyses) a.metric = input.metric;
 }
 
+// The kind's reduce defaults (jobs/kinds/): its value label and colour scale.
+void apply_kind_defaults(AnalysisInput& a) {
+  const jobs::Kind* kind = jobs::find_kind(a.kind);
+  if (!kind) return;
+  if (!kind->reduce.value_label.empty()) a.metric = kind->reduce.value_label;
+  a.sequential = kind->reduce.colour_scale == jobs::ColourScale::Sequential;
+}
+
 }  // namespace
 
 jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& spec_yaml, const nlohmann::json& provenance) {
@@ -153,7 +162,6 @@ jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& sp
                  "the stored job spec cannot be parsed where its job file was or is: " +
                      last_error.substr(0, last_error.find('\n')));
 }
-
 
 ReduceInput load_reduce_input(const fs::path& store_dir) {
   const store::StoreContents c = store::read_store(store_dir);
@@ -189,6 +197,7 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
   } catch (const Error& e) {
     log::get("report")->warn("{}; reducing without token strings and metric names", e.what());
   }
+  for (auto& a : input.analyses) apply_kind_defaults(a);
   recorded_baselines(c, input);
   read_baselines(store_dir / "baselines.json", input);
   validate(input, store_dir.string());

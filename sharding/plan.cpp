@@ -16,28 +16,24 @@ namespace {
 // Whole-prompt work shared by every shard of one (analysis, prompt): the clean and corrupted
 // caches for per-cell analyses, or the analysis's own passes for one-pass analyses.
 double per_prompt_flops(const AnalysisGrid& g, const model::ModelConfig& c, int64_t tokens) {
-  double one = forward_flops(c, tokens, 0, 1);
-  switch (g.kind) {
-    case jobs::AnalysisKind::CausalTracing:
-      return one + forward_flops(c, tokens, 0, g.rows_per_cell);  // clean + noised corrupted run
-    case jobs::AnalysisKind::LogitLens:
-      return one + static_cast<double>(c.n_layers) * 2.0 * static_cast<double>(c.d_model * c.d_vocab);
-    case jobs::AnalysisKind::AttributionPatching:
-      return 4.0 * one;  // clean forward, corrupted forward, backward ≈ 2 forwards
-    case jobs::AnalysisKind::DirectLogitAttribution:
-    case jobs::AnalysisKind::AttentionScores:
-      return one;
-    default:
-      return 2.0 * one;  // clean and corrupted (or reference) caches
-  }
+  const jobs::KindCost& k = g.cost;
+  double flops = k.prompt_forwards * forward_flops(c, tokens, 0, 1);
+  if (k.prompt_batch_rows > 0) flops += forward_flops(c, tokens, 0, k.prompt_batch_rows);
+  return flops + k.prompt_other_flops;
 }
 
-uint64_t one_pass_memory(const AnalysisGrid& g, const model::ModelConfig& c, int64_t tokens, int64_t bytes) {
-  if (g.kind == jobs::AnalysisKind::AttributionPatching)  // the backward keeps every layer's activations
-    return 2 * static_cast<uint64_t>(c.n_layers) * row_bytes(c, tokens, bytes);
+uint64_t one_pass_memory(const AnalysisGrid& g, const model::ModelConfig& c, int64_t tokens,
+                         int64_t bytes) {
+  switch (g.cost.pass_memory) {
+    case jobs::PassMemory::Backward:  // the backward keeps every layer's activations
+      return 2 * static_cast<uint64_t>(c.n_layers) * row_bytes(c, tokens, bytes);
+    case jobs::PassMemory::WeightsOnly:
+      return 0;
+    case jobs::PassMemory::RowAndCache:
+      break;
+  }
   return row_bytes(c, tokens, bytes) + run_cache_bytes(c, tokens, bytes);
 }
-
 
 }  // namespace
 
@@ -72,12 +68,13 @@ Plan make_plan(const jobs::JobSpec& spec, const model::ModelConfig& c) {
       const int64_t tokens = spec.prompts[pi].n_tokens();
       const double shared = per_prompt_flops(g, c, tokens);
       std::vector<Shard> group;
-      if (!g.per_cell_forward) {
+      if (!g.cost.per_cell_forward) {
         uint64_t memory = one_pass_memory(g, c, tokens, bytes);
         if (budget && memory > budget)
           throw error_at(spec.file.string(), "sharding.memory_budget",
-                         human_bytes(budget) + " cannot hold analysis \"" + g.name + "\" on prompt \"" +
-                             spec.prompts[pi].id + "\" (one pass needs " + human_bytes(memory) + ")");
+                         human_bytes(budget) + " cannot hold analysis \"" + g.name +
+                             "\" on prompt \"" + spec.prompts[pi].id + "\" (one pass needs " +
+                             human_bytes(memory) + ")");
         Shard s;
         s.cell_begin = 0;
         s.cell_end = cells;
@@ -86,21 +83,23 @@ Plan make_plan(const jobs::JobSpec& spec, const model::ModelConfig& c) {
       } else {
         const uint64_t cache = 2 * run_cache_bytes(c, tokens, bytes);
         const uint64_t row = row_bytes(c, tokens, bytes);
-        int64_t max_rows = std::max(spec.sharding.batch_size, g.rows_per_cell);
+        int64_t max_rows = std::max(spec.sharding.batch_size, g.cost.rows_per_cell);
         if (budget) {
           int64_t fit = budget > cache ? static_cast<int64_t>((budget - cache) / row) : 0;
-          if (fit < g.rows_per_cell)
+          if (fit < g.cost.rows_per_cell)
             throw error_at(spec.file.string(), "sharding.memory_budget",
-                           human_bytes(budget) + " cannot hold analysis \"" + g.name + "\" on prompt \"" +
-                               spec.prompts[pi].id + "\" (caches " + human_bytes(cache) + " + " +
-                               std::to_string(g.rows_per_cell) + " row(s) of " + human_bytes(row) + ")");
+                           human_bytes(budget) + " cannot hold analysis \"" + g.name +
+                               "\" on prompt \"" + spec.prompts[pi].id + "\" (caches " +
+                               human_bytes(cache) + " + " + std::to_string(g.cost.rows_per_cell) +
+                               " row(s) of " + human_bytes(row) + ")");
           max_rows = std::min(max_rows, fit);
         }
-        const int64_t max_cells = std::max<int64_t>(1, max_rows / g.rows_per_cell);
+        const int64_t max_cells = std::max<int64_t>(1, max_rows / g.cost.rows_per_cell);
         // Consecutive cells that restart at the same layer share one suffix recomputation.
         for (int64_t cell = 0; cell < cells; ++cell) {
           int64_t start = g.start_layer(cell);
-          if (group.empty() || group.back().start_layer != start || group.back().cells() >= max_cells) {
+          if (group.empty() || group.back().start_layer != start ||
+              group.back().cells() >= max_cells) {
             Shard s;
             s.cell_begin = cell;
             s.cell_end = cell;
@@ -110,7 +109,7 @@ Plan make_plan(const jobs::JobSpec& spec, const model::ModelConfig& c) {
           group.back().cell_end = cell + 1;
         }
         for (auto& s : group) {
-          int64_t rows = s.cells() * g.rows_per_cell;
+          int64_t rows = s.cells() * g.cost.rows_per_cell;
           s.flops = forward_flops(c, tokens, s.start_layer, rows);
           s.memory_bytes = cache + static_cast<uint64_t>(rows) * row;
           plan.batch_size = std::max(plan.batch_size, rows);
@@ -130,12 +129,14 @@ Plan make_plan(const jobs::JobSpec& spec, const model::ModelConfig& c) {
   if (plan.batch_size == 0) plan.batch_size = 1;
   std::stable_sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) {
     if (a.flops != b.flops) return a.flops > b.flops;
-    return std::tie(a.analysis, a.prompt, a.cell_begin) < std::tie(b.analysis, b.prompt, b.cell_begin);
+    return std::tie(a.analysis, a.prompt, a.cell_begin) <
+           std::tie(b.analysis, b.prompt, b.cell_begin);
   });
   for (uint32_t i = 0; i < shards.size(); ++i) shards[i].id = i;
   plan.shards = std::move(shards);
-  log::get("sharding")->info("{}: {} shards, {:.3g} GFLOP", spec.file.string(), plan.shards.size(),
-                             plan.total_flops() / 1e9);
+  log::get("sharding")
+      ->info("{}: {} shards, {:.3g} GFLOP", spec.file.string(), plan.shards.size(),
+             plan.total_flops() / 1e9);
   return plan;
 }
 
@@ -156,7 +157,8 @@ RankLayout layout_ranks(const Plan& plan, int n_ranks, int tensor_parallel) {
   if (n_ranks == 1) {
     if (tensor_parallel != 1)
       throw Error("--ranks 1: tensor_parallel " + std::to_string(tensor_parallel) +
-                  " needs a coordinator rank plus a multiple of " + std::to_string(tensor_parallel) + " worker ranks");
+                  " needs a coordinator rank plus a multiple of " +
+                  std::to_string(tensor_parallel) + " worker ranks");
     layout.groups = {{0}};  // one process: the coordinator does the work itself
     return layout;
   }

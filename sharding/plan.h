@@ -12,31 +12,24 @@
 
 namespace csweep::sharding {
 
-struct Axis {
-  std::string name;                 // "layer", "head", "pos", "site", "neuron", "quantity", "score"
-  int64_t size = 0;
-  std::vector<std::string> labels;  // one per entry: "0", "3", "attn.hook_z", "prob", ...
-  std::vector<int64_t> values;      // the model index of each entry (layer 5, head 2, ...); -1 for named entries
-};
+using jobs::Axis;  // the kind registry's (jobs/kinds/kind_registry.h)
 
 // One analysis's result for ONE prompt is a row-major float array over `axes`.
 struct AnalysisGrid {
   uint32_t analysis = 0;  // index into JobSpec::analyses
   std::string name;
-  jobs::AnalysisKind kind = jobs::AnalysisKind::ActivationPatching;
-  std::vector<Axis> axes;
+  const jobs::Kind* kind = nullptr;
+  std::vector<Axis> axes;  // the kind's grid, the one the worker computes over
+  jobs::KindCost cost;     // the kind's cost-model inputs for this analysis
   int64_t cells() const;
   // Model layer from which the cell's patched forward must be recomputed (suffix start):
   // 0 for analyses that run whole forwards per prompt.
   int64_t start_layer(int64_t cell) const;
-  bool per_cell_forward = false;  // true: one patched row per cell; false: one pass per prompt
-  int64_t rows_per_cell = 1;      // batch rows one cell needs (causal tracing: noise samples)
-  int64_t start_layer_back = 0;   // a cell at layer L restarts at L - this (causal-tracing windows)
-  int layer_axis_index() const;   // position of the "layer" axis in `axes`, -1 if none
+  int layer_axis_index() const;  // position of the "layer" axis in `axes`, -1 if none
 };
 
 struct Shard {
-  uint32_t id = 0;         // 0..n-1, costliest first
+  uint32_t id = 0;  // 0..n-1, costliest first
   uint32_t analysis = 0;
   uint32_t prompt = 0;     // index into JobSpec::prompts
   int64_t cell_begin = 0;  // [cell_begin, cell_end) of that prompt's grid
@@ -54,9 +47,9 @@ struct Plan {
   int64_t total_cells() const;      // sum over grids of cells × prompts
   double total_flops() const;
   uint64_t total_result_bytes() const;
-  uint64_t weight_bytes = 0;        // the whole model in the job's dtype
+  uint64_t weight_bytes = 0;  // the whole model in the job's dtype
   uint64_t max_shard_memory_bytes = 0;
-  int64_t batch_size = 0;           // rows per forward actually used
+  int64_t batch_size = 0;  // rows per forward actually used
 };
 
 // Throws csweep::Error when the memory budget cannot hold even one row of some analysis.
@@ -81,6 +74,7 @@ double estimate_seconds(const Plan& plan, const RankLayout& layout, double gflop
 
 // Forward FLOPs of `rows` rows of `tokens` tokens through layers [start_layer, n_layers),
 // plus the last-position unembedding of each row.
-double forward_flops(const model::ModelConfig& config, int64_t tokens, int64_t start_layer, int64_t rows);
+double forward_flops(const model::ModelConfig& config, int64_t tokens, int64_t start_layer,
+                     int64_t rows);
 
 }  // namespace csweep::sharding

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/job_spec.h"
+#include "jobs/kinds/kind_options.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 
@@ -29,22 +30,21 @@ c10::ScalarType parse_dtype(const std::string& dtype, const std::string& file) {
 
 analyses::MetricKind metric_kind(jobs::Metric m) {
   switch (m) {
-    case jobs::Metric::LogitDiff: return analyses::MetricKind::LogitDiff;
-    case jobs::Metric::Prob: return analyses::MetricKind::Prob;
-    case jobs::Metric::Logprob: return analyses::MetricKind::LogProb;
-    case jobs::Metric::Kl: return analyses::MetricKind::KL;
+    case jobs::Metric::LogitDiff:
+      return analyses::MetricKind::LogitDiff;
+    case jobs::Metric::Prob:
+      return analyses::MetricKind::Prob;
+    case jobs::Metric::Logprob:
+      return analyses::MetricKind::LogProb;
+    case jobs::Metric::Kl:
+      return analyses::MetricKind::KL;
   }
   return analyses::MetricKind::LogitDiff;
 }
 
-// The grid axis that selects one of several requests (an analysis over several sites); the
-// remaining axes are exactly the analyses library's grid for that request.
-bool is_variant_axis(const std::string& name) { return name == "site"; }
-
-// One analysis of the job for one prompt, as one SweepRequest per variant.
-std::vector<SweepRequest> requests_for(const jobs::JobSpec& spec, const AnalysisSpec& a, const jobs::PromptPair& p,
-                                       size_t prompt_index, const model::Model& model) {
-  const nlohmann::json& o = a.options;
+// The request common to every kind: the prompt pair, the metric, the seed and the batching.
+SweepRequest base_request(const jobs::JobSpec& spec, const AnalysisSpec& a,
+                          const jobs::PromptPair& p, uint64_t seed) {
   SweepRequest base;
   base.layers = a.layers;
   base.positions = a.positions;
@@ -53,105 +53,134 @@ std::vector<SweepRequest> requests_for(const jobs::JobSpec& spec, const Analysis
     base.answers.push_back({p.answers[i], i < p.wrongs.size() ? p.wrongs[i] : p.answers[i]});
   base.clean_tokens = p.clean;
   base.corrupted_tokens = p.corrupted;
-  base.seed = o.contains("seed") && o["seed"].is_number_integer() ? o["seed"].get<uint64_t>() : spec.seed;
-  if (spec.sharding.memory_budget_bytes > 0) base.batch.memory_budget_bytes = int64_t(spec.sharding.memory_budget_bytes);
+  base.seed = seed;
+  if (spec.sharding.memory_budget_bytes > 0)
+    base.batch.memory_budget_bytes = int64_t(spec.sharding.memory_budget_bytes);
   base.batch.max_batch = spec.sharding.batch_size;
+  return base;
+}
 
-  std::vector<SweepRequest> out;
-  auto head_axis = [&](SweepRequest& r) {
-    if (model::is_head_point(r.point) || r.point == HookPoint::AttnZ) r.heads = a.heads;
-  };
-  switch (a.kind) {
-    case jobs::AnalysisKind::ActivationPatching:
-    case jobs::AnalysisKind::AttributionPatching:
-      for (HookPoint site : a.sites) {
-        SweepRequest r = base;
-        r.kind = a.kind == jobs::AnalysisKind::ActivationPatching ? AnalysisKind::Patching : AnalysisKind::AttributionPatching;
-        r.point = site;
-        r.by_position = o.value("per_position", true);
-        r.direction = o.value("direction", std::string("denoising")) == "noising" ? analyses::Direction::Noising
-                                                                                   : analyses::Direction::Denoising;
-        r.atp_qk_fix = o.value("qk_fix", false);
-        head_axis(r);
-        out.push_back(r);
-      }
-      break;
-    case jobs::AnalysisKind::Ablation: {
-      SweepRequest r = base;
-      r.kind = AnalysisKind::Ablation;
-      r.by_position = false;
-      std::string target = o.value("target", std::string("heads"));
-      r.point = target == "heads" ? HookPoint::AttnZ
-              : target == "mlp"   ? HookPoint::MlpOut
-              : target == "layer" ? HookPoint::ResidPost
-                                  : HookPoint::MlpPost;
-      if (target == "heads") r.heads = a.heads;
-      if (target == "neuron") r.neurons = o.at("neurons").get<std::vector<int64_t>>();
-      std::string method = o.value("method", std::string("zero"));
-      r.ablation = method == "mean" ? analyses::AblationMode::Mean
-                 : method == "resample" ? analyses::AblationMode::Resample
-                                        : analyses::AblationMode::Zero;
-      r.mean_per_position = o.value("mean_over", std::string("prompts_and_positions")) == "prompts";
-      // The reference set: every prompt of the job with this prompt's length (mean: all of
-      // them, computed once per set by the cache; resample: the others when there are any).
-      bool use_corrupted = o.value("reference", std::string("clean")) == "corrupted";
-      for (size_t i = 0; i < spec.prompts.size(); ++i) {
-        const auto& q = spec.prompts[i];
-        const auto& toks = use_corrupted && !q.corrupted.empty() ? q.corrupted : q.clean;
-        if (toks.size() != p.clean.size()) continue;
-        if (r.ablation == analyses::AblationMode::Resample && i == prompt_index && spec.prompts.size() > 1) continue;
-        r.reference_prompts.push_back(toks);
-      }
-      out.push_back(r);
-      break;
-    }
-    case jobs::AnalysisKind::CausalTracing: {
-      SweepRequest r = base;
-      r.kind = AnalysisKind::CausalTracing;
-      std::string restore = o.value("restore", std::string("resid"));
-      r.point = restore == "attn" ? HookPoint::AttnOut : restore == "mlp" ? HookPoint::MlpOut : HookPoint::ResidPost;
-      for (int64_t i = p.subject.begin; i < p.subject.end; ++i) r.subject_positions.push_back(i);
-      r.window = o.value("window", int64_t{1});
-      r.samples = o.value("samples", int64_t{1});
-      if (o.contains("noise_std") && o["noise_std"].is_number()) {
-        r.noise_std = o["noise_std"].get<double>();
-      } else {
-        double multiplier = o.value("noise_multiplier", 3.0);
-        r.noise_std = multiplier * model.weights().W_E.to(at::kFloat).std().item<double>();
-      }
-      out.push_back(r);
-      break;
-    }
-    case jobs::AnalysisKind::LogitLens: {
-      SweepRequest r = base;
-      r.kind = AnalysisKind::LogitLens;
-      r.point = HookPoint::ResidPost;
-      r.lens_values.clear();
-      for (const auto& q : o.at("quantities")) r.lens_values.push_back(analyses::parse_lens_value(q.get<std::string>()));
-      out.push_back(r);
-      break;
-    }
-    case jobs::AnalysisKind::DirectLogitAttribution: {
-      SweepRequest r = base;
-      r.kind = AnalysisKind::DirectLogitAttribution;
-      std::string comp = o.value("components", std::string("heads"));
-      r.point = comp == "heads" ? HookPoint::AttnZ : comp == "mlp" ? HookPoint::MlpOut : HookPoint::ResidPost;
-      if (comp == "heads") r.heads = a.heads;
-      out.push_back(r);
-      break;
-    }
-    case jobs::AnalysisKind::AttentionScores: {
-      SweepRequest r = base;
-      r.kind = AnalysisKind::AttentionScores;
-      r.point = HookPoint::AttnPattern;
-      r.heads = a.heads;
-      r.pattern_scores.clear();
-      for (const auto& sc : o.at("scores")) r.pattern_scores.push_back(analyses::parse_pattern_score(sc.get<std::string>()));
-      out.push_back(r);
-      break;
-    }
+SweepRequest patching_request(SweepRequest r, const AnalysisSpec& a, AnalysisKind kind,
+                              bool per_position) {
+  r.kind = kind;
+  r.point = a.sites.front();
+  if (a.sites.size() > 1) r.sites = a.sites;  // the grid's leading site axis
+  r.by_position = per_position;
+  if (model::is_head_point(r.point)) r.heads = a.heads;
+  return r;
+}
+
+// The reference set of an ablation: every prompt of the job with this prompt's length (mean:
+// all of them, computed once per set by the cache; resample: the others when there are any).
+std::vector<std::vector<int64_t>> ablation_references(const jobs::JobSpec& spec,
+                                                      const jobs::AblationOptions& o,
+                                                      size_t prompt_index) {
+  std::vector<std::vector<int64_t>> refs;
+  const auto& p = spec.prompts.at(prompt_index);
+  for (size_t i = 0; i < spec.prompts.size(); ++i) {
+    const auto& q = spec.prompts[i];
+    const auto& toks = o.reference == "corrupted" && !q.corrupted.empty() ? q.corrupted : q.clean;
+    if (toks.size() != p.clean.size()) continue;
+    if (o.method == "resample" && i == prompt_index && spec.prompts.size() > 1) continue;
+    refs.push_back(toks);
   }
-  return out;
+  return refs;
+}
+
+// One analysis of the job for one prompt, as the analyses library's request: the kind's typed
+// options mapped onto it.
+SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_t prompt_index,
+                         const model::Model& model) {
+  const jobs::PromptPair& p = spec.prompts.at(prompt_index);
+  const std::string& kind = a.kind->name;
+  if (kind == "activation_patching") {
+    const auto& o = a.options_as<jobs::ActivationPatchingOptions>();
+    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a,
+                                      AnalysisKind::Patching, o.per_position);
+    r.direction =
+        o.direction == "noising" ? analyses::Direction::Noising : analyses::Direction::Denoising;
+    return r;
+  }
+  if (kind == "attribution_patching") {
+    const auto& o = a.options_as<jobs::AttributionPatchingOptions>();
+    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a,
+                                      AnalysisKind::AttributionPatching, o.per_position);
+    r.atp_qk_fix = o.qk_fix;
+    return r;
+  }
+  if (kind == "ablation") {
+    const auto& o = a.options_as<jobs::AblationOptions>();
+    SweepRequest r = base_request(spec, a, p, static_cast<uint64_t>(o.seed));
+    r.kind = AnalysisKind::Ablation;
+    r.by_position = false;
+    r.point = o.target == "heads"   ? HookPoint::AttnZ
+              : o.target == "mlp"   ? HookPoint::MlpOut
+              : o.target == "layer" ? HookPoint::ResidPost
+                                    : HookPoint::MlpPost;
+    if (o.target == "heads") r.heads = a.heads;
+    if (o.target == "neuron") r.neurons = o.neurons;
+    r.ablation = analyses::parse_ablation_mode(o.method);
+    r.mean_per_position = o.method == "mean" && o.mean_over == "prompts";
+    r.reference_prompts = ablation_references(spec, o, prompt_index);
+    return r;
+  }
+  if (kind == "causal_tracing") {
+    const auto& o = a.options_as<jobs::CausalTracingOptions>();
+    SweepRequest r = base_request(spec, a, p, static_cast<uint64_t>(o.seed));
+    r.kind = AnalysisKind::CausalTracing;
+    r.point = o.restore == "attn"  ? HookPoint::AttnOut
+              : o.restore == "mlp" ? HookPoint::MlpOut
+                                   : HookPoint::ResidPost;
+    for (int64_t i = p.subject.begin; i < p.subject.end; ++i) r.subject_positions.push_back(i);
+    r.window = o.window;
+    r.samples = o.samples;
+    r.noise_std =
+        o.noise_std ? *o.noise_std
+                    : o.noise_multiplier * model.weights().W_E.to(at::kFloat).std().item<double>();
+    return r;
+  }
+  if (kind == "logit_lens") {
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.kind = AnalysisKind::LogitLens;
+    r.point = HookPoint::ResidPost;
+    r.lens_values.clear();
+    for (const auto& q : a.options_as<jobs::LogitLensOptions>().quantities)
+      r.lens_values.push_back(analyses::parse_lens_value(q));
+    return r;
+  }
+  if (kind == "direct_logit_attribution") {
+    const std::string& comp = a.options_as<jobs::DirectLogitAttributionOptions>().components;
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.kind = AnalysisKind::DirectLogitAttribution;
+    r.point = comp == "heads" ? HookPoint::AttnZ
+              : comp == "mlp" ? HookPoint::MlpOut
+                              : HookPoint::ResidPost;
+    if (comp == "heads") r.heads = a.heads;
+    return r;
+  }
+  if (kind == "attention_scores") {
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.kind = AnalysisKind::AttentionScores;
+    r.point = HookPoint::AttnPattern;
+    r.heads = a.heads;
+    r.pattern_scores.clear();
+    for (const auto& sc : a.options_as<jobs::AttentionScoresOptions>().scores)
+      r.pattern_scores.push_back(analyses::parse_pattern_score(sc));
+    return r;
+  }
+  // A kind added through the registry: its cells read the prompt and the grid only.
+  return base_request(spec, a, p, spec.seed);
+}
+
+// The plan's grid (the kind's one grid) in the analyses library's terms.
+std::vector<analyses::GridAxis> analyses_axes(const sharding::AnalysisGrid& grid) {
+  std::vector<analyses::GridAxis> axes;
+  for (const auto& x : grid.axes) {
+    const bool named = x.name == "site" || x.name == "quantity" || x.name == "score";
+    axes.push_back(
+        analyses::GridAxis{x.name, x.values, named ? x.labels : std::vector<std::string>{}});
+  }
+  return axes;
 }
 
 }  // namespace
@@ -168,7 +197,8 @@ namespace {
 
 class AnalysisExecutor final : public ShardExecutor {
  public:
-  AnalysisExecutor(const jobs::JobSpec& spec, const sharding::Plan& plan, const WorkerContext& context)
+  AnalysisExecutor(const jobs::JobSpec& spec, const sharding::Plan& plan,
+                   const WorkerContext& context)
       : spec_(spec), plan_(plan), caches_(16) {
     // One thread per rank unless told otherwise: ranks beat threads on small GEMMs, and the
     // same thread count everywhere keeps results bit-identical for any number of ranks.
@@ -179,79 +209,28 @@ class AnalysisExecutor final : public ShardExecutor {
     load.dtype = parse_dtype(spec.model.dtype, spec.file.string());
     load.device = c10::Device(spec.model.device);
     model_ = model::Model::load(spec.model.path, load);
-    log::get("worker")->info("rank {}: loaded {} ({} threads)", context.rank, spec.model.path.string(), threads);
+    log::get("worker")->info("rank {}: loaded {} ({} threads)", context.rank,
+                             spec.model.path.string(), threads);
   }
 
   std::vector<float> run(const sharding::Shard& shard) override {
     const sharding::AnalysisGrid& grid = plan_.grids.at(shard.analysis);
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
-    const jobs::PromptPair& prompt = spec_.prompts.at(shard.prompt);
-    std::vector<SweepRequest> requests = requests_for(spec_, analysis, prompt, shard.prompt, *model_);
-
-    // Split the grid's axes into the variant axis (which request) and the inner axes.
-    int variant_axis = -1;
-    for (size_t i = 0; i < grid.axes.size(); ++i)
-      if (is_variant_axis(grid.axes[i].name)) variant_axis = int(i);
-    std::vector<int64_t> sizes;
-    for (const auto& ax : grid.axes) sizes.push_back(ax.size);
-    int64_t n_variants = variant_axis < 0 ? 1 : sizes[size_t(variant_axis)];
-    if (int64_t(requests.size()) != n_variants)
-      throw Error(analysis.name + ": " + std::to_string(requests.size()) + " requests for " +
-                  std::to_string(n_variants) + " grid variants");
-    int64_t inner_cells = grid.cells() / std::max<int64_t>(1, n_variants);
-    for (const SweepRequest& r : requests) {
-      int64_t expected = analyses::grid_cells(analyses::grid_axes(r, model_->config()));
-      if (expected != inner_cells)
-        throw Error(analysis.name + ": the plan's grid has " + std::to_string(inner_cells) +
-                    " cells per variant but the analysis computes " + std::to_string(expected));
-    }
-
-    // cell -> (variant, inner cell), then run maximal contiguous inner ranges per variant.
-    auto split = [&](int64_t cell) {
-      if (variant_axis < 0) return std::pair<int64_t, int64_t>{0, cell};
-      int64_t rest = cell, inner = 0, inner_stride = 1, variant = 0;
-      for (int i = int(sizes.size()) - 1; i >= 0; --i) {
-        int64_t idx = rest % sizes[size_t(i)];
-        rest /= sizes[size_t(i)];
-        if (i == variant_axis) {
-          variant = idx;
-        } else {
-          inner += idx * inner_stride;
-          inner_stride *= sizes[size_t(i)];
-        }
-      }
-      return std::pair<int64_t, int64_t>{variant, inner};
-    };
-    std::vector<float> out(size_t(shard.cells()));
-    int64_t c = shard.cell_begin;
-    while (c < shard.cell_end) {
-      auto [variant, inner] = split(c);
-      int64_t n = 1;
-      while (c + n < shard.cell_end) {
-        auto next = split(c + n);
-        if (next.first != variant || next.second != inner + n) break;
-        ++n;
-      }
-      std::vector<float> values =
-          analyses::run_cells(*model_, requests[size_t(variant)], inner, inner + n, caches_);
-      std::copy(values.begin(), values.end(), out.begin() + (c - shard.cell_begin));
-      c += n;
-    }
-    return out;
+    const SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
+    const std::vector<analyses::GridAxis> axes = analyses_axes(grid);
+    if (const analyses::KindCells cells = analyses::find_kind_cells(analysis.kind->name))
+      return cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
+    return analyses::run_cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
   }
 
-  // Patching-like analyses only: ablation, lens, DLA and attention scores have no corrupted
-  // run (analyses::baselines would give clean twice, a fraction recovered of 0/0).
+  // Only kinds with a corrupted (or noised) run: ablation, lens, DLA and attention scores
+  // would give clean twice, a fraction recovered of 0/0.
   std::optional<Baselines> baselines(const sharding::Shard& shard) override {
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
-    if (analysis.kind != jobs::AnalysisKind::ActivationPatching &&
-        analysis.kind != jobs::AnalysisKind::AttributionPatching && analysis.kind != jobs::AnalysisKind::CausalTracing)
-      return std::nullopt;
-    const jobs::PromptPair& prompt = spec_.prompts.at(shard.prompt);
-    std::vector<SweepRequest> requests = requests_for(spec_, analysis, prompt, shard.prompt, *model_);
-    // The clean and corrupted runs do not depend on the site: any variant's request will do.
-    if (requests.empty()) return std::nullopt;
-    const SweepRequest& r = requests.front();
+    if (analysis.kind->reduce.baselines == jobs::Baselines::None) return std::nullopt;
+    // The clean and corrupted runs do not depend on the site: the first site's request will do.
+    SweepRequest r = request_for(spec_, analysis, shard.prompt, *model_);
+    r.sites.clear();
     if (r.answers.empty() && r.metric != analyses::MetricKind::KL) return std::nullopt;
     const analyses::Baselines b = analyses::baselines(*model_, r, caches_);
     return Baselines{b.clean, b.corrupted};
@@ -266,7 +245,8 @@ class AnalysisExecutor final : public ShardExecutor {
 
 }  // namespace
 
-std::unique_ptr<ShardExecutor> make_analysis_executor(const jobs::JobSpec& spec, const sharding::Plan& plan,
+std::unique_ptr<ShardExecutor> make_analysis_executor(const jobs::JobSpec& spec,
+                                                      const sharding::Plan& plan,
                                                       const WorkerContext& context) {
   return std::make_unique<AnalysisExecutor>(spec, plan, context);
 }

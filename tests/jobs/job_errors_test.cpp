@@ -39,7 +39,7 @@ TEST(JobErrors, UnknownEnumValueSuggests) {
                      "logit_diff, prob, logprob, kl") + "\n" +
                 at(10, 21, "analyses[0].kind: unknown value \"logit_lense\" (did you mean \"logit_lens\"?); "
                            "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
-                           "direct_logit_attribution, attention_scores, attribution_patching"));
+                           "direct_logit_attribution, attention_scores, attribution_patching, weight_norms"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {

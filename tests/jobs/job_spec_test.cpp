@@ -3,7 +3,9 @@
 
 #include <fstream>
 
+#include "common/error.h"
 #include "common/sha256.h"
+#include "jobs/kinds/kind_options.h"
 #include "tests/jobs/job_test_util.h"
 
 namespace csweep::jobs::testing {
@@ -20,14 +22,15 @@ TEST(JobSpec, ExampleResolvesDefaultsAndAxes) {
   EXPECT_EQ(spec.prompts[0].wrongs, std::vector<int64_t>{486});
   ASSERT_EQ(spec.analyses.size(), 3u);
   const auto& z = spec.analyses[1];
-  EXPECT_EQ(z.kind, AnalysisKind::ActivationPatching);
+  EXPECT_EQ(z.kind, &kind("activation_patching"));
   EXPECT_EQ(z.sites, std::vector<model::HookPoint>{model::HookPoint::AttnZ});
   EXPECT_EQ(z.layers, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(z.heads, (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(z.positions.size(), 8u);
-  EXPECT_EQ(z.options["direction"], "denoising");
-  EXPECT_EQ(z.options["per_position"], true);
-  EXPECT_EQ(spec.analyses[2].options["per_position"], false);
+  EXPECT_EQ(z.options_as<ActivationPatchingOptions>().direction, "denoising");
+  EXPECT_TRUE(z.options_as<ActivationPatchingOptions>().per_position);
+  EXPECT_FALSE(spec.analyses[2].options_as<ActivationPatchingOptions>().per_position);
+  EXPECT_THROW(z.options_as<AblationOptions>(), Error);
   EXPECT_EQ(spec.sharding.batch_size, 16);
   EXPECT_EQ(spec.store, job_path("activation_patching.store"));
   EXPECT_EQ(spec.reduce.top_k, 5);
@@ -44,9 +47,9 @@ TEST(JobSpec, AxisSyntaxes) {
   EXPECT_EQ(spec.analyses[0].heads, (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(spec.analyses[0].positions, (std::vector<int64_t>{0, 5, 6, 7}));
   EXPECT_EQ(spec.analyses[1].layers, std::vector<int64_t>{2});
-  EXPECT_EQ(spec.analyses[1].options["neurons"], (std::vector<int64_t>{10, 11, 12}));
-  EXPECT_EQ(spec.analyses[1].options["method"], "zero");
-  EXPECT_FALSE(spec.analyses[1].options.contains("mean_over"));  // zero/resample hashes stay as they were
+  EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().neurons, (std::vector<int64_t>{10, 11, 12}));
+  EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().method, "zero");
+  EXPECT_FALSE(spec.analyses[1].options->to_json().contains("mean_over"));  // zero/resample hashes stay as they were
 }
 
 TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
@@ -55,8 +58,22 @@ TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
                      "  - {name: a, kind: ablation, method: mean}\n"
                      "  - {name: b, kind: ablation, method: mean, mean_over: prompts}\n";
   JobSpec spec = parse_job_spec(text, job_path());
-  EXPECT_EQ(spec.analyses[0].options["mean_over"], "prompts_and_positions");  // TransformerLens's
-  EXPECT_EQ(spec.analyses[1].options["mean_over"], "prompts");
+  EXPECT_EQ(spec.analyses[0].options_as<AblationOptions>().mean_over, "prompts_and_positions");  // TransformerLens's
+  EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().mean_over, "prompts");
+}
+
+// One default per option, the documented one (docs/jobs.md), read by the planner and the
+// worker alike from the typed options.
+TEST(JobSpec, CausalTracingDefaults) {
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {clean: [1, 2, 3], corrupted: [1, 2, 4], answer: [5], wrong: [6], subject: [0, 1]}\n"
+                     "analyses:\n  - {name: t, kind: causal_tracing}\n";
+  const auto& o = parse_job_spec(text, job_path()).analyses[0].options_as<CausalTracingOptions>();
+  EXPECT_EQ(o.samples, 10);
+  EXPECT_EQ(o.window, 1);
+  EXPECT_EQ(o.noise_multiplier, 3.0);
+  EXPECT_FALSE(o.noise_std.has_value());
+  EXPECT_EQ(o.restore, "resid");
 }
 
 TEST(JobSpec, MemoryBudgetUnits) {

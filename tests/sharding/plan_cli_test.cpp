@@ -40,7 +40,7 @@ std::vector<std::filesystem::path> example_jobs() {
 
 TEST(PlanCli, EveryExamplePrintsAPlan) {
   auto files = example_jobs();
-  ASSERT_GE(files.size(), 7u);  // one per analysis kind
+  ASSERT_GE(files.size(), 8u);  // one per analysis kind
   std::set<std::string> kinds;
   for (const auto& f : files) {
     SCOPED_TRACE(f.string());
@@ -70,7 +70,7 @@ TEST(PlanCli, EveryExamplePrintsAPlan) {
     EXPECT_GT(j["estimate"]["seconds"].get<double>(), 0.0);
     EXPECT_EQ(j["job"]["hash"].get<std::string>().size(), 64u);
   }
-  EXPECT_EQ(kinds.size(), 7u);
+  EXPECT_EQ(kinds.size(), 8u);
 }
 
 TEST(PlanCli, BadJobFileExitsTwoWithEveryReason) {

@@ -7,13 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "jobs/kinds/kind_options.h"
+#include "jobs/kinds/kind_reader.h"
 #include "sharding/cost_model.h"
 #include "sharding/plan.h"
 
 namespace csweep::sharding {
 namespace {
-
-using jobs::AnalysisKind;
 
 model::ModelConfig random_config(std::mt19937_64& rng) {
   model::ModelConfig c;
@@ -35,6 +35,17 @@ std::vector<int64_t> random_subset(std::mt19937_64& rng, int64_t n) {
     if (rng() % 3 != 0) out.push_back(i);
   if (out.empty()) out.push_back(static_cast<int64_t>(rng() % n));
   return out;
+}
+
+// A kind's options with every default, read from an empty map.
+std::shared_ptr<const jobs::KindOptions> default_options(const jobs::Kind& kind) {
+  jobs::Diagnostics diag;
+  jobs::AnalysesContext ctx{jobs::Source{&diag, "random.yaml", 0}};
+  const YAML::Node empty(YAML::NodeType::Map);
+  jobs::KindReader reader(ctx, empty, "analyses[0]");
+  jobs::AnalysisSpec a;
+  kind.read(reader, a);
+  return a.options;
 }
 
 jobs::JobSpec random_spec(std::mt19937_64& rng, const model::ModelConfig& c) {
@@ -59,36 +70,51 @@ jobs::JobSpec random_spec(std::mt19937_64& rng, const model::ModelConfig& c) {
   for (int64_t i = 0; i < n_analyses; ++i) {
     jobs::AnalysisSpec a;
     a.name = "a" + std::to_string(i);
-    a.kind = static_cast<AnalysisKind>(rng() % 7);
+    const auto& kinds = jobs::all_kinds();
+    a.kind = kinds[rng() % kinds.size()];
     a.layers = random_subset(rng, c.n_layers);
     a.heads = random_subset(rng, c.n_heads);
     a.positions = random_subset(rng, min_tokens);
-    switch (a.kind) {
-      case AnalysisKind::ActivationPatching:
-      case AnalysisKind::AttributionPatching:
-        a.sites = rng() % 2 ? std::vector<model::HookPoint>{model::HookPoint::AttnZ}
-                            : std::vector<model::HookPoint>{model::HookPoint::ResidPre, model::HookPoint::MlpOut};
-        a.options["per_position"] = rng() % 3 != 0;
-        break;
-      case AnalysisKind::Ablation: {
-        const char* targets[] = {"heads", "mlp", "layer", "neuron"};
-        a.options["target"] = targets[rng() % 4];
-        a.options["neurons"] = random_subset(rng, 16);
-        break;
+    const std::string& kind = a.kind->name;
+    const bool per_position = rng() % 3 != 0;
+    if (kind == "activation_patching" || kind == "attribution_patching") {
+      a.sites = rng() % 2 ? std::vector<model::HookPoint>{model::HookPoint::AttnZ}
+                          : std::vector<model::HookPoint>{model::HookPoint::ResidPre,
+                                                          model::HookPoint::MlpOut};
+      if (kind == "activation_patching") {
+        auto o = std::make_shared<jobs::ActivationPatchingOptions>();
+        o->per_position = per_position;
+        a.options = o;
+      } else {
+        auto o = std::make_shared<jobs::AttributionPatchingOptions>();
+        o->per_position = per_position;
+        a.options = o;
       }
-      case AnalysisKind::CausalTracing:
-        a.options["samples"] = static_cast<int64_t>(1 + rng() % 6);
-        a.options["window"] = static_cast<int64_t>(1 + rng() % 5);
-        break;
-      case AnalysisKind::LogitLens:
-        a.options["quantities"] = std::vector<std::string>{"prob", "rank"};
-        break;
-      case AnalysisKind::DirectLogitAttribution:
-        a.options["components"] = rng() % 2 ? "heads" : "mlp";
-        break;
-      case AnalysisKind::AttentionScores:
-        a.options["scores"] = std::vector<std::string>{"previous_token", "induction"};
-        break;
+    } else if (kind == "ablation") {
+      const char* targets[] = {"heads", "mlp", "layer", "neuron"};
+      auto o = std::make_shared<jobs::AblationOptions>();
+      o->target = targets[rng() % 4];
+      o->neurons = random_subset(rng, 16);
+      a.options = o;
+    } else if (kind == "causal_tracing") {
+      auto o = std::make_shared<jobs::CausalTracingOptions>();
+      o->samples = static_cast<int64_t>(1 + rng() % 6);
+      o->window = static_cast<int64_t>(1 + rng() % 5);
+      a.options = o;
+    } else if (kind == "logit_lens") {
+      auto o = std::make_shared<jobs::LogitLensOptions>();
+      o->quantities = {"prob", "rank"};
+      a.options = o;
+    } else if (kind == "direct_logit_attribution") {
+      auto o = std::make_shared<jobs::DirectLogitAttributionOptions>();
+      o->components = rng() % 2 ? "heads" : "mlp";
+      a.options = o;
+    } else if (kind == "attention_scores") {
+      auto o = std::make_shared<jobs::AttentionScoresOptions>();
+      o->scores = {"previous_token", "induction"};
+      a.options = o;
+    } else {
+      a.options = default_options(*a.kind);  // a kind added through the registry
     }
     spec.analyses.push_back(a);
   }
@@ -97,7 +123,8 @@ jobs::JobSpec random_spec(std::mt19937_64& rng, const model::ModelConfig& c) {
 }
 
 // The smallest budget every analysis fits under, plus some random slack.
-uint64_t feasible_budget(std::mt19937_64& rng, const jobs::JobSpec& spec, const model::ModelConfig& c) {
+uint64_t feasible_budget(std::mt19937_64& rng, const jobs::JobSpec& spec,
+                         const model::ModelConfig& c) {
   jobs::JobSpec copy = spec;
   copy.sharding.batch_size = 1;
   Plan p = make_plan(copy, c);
@@ -109,7 +136,8 @@ void check_plan(const Plan& plan, const jobs::JobSpec& spec, const model::ModelC
   // every (analysis, prompt, cell) exactly once
   std::vector<std::vector<std::vector<int>>> seen(plan.grids.size());
   for (size_t a = 0; a < plan.grids.size(); ++a)
-    seen[a].assign(spec.prompts.size(), std::vector<int>(static_cast<size_t>(plan.grids[a].cells()), 0));
+    seen[a].assign(spec.prompts.size(),
+                   std::vector<int>(static_cast<size_t>(plan.grids[a].cells()), 0));
   for (size_t i = 0; i < plan.shards.size(); ++i) {
     const Shard& s = plan.shards[i];
     ASSERT_EQ(s.id, i);
@@ -123,12 +151,18 @@ void check_plan(const Plan& plan, const jobs::JobSpec& spec, const model::ModelC
       ++seen[s.analysis][s.prompt][cell];
       EXPECT_EQ(plan.grids[s.analysis].start_layer(cell), s.start_layer);  // one shared suffix
     }
-    if (spec.sharding.memory_budget_bytes) EXPECT_LE(s.memory_bytes, spec.sharding.memory_budget_bytes);
-    if (i > 0) EXPECT_GE(plan.shards[i - 1].flops, s.flops) << "costliest first";
+    if (spec.sharding.memory_budget_bytes) {
+      EXPECT_LE(s.memory_bytes, spec.sharding.memory_budget_bytes);
+    }
+    if (i > 0) {
+      EXPECT_GE(plan.shards[i - 1].flops, s.flops) << "costliest first";
+    }
     EXPECT_GT(s.flops, 0.0);
     const auto& g = plan.grids[s.analysis];
-    if (g.per_cell_forward)
-      EXPECT_LE(s.cells() * g.rows_per_cell, std::max(spec.sharding.batch_size, g.rows_per_cell));
+    if (g.cost.per_cell_forward) {
+      EXPECT_LE(s.cells() * g.cost.rows_per_cell,
+                std::max(spec.sharding.batch_size, g.cost.rows_per_cell));
+    }
   }
   for (const auto& per_analysis : seen)
     for (const auto& per_prompt : per_analysis)
@@ -194,15 +228,23 @@ TEST(Layout, TensorParallelGroups) {
     layout_ranks(plan, 8, 4);
     FAIL();
   } catch (const csweep::Error& e) {
-    EXPECT_STREQ(e.what(), "--ranks 8: the 7 worker ranks (all but rank 0) are not a multiple of tensor_parallel 4; "
-                           "use --ranks 9");
+    EXPECT_STREQ(
+        e.what(),
+        "--ranks 8: the 7 worker ranks (all but rank 0) are not a multiple of tensor_parallel 4; "
+        "use --ranks 9");
   }
   EXPECT_EQ(layout_ranks(plan, 1, 1).groups, (std::vector<std::vector<int>>{{0}}));
 }
 
 TEST(CostModel, SuffixRecomputationIsCheaper) {
   model::ModelConfig c;
-  c.n_layers = 12; c.d_model = 768; c.n_heads = 12; c.n_kv_heads = 12; c.d_head = 64; c.d_mlp = 3072; c.d_vocab = 50257;
+  c.n_layers = 12;
+  c.d_model = 768;
+  c.n_heads = 12;
+  c.n_kv_heads = 12;
+  c.d_head = 64;
+  c.d_mlp = 3072;
+  c.d_vocab = 50257;
   // GPT-2 small, 16 tokens: 2 × 85M block parameters × 16 tokens + attention mixing + one
   // last-position unembedding (2 × 768 × 50257) ≈ 2.8 GFLOP
   double full = forward_flops(c, 16, 0, 1);
@@ -210,7 +252,8 @@ TEST(CostModel, SuffixRecomputationIsCheaper) {
   EXPECT_LT(full, 2.9e9);
   EXPECT_LT(forward_flops(c, 16, 6, 1), 0.6 * full);
   EXPECT_DOUBLE_EQ(forward_flops(c, 16, 3, 10), 10 * forward_flops(c, 16, 3, 1));
-  EXPECT_NEAR(static_cast<double>(weight_bytes(c, 4)) / 4e6, 163.0, 2.0);  // untied GPT-2 small: 163M params
+  EXPECT_NEAR(static_cast<double>(weight_bytes(c, 4)) / 4e6, 163.0,
+              2.0);  // untied GPT-2 small: 163M params
 }
 
 TEST(Estimate, MoreGroupsNeverSlower) {
@@ -224,7 +267,8 @@ TEST(Estimate, MoreGroupsNeverSlower) {
     EXPECT_LE(t, previous * (1 + 1e-12));
     previous = t;
   }
-  EXPECT_NEAR(estimate_seconds(plan, layout_ranks(plan, 1, 1), 50.0), plan.total_flops() / 50e9, 1e-9);
+  EXPECT_NEAR(estimate_seconds(plan, layout_ranks(plan, 1, 1), 50.0), plan.total_flops() / 50e9,
+              1e-9);
 }
 
 }  // namespace

@@ -1,0 +1,68 @@
+#pragma once
+// The typed options of the kinds whose computation reads more than its grid (the worker maps
+// them onto analyses' requests). Defaults here are the documented ones (docs/jobs.md); the
+// readers fill every field, so nothing downstream supplies a default of its own.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/kinds/kind_registry.h"
+
+namespace csweep::jobs {
+
+struct ActivationPatchingOptions final : KindOptions {
+  bool per_position = true;
+  std::string direction = "denoising";  // denoising | noising
+  nlohmann::json to_json() const override;
+};
+
+struct AttributionPatchingOptions final : KindOptions {
+  bool per_position = true;
+  bool qk_fix = false;
+  nlohmann::json to_json() const override;
+};
+
+struct AblationOptions final : KindOptions {
+  std::string method = "zero";                      // zero | mean | resample
+  std::string mean_over = "prompts_and_positions";  // method mean only
+  std::string target = "heads";                     // heads | mlp | layer | neuron
+  std::string reference = "clean";                  // clean | corrupted
+  int64_t seed = 0;
+  std::vector<int64_t> neurons;  // target neuron only
+  nlohmann::json to_json() const override;
+};
+
+struct CausalTracingOptions final : KindOptions {
+  double noise_multiplier = 3.0;
+  std::optional<double> noise_std;  // absolute; overrides the multiplier
+  int64_t seed = 0;
+  int64_t samples = 10;
+  int64_t window = 1;
+  std::string restore = "resid";  // resid | attn | mlp
+  nlohmann::json to_json() const override;
+};
+
+struct LogitLensOptions final : KindOptions {
+  std::vector<std::string> quantities;  // of kLensQuantities
+  nlohmann::json to_json() const override;
+};
+
+struct DirectLogitAttributionOptions final : KindOptions {
+  std::string components = "heads";  // heads | mlp | layer
+  nlohmann::json to_json() const override;
+};
+
+struct AttentionScoresOptions final : KindOptions {
+  std::vector<std::string> scores;  // of kAttentionScores
+  nlohmann::json to_json() const override;
+};
+
+// In the analyses' enum order (analyses/sweep.h LensValue, PatternScore): a named axis's values
+// index these lists.
+inline const std::vector<std::string> kLensQuantities = {"prob", "logprob", "rank", "logit_diff",
+                                                         "top_token"};
+inline const std::vector<std::string> kAttentionScores = {"previous_token", "duplicate_token",
+                                                          "induction"};
+
+}  // namespace csweep::jobs

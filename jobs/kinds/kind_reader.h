@@ -1,0 +1,76 @@
+#pragma once
+// What a kind's YAML reader reads with: typed fields of one `analyses[i]` map, each reported
+// as "file:line:column: analyses[i].key: reason" and remembered as a failed read.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "jobs/diagnostics.h"
+#include "jobs/job_spec.h"
+#include "model/config.h"
+
+namespace csweep::jobs {
+
+struct AnalysesContext {
+  Source src;
+  const model::ModelConfig* config = nullptr;  // null: skip range checks
+  const std::vector<PromptPair>* prompts = nullptr;
+  Metric metric = Metric::LogitDiff;
+  uint64_t default_seed = 0;
+};
+
+class KindReader {
+ public:
+  KindReader(const AnalysesContext& ctx, const YAML::Node& node, std::string path)
+      : ctx_(ctx), node_(node), path_(std::move(path)) {}
+
+  const AnalysesContext& context() const { return ctx_; }
+  const model::ModelConfig* config() const { return ctx_.config; }
+  const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+  bool has(const char* key) const { return static_cast<bool>(node_[key]); }
+  bool ok() const { return ok_; }
+  // Reports "path.key: reason" at the key's value (at the map when the key is absent).
+  void error(const char* key, const std::string& reason);
+  // Reports "path: reason" at the key's value (a problem of the whole analysis).
+  void fail(const char* at_key, const std::string& reason);
+  // Reports `key` as not taken with this choice of another key, when it is given.
+  void reject(const char* key, const std::string& why);
+
+  std::string choice(const char* key, const std::vector<std::string>& choices,
+                     const std::string& fallback);
+  std::vector<std::string> choices(const char* key, const std::vector<std::string>& choices,
+                                   const std::vector<std::string>& fallback);
+  bool flag(const char* key, bool fallback);
+  int64_t integer(const char* key, int64_t fallback, int64_t minimum);
+  double positive(const char* key, double fallback);
+  int64_t seed(const char* key);  // the job's seed unless given
+  // Index axes (absent or "all": every index) with the model's or the prompts' limits.
+  std::vector<int64_t> layers();
+  std::vector<int64_t> heads(int64_t limit);  // limit: n_heads, or n_kv_heads for k/v sites
+  std::vector<int64_t> n_heads_axis() { return heads(config() ? config()->n_heads : -1); }
+  std::vector<int64_t> positions();  // over the shortest prompt
+  std::vector<int64_t> neurons();    // over d_mlp
+  // `sites`: block hook points, all with the same axes (activation/attribution patching).
+  std::vector<model::HookPoint> sites();
+
+ private:
+  std::vector<int64_t> axis(const char* key, int64_t limit, const std::string& what,
+                            const std::string& limit_text);
+  template <typename T>
+  T or_fail(std::optional<T> v, T fallback) {
+    if (v) return *v;
+    ok_ = false;
+    return fallback;
+  }
+
+  const AnalysesContext& ctx_;
+  const YAML::Node& node_;
+  std::string path_;
+  bool ok_ = true;
+};
+
+}  // namespace csweep::jobs

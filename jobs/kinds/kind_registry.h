@@ -1,0 +1,88 @@
+#pragma once
+// The analysis-kind registry: one row per kind owns everything torch-free about it — its
+// name, its typed options and their YAML reader, its ONE grid (axes, labels, cell order),
+// its cost-model inputs and its reduce defaults. jobs/ reads job files through it, sharding/
+// plans over its grid, worker/ computes over the plan's copy of that grid, report/ draws with
+// its defaults. The computation itself lives in analyses/ (see docs/extending.md).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/config.h"
+
+namespace csweep::jobs {
+
+struct AnalysisSpec;
+class KindReader;
+
+// One axis of an analysis's per-prompt result array (row-major over the grid's axes).
+struct Axis {
+  std::string name;  // "layer", "head", "pos", "site", "neuron", "quantity", "score"
+  int64_t size = 0;
+  std::vector<std::string> labels;  // one per entry: "0", "3", "attn.hook_z", "prob", ...
+  // The model index of each entry (layer 5, head 2, ...); for named entries the index of the
+  // label in the kind's list of choices (the analyses' enum order), for sites the HookPoint.
+  std::vector<int64_t> values;
+};
+Axis index_axis(const std::string& name, const std::vector<int64_t>& values);
+Axis named_axis(const std::string& name, const std::vector<std::string>& labels,
+                const std::vector<std::string>& choices);
+
+// A kind's options after reading, defaults resolved. Each kind derives its own struct.
+struct KindOptions {
+  virtual ~KindOptions() = default;
+  virtual nlohmann::json to_json() const = 0;  // what the canonical hash sees
+};
+
+// One-pass kinds: what one pass over a prompt keeps in memory.
+enum class PassMemory { RowAndCache, Backward, WeightsOnly };
+
+// Cost-model inputs (sharding/cost_model.h turns them into FLOPs and bytes).
+struct KindCost {
+  bool per_cell_forward = false;  // one patched row per cell (else one pass per prompt)
+  int64_t rows_per_cell = 1;      // batch rows one cell needs (causal tracing: noise samples)
+  int64_t start_layer_back = 0;   // a cell at layer L restarts at L - this (causal-tracing windows)
+  // Work per prompt shared by its shards: whole single-row forwards, one batched forward of
+  // extra rows (causal tracing's noised run), and anything else in FLOPs.
+  double prompt_forwards = 2.0;
+  int64_t prompt_batch_rows = 0;
+  double prompt_other_flops = 0.0;
+  PassMemory pass_memory = PassMemory::RowAndCache;
+};
+
+// Which unedited runs' metrics the workers record and how reduce reads them.
+enum class Baselines {
+  None,      // no corrupted run: no fraction recovered
+  Fraction,  // (patched - corrupted) / (clean - corrupted)
+  Effects,   // values are indirect effects: clean - noised over 0 (causal tracing)
+};
+enum class ColourScale { Diverging, Sequential };  // sequential: non-negative values from 0
+
+struct ReduceDefaults {
+  Baselines baselines = Baselines::None;
+  ColourScale colour_scale = ColourScale::Diverging;
+  std::string value_label;  // the colour bar's label; empty: the job's metric
+};
+
+struct Kind {
+  std::string name;               // as written in job files
+  std::vector<std::string> keys;  // YAML keys it takes besides name, kind and layers
+  bool uses_metric = true;        // its prompts need answers (the job's metric)
+  // Reads the kind's keys into `a` (axes, sites, options) through `r`, which reports
+  // file:line:column errors; a failed read leaves r.ok() false.
+  void (*read)(KindReader& r, AnalysisSpec& a) = nullptr;
+  std::vector<Axis> (*grid)(const AnalysisSpec& a) = nullptr;
+  KindCost (*cost)(const AnalysisSpec& a, const model::ModelConfig& c) = nullptr;
+  ReduceDefaults reduce;
+};
+
+const std::vector<const Kind*>& all_kinds();     // in docs/jobs.md order
+const Kind* find_kind(const std::string& name);  // null when unknown
+const Kind& kind(const std::string& name);       // throws csweep::Error when unknown
+std::vector<std::string> kind_names();
+inline const std::string& kind_name(const Kind* k) { return k->name; }
+
+}  // namespace csweep::jobs

@@ -1,0 +1,109 @@
+// activation_patching and attribution_patching: the same sites and grid; the first runs one
+// patched forward per cell, the second estimates every cell from one forward and backward.
+#include "jobs/kinds/kind_options.h"
+#include "jobs/kinds/kind_reader.h"
+#include "model/hook_site.h"
+
+namespace csweep::jobs {
+namespace {
+
+// Sites, heads (head sites only), positions; returns per_position.
+bool read_sites_and_axes(KindReader& r, AnalysisSpec& a) {
+  a.sites = r.sites();
+  const model::ModelConfig* c = r.config();
+  const bool head_sites = !a.sites.empty() && model::is_head_point(a.sites[0]);
+  const bool kv = head_sites && model::is_kv_head_point(a.sites[0]);
+  if (head_sites)
+    a.heads = r.heads(c ? (kv ? c->n_kv_heads : c->n_heads) : -1);
+  else
+    r.reject("heads", "the sites have no head axis");
+  const bool per_position =
+      r.choice("patch", {"per_position", "all_positions"}, "per_position") == "per_position";
+  a.positions = r.positions();
+  return per_position;
+}
+
+void read_activation(KindReader& r, AnalysisSpec& a) {
+  auto o = std::make_shared<ActivationPatchingOptions>();
+  o->per_position = read_sites_and_axes(r, a);
+  o->direction = r.choice("direction", {"denoising", "noising"}, "denoising");
+  a.options = o;
+}
+
+void read_attribution(KindReader& r, AnalysisSpec& a) {
+  auto o = std::make_shared<AttributionPatchingOptions>();
+  o->per_position = read_sites_and_axes(r, a);
+  o->qk_fix = r.flag("qk_fix", false);
+  a.options = o;
+}
+
+// [site (several sites only), layer, pos (per position only), head (head sites only)]
+std::vector<Axis> patching_grid(const AnalysisSpec& a, bool per_position) {
+  std::vector<Axis> axes;
+  if (a.sites.size() > 1) {
+    Axis site{"site", static_cast<int64_t>(a.sites.size()), {}, {}};
+    for (auto s : a.sites) {
+      site.labels.push_back(model::point_suffix(s));
+      site.values.push_back(static_cast<int64_t>(s));
+    }
+    axes.push_back(site);
+  }
+  axes.push_back(index_axis("layer", a.layers));
+  if (per_position) axes.push_back(index_axis("pos", a.positions));
+  if (!a.sites.empty() && model::is_head_point(a.sites[0]))
+    axes.push_back(index_axis("head", a.heads));
+  return axes;
+}
+
+}  // namespace
+
+nlohmann::json ActivationPatchingOptions::to_json() const {
+  return {{"per_position", per_position}, {"direction", direction}};
+}
+
+nlohmann::json AttributionPatchingOptions::to_json() const {
+  return {{"per_position", per_position}, {"qk_fix", qk_fix}};
+}
+
+const Kind& activation_patching_kind() {
+  static const Kind k = [] {
+    Kind k;
+    k.name = "activation_patching";
+    k.keys = {"sites", "direction", "patch", "heads", "positions"};
+    k.read = read_activation;
+    k.grid = [](const AnalysisSpec& a) {
+      return patching_grid(a, a.options_as<ActivationPatchingOptions>().per_position);
+    };
+    k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
+      KindCost cost;
+      cost.per_cell_forward = true;  // clean and corrupted caches, then one patched row per cell
+      return cost;
+    };
+    k.reduce.baselines = Baselines::Fraction;
+    return k;
+  }();
+  return k;
+}
+
+const Kind& attribution_patching_kind() {
+  static const Kind k = [] {
+    Kind k;
+    k.name = "attribution_patching";
+    k.keys = {"sites", "patch", "qk_fix", "heads", "positions"};
+    k.read = read_attribution;
+    k.grid = [](const AnalysisSpec& a) {
+      return patching_grid(a, a.options_as<AttributionPatchingOptions>().per_position);
+    };
+    k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
+      KindCost cost;
+      cost.prompt_forwards = 4.0;  // clean forward, corrupted forward, backward ≈ 2 forwards
+      cost.pass_memory = PassMemory::Backward;
+      return cost;
+    };
+    k.reduce.baselines = Baselines::Fraction;
+    return k;
+  }();
+  return k;
+}
+
+}  // namespace csweep::jobs
