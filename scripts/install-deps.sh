@@ -19,6 +19,7 @@ packages=(
   libpcre2-dev libicu-dev libssl-dev libxxhash-dev libcairo2-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-h5py python3-numpy
   nodejs xxhash
+  clang libclang-rt-14-dev  # the sanitizer job and the fuzzers (ASan/UBSan/libFuzzer runtimes)
 )
 if [ "${CSWEEP_WITH_SLURM:-0}" = 1 ]; then
   packages+=(slurm-wlm munge)

@@ -43,6 +43,10 @@ std::string read_string_attr(hid_t obj, const std::string& name) {
   if (!a.valid()) return {};
   Handle ft = type(H5Aget_type(a));
   if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) return {};
+  // One string is read into one pointer: an attribute holding several (a damaged or foreign
+  // file) would overrun it.
+  Handle s = space(H5Aget_space(a));
+  if (H5Sget_simple_extent_npoints(s) != 1) return {};
   Handle t = vlen_string_type();
   char* p = nullptr;
   if (H5Aread(a, t, &p) < 0 || p == nullptr) return {};
