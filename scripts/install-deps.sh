@@ -12,7 +12,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 torch_version=2.15.0
 
 packages=(
-  build-essential cmake ninja-build lld pkg-config git ccache
+  build-essential cmake ninja-build lld pkg-config git ccache clang-format
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev

@@ -384,8 +384,9 @@ double check_target(const model::Model& m, const std::string& label, const RunCa
     const float unedited = nm.metric(target.logits_last)[0].item<float>();
     int64_t changed = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].edits.empty())
+      if (rows[i].edits.empty()) {
         EXPECT_NEAR(plain[i], unedited, kFastVsPlain) << where << " " << nm.name << " row " << i;
+      }
       if (std::abs(plain[i] - unedited) > 1e-3) ++changed;
     }
     EXPECT_GT(changed, static_cast<int64_t>(rows.size()) / 3)

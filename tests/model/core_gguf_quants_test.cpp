@@ -76,7 +76,7 @@ TEST(GgufQuants, BlockGeometryMatchesGgufPy) {
     EXPECT_EQ(info->block_elems, size[0].get<uint32_t>());
     // gguf-py still sizes Q8_1 with two f32 (40 bytes); ggml stores two f16 (36). Q8_1 is an
     // activation type llama.cpp never writes into files.
-    if (name != "Q8_1") EXPECT_EQ(info->block_bytes, size[1].get<uint32_t>());
+    if (name != "Q8_1") { EXPECT_EQ(info->block_bytes, size[1].get<uint32_t>()); }
   }
 }
 
@@ -122,7 +122,7 @@ TEST(GgufHalf, Bfloat16RoundsToNearestEven) {
     const double err = std::fabs(double(bf16_to_float(b)) - double(f));
     for (int d : {-1, 1}) {
       const float other = bf16_to_float(uint16_t(b + d));
-      if (std::isfinite(other) && std::isfinite(bf16_to_float(b))) ASSERT_LE(err, std::fabs(double(other) - double(f)));
+      if (std::isfinite(other) && std::isfinite(bf16_to_float(b))) { ASSERT_LE(err, std::fabs(double(other) - double(f))); }
     }
   }
   EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);

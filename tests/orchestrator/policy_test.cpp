@@ -77,10 +77,11 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
     EXPECT_EQ(b.exit_code(), 0) << "np " << np << ": " << b.output();
     expect_synthetic_store(store);
     auto errors = error_lines(store);
-    if (np == 0)
+    if (np == 0) {
       EXPECT_EQ(errors.size(), 2u);
-    else
+    } else {
       EXPECT_GE(errors.size(), 1u);
+    }
     for (const auto& e : errors) {
       EXPECT_EQ(e["retrying"], true) << e.dump();
       EXPECT_EQ(e["attempt"], 1);

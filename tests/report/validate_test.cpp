@@ -29,7 +29,7 @@ fs::path make_store(const fs::path& dir, const std::string& name, const std::str
   const fs::path job = dir / (name + ".yaml"), store = dir / name;
   std::ofstream(job) << yaml << validation;
   auto r = run_command(csweep_bin() + " run " + job.string() + " --store " + store.string() + " " + run_flags);
-  if (run_flags.empty()) EXPECT_EQ(r.status, 0) << r.output;
+  if (run_flags.empty()) { EXPECT_EQ(r.status, 0) << r.output; }
   r = run_command(csweep_bin() + " reduce " + store.string() + " --no-html");
   EXPECT_EQ(r.status, 0) << r.output;
   return store;

@@ -159,7 +159,7 @@ TEST(Baselines, SurvivesSigkillMidAppend) {
   for (uint32_t p = 0; p < 200000; ++p) {
     ASSERT_EQ(r.known[p % 2][p], p < n ? 1 : 0) << "prompt " << p;
     ASSERT_EQ(r.known[1 - p % 2][p], 0);
-    if (p < n) ASSERT_TRUE(bits_equal(r.values[p % 2][p].clean, value_of(p % 2, p).clean)) << p;
+    if (p < n) { ASSERT_TRUE(bits_equal(r.values[p % 2][p].clean, value_of(p % 2, p).clean)) << p; }
   }
 }
 
