@@ -511,7 +511,9 @@ std::vector<PromptPair> read_prompts(const YAML::Node& node, const PromptContext
     } else if (source.IsMap() && source["file"]) {
       read_jsonl(source, path, ctx, out);
     } else {
-      auto p = read_entry(src, source, path, "p" + std::to_string(i), ctx);
+      std::string id = "p";  // appended, not "p" + ...: GCC 12's -Wrestrict misfires on the latter
+      id += std::to_string(i);
+      auto p = read_entry(src, source, path, id, ctx);
       if (p) out.push_back(std::move(*p));
     }
   }
