@@ -11,12 +11,17 @@ using model::HookPoint;
 
 namespace {
 
-constexpr AnalysisKind kKinds[] = {AnalysisKind::Patching,    AnalysisKind::Ablation,
-                                   AnalysisKind::CausalTracing, AnalysisKind::LogitLens,
-                                   AnalysisKind::DirectLogitAttribution, AnalysisKind::AttentionScores,
+constexpr AnalysisKind kKinds[] = {AnalysisKind::Patching,
+                                   AnalysisKind::Ablation,
+                                   AnalysisKind::CausalTracing,
+                                   AnalysisKind::LogitLens,
+                                   AnalysisKind::DirectLogitAttribution,
+                                   AnalysisKind::AttentionScores,
                                    AnalysisKind::AttributionPatching};
 
-Error bad(const std::string& field, const std::string& reason) { return error_at("analysis", field, reason); }
+Error bad(const std::string& field, const std::string& reason) {
+  return error_at("analysis", field, reason);
+}
 
 std::vector<int64_t> all_or(const std::vector<int64_t>& chosen, int64_t n, const char* field) {
   if (chosen.empty()) {
@@ -40,11 +45,14 @@ int64_t last_dim(HookPoint point, const model::ModelConfig& c) {
   switch (point) {
     case HookPoint::MlpPre:
     case HookPoint::MlpPreLinear:
-    case HookPoint::MlpPost: return c.d_mlp;
+    case HookPoint::MlpPost:
+      return c.d_mlp;
     case HookPoint::Ln1Scale:
     case HookPoint::Ln2Scale:
-    case HookPoint::LnFinalScale: return 1;
-    default: return model::is_head_point(point) ? c.d_head : c.d_model;
+    case HookPoint::LnFinalScale:
+      return 1;
+    default:
+      return model::is_head_point(point) ? c.d_head : c.d_model;
   }
 }
 
@@ -52,13 +60,20 @@ int64_t last_dim(HookPoint point, const model::ModelConfig& c) {
 
 const char* analysis_kind_name(AnalysisKind kind) {
   switch (kind) {
-    case AnalysisKind::Patching: return "patching";
-    case AnalysisKind::Ablation: return "ablation";
-    case AnalysisKind::CausalTracing: return "causal_tracing";
-    case AnalysisKind::LogitLens: return "logit_lens";
-    case AnalysisKind::DirectLogitAttribution: return "dla";
-    case AnalysisKind::AttentionScores: return "attention_scores";
-    case AnalysisKind::AttributionPatching: return "attribution_patching";
+    case AnalysisKind::Patching:
+      return "patching";
+    case AnalysisKind::Ablation:
+      return "ablation";
+    case AnalysisKind::CausalTracing:
+      return "causal_tracing";
+    case AnalysisKind::LogitLens:
+      return "logit_lens";
+    case AnalysisKind::DirectLogitAttribution:
+      return "dla";
+    case AnalysisKind::AttentionScores:
+      return "attention_scores";
+    case AnalysisKind::AttributionPatching:
+      return "attribution_patching";
   }
   return "?";
 }
@@ -67,43 +82,57 @@ AnalysisKind parse_analysis_kind(const std::string& name) {
   for (AnalysisKind k : kKinds) {
     if (name == analysis_kind_name(k)) return k;
   }
-  throw bad("kind", "unknown analysis '" + name +
-                        "' (expected patching, ablation, causal_tracing, logit_lens, dla, attention_scores or "
-                        "attribution_patching)");
+  throw bad(
+      "kind",
+      "unknown analysis '" + name +
+          "' (expected patching, ablation, causal_tracing, logit_lens, dla, attention_scores or "
+          "attribution_patching)");
 }
 
 const char* lens_value_name(LensValue v) {
   switch (v) {
-    case LensValue::Prob: return "prob";
-    case LensValue::LogProb: return "logprob";
-    case LensValue::Rank: return "rank";
-    case LensValue::LogitDiff: return "logit_diff";
-    case LensValue::TopToken: return "top_token";
+    case LensValue::Prob:
+      return "prob";
+    case LensValue::LogProb:
+      return "logprob";
+    case LensValue::Rank:
+      return "rank";
+    case LensValue::LogitDiff:
+      return "logit_diff";
+    case LensValue::TopToken:
+      return "top_token";
   }
   return "?";
 }
 
 LensValue parse_lens_value(const std::string& name) {
-  for (auto v : {LensValue::Prob, LensValue::LogProb, LensValue::Rank, LensValue::LogitDiff, LensValue::TopToken}) {
+  for (auto v : {LensValue::Prob, LensValue::LogProb, LensValue::Rank, LensValue::LogitDiff,
+                 LensValue::TopToken}) {
     if (name == lens_value_name(v)) return v;
   }
-  throw bad("quantities", "unknown logit-lens quantity '" + name + "' (prob, logprob, rank, logit_diff, top_token)");
+  throw bad("quantities", "unknown logit-lens quantity '" + name +
+                              "' (prob, logprob, rank, logit_diff, top_token)");
 }
 
 const char* pattern_score_name(PatternScore s) {
   switch (s) {
-    case PatternScore::PreviousToken: return "previous_token";
-    case PatternScore::DuplicateToken: return "duplicate_token";
-    case PatternScore::Induction: return "induction";
+    case PatternScore::PreviousToken:
+      return "previous_token";
+    case PatternScore::DuplicateToken:
+      return "duplicate_token";
+    case PatternScore::Induction:
+      return "induction";
   }
   return "?";
 }
 
 PatternScore parse_pattern_score(const std::string& name) {
-  for (auto s : {PatternScore::PreviousToken, PatternScore::DuplicateToken, PatternScore::Induction}) {
+  for (auto s :
+       {PatternScore::PreviousToken, PatternScore::DuplicateToken, PatternScore::Induction}) {
     if (name == pattern_score_name(s)) return s;
   }
-  throw bad("scores", "unknown attention score '" + name + "' (previous_token, duplicate_token, induction)");
+  throw bad("scores",
+            "unknown attention score '" + name + "' (previous_token, duplicate_token, induction)");
 }
 
 Direction parse_direction(const std::string& name) {
@@ -128,80 +157,102 @@ int64_t grid_cells(const std::vector<GridAxis>& axes) {
 void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   bool needs_prompt = r.kind != AnalysisKind::AttentionScores;
-  for (PatternScore ps : r.pattern_scores) needs_prompt = needs_prompt || ps != PatternScore::Induction;
+  for (PatternScore ps : r.pattern_scores)
+    needs_prompt = needs_prompt || ps != PatternScore::Induction;
   if (needs_prompt && seq == 0) throw bad("clean_tokens", "empty prompt");
-  if (seq > c.n_ctx) throw bad("clean_tokens", std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
+  if (seq > c.n_ctx)
+    throw bad("clean_tokens",
+              std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
   auto check_ids = [&](const std::vector<int64_t>& ids, const char* field) {
     for (int64_t t : ids) {
-      if (t < 0 || t >= c.d_vocab) throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
+      if (t < 0 || t >= c.d_vocab)
+        throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
     }
   };
   check_ids(r.clean_tokens, "clean_tokens");
   check_ids(r.corrupted_tokens, "corrupted_tokens");
   const bool pair = r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::AttributionPatching;
   if (pair && r.corrupted_tokens.size() != r.clean_tokens.size()) {
-    throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) + " tokens, clean prompt has " +
-                                      std::to_string(seq));
+    throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) +
+                                      " tokens, clean prompt has " + std::to_string(seq));
   }
-  const bool uses_metric = r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::Ablation ||
-                           r.kind == AnalysisKind::CausalTracing || r.kind == AnalysisKind::AttributionPatching ||
-                           r.kind == AnalysisKind::LogitLens || r.kind == AnalysisKind::DirectLogitAttribution;
-  if (uses_metric && r.answers.empty() && !(r.metric == MetricKind::KL && r.kind != AnalysisKind::LogitLens &&
-                                            r.kind != AnalysisKind::DirectLogitAttribution)) {
+  const bool uses_metric =
+      r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::Ablation ||
+      r.kind == AnalysisKind::CausalTracing || r.kind == AnalysisKind::AttributionPatching ||
+      r.kind == AnalysisKind::LogitLens || r.kind == AnalysisKind::DirectLogitAttribution;
+  if (uses_metric && r.answers.empty() &&
+      !(r.metric == MetricKind::KL && r.kind != AnalysisKind::LogitLens &&
+        r.kind != AnalysisKind::DirectLogitAttribution)) {
     throw bad("answers", "needs at least one answer/wrong pair");
   }
   for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, "answers");
   for (int64_t l : r.layers) {
-    if (l < 0 || l >= c.n_layers) throw bad("layers", std::to_string(l) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+    if (l < 0 || l >= c.n_layers)
+      throw bad("layers",
+                std::to_string(l) + " out of range [0, " + std::to_string(c.n_layers) + ")");
   }
   if (model::is_block_point(r.point)) {
     std::string why;
     if (!model::site_exists({r.point, 0}, c, &why)) throw bad("site", why);
   } else if (r.kind != AnalysisKind::Patching) {
-    throw bad("site", std::string(model::point_suffix(r.point)) + ": " + analysis_kind_name(r.kind) +
-                          " needs a site inside the blocks");
+    throw bad("site", std::string(model::point_suffix(r.point)) + ": " +
+                          analysis_kind_name(r.kind) + " needs a site inside the blocks");
   }
-  if (!r.heads.empty() && !model::is_head_point(r.point) && r.kind != AnalysisKind::AttentionScores) {
+  if (!r.heads.empty() && !model::is_head_point(r.point) &&
+      r.kind != AnalysisKind::AttentionScores) {
     throw bad("heads", std::string("site ") + model::point_suffix(r.point) + " has no head axis");
   }
   for (int64_t h : r.heads) {
     const int64_t n = model::is_head_point(r.point) ? head_count(r.point, c) : c.n_heads;
-    if (h < 0 || h >= n) throw bad("heads", std::to_string(h) + " out of range [0, " + std::to_string(n) + ")");
+    if (h < 0 || h >= n)
+      throw bad("heads", std::to_string(h) + " out of range [0, " + std::to_string(n) + ")");
   }
   for (int64_t i : r.neurons) {
     const int64_t n = last_dim(r.point, c);
-    if (i < 0 || i >= n) throw bad("neurons", std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
+    if (i < 0 || i >= n)
+      throw bad("neurons", std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
   }
   for (int64_t p : r.positions) {
-    if (p < -seq || p >= seq) throw bad("positions", std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
+    if (p < -seq || p >= seq)
+      throw bad("positions",
+                std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
   }
-  if (r.kind == AnalysisKind::Ablation && r.ablation == AblationMode::Resample && r.reference_prompts.empty()) {
+  if (r.kind == AnalysisKind::Ablation && r.ablation == AblationMode::Resample &&
+      r.reference_prompts.empty()) {
     throw bad("reference_prompts", "resample ablation needs a pool of reference prompts");
   }
   for (const auto& ref : r.reference_prompts) {
-    if (ref.size() != r.clean_tokens.size()) throw bad("reference_prompts", "every reference prompt must have the prompt's length");
+    if (ref.size() != r.clean_tokens.size())
+      throw bad("reference_prompts", "every reference prompt must have the prompt's length");
     check_ids(ref, "reference_prompts");
   }
   if (r.kind == AnalysisKind::CausalTracing) {
-    if (r.subject_positions.empty()) throw bad("subject_positions", "causal tracing needs the subject's token positions");
+    if (r.subject_positions.empty())
+      throw bad("subject_positions", "causal tracing needs the subject's token positions");
     for (int64_t p : r.subject_positions) {
       if (p < -seq || p >= seq) throw bad("subject_positions", std::to_string(p) + " out of range");
     }
-    if (r.point != HookPoint::ResidPost && r.point != HookPoint::ResidPre && r.point != HookPoint::AttnOut &&
-        r.point != HookPoint::MlpOut) {
-      throw bad("site", "causal tracing restores hook_resid_pre, hook_resid_post, hook_attn_out or hook_mlp_out");
+    if (r.point != HookPoint::ResidPost && r.point != HookPoint::ResidPre &&
+        r.point != HookPoint::AttnOut && r.point != HookPoint::MlpOut) {
+      throw bad(
+          "site",
+          "causal tracing restores hook_resid_pre, hook_resid_post, hook_attn_out or hook_mlp_out");
     }
     if (r.window < 1) throw bad("window", "must be >= 1");
     if (r.samples < 1) throw bad("samples", "must be >= 1");
   }
-  if (r.kind == AnalysisKind::DirectLogitAttribution && r.point != HookPoint::AttnZ && r.point != HookPoint::AttnOut &&
-      r.point != HookPoint::MlpOut && r.point != HookPoint::ResidPost) {
-    throw bad("site", "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or hook_resid_post");
+  if (r.kind == AnalysisKind::DirectLogitAttribution && r.point != HookPoint::AttnZ &&
+      r.point != HookPoint::AttnOut && r.point != HookPoint::MlpOut &&
+      r.point != HookPoint::ResidPost) {
+    throw bad("site",
+              "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or "
+              "hook_resid_post");
   }
   if (!r.sites.empty()) {
     if (r.kind != AnalysisKind::Patching && r.kind != AnalysisKind::AttributionPatching) {
-      throw bad("sites", std::string("several sites only for patching and attribution patching, not ") +
-                             analysis_kind_name(r.kind));
+      throw bad("sites",
+                std::string("several sites only for patching and attribution patching, not ") +
+                    analysis_kind_name(r.kind));
     }
     for (HookPoint p : r.sites) {
       SweepRequest one = r;
@@ -211,16 +262,22 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       if (model::is_block_point(p) != model::is_block_point(r.sites[0]) ||
           model::is_head_point(p) != model::is_head_point(r.sites[0]) ||
           (model::is_head_point(p) && head_count(p, c) != head_count(r.sites[0], c))) {
-        throw bad("sites", std::string(model::point_suffix(p)) + " and " + model::point_suffix(r.sites[0]) +
+        throw bad("sites", std::string(model::point_suffix(p)) + " and " +
+                               model::point_suffix(r.sites[0]) +
                                " have different grids; use separate analyses");
       }
     }
   }
-  if (r.kind == AnalysisKind::LogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
-  if (r.kind == AnalysisKind::AttentionScores && r.pattern_scores.empty()) throw bad("scores", "empty list");
+  if (r.kind == AnalysisKind::LogitLens && r.lens_values.empty())
+    throw bad("quantities", "empty list");
+  if (r.kind == AnalysisKind::AttentionScores && r.pattern_scores.empty())
+    throw bad("scores", "empty list");
   if (r.kind == AnalysisKind::AttributionPatching && r.point == HookPoint::AttnScores) {
-    // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same information.
-    throw bad("site", "attribution patching of hook_attn_scores is not defined (masked scores are -inf); use attn.hook_pattern");
+    // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same
+    // information.
+    throw bad("site",
+              "attribution patching of hook_attn_scores is not defined (masked scores are -inf); "
+              "use attn.hook_pattern");
   }
 }
 
@@ -253,12 +310,16 @@ std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig&
         if (r.by_position) return {pos};
         return {};
       }
-      if (head_site) return r.by_position ? std::vector<GridAxis>{layer, pos, head} : std::vector<GridAxis>{layer, head};
+      if (head_site)
+        return r.by_position ? std::vector<GridAxis>{layer, pos, head}
+                             : std::vector<GridAxis>{layer, head};
       if (!r.neurons.empty()) {
-        return r.by_position ? std::vector<GridAxis>{layer, pos, neuron} : std::vector<GridAxis>{layer, neuron};
+        return r.by_position ? std::vector<GridAxis>{layer, pos, neuron}
+                             : std::vector<GridAxis>{layer, neuron};
       }
       return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
-    case AnalysisKind::CausalTracing: return {layer, pos};
+    case AnalysisKind::CausalTracing:
+      return {layer, pos};
     case AnalysisKind::LogitLens: {
       GridAxis q{"quantity", {}, {}};
       for (LensValue v : r.lens_values) {
@@ -268,7 +329,8 @@ std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig&
       return {layer, q};
     }
     case AnalysisKind::DirectLogitAttribution:
-      return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head} : std::vector<GridAxis>{layer};
+      return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head}
+                                         : std::vector<GridAxis>{layer};
     case AnalysisKind::AttentionScores: {
       GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
       GridAxis score{"score", {}, {}};
@@ -304,12 +366,18 @@ std::vector<Cell> decode_cells(const std::vector<GridAxis>& axes, int64_t begin,
       const GridAxis& axis = axes[a];
       const int64_t v = axis.values[rest % axis.size()];
       rest /= axis.size();
-      if (axis.name == "layer") out.layer = v;
-      else if (axis.name == "pos") out.pos = v;
-      else if (axis.name == "head") out.head = v;
-      else if (axis.name == "neuron") out.neuron = v;
-      else if (axis.name == "quantity") out.quantity = v;
-      else if (axis.name == "score") out.score = v;
+      if (axis.name == "layer")
+        out.layer = v;
+      else if (axis.name == "pos")
+        out.pos = v;
+      else if (axis.name == "head")
+        out.head = v;
+      else if (axis.name == "neuron")
+        out.neuron = v;
+      else if (axis.name == "quantity")
+        out.quantity = v;
+      else if (axis.name == "score")
+        out.score = v;
     }
     cells.push_back(out);
   }
@@ -323,12 +391,12 @@ Metric request_metric(const SweepRequest& r, const RunCache& clean) {
 }  // namespace detail
 
 static std::vector<float> dispatch(const model::Model& model, const SweepRequest& request,
-                                   const std::vector<GridAxis>& axes, int64_t begin, int64_t end, CacheStore& caches,
-                                   bool plain) {
+                                   const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
+                                   CacheStore& caches, bool plain) {
   const int64_t n = grid_cells(axes);
   if (begin < 0 || end > n || begin > end) {
-    throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) + ") outside the grid of " +
-                           std::to_string(n) + " cells");
+    throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                           ") outside the grid of " + std::to_string(n) + " cells");
   }
   if (begin == end) return {};
   if (!request.sites.empty()) {  // one sub-grid per site, in order
@@ -341,7 +409,8 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
       SweepRequest one = request;
       one.sites.clear();
       one.point = request.sites[s];
-      const std::vector<GridAxis> inner(axes.begin() + 1, axes.end());  // after the leading site axis
+      const std::vector<GridAxis> inner(axes.begin() + 1,
+                                        axes.end());  // after the leading site axis
       const auto part = dispatch(model, one, inner, lo - static_cast<int64_t>(s) * per_site,
                                  hi - static_cast<int64_t>(s) * per_site, caches, plain);
       out.insert(out.end(), part.begin(), part.end());
@@ -350,32 +419,41 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
   }
   detail::CellRange range{model, request, axes, begin, end, caches, plain};
   switch (request.kind) {
-    case AnalysisKind::Patching: return detail::patching_cells(range);
-    case AnalysisKind::Ablation: return detail::ablation_cells(range);
-    case AnalysisKind::CausalTracing: return detail::causal_tracing_cells(range);
-    case AnalysisKind::LogitLens: return detail::logit_lens_cells(range);
-    case AnalysisKind::DirectLogitAttribution: return detail::dla_cells(range);
-    case AnalysisKind::AttentionScores: return detail::attention_score_cells(range);
-    case AnalysisKind::AttributionPatching: return detail::attribution_cells(range);
+    case AnalysisKind::Patching:
+      return detail::patching_cells(range);
+    case AnalysisKind::Ablation:
+      return detail::ablation_cells(range);
+    case AnalysisKind::CausalTracing:
+      return detail::causal_tracing_cells(range);
+    case AnalysisKind::LogitLens:
+      return detail::logit_lens_cells(range);
+    case AnalysisKind::DirectLogitAttribution:
+      return detail::dla_cells(range);
+    case AnalysisKind::AttentionScores:
+      return detail::attention_score_cells(range);
+    case AnalysisKind::AttributionPatching:
+      return detail::attribution_cells(range);
   }
   return {};
 }
 
-std::vector<float> run_cells(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
-                             int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches, false);
+std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
+                             int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
+  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches,
+                  false);
 }
 
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
-                             const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
-                             CacheStore& caches) {
+                             const std::vector<GridAxis>& axes, int64_t cell_begin,
+                             int64_t cell_end, CacheStore& caches) {
   validate_request(request, model.config());
   return dispatch(model, request, axes, cell_begin, cell_end, caches, false);
 }
 
-std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request, int64_t cell_begin,
-                                   int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches, true);
+std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
+                                   int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
+  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches,
+                  true);
 }
 
 Baselines baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches) {

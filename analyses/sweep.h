@@ -9,8 +9,8 @@
 //     head sites (attn.hook_q|k|v|z|rot_q|rot_k|pattern|attn_scores):
 //         by_position ? [layer, pos, head] : [layer, head]      (k/v: head = KV head under GQA)
 //     other sites: neurons given ? [layer, (pos,) neuron] : by_position ? [layer, pos] : [layer]
-//   Patching at a global site (hook_embed, hook_pos_embed, ln_final.*): by_position ? [pos] : [] (1 cell)
-//   Patching / AttributionPatching with several `sites`: a leading [site] axis, then the grid
+//   Patching at a global site (hook_embed, hook_pos_embed, ln_final.*): by_position ? [pos] : [] (1
+//   cell) Patching / AttributionPatching with several `sites`: a leading [site] axis, then the grid
 //     above (all sites must have the same head axis, e.g. {q, k, v, z} or {attn_out, mlp_out})
 //   Ablation at hook_resid_post ablates the whole block (attn_out and mlp_out together).
 //   CausalTracing:   [layer, pos]   restore the clean `point` (resid_post, attn_out or mlp_out)
@@ -34,13 +34,13 @@
 namespace csweep::analyses {
 
 enum class AnalysisKind {
-  Patching,                // activation patching (TransformerLens generic_activation_patch)
-  Ablation,                // zero / mean / resample ablation on the clean run
-  CausalTracing,           // Meng et al. 2022: noised subject, restore clean states
+  Patching,       // activation patching (TransformerLens generic_activation_patch)
+  Ablation,       // zero / mean / resample ablation on the clean run
+  CausalTracing,  // Meng et al. 2022: noised subject, restore clean states
   LogitLens,
   DirectLogitAttribution,
   AttentionScores,
-  AttributionPatching,     // gradient estimate of Patching (Nanda 2023; AtP*)
+  AttributionPatching,  // gradient estimate of Patching (Nanda 2023; AtP*)
 };
 const char* analysis_kind_name(AnalysisKind kind);     // "patching", "ablation", ...
 AnalysisKind parse_analysis_kind(const std::string&);  // throws csweep::Error
@@ -49,15 +49,21 @@ AnalysisKind parse_analysis_kind(const std::string&);  // throws csweep::Error
 // Noising: run the clean prompt, copy in the corrupted run's activations.
 enum class Direction { Denoising, Noising };
 enum class AblationMode { Zero, Mean, Resample };
-enum class LensValue { Prob, LogProb, Rank, LogitDiff, TopToken };  // Rank: 0 = top-1; TopToken: its id
+enum class LensValue {
+  Prob,
+  LogProb,
+  Rank,
+  LogitDiff,
+  TopToken
+};  // Rank: 0 = top-1; TopToken: its id
 enum class PatternScore { PreviousToken, DuplicateToken, Induction };
 
 // Names as in job files; parse_* throw csweep::Error "analysis: FIELD: unknown ...".
-const char* lens_value_name(LensValue v);        // "prob", "logprob", "rank", "logit_diff", "top_token"
+const char* lens_value_name(LensValue v);  // "prob", "logprob", "rank", "logit_diff", "top_token"
 LensValue parse_lens_value(const std::string&);
 const char* pattern_score_name(PatternScore s);  // "previous_token", "duplicate_token", "induction"
 PatternScore parse_pattern_score(const std::string&);
-Direction parse_direction(const std::string&);   // "denoising", "noising"
+Direction parse_direction(const std::string&);         // "denoising", "noising"
 AblationMode parse_ablation_mode(const std::string&);  // "zero", "mean", "resample"
 
 struct SweepRequest {
@@ -68,9 +74,9 @@ struct SweepRequest {
   bool by_position = true;  // false: the slice is edited at every position at once
   Direction direction = Direction::Denoising;
   MetricKind metric = MetricKind::LogitDiff;
-  std::vector<AnswerPair> answers;             // several pairs are averaged
-  std::vector<int64_t> clean_tokens;           // the prompt (the only one for ablation/lens/DLA)
-  std::vector<int64_t> corrupted_tokens;       // same length as clean_tokens (patching, AtP)
+  std::vector<AnswerPair> answers;        // several pairs are averaged
+  std::vector<int64_t> clean_tokens;      // the prompt (the only one for ablation/lens/DLA)
+  std::vector<int64_t> corrupted_tokens;  // same length as clean_tokens (patching, AtP)
 
   // Ablation
   AblationMode ablation = AblationMode::Zero;
@@ -82,8 +88,8 @@ struct SweepRequest {
   std::vector<int64_t> subject_positions;  // noised token positions
   double noise_std = 0.0;                  // 0: noise_multiplier x std(W_E)
   double noise_multiplier = 3.0;
-  int64_t samples = 1;                     // noise draws (seed, seed+1, ...) averaged per cell
-  int64_t window = 1;                      // layers restored around each layer (attn/mlp: 10 in ROME)
+  int64_t samples = 1;  // noise draws (seed, seed+1, ...) averaged per cell
+  int64_t window = 1;   // layers restored around each layer (attn/mlp: 10 in ROME)
   // Logit lens / attention scores
   std::vector<LensValue> lens_values{LensValue::Prob};
   std::vector<PatternScore> pattern_scores{PatternScore::PreviousToken};
@@ -96,9 +102,9 @@ struct SweepRequest {
 };
 
 struct GridAxis {
-  std::string name;             // "site", "layer", "pos", "head", "neuron", "quantity", "score"
-  std::vector<int64_t> values;  // the layer / position / head / neuron index of each entry
-                                // (site: the HookPoint; quantity/score: the enum value)
+  std::string name;                 // "site", "layer", "pos", "head", "neuron", "quantity", "score"
+  std::vector<int64_t> values;      // the layer / position / head / neuron index of each entry
+                                    // (site: the HookPoint; quantity/score: the enum value)
   std::vector<std::string> labels;  // site / quantity / score names (empty for index axes)
   int64_t size() const { return static_cast<int64_t>(values.size()); }
 };
@@ -114,8 +120,8 @@ std::vector<float> run_cells(const model::Model& model, const SweepRequest& requ
 // The same over `axes`, a grid the caller owns: the worker passes its plan's grid (the
 // analysis kind's one grid, jobs/kinds/), with grid_axes()'s axis names, order and values.
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
-                             const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
-                             CacheStore& caches);
+                             const std::vector<GridAxis>& axes, int64_t cell_begin,
+                             int64_t cell_end, CacheStore& caches);
 // The same cells, one plain full forward per cell (the reference for tests and benchmarks).
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
                                    int64_t cell_begin, int64_t cell_end, CacheStore& caches);
@@ -124,8 +130,8 @@ std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest
 // function of the model, the prompt's request and the plan's grid, registered under the kind's
 // name from the kind's own file: static const KindCellsRegistration r("weight_norms", fn);
 using KindCells = std::vector<float> (*)(const model::Model& model, const SweepRequest& request,
-                                         const std::vector<GridAxis>& axes, int64_t cell_begin, int64_t cell_end,
-                                         CacheStore& caches);
+                                         const std::vector<GridAxis>& axes, int64_t cell_begin,
+                                         int64_t cell_end, CacheStore& caches);
 struct KindCellsRegistration {
   KindCellsRegistration(const char* kind, KindCells cells);
 };

@@ -2,8 +2,8 @@
 // formatting, defaults written out or left implicit, and number spelling (3 vs 3.0).
 #include <cmath>
 
-#include "jobs/job_spec.h"
 #include "common/sha256.h"
+#include "jobs/job_spec.h"
 #include "model/hook_site.h"
 
 namespace csweep::jobs {
@@ -24,7 +24,8 @@ nlohmann::json normalise_numbers(const nlohmann::json& j) {
   }
   if (j.is_number_float()) {
     double v = j.get<double>();
-    if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15) return static_cast<int64_t>(v);
+    if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15)
+      return static_cast<int64_t>(v);
   }
   if (j.is_number_unsigned()) return static_cast<int64_t>(j.get<uint64_t>());
   return j;
@@ -40,8 +41,12 @@ nlohmann::json prompt_json(const PromptPair& p) {
 nlohmann::json analysis_json(const AnalysisSpec& a) {
   std::vector<std::string> sites;
   for (auto s : a.sites) sites.push_back(model::point_suffix(s));
-  return {{"name", a.name},           {"kind", kind_name(a.kind)}, {"sites", sites},
-          {"layers", a.layers},       {"heads", a.heads},          {"positions", a.positions},
+  return {{"name", a.name},
+          {"kind", kind_name(a.kind)},
+          {"sites", sites},
+          {"layers", a.layers},
+          {"heads", a.heads},
+          {"positions", a.positions},
           {"options", a.options->to_json()}};
 }
 
@@ -60,13 +65,21 @@ nlohmann::json canonical_json(const JobSpec& spec) {
   j["metric"] = metric_name(spec.metric);
   j["analyses"] = nlohmann::json::array();
   for (const auto& a : spec.analyses) j["analyses"].push_back(analysis_json(a));
-  j["sharding"] = {{"batch_size", spec.sharding.batch_size}, {"memory_budget", spec.sharding.memory_budget_bytes}};
+  j["sharding"] = {{"batch_size", spec.sharding.batch_size},
+                   {"memory_budget", spec.sharding.memory_budget_bytes}};
   j["store"] = spec.store.string();
-  j["reduce"] = {{"plots", spec.reduce.plots}, {"top_k", spec.reduce.top_k}, {"normalise", spec.reduce.normalise}};
+  j["reduce"] = {{"plots", spec.reduce.plots},
+                 {"top_k", spec.reduce.top_k},
+                 {"normalise", spec.reduce.normalise}};
   nlohmann::json assertions = nlohmann::json::array();
   for (const auto& a : spec.validation.assertions)
-    assertions.push_back({{"analysis", a.analysis}, {"expect", a.expect}, {"layer", a.layer}, {"head", a.head},
-                          {"position", a.position}, {"k", a.k}, {"value", a.value}});
+    assertions.push_back({{"analysis", a.analysis},
+                          {"expect", a.expect},
+                          {"layer", a.layer},
+                          {"head", a.head},
+                          {"position", a.position},
+                          {"k", a.k},
+                          {"value", a.value}});
   j["validation"] = {{"baseline", spec.validation.baseline.string()},
                      {"tolerance", spec.validation.tolerance},
                      {"assertions", assertions}};

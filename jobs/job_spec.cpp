@@ -17,22 +17,28 @@ namespace csweep::jobs {
 
 const char* metric_name(Metric m) {
   switch (m) {
-    case Metric::LogitDiff: return "logit_diff";
-    case Metric::Prob: return "prob";
-    case Metric::Logprob: return "logprob";
-    case Metric::Kl: return "kl";
+    case Metric::LogitDiff:
+      return "logit_diff";
+    case Metric::Prob:
+      return "prob";
+    case Metric::Logprob:
+      return "logprob";
+    case Metric::Kl:
+      return "kl";
   }
   return "?";
 }
 
 void AnalysisSpec::throw_wrong_options() const {
-  throw error_at("analysis", name, "options of another kind than " + (kind ? kind->name : std::string("none")));
+  throw error_at("analysis", name,
+                 "options of another kind than " + (kind ? kind->name : std::string("none")));
 }
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name", "seed", "model", "prompts", "metric", "analyses",
-                                           "sharding", "store", "reduce", "validation", "run"};
+const std::vector<std::string> kTopKeys = {"name",   "seed",       "model",    "prompts",
+                                           "metric", "analyses",   "sharding", "store",
+                                           "reduce", "validation", "run"};
 
 // Reads `model:`; returns the model's config when the checkpoint folder is usable.
 std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node& node,
@@ -44,17 +50,22 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
   if (!expect_map(src, node, "model")) return std::nullopt;
   check_keys(src, node, "model", {"path", "dtype", "device", "tensor_parallel"});
   if (node["dtype"])
-    out.dtype = read_choice(src, node["dtype"], "model.dtype", {"float32", "bfloat16", "float16"}).value_or(out.dtype);
+    out.dtype = read_choice(src, node["dtype"], "model.dtype", {"float32", "bfloat16", "float16"})
+                    .value_or(out.dtype);
   if (node["device"]) {
     auto d = read_string(src, node["device"], "model.device");
     static const std::regex device_re("cpu|cuda(:[0-9]+)?");
-    if (d && std::regex_match(*d, device_re)) out.device = *d == "cuda" ? "cuda:0" : *d;
-    else if (d) src.error(node["device"], "model.device: expected cpu or cuda:N, got \"" + *d + "\"");
+    if (d && std::regex_match(*d, device_re))
+      out.device = *d == "cuda" ? "cuda:0" : *d;
+    else if (d)
+      src.error(node["device"], "model.device: expected cpu or cuda:N, got \"" + *d + "\"");
   }
   if (node["tensor_parallel"]) {
     auto tp = read_int(src, node["tensor_parallel"], "model.tensor_parallel");
-    if (tp && *tp < 1) src.error(node["tensor_parallel"], "model.tensor_parallel: must be at least 1");
-    else if (tp) out.tensor_parallel = *tp;
+    if (tp && *tp < 1)
+      src.error(node["tensor_parallel"], "model.tensor_parallel: must be at least 1");
+    else if (tp)
+      out.tensor_parallel = *tp;
   }
   if (!node["path"]) {
     src.error(node, "model: missing \"path\" (the checkpoint folder, relative to the job file)");
@@ -62,7 +73,8 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
   }
   auto path = read_string(src, node["path"], "model.path");
   if (!path) return std::nullopt;
-  out.path = std::filesystem::path(*path).is_absolute() ? std::filesystem::path(*path) : base / *path;
+  out.path =
+      std::filesystem::path(*path).is_absolute() ? std::filesystem::path(*path) : base / *path;
   out.path = out.path.lexically_normal();
   if (!std::filesystem::is_directory(out.path)) {
     src.error(node["path"], "model.path: no such directory \"" + out.path.string() + "\"");
@@ -74,9 +86,9 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
     // corrupt checkpoint is refused by plan, and by run before the store is created or touched.
     model::CheckpointFiles::open(out.path);
     if (config.n_heads % out.tensor_parallel != 0)
-      src.error(node["tensor_parallel"], "model.tensor_parallel: " + std::to_string(out.tensor_parallel) +
-                                             " does not divide the model's " + std::to_string(config.n_heads) +
-                                             " heads");
+      src.error(node["tensor_parallel"],
+                "model.tensor_parallel: " + std::to_string(out.tensor_parallel) +
+                    " does not divide the model's " + std::to_string(config.n_heads) + " heads");
     return config;
   } catch (const Error& e) {
     src.error(node["path"], std::string("model.path: ") + e.what());
@@ -90,11 +102,14 @@ void read_sharding(const Source& src, const YAML::Node& node, ShardingSpec& out)
   check_keys(src, node, "sharding", {"batch_size", "memory_budget"});
   if (node["batch_size"]) {
     auto b = read_int(src, node["batch_size"], "sharding.batch_size");
-    if (b && *b < 1) src.error(node["batch_size"], "sharding.batch_size: must be at least 1");
-    else if (b) out.batch_size = *b;
+    if (b && *b < 1)
+      src.error(node["batch_size"], "sharding.batch_size: must be at least 1");
+    else if (b)
+      out.batch_size = *b;
   }
   if (node["memory_budget"])
-    out.memory_budget_bytes = read_bytes(src, node["memory_budget"], "sharding.memory_budget").value_or(0);
+    out.memory_budget_bytes =
+        read_bytes(src, node["memory_budget"], "sharding.memory_budget").value_or(0);
 }
 
 void read_reduce(const Source& src, const YAML::Node& node, ReduceSpec& out) {
@@ -102,24 +117,32 @@ void read_reduce(const Source& src, const YAML::Node& node, ReduceSpec& out) {
   if (!expect_map(src, node, "reduce")) return;
   check_keys(src, node, "reduce", {"plots", "top_k", "normalise"});
   if (node["plots"])
-    out.plots = read_choices(src, node["plots"], "reduce.plots", {"heatmap", "bar", "line"}).value_or(out.plots);
+    out.plots = read_choices(src, node["plots"], "reduce.plots", {"heatmap", "bar", "line"})
+                    .value_or(out.plots);
   if (node["top_k"]) {
     auto k = read_int(src, node["top_k"], "reduce.top_k");
-    if (k && *k < 1) src.error(node["top_k"], "reduce.top_k: must be at least 1");
-    else if (k) out.top_k = *k;
+    if (k && *k < 1)
+      src.error(node["top_k"], "reduce.top_k: must be at least 1");
+    else if (k)
+      out.top_k = *k;
   }
-  if (node["normalise"]) out.normalise = read_bool(src, node["normalise"], "reduce.normalise").value_or(true);
+  if (node["normalise"])
+    out.normalise = read_bool(src, node["normalise"], "reduce.normalise").value_or(true);
 }
 
 void read_run(const Source& src, const YAML::Node& node, RunSpec& out) {
   if (!node) return;
   if (!expect_map(src, node, "run")) return;
   check_keys(src, node, "run", {"on_error", "max_retries"});
-  if (node["on_error"]) out.on_error = read_choice(src, node["on_error"], "run.on_error", {"continue", "stop"}).value_or(out.on_error);
+  if (node["on_error"])
+    out.on_error = read_choice(src, node["on_error"], "run.on_error", {"continue", "stop"})
+                       .value_or(out.on_error);
   if (node["max_retries"]) {
     auto r = read_int(src, node["max_retries"], "run.max_retries");
-    if (r && (*r < 0 || *r > 100)) src.error(node["max_retries"], "run.max_retries: must be in 0..100");
-    else if (r) out.max_retries = *r;
+    if (r && (*r < 0 || *r > 100))
+      src.error(node["max_retries"], "run.max_retries: must be in 0..100");
+    else if (r)
+      out.max_retries = *r;
   }
 }
 
@@ -131,12 +154,17 @@ void read_validation(const Source& src, const YAML::Node& node, const std::files
   check_keys(src, node, "validation", {"baseline", "tolerance", "assertions"});
   if (node["baseline"]) {
     auto b = read_string(src, node["baseline"], "validation.baseline");
-    if (b) out.baseline = (std::filesystem::path(*b).is_absolute() ? std::filesystem::path(*b) : base / *b).lexically_normal();
+    if (b)
+      out.baseline =
+          (std::filesystem::path(*b).is_absolute() ? std::filesystem::path(*b) : base / *b)
+              .lexically_normal();
   }
   if (node["tolerance"]) {
     auto t = read_double(src, node["tolerance"], "validation.tolerance");
-    if (t && *t < 0) src.error(node["tolerance"], "validation.tolerance: must be >= 0");
-    else if (t) out.tolerance = *t;
+    if (t && *t < 0)
+      src.error(node["tolerance"], "validation.tolerance: must be >= 0");
+    else if (t)
+      out.tolerance = *t;
   }
   const YAML::Node list = node["assertions"];
   if (!list) return;
@@ -159,29 +187,36 @@ void read_validation(const Source& src, const YAML::Node& node, const std::files
     if (auto s = read_string(src, n["analysis"], path + ".analysis")) {
       a.analysis = *s;
       if (std::find(names.begin(), names.end(), *s) == names.end())
-        src.error(n["analysis"], path + ".analysis: no analysis named \"" + *s + "\"" + did_you_mean(*s, names));
+        src.error(n["analysis"],
+                  path + ".analysis: no analysis named \"" + *s + "\"" + did_you_mean(*s, names));
     }
     a.expect = read_choice(src, n["expect"], path + ".expect",
                            {"top_head", "top_layer", "top_position", "greater_than", "less_than"})
                    .value_or("");
-    auto index = [&](const char* key, int64_t limit, const char* what, const std::string& limit_text) -> int64_t {
+    auto index = [&](const char* key, int64_t limit, const char* what,
+                     const std::string& limit_text) -> int64_t {
       if (!n[key]) return -1;
       auto v = read_int(src, n[key], path + "." + key);
       if (!v) return -1;
       if (*v < 0 || (limit >= 0 && *v >= limit)) {
-        src.error(n[key], path + "." + key + ": " + what + " " + std::to_string(*v) + " out of range (" + limit_text + ")");
+        src.error(n[key], path + "." + key + ": " + what + " " + std::to_string(*v) +
+                              " out of range (" + limit_text + ")");
         return -1;
       }
       return *v;
     };
     int64_t L = config ? config->n_layers : -1, H = config ? config->n_heads : -1;
-    a.layer = index("layer", L, "layer", "model has " + std::to_string(L) + " layers: 0.." + std::to_string(L - 1));
-    a.head = index("head", H, "head", "model has " + std::to_string(H) + " heads: 0.." + std::to_string(H - 1));
+    a.layer = index("layer", L, "layer",
+                    "model has " + std::to_string(L) + " layers: 0.." + std::to_string(L - 1));
+    a.head = index("head", H, "head",
+                   "model has " + std::to_string(H) + " heads: 0.." + std::to_string(H - 1));
     a.position = index("position", -1, "position", "");
     if (n["k"]) {
       auto k = read_int(src, n["k"], path + ".k");
-      if (k && *k < 1) src.error(n["k"], path + ".k: must be at least 1");
-      else if (k) a.k = *k;
+      if (k && *k < 1)
+        src.error(n["k"], path + ".k: must be at least 1");
+      else if (k)
+        a.k = *k;
     }
     if (n["value"]) a.value = read_double(src, n["value"], path + ".value").value_or(0.0);
     out.assertions.push_back(a);
@@ -201,7 +236,9 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
     diag.throw_if_any();
   }
   if (!root.IsMap()) {
-    src.error(root, "a job file is a map of sections (model, prompts, metric, analyses, ...), got " + describe(root));
+    src.error(root,
+              "a job file is a map of sections (model, prompts, metric, analyses, ...), got " +
+                  describe(root));
     diag.throw_if_any();
   }
   check_keys(src, root, "", kTopKeys);
@@ -213,8 +250,10 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
   if (root["name"]) spec.name = read_string(src, root["name"], "name").value_or(spec.name);
   if (root["seed"]) {
     auto s = read_int(src, root["seed"], "seed");
-    if (s && *s < 0) src.error(root["seed"], "seed: must be >= 0");
-    else if (s) spec.seed = static_cast<uint64_t>(*s);
+    if (s && *s < 0)
+      src.error(root["seed"], "seed: must be >= 0");
+    else if (s)
+      spec.seed = static_cast<uint64_t>(*s);
   }
 
   auto config = read_model(src, root["model"], base, spec.model);
@@ -230,7 +269,12 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
   bool need_metric = false;
   for (const Kind* k : peek_kinds(root["analyses"])) need_metric = need_metric || k->uses_metric;
   TextEncoder encoder(cfg ? spec.model.path : std::filesystem::path());
-  PromptContext pctx{src, base, cfg, &encoder, spec.seed, need_metric && spec.metric != Metric::Kl,
+  PromptContext pctx{src,
+                     base,
+                     cfg,
+                     &encoder,
+                     spec.seed,
+                     need_metric && spec.metric != Metric::Kl,
                      need_metric && spec.metric == Metric::LogitDiff};
   spec.prompts = read_prompts(root["prompts"], pctx);
 
@@ -241,20 +285,24 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
   spec.store = (base / (spec.name + ".store")).lexically_normal();
   if (root["store"]) {
     auto s = read_string(src, root["store"], "store");
-    if (s) spec.store = (std::filesystem::path(*s).is_absolute() ? std::filesystem::path(*s) : base / *s).lexically_normal();
+    if (s)
+      spec.store = (std::filesystem::path(*s).is_absolute() ? std::filesystem::path(*s) : base / *s)
+                       .lexically_normal();
   }
   read_reduce(src, root["reduce"], spec.reduce);
   read_validation(src, root["validation"], base, spec.analyses, cfg, spec.validation);
   read_run(src, root["run"], spec.run);
 
   diag.throw_if_any();
-  log::get("jobs")->info("{}: {} prompts, {} analyses", file.string(), spec.prompts.size(), spec.analyses.size());
+  log::get("jobs")->info("{}: {} prompts, {} analyses", file.string(), spec.prompts.size(),
+                         spec.analyses.size());
   return spec;
 }
 
 JobSpec load_job_spec(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw error_at(file.string(), "", "cannot read the job file (no such file or not readable)");
+  if (!in)
+    throw error_at(file.string(), "", "cannot read the job file (no such file or not readable)");
   std::stringstream text;
   text << in.rdbuf();
   return parse_job_spec(text.str(), file);

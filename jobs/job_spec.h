@@ -18,7 +18,7 @@
 namespace csweep::jobs {
 
 struct ModelSpec {
-  std::filesystem::path path;    // the checkpoint folder, resolved against the job file's folder
+  std::filesystem::path path;     // the checkpoint folder, resolved against the job file's folder
   std::string dtype = "float32";  // float32 | bfloat16 | float16
   std::string device = "cpu";     // cpu | cuda:N
   int64_t tensor_parallel = 1;    // ranks per worker group
@@ -39,8 +39,8 @@ struct PromptPair {
   std::vector<int64_t> corrupted;
   std::vector<int64_t> answers;
   std::vector<int64_t> wrongs;
-  TokenSpan subject;            // causal tracing noises these clean-prompt tokens
-  std::string clean_text;       // empty for token-id prompts
+  TokenSpan subject;       // causal tracing noises these clean-prompt tokens
+  std::string clean_text;  // empty for token-id prompts
   std::string corrupted_text;
   int64_t n_tokens() const { return static_cast<int64_t>(clean.size()); }
 };
@@ -89,8 +89,8 @@ struct Assertion {
   int64_t layer = -1;
   int64_t head = -1;
   int64_t position = -1;
-  int64_t k = 1;          // top_*: within the top k
-  double value = 0.0;     // greater_than / less_than
+  int64_t k = 1;       // top_*: within the top k
+  double value = 0.0;  // greater_than / less_than
 };
 
 struct ValidationSpec {

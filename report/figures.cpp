@@ -25,8 +25,8 @@ std::vector<std::string> labels_of(const ReduceInput& input, const AxisInfo& axi
 }
 
 struct Arrangement {
-  int row = -1, col = -1;   // -1: a single row (one-axis analyses)
-  std::vector<int> panel;   // the other axes, outermost first
+  int row = -1, col = -1;  // -1: a single row (one-axis analyses)
+  std::vector<int> panel;  // the other axes, outermost first
 };
 
 Arrangement arrange(const AnalysisInput& a) {
@@ -53,13 +53,15 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
   f.row_axis = ar.row >= 0 ? a.axes[ar.row].name : "";
   f.col_axis = a.axes[ar.col].name;
   if (a.axes[ar.col].is_position()) f.col_axis += position_tokens_owner(input, a.axes[ar.col]);
-  if (ar.row >= 0 && a.axes[ar.row].is_position()) f.row_axis += position_tokens_owner(input, a.axes[ar.row]);
+  if (ar.row >= 0 && a.axes[ar.row].is_position())
+    f.row_axis += position_tokens_owner(input, a.axes[ar.row]);
   f.row_labels = ar.row >= 0 ? labels_of(input, a.axes[ar.row]) : std::vector<std::string>{""};
   f.col_labels = labels_of(input, a.axes[ar.col]);
 
   // Row-major strides of the analysis grid.
   std::vector<int64_t> stride(a.axes.size(), 1);
-  for (int i = static_cast<int>(a.axes.size()) - 2; i >= 0; --i) stride[i] = stride[i + 1] * a.axes[i + 1].size;
+  for (int i = static_cast<int>(a.axes.size()) - 2; i >= 0; --i)
+    stride[i] = stride[i + 1] * a.axes[i + 1].size;
   int64_t n_panels = 1;
   for (int i : ar.panel) n_panels *= a.axes[i].size;
 
@@ -73,7 +75,8 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
       rest /= axis.size;
       base += idx * stride[ar.panel[j]];
       std::string label = labels_of(input, axis)[idx];
-      if (axis.is_position() && position_tokens_differ(input, axis)) label += " (prompt " + input.prompts.front().id + ")";
+      if (axis.is_position() && position_tokens_differ(input, axis))
+        label += " (prompt " + input.prompts.front().id + ")";
       p.title = axis.name + " " + label + (p.title.empty() ? "" : ", " + p.title);
     }
     for (int64_t r = 0; r < rows; ++r)
@@ -84,7 +87,8 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
     f.panels.push_back(std::move(p));
   }
   if (n_panels > kMaxPanels)
-    f.subtitle = "(first " + std::to_string(kMaxPanels) + " of " + std::to_string(n_panels) + " panels) ";
+    f.subtitle =
+        "(first " + std::to_string(kMaxPanels) + " of " + std::to_string(n_panels) + " panels) ";
   return f;
 }
 
@@ -113,14 +117,17 @@ bool position_tokens_differ(const ReduceInput& input, const AxisInfo& axis) {
 std::string position_tokens_owner(const ReduceInput& input, const AxisInfo& axis) {
   if (input.prompts.empty() || input.prompts.front().tokens.empty()) return "";
   const std::string& id = input.prompts.front().id;
-  if (position_tokens_differ(input, axis)) return " (tokens of prompt " + id + "; the prompts' tokens differ)";
-  return input.prompts.size() == 1 ? " (tokens of prompt " + id + ")"
-                                   : " (tokens of all " + std::to_string(input.prompts.size()) + " prompts)";
+  if (position_tokens_differ(input, axis))
+    return " (tokens of prompt " + id + "; the prompts' tokens differ)";
+  return input.prompts.size() == 1
+             ? " (tokens of prompt " + id + ")"
+             : " (tokens of all " + std::to_string(input.prompts.size()) + " prompts)";
 }
 
 std::vector<std::string> position_labels(const ReduceInput& input, const AxisInfo& axis) {
   std::vector<std::string> out;
-  const std::vector<std::string>* tokens = input.prompts.empty() ? nullptr : &input.prompts.front().tokens;
+  const std::vector<std::string>* tokens =
+      input.prompts.empty() ? nullptr : &input.prompts.front().tokens;
   for (int64_t i = 0; i < axis.size; ++i) {
     const int64_t pos = axis.value(i);
     std::string label = std::to_string(pos);
@@ -155,8 +162,8 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
   if (g.has_fraction) {
     HeatmapFigure frac = build(input, a, ar, g.fraction_recovered);
     frac.title = title;
-    frac.subtitle += "fraction of " + a.metric + " recovered: (patched - corrupted) / (clean - corrupted)" +
-                     completeness(g);
+    frac.subtitle += "fraction of " + a.metric +
+                     " recovered: (patched - corrupted) / (clean - corrupted)" + completeness(g);
     frac.colorbar_label = "fraction recovered";
     frac.limit = 1.0;  // the same scale for every analysis: comparable side by side
     figures.push_back(std::move(frac));

@@ -46,7 +46,8 @@ struct PromptInfo {
 struct AnalysisInput {
   std::string name;  // unique within the job, e.g. "resid_patching"
   std::string kind;  // e.g. "activation_patching", "ablation"
-  std::string metric;  // e.g. "logit_diff"; the kind's value label where it has one ("Frobenius norm")
+  std::string
+      metric;  // e.g. "logit_diff"; the kind's value label where it has one ("Frobenius norm")
   bool sequential = false;  // the kind's values are non-negative: colour from 0, not around it
   std::vector<AxisInfo> axes;
   std::vector<std::vector<float>> values;  // [n_prompts][cells]; ignored where !done

@@ -161,7 +161,9 @@ std::vector<model::HookPoint> KindReader::sites() {
   }
   ok_ = ok_ && !items.empty();
   for (size_t i = 0; i < items.size(); ++i) {
-    std::string ipath = path_ + ".sites" + (list.IsSequence() ? "[" + std::to_string(i) + "]" : "");
+    // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "[" + std::string.
+    std::string ipath = path_ + ".sites";
+    if (list.IsSequence()) ipath.append("[").append(std::to_string(i)).append("]");
     auto p = read_site(src, items[i], ipath, c);
     if (!p) {
       ok_ = false;

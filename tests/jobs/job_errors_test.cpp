@@ -14,9 +14,11 @@ TEST(JobErrors, UnknownTopLevelKeySuggestsTheClosestOne) {
 }
 
 TEST(JobErrors, UnknownAnalysisKeyNamesTheAnalysis) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [hook_resid_pre]\n"
-                            "    layer: [0]\n")),
-            at(12, 5, "unknown key \"layer\" in analyses[0] (did you mean \"layers\"?)"));
+  EXPECT_EQ(
+      parse_error(
+          job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [hook_resid_pre]\n"
+              "    layer: [0]\n")),
+      at(12, 5, "unknown key \"layer\" in analyses[0] (did you mean \"layers\"?)"));
 }
 
 TEST(JobErrors, UnknownKeyWithNothingCloseHasNoSuggestion) {
@@ -25,21 +27,28 @@ TEST(JobErrors, UnknownKeyWithNothingCloseHasNoSuggestion) {
 }
 
 TEST(JobErrors, WrongTypes) {
-  std::string text = std::string("model:\n  path: ../../shared/fixtures/gpt2-tiny\n  tensor_parallel: two\n") +
-                     kPrompt + "analyses:\n  - {name: a, kind: logit_lens, layers: {x: 1}}\nsharding:\n  batch_size: [4]\n";
-  EXPECT_EQ(parse_error(text),
-            at(3, 20, "model.tensor_parallel: expected an integer, got \"two\"") + "\n" +
-                at(10, 41, "analyses[0].layers: expected an index, a range \"a-b\" or all, got a map") + "\n" +
-                at(12, 15, "sharding.batch_size: expected an integer, got a sequence"));
+  std::string text =
+      std::string("model:\n  path: ../../shared/fixtures/gpt2-tiny\n  tensor_parallel: two\n") +
+      kPrompt +
+      "analyses:\n  - {name: a, kind: logit_lens, layers: {x: 1}}\nsharding:\n  batch_size: [4]\n";
+  EXPECT_EQ(
+      parse_error(text),
+      at(3, 20, "model.tensor_parallel: expected an integer, got \"two\"") + "\n" +
+          at(10, 41, "analyses[0].layers: expected an index, a range \"a-b\" or all, got a map") +
+          "\n" + at(12, 15, "sharding.batch_size: expected an integer, got a sequence"));
 }
 
 TEST(JobErrors, UnknownEnumValueSuggests) {
-  EXPECT_EQ(parse_error(job("metric: logit_dif\nanalyses:\n  - {name: a, kind: logit_lense}\n")),
-            at(8, 9, "metric: unknown value \"logit_dif\" (did you mean \"logit_diff\"?); expected one of "
-                     "logit_diff, prob, logprob, kl") + "\n" +
-                at(10, 21, "analyses[0].kind: unknown value \"logit_lense\" (did you mean \"logit_lens\"?); "
-                           "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
-                           "direct_logit_attribution, attention_scores, attribution_patching, weight_norms"));
+  EXPECT_EQ(
+      parse_error(job("metric: logit_dif\nanalyses:\n  - {name: a, kind: logit_lense}\n")),
+      at(8, 9,
+         "metric: unknown value \"logit_dif\" (did you mean \"logit_diff\"?); expected one of "
+         "logit_diff, prob, logprob, kl") +
+          "\n" +
+          at(10, 21,
+             "analyses[0].kind: unknown value \"logit_lense\" (did you mean \"logit_lens\"?); "
+             "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
+             "direct_logit_attribution, attention_scores, attribution_patching, weight_norms"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {
@@ -58,33 +67,52 @@ TEST(JobErrors, HeadOutOfRange) {
 }
 
 TEST(JobErrors, MeanOverOnlyWithMeanAblation) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: ablation\n    mean_over: prompts\n")),
-            at(11, 16, "analyses[0].mean_over: only method mean takes a mean"));
-  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: ablation\n    method: mean\n    mean_over: tokens\n")),
-            at(12, 16, "analyses[0].mean_over: unknown value \"tokens\"; expected one of prompts_and_positions, prompts"));
+  EXPECT_EQ(
+      parse_error(job("analyses:\n  - name: a\n    kind: ablation\n    mean_over: prompts\n")),
+      at(11, 16, "analyses[0].mean_over: only method mean takes a mean"));
+  EXPECT_EQ(
+      parse_error(job(
+          "analyses:\n  - name: a\n    kind: ablation\n    method: mean\n    mean_over: tokens\n")),
+      at(12, 16,
+         "analyses[0].mean_over: unknown value \"tokens\"; expected one of prompts_and_positions, "
+         "prompts"));
 }
 
 TEST(JobErrors, PositionOutOfRange) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [hook_resid_pre]\n"
-                            "    positions: [8]\n")),
-            at(12, 17, "analyses[0].positions[0]: position 8 out of range (shortest prompt has 8 tokens)"));
+  EXPECT_EQ(
+      parse_error(
+          job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [hook_resid_pre]\n"
+              "    positions: [8]\n")),
+      at(12, 17,
+         "analyses[0].positions[0]: position 8 out of range (shortest prompt has 8 tokens)"));
 }
 
 TEST(JobErrors, UnknownHookSiteSuggests) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: activation_patching\n    sites: [attn.hook_zz]\n")),
-            at(11, 13, "analyses[0].sites[0]: unknown hook site \"attn.hook_zz\" (did you mean \"attn.hook_z\"?)"));
+  EXPECT_EQ(
+      parse_error(job(
+          "analyses:\n  - name: a\n    kind: activation_patching\n    sites: [attn.hook_zz]\n")),
+      at(11, 13,
+         "analyses[0].sites[0]: unknown hook site \"attn.hook_zz\" (did you mean "
+         "\"attn.hook_z\"?)"));
 }
 
 TEST(JobErrors, HookSiteMissingFromTheArchitecture) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - {name: a, kind: activation_patching, sites: attn.hook_rot_q}\n")),
-            at(9, 49, "analyses[0].sites: hook site \"attn.hook_rot_q\" does not exist in this model: this "
-                      "architecture has no rotary embedding"));
+  EXPECT_EQ(
+      parse_error(
+          job("analyses:\n  - {name: a, kind: activation_patching, sites: attn.hook_rot_q}\n")),
+      at(9, 49,
+         "analyses[0].sites: hook site \"attn.hook_rot_q\" does not exist in this model: this "
+         "architecture has no rotary embedding"));
 }
 
 TEST(JobErrors, FullHookNameAsksForTheBlockRelativeOne) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - {name: a, kind: activation_patching, sites: [blocks.1.attn.hook_z]}\n")),
-            at(9, 50, "analyses[0].sites[0]: write the block-relative name \"attn.hook_z\" and choose layers with "
-                      "\"layers:\""));
+  EXPECT_EQ(
+      parse_error(job(
+          "analyses:\n  - {name: a, kind: activation_patching, sites: [blocks.1.attn.hook_z]}\n")),
+      at(9, 50,
+         "analyses[0].sites[0]: write the block-relative name \"attn.hook_z\" and choose layers "
+         "with "
+         "\"layers:\""));
 }
 
 TEST(JobErrors, EmptyAxis) {
@@ -101,8 +129,10 @@ TEST(JobErrors, MissingModelDirectory) {
 
 TEST(JobErrors, MissingPromptFile) {
   std::string missing = (job_path().parent_path() / "nope.jsonl").string();
-  EXPECT_EQ(parse_error(std::string(kModel) + "prompts:\n  - file: nope.jsonl\nanalyses:\n  - {name: a, kind: logit_lens}\n"),
-            at(4, 11, "prompts[0].file: cannot read \"" + missing + "\" (no such file or not readable)"));
+  EXPECT_EQ(
+      parse_error(std::string(kModel) +
+                  "prompts:\n  - file: nope.jsonl\nanalyses:\n  - {name: a, kind: logit_lens}\n"),
+      at(4, 11, "prompts[0].file: cannot read \"" + missing + "\" (no such file or not readable)"));
 }
 
 TEST(JobErrors, MissingJobFile) {
@@ -110,7 +140,8 @@ TEST(JobErrors, MissingJobFile) {
     load_job_spec("/nonexistent/job.yaml");
     FAIL() << "no error";
   } catch (const csweep::Error& e) {
-    EXPECT_STREQ(e.what(), "/nonexistent/job.yaml: cannot read the job file (no such file or not readable)");
+    EXPECT_STREQ(e.what(),
+                 "/nonexistent/job.yaml: cannot read the job file (no such file or not readable)");
   }
 }
 
@@ -121,58 +152,83 @@ TEST(JobErrors, YamlSyntaxError) {
 
 TEST(JobErrors, CleanAndCorruptedLengthsDiffer) {
   std::string text = std::string(kModel) +
-                     "prompts:\n  - id: short\n    clean: [1, 2, 3]\n    corrupted: [1, 2]\n    answer: 4\n    wrong: 5\n"
+                     "prompts:\n  - id: short\n    clean: [1, 2, 3]\n    corrupted: [1, 2]\n    "
+                     "answer: 4\n    wrong: 5\n"
                      "analyses:\n  - {name: a, kind: logit_lens}\n";
-  EXPECT_EQ(parse_error(text),
-            at(4, 5, "prompts[0]: prompt \"short\": clean has 3 tokens but corrupted has 2; they must be the same "
-                     "length"));
+  EXPECT_EQ(parse_error(text), at(4, 5,
+                                  "prompts[0]: prompt \"short\": clean has 3 tokens but corrupted "
+                                  "has 2; they must be the same "
+                                  "length"));
 }
 
 TEST(JobErrors, TokenIdOutsideTheVocabulary) {
-  std::string text = std::string(kModel) + "prompts:\n  - {clean: [1, 1000], answer: 4, wrong: 5}\n" +
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {clean: [1, 1000], answer: 4, wrong: 5}\n" +
                      "analyses:\n  - {name: a, kind: logit_lens}\n";
-  EXPECT_EQ(parse_error(text), at(4, 17, "prompts[0].clean[1]: token id 1000 out of range (vocabulary has 1000 tokens)"));
+  EXPECT_EQ(
+      parse_error(text),
+      at(4, 17, "prompts[0].clean[1]: token id 1000 out of range (vocabulary has 1000 tokens)"));
 }
 
 TEST(JobErrors, TextPromptWithoutTokenizerIsOneClearError) {
-  std::string text = std::string(kModel) + "prompts:\n  - {clean: \"Hello there\", answer: 4, wrong: 5}\n" +
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {clean: \"Hello there\", answer: 4, wrong: 5}\n" +
                      "analyses:\n  - {name: a, kind: logit_lens}\n";
-  std::string dir = (job_path().parent_path() / "../../shared/fixtures/gpt2-tiny").lexically_normal().string();
-  EXPECT_EQ(parse_error(text), at(4, 13, "prompts[0].clean: text prompts need a tokenizer, but " + dir +
-                                             " has no tokenizer.json or vocab.json + merges.txt; give token ids instead"));
+  std::string dir =
+      (job_path().parent_path() / "../../shared/fixtures/gpt2-tiny").lexically_normal().string();
+  EXPECT_EQ(parse_error(text),
+            at(4, 13,
+               "prompts[0].clean: text prompts need a tokenizer, but " + dir +
+                   " has no tokenizer.json or vocab.json + merges.txt; give token ids instead"));
 }
 
 TEST(JobErrors, MissingAnswerForTheMetric) {
-  std::string text = std::string(kModel) + "prompts:\n  - {clean: [1, 2]}\nanalyses:\n  - {name: a, kind: logit_lens}\n";
-  EXPECT_EQ(parse_error(text), at(4, 5, "prompts[0]: prompt \"p0\" needs \"answer\" (the metric is computed on it)") +
-                                   "\n" + at(4, 5, "prompts[0]: prompt \"p0\" needs \"wrong\" (metric logit_diff)"));
+  std::string text = std::string(kModel) +
+                     "prompts:\n  - {clean: [1, 2]}\nanalyses:\n  - {name: a, kind: logit_lens}\n";
+  EXPECT_EQ(parse_error(text),
+            at(4, 5, "prompts[0]: prompt \"p0\" needs \"answer\" (the metric is computed on it)") +
+                "\n" + at(4, 5, "prompts[0]: prompt \"p0\" needs \"wrong\" (metric logit_diff)"));
 }
 
 TEST(JobErrors, CausalTracingNeedsASubject) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - {name: t, kind: causal_tracing}\n")),
-            at(9, 21, "analyses[0]: causal_tracing needs a subject span on every prompt; prompt \"p0\" has none "
-                      "(set subject: [begin, end])"));
+  EXPECT_EQ(
+      parse_error(job("analyses:\n  - {name: t, kind: causal_tracing}\n")),
+      at(9, 21,
+         "analyses[0]: causal_tracing needs a subject span on every prompt; prompt \"p0\" has none "
+         "(set subject: [begin, end])"));
 }
 
 TEST(JobErrors, AssertionNamesAnUnknownAnalysis) {
-  EXPECT_EQ(parse_error(job("analyses:\n  - {name: dla, kind: direct_logit_attribution}\nvalidation:\n"
-                            "  assertions:\n    - {analysis: dlaa, expect: top_head, layer: 1, head: 9}\n")),
-            at(12, 18, "validation.assertions[0].analysis: no analysis named \"dlaa\" (did you mean \"dla\"?)") +
-                "\n" + at(12, 58, "validation.assertions[0].head: head 9 out of range (model has 4 heads: 0..3)"));
+  EXPECT_EQ(
+      parse_error(
+          job("analyses:\n  - {name: dla, kind: direct_logit_attribution}\nvalidation:\n"
+              "  assertions:\n    - {analysis: dlaa, expect: top_head, layer: 1, head: 9}\n")),
+      at(12, 18,
+         "validation.assertions[0].analysis: no analysis named \"dlaa\" (did you mean \"dla\"?)") +
+          "\n" +
+          at(12, 58,
+             "validation.assertions[0].head: head 9 out of range (model has 4 heads: 0..3)"));
 }
 
 TEST(JobErrors, AllErrorsAtOnceInFileOrder) {
-  std::string text = std::string("model:\n  path: ../../shared/fixtures/gpt2-tiny\n  dtype: float64\n") + kPrompt +
-                     "analyses:\n"
-                     "  - {name: a, kind: logit_lens, layers: [7]}\n"
-                     "  - {name: a, kind: attention_scores}\n"
-                     "sharding: {memory_budget: lots}\n";
-  EXPECT_EQ(parse_error(text),
-            at(3, 10, "model.dtype: unknown value \"float64\" (did you mean \"float32\"?); expected one of float32, "
-                      "bfloat16, float16") + "\n" +
-                at(10, 42, "analyses[0].layers[0]: layer 7 out of range (model has 3 layers: 0..2)") + "\n" +
-                at(11, 12, "analyses[1].name: duplicate analysis name \"a\"") + "\n" +
-                at(12, 27, "sharding.memory_budget: expected a positive size such as 2GiB or 512MiB, got \"lots\""));
+  std::string text =
+      std::string("model:\n  path: ../../shared/fixtures/gpt2-tiny\n  dtype: float64\n") + kPrompt +
+      "analyses:\n"
+      "  - {name: a, kind: logit_lens, layers: [7]}\n"
+      "  - {name: a, kind: attention_scores}\n"
+      "sharding: {memory_budget: lots}\n";
+  EXPECT_EQ(
+      parse_error(text),
+      at(3, 10,
+         "model.dtype: unknown value \"float64\" (did you mean \"float32\"?); expected one of "
+         "float32, "
+         "bfloat16, float16") +
+          "\n" +
+          at(10, 42, "analyses[0].layers[0]: layer 7 out of range (model has 3 layers: 0..2)") +
+          "\n" + at(11, 12, "analyses[1].name: duplicate analysis name \"a\"") + "\n" +
+          at(12, 27,
+             "sharding.memory_budget: expected a positive size such as 2GiB or 512MiB, got "
+             "\"lots\""));
 }
 
 }  // namespace

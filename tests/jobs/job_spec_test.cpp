@@ -39,7 +39,8 @@ TEST(JobSpec, ExampleResolvesDefaultsAndAxes) {
 TEST(JobSpec, AxisSyntaxes) {
   std::string text = std::string(kModel) + kPrompt +
                      "analyses:\n"
-                     "  - {name: a, kind: activation_patching, sites: attn.hook_z, layers: \"0-1\", heads: [3, 1, 1],"
+                     "  - {name: a, kind: activation_patching, sites: attn.hook_z, layers: "
+                     "\"0-1\", heads: [3, 1, 1],"
                      " positions: [0, 5-7]}\n"
                      "  - {name: b, kind: ablation, target: neuron, layers: 2, neurons: 10-12}\n";
   JobSpec spec = parse_job_spec(text, job_path());
@@ -47,9 +48,11 @@ TEST(JobSpec, AxisSyntaxes) {
   EXPECT_EQ(spec.analyses[0].heads, (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(spec.analyses[0].positions, (std::vector<int64_t>{0, 5, 6, 7}));
   EXPECT_EQ(spec.analyses[1].layers, std::vector<int64_t>{2});
-  EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().neurons, (std::vector<int64_t>{10, 11, 12}));
+  EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().neurons,
+            (std::vector<int64_t>{10, 11, 12}));
   EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().method, "zero");
-  EXPECT_FALSE(spec.analyses[1].options->to_json().contains("mean_over"));  // zero/resample hashes stay as they were
+  EXPECT_FALSE(spec.analyses[1].options->to_json().contains(
+      "mean_over"));  // zero/resample hashes stay as they were
 }
 
 TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
@@ -58,7 +61,8 @@ TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
                      "  - {name: a, kind: ablation, method: mean}\n"
                      "  - {name: b, kind: ablation, method: mean, mean_over: prompts}\n";
   JobSpec spec = parse_job_spec(text, job_path());
-  EXPECT_EQ(spec.analyses[0].options_as<AblationOptions>().mean_over, "prompts_and_positions");  // TransformerLens's
+  EXPECT_EQ(spec.analyses[0].options_as<AblationOptions>().mean_over,
+            "prompts_and_positions");  // TransformerLens's
   EXPECT_EQ(spec.analyses[1].options_as<AblationOptions>().mean_over, "prompts");
 }
 
@@ -66,7 +70,8 @@ TEST(JobSpec, MeanAblationOverPromptsOrPromptsAndPositions) {
 // worker alike from the typed options.
 TEST(JobSpec, CausalTracingDefaults) {
   std::string text = std::string(kModel) +
-                     "prompts:\n  - {clean: [1, 2, 3], corrupted: [1, 2, 4], answer: [5], wrong: [6], subject: [0, 1]}\n"
+                     "prompts:\n  - {clean: [1, 2, 3], corrupted: [1, 2, 4], answer: [5], wrong: "
+                     "[6], subject: [0, 1]}\n"
                      "analyses:\n  - {name: t, kind: causal_tracing}\n";
   const auto& o = parse_job_spec(text, job_path()).analyses[0].options_as<CausalTracingOptions>();
   EXPECT_EQ(o.samples, 10);
@@ -77,7 +82,8 @@ TEST(JobSpec, CausalTracingDefaults) {
 }
 
 TEST(JobSpec, MemoryBudgetUnits) {
-  std::string text = std::string(kModel) + kPrompt + "analyses:\n  - {name: a, kind: logit_lens}\n" +
+  std::string text = std::string(kModel) + kPrompt +
+                     "analyses:\n  - {name: a, kind: logit_lens}\n" +
                      "sharding: {memory_budget: 2GiB, batch_size: 8}\n";
   JobSpec spec = parse_job_spec(text, job_path());
   EXPECT_EQ(spec.sharding.memory_budget_bytes, 2ull << 30);
@@ -92,17 +98,19 @@ TEST(Sha256, KnownVectors) {
 }
 
 TEST(CanonicalHash, IndependentOfKeyOrderFormattingAndDefaults) {
-  std::string a = std::string(kModel) + kPrompt +
-                  "analyses:\n  - {name: x, kind: causal_tracing, noise_multiplier: 3.0, layers: all}\n";
-  std::string b = "analyses:\n"
-                  "  - kind: causal_tracing\n"
-                  "    name: x\n"
-                  "    layers: [2, 0, 1]\n"
-                  "metric: logit_diff\n"
-                  "prompts:\n"
-                  "  - {wrong: 486, answer: [613], clean: [201, 888, 641, 766, 85, 445, 885, 339],"
-                  "     corrupted: [201, 888, 45, 766, 85, 122, 885, 339]}\n"
-                  "model: {dtype: float32, path: ../../shared/fixtures/gpt2-tiny}\n";
+  std::string a =
+      std::string(kModel) + kPrompt +
+      "analyses:\n  - {name: x, kind: causal_tracing, noise_multiplier: 3.0, layers: all}\n";
+  std::string b =
+      "analyses:\n"
+      "  - kind: causal_tracing\n"
+      "    name: x\n"
+      "    layers: [2, 0, 1]\n"
+      "metric: logit_diff\n"
+      "prompts:\n"
+      "  - {wrong: 486, answer: [613], clean: [201, 888, 641, 766, 85, 445, 885, 339],"
+      "     corrupted: [201, 888, 45, 766, 85, 122, 885, 339]}\n"
+      "model: {dtype: float32, path: ../../shared/fixtures/gpt2-tiny}\n";
   // causal tracing needs subjects: add the same span to both
   a.insert(a.find("    answer"), "    subject: [1, 2]\n");
   b.insert(b.find("wrong: 486"), "subject: [1, 2], ");
@@ -116,10 +124,13 @@ TEST(CanonicalHash, IndependentOfKeyOrderFormattingAndDefaults) {
 
 TEST(CanonicalHash, ChangesWithWhatChangesResultsOnly) {
   std::string base = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n";
-  auto hash = [](const std::string& yaml) { return canonical_hash(parse_job_spec(yaml, job_path()), "m"); };
+  auto hash = [](const std::string& yaml) {
+    return canonical_hash(parse_job_spec(yaml, job_path()), "m");
+  };
   std::string h = hash(base);
   EXPECT_NE(h, hash(base + "metric: prob\n"));
-  std::string other_layers = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens, layers: [0]}\n";
+  std::string other_layers =
+      std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens, layers: [0]}\n";
   EXPECT_NE(h, hash(other_layers));
   EXPECT_NE(h, hash(base + "sharding: {batch_size: 4}\n"));
   // where it runs and what reduce does afterwards leave the sweep the same
@@ -131,10 +142,12 @@ TEST(CanonicalHash, ChangesWithWhatChangesResultsOnly) {
 TEST(CanonicalHash, ModelIsItsContentNotItsPath) {
   const std::string rest = std::string(kPrompt) + "analyses:\n  - {name: x, kind: logit_lens}\n";
   const JobSpec here = parse_job_spec(std::string(kModel) + rest, job_path());
-  const auto link = std::filesystem::temp_directory_path() / ("csweep-model-link-" + std::to_string(::getpid()));
+  const auto link =
+      std::filesystem::temp_directory_path() / ("csweep-model-link-" + std::to_string(::getpid()));
   std::filesystem::remove(link);
   std::filesystem::create_directory_symlink(std::filesystem::absolute(here.model.path), link);
-  const JobSpec elsewhere = parse_job_spec("model:\n  path: " + link.string() + "\n" + rest, job_path());
+  const JobSpec elsewhere =
+      parse_job_spec("model:\n  path: " + link.string() + "\n" + rest, job_path());
   std::filesystem::remove(link);
   EXPECT_NE(canonical_json(here)["model"]["path"], canonical_json(elsewhere)["model"]["path"]);
   EXPECT_EQ(canonical_hash(here, "content-a"), canonical_hash(elsewhere, "content-a"));

@@ -32,7 +32,8 @@ Result run(const std::string& args) {
 
 std::vector<std::filesystem::path> example_jobs() {
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(CSWEEP_SOURCE_DIR) / "examples"))
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(CSWEEP_SOURCE_DIR) / "examples"))
     if (e.path().extension() == ".yaml") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   return files;
@@ -47,7 +48,8 @@ TEST(PlanCli, EveryExamplePrintsAPlan) {
     Result text = run("plan " + f.string() + " --ranks 3");
     ASSERT_EQ(text.status, 0) << text.out;
     EXPECT_NE(text.out.find("shards"), std::string::npos) << text.out;
-    EXPECT_NE(text.out.find("coordinator rank 0, 2 worker group(s)"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("coordinator rank 0, 2 worker group(s)"), std::string::npos)
+        << text.out;
 
     Result json = run("plan " + f.string() + " --ranks 5 --json --shards");
     ASSERT_EQ(json.status, 0) << json.out;
@@ -81,15 +83,19 @@ TEST(PlanCli, BadJobFileExitsTwoWithEveryReason) {
   text.replace(text.find("sites: [attn.hook_z]"), 20, "sites: [attn.hook_zz]");
   auto bad = std::filesystem::temp_directory_path() / "csweep-bad-job.yaml";
   text.replace(text.find("../../shared/fixtures/gpt2-tiny"), 31,
-               (std::filesystem::path(CSWEEP_SOURCE_DIR) / "../shared/fixtures/gpt2-tiny").lexically_normal().string());
+               (std::filesystem::path(CSWEEP_SOURCE_DIR) / "../shared/fixtures/gpt2-tiny")
+                   .lexically_normal()
+                   .string());
   std::ofstream(bad) << text;
   Result r = run("plan " + bad.string());
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.out.find("csweep: " + bad.string() + ":20:14: analyses[0].layers[0]: layer 9 out of range"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("csweep: " + bad.string() + ":20:14: analyses[0].layers[0]: layer 9 out of range"),
+      std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find(bad.string() + ":24:13: analyses[1].sites[0]: unknown hook site \"attn.hook_zz\""),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(bad.string() + ":24:13: analyses[1].sites[0]: unknown hook site \"attn.hook_zz\""),
+      std::string::npos)
       << r.out;
 }
 
