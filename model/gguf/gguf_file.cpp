@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/tokenizer/utf8.h"
 
 namespace csweep::model::gguf {
 namespace {
@@ -55,6 +56,10 @@ class Cursor {
                      "string length " + std::to_string(n) + " exceeds the limit of " +
                          std::to_string(max_len) + " bytes (corrupt file)");
     std::string s(reinterpret_cast<const char*>(data_ + pos_), n);
+    // GGUF strings are UTF-8; keys, names and values end up in JSON (config.json,
+    // tokenizer.json, the safetensors header), which cannot hold anything else.
+    if (auto bad = tokenizer::first_invalid_utf8(s))
+      throw error_at(file_, what, "string is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
     pos_ += n;
     return s;
   }
