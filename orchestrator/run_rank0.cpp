@@ -106,6 +106,14 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
                  const LocalExecution& local) {
   OpenRun o;
   o.setup = load_sweep(opt.job);
+  // Tensor-parallel execution is not built yet (docs/tensor-parallel.md): running T > 1 would
+  // quietly give every worker rank a whole model, not the layout `csweep plan` shows.
+  const int64_t tp = o.setup.spec.model.tensor_parallel;
+  if (tp > 1 && opt.executor.empty())
+    throw error_at(o.setup.spec.file.string(), "model.tensor_parallel",
+                   std::to_string(tp) +
+                       ": tensor-parallel execution is not built yet (csweep plan shows its "
+                       "layout; docs/tensor-parallel.md); use 1");
   if (comm.size() == 1 && local.check) local.check(o.setup);
   // The command line overrides the job file's run: section.
   o.coordinator = opt.coordinator;
