@@ -73,7 +73,8 @@ TEST(JobSpec, CausalTracingDefaults) {
                      "prompts:\n  - {clean: [1, 2, 3], corrupted: [1, 2, 4], answer: [5], wrong: "
                      "[6], subject: [0, 1]}\n"
                      "analyses:\n  - {name: t, kind: causal_tracing}\n";
-  const auto& o = parse_job_spec(text, job_path()).analyses[0].options_as<CausalTracingOptions>();
+  const JobSpec spec = parse_job_spec(text, job_path());  // o refers into it
+  const auto& o = spec.analyses[0].options_as<CausalTracingOptions>();
   EXPECT_EQ(o.samples, 10);
   EXPECT_EQ(o.window, 1);
   EXPECT_EQ(o.noise_multiplier, 3.0);
