@@ -6,10 +6,10 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "store/baselines.h"
-#include "store/reader.h"
 #include "jobs/job_spec.h"
 #include "model/tokenizer/tokenizer.h"
+#include "store/baselines.h"
+#include "store/reader.h"
 
 namespace fs = std::filesystem;
 
@@ -53,12 +53,13 @@ void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
     for (size_t p = 0; p < n; ++p) {
       if (!r.known[ai][p]) continue;
       double clean = r.values[ai][p].clean, corrupted = r.values[ai][p].corrupted;
-      // Patching ran the unpatched clean and corrupted prompts: their metrics are the prompt's
-      // (other kinds' second run is another one: noised, ablated).
+      // Kinds with a fraction recovered ran the unpatched clean and corrupted prompts: their
+      // metrics are the prompt's (other kinds' second run is another one: noised, ablated).
       auto& prompt = input.prompts[p];
-      const bool patching = a.kind == "activation_patching" || a.kind == "attribution_patching";
+      const bool patching = kind && kind->reduce.baselines == jobs::Baselines::Fraction;
       if (patching && !prompt.clean_metric && std::isfinite(clean)) prompt.clean_metric = clean;
-      if (patching && !prompt.corrupted_metric && std::isfinite(corrupted)) prompt.corrupted_metric = corrupted;
+      if (patching && !prompt.corrupted_metric && std::isfinite(corrupted))
+        prompt.corrupted_metric = corrupted;
       if (effects) clean -= corrupted, corrupted = std::isfinite(corrupted) ? 0.0 : corrupted;
       if (std::isfinite(clean)) a.clean_baseline[p] = clean;
       if (std::isfinite(corrupted)) a.corrupted_baseline[p] = corrupted;
@@ -82,19 +83,23 @@ void read_baselines(const fs::path& file, ReduceInput& input) {
       if (!entry.contains(which)) continue;
       const auto& arr = entry[which];
       if (!arr.is_array() || arr.size() != n)
-        throw error_at(file.string(), a.name + "." + which, "must be an array of one number (or null) per prompt");
+        throw error_at(file.string(), a.name + "." + which,
+                       "must be an array of one number (or null) per prompt");
       auto& dst = std::string(which) == "clean" ? a.clean_baseline : a.corrupted_baseline;
       dst.assign(n, std::nullopt);
       for (size_t p = 0; p < n; ++p) {
-        if (arr[p].is_number()) dst[p] = arr[p].get<double>();
+        if (arr[p].is_number())
+          dst[p] = arr[p].get<double>();
         else if (!arr[p].is_null())
-          throw error_at(file.string(), a.name + "." + which, "entry " + std::to_string(p) + " is not a number");
+          throw error_at(file.string(), a.name + "." + which,
+                         "entry " + std::to_string(p) + " is not a number");
       }
     }
   }
 }
 
-std::vector<std::string> token_texts(const model::Tokenizer* tokenizer, const std::vector<int64_t>& ids) {
+std::vector<std::string> token_texts(const model::Tokenizer* tokenizer,
+                                     const std::vector<int64_t>& ids) {
   std::vector<std::string> out;
   if (tokenizer)
     for (int64_t id : ids) out.push_back(tokenizer->token_text(id));
@@ -108,7 +113,8 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   try {
     if (model::has_tokenizer(spec.model.path)) tokenizer = model::load_tokenizer(spec.model.path);
   } catch (const std::exception& e) {
-    log::get("report")->warn("tokenizer not loaded ({}); positions are labelled by index", e.what());
+    log::get("report")->warn("tokenizer not loaded ({}); positions are labelled by index",
+                             e.what());
   }
   for (auto& p : input.prompts) {
     for (const auto& sp : spec.prompts) {
@@ -138,14 +144,17 @@ void apply_kind_defaults(AnalysisInput& a) {
 
 }  // namespace
 
-jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& spec_yaml, const nlohmann::json& provenance) {
+jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& spec_yaml,
+                                const nlohmann::json& provenance) {
   const fs::path dir = fs::absolute(store_dir).lexically_normal();
   std::vector<fs::path> anchors;
   auto recorded = [&](const char* key) -> std::string {
-    return provenance.is_object() && provenance.contains(key) && provenance[key].is_string() ? provenance[key].get<std::string>()
-                                                                                            : "";
+    return provenance.is_object() && provenance.contains(key) && provenance[key].is_string()
+               ? provenance[key].get<std::string>()
+               : "";
   };
-  if (const auto rel = recorded("job_file_from_store"); !rel.empty()) anchors.push_back((dir / rel).lexically_normal());
+  if (const auto rel = recorded("job_file_from_store"); !rel.empty())
+    anchors.push_back((dir / rel).lexically_normal());
   if (const auto file = recorded("job_file"); !file.empty()) anchors.emplace_back(file);
   anchors.push_back(dir.parent_path() / "spec.yaml");
   anchors.push_back(fs::current_path() / "spec.yaml");
@@ -166,7 +175,8 @@ jobs::JobSpec parse_stored_spec(const fs::path& store_dir, const std::string& sp
 ReduceInput load_reduce_input(const fs::path& store_dir) {
   const store::StoreContents c = store::read_store(store_dir);
   for (const auto& f : c.unreadable)
-    log::get("report")->warn("{}: fragment unreadable (still being written, or damaged); skipped", f.string());
+    log::get("report")->warn("{}: fragment unreadable (still being written, or damaged); skipped",
+                             f.string());
   for (const auto& line : c.conflicts) log::get("report")->warn("{}", line);
 
   ReduceInput input;

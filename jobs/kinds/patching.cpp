@@ -15,7 +15,7 @@ bool read_sites_and_axes(KindReader& r, AnalysisSpec& a) {
   const bool kv = head_sites && model::is_kv_head_point(a.sites[0]);
   if (head_sites)
     a.heads = r.heads(c ? (kv ? c->n_kv_heads : c->n_heads) : -1);
-  else
+  else if (r.ok())  // an unknown site was reported already: its head axis is not a second error
     r.reject("heads", "the sites have no head axis");
   const bool per_position =
       r.choice("patch", {"per_position", "all_positions"}, "per_position") == "per_position";

@@ -96,6 +96,15 @@ TEST(JobErrors, UnknownHookSiteSuggests) {
          "\"attn.hook_z\"?)"));
 }
 
+// One mistake, one line: the unknown site's missing head axis is not reported a second time.
+TEST(JobErrors, UnknownHeadSiteWithHeadsIsOneError) {
+  EXPECT_EQ(parse_error(job("analyses:\n  - name: a\n    kind: activation_patching\n"
+                            "    sites: [attn.hook_zz]\n    heads: [0, 1]\n")),
+            at(11, 13,
+               "analyses[0].sites[0]: unknown hook site \"attn.hook_zz\" (did you mean "
+               "\"attn.hook_z\"?)"));
+}
+
 TEST(JobErrors, HookSiteMissingFromTheArchitecture) {
   EXPECT_EQ(
       parse_error(
