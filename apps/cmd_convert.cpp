@@ -34,22 +34,26 @@ int run_convert_gguf(const ConvertArgs& a) {
     return 0;
   }
   std::string types;
-  for (const auto& [name, n] : summary.source_types) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
-  std::cout << a.out << ": " << summary.architecture << ", " << summary.tensors << " tensors (" << types << "), "
-            << summary.parameters << " parameters as " << a.dtype << "\n";
+  for (const auto& [name, n] : summary.source_types)
+    types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+  std::cout << a.out << ": " << summary.architecture << ", " << summary.tensors << " tensors ("
+            << types << "), " << summary.parameters << " parameters as " << a.dtype << "\n";
   return 0;
 }
 
 const CommandRegistration registration(
-    "convert", "convert a checkpoint in another format into a Hugging Face folder (gguf)", [](CLI::App& sub) {
+    "convert", "convert a checkpoint in another format into a Hugging Face folder (gguf)",
+    [](CLI::App& sub) {
       auto a = std::make_shared<ConvertArgs>();
       sub.require_subcommand(1);
-      CLI::App* gguf = sub.add_subcommand(
-          "gguf", "llama.cpp GGUF (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K; llama, qwen2, qwen3) -> "
-                  "config.json, model.safetensors, tokenizer.json");
+      CLI::App* gguf = sub.add_subcommand("gguf",
+                                          "llama.cpp GGUF (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 "
+                                          "Q4_K Q5_K Q6_K; llama, qwen2, qwen3) -> "
+                                          "config.json, model.safetensors, tokenizer.json");
       gguf->add_option("file", a->file, "the .gguf file")->required();
       gguf->add_option("--out", a->out, "the checkpoint folder to write")->required();
-      gguf->add_option("--dtype", a->dtype, "dtype of the written weights: float32 (default), bfloat16, float16");
+      gguf->add_option("--dtype", a->dtype,
+                       "dtype of the written weights: float32 (default), bfloat16, float16");
       gguf->add_flag("--force", a->force, "replace --out if it exists");
       gguf->add_flag("--json", a->json, "print a JSON summary");
       return [a, gguf]() -> int {

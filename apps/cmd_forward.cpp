@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <ATen/core/grad_mode.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/command.h"
 #include "common/error.h"
@@ -38,7 +38,8 @@ std::vector<int64_t> parse_token_list(const std::string& list) {
       used = 0;
     }
     while (used < item.size() && (item[used] == ' ' || item[used] == '\t')) ++used;
-    if (used != item.size() || item.empty()) throw Error("--tokens: '" + item + "' is not an integer token id");
+    if (used != item.size() || item.empty())
+      throw Error("--tokens: '" + item + "' is not an integer token id");
     ids.push_back(id);
   }
   if (ids.empty()) throw Error("--tokens: no token ids given");
@@ -54,15 +55,19 @@ c10::Device parse_device(const std::string& s) {
 }
 
 int run_forward(const ForwardArgs& a) {
-  if (a.prompt.empty() == a.tokens.empty()) throw Error("forward: give exactly one of --prompt and --tokens");
-  model::LoadOptions load{model::scalar_type(model::weight_dtype(a.dtype, "--dtype")), parse_device(a.device)};
+  if (a.prompt.empty() == a.tokens.empty())
+    throw Error("forward: give exactly one of --prompt and --tokens");
+  model::LoadOptions load{model::scalar_type(model::weight_dtype(a.dtype, "--dtype")),
+                          parse_device(a.device)};
   std::shared_ptr<model::Tokenizer> tokenizer;
   if (model::has_tokenizer(a.model)) tokenizer = model::load_tokenizer(a.model);
   std::vector<int64_t> ids;
   if (!a.tokens.empty()) {
     ids = parse_token_list(a.tokens);
   } else {
-    if (!tokenizer) throw Error(a.model + ": --prompt needs tokenizer.json or vocab.json + merges.txt; use --tokens");
+    if (!tokenizer)
+      throw Error(a.model +
+                  ": --prompt needs tokenizer.json or vocab.json + merges.txt; use --tokens");
     ids = tokenizer->encode(a.prompt);
     if (ids.empty()) throw Error("--prompt: the text encodes to no tokens");
   }
@@ -70,13 +75,15 @@ int run_forward(const ForwardArgs& a) {
   const int64_t vocab = model->config().d_vocab;
   for (int64_t id : ids)
     if (id < 0 || id >= vocab)
-      throw Error("--tokens: id " + std::to_string(id) + " outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      throw Error("--tokens: id " + std::to_string(id) + " outside the vocabulary [0, " +
+                  std::to_string(vocab) + ")");
 
   at::NoGradGuard no_grad;
   at::Tensor tokens = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
   model::ForwardOptions options;
   options.logits = model::ForwardOptions::Logits::Last;
-  at::Tensor logits = model->forward(tokens, nullptr, options).reshape({-1}).to(at::kCPU, at::kFloat).contiguous();
+  at::Tensor logits =
+      model->forward(tokens, nullptr, options).reshape({-1}).to(at::kCPU, at::kFloat).contiguous();
   std::vector<float> row(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
 
   const int64_t k = std::min<int64_t>(std::max<int64_t>(a.top_k, 0), vocab);
@@ -90,19 +97,22 @@ int run_forward(const ForwardArgs& a) {
     for (int64_t i = 0; i < k; ++i) {
       int64_t id = order[size_t(i)];
       top.push_back({{"id", id},
-                     {"token", tokenizer ? nlohmann::json(tokenizer->token_text(id)) : nlohmann::json(nullptr)},
+                     {"token", tokenizer ? nlohmann::json(tokenizer->token_text(id))
+                                         : nlohmann::json(nullptr)},
                      {"logit", row[size_t(id)]}});
     }
     nlohmann::ordered_json out{{"tokens", ids}, {"logits_last", row}, {"top_k", top}};
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
-  std::printf("%s: %s, %zu tokens, %s on %s\n", a.model.c_str(), model::arch_name(model->config().arch), ids.size(),
-              a.dtype.c_str(), a.device.c_str());
+  std::printf("%s: %s, %zu tokens, %s on %s\n", a.model.c_str(),
+              model::arch_name(model->config().arch), ids.size(), a.dtype.c_str(),
+              a.device.c_str());
   for (int64_t i = 0; i < k; ++i) {
     int64_t id = order[size_t(i)];
     std::string text = tokenizer ? nlohmann::json(tokenizer->token_text(id)).dump() : "";
-    std::printf("%3lld  id %-8lld logit %10.4f  %s\n", (long long)(i + 1), (long long)id, row[size_t(id)], text.c_str());
+    std::printf("%3lld  id %-8lld logit %10.4f  %s\n", (long long)(i + 1), (long long)id,
+                row[size_t(id)], text.c_str());
   }
   return 0;
 }
@@ -113,9 +123,11 @@ const CommandRegistration registration{
       auto a = std::make_shared<ForwardArgs>();
       sub.add_option("--model", a->model, "Hugging Face checkpoint folder")->required();
       sub.add_option("--prompt", a->prompt, "text to tokenize (needs the model's tokenizer files)");
-      sub.add_option("--tokens", a->tokens, "comma-separated token ids, e.g. 1,2,3 (bypasses the tokenizer)");
+      sub.add_option("--tokens", a->tokens,
+                     "comma-separated token ids, e.g. 1,2,3 (bypasses the tokenizer)");
       sub.add_flag("--json", a->json, "print {tokens, logits_last, top_k} as JSON");
-      sub.add_option("--dtype", a->dtype, "compute dtype: float32 | bfloat16 | float16 (float16 needs a GPU)");
+      sub.add_option("--dtype", a->dtype,
+                     "compute dtype: float32 | bfloat16 | float16 (float16 needs a GPU)");
       sub.add_option("--device", a->device, "cpu | cuda:N");
       sub.add_option("--top-k", a->top_k, "how many top tokens to list (default 10)");
       return [a] { return run_forward(*a); };

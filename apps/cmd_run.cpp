@@ -8,36 +8,46 @@
 namespace {
 
 csweep::apps::CommandRegistration reg(
-    "run", "run a sweep (resumes an existing store; under mpirun/srun rank 0 coordinates)", [](CLI::App& sub) {
+    "run", "run a sweep (resumes an existing store; under mpirun/srun rank 0 coordinates)",
+    [](CLI::App& sub) {
       auto opt = std::make_shared<csweep::orchestrator::RunOptions>();
       auto slice = std::make_shared<std::string>();
       sub.add_option("job", opt->job, "job file (YAML)")->required()->check(CLI::ExistingFile);
       sub.add_option("--store", opt->store, "store directory (default: the job's store:)");
       sub.add_flag("--force-new", opt->force_new, "move an existing store aside and start over");
       sub.add_option("--slice", *slice,
-                     "k/N: compute only the shards with id % N == k (one Slurm array task each; slices share the "
+                     "k/N: compute only the shards with id % N == k (one Slurm array task each; "
+                     "slices share the "
                      "store, run at the same time, and each resumes on its own)");
       sub.add_option("--on-error", opt->on_error,
-                     "when a shard fails: continue or stop (default: the job's run.on_error, else continue)")
+                     "when a shard fails: continue or stop (default: the job's run.on_error, else "
+                     "continue)")
           ->check(CLI::IsMember({"continue", "stop"}));
       sub.add_option("--max-retries", opt->max_retries,
-                     "re-runs of a failed shard before it counts as failed (default: the job's run.max_retries, else 0)")
+                     "re-runs of a failed shard before it counts as failed (default: the job's "
+                     "run.max_retries, else 0)")
           ->check(CLI::Range(0, 100));
       sub.add_option("--shard-timeout", opt->coordinator.shard_timeout_s,
-                     "seconds one shard may take before its worker counts as hung and its shards go to other "
+                     "seconds one shard may take before its worker counts as hung and its shards "
+                     "go to other "
                      "workers (MPI runs; default 0: never)")
           ->check(CLI::NonNegativeNumber);
-      sub.add_option("--prefetch", opt->coordinator.prefetch, "shards outstanding per worker (default 2)")
+      sub.add_option("--prefetch", opt->coordinator.prefetch,
+                     "shards outstanding per worker (default 2)")
           ->check(CLI::Range(1, 64));
       sub.add_option("--worker-timeout", opt->coordinator.worker_timeout_s,
-                     "seconds of silence after which a worker is lost and its shards re-issued (default 120)")
+                     "seconds of silence after which a worker is lost and its shards re-issued "
+                     "(default 120)")
           ->check(CLI::PositiveNumber);
-      sub.add_option("--heartbeat", opt->heartbeat_s, "worker heartbeat interval in seconds (default 1)")
+      sub.add_option("--heartbeat", opt->heartbeat_s,
+                     "worker heartbeat interval in seconds (default 1)")
           ->check(CLI::PositiveNumber);
-      sub.add_option("--progress-interval", opt->coordinator.progress_interval_s,
-                     "seconds between progress lines when stderr is not a terminal (default 30; 0: none)");
+      sub.add_option(
+          "--progress-interval", opt->coordinator.progress_interval_s,
+          "seconds between progress lines when stderr is not a terminal (default 30; 0: none)");
       sub.add_option("--executor", opt->executor,
-                     "what computes shards: empty = the analyses; synthetic[:sleep_ms=X,work=N,fail=ID;ID,flaky=ID;ID,"
+                     "what computes shards: empty = the analyses; "
+                     "synthetic[:sleep_ms=X,work=N,fail=ID;ID,flaky=ID;ID,"
                      "hang=ID;ID,fail_rank=R] for testing the distributed machinery");
       sub.add_flag("--json", opt->json, "print the summary as JSON");
       return [opt, slice] {

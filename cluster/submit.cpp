@@ -24,7 +24,8 @@ void write_script(const fs::path& path, const std::string& text) {
     out << text;
     if (!out.flush()) throw error_at(temp.string(), "", "cannot write the batch script");
   }
-  fs::permissions(temp, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(temp, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add);
   fs::rename(temp, path);
 }
 
@@ -32,7 +33,9 @@ bool valid_job_id(const std::string& id) {
   // "123" or an array task "123_4"; anything else would be a dependency injection.
   if (id.empty()) return false;
   size_t underscore = id.find('_');
-  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  };
   if (underscore == std::string::npos) return digits(id);
   return digits(id.substr(0, underscore)) && digits(id.substr(underscore + 1));
 }
@@ -59,7 +62,8 @@ SubmitResult submit(const SubmitOptions& o) {
   } else {
     throw Error(o.cluster_file.string() + ": store_root: not set, so --store is required");
   }
-  r.step_binary = o.step_binary.empty() ? fs::read_symlink("/proc/self/exe") : fs::absolute(o.step_binary);
+  r.step_binary =
+      o.step_binary.empty() ? fs::read_symlink("/proc/self/exe") : fs::absolute(o.step_binary);
   r.array_tasks = o.array_tasks > 1 ? o.array_tasks : 0;
   r.after = o.after;
   r.command_line = o.command_line;
@@ -72,7 +76,8 @@ SubmitResult submit(const SubmitOptions& o) {
   r.nodes = (plan.ranks + profile.tasks_per_node - 1) / profile.tasks_per_node;
   r.tensor_parallel = plan.tensor_parallel;
   r.shards = plan.shards;
-  logger->info("plan: {} shards, tp {}, {} ranks on {} nodes", plan.shards, plan.tensor_parallel, r.ntasks, r.nodes);
+  logger->info("plan: {} shards, tp {}, {} ranks on {} nodes", plan.shards, plan.tensor_parallel,
+               r.ntasks, r.nodes);
 
   SubmitResult result;
   result.store = r.store;
@@ -87,16 +92,16 @@ SubmitResult submit(const SubmitOptions& o) {
   result.sweep_script_path = dir / "sweep.sbatch";
   write_script(result.sweep_script_path, result.sweep_script);
   result.sweep_job_id = sbatch_submit({}, result.sweep_script_path.string());
-  append_job_record(r.store, {result.sweep_job_id, "sweep", result.sweep_script_path.string(), r.array_tasks, r.after,
-                              r.profile.file, utc_now()});
+  append_job_record(r.store, {result.sweep_job_id, "sweep", result.sweep_script_path.string(),
+                              r.array_tasks, r.after, r.profile.file, utc_now()});
 
   if (o.reduce) {
     result.reduce_script = render_reduce_script(r, result.sweep_job_id);
     result.reduce_script_path = dir / "reduce.sbatch";
     write_script(result.reduce_script_path, result.reduce_script);
     result.reduce_job_id = sbatch_submit({}, result.reduce_script_path.string());
-    append_job_record(r.store, {result.reduce_job_id, "reduce", result.reduce_script_path.string(), 0,
-                                result.sweep_job_id, r.profile.file, utc_now()});
+    append_job_record(r.store, {result.reduce_job_id, "reduce", result.reduce_script_path.string(),
+                                0, result.sweep_job_id, r.profile.file, utc_now()});
   }
   return result;
 }
@@ -104,8 +109,9 @@ SubmitResult submit(const SubmitOptions& o) {
 std::vector<std::string> cancel_store_jobs(const fs::path& store) {
   std::vector<std::string> ids;
   std::set<std::string> seen;
-  const std::set<std::string> finished = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
-                                          "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "UNKNOWN"};
+  const std::set<std::string> finished = {"COMPLETED",     "FAILED",    "CANCELLED", "TIMEOUT",
+                                          "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+                                          "PREEMPTED",     "UNKNOWN"};
   for (const auto& job : slurm_jobs_status(store)) {
     if (finished.count(job.state)) continue;
     // An array task "123_4" is cancelled through its array job "123" (all tasks at once).

@@ -8,7 +8,8 @@ namespace csweep::jobs {
 TextEncoder::~TextEncoder() = default;
 
 std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const YAML::Node& at,
-                                                        const std::string& path, const std::string& text) {
+                                                        const std::string& path,
+                                                        const std::string& text) {
   if (!tried_) {
     tried_ = true;
     if (model_dir_.empty()) {

@@ -54,25 +54,31 @@ Handle Writer::dataset(hid_t loc, const std::string& name, hid_t file_type, hid_
   return ds;
 }
 
-Handle Writer::floats(hid_t loc, const std::string& name, const Dims& dims, const float* data) const {
+Handle Writer::floats(hid_t loc, const std::string& name, const Dims& dims,
+                      const float* data) const {
   return dataset(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, data);
 }
-Handle Writer::doubles(hid_t loc, const std::string& name, const Dims& dims, const double* data) const {
+Handle Writer::doubles(hid_t loc, const std::string& name, const Dims& dims,
+                       const double* data) const {
   return dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, data);
 }
-Handle Writer::int64s(hid_t loc, const std::string& name, const Dims& dims, const int64_t* data) const {
+Handle Writer::int64s(hid_t loc, const std::string& name, const Dims& dims,
+                      const int64_t* data) const {
   return dataset(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, dims, data);
 }
-Handle Writer::int32s(hid_t loc, const std::string& name, const Dims& dims, const int32_t* data) const {
+Handle Writer::int32s(hid_t loc, const std::string& name, const Dims& dims,
+                      const int32_t* data) const {
   return dataset(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, dims, data);
 }
-Handle Writer::uint8s(hid_t loc, const std::string& name, const Dims& dims, const uint8_t* data) const {
+Handle Writer::uint8s(hid_t loc, const std::string& name, const Dims& dims,
+                      const uint8_t* data) const {
   return dataset(loc, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, dims, data);
 }
 
 Handle Writer::strings(hid_t loc, const std::string& name, const Dims& dims,
                        const std::vector<std::string>& data) const {
-  if (data.size() != count(dims)) throw error_at(file_, name, "string count does not match its shape");
+  if (data.size() != count(dims))
+    throw error_at(file_, name, "string count does not match its shape");
   std::vector<std::string> clean;
   clean.reserve(data.size());
   for (const auto& s : data) clean.push_back(valid_utf8(s));
@@ -92,7 +98,8 @@ void Writer::attr(hid_t obj, const std::string& name, const std::string& value) 
   check(H5Awrite(a, type, &p), name, "write the attribute");
 }
 
-void Writer::attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) const {
+void Writer::attr(hid_t obj, const std::string& name,
+                  const std::vector<std::string>& values) const {
   Handle type = utf8_string_type();
   const hsize_t n = values.size();
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
@@ -107,7 +114,8 @@ void Writer::attr(hid_t obj, const std::string& name, const std::vector<std::str
 
 void Writer::attr(hid_t obj, const std::string& name, double value) const {
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle a(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Handle a(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
   check(a, name, "create the attribute");
   check(H5Awrite(a, H5T_NATIVE_DOUBLE, &value), name, "write the attribute");
 }

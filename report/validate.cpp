@@ -31,7 +31,9 @@ BaselineMean read_baseline_mean(const fs::path& file, const std::string& analysi
   if (!fs::is_regular_file(file)) throw error_at(file.string(), "baseline", "no such file");
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become csweep::Error, not HDF5 dumps
   h5::Handle f(H5Fopen(file.string().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!f.valid()) throw error_at(file.string(), "baseline", "not an HDF5 file (expected a sweep.h5 from csweep reduce)");
+  if (!f.valid())
+    throw error_at(file.string(), "baseline",
+                   "not an HDF5 file (expected a sweep.h5 from csweep reduce)");
   BaselineMean out;
   const std::string path = "/analyses/" + analysis + "/mean";
   if (H5Lexists(f, "/analyses", H5P_DEFAULT) <= 0)
@@ -44,7 +46,8 @@ BaselineMean read_baseline_mean(const fs::path& file, const std::string& analysi
   h5::Handle d(H5Dopen2(f, path.c_str(), H5P_DEFAULT), H5Dclose);
   h5::Handle space(H5Dget_space(d), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space);
-  if (!d.valid() || !space.valid() || rank < 0) throw error_at(file.string(), path, "unreadable dataset");
+  if (!d.valid() || !space.valid() || rank < 0)
+    throw error_at(file.string(), path, "unreadable dataset");
   out.dims.resize(rank);
   H5Sget_simple_extent_dims(space, out.dims.data(), nullptr);
   hsize_t n = 1;
@@ -63,16 +66,20 @@ std::string shape(const std::vector<int64_t>& dims) {
 
 int find_axis(const AnalysisInput& a, const std::string& name) {
   for (size_t i = 0; i < a.axes.size(); ++i)
-    if (a.axes[i].name == name || (name == "pos" && a.axes[i].is_position())) return static_cast<int>(i);
+    if (a.axes[i].name == name || (name == "pos" && a.axes[i].is_position()))
+      return static_cast<int>(i);
   return -1;
 }
 
 // The entry of axis `ax` whose model index is `value`; throws naming the field when absent.
-int64_t entry_of(const AnalysisInput& a, int ax, int64_t value, const std::string& where, const std::string& field) {
+int64_t entry_of(const AnalysisInput& a, int ax, int64_t value, const std::string& where,
+                 const std::string& field) {
   const AxisInfo& axis = a.axes[ax];
   for (int64_t i = 0; i < axis.size; ++i)
     if (axis.value(i) == value) return i;
-  throw error_at(where, field, std::to_string(value) + " is not on analysis '" + a.name + "''s " + axis.name + " axis");
+  throw error_at(
+      where, field,
+      std::to_string(value) + " is not on analysis '" + a.name + "''s " + axis.name + " axis");
 }
 
 // The assertion's index on the layer/head/pos axis, or -1 when it gave none.
@@ -91,7 +98,9 @@ Check check_top(const jobs::Assertion& s, const AnalysisInput& a, const std::vec
   std::vector<int64_t> target;
   for (const auto& name : by) {
     const int ax = find_axis(a, name);
-    if (ax < 0) throw error_at(where, "expect", s.expect + " needs a " + name + " axis; analysis '" + a.name + "' has none");
+    if (ax < 0)
+      throw error_at(where, "expect",
+                     s.expect + " needs a " + name + " axis; analysis '" + a.name + "' has none");
     const int64_t want = asserted(s, name);
     if (want < 0) throw error_at(where, field_of(name), "required by " + s.expect);
     axes.push_back(ax);
@@ -126,14 +135,15 @@ Check check_top(const jobs::Assertion& s, const AnalysisInput& a, const std::vec
   }
   const int64_t rank = above + 1;  // ties rank together, in the asserted group's favour
   check.pass = score[t] >= 0 && rank <= s.k;
-  check.detail = label(t) + ": max |mean| " + (score[t] >= 0 ? num(score[t]) : "none (not computed)") + ", rank " +
-                 std::to_string(rank) + " of " + std::to_string(groups) + " (k " + std::to_string(s.k) + "); top is " +
-                 label(best) + " at " + num(score[best]);
+  check.detail = label(t) + ": max |mean| " +
+                 (score[t] >= 0 ? num(score[t]) : "none (not computed)") + ", rank " +
+                 std::to_string(rank) + " of " + std::to_string(groups) + " (k " +
+                 std::to_string(s.k) + "); top is " + label(best) + " at " + num(score[best]);
   return check;
 }
 
-Check check_compare(const jobs::Assertion& s, const AnalysisInput& a, const std::vector<float>& mean,
-                    const std::string& where, Check check) {
+Check check_compare(const jobs::Assertion& s, const AnalysisInput& a,
+                    const std::vector<float>& mean, const std::string& where, Check check) {
   std::vector<int64_t> idx(a.axes.size(), 0);
   std::string cell;
   for (size_t ax = 0; ax < a.axes.size(); ++ax) {
@@ -144,28 +154,33 @@ Check check_compare(const jobs::Assertion& s, const AnalysisInput& a, const std:
       idx[ax] = entry_of(a, static_cast<int>(ax), asserted(s, name), where, field_of(name));
     } else if (axis.size != 1) {
       throw error_at(where, indexed ? field_of(name) : "expect",
-                     "analysis '" + a.name + "' has " + std::to_string(axis.size) + " entries on its " + axis.name +
-                         " axis; " + s.expect + " needs one cell" + (indexed ? "" : " (this axis cannot be chosen)"));
+                     "analysis '" + a.name + "' has " + std::to_string(axis.size) +
+                         " entries on its " + axis.name + " axis; " + s.expect + " needs one cell" +
+                         (indexed ? "" : " (this axis cannot be chosen)"));
     }
-    if (axis.size != 1 || indexed) cell += (cell.empty() ? "" : ", ") + field_of(name) + " " + std::to_string(axis.value(idx[ax]));
+    if (axis.size != 1 || indexed)
+      cell +=
+          (cell.empty() ? "" : ", ") + field_of(name) + " " + std::to_string(axis.value(idx[ax]));
   }
   for (const char* name : {"layer", "head", "pos"})
     if (asserted(s, name) >= 0 && find_axis(a, name) < 0)
-      throw error_at(where, field_of(name), "analysis '" + a.name + "' has no " + std::string(name) + " axis");
+      throw error_at(where, field_of(name),
+                     "analysis '" + a.name + "' has no " + std::string(name) + " axis");
   int64_t c = 0;
   for (size_t ax = 0; ax < a.axes.size(); ++ax) c = c * a.axes[ax].size + idx[ax];
   const double m = mean[c];
   const bool greater = s.expect == "greater_than";
   check.pass = std::isfinite(m) && (greater ? m > s.value : m < s.value);
-  check.detail = (cell.empty() ? std::string("the cell") : cell) + ": mean " + (std::isfinite(m) ? num(m) : "NaN (not computed)") +
-                 (greater ? " > " : " < ") + num(s.value) + (check.pass ? "" : " does not hold");
+  check.detail = (cell.empty() ? std::string("the cell") : cell) + ": mean " +
+                 (std::isfinite(m) ? num(m) : "NaN (not computed)") + (greater ? " > " : " < ") +
+                 num(s.value) + (check.pass ? "" : " does not hold");
   return check;
 }
 
 }  // namespace
 
-Check compare_with_baseline(const fs::path& baseline, const AnalysisInput& analysis, const std::vector<float>& mean,
-                            double tolerance) {
+Check compare_with_baseline(const fs::path& baseline, const AnalysisInput& analysis,
+                            const std::vector<float>& mean, double tolerance) {
   Check check{"baseline " + analysis.name, false, ""};
   const BaselineMean b = read_baseline_mean(baseline, analysis.name);
   if (!b.missing.empty()) {
@@ -184,33 +199,39 @@ Check compare_with_baseline(const fs::path& baseline, const AnalysisInput& analy
   for (size_t c = 0; c < mean.size(); ++c) {
     const bool fa = std::isfinite(mean[c]), fb = std::isfinite(b.values[c]);
     double d = 0;
-    if (fa && fb) d = std::fabs(static_cast<double>(mean[c]) - b.values[c]);
-    else if (fa != fb) d = std::numeric_limits<double>::infinity();
+    if (fa && fb)
+      d = std::fabs(static_cast<double>(mean[c]) - b.values[c]);
+    else if (fa != fb)
+      d = std::numeric_limits<double>::infinity();
     if (worst_cell < 0 || d > worst) worst = d, worst_cell = static_cast<int64_t>(c);
   }
   check.pass = worst <= tolerance;
-  check.detail = "max |mean - baseline| " + num(worst) + (check.pass ? " <= " : " > ") + "tolerance " + num(tolerance);
+  check.detail = "max |mean - baseline| " + num(worst) + (check.pass ? " <= " : " > ") +
+                 "tolerance " + num(tolerance);
   if (!check.pass && worst_cell >= 0) {
     std::string at;
     const auto idx = unravel(worst_cell, analysis.axes);
     for (size_t i = 0; i < idx.size(); ++i)
       at += (i ? ", " : "") + analysis.axes[i].name + " " + axis_label(analysis.axes[i], idx[i]);
-    check.detail += " at " + at + " (" + num(mean[worst_cell]) + " vs " + num(b.values[worst_cell]) + ")";
+    check.detail +=
+        " at " + at + " (" + num(mean[worst_cell]) + " vs " + num(b.values[worst_cell]) + ")";
   }
   return check;
 }
 
-Check check_assertion(const jobs::Assertion& s, const AnalysisInput& a, const std::vector<float>& mean,
-                      const std::string& where) {
+Check check_assertion(const jobs::Assertion& s, const AnalysisInput& a,
+                      const std::vector<float>& mean, const std::string& where) {
   Check check{"assertion " + a.name + " " + s.expect, false, ""};
   if (s.expect == "top_head") return check_top(s, a, mean, {"layer", "head"}, where, check);
   if (s.expect == "top_layer") return check_top(s, a, mean, {"layer"}, where, check);
   if (s.expect == "top_position") return check_top(s, a, mean, {"pos"}, where, check);
-  if (s.expect == "greater_than" || s.expect == "less_than") return check_compare(s, a, mean, where, check);
+  if (s.expect == "greater_than" || s.expect == "less_than")
+    return check_compare(s, a, mean, where, check);
   throw error_at(where, "expect", "unknown '" + s.expect + "'");
 }
 
-std::vector<Check> validate_sweep(const ReduceInput& input, const std::vector<Aggregates>& aggregates,
+std::vector<Check> validate_sweep(const ReduceInput& input,
+                                  const std::vector<Aggregates>& aggregates,
                                   const ValidateOptions& options) {
   std::vector<Check> checks;
   // A partial store's means cover only some prompts: comparing them would be meaningless.
@@ -220,24 +241,28 @@ std::vector<Check> validate_sweep(const ReduceInput& input, const std::vector<Ag
     done += aggregates[i].cells_done, total += aggregates[i].cells_total;
     if (aggregates[i].cells_done < aggregates[i].cells_total)
       complete.detail += (complete.detail.empty() ? "" : "; ") + input.analyses[i].name + " " +
-                         std::to_string(aggregates[i].cells_done) + "/" + std::to_string(aggregates[i].cells_total) +
-                         " cells";
+                         std::to_string(aggregates[i].cells_done) + "/" +
+                         std::to_string(aggregates[i].cells_total) + " cells";
   }
   complete.pass = done == total;
-  complete.detail = complete.pass ? std::to_string(done) + "/" + std::to_string(total) + " cells done"
-                                  : "store is incomplete: " + complete.detail + " (finish it with csweep run)";
+  complete.detail =
+      complete.pass ? std::to_string(done) + "/" + std::to_string(total) + " cells done"
+                    : "store is incomplete: " + complete.detail + " (finish it with csweep run)";
   checks.push_back(complete);
 
   if (!options.baseline.empty())
     for (size_t i = 0; i < input.analyses.size(); ++i)
-      checks.push_back(compare_with_baseline(options.baseline, input.analyses[i], aggregates[i].mean, options.tolerance));
+      checks.push_back(compare_with_baseline(options.baseline, input.analyses[i],
+                                             aggregates[i].mean, options.tolerance));
 
   for (size_t k = 0; k < options.assertions.size(); ++k) {
     const auto& s = options.assertions[k];
-    const std::string where = options.spec_file + ": validation.assertions[" + std::to_string(k) + "]";
+    const std::string where =
+        options.spec_file + ": validation.assertions[" + std::to_string(k) + "]";
     size_t i = 0;
     while (i < input.analyses.size() && input.analyses[i].name != s.analysis) ++i;
-    if (i == input.analyses.size()) throw error_at(where, "analysis", "no analysis named '" + s.analysis + "' in the store");
+    if (i == input.analyses.size())
+      throw error_at(where, "analysis", "no analysis named '" + s.analysis + "' in the store");
     Check c = check_assertion(s, input.analyses[i], aggregates[i].mean, where);
     c.name = "assertion " + std::to_string(k) + " (" + s.analysis + " " + s.expect + ")";
     checks.push_back(std::move(c));

@@ -46,8 +46,8 @@ struct FragmentWriter::Impl {
   std::vector<ShardInfo> shard_table;
 };
 
-FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, const std::string& spec_hash,
-                               const WriterInfo& info)
+FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout,
+                               const std::string& spec_hash, const WriterInfo& info)
     : impl_(std::make_unique<Impl>()) {
   disable_hdf5_file_locking();
   h5::silence_errors();
@@ -65,7 +65,8 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
   if (info.slice.active()) prefix += info.slice.tag() + "-";
   if (!info.slurm.tag().empty()) prefix += info.slurm.tag() + "-";
   for (int n = 0;; ++n) {
-    file_ = dir / (prefix + h5::safe_name(host) + "-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".h5");
+    file_ = dir / (prefix + h5::safe_name(host) + "-" + std::to_string(::getpid()) + "-" +
+                   std::to_string(n) + ".h5");
     if (fs::exists(file_)) continue;
     hid_t f = H5Fcreate(file_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (f >= 0) {
@@ -83,12 +84,15 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
   h5::write_string_attr(f, "created", utc_now());
   if (info.slice.active()) h5::write_string_attr(f, "slice", info.slice.text());
   if (!info.slurm.job_id.empty()) h5::write_string_attr(f, "slurm_job_id", info.slurm.job_id);
-  if (!info.slurm.array_job_id.empty()) h5::write_string_attr(f, "slurm_array_job_id", info.slurm.array_job_id);
-  if (!info.slurm.array_task_id.empty()) h5::write_string_attr(f, "slurm_array_task_id", info.slurm.array_task_id);
+  if (!info.slurm.array_job_id.empty())
+    h5::write_string_attr(f, "slurm_array_job_id", info.slurm.array_job_id);
+  if (!info.slurm.array_task_id.empty())
+    h5::write_string_attr(f, "slurm_array_task_id", info.slurm.array_task_id);
 
   for (const auto& a : layout.analyses) {
     Impl::AnalysisDatasets d;
-    d.group = h5::group(H5Gcreate2(f, h5::safe_name(a.name).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    d.group = h5::group(
+        H5Gcreate2(f, h5::safe_name(a.name).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     if (!d.group.valid()) throw error_at(file_.string(), a.name, "cannot create group");
     h5::write_string_attr(d.group, "kind", a.kind);
     std::vector<std::string> names;
@@ -106,18 +110,23 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
     H5Pset_chunk(vprops, 1, &chunk);
     float nan = std::numeric_limits<float>::quiet_NaN();
     H5Pset_fill_value(vprops, H5T_NATIVE_FLOAT, &nan);
-    d.values = h5::dataset(H5Dcreate2(d.group, "values", H5T_IEEE_F32LE, vspace, H5P_DEFAULT, vprops, H5P_DEFAULT));
+    d.values = h5::dataset(
+        H5Dcreate2(d.group, "values", H5T_IEEE_F32LE, vspace, H5P_DEFAULT, vprops, H5P_DEFAULT));
 
-    hsize_t rdims[2] = {0, kShardColumns}, rmax[2] = {H5S_UNLIMITED, kShardColumns}, rchunk[2] = {kRowsChunk, kShardColumns};
+    hsize_t rdims[2] = {0, kShardColumns}, rmax[2] = {H5S_UNLIMITED, kShardColumns},
+            rchunk[2] = {kRowsChunk, kShardColumns};
     h5::Handle rspace = h5::space(H5Screate_simple(2, rdims, rmax));
     h5::Handle rprops = h5::plist(H5Pcreate(H5P_DATASET_CREATE));
     H5Pset_chunk(rprops, 2, rchunk);
     int64_t fill = 0;  // a row the kill left unwritten reads as zeros: magic 0, rejected
     H5Pset_fill_value(rprops, H5T_NATIVE_INT64, &fill);
-    d.shards = h5::dataset(H5Dcreate2(d.group, "shards", H5T_STD_I64LE, rspace, H5P_DEFAULT, rprops, H5P_DEFAULT));
-    if (!d.values.valid() || !d.shards.valid()) throw error_at(file_.string(), a.name, "cannot create datasets");
-    h5::write_strings_attr(d.shards, "columns",
-                           {"shard_id", "prompt", "cell_begin", "cell_end", "offset", "checksum", "magic"});
+    d.shards = h5::dataset(
+        H5Dcreate2(d.group, "shards", H5T_STD_I64LE, rspace, H5P_DEFAULT, rprops, H5P_DEFAULT));
+    if (!d.values.valid() || !d.shards.valid())
+      throw error_at(file_.string(), a.name, "cannot create datasets");
+    h5::write_strings_attr(
+        d.shards, "columns",
+        {"shard_id", "prompt", "cell_begin", "cell_end", "offset", "checksum", "magic"});
     impl_->analyses.push_back(std::move(d));
   }
   impl_->shard_table = layout.shards;
@@ -128,24 +137,26 @@ FragmentWriter::FragmentWriter(const fs::path& store_dir, const Layout& layout, 
 FragmentWriter::~FragmentWriter() {
   try {
     close();
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 
 void FragmentWriter::write(const ShardInfo& shard, const std::vector<float>& values) {
   if (!impl_->file.valid()) throw error_at(file_.string(), "", "fragment already closed");
   if (static_cast<int64_t>(values.size()) != shard.cells())
     throw error_at(file_.string(), "shard " + std::to_string(shard.id),
-                   "got " + std::to_string(values.size()) + " values for " + std::to_string(shard.cells()) + " cells");
+                   "got " + std::to_string(values.size()) + " values for " +
+                       std::to_string(shard.cells()) + " cells");
   if (shard.analysis >= impl_->analyses.size())
-    throw error_at(file_.string(), "shard " + std::to_string(shard.id), "analysis index out of range");
+    throw error_at(file_.string(), "shard " + std::to_string(shard.id),
+                   "analysis index out of range");
   auto& d = impl_->analyses[shard.analysis];
   const std::string what = "shard " + std::to_string(shard.id);
 
   // 1. the values
   const hsize_t offset = d.n_values, count = values.size();
   hsize_t new_size = offset + count;
-  if (H5Dset_extent(d.values, &new_size) < 0) throw error_at(file_.string(), what, "cannot extend values");
+  if (H5Dset_extent(d.values, &new_size) < 0)
+    throw error_at(file_.string(), what, "cannot extend values");
   {
     h5::Handle fspace = h5::space(H5Dget_space(d.values));
     H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nullptr, &count, nullptr);
@@ -156,11 +167,16 @@ void FragmentWriter::write(const ShardInfo& shard, const std::vector<float>& val
   d.n_values = new_size;
 
   // 2. the index row, after the values; it carries the checksum of exactly those values
-  const int64_t row[kShardColumns] = {shard.id, shard.prompt, shard.cell_begin, shard.cell_end,
-                                      static_cast<int64_t>(offset), shard_checksum(values.data(), values.size()),
+  const int64_t row[kShardColumns] = {shard.id,
+                                      shard.prompt,
+                                      shard.cell_begin,
+                                      shard.cell_end,
+                                      static_cast<int64_t>(offset),
+                                      shard_checksum(values.data(), values.size()),
                                       kShardRowMagic};
   hsize_t rdims[2] = {d.n_rows + 1, kShardColumns};
-  if (H5Dset_extent(d.shards, rdims) < 0) throw error_at(file_.string(), what, "cannot extend shards");
+  if (H5Dset_extent(d.shards, rdims) < 0)
+    throw error_at(file_.string(), what, "cannot extend shards");
   {
     h5::Handle fspace = h5::space(H5Dget_space(d.shards));
     hsize_t start[2] = {d.n_rows, 0}, cnt[2] = {1, kShardColumns};
@@ -172,7 +188,8 @@ void FragmentWriter::write(const ShardInfo& shard, const std::vector<float>& val
   d.n_rows += 1;
 
   // 3. durable against a kill of this process once H5Fflush returns
-  if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0) throw error_at(file_.string(), what, "H5Fflush failed");
+  if (H5Fflush(impl_->file, H5F_SCOPE_GLOBAL) < 0)
+    throw error_at(file_.string(), what, "H5Fflush failed");
   ++shards_written_;
 }
 

@@ -26,7 +26,9 @@ std::string trim(std::string s) {
 }
 
 // A store directory is complete once spec.hash exists: it is written last at creation.
-bool is_store(const fs::path& dir) { return fs::exists(dir / "spec.hash") && fs::exists(dir / "layout.json"); }
+bool is_store(const fs::path& dir) {
+  return fs::exists(dir / "spec.hash") && fs::exists(dir / "layout.json");
+}
 
 void create_store_files(const fs::path& dir, const StoreIdentity& id) {
   fs::create_directories(dir / "fragments");
@@ -46,15 +48,19 @@ std::string hostname() {
 // not written: the slice's own lock file carries it).
 int take_lock(const fs::path& lock, bool exclusive, const std::string& refusal) {
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
+  if (fd < 0)
+    throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
   if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
     std::string holder = trim(read_text_file(lock));
     ::close(fd);
-    throw error_at(lock.string(), "", refusal + (holder.empty() ? std::string() : " (" + holder + ")"));
+    throw error_at(lock.string(), "",
+                   refusal + (holder.empty() ? std::string() : " (" + holder + ")"));
   }
   if (exclusive) {
     std::string who = "host " + hostname() + " pid " + std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) == 0 && ::write(fd, who.data(), who.size()) < 0) { /* informational only */ }
+    if (::ftruncate(fd, 0) == 0 &&
+        ::write(fd, who.data(), who.size()) < 0) { /* informational only */
+    }
   }
   return fd;
 }
@@ -62,7 +68,8 @@ int take_lock(const fs::path& lock, bool exclusive, const std::string& refusal) 
 // What may already be in a directory that is not a store yet: an interrupted creation's
 // files, locks, csweep submit's slurm/ folder, and a concurrent slice's temp files.
 bool tolerated_before_creation(const std::string& n) {
-  for (const char* exact : {"spec.yaml", "layout.json", "spec.hash", "fragments", "journal", "lock", "slurm"})
+  for (const char* exact :
+       {"spec.yaml", "layout.json", "spec.hash", "fragments", "journal", "lock", "slurm"})
     if (n == exact) return true;
   for (const char* prefix : {"spec.yaml.tmp", "layout.json.tmp", "spec.hash.tmp", "lock.s"})
     if (n.rfind(prefix, 0) == 0) return true;
@@ -83,7 +90,8 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
   // host + pid: slices on different nodes may write the same file at once.
   const fs::path tmp = path.string() + ".tmp." + hostname() + "." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw error_at(tmp.string(), "", std::string("cannot create: ") + std::strerror(errno));
+  if (fd < 0)
+    throw error_at(tmp.string(), "", std::string("cannot create: ") + std::strerror(errno));
   const char* p = text.data();
   size_t left = text.size();
   while (left > 0) {
@@ -100,17 +108,20 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
   ::fsync(fd);
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw error_at(path.string(), "", std::string("cannot rename into place: ") + std::strerror(errno));
+    throw error_at(path.string(), "",
+                   std::string("cannot rename into place: ") + std::strerror(errno));
 }
 
-Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bool force_new, const Slice& slice) {
+Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bool force_new,
+                          const Slice& slice) {
   auto log = log::get("store");
   Store s;
   s.dir_ = dir;
   s.slice_ = slice;
   if (force_new && slice.active())
-    throw error_at("--force-new", "", "cannot be combined with --slice (the other array tasks share the store); "
-                                      "remove or move the store first, or run without --slice");
+    throw error_at("--force-new", "",
+                   "cannot be combined with --slice (the other array tasks share the store); "
+                   "remove or move the store first, or run without --slice");
   const bool only_slurm = fs::is_directory(dir) && fs::exists(dir / "slurm") && !is_store(dir);
   if (fs::exists(dir) && force_new && !fs::is_empty(dir) && !only_slurm) {
     const std::string stamp = dir.string() + ".old-" + utc_now("%Y%m%d-%H%M%S");
@@ -125,13 +136,16 @@ Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bo
     const std::string stored = trim(read_text_file(dir / "spec.hash"));
     if (stored != identity.spec_hash)
       throw error_at((dir / "spec.hash").string(), "spec hash",
-                     "this store was made by a different job spec (store " + stored.substr(0, 16) + "…, job " +
-                         identity.spec_hash.substr(0, 16) + "…); use another --store, or --force-new to move it aside and start over");
-    Layout stored_layout = Layout::from_json(nlohmann::json::parse(read_text_file(dir / "layout.json"), nullptr, false),
-                                             (dir / "layout.json").string());
+                     "this store was made by a different job spec (store " + stored.substr(0, 16) +
+                         "…, job " + identity.spec_hash.substr(0, 16) +
+                         "…); use another --store, or --force-new to move it aside and start over");
+    Layout stored_layout = Layout::from_json(
+        nlohmann::json::parse(read_text_file(dir / "layout.json"), nullptr, false),
+        (dir / "layout.json").string());
     if (!(stored_layout == identity.layout))
-      throw error_at((dir / "layout.json").string(), "shards",
-                     "same spec hash but a different shard table (a csweep version change?); use --force-new");
+      throw error_at(
+          (dir / "layout.json").string(), "shards",
+          "same spec hash but a different shard table (a csweep version change?); use --force-new");
     s.created_ = false;
   } else {
     if (fs::exists(dir)) {
@@ -139,29 +153,36 @@ Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bo
       for (const auto& e : fs::directory_iterator(dir)) {
         const std::string n = e.path().filename().string();
         if (!tolerated_before_creation(n))
-          throw error_at(dir.string(), "", "is not empty and not a csweep store (found " + n + "); use another --store");
+          throw error_at(
+              dir.string(), "",
+              "is not empty and not a csweep store (found " + n + "); use another --store");
       }
     }
     fs::create_directories(dir);
     s.created_ = true;
   }
   if (slice.active()) {
-    s.lock_fd_ = take_lock(dir / "lock", false, "a whole-sweep csweep run (no --slice) is using this store");
+    s.lock_fd_ =
+        take_lock(dir / "lock", false, "a whole-sweep csweep run (no --slice) is using this store");
     try {
-      s.slice_lock_fd_ = take_lock(dir / ("lock." + slice.tag()), true,
-                                   "another csweep run of slice " + slice.text() + " is using this store");
+      s.slice_lock_fd_ =
+          take_lock(dir / ("lock." + slice.tag()), true,
+                    "another csweep run of slice " + slice.text() + " is using this store");
     } catch (...) {
       ::close(s.lock_fd_);
       s.lock_fd_ = -1;
       throw;
     }
   } else {
-    s.lock_fd_ = take_lock(dir / "lock", true, "another csweep run is using this store (or --slice runs of it)");
+    s.lock_fd_ = take_lock(dir / "lock", true,
+                           "another csweep run is using this store (or --slice runs of it)");
   }
   // Slices starting together may both create: every file is written atomically with the same
   // content, and spec.hash (which makes it a store) last.
-  if (s.created_ && !is_store(dir)) create_store_files(dir, identity);
-  else if (s.created_) s.created_ = false;
+  if (s.created_ && !is_store(dir))
+    create_store_files(dir, identity);
+  else if (s.created_)
+    s.created_ = false;
   fs::create_directories(dir / "fragments");
   fs::create_directories(dir / "journal");
   s.spec_hash_ = identity.spec_hash;
@@ -171,7 +192,8 @@ Store Store::open_for_run(const fs::path& dir, const StoreIdentity& identity, bo
 
 Store Store::open_read_only(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw error_at(dir.string(), "", "no such store directory");
-  if (!is_store(dir)) throw error_at(dir.string(), "", "not a csweep store (no spec.hash / layout.json)");
+  if (!is_store(dir))
+    throw error_at(dir.string(), "", "not a csweep store (no spec.hash / layout.json)");
   Store s;
   s.dir_ = dir;
   s.spec_hash_ = trim(read_text_file(dir / "spec.hash"));
@@ -219,9 +241,9 @@ void Store::write_provenance(const nlohmann::json& p) const {
 void Store::update_provenance(const std::function<void(nlohmann::json&)>& edit) const {
   const fs::path lock = dir_ / "provenance.lock";
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
-  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
-  }
+  if (fd < 0)
+    throw error_at(lock.string(), "", std::string("cannot open: ") + std::strerror(errno));
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {}
   try {
     nlohmann::json p = provenance();
     edit(p);
@@ -237,7 +259,9 @@ fs::path Store::status_file() const {
   return dir_ / (slice_.active() ? "status-" + slice_.tag() + ".json" : std::string("status.json"));
 }
 
-void Store::write_status(const nlohmann::json& s) const { write_file_atomic(status_file(), s.dump(2) + "\n"); }
+void Store::write_status(const nlohmann::json& s) const {
+  write_file_atomic(status_file(), s.dump(2) + "\n");
+}
 
 nlohmann::json Store::status() const {
   auto j = nlohmann::json::parse(read_text_file(status_file()), nullptr, false);
@@ -251,8 +275,8 @@ void quarantine_fragments(const Store& store, const std::vector<fs::path>& fragm
   for (const auto& f : fragments) {
     std::error_code ec;
     fs::rename(f, damaged / f.filename(), ec);
-    log::get("store")->warn("{}: unreadable (a writer was killed mid-flush?); moved to {}", f.string(),
-                            (damaged / f.filename()).string());
+    log::get("store")->warn("{}: unreadable (a writer was killed mid-flush?); moved to {}",
+                            f.string(), (damaged / f.filename()).string());
   }
 }
 

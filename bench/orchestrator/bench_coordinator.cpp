@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <string>
 
-#include "orchestrator/mpi_comm.h"
 #include "orchestrator/coordinator.h"
+#include "orchestrator/mpi_comm.h"
 #include "store/store.h"
 
 using namespace csweep;
@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   auto r = orchestrator::coordinate(comm, store, std::move(shards), {}, opt, nullptr, {});
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("coordinator: %lld shards, %d no-op workers, %.3f s, %.0f shards/s (exit %d)\n",
-              static_cast<long long>(r.shards_done), comm.size() - 1, s, r.shards_done / s, r.exit_code);
+              static_cast<long long>(r.shards_done), comm.size() - 1, s, r.shards_done / s,
+              r.exit_code);
   comm.finalize();
   return r.exit_code;
 }

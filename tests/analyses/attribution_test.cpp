@@ -77,7 +77,9 @@ TEST(AttributionPatching, CorrelatesWithExactPatching) {
     const int64_t per_layer = n / axes[0].size();
     for (int64_t i = 0; i < per_layer; ++i) {
       const int64_t pos = axes[1].values[i / (axes.size() == 3 ? axes[2].size() : 1)];
-      if (pos < 2) { EXPECT_NEAR(a[i], e[i], 1e-4) << "cell " << i; }
+      if (pos < 2) {
+        EXPECT_NEAR(a[i], e[i], 1e-4) << "cell " << i;
+      }
     }
   }
 }

@@ -10,7 +10,9 @@ namespace {
 struct Draw {
   at::Generator gen;
   explicit Draw(uint64_t seed) : gen(at::detail::createCPUGenerator(seed)) {}
-  at::Tensor normal(at::IntArrayRef shape, double std) { return at::randn(shape, gen, at::kFloat) * std; }
+  at::Tensor normal(at::IntArrayRef shape, double std) {
+    return at::randn(shape, gen, at::kFloat) * std;
+  }
   at::Tensor norm_weight(int64_t d) { return 1.0 + normal({d}, 0.2); }
 };
 
@@ -57,8 +59,8 @@ model::Weights random_weights(const model::ModelConfig& c, uint64_t seed) {
 }
 
 // The size every random model shares: 3 layers, d_model 64, 4 heads of 16, vocabulary 500.
-model::ModelConfig small_config(model::Arch arch, const char* hf_architecture, int64_t n_kv_heads, int64_t d_mlp,
-                                model::NormKind norm) {
+model::ModelConfig small_config(model::Arch arch, const char* hf_architecture, int64_t n_kv_heads,
+                                int64_t d_mlp, model::NormKind norm) {
   model::ModelConfig c;
   c.arch = arch;
   c.hf_architecture = hf_architecture;
@@ -77,7 +79,8 @@ model::ModelConfig small_config(model::Arch arch, const char* hf_architecture, i
 }  // namespace
 
 std::shared_ptr<model::Model> random_neox(uint64_t seed) {
-  model::ModelConfig c = small_config(model::Arch::GptNeoX, "GPTNeoXForCausalLM", 4, 256, model::NormKind::LayerNorm);
+  model::ModelConfig c =
+      small_config(model::Arch::GptNeoX, "GPTNeoXForCausalLM", 4, 256, model::NormKind::LayerNorm);
   c.activation = model::Activation::GeluErf;
   c.parallel_residual = true;
   c.qkv_bias = c.attn_out_bias = c.mlp_bias = true;
@@ -90,7 +93,8 @@ namespace {
 
 // Llama-shaped: RMSNorm, SwiGLU, rotary, grouped-query attention (4 query heads, 2 KV heads).
 model::ModelConfig llama_config() {
-  model::ModelConfig c = small_config(model::Arch::Llama, "LlamaForCausalLM", 2, 172, model::NormKind::RmsNorm);
+  model::ModelConfig c =
+      small_config(model::Arch::Llama, "LlamaForCausalLM", 2, 172, model::NormKind::RmsNorm);
   c.norm_eps = 1e-6;
   c.activation = model::Activation::Silu;
   c.gated_mlp = true;
@@ -105,7 +109,9 @@ std::shared_ptr<model::Model> with_random_weights(const model::ModelConfig& c, u
 
 }  // namespace
 
-std::shared_ptr<model::Model> random_llama(uint64_t seed) { return with_random_weights(llama_config(), seed); }
+std::shared_ptr<model::Model> random_llama(uint64_t seed) {
+  return with_random_weights(llama_config(), seed);
+}
 
 std::shared_ptr<model::Model> random_mistral(uint64_t seed) {
   model::ModelConfig c = llama_config();

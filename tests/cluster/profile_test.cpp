@@ -79,22 +79,31 @@ TEST(ClusterProfile, UnknownKeySuggestsTheNearestOne) {
 }
 
 TEST(ClusterProfile, ReportsEveryProblemWithLineAndColumn) {
-  const std::string e = error_of("nodes: zero\ntime: soon\nmem: 3X\nlauncher: ssh\nenv: {1BAD: x}\nmax_requeues: -1\n");
+  const std::string e = error_of(
+      "nodes: zero\ntime: soon\nmem: 3X\nlauncher: ssh\nenv: {1BAD: x}\nmax_requeues: -1\n");
   EXPECT_NE(e.find("c.yaml:1:8: nodes: expected an integer, got 'zero'"), std::string::npos) << e;
   EXPECT_NE(e.find("c.yaml:2:7: time: 'soon' is not a Slurm time"), std::string::npos) << e;
   EXPECT_NE(e.find("c.yaml:3:6: mem: '3X' is not a Slurm memory size"), std::string::npos) << e;
-  EXPECT_NE(e.find("c.yaml:4:11: launcher: expected 'srun' or 'mpirun', got 'ssh'"), std::string::npos) << e;
-  EXPECT_NE(e.find("c.yaml:5:7: env: '1BAD' is not a valid environment variable name"), std::string::npos) << e;
-  EXPECT_NE(e.find("c.yaml:6:15: max_requeues: -1 is out of range [0, 1000]"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:4:11: launcher: expected 'srun' or 'mpirun', got 'ssh'"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("c.yaml:5:7: env: '1BAD' is not a valid environment variable name"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("c.yaml:6:15: max_requeues: -1 is out of range [0, 1000]"), std::string::npos)
+      << e;
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 5) << e;
 }
 
 TEST(ClusterProfile, RejectsWhatCannotBeADirective) {
-  EXPECT_NE(error_of("extra_sbatch: [\"exclusive\"]\n").find("is not an sbatch option"), std::string::npos);
-  EXPECT_NE(error_of("partition: \"a\\nb\"\n").find("c.yaml:1:12: partition: must be a single line"),
-            std::string::npos)
+  EXPECT_NE(error_of("extra_sbatch: [\"exclusive\"]\n").find("is not an sbatch option"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("partition: \"a\\nb\"\n").find("c.yaml:1:12: partition: must be a single line"),
+      std::string::npos)
       << error_of("partition: \"a\\nb\"\n");
-  EXPECT_NE(error_of("nodes: [1]\n").find("c.yaml:1:8: nodes: expected an integer"), std::string::npos);
+  EXPECT_NE(error_of("nodes: [1]\n").find("c.yaml:1:8: nodes: expected an integer"),
+            std::string::npos);
 }
 
 TEST(ClusterProfile, YamlSyntaxErrorHasPosition) {
@@ -110,7 +119,8 @@ TEST(ClusterProfile, ExampleProfilesLoad) {
   const ClusterProfile gpu = load_cluster_profile(dir + "gpu-8x.yaml");
   EXPECT_EQ(gpu.gpus_per_node, 8);
   EXPECT_EQ(gpu.tasks_per_node, 8);
-  const ClusterProfile nightly = load_cluster_profile(csweep::testing::source_path("examples/nightly/cluster.yaml"));
+  const ClusterProfile nightly =
+      load_cluster_profile(csweep::testing::source_path("examples/nightly/cluster.yaml"));
   EXPECT_GT(nightly.max_requeues, 0);
 }
 

@@ -44,7 +44,9 @@ std::string real_job_yaml() {
   return "name: slurm-real\n"
          "seed: 5\n"
          "model:\n"
-         "  path: " + csweep::testing::source_path("examples/models/induction-2l").string() + "\n"
+         "  path: " +
+         csweep::testing::source_path("examples/models/induction-2l").string() +
+         "\n"
          "  dtype: float32\n"
          "  device: cpu\n"
          "prompts:\n"
@@ -140,17 +142,21 @@ class SlurmRealTest : public ::testing::Test {
   // shared-memory transport is switched off: both "nodes" are this one host, so their ranks'
   // /dev/shm segment names (hostname + local rank) would collide; on a real cluster they don't.
   fs::path profile(int nodes, int tasks_per_node) {
-    const fs::path file = dir_.path() / ("cluster-" + std::to_string(nodes) + "x" + std::to_string(tasks_per_node) + ".yaml");
-    std::string text = "partition: debug\nnodes: " + std::to_string(nodes) + "\ntasks_per_node: " +
-                       std::to_string(tasks_per_node) + "\ncpus_per_task: 1\nsignal_seconds: 30\nmax_requeues: 2\n";
+    const fs::path file = dir_.path() / ("cluster-" + std::to_string(nodes) + "x" +
+                                         std::to_string(tasks_per_node) + ".yaml");
+    std::string text = "partition: debug\nnodes: " + std::to_string(nodes) +
+                       "\ntasks_per_node: " + std::to_string(tasks_per_node) +
+                       "\ncpus_per_task: 1\nsignal_seconds: 30\nmax_requeues: 2\n";
     if (tasks_per_node > 1) text += "env:\n  OMPI_MCA_btl: \"self,tcp\"\n";
     write_text(file, text);
     return file;
   }
 
   // The real `csweep submit` (the compute nodes run the same binary) → the sweep job id.
-  std::string submit(const fs::path& store, const fs::path& cluster, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"submit", job_file().string(), "--cluster", cluster.string(), "--store", store.string()};
+  std::string submit(const fs::path& store, const fs::path& cluster,
+                     std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"submit",         job_file().string(), "--cluster",
+                                     cluster.string(), "--store",           store.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult r = run_csweep(args);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -183,7 +189,8 @@ TEST_F(SlurmRealTest, SweepAcrossTwoNodesThenReduceEqualsInProcessRun) {
   ASSERT_FALSE(reduce.empty());
   EXPECT_EQ(wait_finished(reduce, 120s), "COMPLETED") << sweep_log(store, id);
   ASSERT_EQ(job_state(id), "COMPLETED") << sweep_log(store, id);
-  EXPECT_NE(sweep_log(store, id).find("step exited with status 0"), std::string::npos) << sweep_log(store, id);
+  EXPECT_NE(sweep_log(store, id).find("step exited with status 0"), std::string::npos)
+      << sweep_log(store, id);
 
   expect_same_results(store, reference());
   EXPECT_TRUE(node_ran_step("n1", id));
@@ -198,14 +205,16 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
   const fs::path store = dir_.path() / "preempted";
   const fs::path cluster = profile(2, 1);
   const std::string id = submit(store, cluster);
-  ASSERT_TRUE(wait_until([&] { return shards_done(store) > 0; }, 90s)) << "the sweep never started\n"
-                                                                         << sweep_log(store, id);
+  ASSERT_TRUE(wait_until([&] { return shards_done(store) > 0; }, 90s))
+      << "the sweep never started\n"
+      << sweep_log(store, id);
   ASSERT_EQ(run_command({"scancel", "--signal=USR1", "--batch", id}).exit_code, 0);
 
   // The script requeues itself; Slurm holds a requeued job ~120 s (BeginTime): release it once
   // the first run's step daemons are gone (a new step cannot bind the old PMIx socket).
   ASSERT_TRUE(wait_until([&] { return job_restarts(id) == 1 && job_state(id) == "PENDING"; }, 90s))
-      << job_state(id) << " restarts " << job_restarts(id) << "\n" << sweep_log(store, id);
+      << job_state(id) << " restarts " << job_restarts(id) << "\n"
+      << sweep_log(store, id);
   const std::string requeued = run_command({"scontrol", "show", "job", "-o", id}).out;
   const store::StoreContents drained = store::read_store(store);
   ASSERT_GT(drained.shards_done, 0);
@@ -242,7 +251,8 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
   // ... and the Slurm side of it: the sweep job requeued once and completed.
   CommandResult status_json = run_csweep({"status", store.string(), "--json"});
   ASSERT_EQ(status_json.exit_code, 0) << status_json.err;
-  const auto slurm_jobs = nlohmann::json::parse(status_json.out).value("slurm_jobs", nlohmann::json::array());
+  const auto slurm_jobs =
+      nlohmann::json::parse(status_json.out).value("slurm_jobs", nlohmann::json::array());
   ASSERT_EQ(slurm_jobs.size(), 2u) << status_json.out;
   EXPECT_EQ(slurm_jobs[0]["job_id"], id);
   EXPECT_EQ(slurm_jobs[0]["state"], "COMPLETED");
@@ -256,16 +266,20 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
     fs::copy_file(store / "slurm" / "sweep.sbatch", std::string(path) + ".sweep.sbatch",
                   fs::copy_options::overwrite_existing);
     std::ofstream t(path);
-    t << "$ csweep submit " << job_file().string() << " --cluster " << cluster.string() << " --store "
-      << store.string() << "\n"
-      << id << "\n\n# generated script: " << (store / "slurm" / "sweep.sbatch").string() << " (copy: " << path
-      << ".sweep.sbatch)\n"
+    t << "$ csweep submit " << job_file().string() << " --cluster " << cluster.string()
+      << " --store " << store.string() << "\n"
+      << id << "\n\n# generated script: " << (store / "slurm" / "sweep.sbatch").string()
+      << " (copy: " << path << ".sweep.sbatch)\n"
       << read_text(store / "slurm" / "sweep.sbatch") << "\n"
       << "# after `scancel --signal=USR1 --batch " << id << "` (" << drained.shards_done << "/"
-      << drained.layout.shards.size() << " shards done when it drained):\n$ scontrol show job -o " << id << "\n"
-      << requeued << "\n# the job's log (--open-mode=append keeps both runs):\n" << log << "\n"
-      << "$ scontrol show job -o " << id << "\n" << run_command({"scontrol", "show", "job", "-o", id}).out << "\n"
-      << "$ csweep status " << store.string() << "\n" << status.out;
+      << drained.layout.shards.size() << " shards done when it drained):\n$ scontrol show job -o "
+      << id << "\n"
+      << requeued << "\n# the job's log (--open-mode=append keeps both runs):\n"
+      << log << "\n"
+      << "$ scontrol show job -o " << id << "\n"
+      << run_command({"scontrol", "show", "job", "-o", id}).out << "\n"
+      << "$ csweep status " << store.string() << "\n"
+      << status.out;
   }
 }
 
@@ -280,8 +294,9 @@ TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTask
 
   // Read back with h5py, independently of csweep: every fragment names its array task, and
   // holds only shards of that task's slice (id % 3 == task); together they cover the plan.
-  CommandResult r = run_command({"/usr/bin/python3", std::string(CSWEEP_CLUSTER_TEST_DIR) + "/fragment_writers.py",
-                                 store.string()});
+  CommandResult r =
+      run_command({"/usr/bin/python3",
+                   std::string(CSWEEP_CLUSTER_TEST_DIR) + "/fragment_writers.py", store.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto fragments = nlohmann::json::parse(r.out);
   std::set<std::string> tasks;
@@ -302,14 +317,16 @@ TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTask
   std::set<std::string> slurm_tasks;
   for (const auto& s : slurm_jobs_status(store))
     if (s.role == "sweep") slurm_tasks.insert(s.job_id + ":" + s.state);
-  EXPECT_EQ(slurm_tasks, (std::set<std::string>{id + "_0:COMPLETED", id + "_1:COMPLETED", id + "_2:COMPLETED"}));
+  EXPECT_EQ(slurm_tasks,
+            (std::set<std::string>{id + "_0:COMPLETED", id + "_1:COMPLETED", id + "_2:COMPLETED"}));
 }
 
 TEST_F(SlurmRealTest, NightlyScriptSubmitsTheValidationSweepIntoADatedStore) {
   const fs::path root = dir_.path() / "nightly";
   const std::string nightly = csweep::testing::source_path("examples/nightly/").string();
-  CommandResult r = run_command({"env", "CSWEEP=" + csweep_bin(), "bash", nightly + "nightly.sh", nightly + "validation.yaml",
-                                 nightly + "cluster.yaml", (root / "baseline.h5").string(), root.string()});
+  CommandResult r = run_command({"env", "CSWEEP=" + csweep_bin(), "bash", nightly + "nightly.sh",
+                                 nightly + "validation.yaml", nightly + "cluster.yaml",
+                                 (root / "baseline.h5").string(), root.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const fs::path store = fs::read_symlink(root / "latest");
   const std::string today = run_command({"date", "-u", "+%F"}).out.substr(0, 10);
@@ -317,7 +334,8 @@ TEST_F(SlurmRealTest, NightlyScriptSubmitsTheValidationSweepIntoADatedStore) {
   EXPECT_EQ(wait_finished(reduce_job_of(store), 120s), "COMPLETED");
   EXPECT_TRUE(store::read_store(store).complete());
   EXPECT_TRUE(fs::exists(store / "sweep.h5"));
-  for (const auto& record : read_job_records(store)) EXPECT_EQ(job_state(record.job_id), "COMPLETED") << record.role;
+  for (const auto& record : read_job_records(store))
+    EXPECT_EQ(job_state(record.job_id), "COMPLETED") << record.role;
 }
 
 }  // namespace

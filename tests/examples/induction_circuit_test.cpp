@@ -25,21 +25,25 @@ int run(const std::string& command) {
 
 TEST(InductionCircuit, SweepFindsTheInductionHead) {
   fs::path store = fs::temp_directory_path() / ("csweep-induction-" + std::to_string(::getpid()));
-  fs::path loss_store = fs::temp_directory_path() / ("csweep-induction-loss-" + std::to_string(::getpid()));
+  fs::path loss_store =
+      fs::temp_directory_path() / ("csweep-induction-loss-" + std::to_string(::getpid()));
   fs::remove_all(store);
   fs::remove_all(loss_store);
   const std::string job = csweep::testing::source_path("examples/induction.yaml").string();
-  ASSERT_EQ(run("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 --oversubscribe " +
+  ASSERT_EQ(run("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 3 "
+                "--oversubscribe " +
                 csweep_bin() + " run " + job + " --store " + store.string()),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " > /dev/null"), 0);
   // The same prompts with metric logprob: the loss on the repeated half, clean and ablated.
-  ASSERT_EQ(run(csweep_bin() + " run " + csweep::testing::source_path("tests/examples/induction_loss.yaml").string() + " --store " +
-                loss_store.string() + " > /dev/null"),
+  ASSERT_EQ(run(csweep_bin() + " run " +
+                csweep::testing::source_path("tests/examples/induction_loss.yaml").string() +
+                " --store " + loss_store.string() + " > /dev/null"),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + loss_store.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " + csweep::testing::source_path("tests/examples/check_induction_circuit.py").string() + " " + store.string() +
-                " " + loss_store.string()),
+  EXPECT_EQ(run("/usr/bin/python3 " +
+                csweep::testing::source_path("tests/examples/check_induction_circuit.py").string() +
+                " " + store.string() + " " + loss_store.string()),
             0);
   fs::remove_all(store);
   fs::remove_all(loss_store);

@@ -17,7 +17,8 @@ inline std::filesystem::path job_path(const std::string& name = "t.yaml") {
 }
 
 // The error message load would throw for `yaml`, or "" when it parses.
-inline std::string parse_error(const std::string& yaml, const std::filesystem::path& file = job_path()) {
+inline std::string parse_error(const std::string& yaml,
+                               const std::filesystem::path& file = job_path()) {
   try {
     parse_job_spec(yaml, file);
   } catch (const csweep::Error& e) {
@@ -27,7 +28,8 @@ inline std::string parse_error(const std::string& yaml, const std::filesystem::p
 }
 
 inline std::string at(int line, int column, const std::string& reason) {
-  return job_path().string() + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + reason;
+  return job_path().string() + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+         reason;
 }
 
 constexpr const char* kModel = "model:\n  path: ../../shared/fixtures/gpt2-tiny\n";

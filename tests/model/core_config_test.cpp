@@ -23,7 +23,8 @@ TEST(ModelConfig, LoadsTheGpt2Fixture) {
 }
 
 TEST(ModelConfig, ErrorsNameTheFileAndField) {
-  nlohmann::json j = {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 64}, {"num_hidden_layers", "two"}};
+  nlohmann::json j = {
+      {"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 64}, {"num_hidden_layers", "two"}};
   try {
     parse_model_config(j, "dir/config.json");
     FAIL() << "expected an error";
@@ -33,15 +34,24 @@ TEST(ModelConfig, ErrorsNameTheFileAndField) {
 }
 
 TEST(ModelConfig, NeoXPartialRotaryAndQwen3HeadDim) {
-  nlohmann::json neox = {{"architectures", {"GPTNeoXForCausalLM"}}, {"num_hidden_layers", 2}, {"hidden_size", 64},
-                         {"num_attention_heads", 4}, {"intermediate_size", 256}, {"vocab_size", 100},
+  nlohmann::json neox = {{"architectures", {"GPTNeoXForCausalLM"}},
+                         {"num_hidden_layers", 2},
+                         {"hidden_size", 64},
+                         {"num_attention_heads", 4},
+                         {"intermediate_size", 256},
+                         {"vocab_size", 100},
                          {"rotary_pct", 0.25}};
   ModelConfig n = parse_model_config(neox, "n");
   EXPECT_EQ(n.rotary_dim, 4);
   EXPECT_TRUE(n.parallel_residual);
-  nlohmann::json qwen3 = {{"architectures", {"Qwen3ForCausalLM"}}, {"num_hidden_layers", 2}, {"hidden_size", 64},
-                          {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 32},
-                          {"intermediate_size", 128}, {"vocab_size", 100}};
+  nlohmann::json qwen3 = {{"architectures", {"Qwen3ForCausalLM"}},
+                          {"num_hidden_layers", 2},
+                          {"hidden_size", 64},
+                          {"num_attention_heads", 4},
+                          {"num_key_value_heads", 2},
+                          {"head_dim", 32},
+                          {"intermediate_size", 128},
+                          {"vocab_size", 100}};
   ModelConfig q = parse_model_config(qwen3, "q");
   EXPECT_EQ(q.d_head, 32);
   EXPECT_EQ(q.kv_group(), 2);

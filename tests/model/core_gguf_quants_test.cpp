@@ -31,7 +31,8 @@ nlohmann::json fixture() {
 
 std::vector<std::byte> from_hex(const std::string& hex) {
   std::vector<std::byte> out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
   return out;
 }
 
@@ -58,8 +59,8 @@ TEST(GgufQuants, EveryBlockEqualsGgufPyBitForBit) {
       uint32_t want;
       std::memcpy(&want, expected_bytes.data() + 4 * i, 4);
       if (float_to_bits(got[i]) != want && mismatches++ < 5)
-        ADD_FAILURE() << name << " element " << i << " (block " << i / info->block_elems << "): got " << got[i]
-                      << ", gguf-py " << bits_to_float(want);
+        ADD_FAILURE() << name << " element " << i << " (block " << i / info->block_elems
+                      << "): got " << got[i] << ", gguf-py " << bits_to_float(want);
     }
     EXPECT_EQ(mismatches, 0u);
   }
@@ -76,7 +77,9 @@ TEST(GgufQuants, BlockGeometryMatchesGgufPy) {
     EXPECT_EQ(info->block_elems, size[0].get<uint32_t>());
     // gguf-py still sizes Q8_1 with two f32 (40 bytes); ggml stores two f16 (36). Q8_1 is an
     // activation type llama.cpp never writes into files.
-    if (name != "Q8_1") { EXPECT_EQ(info->block_bytes, size[1].get<uint32_t>()); }
+    if (name != "Q8_1") {
+      EXPECT_EQ(info->block_bytes, size[1].get<uint32_t>());
+    }
   }
 }
 
@@ -87,7 +90,8 @@ TEST(GgufQuants, UnsupportedTypesAreRefusedByName) {
     dequantize(GgmlType::IQ2_XXS, block.data(), 256, out.data());
     FAIL() << "no error";
   } catch (const csweep::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("IQ2_XXS is not supported (supported: F32 F16 Q4_0"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("IQ2_XXS is not supported (supported: F32 F16 Q4_0"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_EQ(ggml_type_name(4), "type 4");  // Q4_2, removed from ggml
@@ -104,11 +108,11 @@ TEST(GgufHalf, RoundTripsEveryHalfAndRoundsToNearestEven) {
     ASSERT_EQ(float_to_half(f), h) << std::hex << h;
   }
   // Ties between two halves go to the even one; overflow becomes infinity.
-  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);          // halfway 1 and 1+2^-10: even (1)
-  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);          // halfway: even (1 + 2^-9)
+  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);  // halfway 1 and 1+2^-10: even (1)
+  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);  // halfway: even (1 + 2^-9)
   EXPECT_EQ(float_to_half(65520.0f), 0x7c00);
   EXPECT_EQ(float_to_half(65519.0f), 0x7bff);
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);       // halfway 0 and the smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // halfway 0 and the smallest subnormal
   EXPECT_EQ(float_to_half(std::ldexp(1.5f, -25)), 0x0001);
 }
 
@@ -122,7 +126,9 @@ TEST(GgufHalf, Bfloat16RoundsToNearestEven) {
     const double err = std::fabs(double(bf16_to_float(b)) - double(f));
     for (int d : {-1, 1}) {
       const float other = bf16_to_float(uint16_t(b + d));
-      if (std::isfinite(other) && std::isfinite(bf16_to_float(b))) { ASSERT_LE(err, std::fabs(double(other) - double(f))); }
+      if (std::isfinite(other) && std::isfinite(bf16_to_float(b))) {
+        ASSERT_LE(err, std::fabs(double(other) - double(f)));
+      }
     }
   }
   EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);

@@ -1,7 +1,7 @@
 // The safetensors reader and checkpoint folders (torch-free). Input files are written by
 // tests/model/tools/make_safetensors.py, which writes the format by hand.
-#include <cstring>
 #include <unistd.h>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,10 +12,10 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/checkpoint_files.h"
 #include "model/safetensors.h"
+#include "tests/error_of.h"
 #include "tests/model/tools/loader_test_data.h"
 #include "tests/test_paths.h"
 
@@ -53,12 +53,21 @@ bool same_bytes(const TensorEntry& a, const TensorEntry& b) {
 }  // namespace
 
 TEST(Safetensors, DtypeNamesAndSizes) {
-  struct Case { const char* name; DType dtype; size_t size; };
-  for (const Case& c : std::vector<Case>{{"F64", DType::F64, 8}, {"F32", DType::F32, 4},
-                                         {"F16", DType::F16, 2}, {"BF16", DType::BF16, 2},
-                                         {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-                                         {"I16", DType::I16, 2}, {"I8", DType::I8, 1},
-                                         {"U8", DType::U8, 1}, {"BOOL", DType::BOOL, 1}}) {
+  struct Case {
+    const char* name;
+    DType dtype;
+    size_t size;
+  };
+  for (const Case& c : std::vector<Case>{{"F64", DType::F64, 8},
+                                         {"F32", DType::F32, 4},
+                                         {"F16", DType::F16, 2},
+                                         {"BF16", DType::BF16, 2},
+                                         {"I64", DType::I64, 8},
+                                         {"I32", DType::I32, 4},
+                                         {"I16", DType::I16, 2},
+                                         {"I8", DType::I8, 1},
+                                         {"U8", DType::U8, 1},
+                                         {"BOOL", DType::BOOL, 1}}) {
     DType parsed;
     ASSERT_TRUE(csweep::model::parse_dtype(c.name, &parsed)) << c.name;
     EXPECT_EQ(parsed, c.dtype);
@@ -72,12 +81,22 @@ TEST(Safetensors, DtypeNamesAndSizes) {
 
 TEST(Safetensors, ReadsEveryDtypeWithItsShape) {
   auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  struct Case { const char* name; DType dtype; std::vector<int64_t> shape; };
-  for (const Case& c : std::vector<Case>{
-           {"f64", DType::F64, {3, 5}}, {"f32", DType::F32, {3, 5}}, {"f16", DType::F16, {3, 5}},
-           {"bf16", DType::BF16, {3, 5}}, {"f32_special", DType::F32, {12}},
-           {"i64", DType::I64, {5}}, {"i32", DType::I32, {2, 4}}, {"i16", DType::I16, {2, 4}},
-           {"i8", DType::I8, {2, 4}}, {"u8", DType::U8, {4}}, {"bool", DType::BOOL, {3}}}) {
+  struct Case {
+    const char* name;
+    DType dtype;
+    std::vector<int64_t> shape;
+  };
+  for (const Case& c : std::vector<Case>{{"f64", DType::F64, {3, 5}},
+                                         {"f32", DType::F32, {3, 5}},
+                                         {"f16", DType::F16, {3, 5}},
+                                         {"bf16", DType::BF16, {3, 5}},
+                                         {"f32_special", DType::F32, {12}},
+                                         {"i64", DType::I64, {5}},
+                                         {"i32", DType::I32, {2, 4}},
+                                         {"i16", DType::I16, {2, 4}},
+                                         {"i8", DType::I8, {2, 4}},
+                                         {"u8", DType::U8, {4}},
+                                         {"bool", DType::BOOL, {3}}}) {
     const TensorEntry& e = get(*file, c.name);
     EXPECT_EQ(e.dtype, c.dtype) << c.name;
     EXPECT_EQ(e.shape, c.shape) << c.name;
@@ -142,7 +161,8 @@ TEST(Safetensors, UnalignedDataSectionIsReadable) {
   auto file = SafetensorsFile::open(data_dir() / "valid/unaligned.safetensors");
   auto reference = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
   const TensorEntry& f32 = get(*file, "f32");
-  EXPECT_NE(reinterpret_cast<uintptr_t>(f32.data) % 2, 0u) << "the data section should start at an odd byte";
+  EXPECT_NE(reinterpret_cast<uintptr_t>(f32.data) % 2, 0u)
+      << "the data section should start at an odd byte";
   EXPECT_TRUE(same_bytes(f32, get(*reference, "f32")));
   EXPECT_TRUE(same_bytes(get(*file, "bf16"), get(*reference, "bf16")));
 }
@@ -168,7 +188,10 @@ TEST(Safetensors, Gpt2TinyFixture) {
 }
 
 TEST(Safetensors, EveryMalformedFileGetsItsOneLineError) {
-  struct Case { const char* file; std::string message; };
+  struct Case {
+    const char* file;
+    std::string message;
+  };
   const std::vector<Case> cases = {
       {"empty", "file is 0 bytes, shorter than the 8-byte header length"},
       {"too_short", "file is 5 bytes, shorter than the 8-byte header length"},
@@ -190,14 +213,18 @@ TEST(Safetensors, EveryMalformedFileGetsItsOneLineError) {
       {"shape_negative", "tensor 'w': shape [-2] is not a list of non-negative integers"},
       {"shape_float", "tensor 'w': shape [2.0] is not a list of non-negative integers"},
       {"offsets_one", "tensor 'w': data_offsets [0] is not a pair of non-negative integers"},
-      {"offsets_negative", "tensor 'w': data_offsets [-8,0] is not a pair of non-negative integers"},
+      {"offsets_negative",
+       "tensor 'w': data_offsets [-8,0] is not a pair of non-negative integers"},
       {"offsets_reversed", "tensor 'w': data_offsets [8, 0] end before they begin"},
       {"size_mismatch",
-       "tensor 'h.0.attn.c_attn.weight': data_offsets [0, 100] do not match shape [64,192] x F32 (49152 bytes)"},
+       "tensor 'h.0.attn.c_attn.weight': data_offsets [0, 100] do not match shape [64,192] x F32 "
+       "(49152 bytes)"},
       {"shape_overflow",
-       "tensor 'w': data_offsets [0, 0] do not match shape [4611686018427387904,4611686018427387904] x F32 "
+       "tensor 'w': data_offsets [0, 0] do not match shape "
+       "[4611686018427387904,4611686018427387904] x F32 "
        "(overflows bytes)"},
-      {"past_end", "tensor 'w': data_offsets [4, 12] extend past the end of the data section (8 bytes)"},
+      {"past_end",
+       "tensor 'w': data_offsets [4, 12] extend past the end of the data section (8 bytes)"},
       {"overlap", "tensor 'b': data_offsets [12, 20] overlap tensor 'a' [0, 16]"},
       {"duplicate", "tensor 'w': appears twice in the header"},
       {"empty_name", "tensor '': empty tensor name"},
@@ -237,8 +264,10 @@ TEST(CheckpointFiles, SingleFileAndShardedHoldTheSameTensors) {
     EXPECT_EQ(a->shape, b->shape) << name;
     EXPECT_TRUE(same_bytes(*a, *b)) << name;
   }
-  EXPECT_EQ(sharded.find("wte.weight")->file, (data_dir() / "sharded/model-00001-of-00002.safetensors").string());
-  EXPECT_EQ(sharded.find("ln_f.weight")->file, (data_dir() / "sharded/model-00002-of-00002.safetensors").string());
+  EXPECT_EQ(sharded.find("wte.weight")->file,
+            (data_dir() / "sharded/model-00001-of-00002.safetensors").string());
+  EXPECT_EQ(sharded.find("ln_f.weight")->file,
+            (data_dir() / "sharded/model-00002-of-00002.safetensors").string());
   EXPECT_EQ(single.find("nope"), nullptr);
   EXPECT_EQ(single.total_bytes(), sharded.total_bytes());
   EXPECT_EQ(single.total_bytes(), 50u * 16 * 4 + 16 * 48 * 2 + 48 * 2 + 16 * 64 * 4 + 16 * 4);
@@ -265,8 +294,13 @@ TEST(CheckpointFiles, Gpt2TinyFixture) {
 
 TEST(CheckpointFiles, EveryMalformedFolderGetsItsOneLineError) {
   const fs::path c = data_dir() / "ckpt";
-  auto index = [&](const char* folder) { return (c / folder / "model.safetensors.index.json").string(); };
-  struct Case { const char* folder; std::string message; };
+  auto index = [&](const char* folder) {
+    return (c / folder / "model.safetensors.index.json").string();
+  };
+  struct Case {
+    const char* folder;
+    std::string message;
+  };
   const std::vector<Case> cases = {
       {"empty", (c / "empty").string() +
                     ": no model.safetensors or model.safetensors.index.json in this folder"},
@@ -276,26 +310,33 @@ TEST(CheckpointFiles, EveryMalformedFolderGetsItsOneLineError) {
       {"torch_bin", (c / "torch_bin").string() +
                         ": found pytorch_model.bin but only safetensors checkpoints are supported "
                         "(convert it, e.g. save_pretrained(..., safe_serialization=True))"},
-      {"index_bad_json", index("index_bad_json") + ": not valid JSON (it ends early, after 16 bytes)"},
+      {"index_bad_json",
+       index("index_bad_json") + ": not valid JSON (it ends early, after 16 bytes)"},
       {"index_no_weight_map", index("index_no_weight_map") + ": weight_map: missing"},
       {"index_map_not_object", index("index_map_not_object") + ": weight_map: is not an object"},
       {"index_map_empty", index("index_map_empty") + ": weight_map: is empty"},
-      {"index_value_not_string", index("index_value_not_string") + ": tensor 'ln_f.weight': weight_map value is not a string"},
-      {"index_missing_file", index("index_missing_file") +
-                                 ": tensor 'h.0.attn.c_attn.bias': mapped to 'model-00002-of-00002.safetensors', "
-                                 "which does not exist"},
-      {"index_escapes", index("index_escapes") +
-                            ": tensor 'ln_f.weight': mapped to '../model-00002-of-00002.safetensors', which is "
-                            "not a file name inside the folder"},
-      {"index_wrong_shard", index("index_wrong_shard") +
-                                ": tensor 'ln_f.weight': mapped to 'model-00001-of-00002.safetensors', which "
-                                "does not contain it"},
-      {"index_unlisted", index("index_unlisted") +
-                             ": tensor 'ln_f.weight': present in 'model-00002-of-00002.safetensors' but "
-                             "missing from weight_map"},
-      {"index_twice", index("index_twice") +
-                          ": tensor 'wte.weight': present in both 'model-00001-of-00002.safetensors' and "
-                          "'model-00002-of-00002.safetensors'"},
+      {"index_value_not_string", index("index_value_not_string") +
+                                     ": tensor 'ln_f.weight': weight_map value is not a string"},
+      {"index_missing_file",
+       index("index_missing_file") +
+           ": tensor 'h.0.attn.c_attn.bias': mapped to 'model-00002-of-00002.safetensors', "
+           "which does not exist"},
+      {"index_escapes",
+       index("index_escapes") +
+           ": tensor 'ln_f.weight': mapped to '../model-00002-of-00002.safetensors', which is "
+           "not a file name inside the folder"},
+      {"index_wrong_shard",
+       index("index_wrong_shard") +
+           ": tensor 'ln_f.weight': mapped to 'model-00001-of-00002.safetensors', which "
+           "does not contain it"},
+      {"index_unlisted",
+       index("index_unlisted") +
+           ": tensor 'ln_f.weight': present in 'model-00002-of-00002.safetensors' but "
+           "missing from weight_map"},
+      {"index_twice",
+       index("index_twice") +
+           ": tensor 'wte.weight': present in both 'model-00001-of-00002.safetensors' and "
+           "'model-00002-of-00002.safetensors'"},
       {"index_bad_shard", (c / "index_bad_shard/model-00002-of-00002.safetensors").string() +
                               ": header length 1099511627776 exceeds the limit of 100000000 bytes"},
   };
@@ -316,8 +357,10 @@ TEST(Safetensors, TruncatedAndCorruptedFilesNeverCrash) {
   std::ifstream in(source, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // tmpfs when there is one: ~1300 small files are written and mapped
-  const fs::path scratch_dir = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-  const fs::path scratch = scratch_dir / ("csweep-fuzz-" + std::to_string(::getpid()) + ".safetensors");
+  const fs::path scratch_dir =
+      fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  const fs::path scratch =
+      scratch_dir / ("csweep-fuzz-" + std::to_string(::getpid()) + ".safetensors");
   auto attempt = [&](const std::string& content) {
     std::ofstream(scratch, std::ios::binary | std::ios::trunc) << content;
     try {
@@ -333,7 +376,8 @@ TEST(Safetensors, TruncatedAndCorruptedFilesNeverCrash) {
     }
   };
   int opened = 0;
-  for (size_t n = 0; n < bytes.size(); n += (n < 600 ? 1 : 97)) opened += attempt(bytes.substr(0, n));
+  for (size_t n = 0; n < bytes.size(); n += (n < 600 ? 1 : 97))
+    opened += attempt(bytes.substr(0, n));
   opened += attempt(bytes.substr(0, bytes.size() - 1));
   EXPECT_EQ(opened, 0) << "a truncated file must not open";
   EXPECT_TRUE(attempt(bytes));

@@ -19,8 +19,9 @@ inline std::string smollm2_dir(std::string* why, bool* offline) {
   static bool no_network = false, done = false;
   if (!done) {
     done = true;
-    const std::string cmd = "bash '" + csweep::testing::source_path("scripts/fetch-smollm2.sh").string() + "' '" +
-                            csweep::testing::csweep_bin() + "' 2>&1";
+    const std::string cmd = "bash '" +
+                            csweep::testing::source_path("scripts/fetch-smollm2.sh").string() +
+                            "' '" + csweep::testing::csweep_bin() + "' 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];

@@ -62,9 +62,10 @@ class SmolLM2Tables : public ::testing::Test {
       const auto got = plain ? run_cells_plain(*model_, r, 0, grid_cells(axes), caches)
                              : run_cells(*model_, r, 0, grid_cells(axes), caches);
       double worst = 0;
-      for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - expected[i]));
-      std::printf("  SmolLM2 %-18s %-5s max |csweep - TransformerLens| %.3g over %zu cells\n", name.c_str(),
-                  plain ? "plain" : "fast", worst, expected.size());
+      for (size_t i = 0; i < expected.size(); ++i)
+        worst = std::max(worst, std::fabs(double(got[i]) - expected[i]));
+      std::printf("  SmolLM2 %-18s %-5s max |csweep - TransformerLens| %.3g over %zu cells\n",
+                  name.c_str(), plain ? "plain" : "fast", worst, expected.size());
       EXPECT_LE(worst, 1e-4) << name << (plain ? " (plain)" : " (fast)");
     }
   }
@@ -84,7 +85,9 @@ TEST_F(SmolLM2Tables, Baselines) {
   EXPECT_GT(b.clean, 1.0) << "the model should prefer the indirect object";
 }
 
-TEST_F(SmolLM2Tables, ResidPreByPosition) { expect_table(request(model::HookPoint::ResidPre, true), "resid_pre", true); }
+TEST_F(SmolLM2Tables, ResidPreByPosition) {
+  expect_table(request(model::HookPoint::ResidPre, true), "resid_pre", true);
+}
 
 TEST_F(SmolLM2Tables, HeadOutputsAllPositions) {
   expect_table(request(model::HookPoint::AttnZ, false), "head_out_all_pos", true);

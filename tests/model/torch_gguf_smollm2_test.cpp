@@ -27,7 +27,6 @@ namespace {
 
 constexpr double kTolerance = 1e-4;  // DESIGN.md: fp32 logits within 1e-4 of Hugging Face
 
-
 nlohmann::json reference() {
   std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_reference.json"));
   return nlohmann::json::parse(in);
@@ -59,12 +58,15 @@ class SmolLM2 : public ::testing::Test {
 TEST_F(SmolLM2, TokenizerEqualsHuggingFaceTokenizers) {
   auto tok = csweep::model::load_tokenizer(dir_);
   for (const auto& p : ref_["prompts"])
-    EXPECT_EQ(tok->encode(p["text"].get<std::string>()), p["ids"].get<std::vector<int64_t>>()) << p["text"];
-  const std::string mixed = read_file(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"));
+    EXPECT_EQ(tok->encode(p["text"].get<std::string>()), p["ids"].get<std::vector<int64_t>>())
+        << p["text"];
+  const std::string mixed =
+      read_file(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"));
   auto ids = tok->encode(mixed);
   auto want = ref_["mixed_text_ids"].get<std::vector<int64_t>>();
   ASSERT_EQ(ids.size(), want.size());
-  for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
+  for (size_t i = 0; i < ids.size(); ++i)
+    ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
   EXPECT_EQ(tok->decode(ids), mixed);
 }
 
@@ -86,16 +88,18 @@ TEST_F(SmolLM2, Fp32LogitsEqualTransformersAtEveryPosition) {
         EXPECT_NEAR(got, ref, kTolerance) << what << " at position " << pos;
       };
       check(at::logsumexp(row, 0).item<double>(), want["logsumexp"].get<double>(), "logsumexp");
-      EXPECT_EQ(row.argmax().item<int64_t>(), want["top_ids"][0].get<int64_t>()) << "argmax at position " << pos;
+      EXPECT_EQ(row.argmax().item<int64_t>(), want["top_ids"][0].get<int64_t>())
+          << "argmax at position " << pos;
       for (size_t k = 0; k < want["top_ids"].size(); ++k)
-        check(row[want["top_ids"][k].get<int64_t>()].item<double>(), want["top_logits"][k].get<double>(),
-              "top-" + std::to_string(k + 1) + " logit");
+        check(row[want["top_ids"][k].get<int64_t>()].item<double>(),
+              want["top_logits"][k].get<double>(), "top-" + std::to_string(k + 1) + " logit");
       for (size_t k = 0; k < sampled.size(); ++k)
         check(row[sampled[k]].item<double>(), want["sampled_logits"][k].get<double>(),
               "logit of id " + std::to_string(sampled[k]));
     }
   }
-  std::printf("  SmolLM2-135M fp32: max |csweep - transformers| = %.3g over the recorded logits\n", worst);
+  std::printf("  SmolLM2-135M fp32: max |csweep - transformers| = %.3g over the recorded logits\n",
+              worst);
 }
 
 TEST_F(SmolLM2, KnowsTheCapitalOfFrance) {

@@ -20,22 +20,24 @@ CliRun run_cli(const std::string& args) {
 std::string fixture_tokens(const std::string& which) {
   auto j = nlohmann::json::parse(testing::read_text(testing::gpt2_fixture() / "reference.json"));
   std::string list;
-  for (auto& id : j.at("prompt").at(which + "_tokens")) list += (list.empty() ? "" : ",") + std::to_string(id.get<int64_t>());
+  for (auto& id : j.at("prompt").at(which + "_tokens"))
+    list += (list.empty() ? "" : ",") + std::to_string(id.get<int64_t>());
   return list;
 }
 
 TEST(TorchModelForwardCli, JsonLogitsMatchTheFixture) {
   auto ref = nlohmann::json::parse(testing::read_text(testing::gpt2_fixture() / "reference.json"));
   for (const std::string which : {"clean", "corrupted"}) {
-    CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens(which) +
-                " --json --top-k 3");
+    CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " +
+                       fixture_tokens(which) + " --json --top-k 3");
     ASSERT_EQ(r.status, 0) << r.output;
     auto j = nlohmann::json::parse(r.output);
     std::vector<float> ours = j.at("logits_last").get<std::vector<float>>();
     std::vector<float> want = ref.at("hf_logits_last_" + which).get<std::vector<float>>();
     ASSERT_EQ(ours.size(), want.size());
     double err = 0;
-    for (size_t i = 0; i < ours.size(); ++i) err = std::max(err, double(std::abs(ours[i] - want[i])));
+    for (size_t i = 0; i < ours.size(); ++i)
+      err = std::max(err, double(std::abs(ours[i] - want[i])));
     std::printf("csweep forward --json (%s): max abs error %.3g\n", which.c_str(), err);
     EXPECT_LE(err, 1e-4);
     ASSERT_EQ(j.at("top_k").size(), 3u);
@@ -45,7 +47,8 @@ TEST(TorchModelForwardCli, JsonLogitsMatchTheFixture) {
     EXPECT_EQ(j.at("tokens").size(), 8u);
   }
   // The answer token of the fixture is the clean prompt's top-1.
-  CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens("clean") + " --json");
+  CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " +
+                     fixture_tokens("clean") + " --json");
   EXPECT_EQ(nlohmann::json::parse(r.output).at("top_k")[0].at("id").get<int64_t>(),
             ref.at("prompt").at("answer_token").get<int64_t>());
 }
@@ -55,25 +58,28 @@ TEST(TorchModelForwardCli, BadInputIsOneLineErrorAndNonZeroExit) {
   struct Case {
     std::string args, expect;
   };
-  for (const Case& c : std::vector<Case>{{"forward" + model + " --tokens 1,2,99999", "outside the vocabulary"},
-                                          {"forward" + model + " --tokens 1,x", "not an integer"},
-                                          {"forward" + model + " --tokens 1 --dtype float16", "float16"},
-                                          {"forward" + model + " --tokens 1 --dtype int8", "--dtype"},
-                                          {"forward" + model + " --prompt hello", "tokenizer"},
-                                          {"forward --model /nonexistent --tokens 1", "/nonexistent"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"forward" + model + " --tokens 1,2,99999", "outside the vocabulary"},
+                         {"forward" + model + " --tokens 1,x", "not an integer"},
+                         {"forward" + model + " --tokens 1 --dtype float16", "float16"},
+                         {"forward" + model + " --tokens 1 --dtype int8", "--dtype"},
+                         {"forward" + model + " --prompt hello", "tokenizer"},
+                         {"forward --model /nonexistent --tokens 1", "/nonexistent"}}) {
     CliRun r = run_cli(c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << " -> " << r.output;
-    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.args << " -> " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1)
+        << c.args << " -> " << r.output;
   }
 }
 
 TEST(TorchModelForwardCli, Bf16RunsAndIsClose) {
-  CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " + fixture_tokens("clean") +
-              " --json --dtype bfloat16");
+  CliRun r = run_cli("forward --model " + testing::gpt2_fixture().string() + " --tokens " +
+                     fixture_tokens("clean") + " --json --dtype bfloat16");
   ASSERT_EQ(r.status, 0) << r.output;
   auto ref = nlohmann::json::parse(testing::read_text(testing::gpt2_fixture() / "reference.json"));
-  std::vector<float> ours = nlohmann::json::parse(r.output).at("logits_last").get<std::vector<float>>();
+  std::vector<float> ours =
+      nlohmann::json::parse(r.output).at("logits_last").get<std::vector<float>>();
   std::vector<float> want = ref.at("hf_logits_last_clean").get<std::vector<float>>();
   double err = 0, scale = 0;
   for (size_t i = 0; i < ours.size(); ++i) {

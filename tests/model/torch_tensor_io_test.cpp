@@ -10,11 +10,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "tests/error_of.h"
 #include "common/error.h"
 #include "model/checkpoint_files.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
+#include "tests/error_of.h"
 #include "tests/model/tools/loader_test_data.h"
 #include "tests/test_paths.h"
 
@@ -61,7 +61,8 @@ TEST(TensorIo, EveryDtypeRoundTripsBitExactly) {
     at::Tensor t = to_tensor(e, csweep::model::scalar_type(e.dtype), kCpu);
     EXPECT_EQ(t.sizes().vec(), e.shape) << name;
     EXPECT_TRUE(same_bits(t, e)) << name;
-    EXPECT_NE(t.data_ptr(), static_cast<const void*>(e.data)) << name << ": must not alias the mapping";
+    EXPECT_NE(t.data_ptr(), static_cast<const void*>(e.data))
+        << name << ": must not alias the mapping";
   }
   // Raw bits written through torch's int16 view.
   EXPECT_TRUE(same_bits(to_tensor(get(*file, "bf16"), at::kBFloat16, kCpu).view(at::kShort),
@@ -72,13 +73,15 @@ TEST(TensorIo, EveryDtypeRoundTripsBitExactly) {
 
 TEST(TensorIo, ConversionsEqualTorchsOwn) {
   auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  for (const std::string name : {"f64", "f16", "bf16", "f64_special", "f16_special", "bf16_special"}) {
+  for (const std::string name :
+       {"f64", "f16", "bf16", "f64_special", "f16_special", "bf16_special"}) {
     at::Tensor widened = to_tensor(get(*file, name), at::kFloat, kCpu);
     EXPECT_EQ(widened.scalar_type(), at::kFloat);
     EXPECT_TRUE(same_bits(widened, get(*file, name + "_as_f32"))) << name;
   }
   // F32 -> BF16 / F16 rounds to nearest even, as torch did in python.
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "f32"), at::kBFloat16, kCpu), get(*file, "f32_to_bf16")));
+  EXPECT_TRUE(
+      same_bits(to_tensor(get(*file, "f32"), at::kBFloat16, kCpu), get(*file, "f32_to_bf16")));
   EXPECT_TRUE(same_bits(to_tensor(get(*file, "f32"), at::kHalf, kCpu), get(*file, "f32_to_f16")));
   at::Tensor ints = to_tensor(get(*file, "i32"), at::kLong, kCpu);
   EXPECT_EQ(ints[1][0].item<int64_t>(), -128000);
@@ -101,12 +104,16 @@ TEST(TensorIo, UnalignedFileGivesTheSameTensors) {
   auto reference = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
   ASSERT_NE(reinterpret_cast<uintptr_t>(get(*file, "f32").data) % 4, 0u);
   EXPECT_TRUE(same_bits(to_tensor(get(*file, "f32"), at::kFloat, kCpu), get(*reference, "f32")));
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "bf16"), at::kFloat, kCpu), get(*reference, "bf16_as_f32")));
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "f16"), at::kFloat, kCpu), get(*reference, "f16_as_f32")));
-  EXPECT_TRUE(at::equal(to_tensor(get(*file, "i64"), at::kLong, kCpu), at::arange(6).reshape({2, 3})));
+  EXPECT_TRUE(
+      same_bits(to_tensor(get(*file, "bf16"), at::kFloat, kCpu), get(*reference, "bf16_as_f32")));
+  EXPECT_TRUE(
+      same_bits(to_tensor(get(*file, "f16"), at::kFloat, kCpu), get(*reference, "f16_as_f32")));
+  EXPECT_TRUE(
+      at::equal(to_tensor(get(*file, "i64"), at::kLong, kCpu), at::arange(6).reshape({2, 3})));
   // and sliced along the last dim, with a dtype change
   at::Tensor full = to_tensor(get(*reference, "bf16"), at::kFloat, kCpu);
-  EXPECT_TRUE(same_bits(to_tensor_slice(get(*file, "bf16"), 1, 1, 3, at::kFloat, kCpu), full.narrow(1, 1, 3).contiguous()));
+  EXPECT_TRUE(same_bits(to_tensor_slice(get(*file, "bf16"), 1, 1, 3, at::kFloat, kCpu),
+                        full.narrow(1, 1, 3).contiguous()));
 }
 
 TEST(TensorIo, ScalarAndZeroSizedTensors) {
@@ -116,8 +123,10 @@ TEST(TensorIo, ScalarAndZeroSizedTensors) {
   EXPECT_EQ(scalar.item<float>(), 2.5f);
   at::Tensor empty = to_tensor(get(*file, "empty"), at::kBFloat16, kCpu);
   EXPECT_EQ(empty.sizes().vec(), (std::vector<int64_t>{0, 4}));
-  EXPECT_EQ(to_tensor(get(*file, "empty2"), at::kFloat, kCpu).sizes().vec(), (std::vector<int64_t>{3, 0}));
-  EXPECT_TRUE(at::equal(to_tensor(get(*file, "after_gap"), at::kFloat, kCpu), at::tensor({1.0f, 2.0f})));
+  EXPECT_EQ(to_tensor(get(*file, "empty2"), at::kFloat, kCpu).sizes().vec(),
+            (std::vector<int64_t>{3, 0}));
+  EXPECT_TRUE(
+      at::equal(to_tensor(get(*file, "after_gap"), at::kFloat, kCpu), at::tensor({1.0f, 2.0f})));
 }
 
 TEST(TensorIo, SlicesAlongEveryDim) {
@@ -130,7 +139,8 @@ TEST(TensorIo, SlicesAlongEveryDim) {
   EXPECT_TRUE(at::equal(cols, expected.narrow(1, 100, 50)));
   at::Tensor bf16 = to_tensor_slice(m, 1, 4000, 96, at::kBFloat16, kCpu);
   EXPECT_TRUE(at::equal(bf16, expected.narrow(1, 4000, 96).to(at::kBFloat16)));
-  EXPECT_EQ(to_tensor_slice(m, 0, 8, 0, at::kFloat, kCpu).sizes().vec(), (std::vector<int64_t>{0, 4096}));
+  EXPECT_EQ(to_tensor_slice(m, 0, 8, 0, at::kFloat, kCpu).sizes().vec(),
+            (std::vector<int64_t>{0, 4096}));
 }
 
 // Every page of the mapping outside the slice is made unreadable: any read of it would crash.
@@ -148,7 +158,8 @@ TEST(TensorIo, SliceReadsOnlyTheSlicesBytes) {
   // The protection is real: reading the whole tensor dies.
   EXPECT_DEATH(to_tensor(m, at::kFloat, kCpu), "");
   ASSERT_EQ(::mprotect(base, 8 * row, PROT_READ), 0);
-  EXPECT_TRUE(at::equal(rows, at::arange(2 * 4096, 5 * 4096, at::kFloat).reshape({3, 4096}).to(at::kBFloat16)));
+  EXPECT_TRUE(at::equal(
+      rows, at::arange(2 * 4096, 5 * 4096, at::kFloat).reshape({3, 4096}).to(at::kBFloat16)));
 }
 
 TEST(TensorIo, BadSlicesAreRefused) {
@@ -163,7 +174,8 @@ TEST(TensorIo, BadSlicesAreRefused) {
             prefix + "slice [-1, 2) of dim 1 is out of range for shape [8,4096]");
   auto edge = SafetensorsFile::open(data_dir() / "valid/edge.safetensors");
   EXPECT_EQ(error_of([&] { to_tensor_slice(get(*edge, "scalar"), 0, 0, 2, at::kFloat, kCpu); }),
-            (data_dir() / "valid/edge.safetensors").string() + ": tensor 'scalar': slice of a 0-dimensional tensor");
+            (data_dir() / "valid/edge.safetensors").string() +
+                ": tensor 'scalar': slice of a 0-dimensional tensor");
 }
 
 TEST(TensorIo, ShardedCheckpointLoadsLikeTheSingleFile) {
@@ -191,7 +203,8 @@ TEST(TensorIo, Gpt2TinyWeightsLoad) {
 TEST(TensorIo, ComputeDtypeCheck) {
   using csweep::model::check_compute_dtype;
   EXPECT_EQ(error_of([] { check_compute_dtype(at::kHalf, at::Device(at::kCPU)); }),
-            "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested here); use "
+            "float16 compute runs on GPUs only (LibTorch's CPU half kernels are slow and untested "
+            "here); use "
             "float32 or bfloat16 on CPU (F16 weights are converted)");
   EXPECT_EQ(error_of([] { check_compute_dtype(at::kLong, at::Device(at::kCPU)); }),
             "compute dtype Long is not a floating-point type; use float32, bfloat16 or float16");

@@ -46,8 +46,8 @@ TEST(RealModel, MpiWorldsOf2And4AreBitIdenticalToOneProcess) {
     }
     EXPECT_LT(lo, hi) << a.info.name;
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"activation_patching", "ablation", "logit_lens", "attention_scores",
-                                          "attribution_patching"}));
+  EXPECT_EQ(kinds, (std::set<std::string>{"activation_patching", "ablation", "logit_lens",
+                                          "attention_scores", "attribution_patching"}));
   for (int np : {2, 4}) {
     const auto many = run_world(np);
     ASSERT_TRUE(many.complete()) << "np " << np;
@@ -81,7 +81,8 @@ TEST(RealModel, CudaDeviceWithoutAGpuIsRefusedBeforeTheStoreExists) {
   const std::string path_line = "  path: ../../../../shared/fixtures/gpt2-tiny\n";
   const auto at = yaml.find(path_line);
   ASSERT_NE(at, std::string::npos);
-  yaml.replace(at, path_line.size(), "  path: " + shared_fixture("gpt2-tiny").string() + "\n  device: cuda:0\n");
+  yaml.replace(at, path_line.size(),
+               "  path: " + shared_fixture("gpt2-tiny").string() + "\n  device: cuda:0\n");
   const fs::path job = dir / "real_model_cuda.yaml";
   std::ofstream(job) << yaml;
   const fs::path store = dir / "store";
@@ -89,7 +90,9 @@ TEST(RealModel, CudaDeviceWithoutAGpuIsRefusedBeforeTheStoreExists) {
   EXPECT_TRUE(wait_for(c, 60));
   const std::string out = c.output();
   EXPECT_NE(c.exit_code(), 0) << out;
-  EXPECT_NE(out.find("real_model_cuda.yaml: model.device: device cuda:0: no CUDA GPU"), std::string::npos) << out;
+  EXPECT_NE(out.find("real_model_cuda.yaml: model.device: device cuda:0: no CUDA GPU"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_FALSE(fs::exists(store)) << "a refused run must not create its store";
 }

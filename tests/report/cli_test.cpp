@@ -38,8 +38,8 @@ class ReportCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::filesystem::path(fresh_dir("cli"));
     const auto job = write_job(*dir_);
-    const auto r = run_command(csweep_bin() + " run " + job.string() + " --store " + (*dir_ / "store").string() +
-                               " --executor synthetic:fail=0");
+    const auto r = run_command(csweep_bin() + " run " + job.string() + " --store " +
+                               (*dir_ / "store").string() + " --executor synthetic:fail=0");
     run_output_ = new std::string(r.output);
   }
   static void TearDownTestSuite() {
@@ -64,14 +64,17 @@ TEST_F(ReportCli, ReducesAPartialStoreWithoutTouchingFragments) {
   int partial = 0;
   for (const std::string name : {"resid_pre", "head_z_by_pos", "head_z_all_pos"}) {
     std::smatch m;
-    ASSERT_TRUE(std::regex_search(r.output, m, std::regex(name + ": (\\d+)/(\\d+) cells, (\\d+)%\n"))) << r.output;
+    ASSERT_TRUE(
+        std::regex_search(r.output, m, std::regex(name + ": (\\d+)/(\\d+) cells, (\\d+)%\n")))
+        << r.output;
     EXPECT_LE(std::stoll(m[1]), std::stoll(m[2]));
     if (m[1] != m[2]) ++partial;
   }
   EXPECT_EQ(partial, 1) << r.output;
   EXPECT_NE(r.output.find("sweep.h5: " + (store / "sweep.h5").string()), std::string::npos);
   EXPECT_NE(r.output.find("report: " + (store / "report.html").string()), std::string::npos);
-  EXPECT_NE(r.output.find("heatmap: " + (store / "heatmaps" / "resid_pre_mean.png").string()), std::string::npos);
+  EXPECT_NE(r.output.find("heatmap: " + (store / "heatmaps" / "resid_pre_mean.png").string()),
+            std::string::npos);
   EXPECT_TRUE(std::filesystem::file_size(store / "sweep.h5") > 0);
   EXPECT_EQ(snapshot(store / "fragments"), before);  // read-only on the fragments
 
@@ -83,8 +86,8 @@ TEST_F(ReportCli, ReducesAPartialStoreWithoutTouchingFragments) {
 
 TEST_F(ReportCli, JsonOutputAndOutDir) {
   const auto out = *dir_ / "elsewhere";
-  const auto r = run_command(csweep_bin() + " reduce " + (*dir_ / "store").string() + " --json --top-k 3 --out " +
-                             out.string() + " 2>/dev/null");
+  const auto r = run_command(csweep_bin() + " reduce " + (*dir_ / "store").string() +
+                             " --json --top-k 3 --out " + out.string() + " 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["sweep_h5"], (out / "sweep.h5").string());
@@ -95,7 +98,8 @@ TEST_F(ReportCli, JsonOutputAndOutDir) {
 
 TEST_F(ReportCli, BaselinesJsonAddsFractionRecovered) {
   const auto store = *dir_ / "store";
-  std::ofstream(store / "baselines.json") << R"({"resid_pre": {"clean": [3.0], "corrupted": [-1.0]}})";
+  std::ofstream(store / "baselines.json")
+      << R"({"resid_pre": {"clean": [3.0], "corrupted": [-1.0]}})";
   auto r = run_command(csweep_bin() + " reduce " + store.string() + " --no-html");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("resid_pre_fraction_recovered.png"), std::string::npos) << r.output;
@@ -104,8 +108,9 @@ TEST_F(ReportCli, BaselinesJsonAddsFractionRecovered) {
   std::ofstream(store / "baselines.json") << R"({"resid_pre": {"clean": [3.0, 4.0]}})";
   r = run_command(csweep_bin() + " reduce " + store.string());
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.output, "csweep: " + (store / "baselines.json").string() +
-                          ": resid_pre.clean: must be an array of one number (or null) per prompt\n");
+  EXPECT_EQ(r.output,
+            "csweep: " + (store / "baselines.json").string() +
+                ": resid_pre.clean: must be an array of one number (or null) per prompt\n");
   std::filesystem::remove(store / "baselines.json");
 }
 

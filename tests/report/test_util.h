@@ -43,7 +43,8 @@ inline std::string example_job_text() {
   std::string yaml = read_text(csweep::testing::source_path("examples/activation_patching.yaml"));
   const std::string rel = "../../shared/fixtures/gpt2-tiny";
   const auto at = yaml.find(rel);
-  if (at == std::string::npos) throw std::runtime_error("examples/activation_patching.yaml: no " + rel + " model path");
+  if (at == std::string::npos)
+    throw std::runtime_error("examples/activation_patching.yaml: no " + rel + " model path");
   return yaml.replace(at, rel.size(), csweep::testing::shared_fixture("gpt2-tiny").string());
 }
 

@@ -34,13 +34,16 @@ fs::path fresh_dir(const std::string& name) {
 
 Layout layout_with(uint32_t n_prompts) {
   Layout l;
-  l.analyses = {{"resid", "activation_patching", {{"layer", 2, {}}}}, {"heads/z", "causal_tracing", {{"head", 3, {}}}}};
+  l.analyses = {{"resid", "activation_patching", {{"layer", 2, {}}}},
+                {"heads/z", "causal_tracing", {{"head", 3, {}}}}};
   for (uint32_t p = 0; p < n_prompts; ++p) l.prompt_ids.push_back("p" + std::to_string(p));
   return l;
 }
 
 // Values that do not survive a decimal round trip at less than 17 digits.
-Baseline value_of(uint32_t a, uint32_t p) { return {std::nextafter(a + 0.1 * p, 1e9), -1.0 / 3.0 - a - p}; }
+Baseline value_of(uint32_t a, uint32_t p) {
+  return {std::nextafter(a + 0.1 * p, 1e9), -1.0 / 3.0 - a - p};
+}
 
 bool bits_equal(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
 
@@ -131,7 +134,8 @@ TEST(Baselines, CopiesFromSeveralWritersAreComparedBitForBit) {
   ASSERT_EQ(r.conflicts.size(), 1u);
   EXPECT_NE(r.conflicts[0].find("c.jsonl"), std::string::npos);
   EXPECT_NE(r.conflicts[0].find("resid/p0"), std::string::npos);
-  EXPECT_TRUE(bits_equal(r.values[0][0].corrupted, value_of(0, 0).corrupted));  // the first file wins
+  EXPECT_TRUE(
+      bits_equal(r.values[0][0].corrupted, value_of(0, 0).corrupted));  // the first file wins
 }
 
 // A writer killed with SIGKILL while appending: every line it completed is read back exactly,
@@ -147,7 +151,8 @@ TEST(Baselines, SurvivesSigkillMidAppend) {
     for (uint32_t p = 0; p < 200000; ++p) w.record(l, p % 2, p, value_of(p % 2, p));
     for (;;) ::pause();  // finished before the kill (a very slow parent): still killed
   }
-  while (!fs::exists(file) || fs::file_size(file) < 200000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!fs::exists(file) || fs::file_size(file) < 200000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
@@ -159,22 +164,27 @@ TEST(Baselines, SurvivesSigkillMidAppend) {
   for (uint32_t p = 0; p < 200000; ++p) {
     ASSERT_EQ(r.known[p % 2][p], p < n ? 1 : 0) << "prompt " << p;
     ASSERT_EQ(r.known[1 - p % 2][p], 0);
-    if (p < n) { ASSERT_TRUE(bits_equal(r.values[p % 2][p].clean, value_of(p % 2, p).clean)) << p; }
+    if (p < n) {
+      ASSERT_TRUE(bits_equal(r.values[p % 2][p].clean, value_of(p % 2, p).clean)) << p;
+    }
   }
 }
 
 // The real thing: the workers record the baselines, reduce turns them into fraction recovered.
 TEST(BaselinesEndToEnd, ActivationPatchingFixtureHasFractionRecovered) {
-  const std::string job = csweep::testing::source_path("examples/activation_patching.yaml").string();
-  const std::string reference = (csweep::testing::shared_fixture("gpt2-tiny") / "reference.json").string();
+  const std::string job =
+      csweep::testing::source_path("examples/activation_patching.yaml").string();
+  const std::string reference =
+      (csweep::testing::shared_fixture("gpt2-tiny") / "reference.json").string();
   const fs::path one = fresh_dir("e2e-one") / "store", three = fresh_dir("e2e-three") / "store";
   ASSERT_EQ(run(csweep_bin() + " run " + job + " --store " + one.string() + " > /dev/null"), 0);
-  ASSERT_EQ(run("mpirun --allow-run-as-root -np 3 --oversubscribe " + csweep_bin() + " run " + job + " --store " +
-                three.string() + " > /dev/null"),
+  ASSERT_EQ(run("mpirun --allow-run-as-root -np 3 --oversubscribe " + csweep_bin() + " run " + job +
+                " --store " + three.string() + " > /dev/null"),
             0);
   ASSERT_EQ(run(csweep_bin() + " reduce " + one.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " + csweep::testing::source_path("tests/store/check_fraction_recovered.py").string() + " " + one.string() +
-                " " + reference),
+  EXPECT_EQ(run("/usr/bin/python3 " +
+                csweep::testing::source_path("tests/store/check_fraction_recovered.py").string() +
+                " " + one.string() + " " + reference),
             0);
 
   // Identical for one process and three ranks, and every (analysis, prompt) is there.
@@ -195,14 +205,16 @@ TEST(BaselinesEndToEnd, ActivationPatchingFixtureHasFractionRecovered) {
   }
 
   // STORE/baselines.json overrides what the workers recorded.
-  std::ofstream(one / "baselines.json") << R"({"resid_pre": {"clean": [10.0], "corrupted": [0.0]}})";
+  std::ofstream(one / "baselines.json")
+      << R"({"resid_pre": {"clean": [10.0], "corrupted": [0.0]}})";
   ASSERT_EQ(run(csweep_bin() + " reduce " + one.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 -c \"import h5py, numpy as np, sys; "
-                "g = h5py.File(sys.argv[1])['analyses/resid_pre']; "
-                "sys.exit(0 if g['clean_baseline'][0] == 10.0 and "
-                "np.allclose(g['fraction_recovered'][()], g['mean'][()] / 10.0, atol=1e-6) else 1)\" " +
-                (one / "sweep.h5").string()),
-            0);
+  EXPECT_EQ(
+      run("/usr/bin/python3 -c \"import h5py, numpy as np, sys; "
+          "g = h5py.File(sys.argv[1])['analyses/resid_pre']; "
+          "sys.exit(0 if g['clean_baseline'][0] == 10.0 and "
+          "np.allclose(g['fraction_recovered'][()], g['mean'][()] / 10.0, atol=1e-6) else 1)\" " +
+          (one / "sweep.h5").string()),
+      0);
 }
 
 // Causal tracing stores indirect effects (restored - noised): reduce normalises them by the
@@ -217,7 +229,8 @@ TEST(BaselinesEndToEnd, CausalTracingFractionIsIndirectOverTotalEffect) {
                 "g = h5py.File(sys.argv[1])['analyses/trace_resid']; "
                 "assert list(g.attrs['axes']) == ['layer', 'pos'], g.attrs['axes']; "
                 "f = g['fraction_recovered'][()]; "
-                "assert g['corrupted_baseline'][0] == 0 and g['clean_baseline'][0] > 0.1, g['clean_baseline'][()]; "
+                "assert g['corrupted_baseline'][0] == 0 and g['clean_baseline'][0] > 0.1, "
+                "g['clean_baseline'][()]; "
                 "assert abs(f[-1, -1] - 1) < 1e-4, f; assert abs(f[:, 0]).max() < 1e-4, f\" " +
                 (store / "sweep.h5").string()),
             0);

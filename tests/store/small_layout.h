@@ -7,8 +7,9 @@ namespace csweep::testing {
 
 inline store::Layout small_layout() {
   store::Layout l;
-  l.analyses = {{"resid", "activation_patching", {{"layer", 2, {"0", "1"}}, {"pos", 3, {"a", "b", "c"}}}},
-                {"heads/z", "ablation", {{"head", 4, {}}}}};
+  l.analyses = {
+      {"resid", "activation_patching", {{"layer", 2, {"0", "1"}}, {"pos", 3, {"a", "b", "c"}}}},
+      {"heads/z", "ablation", {{"head", 4, {}}}}};
   l.prompt_ids = {"p0", "p1"};
   uint32_t id = 0;
   for (uint32_t p = 0; p < 2; ++p) {

@@ -8,10 +8,10 @@
 #include <fstream>
 
 #include "common/error.h"
-#include "store/fragment_writer.h"
-#include "store/reader.h"
 #include "common/sha256.h"
+#include "store/fragment_writer.h"
 #include "store/provenance.h"
+#include "store/reader.h"
 #include "store/run_scope.h"
 #include "store/store.h"
 #include "tests/store/small_layout.h"
@@ -23,13 +23,16 @@ using csweep::sha256_hex;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return csweep::testing::fresh_test_dir("store", name); }
+fs::path fresh_dir(const std::string& name) {
+  return csweep::testing::fresh_test_dir("store", name);
+}
 
 using csweep::testing::small_layout;
 
 std::vector<float> values_of(const ShardInfo& s) {
   std::vector<float> v;
-  for (int64_t c = s.cell_begin; c < s.cell_end; ++c) v.push_back(100.f * s.analysis + 10.f * s.prompt + c + 0.25f);
+  for (int64_t c = s.cell_begin; c < s.cell_end; ++c)
+    v.push_back(100.f * s.analysis + 10.f * s.prompt + c + 0.25f);
   return v;
 }
 
@@ -60,12 +63,14 @@ TEST(Layout, JsonRoundTripAndValidation) {
 TEST(Sha256, KnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+  EXPECT_EQ(sha256_hex(std::string(1000, 'a')),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
 // Model file hashes equal xxhash's own command-line tool (xxh128sum).
 TEST(ModelHashes, EqualXxh128sum) {
-  if (std::system("command -v xxh128sum >/dev/null") != 0) GTEST_SKIP() << "xxh128sum not installed (Debian: xxhash)";
+  if (std::system("command -v xxh128sum >/dev/null") != 0)
+    GTEST_SKIP() << "xxh128sum not installed (Debian: xxhash)";
   const fs::path dir = fresh_dir("model-hashes");
   fs::create_directories(dir);
   std::string bytes(3'000'001, '\0');
@@ -76,7 +81,8 @@ TEST(ModelHashes, EqualXxh128sum) {
   ASSERT_EQ(files.size(), 2u);
   for (const auto& f : files) {
     EXPECT_EQ(f["hash_kind"], "xxh3-128");
-    const std::string cmd = "xxh128sum '" + (dir / f["file"].get<std::string>()).string() + "' > '" + (dir.string() + ".sum") + "'";
+    const std::string cmd = "xxh128sum '" + (dir / f["file"].get<std::string>()).string() +
+                            "' > '" + (dir.string() + ".sum") + "'";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     std::ifstream in(dir.string() + ".sum");
     std::string want;
@@ -184,8 +190,14 @@ TEST(Fragments, DamagedFragmentsAndRowsAreSkippedNeverCrash) {
 TEST(StoreDir, AnotherSpecIsRefusedAndForceNewMovesItAside) {
   const fs::path dir = fresh_dir("spec");
   Layout l = small_layout();
-  { Store s = make_store(dir, l, "hash-a"); EXPECT_TRUE(s.created()); }
-  { Store s = make_store(dir, l, "hash-a"); EXPECT_FALSE(s.created()); }
+  {
+    Store s = make_store(dir, l, "hash-a");
+    EXPECT_TRUE(s.created());
+  }
+  {
+    Store s = make_store(dir, l, "hash-a");
+    EXPECT_FALSE(s.created());
+  }
   try {
     make_store(dir, l, "hash-b");
     FAIL() << "a store of another spec was opened";
@@ -224,7 +236,8 @@ TEST(Fragments, ReadableWithH5pyAndH5dump) {
     file = w.file();
   }
   const std::string script = csweep::testing::source_path("tests/store/read_fragment.py").string();
-  const std::string cmd = "/usr/bin/python3 " + script + " " + file.string() + " > " + dir.string() + "/py.out 2>&1";
+  const std::string cmd =
+      "/usr/bin/python3 " + script + " " + file.string() + " > " + dir.string() + "/py.out 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(dir / "py.out").rdbuf();
   std::ifstream out(dir / "py.out");
   std::string all((std::istreambuf_iterator<char>(out)), {});
@@ -286,9 +299,12 @@ TEST(StoreDir, SlicesShareTheStoreButNotASliceAndNotWithAWholeRun) {
   Store b = Store::open_for_run(dir, id, false, csweep::store::parse_slice("1/2"));  // beside it
   EXPECT_FALSE(b.created());
   EXPECT_EQ(b.status_file().filename(), "status-s1of2.json");
-  EXPECT_THROW(Store::open_for_run(dir, id, false, csweep::store::parse_slice("0/2")), csweep::Error);
-  EXPECT_THROW(Store::open_for_run(dir, id, false), csweep::Error);  // a whole run waits for the slices
-  EXPECT_THROW(Store::open_for_run(dir, id, true, csweep::store::parse_slice("1/3")), csweep::Error);  // --force-new
+  EXPECT_THROW(Store::open_for_run(dir, id, false, csweep::store::parse_slice("0/2")),
+               csweep::Error);
+  EXPECT_THROW(Store::open_for_run(dir, id, false),
+               csweep::Error);  // a whole run waits for the slices
+  EXPECT_THROW(Store::open_for_run(dir, id, true, csweep::store::parse_slice("1/3")),
+               csweep::Error);  // --force-new
   // Concurrent provenance updates under the lock lose nothing.
   a.update_provenance([](nlohmann::json& p) { p["runs"].push_back("a"); });
   b.update_provenance([](nlohmann::json& p) { p["runs"].push_back("b"); });

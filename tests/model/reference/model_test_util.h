@@ -38,7 +38,8 @@ inline std::string read_text(const fs::path& p) {
 // processes never see a half-written set.
 inline fs::path arch_fixtures() {
   static const fs::path dir = [] {
-    const fs::path script = csweep::testing::source_path("tests/model/reference/make_arch_fixtures.py");
+    const fs::path script =
+        csweep::testing::source_path("tests/model/reference/make_arch_fixtures.py");
     const std::string key = std::to_string(std::hash<std::string>{}(read_text(script)));
     const fs::path root = csweep::testing::build_path("test_fixtures");
     const fs::path final_dir = root / ("arch-" + key);
@@ -46,8 +47,8 @@ inline fs::path arch_fixtures() {
     fs::create_directories(root);
     const fs::path tmp = root / ("arch-" + key + ".tmp." + std::to_string(getpid()));
     fs::remove_all(tmp);
-    const std::string cmd = std::string(CSWEEP_PYTHON) + " " + script.string() + " " + tmp.string() + " " +
-                            gpt2_fixture().string();
+    const std::string cmd = std::string(CSWEEP_PYTHON) + " " + script.string() + " " +
+                            tmp.string() + " " + gpt2_fixture().string();
     int rc = std::system(cmd.c_str());
     if (rc != 0) throw std::runtime_error("fixture writer failed: " + cmd);
     std::ofstream(tmp / "done") << "ok\n";
@@ -60,7 +61,8 @@ inline fs::path arch_fixtures() {
 }
 
 // A tensor of a safetensors file, as `dtype` on the CPU.
-inline at::Tensor read_tensor(const fs::path& file, const std::string& name, c10::ScalarType dtype = at::kFloat) {
+inline at::Tensor read_tensor(const fs::path& file, const std::string& name,
+                              c10::ScalarType dtype = at::kFloat) {
   auto f = SafetensorsFile::open(file);
   const TensorEntry* e = f->find(name);
   if (!e) throw std::runtime_error(file.string() + ": no tensor " + name);

@@ -33,7 +33,8 @@ inline std::filesystem::path loader_test_data() {
   fs::create_directories(dir.parent_path());
   const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
   fs::remove_all(tmp);
-  const std::string cmd = std::string(CSWEEP_PYTHON) + " '" + script.string() + "' '" + tmp.string() + "'";
+  const std::string cmd =
+      std::string(CSWEEP_PYTHON) + " '" + script.string() + "' '" + tmp.string() + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
   std::error_code ec;
   fs::rename(tmp, dir, ec);  // fails if another process got there first: use theirs
