@@ -31,9 +31,9 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2}, {DType::I8, "I8", 1}, {DType::U8, "U8", 1},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1},
 };
 
@@ -129,8 +129,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   if (!S_ISREG(st.st_mode)) throw error_at(file, "", "not a regular file");
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < 8)
-    throw error_at(file, "", "file is " + std::to_string(size) +
-                                 " bytes, shorter than the 8-byte header length");
+    throw error_at(
+        file, "",
+        "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
 
   std::shared_ptr<SafetensorsFile> result(new SafetensorsFile());
   result->path_ = path;
@@ -140,13 +141,13 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<uint8_t>(base[i]);
   if (header_len > kMaxHeaderBytes)
-    throw error_at(file, "", "header length " + std::to_string(header_len) +
-                                 " exceeds the limit of " + std::to_string(kMaxHeaderBytes) +
-                                 " bytes");
+    throw error_at(file, "",
+                   "header length " + std::to_string(header_len) + " exceeds the limit of " +
+                       std::to_string(kMaxHeaderBytes) + " bytes");
   if (header_len > size - 8)
-    throw error_at(file, "", "header length " + std::to_string(header_len) +
-                                 " exceeds the file size minus 8 (" + std::to_string(size - 8) +
-                                 " bytes)");
+    throw error_at(file, "",
+                   "header length " + std::to_string(header_len) +
+                       " exceeds the file size minus 8 (" + std::to_string(size - 8) + " bytes)");
   const char* header_begin = reinterpret_cast<const char*>(base + 8);
   const uint64_t data_size = size - 8 - header_len;
   const std::byte* data = base + 8 + header_len;
@@ -168,10 +169,12 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is 1-based and points one past the end when the text stops early.
     if (e.byte > header_len)
-      throw error_at(file, "", "header is not valid JSON (it ends early, after " +
-                                   std::to_string(header_len) + " bytes)");
-    throw error_at(file, "", "header is not valid JSON (error at character " +
-                                 std::to_string(e.byte) + " of " + std::to_string(header_len) + ")");
+      throw error_at(file, "",
+                     "header is not valid JSON (it ends early, after " +
+                         std::to_string(header_len) + " bytes)");
+    throw error_at(file, "",
+                   "header is not valid JSON (error at character " + std::to_string(e.byte) +
+                       " of " + std::to_string(header_len) + ")");
   }
   if (!header.is_object()) throw error_at(file, "", "header is not a JSON object");
   if (!duplicate.empty())
@@ -201,8 +204,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     const auto& dtype = value["dtype"];
     if (!dtype.is_string()) throw error_at(file, what, "dtype is not a string");
     if (!parse_dtype(dtype.get<std::string>(), &entry.dtype))
-      throw error_at(file, what, "unknown dtype '" + dtype.get<std::string>() +
-                                     "' (supported: " + supported_dtypes() + ")");
+      throw error_at(file, what,
+                     "unknown dtype '" + dtype.get<std::string>() +
+                         "' (supported: " + supported_dtypes() + ")");
 
     const auto& shape = value["shape"];
     if (!shape.is_array()) throw error_at(file, what, "shape is not an array");
@@ -211,7 +215,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     for (const auto& d : shape) {
       if (!is_unsigned_integer(d) ||
           d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        throw error_at(file, what, "shape " + shape.dump() + " is not a list of non-negative integers");
+        throw error_at(file, what,
+                       "shape " + shape.dump() + " is not a list of non-negative integers");
       entry.shape.push_back(d.get<int64_t>());
       overflow = overflow || __builtin_mul_overflow(numel, d.get<uint64_t>(), &numel);
     }
@@ -221,20 +226,23 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     const auto& offsets = value["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !is_unsigned_integer(offsets[0]) ||
         !is_unsigned_integer(offsets[1]))
-      throw error_at(file, what, "data_offsets " + offsets.dump() +
-                                     " is not a pair of non-negative integers");
+      throw error_at(file, what,
+                     "data_offsets " + offsets.dump() + " is not a pair of non-negative integers");
     const uint64_t begin = offsets[0].get<uint64_t>();
     const uint64_t end = offsets[1].get<uint64_t>();
-    if (end < begin) throw error_at(file, what, "data_offsets " + span(begin, end) + " end before they begin");
+    if (end < begin)
+      throw error_at(file, what, "data_offsets " + span(begin, end) + " end before they begin");
     if (overflow || end - begin != nbytes)
-      throw error_at(file, what, "data_offsets " + span(begin, end) + " do not match shape " +
-                                     format_shape(entry.shape) + " x " + dtype_name(entry.dtype) +
-                                     " (" + (overflow ? std::string("overflows") : std::to_string(nbytes)) +
-                                     " bytes)");
+      throw error_at(file, what,
+                     "data_offsets " + span(begin, end) + " do not match shape " +
+                         format_shape(entry.shape) + " x " + dtype_name(entry.dtype) + " (" +
+                         (overflow ? std::string("overflows") : std::to_string(nbytes)) +
+                         " bytes)");
     if (end > data_size)
-      throw error_at(file, what, "data_offsets " + span(begin, end) +
-                                     " extend past the end of the data section (" +
-                                     std::to_string(data_size) + " bytes)");
+      throw error_at(file, what,
+                     "data_offsets " + span(begin, end) +
+                         " extend past the end of the data section (" + std::to_string(data_size) +
+                         " bytes)");
     entry.data = data + begin;
     entry.nbytes = nbytes;
     result->tensors_.push_back(std::move(entry));
@@ -252,8 +260,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     if (cur->data < prev->data + prev->nbytes) {
       auto off = [&](const TensorEntry* t) { return static_cast<uint64_t>(t->data - data); };
       throw error_at(file, "tensor '" + cur->name + "'",
-                     "data_offsets " + span(off(cur), off(cur) + cur->nbytes) + " overlap tensor '" +
-                         prev->name + "' " + span(off(prev), off(prev) + prev->nbytes));
+                     "data_offsets " + span(off(cur), off(cur) + cur->nbytes) +
+                         " overlap tensor '" + prev->name + "' " +
+                         span(off(prev), off(prev) + prev->nbytes));
     }
   }
 

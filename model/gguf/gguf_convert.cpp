@@ -1,7 +1,7 @@
 #include "model/gguf/gguf_convert.h"
 
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -46,14 +46,17 @@ void write_json(const fs::path& path, const nlohmann::ordered_json& j) {
 void check_required(const GgufFile& f, const GgufModelShape& s) {
   std::vector<std::string> need{"token_embd.weight", "output_norm.weight"};
   for (int64_t l = 0; l < s.n_layers; ++l)
-    for (const char* n : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up",
-                          "ffn_down"})
+    for (const char* n : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
+                          "ffn_gate", "ffn_up", "ffn_down"})
       need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
   if (s.arch == "qwen3")
     for (int64_t l = 0; l < s.n_layers; ++l)
-      for (const char* n : {"attn_q_norm", "attn_k_norm"}) need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
+      for (const char* n : {"attn_q_norm", "attn_k_norm"})
+        need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
   for (const std::string& n : need)
-    if (!f.find_tensor(n)) throw error_at(f.path().string(), "tensor '" + n + "'", "missing (required by " + s.arch + ")");
+    if (!f.find_tensor(n))
+      throw error_at(f.path().string(), "tensor '" + n + "'",
+                     "missing (required by " + s.arch + ")");
 }
 
 std::string file_sha256(const fs::path& path) {
@@ -69,12 +72,15 @@ std::string file_sha256(const fs::path& path) {
 
 }  // namespace
 
-ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, const ConvertOptions& opt) {
+ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir,
+                            const ConvertOptions& opt) {
   auto log = log::get("gguf");
   if (opt.dtype != DType::F32 && opt.dtype != DType::BF16 && opt.dtype != DType::F16)
-    throw Error(std::string("--dtype: ") + dtype_name(opt.dtype) + " is not a weight dtype (float32, bfloat16, float16)");
+    throw Error(std::string("--dtype: ") + dtype_name(opt.dtype) +
+                " is not a weight dtype (float32, bfloat16, float16)");
   std::error_code ec;
-  if (fs::exists(out_dir) && !opt.overwrite && !(fs::is_directory(out_dir) && fs::is_empty(out_dir, ec)))
+  if (fs::exists(out_dir) && !opt.overwrite &&
+      !(fs::is_directory(out_dir) && fs::is_empty(out_dir, ec)))
     throw error_at(out_dir.string(), "", "already exists (use --force to replace it)");
 
   auto f = GgufFile::open(gguf_file);
@@ -84,8 +90,9 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
   nlohmann::ordered_json config = make_hf_config(*f, shape, weight_dtype_name(opt.dtype));
   HfTokenizerFiles tok;
   if (opt.tokenizer) tok = make_hf_tokenizer(*f, config["max_position_embeddings"].get<int64_t>());
-  log->info("{}: {} ({} layers, d_model {}, {} heads / {} KV heads, vocab {}), {} tensors", file, shape.arch,
-            shape.n_layers, shape.d_model, shape.n_heads, shape.n_kv_heads, shape.d_vocab, f->tensors().size());
+  log->info("{}: {} ({} layers, d_model {}, {} heads / {} KV heads, vocab {}), {} tensors", file,
+            shape.arch, shape.n_layers, shape.d_model, shape.n_heads, shape.n_kv_heads,
+            shape.d_vocab, f->tensors().size());
 
   ConvertSummary summary;
   summary.architecture = shape.arch;
@@ -108,8 +115,8 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
     summary.parameters += values.size();
     summary.source_types[ggml_type_name(t.type)] += 1;
     out.push_back({plan.hf_name, opt.dtype, plan.shape, to_bytes(values, opt.dtype)});
-    log->debug("{} ({} {}) -> {}{}", t.name, ggml_type_name(t.type), format_shape(t.shape()), plan.hf_name,
-               plan.unpermute_heads ? " (rotary rows un-permuted)" : "");
+    log->debug("{} ({} {}) -> {}{}", t.name, ggml_type_name(t.type), format_shape(t.shape()),
+               plan.hf_name, plan.unpermute_heads ? " (rotary rows un-permuted)" : "");
   }
   summary.tensors = out.size();
 
@@ -122,7 +129,8 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
   provenance["dtype"] = weight_dtype_name(opt.dtype);
   provenance["source_tensor_types"] = summary.source_types;
   for (const auto& [key, v] : f->metadata())
-    if (key.rfind("general.", 0) == 0 && v.type == ValueType::STRING) provenance["general"][key.substr(8)] = v.s;
+    if (key.rfind("general.", 0) == 0 && v.type == ValueType::STRING)
+      provenance["general"][key.substr(8)] = v.s;
 
   // Write everything under a temporary name, then swap it in.
   fs::path tmp = out_dir;
@@ -144,8 +152,8 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir, 
     fs::remove_all(tmp, ec);
     throw;
   }
-  log->info("{}: wrote {} tensors ({} parameters, {}) to {}", file, summary.tensors, summary.parameters,
-            weight_dtype_name(opt.dtype), out_dir.string());
+  log->info("{}: wrote {} tensors ({} parameters, {}) to {}", file, summary.tensors,
+            summary.parameters, weight_dtype_name(opt.dtype), out_dir.string());
   return summary;
 }
 
