@@ -13,6 +13,7 @@
 #include "store/fragment_writer.h"
 #include "store/reader.h"
 #include "store/store.h"
+#include "tests/store/small_layout.h"
 
 namespace {
 
@@ -21,26 +22,8 @@ using namespace csweep::store;
 
 constexpr const char* kHash = "hash-a";
 
-// tests/store/store_test.cpp's small_layout(): 2 analyses ([layer 2, pos 3], [head 4]) x 2
-// prompts, 8 shards.
-Layout seed_layout() {
-  Layout l;
-  l.analyses = {
-      {"resid", "activation_patching", {{"layer", 2, {"0", "1"}}, {"pos", 3, {"a", "b", "c"}}}},
-      {"heads/z", "ablation", {{"head", 4, {}}}}};
-  l.prompt_ids = {"p0", "p1"};
-  uint32_t id = 0;
-  for (uint32_t p = 0; p < 2; ++p) {
-    l.shards.push_back({id++, 0, p, 0, 3});
-    l.shards.push_back({id++, 0, p, 3, 6});
-    l.shards.push_back({id++, 1, p, 0, 2});
-    l.shards.push_back({id++, 1, p, 2, 4});
-  }
-  return l;
-}
-
 const Layout& layout() {
-  static const Layout l = seed_layout();
+  static const Layout l = csweep::testing::small_layout();
   return l;
 }
 

@@ -12,22 +12,21 @@
 
 #include "common/error.h"
 #include "jobs/job_spec.h"
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kFixture = CSWEEP_SOURCE_DIR "/../shared/fixtures/gpt2-tiny";
+using csweep::testing::csweep_bin;
+using csweep::testing::run_command;
 
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env ? env : CSWEEP_BINARY_DIR "/bin/csweep";
-}
+const fs::path kFixture = csweep::testing::shared_fixture("gpt2-tiny");
 
 // A folder with a copy of the fixture model and job.yaml = the given body after `model:`.
 fs::path job_folder(const std::string& name, const std::string& body) {
-  const fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "hostile-jobs" / name;
-  fs::remove_all(d);
+  const fs::path d = csweep::testing::fresh_test_dir("hostile-jobs", name);
   fs::create_directories(d);
   fs::copy(kFixture, d / "model");
   for (const auto& e : fs::directory_iterator(d / "model"))  // the fixture is read-only
@@ -52,28 +51,13 @@ std::string parse_error(const fs::path& job) {
   return "";
 }
 
-struct Outcome {
-  int code = -1;
-  std::string output;
-};
-
-Outcome run_csweep(const std::string& args, const fs::path& dir) {
-  const fs::path out = dir / "out.txt";
-  const int status =
-      std::system((csweep_bin() + " " + args + " > " + out.string() + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
-}
-
 // `csweep plan` and `csweep run` both refuse the job in DIR with one line holding `expected`,
 // exit 2, and run creates no store.
 void expect_refused(const fs::path& dir, const std::string& expected) {
   for (const std::string cmd : {"plan", "run"}) {
     const auto start = std::chrono::steady_clock::now();
-    const Outcome o = run_csweep(cmd + " " + (dir / "job.yaml").string(), dir);
-    EXPECT_EQ(o.code, 2) << cmd << "\n" << o.output;
+    const auto o = run_command(csweep_bin() + " " + cmd + " " + (dir / "job.yaml").string());
+    EXPECT_EQ(o.status, 2) << cmd << "\n" << o.output;
     EXPECT_EQ(std::count(o.output.begin(), o.output.end(), '\n'), 1) << cmd << "\n" << o.output;
     EXPECT_NE(o.output.find(expected), std::string::npos) << cmd << "\n" << o.output;
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << cmd;

@@ -12,6 +12,8 @@
 #include "store/fragment_writer.h"
 #include "store/reader.h"
 #include "store/store.h"
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace csweep::store;
@@ -20,30 +22,11 @@ namespace {
 
 constexpr hsize_t kHugeRows = hsize_t(1) << 40;
 
+using csweep::testing::csweep_bin;
+using csweep::testing::run_command;
+
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CSWEEP_BINARY_DIR) / "test-tmp" / "hostile-store" / name;
-  fs::remove_all(d);
-  fs::create_directories(d.parent_path());
-  return d;
-}
-
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env ? env : CSWEEP_BINARY_DIR "/bin/csweep";
-}
-
-struct Outcome {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-Outcome run_csweep(const std::string& args, const fs::path& out) {
-  const int status =
-      std::system((csweep_bin() + " " + args + " > " + out.string() + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+  return csweep::testing::fresh_test_dir("hostile-store", name);
 }
 
 // Replaces DATASET ("group/values" or "group/shards") of FILE with a chunked dataset of the
@@ -114,15 +97,17 @@ TEST(HostileFragments, HugeClaimedExtentIsSkippedAsDamagedBeforeAnythingIsAlloca
 // The CLI end to end on a store `csweep run` made (synthetic executor): status and reduce
 // warn and go on, a rerun moves the fragment to fragments/damaged/ and completes.
 TEST(HostileFragments, StatusReduceAndRunWarnNameTheFileAndGoOn) {
-  const std::string job = CSWEEP_SOURCE_DIR "/tests/orchestrator/data/sweep.yaml";
+  const std::string job =
+      csweep::testing::source_path("tests/orchestrator/data/sweep.yaml").string();
   for (const std::string dataset : {"resid_pre/values", "head_z_by_pos/shards"}) {
     SCOPED_TRACE(dataset);
     const fs::path dir = fresh_dir("cli-" + dataset.substr(0, dataset.find('/')));
-    const fs::path store = dir / "sweep.store", out = dir.string() + ".out";
+    const fs::path store = dir / "sweep.store";
     fs::create_directories(dir);
-    ASSERT_EQ(
-        run_csweep("run " + job + " --store " + store.string() + " --executor synthetic", out).code,
-        0);
+    ASSERT_EQ(run_command(csweep_bin() + " run " + job + " --store " + store.string() +
+                          " --executor synthetic")
+                  .status,
+              0);
     fs::path fragment;
     for (const auto& e : fs::directory_iterator(store / "fragments"))
       if (e.path().extension() == ".h5") fragment = e.path();
@@ -132,17 +117,17 @@ TEST(HostileFragments, StatusReduceAndRunWarnNameTheFileAndGoOn) {
 
     for (const std::string& cmd :
          {"status " + store.string(), "reduce " + store.string() + " --no-html"}) {
-      const Outcome o = run_csweep(cmd, out);
-      EXPECT_EQ(o.code, 0) << cmd << "\n" << o.output;
+      const auto o = run_command(csweep_bin() + " " + cmd);
+      EXPECT_EQ(o.status, 0) << cmd << "\n" << o.output;
       EXPECT_NE(o.output.find(hostile.string() + ": /" + dataset + " claims 1099511627776"),
                 std::string::npos)
           << cmd << "\n"
           << o.output;
       EXPECT_EQ(o.output.find("bad_alloc"), std::string::npos) << o.output;
     }
-    const Outcome rerun =
-        run_csweep("run " + job + " --store " + store.string() + " --executor synthetic", out);
-    EXPECT_EQ(rerun.code, 0) << rerun.output;
+    const auto rerun = run_command(csweep_bin() + " run " + job + " --store " + store.string() +
+                                   " --executor synthetic");
+    EXPECT_EQ(rerun.status, 0) << rerun.output;
     EXPECT_NE(rerun.output.find(hostile.string()), std::string::npos) << rerun.output;
     EXPECT_FALSE(fs::exists(hostile));
     EXPECT_TRUE(fs::exists(store / "fragments" / "damaged" / hostile.filename()));
