@@ -45,7 +45,7 @@ std::vector<int64_t> parse_ids(const std::string& list) {
 }
 
 // A JSON string literal: shows spaces and newlines of a token unambiguously.
-std::string quoted(const std::string& s) {
+std::string json_quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -84,8 +84,9 @@ int run_tokenize(const TokenizeOptions& opt) {
   if (opt.decoding) std::cout << text << "\n";
   std::cout << ids.size() << " tokens\n";
   for (size_t i = 0; i < ids.size(); ++i)
-    std::cout << std::setw(6) << i << std::setw(10) << ids[i] << "  " << quoted(tokens[i]) << "  "
-              << quoted(texts[i]) << (tokenizer->is_special(ids[i]) ? "  (special)" : "") << "\n";
+    std::cout << std::setw(6) << i << std::setw(10) << ids[i] << "  " << json_quoted(tokens[i])
+              << "  " << json_quoted(texts[i])
+              << (tokenizer->is_special(ids[i]) ? "  (special)" : "") << "\n";
   return 0;
 }
 
