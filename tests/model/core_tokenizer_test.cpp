@@ -658,7 +658,7 @@ TEST(TokenizeCommand, JsonIdsTokensAndDecode) {
 TEST(TokenizeCommand, BadInputExitsNonZeroWithOneLine) {
   ASSERT_TRUE(fs::exists(csweep_bin())) << csweep_bin() << " not built";
   std::string model = shell_quote(gpt2_vocab_folder().string());
-  for (const std::string& args : {" --decode 1,x,3", " --decode 99999999", " 'a' --decode 1"}) {
+  for (const std::string args : {" --decode 1,x,3", " --decode 99999999", " 'a' --decode 1"}) {
     CommandResult r = run_command(csweep_bin() + " tokenize --model " + model + args);
     EXPECT_EQ(r.status, 2) << args << ": " << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << ": " << r.output;

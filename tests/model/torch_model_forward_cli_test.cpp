@@ -20,8 +20,10 @@ CliRun run_cli(const std::string& args) {
 std::string fixture_tokens(const std::string& which) {
   auto j = nlohmann::json::parse(testing::read_text(testing::gpt2_fixture() / "reference.json"));
   std::string list;
-  for (auto& id : j.at("prompt").at(which + "_tokens"))
-    list += (list.empty() ? "" : ",") + std::to_string(id.get<int64_t>());
+  for (auto& id : j.at("prompt").at(which + "_tokens")) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(id.get<int64_t>());
+  }
   return list;
 }
 
