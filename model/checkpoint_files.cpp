@@ -35,6 +35,8 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
           file, "",
           "not valid JSON (it ends early, after " + std::to_string(text.str().size()) + " bytes)");
     throw error_at(file, "", "not valid JSON (error at character " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::out_of_range&) {  // a number such as 1e5555
+    throw error_at(file, "", "not valid JSON (a number is out of range)");
   }
   if (!index.is_object()) throw error_at(file, "", "not a JSON object");
   if (!index.contains("weight_map")) throw error_at(file, "weight_map", "missing");

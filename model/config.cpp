@@ -334,7 +334,7 @@ ModelConfig load_model_config(const std::filesystem::path& dir) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range: 1e5555
     throw error_at(path.string(), "", std::string("malformed JSON: ") + e.what());
   }
   ModelConfig c = parse_model_config(j, path.string());

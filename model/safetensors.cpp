@@ -175,6 +175,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     throw error_at(file, "",
                    "header is not valid JSON (error at character " + std::to_string(e.byte) +
                        " of " + std::to_string(header_len) + ")");
+  } catch (const nlohmann::json::out_of_range&) {  // a number such as 1e5555
+    throw error_at(file, "", "header is not valid JSON (a number is out of range)");
   }
   if (!header.is_object()) throw error_at(file, "", "header is not a JSON object");
   if (!duplicate.empty())

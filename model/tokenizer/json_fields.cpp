@@ -20,7 +20,7 @@ json read_json_file(const std::filesystem::path& path) {
   buffer << in.rdbuf();
   try {
     return json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range: 1e5555
     throw error_at(path.string(), "", std::string("not valid JSON: ") + e.what());
   }
 }

@@ -391,3 +391,19 @@ TEST(Safetensors, TruncatedAndCorruptedFilesNeverCrash) {
   }
   fs::remove(scratch);
 }
+
+// A number JSON can spell but not hold (found by the safetensors fuzzer: nlohmann throws
+// out_of_range, not parse_error, and the program died) is one line like any malformed header.
+TEST(Safetensors, AHeaderNumberOutOfRangeIsOneLine) {
+  const fs::path dir = csweep::testing::fresh_test_dir("model-core", "number-out-of-range");
+  fs::create_directories(dir);
+  const std::string header =
+      R"({"w": {"dtype": "F32", "shape": [1e5555], "data_offsets": [0, 4]}})";
+  const uint64_t length = header.size();
+  std::string bytes(reinterpret_cast<const char*>(&length), 8);
+  bytes += header + std::string(4, '\0');
+  std::ofstream(dir / "m.safetensors", std::ios::binary) << bytes;
+  EXPECT_EQ(
+      csweep::testing::error_of([&] { SafetensorsFile::open(dir / "m.safetensors"); }),
+      (dir / "m.safetensors").string() + ": header is not valid JSON (a number is out of range)");
+}
