@@ -5,7 +5,10 @@
 # leak, timeout (10 s) or out-of-memory (2 GB RSS, 1 GB in one allocation) leaves its input
 # in build-san/fuzz-artifacts/ and makes the script exit non-zero. Prints one line per target:
 # executions, executions per second, coverage (cov: edges, ft: features), corpus size.
-#   bash scripts/fuzz.sh 30                 # CI (scripts/test.sh)
+# CSWEEP_FUZZ_RUNS=N runs exactly N inputs per target instead (CI, scripts/test.sh): with the
+# fixed seed (CSWEEP_FUZZ_SEED, default 1) such a run is the same on every machine, so a CI
+# result never depends on how fast the machine happened to be.
+#   CSWEEP_FUZZ_RUNS=3000 bash scripts/fuzz.sh   # CI (scripts/test.sh)
 #   bash scripts/fuzz.sh 1800               # a longer pass: half an hour per target
 #   CSWEEP_FUZZ_TARGETS="gguf safetensors" bash scripts/fuzz.sh 300
 set -euo pipefail
@@ -23,7 +26,10 @@ run_one() {
   export TMPDIR="$san_build/fuzz-tmp/$t"
   rm -rf "$TMPDIR"
   mkdir -p "$work" "$TMPDIR"
-  if "$san_build/bin/fuzz/${t}_fuzz" "$work" "$here/fuzz/corpus/$t" -max_total_time="$seconds" \
+  local budget=(-max_total_time="$seconds")
+  [ -n "${CSWEEP_FUZZ_RUNS:-}" ] && budget=(-runs="$CSWEEP_FUZZ_RUNS")
+  if "$san_build/bin/fuzz/${t}_fuzz" "$work" "$here/fuzz/corpus/$t" "${budget[@]}" \
+       -seed="${CSWEEP_FUZZ_SEED:-1}" \
        -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 \
        -artifact_prefix="$san_build/fuzz-artifacts/$t-" >"$logs/$t.log" 2>&1; then
     echo "ok" >"$logs/$t.rc"

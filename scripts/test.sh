@@ -15,5 +15,5 @@ if [ "${CSWEEP_SKIP_SANITIZE:-0}" != 1 ]; then
   bash "$here/scripts/sanitize-check.sh"
 fi
 if [ "${CSWEEP_SKIP_FUZZ:-0}" != 1 ]; then
-  bash "$here/scripts/fuzz.sh" "${CSWEEP_FUZZ_SECONDS:-30}"
+  CSWEEP_FUZZ_RUNS="${CSWEEP_FUZZ_RUNS:-3000}" bash "$here/scripts/fuzz.sh"
 fi
