@@ -82,9 +82,7 @@ void MpiCollective::all_reduce_sum(at::Tensor& tensor) {
 at::Tensor MpiCollective::all_gather(const at::Tensor& tensor, int64_t dim) {
   check_cpu("all_gather", tensor);
   dim = model::check_collective_dim(*this, tensor, dim);
-  std::vector<int64_t> shape{size_};
-  for (int64_t s : tensor.sizes()) shape.push_back(s);
-  at::Tensor stacked = at::empty(shape, tensor.options());
+  at::Tensor stacked = empty_stacked(tensor, size_);
   const int64_t bytes = tensor.numel() * static_cast<int64_t>(tensor.element_size());
   if (bytes > kMaxChunkBytes)
     throw Error("collective (mpi): all_gather: " + std::to_string(bytes) +

@@ -157,9 +157,7 @@ void NcclCollective::all_reduce_sum(at::Tensor& tensor) {
 at::Tensor NcclCollective::all_gather(const at::Tensor& tensor, int64_t dim) {
   check_cuda("all_gather", tensor);
   dim = model::check_collective_dim(*this, tensor, dim);
-  std::vector<int64_t> shape{size_};
-  for (int64_t s : tensor.sizes()) shape.push_back(s);
-  at::Tensor stacked = at::empty(shape, tensor.options());
+  at::Tensor stacked = empty_stacked(tensor, size_);
   c10::DeviceGuard guard(tensor.device());
   check_nccl(api(),
              api().all_gather(tensor.data_ptr(), stacked.data_ptr(), tensor.numel(),
