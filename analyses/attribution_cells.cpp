@@ -72,8 +72,6 @@ double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint po
   return ((pattern - old_pattern) * grad_pattern.to(at::kFloat)[0]).sum().item<double>();
 }
 
-}  // namespace
-
 std::vector<float> attribution_cells(const CellRange& range) {
   const SweepRequest& r = range.request;
   const auto& config = range.model.config();
@@ -137,5 +135,10 @@ std::vector<float> attribution_cells(const CellRange& range) {
   }
   return out;
 }
+
+// The kind's computation, found by the registry's name of the kind (jobs/kinds/).
+const KindCellsRegistration attribution(kAttributionPatching, over_range<attribution_cells>);
+
+}  // namespace
 
 }  // namespace csweep::analyses::detail

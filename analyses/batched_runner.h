@@ -29,6 +29,7 @@ struct BatchOptions {
   bool start_from_cache = true;  // resume from the cached residual (false: from the embeddings)
   bool reuse_prefix =
       true;  // recompute only positions >= the first edited one (and enter a block after attention)
+  bool plain = false;  // the reference instead: one full forward per cell (run_rows_plain)
 };
 
 // Full-length rows per call so that one call's peak activation memory stays within the budget.

@@ -1,7 +1,9 @@
 #pragma once
 // Internal to analyses/: how each analysis kind turns a range of grid cells into numbers.
-// sweep.cpp validates and dispatches; the kinds live in their own files.
+// sweep.cpp validates and dispatches by request.kind; the kinds register their cells from their
+// own files.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "analyses/sweep.h"
@@ -20,23 +22,31 @@ struct CellRange {
   const std::vector<GridAxis>& axes;
   int64_t begin, end;
   CacheStore& caches;
-  bool plain;  // one full forward per cell (reference) instead of the fast path
 };
 
-// Activation patching, ablation, causal tracing (intervention_cells.cpp).
-std::vector<float> patching_cells(const CellRange& range);
-std::vector<float> ablation_cells(const CellRange& range);
-std::vector<float> causal_tracing_cells(const CellRange& range);
+// The registry's names (jobs/kinds/) of the kinds whose requests sweep.cpp checks and whose
+// grids grid_axes() knows.
+inline constexpr char kPatching[] = "activation_patching";
+inline constexpr char kAblation[] = "ablation";
+inline constexpr char kCausalTracing[] = "causal_tracing";
+inline constexpr char kLogitLens[] = "logit_lens";
+inline constexpr char kDirectLogitAttribution[] = "direct_logit_attribution";
+inline constexpr char kAttentionScores[] = "attention_scores";
+inline constexpr char kAttributionPatching[] = "attribution_patching";
+bool is_known_kind(const std::string& kind);  // one of the seven above
+
+// A kind's cells written over a CellRange, as the KindCells it registers:
+//   const KindCellsRegistration r(kPatching, over_range<patching_cells>);
+template <std::vector<float> (*Cells)(const CellRange&)>
+std::vector<float> over_range(const model::Model& model, const SweepRequest& request,
+                              const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
+                              CacheStore& caches) {
+  return Cells(CellRange{model, request, axes, begin, end, caches});
+}
+
+// The clean and corrupted (noised for causal tracing) runs' metrics (intervention_cells.cpp).
 Baselines intervention_baselines(const model::Model& model, const SweepRequest& request,
                                  CacheStore& caches);
-
-// Read-outs of the clean run's cache (readout_cells.cpp).
-std::vector<float> logit_lens_cells(const CellRange& range);
-std::vector<float> dla_cells(const CellRange& range);
-std::vector<float> attention_score_cells(const CellRange& range);
-
-// Attribution patching (attribution_cells.cpp).
-std::vector<float> attribution_cells(const CellRange& range);
 
 // The metric of a request (KL against the clean run's logits).
 Metric request_metric(const SweepRequest& request, const RunCache& clean);

@@ -33,7 +33,7 @@ EditSlice slice_of(const Cell& c) {
 // The sites a request edits (one per layer of the grid; both block outputs for a whole-block
 // ablation at hook_resid_post).
 std::vector<HookPoint> edited_points(const SweepRequest& r) {
-  if (r.kind == AnalysisKind::Ablation && r.point == HookPoint::ResidPost)
+  if (r.kind == kAblation && r.point == HookPoint::ResidPost)
     return {HookPoint::AttnOut, HookPoint::MlpOut};
   return {r.point};
 }
@@ -57,7 +57,7 @@ std::set<HookSite> sites_of(const SweepRequest& r, const std::vector<GridAxis>& 
 
 std::vector<float> run(const CellRange& range, const RunCache& target,
                        const std::vector<RowEdits>& rows, const Metric& metric) {
-  if (range.plain) return run_rows_plain(range.model, target, rows, metric);
+  if (range.request.batch.plain) return run_rows_plain(range.model, target, rows, metric);
   return run_rows(range.model, target, rows, metric, range.request.batch);
 }
 
@@ -97,8 +97,6 @@ RowEdits noise_edits(const model::Model& model, const SweepRequest& r, uint64_t 
          value.to(embed.device(), embed.scalar_type())};
   return {e};
 }
-
-}  // namespace
 
 std::vector<float> patching_cells(const CellRange& range) {
   const SweepRequest& r = range.request;
@@ -206,6 +204,13 @@ std::vector<float> causal_tracing_cells(const CellRange& range) {
   return out;
 }
 
+// Each kind's computation, found by the registry's name of the kind (jobs/kinds/).
+const KindCellsRegistration patching(kPatching, over_range<patching_cells>);
+const KindCellsRegistration ablation(kAblation, over_range<ablation_cells>);
+const KindCellsRegistration causal_tracing(kCausalTracing, over_range<causal_tracing_cells>);
+
+}  // namespace
+
 Baselines intervention_baselines(const model::Model& model, const SweepRequest& r,
                                  CacheStore& caches) {
   auto clean = caches.get(model, "clean", r.clean_tokens, {});
@@ -214,7 +219,7 @@ Baselines intervention_baselines(const model::Model& model, const SweepRequest& 
   Baselines b;
   b.clean = metric(clean->logits_last)[0].item<float>();
   b.corrupted = b.clean;
-  if (r.kind == AnalysisKind::CausalTracing) {
+  if (r.kind == kCausalTracing) {
     std::set<HookSite> sites{{HookPoint::Embed, -1}};
     clean = caches.get(model, "clean", r.clean_tokens, sites);
     b.corrupted = 0.0;

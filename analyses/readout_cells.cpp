@@ -37,8 +37,6 @@ at::Tensor unembed(const model::Model& model, const at::Tensor& x) {
   return logits;
 }
 
-}  // namespace
-
 std::vector<float> logit_lens_cells(const CellRange& range) {
   const SweepRequest& r = range.request;
   std::set<HookSite> sites;
@@ -191,5 +189,12 @@ std::vector<float> attention_score_cells(const CellRange& range) {
   }
   return out;
 }
+
+// Each kind's computation, found by the registry's name of the kind (jobs/kinds/).
+const KindCellsRegistration logit_lens(kLogitLens, over_range<logit_lens_cells>);
+const KindCellsRegistration dla(kDirectLogitAttribution, over_range<dla_cells>);
+const KindCellsRegistration attention_scores(kAttentionScores, over_range<attention_score_cells>);
+
+}  // namespace
 
 }  // namespace csweep::analyses::detail

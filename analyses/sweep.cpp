@@ -11,14 +11,6 @@ using model::HookPoint;
 
 namespace {
 
-constexpr AnalysisKind kKinds[] = {AnalysisKind::Patching,
-                                   AnalysisKind::Ablation,
-                                   AnalysisKind::CausalTracing,
-                                   AnalysisKind::LogitLens,
-                                   AnalysisKind::DirectLogitAttribution,
-                                   AnalysisKind::AttentionScores,
-                                   AnalysisKind::AttributionPatching};
-
 Error bad(const std::string& field, const std::string& reason) {
   return error_at("analysis", field, reason);
 }
@@ -58,36 +50,17 @@ int64_t last_dim(HookPoint point, const model::ModelConfig& c) {
 
 }  // namespace
 
-const char* analysis_kind_name(AnalysisKind kind) {
-  switch (kind) {
-    case AnalysisKind::Patching:
-      return "patching";
-    case AnalysisKind::Ablation:
-      return "ablation";
-    case AnalysisKind::CausalTracing:
-      return "causal_tracing";
-    case AnalysisKind::LogitLens:
-      return "logit_lens";
-    case AnalysisKind::DirectLogitAttribution:
-      return "dla";
-    case AnalysisKind::AttentionScores:
-      return "attention_scores";
-    case AnalysisKind::AttributionPatching:
-      return "attribution_patching";
+namespace detail {
+
+bool is_known_kind(const std::string& kind) {
+  for (const char* k : {kPatching, kAblation, kCausalTracing, kLogitLens, kDirectLogitAttribution,
+                        kAttentionScores, kAttributionPatching}) {
+    if (kind == k) return true;
   }
-  return "?";
+  return false;
 }
 
-AnalysisKind parse_analysis_kind(const std::string& name) {
-  for (AnalysisKind k : kKinds) {
-    if (name == analysis_kind_name(k)) return k;
-  }
-  throw bad(
-      "kind",
-      "unknown analysis '" + name +
-          "' (expected patching, ablation, causal_tracing, logit_lens, dla, attention_scores or "
-          "attribution_patching)");
-}
+}  // namespace detail
 
 const char* lens_value_name(LensValue v) {
   switch (v) {
@@ -155,8 +128,12 @@ int64_t grid_cells(const std::vector<GridAxis>& axes) {
 }
 
 void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
+  if (!find_kind_cells(r.kind))
+    throw bad("kind", "no computation registered for analysis kind '" + r.kind + "'");
+  // A kind added through the registry checks what it reads in its own cells function.
+  if (!detail::is_known_kind(r.kind)) return;
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
-  bool needs_prompt = r.kind != AnalysisKind::AttentionScores;
+  bool needs_prompt = r.kind != detail::kAttentionScores;
   for (PatternScore ps : r.pattern_scores)
     needs_prompt = needs_prompt || ps != PatternScore::Induction;
   if (needs_prompt && seq == 0) throw bad("clean_tokens", "empty prompt");
@@ -171,18 +148,18 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   };
   check_ids(r.clean_tokens, "clean_tokens");
   check_ids(r.corrupted_tokens, "corrupted_tokens");
-  const bool pair = r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::AttributionPatching;
+  const bool pair = r.kind == detail::kPatching || r.kind == detail::kAttributionPatching;
   if (pair && r.corrupted_tokens.size() != r.clean_tokens.size()) {
     throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) +
                                       " tokens, clean prompt has " + std::to_string(seq));
   }
-  const bool uses_metric =
-      r.kind == AnalysisKind::Patching || r.kind == AnalysisKind::Ablation ||
-      r.kind == AnalysisKind::CausalTracing || r.kind == AnalysisKind::AttributionPatching ||
-      r.kind == AnalysisKind::LogitLens || r.kind == AnalysisKind::DirectLogitAttribution;
+  const bool uses_metric = r.kind == detail::kPatching || r.kind == detail::kAblation ||
+                           r.kind == detail::kCausalTracing ||
+                           r.kind == detail::kAttributionPatching || r.kind == detail::kLogitLens ||
+                           r.kind == detail::kDirectLogitAttribution;
   if (uses_metric && r.answers.empty() &&
-      !(r.metric == MetricKind::KL && r.kind != AnalysisKind::LogitLens &&
-        r.kind != AnalysisKind::DirectLogitAttribution)) {
+      !(r.metric == MetricKind::KL && r.kind != detail::kLogitLens &&
+        r.kind != detail::kDirectLogitAttribution)) {
     throw bad("answers", "needs at least one answer/wrong pair");
   }
   for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, "answers");
@@ -194,12 +171,11 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   if (model::is_block_point(r.point)) {
     std::string why;
     if (!model::site_exists({r.point, 0}, c, &why)) throw bad("site", why);
-  } else if (r.kind != AnalysisKind::Patching) {
-    throw bad("site", std::string(model::point_suffix(r.point)) + ": " +
-                          analysis_kind_name(r.kind) + " needs a site inside the blocks");
+  } else if (r.kind != detail::kPatching) {
+    throw bad("site", std::string(model::point_suffix(r.point)) + ": " + r.kind +
+                          " needs a site inside the blocks");
   }
-  if (!r.heads.empty() && !model::is_head_point(r.point) &&
-      r.kind != AnalysisKind::AttentionScores) {
+  if (!r.heads.empty() && !model::is_head_point(r.point) && r.kind != detail::kAttentionScores) {
     throw bad("heads", std::string("site ") + model::point_suffix(r.point) + " has no head axis");
   }
   for (int64_t h : r.heads) {
@@ -217,7 +193,7 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       throw bad("positions",
                 std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
   }
-  if (r.kind == AnalysisKind::Ablation && r.ablation == AblationMode::Resample &&
+  if (r.kind == detail::kAblation && r.ablation == AblationMode::Resample &&
       r.reference_prompts.empty()) {
     throw bad("reference_prompts", "resample ablation needs a pool of reference prompts");
   }
@@ -226,7 +202,7 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       throw bad("reference_prompts", "every reference prompt must have the prompt's length");
     check_ids(ref, "reference_prompts");
   }
-  if (r.kind == AnalysisKind::CausalTracing) {
+  if (r.kind == detail::kCausalTracing) {
     if (r.subject_positions.empty())
       throw bad("subject_positions", "causal tracing needs the subject's token positions");
     for (int64_t p : r.subject_positions) {
@@ -241,7 +217,7 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
     if (r.window < 1) throw bad("window", "must be >= 1");
     if (r.samples < 1) throw bad("samples", "must be >= 1");
   }
-  if (r.kind == AnalysisKind::DirectLogitAttribution && r.point != HookPoint::AttnZ &&
+  if (r.kind == detail::kDirectLogitAttribution && r.point != HookPoint::AttnZ &&
       r.point != HookPoint::AttnOut && r.point != HookPoint::MlpOut &&
       r.point != HookPoint::ResidPost) {
     throw bad("site",
@@ -249,10 +225,10 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
               "hook_resid_post");
   }
   if (!r.sites.empty()) {
-    if (r.kind != AnalysisKind::Patching && r.kind != AnalysisKind::AttributionPatching) {
-      throw bad("sites",
-                std::string("several sites only for patching and attribution patching, not ") +
-                    analysis_kind_name(r.kind));
+    if (r.kind != detail::kPatching && r.kind != detail::kAttributionPatching) {
+      throw bad(
+          "sites",
+          std::string("several sites only for patching and attribution patching, not ") + r.kind);
     }
     for (HookPoint p : r.sites) {
       SweepRequest one = r;
@@ -268,11 +244,10 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       }
     }
   }
-  if (r.kind == AnalysisKind::LogitLens && r.lens_values.empty())
-    throw bad("quantities", "empty list");
-  if (r.kind == AnalysisKind::AttentionScores && r.pattern_scores.empty())
+  if (r.kind == detail::kLogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
+  if (r.kind == detail::kAttentionScores && r.pattern_scores.empty())
     throw bad("scores", "empty list");
-  if (r.kind == AnalysisKind::AttributionPatching && r.point == HookPoint::AttnScores) {
+  if (r.kind == detail::kAttributionPatching && r.point == HookPoint::AttnScores) {
     // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same
     // information.
     throw bad("site",
@@ -302,46 +277,41 @@ std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig&
   const bool head_site = model::is_head_point(r.point);
   GridAxis head{"head", all_or(r.heads, head_site ? head_count(r.point, c) : c.n_heads, "heads")};
   GridAxis neuron{"neuron", r.neurons};
-  switch (r.kind) {
-    case AnalysisKind::Patching:
-    case AnalysisKind::Ablation:
-    case AnalysisKind::AttributionPatching:
-      if (!model::is_block_point(r.point)) {
-        if (r.by_position) return {pos};
-        return {};
-      }
-      if (head_site)
-        return r.by_position ? std::vector<GridAxis>{layer, pos, head}
-                             : std::vector<GridAxis>{layer, head};
-      if (!r.neurons.empty()) {
-        return r.by_position ? std::vector<GridAxis>{layer, pos, neuron}
-                             : std::vector<GridAxis>{layer, neuron};
-      }
-      return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
-    case AnalysisKind::CausalTracing:
-      return {layer, pos};
-    case AnalysisKind::LogitLens: {
-      GridAxis q{"quantity", {}, {}};
-      for (LensValue v : r.lens_values) {
-        q.values.push_back(static_cast<int64_t>(v));
-        q.labels.push_back(lens_value_name(v));
-      }
-      return {layer, q};
+  if (r.kind == detail::kCausalTracing) return {layer, pos};
+  if (r.kind == detail::kLogitLens) {
+    GridAxis q{"quantity", {}, {}};
+    for (LensValue v : r.lens_values) {
+      q.values.push_back(static_cast<int64_t>(v));
+      q.labels.push_back(lens_value_name(v));
     }
-    case AnalysisKind::DirectLogitAttribution:
-      return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head}
-                                         : std::vector<GridAxis>{layer};
-    case AnalysisKind::AttentionScores: {
-      GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
-      GridAxis score{"score", {}, {}};
-      for (PatternScore ps : r.pattern_scores) {
-        score.values.push_back(static_cast<int64_t>(ps));
-        score.labels.push_back(pattern_score_name(ps));
-      }
-      return {score, layer, h};
-    }
+    return {layer, q};
   }
-  return {};
+  if (r.kind == detail::kDirectLogitAttribution)
+    return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head}
+                                       : std::vector<GridAxis>{layer};
+  if (r.kind == detail::kAttentionScores) {
+    GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
+    GridAxis score{"score", {}, {}};
+    for (PatternScore ps : r.pattern_scores) {
+      score.values.push_back(static_cast<int64_t>(ps));
+      score.labels.push_back(pattern_score_name(ps));
+    }
+    return {score, layer, h};
+  }
+  if (!detail::is_known_kind(r.kind))  // patching, ablation and attribution patching from here
+    throw bad("kind", r.kind + ": its grid is the registry's (jobs/kinds/); pass it to run_cells");
+  if (!model::is_block_point(r.point)) {
+    if (r.by_position) return {pos};
+    return {};
+  }
+  if (head_site)
+    return r.by_position ? std::vector<GridAxis>{layer, pos, head}
+                         : std::vector<GridAxis>{layer, head};
+  if (!r.neurons.empty()) {
+    return r.by_position ? std::vector<GridAxis>{layer, pos, neuron}
+                         : std::vector<GridAxis>{layer, neuron};
+  }
+  return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
 }
 
 namespace detail {
@@ -392,7 +362,7 @@ Metric request_metric(const SweepRequest& r, const RunCache& clean) {
 
 static std::vector<float> dispatch(const model::Model& model, const SweepRequest& request,
                                    const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
-                                   CacheStore& caches, bool plain) {
+                                   CacheStore& caches) {
   const int64_t n = grid_cells(axes);
   if (begin < 0 || end > n || begin > end) {
     throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) +
@@ -412,48 +382,31 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
       const std::vector<GridAxis> inner(axes.begin() + 1,
                                         axes.end());  // after the leading site axis
       const auto part = dispatch(model, one, inner, lo - static_cast<int64_t>(s) * per_site,
-                                 hi - static_cast<int64_t>(s) * per_site, caches, plain);
+                                 hi - static_cast<int64_t>(s) * per_site, caches);
       out.insert(out.end(), part.begin(), part.end());
     }
     return out;
   }
-  detail::CellRange range{model, request, axes, begin, end, caches, plain};
-  switch (request.kind) {
-    case AnalysisKind::Patching:
-      return detail::patching_cells(range);
-    case AnalysisKind::Ablation:
-      return detail::ablation_cells(range);
-    case AnalysisKind::CausalTracing:
-      return detail::causal_tracing_cells(range);
-    case AnalysisKind::LogitLens:
-      return detail::logit_lens_cells(range);
-    case AnalysisKind::DirectLogitAttribution:
-      return detail::dla_cells(range);
-    case AnalysisKind::AttentionScores:
-      return detail::attention_score_cells(range);
-    case AnalysisKind::AttributionPatching:
-      return detail::attribution_cells(range);
-  }
-  return {};
+  return find_kind_cells(request.kind)(model, request, axes, begin, end, caches);
 }
 
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches,
-                  false);
+  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches);
 }
 
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              const std::vector<GridAxis>& axes, int64_t cell_begin,
                              int64_t cell_end, CacheStore& caches) {
-  validate_request(request, model.config());
-  return dispatch(model, request, axes, cell_begin, cell_end, caches, false);
+  validate_request(request, model.config());  // also: a computation is registered for the kind
+  return dispatch(model, request, axes, cell_begin, cell_end, caches);
 }
 
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
                                    int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches,
-                  true);
+  SweepRequest plain = request;
+  plain.batch.plain = true;
+  return dispatch(model, plain, grid_axes(plain, model.config()), cell_begin, cell_end, caches);
 }
 
 Baselines baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches) {

@@ -5,20 +5,22 @@
 // Plain structs only: jobs/ maps a JobSpec's AnalysisSpec + PromptPair onto a SweepRequest.
 //
 // Grids (axes in this order; an axis exists only where it says so):
-//   Patching / Ablation / AttributionPatching at a block site:
+//   activation_patching / ablation / attribution_patching at a block site:
 //     head sites (attn.hook_q|k|v|z|rot_q|rot_k|pattern|attn_scores):
 //         by_position ? [layer, pos, head] : [layer, head]      (k/v: head = KV head under GQA)
 //     other sites: neurons given ? [layer, (pos,) neuron] : by_position ? [layer, pos] : [layer]
-//   Patching at a global site (hook_embed, hook_pos_embed, ln_final.*): by_position ? [pos] : [] (1
-//   cell) Patching / AttributionPatching with several `sites`: a leading [site] axis, then the grid
-//     above (all sites must have the same head axis, e.g. {q, k, v, z} or {attn_out, mlp_out})
-//   Ablation at hook_resid_post ablates the whole block (attn_out and mlp_out together).
-//   CausalTracing:   [layer, pos]   restore the clean `point` (resid_post, attn_out or mlp_out)
-//   LogitLens:       [layer, quantity]  each of lens_values (prob, logprob, rank, logit_diff,
+//   activation_patching at a global site (hook_embed, hook_pos_embed, ln_final.*):
+//     by_position ? [pos] : [] (1 cell)
+//   activation_patching / attribution_patching with several `sites`: a leading [site] axis, then
+//     the grid above (all sites must have the same head axis, e.g. {q, k, v, z} or
+//     {attn_out, mlp_out})
+//   ablation at hook_resid_post ablates the whole block (attn_out and mlp_out together).
+//   causal_tracing:  [layer, pos]   restore the clean `point` (resid_post, attn_out or mlp_out)
+//   logit_lens:      [layer, quantity]  each of lens_values (prob, logprob, rank, logit_diff,
 //                                       top_token) of the answer at resid_post
-//   DirectLogitAttribution: attn.hook_z -> [layer, head]; hook_attn_out / hook_mlp_out -> [layer];
-//                    hook_resid_post -> [layer] (attn + mlp of the block)
-//   AttentionScores: [score, layer, head]  each of pattern_scores (previous-token,
+//   direct_logit_attribution: attn.hook_z -> [layer, head]; hook_attn_out / hook_mlp_out ->
+//                    [layer]; hook_resid_post -> [layer] (attn + mlp of the block)
+//   attention_scores: [score, layer, head]  each of pattern_scores (previous-token,
 //                                       duplicate-token, induction)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
@@ -32,18 +34,6 @@
 #include "model/model.h"
 
 namespace csweep::analyses {
-
-enum class AnalysisKind {
-  Patching,       // activation patching (TransformerLens generic_activation_patch)
-  Ablation,       // zero / mean / resample ablation on the clean run
-  CausalTracing,  // Meng et al. 2022: noised subject, restore clean states
-  LogitLens,
-  DirectLogitAttribution,
-  AttentionScores,
-  AttributionPatching,  // gradient estimate of Patching (Nanda 2023; AtP*)
-};
-const char* analysis_kind_name(AnalysisKind kind);     // "patching", "ablation", ...
-AnalysisKind parse_analysis_kind(const std::string&);  // throws csweep::Error
 
 // Denoising: run the corrupted prompt, copy in the clean run's activations (TL's default).
 // Noising: run the clean prompt, copy in the corrupted run's activations.
@@ -67,7 +57,9 @@ Direction parse_direction(const std::string&);         // "denoising", "noising"
 AblationMode parse_ablation_mode(const std::string&);  // "zero", "mean", "resample"
 
 struct SweepRequest {
-  AnalysisKind kind = AnalysisKind::Patching;
+  // The analysis kind's one identity, its name in the registry (jobs/kinds/): the computation
+  // registered under it (KindCellsRegistration) computes the cells.
+  std::string kind = "activation_patching";
   model::HookPoint point = model::HookPoint::ResidPre;
   std::vector<model::HookPoint> sites;  // Patching/AtP: several sites -> a leading site axis
   std::vector<int64_t> layers, heads, positions, neurons;
@@ -114,7 +106,8 @@ void validate_request(const SweepRequest& request, const model::ModelConfig& con
 std::vector<GridAxis> grid_axes(const SweepRequest& request, const model::ModelConfig& config);
 int64_t grid_cells(const std::vector<GridAxis>& axes);  // product of sizes (1 for no axis)
 
-// One float per cell in [cell_begin, cell_end), computed with the fast path.
+// One float per cell in [cell_begin, cell_end), computed with the fast path by the cells function
+// registered under request.kind.
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              int64_t cell_begin, int64_t cell_end, CacheStore& caches);
 // The same over `axes`, a grid the caller owns: the worker passes its plan's grid (the
@@ -126,9 +119,10 @@ std::vector<float> run_cells(const model::Model& model, const SweepRequest& requ
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
                                    int64_t cell_begin, int64_t cell_end, CacheStore& caches);
 
-// Analysis kinds added through the registry (docs/extending.md) compute their cells with a
-// function of the model, the prompt's request and the plan's grid, registered under the kind's
-// name from the kind's own file: static const KindCellsRegistration r("weight_norms", fn);
+// Every analysis kind computes its cells with a function of the model, the prompt's request and
+// the plan's grid, registered under the registry's name of the kind from the kind's own file in
+// analyses/ (docs/extending.md): static const KindCellsRegistration r("weight_norms", fn);
+// run_cells finds it by request.kind. The request's batch.plain asks for the reference path.
 using KindCells = std::vector<float> (*)(const model::Model& model, const SweepRequest& request,
                                          const std::vector<GridAxis>& axes, int64_t cell_begin,
                                          int64_t cell_end, CacheStore& caches);

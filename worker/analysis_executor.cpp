@@ -12,21 +12,14 @@
 #include "jobs/kinds/kind_options.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
+#include "model/weight_dtype.h"
 
 namespace csweep::worker {
 namespace {
 
-using analyses::AnalysisKind;
 using analyses::SweepRequest;
 using jobs::AnalysisSpec;
 using model::HookPoint;
-
-c10::ScalarType parse_dtype(const std::string& dtype, const std::string& file) {
-  if (dtype == "float32") return at::kFloat;
-  if (dtype == "bfloat16") return at::kBFloat16;
-  if (dtype == "float16") return at::kHalf;
-  throw error_at(file, "model.dtype", "unknown dtype '" + dtype + "'");
-}
 
 analyses::MetricKind metric_kind(jobs::Metric m) {
   switch (m) {
@@ -46,6 +39,7 @@ analyses::MetricKind metric_kind(jobs::Metric m) {
 SweepRequest base_request(const jobs::JobSpec& spec, const AnalysisSpec& a,
                           const jobs::PromptPair& p, uint64_t seed) {
   SweepRequest base;
+  base.kind = a.kind->name;  // the registry's name finds the kind's computation in analyses/
   base.layers = a.layers;
   base.positions = a.positions;
   base.metric = metric_kind(spec.metric);
@@ -60,9 +54,7 @@ SweepRequest base_request(const jobs::JobSpec& spec, const AnalysisSpec& a,
   return base;
 }
 
-SweepRequest patching_request(SweepRequest r, const AnalysisSpec& a, AnalysisKind kind,
-                              bool per_position) {
-  r.kind = kind;
+SweepRequest patching_request(SweepRequest r, const AnalysisSpec& a, bool per_position) {
   r.point = a.sites.front();
   if (a.sites.size() > 1) r.sites = a.sites;  // the grid's leading site axis
   r.by_position = per_position;
@@ -95,23 +87,20 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
   const std::string& kind = a.kind->name;
   if (kind == "activation_patching") {
     const auto& o = a.options_as<jobs::ActivationPatchingOptions>();
-    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a,
-                                      AnalysisKind::Patching, o.per_position);
+    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a, o.per_position);
     r.direction =
         o.direction == "noising" ? analyses::Direction::Noising : analyses::Direction::Denoising;
     return r;
   }
   if (kind == "attribution_patching") {
     const auto& o = a.options_as<jobs::AttributionPatchingOptions>();
-    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a,
-                                      AnalysisKind::AttributionPatching, o.per_position);
+    SweepRequest r = patching_request(base_request(spec, a, p, spec.seed), a, o.per_position);
     r.atp_qk_fix = o.qk_fix;
     return r;
   }
   if (kind == "ablation") {
     const auto& o = a.options_as<jobs::AblationOptions>();
     SweepRequest r = base_request(spec, a, p, static_cast<uint64_t>(o.seed));
-    r.kind = AnalysisKind::Ablation;
     r.by_position = false;
     r.point = o.target == "heads"   ? HookPoint::AttnZ
               : o.target == "mlp"   ? HookPoint::MlpOut
@@ -127,7 +116,6 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
   if (kind == "causal_tracing") {
     const auto& o = a.options_as<jobs::CausalTracingOptions>();
     SweepRequest r = base_request(spec, a, p, static_cast<uint64_t>(o.seed));
-    r.kind = AnalysisKind::CausalTracing;
     r.point = o.restore == "attn"  ? HookPoint::AttnOut
               : o.restore == "mlp" ? HookPoint::MlpOut
                                    : HookPoint::ResidPost;
@@ -141,7 +129,6 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
   }
   if (kind == "logit_lens") {
     SweepRequest r = base_request(spec, a, p, spec.seed);
-    r.kind = AnalysisKind::LogitLens;
     r.point = HookPoint::ResidPost;
     r.lens_values.clear();
     for (const auto& q : a.options_as<jobs::LogitLensOptions>().quantities)
@@ -151,7 +138,6 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
   if (kind == "direct_logit_attribution") {
     const std::string& comp = a.options_as<jobs::DirectLogitAttributionOptions>().components;
     SweepRequest r = base_request(spec, a, p, spec.seed);
-    r.kind = AnalysisKind::DirectLogitAttribution;
     r.point = comp == "heads" ? HookPoint::AttnZ
               : comp == "mlp" ? HookPoint::MlpOut
                               : HookPoint::ResidPost;
@@ -160,7 +146,6 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
   }
   if (kind == "attention_scores") {
     SweepRequest r = base_request(spec, a, p, spec.seed);
-    r.kind = AnalysisKind::AttentionScores;
     r.point = HookPoint::AttnPattern;
     r.heads = a.heads;
     r.pattern_scores.clear();
@@ -168,7 +153,7 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
       r.pattern_scores.push_back(analyses::parse_pattern_score(sc));
     return r;
   }
-  // A kind added through the registry: its cells read the prompt and the grid only.
+  // Any other kind's cells read the prompt and the grid only.
   return base_request(spec, a, p, spec.seed);
 }
 
@@ -206,7 +191,9 @@ class AnalysisExecutor final : public ShardExecutor {
     if (const char* env = std::getenv("CSWEEP_THREADS")) threads = std::max(1, std::atoi(env));
     at::set_num_threads(threads);
     model::LoadOptions load;
-    load.dtype = parse_dtype(spec.model.dtype, spec.file.string());
+    std::string dtype_field = spec.file.string();
+    dtype_field += ": model.dtype";
+    load.dtype = model::scalar_type(model::weight_dtype(spec.model.dtype, dtype_field));
     load.device = c10::Device(spec.model.device);
     model_ = model::Model::load(spec.model.path, load);
     log::get("worker")->info("rank {}: loaded {} ({} threads)", context.rank,
@@ -218,8 +205,6 @@ class AnalysisExecutor final : public ShardExecutor {
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
     const SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
     const std::vector<analyses::GridAxis> axes = analyses_axes(grid);
-    if (const analyses::KindCells cells = analyses::find_kind_cells(analysis.kind->name))
-      return cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
     return analyses::run_cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
   }
 

@@ -61,7 +61,7 @@ TEST(AttributionPatching, CorrelatesWithExactPatching) {
                           HookPoint::MlpOut, HookPoint::AttnPattern}) {
     SweepRequest exact = fixture_request(point);
     SweepRequest atp = exact;
-    atp.kind = AnalysisKind::AttributionPatching;
+    atp.kind = "attribution_patching";
     const int64_t n = grid_cells(grid_axes(exact, m->config()));
     ASSERT_EQ(grid_cells(grid_axes(atp, m->config())), n);
     const auto e = run_cells(*m, exact, 0, n, caches);
@@ -95,7 +95,7 @@ TEST(AttributionPatching, QkFixOnQueriesAndKeys) {
         exact.answers = {{13, 29}};
       }
       SweepRequest atp = exact;
-      atp.kind = AnalysisKind::AttributionPatching;
+      atp.kind = "attribution_patching";
       const int64_t n = grid_cells(grid_axes(exact, m->config()));
       const auto e = run_cells(*m, exact, 0, n, caches);
       const auto plain_atp = run_cells(*m, atp, 0, n, caches);
@@ -120,7 +120,7 @@ TEST(AttributionPatching, QkFixOnQueriesAndKeys) {
 TEST(AttributionPatching, BackwardMatchesAcrossCellRanges) {
   auto m = testing::random_llama(5);
   SweepRequest r;
-  r.kind = AnalysisKind::AttributionPatching;
+  r.kind = "attribution_patching";
   r.point = HookPoint::AttnV;
   r.clean_tokens = {1, 2, 3, 4, 5, 6};
   r.corrupted_tokens = {1, 2, 9, 4, 5, 6};

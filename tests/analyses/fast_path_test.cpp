@@ -49,7 +49,7 @@ void expect_fast_equals_plain(const model::Model& m, const SweepRequest& r,
 }
 
 struct Case {
-  AnalysisKind kind;
+  std::string kind;  // the registry's name
   HookPoint point;
   bool by_position = true;
 };
@@ -61,34 +61,34 @@ void run_cases(const model::Model& m, const std::string& arch, const std::vector
     r.point = c.point;
     r.by_position = c.by_position;
     expect_fast_equals_plain(m, r,
-                             arch + " " + analysis_kind_name(c.kind) + " " +
-                                 model::point_suffix(c.point) + (c.by_position ? "" : " all-pos"));
+                             arch + " " + c.kind + " " + model::point_suffix(c.point) +
+                                 (c.by_position ? "" : " all-pos"));
   }
 }
 
 const std::vector<Case> kCommonCases = {
-    {AnalysisKind::Patching, HookPoint::ResidPre},
-    {AnalysisKind::Patching, HookPoint::AttnZ},
-    {AnalysisKind::Patching, HookPoint::AttnQ},
-    {AnalysisKind::Patching, HookPoint::AttnK},
-    {AnalysisKind::Patching, HookPoint::AttnV},
-    {AnalysisKind::Patching, HookPoint::AttnPattern},
-    {AnalysisKind::Patching, HookPoint::AttnOut},
-    {AnalysisKind::Patching, HookPoint::MlpOut},
-    {AnalysisKind::Patching, HookPoint::AttnK, false},
-    {AnalysisKind::Patching, HookPoint::AttnPattern, false},
-    {AnalysisKind::Patching, HookPoint::ResidPost},
-    {AnalysisKind::Ablation, HookPoint::AttnZ, false},
-    {AnalysisKind::Ablation, HookPoint::ResidPost, false},
+    {"activation_patching", HookPoint::ResidPre},
+    {"activation_patching", HookPoint::AttnZ},
+    {"activation_patching", HookPoint::AttnQ},
+    {"activation_patching", HookPoint::AttnK},
+    {"activation_patching", HookPoint::AttnV},
+    {"activation_patching", HookPoint::AttnPattern},
+    {"activation_patching", HookPoint::AttnOut},
+    {"activation_patching", HookPoint::MlpOut},
+    {"activation_patching", HookPoint::AttnK, false},
+    {"activation_patching", HookPoint::AttnPattern, false},
+    {"activation_patching", HookPoint::ResidPost},
+    {"ablation", HookPoint::AttnZ, false},
+    {"ablation", HookPoint::ResidPost, false},
 };
 
 TEST(FastPath, Gpt2) {
   auto m = testing::load_fixture_gpt2();
   auto cases = kCommonCases;
-  cases.push_back({AnalysisKind::Patching, HookPoint::ResidMid});
-  cases.push_back({AnalysisKind::Patching, HookPoint::MlpPost});
-  cases.push_back({AnalysisKind::Patching, HookPoint::AttnScores});
-  cases.push_back({AnalysisKind::Patching, HookPoint::Embed});
+  cases.push_back({"activation_patching", HookPoint::ResidMid});
+  cases.push_back({"activation_patching", HookPoint::MlpPost});
+  cases.push_back({"activation_patching", HookPoint::AttnScores});
+  cases.push_back({"activation_patching", HookPoint::Embed});
   run_cases(*m, "gpt2", cases);
 }
 
@@ -97,7 +97,7 @@ TEST(FastPath, NeoX) { run_cases(*testing::random_neox(7), "neox", kCommonCases)
 TEST(FastPath, LlamaWithGroupedQueryAttention) {
   auto m = testing::random_llama(11);
   auto cases = kCommonCases;
-  cases.push_back({AnalysisKind::Patching, HookPoint::AttnRotK});
+  cases.push_back({"activation_patching", HookPoint::AttnRotK});
   run_cases(*m, "llama", cases);
   // k/v have one head per KV group.
   SweepRequest r = base_request(*m);
@@ -119,7 +119,7 @@ TEST(FastPath, NoisingMetricsAndNeurons) {
   r.neurons = {0, 5, 200};
   r.metric = MetricKind::LogProb;
   expect_fast_equals_plain(*m, r, "gpt2 mlp.hook_post neurons, logprob");
-  r.kind = AnalysisKind::Ablation;
+  r.kind = "ablation";
   r.ablation = AblationMode::Mean;
   r.by_position = false;
   r.metric = MetricKind::Prob;
@@ -139,7 +139,7 @@ TEST(FastPath, PerPositionMeanOfThePromptItselfChangesNothing) {
   // every cell must give the clean metric. The mean over positions must not.
   auto m = testing::load_fixture_gpt2();
   SweepRequest r = base_request(*m);
-  r.kind = AnalysisKind::Ablation;
+  r.kind = "ablation";
   r.ablation = AblationMode::Mean;
   r.by_position = false;
   r.point = HookPoint::AttnZ;
@@ -220,7 +220,7 @@ TEST(FastPath, Bf16IsAsCloseToFp32AsThePlainBf16Loop) {
 TEST(FastPath, CausalTracingWindows) {
   for (auto m : {testing::load_fixture_gpt2(), testing::random_llama(3)}) {
     SweepRequest r = base_request(*m);
-    r.kind = AnalysisKind::CausalTracing;
+    r.kind = "causal_tracing";
     r.subject_positions = {1, 2};
     r.metric = MetricKind::Prob;
     r.seed = 5;

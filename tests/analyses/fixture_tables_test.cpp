@@ -27,7 +27,7 @@ class FixtureTables : public ::testing::Test {
     model_.reset();
   }
 
-  SweepRequest request(AnalysisKind kind, HookPoint point) const {
+  SweepRequest request(const std::string& kind, HookPoint point) const {
     const auto& p = (*ref_)["prompt"];
     SweepRequest r;
     r.kind = kind;
@@ -81,32 +81,31 @@ std::shared_ptr<model::Model> FixtureTables::model_;
 
 TEST_F(FixtureTables, BaselinesMatchLogitDiffs) {
   CacheStore caches;
-  const auto b = baselines(*model_, request(AnalysisKind::Patching, HookPoint::ResidPre), caches);
+  const auto b = baselines(*model_, request("activation_patching", HookPoint::ResidPre), caches);
   EXPECT_NEAR(b.clean, (*ref_)["raw"]["logit_diff_clean"].get<double>(), 1e-4);
   EXPECT_NEAR(b.corrupted, (*ref_)["raw"]["logit_diff_corrupted"].get<double>(), 1e-4);
 }
 
 TEST_F(FixtureTables, PatchResidPreAttnOutMlpOut) {
   const auto& t = (*ref_)["raw"]["patching"];
-  expect_table(request(AnalysisKind::Patching, HookPoint::ResidPre), t["resid_pre"],
+  expect_table(request("activation_patching", HookPoint::ResidPre), t["resid_pre"],
                "patching.resid_pre");
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnOut), t["attn_out"],
+  expect_table(request("activation_patching", HookPoint::AttnOut), t["attn_out"],
                "patching.attn_out");
-  expect_table(request(AnalysisKind::Patching, HookPoint::MlpOut), t["mlp_out"],
-               "patching.mlp_out");
+  expect_table(request("activation_patching", HookPoint::MlpOut), t["mlp_out"], "patching.mlp_out");
 }
 
 TEST_F(FixtureTables, PatchHeadOutputs) {
   const auto& t = (*ref_)["raw"]["patching"];
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ), t["attn_head_out_by_pos"],
+  expect_table(request("activation_patching", HookPoint::AttnZ), t["attn_head_out_by_pos"],
                "patching.head_out_by_pos");
-  auto all_pos = request(AnalysisKind::Patching, HookPoint::AttnZ);
+  auto all_pos = request("activation_patching", HookPoint::AttnZ);
   all_pos.by_position = false;
   expect_table(all_pos, t["attn_head_out_all_pos"], "patching.head_out_all_pos");
 }
 
 TEST_F(FixtureTables, ZeroAndMeanAblationOfHeads) {
-  auto zero = request(AnalysisKind::Ablation, HookPoint::AttnZ);
+  auto zero = request("ablation", HookPoint::AttnZ);
   zero.by_position = false;
   zero.ablation = AblationMode::Zero;
   expect_table(zero, (*ref_)["raw"]["zero_ablate_head_z"], "zero_ablate_head_z");
@@ -117,7 +116,7 @@ TEST_F(FixtureTables, ZeroAndMeanAblationOfHeads) {
 
 TEST_F(FixtureTables, LogitLens) {
   const auto& t = (*ref_)["raw"]["logit_lens"];
-  auto r = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
+  auto r = request("logit_lens", HookPoint::ResidPost);
   r.lens_values = {LensValue::Prob};
   expect_table(r, t["prob_answer"], "logit_lens.prob_answer");
   r.lens_values = {LensValue::LogitDiff};
@@ -127,8 +126,8 @@ TEST_F(FixtureTables, LogitLens) {
 }
 
 TEST_F(FixtureTables, DirectLogitAttributionPerHead) {
-  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ),
-               (*ref_)["raw"]["dla_head"], "dla_head");
+  expect_table(request("direct_logit_attribution", HookPoint::AttnZ), (*ref_)["raw"]["dla_head"],
+               "dla_head");
 }
 
 // TransformerLens's default processing (fold_ln, center_writing_weights, center_unembed,
@@ -147,17 +146,17 @@ TEST_F(FixtureTables, ProcessedWeightsMatchTransformerLensDefaults) {
     std::printf("[fixture] processed logits_last_clean     max abs error %.3g\n", err);
     EXPECT_LE(err, 1e-4);
   }
-  auto zero = request(AnalysisKind::Ablation, HookPoint::AttnZ);
+  auto zero = request("ablation", HookPoint::AttnZ);
   zero.by_position = false;
   expect_table(zero, t["zero_ablate_head_z"], "processed zero_ablate_head_z", processed.get());
   auto mean = zero;
   mean.ablation = AblationMode::Mean;
   expect_table(mean, t["mean_ablate_head_z"], "processed mean_ablate_head_z", processed.get());
-  expect_table(request(AnalysisKind::DirectLogitAttribution, HookPoint::AttnZ), t["dla_head"],
+  expect_table(request("direct_logit_attribution", HookPoint::AttnZ), t["dla_head"],
                "processed dla_head", processed.get());
-  expect_table(request(AnalysisKind::Patching, HookPoint::AttnZ),
+  expect_table(request("activation_patching", HookPoint::AttnZ),
                t["patching"]["attn_head_out_by_pos"], "processed head_out_by_pos", processed.get());
-  auto lens = request(AnalysisKind::LogitLens, HookPoint::ResidPost);
+  auto lens = request("logit_lens", HookPoint::ResidPost);
   expect_table(lens, t["logit_lens"]["prob_answer"], "processed logit_lens.prob", processed.get());
 }
 

@@ -26,7 +26,7 @@ std::map<model::HookSite, at::Tensor> run_cached(const model::Model& m,
 TEST(Readouts, AttentionPatternScores) {
   auto m = testing::load_fixture_gpt2();
   SweepRequest r;
-  r.kind = AnalysisKind::AttentionScores;
+  r.kind = "attention_scores";
   r.clean_tokens = {5, 9, 5, 7, 9, 5, 3, 7};
   CacheStore caches;
   auto cache = run_cached(*m, r.clean_tokens);
@@ -70,14 +70,14 @@ TEST(Readouts, LogitLensRankAndDlaDecomposeTheLogitDiff) {
                 w = ref["prompt"]["wrong_token"].get<int64_t>();
   r.answers = {{a, w}};
   CacheStore caches;
-  r.kind = AnalysisKind::LogitLens;
+  r.kind = "logit_lens";
   r.lens_values = {LensValue::Rank};
   const auto rank = run_cells(*m, r, 0, 3, caches);
   EXPECT_EQ(rank[2], 0.0f);  // the answer is the clean top-1 at the last layer
   EXPECT_GT(rank[0], 0.0f);  // and not at layer 0 (fixture top token there is 339)
 
   // DLA of every block + the embeddings' share + ln_final.b's share == the logit difference.
-  r.kind = AnalysisKind::DirectLogitAttribution;
+  r.kind = "direct_logit_attribution";
   r.point = HookPoint::ResidPost;
   const auto blocks = run_cells(*m, r, 0, 3, caches);
   r.point = HookPoint::AttnOut;
@@ -112,7 +112,7 @@ namespace {
 TEST(CausalTracing, RestoringTheLastStateRecoversTheCleanRun) {
   auto m = testing::load_fixture_gpt2();
   SweepRequest r;
-  r.kind = AnalysisKind::CausalTracing;
+  r.kind = "causal_tracing";
   r.point = model::HookPoint::ResidPost;
   r.clean_tokens = {201, 888, 641, 766, 85, 445, 885, 339};
   r.answers = {{613, 486}};

@@ -1,5 +1,5 @@
-// The weight_norms kind's cells (through the registration the worker uses) against plain
-// dense norms of the d_model × d_model products, on the GPT-2 fixture and on random GQA/MQA
+// The weight_norms kind's cells (through run_cells, as the worker computes every kind) against
+// plain dense norms of the d_model × d_model products, on the GPT-2 fixture and on random GQA/MQA
 // and NeoX models.
 #include <gtest/gtest.h>
 
@@ -38,12 +38,13 @@ double dense_norm(const model::Model& m, int64_t quantity, int64_t layer, int64_
 }
 
 void expect_dense_norms(const model::Model& m) {
-  const KindCells cells = find_kind_cells("weight_norms");
-  ASSERT_NE(cells, nullptr) << "weight_norms registered no cells";
+  ASSERT_NE(find_kind_cells("weight_norms"), nullptr) << "weight_norms registered no cells";
+  SweepRequest norms;
+  norms.kind = "weight_norms";
   const auto axes = norms_grid(m.config());
   const int64_t n = grid_cells(axes);
   CacheStore caches(1);
-  const std::vector<float> all = cells(m, SweepRequest{}, axes, 0, n, caches);
+  const std::vector<float> all = run_cells(m, norms, axes, 0, n, caches);
   ASSERT_EQ(static_cast<int64_t>(all.size()), n);
   const int64_t L = m.config().n_layers, H = m.config().n_heads;
   for (int64_t q = 0; q < 2; ++q)
@@ -55,7 +56,7 @@ void expect_dense_norms(const model::Model& m) {
             << "quantity " << q << " layer " << l << " head " << h;
       }
   // A shard's range is the same slice of the grid.
-  const std::vector<float> part = cells(m, SweepRequest{}, axes, 3, n - 2, caches);
+  const std::vector<float> part = run_cells(m, norms, axes, 3, n - 2, caches);
   EXPECT_EQ(part, std::vector<float>(all.begin() + 3, all.end() - 2));
 }
 
@@ -69,7 +70,9 @@ TEST(WeightNorms, RefusesAnotherGrid) {
   auto axes = norms_grid(m->config());
   std::swap(axes[0], axes[1]);
   CacheStore caches(1);
-  EXPECT_THROW(find_kind_cells("weight_norms")(*m, SweepRequest{}, axes, 0, 1, caches), Error);
+  SweepRequest norms;
+  norms.kind = "weight_norms";
+  EXPECT_THROW(run_cells(*m, norms, axes, 0, 1, caches), Error);
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ class SmolLM2Tables : public ::testing::Test {
 
   SweepRequest request(model::HookPoint point, bool by_position) const {
     SweepRequest r;
-    r.kind = AnalysisKind::Patching;
+    r.kind = "activation_patching";
     r.point = point;
     r.by_position = by_position;
     r.clean_tokens = ref_["clean_tokens"].get<std::vector<int64_t>>();
