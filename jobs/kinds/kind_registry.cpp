@@ -15,13 +15,21 @@ const Kind& direct_logit_attribution_kind();
 const Kind& attention_scores_kind();
 const Kind& attribution_patching_kind();
 const Kind& weight_norms_kind();
+const Kind& head_circuits_kind();
+const Kind& composition_scores_kind();
 
 const std::vector<const Kind*>& all_kinds() {
   static const std::vector<const Kind*> kinds = {
-      &activation_patching_kind(),      &ablation_kind(),
-      &causal_tracing_kind(),           &logit_lens_kind(),
-      &direct_logit_attribution_kind(), &attention_scores_kind(),
-      &attribution_patching_kind(),     &weight_norms_kind(),
+      &activation_patching_kind(),
+      &ablation_kind(),
+      &causal_tracing_kind(),
+      &logit_lens_kind(),
+      &direct_logit_attribution_kind(),
+      &attention_scores_kind(),
+      &attribution_patching_kind(),
+      &weight_norms_kind(),
+      &head_circuits_kind(),
+      &composition_scores_kind(),
   };
   return kinds;
 }

@@ -3,26 +3,12 @@ densely, from the fixture's Hugging Face GPT-2 weights (argv[2]/model.safetensor
 head, ||W_V[h] W_O[h]||_F and ||W_Q[h] W_K[h]^T||_F of the d_model x d_model products.
 Exit 0 = they agree."""
 import json
-import struct
 import sys
 
 import h5py
 import numpy as np
 
-
-def safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", f"{name}: {t['dtype']}"
-        lo, hi = t["data_offsets"]
-        out[name] = np.frombuffer(data[lo:hi], dtype="<f4").reshape(t["shape"]).astype(np.float64)
-    return out
+from safetensors_np import safetensors
 
 
 store, model_dir = sys.argv[1], sys.argv[2]

@@ -48,7 +48,8 @@ TEST(JobErrors, UnknownEnumValueSuggests) {
           at(10, 21,
              "analyses[0].kind: unknown value \"logit_lense\" (did you mean \"logit_lens\"?); "
              "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
-             "direct_logit_attribution, attention_scores, attribution_patching, weight_norms"));
+             "direct_logit_attribution, attention_scores, attribution_patching, weight_norms, "
+             "head_circuits, composition_scores"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {

@@ -1,5 +1,7 @@
-// The analysis-kind registry: one row per kind, found by name; and the weight_norms row read
-// from YAML (its grid, its canonical options, its file:line:column errors).
+// The analysis-kind registry: one row per kind, found by name; and the weight_norms,
+// head_circuits and composition_scores rows read from YAML (their grids, canonical options,
+// file:line:column errors).
+#include <fstream>
 #include <set>
 
 #include "tests/jobs/job_test_util.h"
@@ -63,6 +65,108 @@ TEST(WeightNormsKind, ErrorsNameFileLineColumnAndField) {
   EXPECT_EQ(parse_error(std::string(kModel) + kPrompt +
                         "analyses:\n  - {name: n, kind: weight_norms, sites: [x]}\n"),
             at(9, 35, "unknown key \"sites\" in analyses[0]"));
+}
+
+const model::ModelConfig& fixture_config() {
+  static const model::ModelConfig c =
+      model::load_model_config(csweep::testing::source_path("../shared/fixtures/gpt2-tiny"));
+  return c;
+}
+
+TEST(HeadCircuitsKind, GridIsProcessingScoreLayerHead) {
+  const JobSpec spec = parse_job_spec(
+      std::string(kModel) + kPrompt +
+          "analyses:\n  - {name: c, kind: head_circuits, layers: [1], heads: [0, 3], "
+          "scores: previous_token, processing: [transformer_lens, none]}\n",
+      job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  ASSERT_EQ(a.kind, find_kind("head_circuits"));
+  const std::vector<Axis> axes = a.kind->grid(a);
+  ASSERT_EQ(axes.size(), 4u);
+  EXPECT_EQ(axes[0].name, "processing");
+  EXPECT_EQ(axes[0].values, (std::vector<int64_t>{1, 0}));  // indices among none, transformer_lens
+  EXPECT_EQ(axes[1].name, "score");
+  EXPECT_EQ(axes[1].values, std::vector<int64_t>{1});  // among copying, previous_token
+  EXPECT_EQ(axes[2].name, "layer");
+  EXPECT_EQ(axes[2].values, std::vector<int64_t>{1});
+  EXPECT_EQ(axes[3].values, (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(canonical_json(spec)["analyses"][0]["options"].dump(),
+            R"({"processing":["transformer_lens","none"],"scores":["previous_token"]})");
+  EXPECT_FALSE(a.kind->uses_metric);
+  EXPECT_EQ(a.kind->cost(a, fixture_config()).prompt_forwards, 0.0);
+}
+
+TEST(CompositionScoresKind, GridIsSourceHeadThenReaderHead) {
+  const JobSpec spec = parse_job_spec(std::string(kModel) + "prompts:\n  - {clean: [1, 2, 3]}\n" +
+                                          "analyses:\n  - {name: c, kind: composition_scores}\n",
+                                      job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  const std::vector<Axis> axes = a.kind->grid(a);
+  std::vector<std::string> names;
+  for (const Axis& x : axes) names.push_back(x.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"processing", "composition", "source_layer",
+                                             "source_head", "layer", "head"}));
+  EXPECT_EQ(axes[0].labels, std::vector<std::string>{"none"});
+  EXPECT_EQ(axes[1].labels, (std::vector<std::string>{"q", "k", "v"}));
+  EXPECT_EQ(axes[2].values, axes[4].values);
+  EXPECT_EQ(axes[3].size, 4);
+  EXPECT_EQ(a.kind->reduce.colour_scale, ColourScale::Sequential);
+  // Cost grows with the pairs of heads: half the heads, a quarter of the pair work.
+  const JobSpec half =
+      parse_job_spec(std::string(kModel) + "prompts:\n  - {clean: [1, 2, 3]}\n" +
+                         "analyses:\n  - {name: c, kind: composition_scores, heads: [0, 1]}\n",
+                     job_path());
+  const double all = a.kind->cost(a, fixture_config()).prompt_other_flops;
+  const double two = a.kind->cost(half.analyses[0], fixture_config()).prompt_other_flops;
+  EXPECT_GT(all, 2.0 * two);
+}
+
+TEST(WeightCircuitKinds, ErrorsNameFileLineColumnAndField) {
+  EXPECT_EQ(parse_error(std::string(kModel) + kPrompt +
+                        "analyses:\n  - {name: n, kind: head_circuits, scores: [copyin]}\n"),
+            at(9, 45,
+               "analyses[0].scores[0]: unknown value \"copyin\" (did you mean \"copying\"?); "
+               "expected one of copying, previous_token"));
+  EXPECT_EQ(parse_error(std::string(kModel) + kPrompt +
+                        "analyses:\n  - {name: n, kind: composition_scores, compositions: [q, o], "
+                        "processing: tl}\n"),
+            at(9, 59,
+               "analyses[0].compositions[1]: unknown value \"o\" (did you mean \"q\"?); "
+               "expected one of q, k, v") +
+                "\n" +
+                at(9, 75,
+                   "analyses[0].processing: unknown value \"tl\"; expected one of none, "
+                   "transformer_lens"));
+}
+
+// A rotary model: copying only by default, and previous_token is refused where it is asked.
+TEST(WeightCircuitKinds, RotaryModelsHaveNoPositionalScore) {
+  const auto dir = std::filesystem::temp_directory_path() / "csweep-kind-rotary";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json")
+      << R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+             "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "num_hidden_layers": 2, "vocab_size": 100, "max_position_embeddings": 64,
+             "rms_norm_eps": 1e-5})";
+  // jobs/ reads config.json and checks the weights' files are big enough for it: a header and
+  // zeros will do.
+  std::ofstream(dir / "model.safetensors", std::ios::binary)
+      << std::string("\x08\0\0\0\0\0\0\0{}      ", 16);
+  std::filesystem::resize_file(dir / "model.safetensors", 1 << 20);
+  const std::string model = "model:\n  path: " + dir.string() + "\n";
+  const JobSpec spec = parse_job_spec(model + "prompts:\n  - {clean: [1, 2, 3]}\n" +
+                                          "analyses:\n  - {name: c, kind: head_circuits}\n",
+                                      job_path());
+  EXPECT_EQ(spec.analyses[0].kind->grid(spec.analyses[0])[1].labels,
+            std::vector<std::string>{"copying"});
+  const std::string error =
+      parse_error(model + "prompts:\n  - {clean: [1, 2, 3]}\n" +
+                  "analyses:\n  - {name: c, kind: head_circuits, scores: [previous_token]}\n");
+  EXPECT_NE(error.find(":6:44: analyses[0].scores: previous_token needs learned positional "
+                       "embeddings (W_pos)"),
+            std::string::npos)
+      << error;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
