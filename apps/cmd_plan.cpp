@@ -13,13 +13,16 @@
 
 #include "apps/command.h"
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "common/human_bytes.h"
 #include "jobs/job_spec.h"
+#include "model/checkpoint_shapes.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 #include "model/weight_dtype.h"
 #include "sharding/cost_model.h"
+#include "sharding/memory_fit.h"
 #include "sharding/plan.h"
 #include "store/provenance.h"
 
@@ -77,7 +80,8 @@ std::string human_seconds(double s) {
 }
 
 nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& c, const Plan& plan,
-                         const RankLayout& layout, double gflops, bool measured, bool with_shards) {
+                         const RankLayout& layout, const csweep::sharding::MemoryLimit& limit,
+                         double gflops, bool measured, bool with_shards) {
   using nlohmann::json;
   int64_t min_tokens = INT64_MAX, max_tokens = 0;
   for (const auto& p : spec.prompts) {
@@ -106,7 +110,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
                         {"flops", flops}});
   }
   const int tp = layout.tensor_parallel;
-  const uint64_t weights_per_rank = plan.weight_bytes / static_cast<uint64_t>(tp);
+  const csweep::sharding::RankMemory per_rank = csweep::sharding::rank_memory(plan, tp);
   json j = {
       {"format", "csweep-plan"},
       {"version", 1},
@@ -139,9 +143,11 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
         {"flops", plan.total_flops()},
         {"result_bytes", plan.total_result_bytes()}}},
       {"memory",
-       {{"weight_bytes_per_rank", weights_per_rank},
-        {"max_activation_bytes", plan.max_shard_memory_bytes},
-        {"per_rank_bytes", weights_per_rank + plan.max_shard_memory_bytes},
+       {{"weight_bytes_per_rank", per_rank.weights},
+        {"max_activation_bytes", per_rank.activations},
+        {"per_rank_bytes", per_rank.total()},
+        {"limit_per_rank_bytes", limit.bytes},
+        {"limit_source", limit.source},
         {"batch_rows", plan.batch_size},
         {"memory_budget_bytes", spec.sharding.memory_budget_bytes}}},
       {"ranks",
@@ -209,6 +215,12 @@ void print_text(const nlohmann::json& j) {
               mem["memory_budget_bytes"].get<uint64_t>()
                   ? (", budget " + human_bytes(mem["memory_budget_bytes"].get<double>())).c_str()
                   : "");
+  if (mem["limit_per_rank_bytes"].get<uint64_t>() > 0)
+    std::printf("        fits the %s per rank (%s)\n",
+                human_bytes(mem["limit_per_rank_bytes"].get<double>()).c_str(),
+                mem["limit_source"].get<std::string>().c_str());
+  else
+    std::printf("        not checked against the device's memory (--mem-per-rank checks it)\n");
   const auto& r = j["ranks"];
   std::string groups;
   for (const auto& g : r["worker_groups"]) {
@@ -230,6 +242,7 @@ void print_text(const nlohmann::json& j) {
 struct PlanArgs {
   std::string job;
   int ranks = 1;
+  std::string mem_per_rank;
   bool json = false, measure = false, shards = false;
   double gflops = 0;
 };
@@ -247,15 +260,24 @@ const csweep::apps::CommandRegistration registration{
       sub.add_flag("--shards", args->shards, "with --json: list every shard");
       sub.add_option("--gflops", args->gflops,
                      "assumed GFLOP/s per worker group (default by device and dtype)");
+      sub.add_option("--mem-per-rank", args->mem_per_rank,
+                     "memory one rank may use (16GiB, 4000MB); a plan that needs more is refused "
+                     "(default: this host's memory / --ranks, for a CPU device)");
       return [args]() {
         JobSpec spec = csweep::jobs::load_job_spec(args->job);
         auto config = csweep::model::load_model_config(spec.model.path);
+        csweep::model::check_checkpoint_shapes(spec.model.path, config);
         Plan plan = csweep::sharding::make_plan(spec, config);
-        RankLayout layout = csweep::sharding::layout_ranks(
-            plan, args->ranks, static_cast<int>(spec.model.tensor_parallel));
+        const int tp = static_cast<int>(spec.model.tensor_parallel);
+        RankLayout layout = csweep::sharding::layout_ranks(plan, args->ranks, tp);
+        const auto limit = csweep::sharding::memory_limit(
+            args->mem_per_rank.empty() ? 0
+                                       : csweep::sharding::parse_mem_per_rank(args->mem_per_rank),
+            spec.model.device, args->ranks, csweep::host_memory_bytes());
+        csweep::sharding::check_memory_fits(spec, plan, tp, limit);
         double gflops = args->gflops > 0 ? args->gflops : assumed_gflops(spec);
         if (args->measure) gflops = measure_gflops(spec, plan, config);
-        auto j = plan_json(spec, config, plan, layout, gflops, args->measure, args->shards);
+        auto j = plan_json(spec, config, plan, layout, limit, gflops, args->measure, args->shards);
         if (args->json)
           std::cout << j.dump(2) << "\n";
         else

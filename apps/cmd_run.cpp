@@ -2,6 +2,7 @@
 // plainly, the whole MPI world under mpirun/srun (rank 0 coordinates). Logic lives in
 // orchestrator/run_rank0 (rank 0) and worker/ (the other ranks), through worker/run_sweep.
 #include "apps/command.h"
+#include "sharding/memory_fit.h"
 #include "store/run_scope.h"
 #include "worker/run_sweep.h"
 
@@ -50,8 +51,13 @@ csweep::apps::CommandRegistration reg(
                      "synthetic[:sleep_ms=X,work=N,fail=ID;ID,flaky=ID;ID,"
                      "hang=ID;ID,fail_rank=R] for testing the distributed machinery");
       sub.add_flag("--json", opt->json, "print the summary as JSON");
-      return [opt, slice] {
+      auto mem = std::make_shared<std::string>();
+      sub.add_option("--mem-per-rank", *mem,
+                     "memory one rank may use (16GiB, 4000MB); a job that needs more is refused "
+                     "(default: this host's memory / the ranks on it, for a CPU device)");
+      return [opt, slice, mem] {
         if (!slice->empty()) opt->slice = csweep::store::parse_slice(*slice);
+        if (!mem->empty()) opt->mem_per_rank = csweep::sharding::parse_mem_per_rank(*mem);
         return csweep::worker::run_sweep(*opt);
       };
     });

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "common/log.h"
 #include "common/utc_time.h"
+#include "sharding/memory_fit.h"
 #include "store/provenance.h"
 #include "store/reader.h"
 #include "store/store.h"
@@ -114,6 +117,16 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
                    std::to_string(tp) +
                        ": tensor-parallel execution is not built yet (csweep plan shows its "
                        "layout; docs/tensor-parallel.md); use 1");
+  if (opt.executor.empty()) {
+    if (local.check_model) local.check_model(o.setup);
+    // The ranks that share rank 0's host share its memory.
+    const std::string host = hosts.empty() ? std::string() : hosts.front();
+    const auto on_host = std::count(hosts.begin(), hosts.end(), host);
+    sharding::check_memory_fits(
+        o.setup.spec, o.setup.plan, static_cast<int>(tp),
+        sharding::memory_limit(opt.mem_per_rank, o.setup.spec.model.device,
+                               static_cast<int>(on_host), host_memory_bytes()));
+  }
   if (comm.size() == 1 && local.check) local.check(o.setup);
   // The command line overrides the job file's run: section.
   o.coordinator = opt.coordinator;

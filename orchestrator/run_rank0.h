@@ -26,6 +26,9 @@ struct RunOptions {
   store::Slice slice;              // --slice k/N: only shards with id % N == k
   double heartbeat_s = 1.0;
   bool json = false;  // print the summary as JSON on stdout
+  // --mem-per-rank: the memory one rank may use (0: the host's memory / the ranks on it, for a
+  // CPU device; sharding/memory_fit.h).
+  uint64_t mem_per_rank = 0;
 };
 
 // How a one-process run computes its shards. worker/ provides it (orchestrator/ does not
@@ -33,6 +36,9 @@ struct RunOptions {
 struct LocalExecution {
   // Refuses, before the store exists, what this process cannot run (a device it lacks).
   std::function<void(const SweepSetup&)> check;
+  // Refuses, before the store exists, what no rank could load (tensors whose shapes disagree
+  // with config.json); called in every run, of one process or many.
+  std::function<void(const SweepSetup&)> check_model;
   std::function<std::unique_ptr<LocalShardRunner>(const SweepSetup&,
                                                   const std::filesystem::path& store_dir)>
       make;

@@ -1,6 +1,7 @@
 #include "worker/run_sweep.h"
 
 #include "common/log.h"
+#include "model/checkpoint_shapes.h"
 #include "orchestrator/mpi_comm.h"
 #include "orchestrator/signals.h"
 #include "worker/analysis_executor.h"
@@ -15,6 +16,9 @@ orchestrator::LocalExecution local_execution(const orchestrator::RunOptions& opt
   orchestrator::LocalExecution local;
   local.check = [&opt](const orchestrator::SweepSetup& setup) {
     if (opt.executor.empty()) check_job_device(setup.spec);
+  };
+  local.check_model = [](const orchestrator::SweepSetup& setup) {
+    model::check_checkpoint_shapes(setup.spec.model.path, setup.config);
   };
   local.make = [&opt](const orchestrator::SweepSetup& setup,
                       const std::filesystem::path& store_dir) {

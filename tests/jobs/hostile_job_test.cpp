@@ -51,12 +51,14 @@ std::string parse_error(const fs::path& job) {
   return "";
 }
 
-// `csweep plan` and `csweep run` both refuse the job in DIR with one line holding `expected`,
-// exit 2, and run creates no store.
-void expect_refused(const fs::path& dir, const std::string& expected) {
+// `csweep plan` and `csweep run` (with `options`) both refuse the job in DIR with one line
+// holding `expected`, exit 2, and run creates no store.
+void expect_refused(const fs::path& dir, const std::string& expected,
+                    const std::string& options = "") {
   for (const std::string cmd : {"plan", "run"}) {
     const auto start = std::chrono::steady_clock::now();
-    const auto o = run_command(csweep_bin() + " " + cmd + " " + (dir / "job.yaml").string());
+    const auto o =
+        run_command(csweep_bin() + " " + cmd + " " + (dir / "job.yaml").string() + options);
     EXPECT_EQ(o.status, 2) << cmd << "\n" << o.output;
     EXPECT_EQ(std::count(o.output.begin(), o.output.end(), '\n'), 1) << cmd << "\n" << o.output;
     EXPECT_NE(o.output.find(expected), std::string::npos) << cmd << "\n" << o.output;
@@ -147,4 +149,46 @@ TEST(HostileJobs, TruncatedWeightsAreRefusedByPlanAndRunBeforeAStoreExists) {
   const fs::path weights = dir / "model" / "model.safetensors";
   fs::resize_file(weights, fs::file_size(weights) - 100);
   expect_refused(dir, weights.string() + ": ");
+}
+
+TEST(HostileJobs, ConfigShapesThatDisagreeWithTheTensorsAreRefusedBeforeAStoreExists) {
+  // n_positions 32 still fits the file sizes (the config implies fewer parameters), but the
+  // checkpoint's position embedding has 64 rows: was caught only by the worker's loader, after
+  // the store existed.
+  const fs::path dir = job_folder("shapes", kModel + kPrompt + kAnalysis + "store: s.store\n");
+  std::ifstream in(dir / "model" / "config.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  const std::string from = "\"n_positions\": 64", to = "\"n_positions\": 32";
+  const size_t at = config.find(from);
+  ASSERT_NE(at, std::string::npos);
+  config.replace(at, from.size(), to);
+  std::ofstream(dir / "model" / "config.json") << config;
+  expect_refused(dir, (dir / "model" / "model.safetensors").string() +
+                          ": tensor 'wpe.weight': shape [64,64] but gpt2 with this config.json "
+                          "needs [32,64]");
+}
+
+TEST(HostileJobs, AJobThatDoesNotFitTheMemoryPerRankIsRefusedBeforeAStoreExists) {
+  // gpt2-tiny in float32, this job: 852 KiB of weights and 159 KiB of activations per rank.
+  const fs::path dir = job_folder("memory", kModel + kPrompt + kAnalysis + "store: s.store\n");
+  const std::string job = (dir / "job.yaml").string();
+  expect_refused(dir, job + ": model.tensor_parallel: one rank needs ", " --mem-per-rank 500KiB");
+  expect_refused(dir, job + ": sharding.memory_budget: one rank needs ", " --mem-per-rank 900KiB");
+  expect_refused(dir,
+                 "--mem-per-rank: expected a positive size such as 16GiB or 4000MB, got 'lots'",
+                 " --mem-per-rank lots");
+  // What fits is planned and run, and the plan says against what it was checked.
+  const auto plan = run_command(csweep_bin() + " plan " + job + " --mem-per-rank 64MiB --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  EXPECT_NE(plan.output.find("\"limit_per_rank_bytes\": 67108864"), std::string::npos)
+      << plan.output;
+  EXPECT_NE(plan.output.find("\"limit_source\": \"--mem-per-rank\""), std::string::npos)
+      << plan.output;
+  const auto host = run_command(csweep_bin() + " plan " + job);
+  ASSERT_EQ(host.status, 0) << host.output;
+  EXPECT_NE(host.output.find("per rank (host memory "), std::string::npos) << host.output;
+  const auto run = run_command(csweep_bin() + " run " + job + " --mem-per-rank 64MiB");
+  EXPECT_EQ(run.status, 0) << run.output;
 }
