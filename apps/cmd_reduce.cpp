@@ -16,7 +16,7 @@ namespace {
 struct ReduceArgs {
   std::string store;
   std::string out;
-  int top_k = 20;
+  int top_k = -1;  // -1: the job's reduce.top_k
   bool no_html = false;
   bool json = false;
 };
@@ -25,10 +25,9 @@ int run_reduce(const ReduceArgs& args) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(args.store))
     throw csweep::error_at(args.store, "", "no such store directory");
-  if (args.top_k < 0) throw csweep::error_at("--top-k", "", "must be >= 0");
   const csweep::report::ReduceInput input = csweep::report::load_reduce_input(args.store);
   csweep::report::ReduceOptions options;
-  options.top_k = args.top_k;
+  if (args.top_k >= 0) options.top_k = args.top_k;
   options.write_html = !args.no_html;
   const fs::path out_dir = args.out.empty() ? fs::path(args.store) : fs::path(args.out);
   const auto out = csweep::report::reduce(input, out_dir, options);
@@ -61,7 +60,9 @@ const csweep::apps::CommandRegistration registration{
       auto args = std::make_shared<ReduceArgs>();
       sub.add_option("store", args->store, "store directory")->required();
       sub.add_option("--out", args->out, "output directory (default: the store)");
-      sub.add_option("--top-k", args->top_k, "components listed per analysis (default 20)");
+      sub.add_option("--top-k", args->top_k,
+                     "components listed per analysis (default: the job's reduce.top_k, 10)")
+          ->check(CLI::NonNegativeNumber);
       sub.add_flag("--no-html", args->no_html, "skip report.html");
       sub.add_flag("--json", args->json, "print completeness and output paths as JSON");
       return [args]() { return run_reduce(*args); };

@@ -60,6 +60,15 @@ nlohmann::json canonical_json(const JobSpec& spec) {
                 {"dtype", spec.model.dtype},
                 {"device", spec.model.device},
                 {"tensor_parallel", spec.model.tensor_parallel}};
+  // Written only when on, so jobs that do not use it keep the hash they had. (prepend_bos needs
+  // no entry: it changes the prompts' token ids, which are hashed.)
+  if (spec.model.process_weights.any())
+    j["model"]["process_weights"] = {
+        {"fold_ln", spec.model.process_weights.fold_ln},
+        {"center_writing_weights", spec.model.process_weights.center_writing_weights},
+        {"center_unembed", spec.model.process_weights.center_unembed},
+        {"fold_value_biases", spec.model.process_weights.fold_value_biases}};
+  if (spec.model.prepend_bos) j["model"]["prepend_bos"] = true;
   j["prompts"] = nlohmann::json::array();
   for (const auto& p : spec.prompts) j["prompts"].push_back(prompt_json(p));
   j["metric"] = metric_name(spec.metric);
@@ -68,9 +77,7 @@ nlohmann::json canonical_json(const JobSpec& spec) {
   j["sharding"] = {{"batch_size", spec.sharding.batch_size},
                    {"memory_budget", spec.sharding.memory_budget_bytes}};
   j["store"] = spec.store.string();
-  j["reduce"] = {{"plots", spec.reduce.plots},
-                 {"top_k", spec.reduce.top_k},
-                 {"normalise", spec.reduce.normalise}};
+  j["reduce"] = {{"top_k", spec.reduce.top_k}, {"normalise", spec.reduce.normalise}};
   nlohmann::json assertions = nlohmann::json::array();
   for (const auto& a : spec.validation.assertions)
     assertions.push_back({{"analysis", a.analysis},

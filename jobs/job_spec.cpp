@@ -40,6 +40,27 @@ const std::vector<std::string> kTopKeys = {"name",   "seed",       "model",    "
                                            "metric", "analyses",   "sharding", "store",
                                            "reduce", "validation", "run"};
 
+// `model.process_weights`: true/false, or a map choosing TransformerLens's steps one by one.
+void read_process_weights(const Source& src, const YAML::Node& node, ModelSpec& out) {
+  WeightProcessingSpec& w = out.process_weights;
+  const std::vector<std::pair<const char*, bool*>> steps = {
+      {"fold_ln", &w.fold_ln},
+      {"center_writing_weights", &w.center_writing_weights},
+      {"center_unembed", &w.center_unembed},
+      {"fold_value_biases", &w.fold_value_biases}};
+  if (node.IsMap()) {
+    check_keys(src, node, "model.process_weights",
+               {"fold_ln", "center_writing_weights", "center_unembed", "fold_value_biases"});
+    for (const auto& [key, flag] : steps)
+      if (node[key])
+        *flag =
+            read_bool(src, node[key], std::string("model.process_weights.") + key).value_or(false);
+    return;
+  }
+  const bool all = read_bool(src, node, "model.process_weights").value_or(false);
+  for (const auto& step : steps) *step.second = all;
+}
+
 // Reads `model:`; returns the model's config when the checkpoint folder is usable.
 std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node& node,
                                              const std::filesystem::path& base, ModelSpec& out) {
@@ -48,7 +69,11 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
     return std::nullopt;
   }
   if (!expect_map(src, node, "model")) return std::nullopt;
-  check_keys(src, node, "model", {"path", "dtype", "device", "tensor_parallel"});
+  check_keys(src, node, "model",
+             {"path", "dtype", "device", "tensor_parallel", "process_weights", "prepend_bos"});
+  if (node["process_weights"]) read_process_weights(src, node["process_weights"], out);
+  if (node["prepend_bos"])
+    out.prepend_bos = read_bool(src, node["prepend_bos"], "model.prepend_bos").value_or(false);
   if (node["dtype"])
     out.dtype = read_choice(src, node["dtype"], "model.dtype", {"float32", "bfloat16", "float16"})
                     .value_or(out.dtype);
@@ -115,10 +140,12 @@ void read_sharding(const Source& src, const YAML::Node& node, ShardingSpec& out)
 void read_reduce(const Source& src, const YAML::Node& node, ReduceSpec& out) {
   if (!node) return;
   if (!expect_map(src, node, "reduce")) return;
-  check_keys(src, node, "reduce", {"plots", "top_k", "normalise"});
+  // plots: was never built (reduce always draws heatmaps); a job that still sets it is told so.
   if (node["plots"])
-    out.plots = read_choices(src, node["plots"], "reduce.plots", {"heatmap", "bar", "line"})
-                    .value_or(out.plots);
+    src.error(node["plots"],
+              "reduce.plots: no longer an option: reduce always draws every analysis's heatmaps "
+              "(PNG + SVG) and report.html; remove it");
+  check_keys(src, node, "reduce", {"plots", "top_k", "normalise"});
   if (node["top_k"]) {
     auto k = read_int(src, node["top_k"], "reduce.top_k");
     if (k && *k < 1)
@@ -268,7 +295,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
 
   bool need_metric = false;
   for (const Kind* k : peek_kinds(root["analyses"])) need_metric = need_metric || k->uses_metric;
-  TextEncoder encoder(cfg ? spec.model.path : std::filesystem::path());
+  TextEncoder encoder(cfg ? spec.model.path : std::filesystem::path(), spec.model.prepend_bos);
   PromptContext pctx{src,
                      base,
                      cfg,

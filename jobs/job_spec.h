@@ -17,11 +17,28 @@
 
 namespace csweep::jobs {
 
+// TransformerLens's weight processing (analyses/weight_processing.h), `model.process_weights`:
+// true = all four, as HookedTransformer.from_pretrained; absent/false = none, as
+// from_pretrained_no_processing (logits identical to Hugging Face either way).
+struct WeightProcessingSpec {
+  bool fold_ln = false;
+  bool center_writing_weights = false;
+  bool center_unembed = false;
+  bool fold_value_biases = false;
+  bool any() const {
+    return fold_ln || center_writing_weights || center_unembed || fold_value_biases;
+  }
+};
+
 struct ModelSpec {
   std::filesystem::path path;     // the checkpoint folder, resolved against the job file's folder
   std::string dtype = "float32";  // float32 | bfloat16 | float16
   std::string device = "cpu";     // cpu | cuda:N
   int64_t tensor_parallel = 1;    // ranks per worker group
+  WeightProcessingSpec process_weights;
+  // Text prompts start with the tokenizer's BOS token (TransformerLens's to_tokens with
+  // prepend_bos, its default for GPT-2); token-id prompts and answers are taken as written.
+  bool prepend_bos = false;
 };
 
 // Half-open token range [begin, end) inside the clean prompt; empty when not given.
@@ -75,10 +92,10 @@ struct ShardingSpec {
   uint64_t memory_budget_bytes = 0;  // 0: no budget; else caps rows so a shard fits
 };
 
+// What `csweep reduce` lists and derives (`reduce:` section; never part of the hash).
 struct ReduceSpec {
-  std::vector<std::string> plots{"heatmap"};  // heatmap | bar | line
-  int64_t top_k = 10;
-  bool normalise = true;  // (patched - corrupted) / (clean - corrupted) where it applies
+  int64_t top_k = 10;     // components in each top-k table (per quantity where a kind has them)
+  bool normalise = true;  // also the fraction recovered (patching) / of clean removed (ablation)
 };
 
 // A circuit assertion checked by `csweep validate`, e.g.

@@ -60,7 +60,7 @@ std::optional<std::vector<int64_t>> read_tokens(const Source& src, const YAML::N
   }
   if (node.IsScalar()) {
     if (text) *text = node.Scalar();
-    auto ids = ctx.encoder->encode(src, node, path, node.Scalar());
+    auto ids = ctx.encoder->encode_prompt(src, node, path, node.Scalar());
     if (ids && ids->empty()) {
       src.error(node, path + ": the text encodes to no tokens");
       return std::nullopt;
@@ -130,9 +130,10 @@ std::optional<TokenSpan> locate_subject(const Source& src, const YAML::Node& at,
     src.error(at, path + ": subject \"" + subject + "\" does not occur in the clean prompt");
     return std::nullopt;
   }
-  std::optional<std::vector<int64_t>> before = std::vector<int64_t>{};
-  if (where != 0) before = ctx.encoder->encode(src, at, path, clean_text.substr(0, where));
-  auto through = ctx.encoder->encode(src, at, path, clean_text.substr(0, where + subject.size()));
+  // Encoded as the prompt is (BOS included), so the span indexes the prompt's tokens.
+  auto before = ctx.encoder->encode_prompt(src, at, path, clean_text.substr(0, where));
+  auto through =
+      ctx.encoder->encode_prompt(src, at, path, clean_text.substr(0, where + subject.size()));
   if (!before || !through) return std::nullopt;
   return TokenSpan{static_cast<int64_t>(before->size()), static_cast<int64_t>(through->size())};
 }
@@ -315,9 +316,9 @@ void tokenise_text_prompts(const YAML::Node& at, const std::string& path,
     p.id = t.id;
     p.clean_text = t.clean;
     p.corrupted_text = t.corrupted;
-    auto clean = ctx.encoder->encode(src, at, path, t.clean);
+    auto clean = ctx.encoder->encode_prompt(src, at, path, t.clean);
     if (!clean) return;  // no tokenizer: one message is enough
-    auto corrupted = ctx.encoder->encode(src, at, path, t.corrupted);
+    auto corrupted = ctx.encoder->encode_prompt(src, at, path, t.corrupted);
     if (!corrupted) return;
     p.clean = *clean;
     p.corrupted = *corrupted;

@@ -37,4 +37,21 @@ std::optional<std::vector<int64_t>> TextEncoder::encode(const Source& src, const
   return std::nullopt;
 }
 
+std::optional<std::vector<int64_t>> TextEncoder::encode_prompt(const Source& src,
+                                                               const YAML::Node& at,
+                                                               const std::string& path,
+                                                               const std::string& text) {
+  auto ids = text.empty() ? std::optional<std::vector<int64_t>>(std::vector<int64_t>{})
+                          : encode(src, at, path, text);
+  if (!ids || !prepend_bos_) return ids;
+  const auto bos = tokenizer_ ? tokenizer_->bos_id() : std::nullopt;
+  if (!bos) {
+    src.error(at, path + ": model.prepend_bos: the tokenizer of " + model_dir_.string() +
+                      " names no BOS token (tokenizer_config.json bos_token)");
+    return std::nullopt;
+  }
+  ids->insert(ids->begin(), *bos);
+  return ids;
+}
+
 }  // namespace csweep::jobs

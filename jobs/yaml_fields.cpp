@@ -241,7 +241,7 @@ bool parse_range(const std::string& text, int64_t& first, int64_t& last) {
 std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node,
                                               const std::string& path, int64_t limit,
                                               const std::string& what,
-                                              const std::string& limit_text) {
+                                              const std::string& limit_text, bool from_end) {
   std::vector<int64_t> out;
   auto all = [&] {
     for (int64_t i = 0; i < limit; ++i) out.push_back(i);
@@ -258,15 +258,21 @@ std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Nod
       ok = false;
       return;
     }
+    const int64_t given[2] = {first, last};
+    if (from_end && limit >= 0) {
+      if (first < 0) first += limit;
+      if (last < 0) last += limit;
+    }
     if (last < first) {
       src.error(item, item_path + ": empty range " + item.Scalar());
       ok = false;
       return;
     }
-    for (int64_t v : {first, last}) {
+    for (int i = 0; i < 2; ++i) {
+      const int64_t v = i ? last : first;
       if (v < 0 || (limit >= 0 && v >= limit)) {
-        src.error(item, item_path + ": " + what + " " + std::to_string(v) + " out of range (" +
-                            limit_text + ")");
+        src.error(item, item_path + ": " + what + " " + std::to_string(given[i]) +
+                            " out of range (" + limit_text + ")");
         ok = false;
         return;
       }

@@ -43,10 +43,12 @@ std::optional<int64_t> parse_byte_size(const std::string& text);
 // or a sequence of integers and "a-b" ranges. Reports out-of-range entries as
 // "<path>: <what> N out of range (<limit_text>)" and an empty sequence as an empty axis.
 // limit < 0 means the range is unknown (model config missing): no range checks, "all" → {}.
+// With `from_end`, negative indices count from the end: -1 is limit - 1 (Python's and
+// TransformerLens's convention), in ranges too ("-3--1").
 // Returns sorted, de-duplicated indices.
 std::optional<std::vector<int64_t>> read_axis(const Source& src, const YAML::Node& node,
                                               const std::string& path, int64_t limit,
                                               const std::string& what,
-                                              const std::string& limit_text);
+                                              const std::string& limit_text, bool from_end = false);
 
 }  // namespace csweep::jobs

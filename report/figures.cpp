@@ -138,34 +138,84 @@ std::vector<std::string> position_labels(const ReduceInput& input, const AxisInf
   return out;
 }
 
-std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const AnalysisInput& a,
-                                            const Aggregates& g) {
-  const Arrangement ar = arrange(a);
-  const std::string title = a.name + " (" + a.kind + ")";
-  int n_prompts = 0;
-  for (size_t p = 0; p < a.done.size(); ++p)
-    for (uint8_t d : a.done[p])
+namespace {
+
+// The analysis with its quantity axis fixed at `entry` (the axis removed) and a statistic
+// sliced alike; what is left keeps row-major order. A grid of the quantity axis alone keeps
+// one cell.
+AnalysisInput without_axis(const AnalysisInput& a, int axis) {
+  AnalysisInput s;
+  s.name = a.name, s.kind = a.kind;
+  for (int i = 0; i < static_cast<int>(a.axes.size()); ++i)
+    if (i != axis) s.axes.push_back(a.axes[i]);
+  if (s.axes.empty()) s.axes.push_back({"value", 1, {""}, {}});
+  return s;
+}
+
+std::vector<float> slice(const std::vector<float>& stat, const AnalysisInput& a, int axis,
+                         int64_t entry) {
+  std::vector<float> out;
+  for (int64_t c = 0; c < a.cells(); ++c)
+    if (unravel(c, a.axes)[axis] == entry) out.push_back(stat[c]);
+  return out;
+}
+
+int prompts_done(const AnalysisInput& a) {
+  int n = 0;
+  for (const auto& row : a.done)
+    for (uint8_t d : row)
       if (d) {
-        ++n_prompts;
+        ++n;
         break;
       }
-  std::vector<HeatmapFigure> figures;
+  return n;
+}
 
+std::string over_prompts(int n) {
+  return " over " + std::to_string(n) + " prompt" + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const AnalysisInput& a,
+                                            const Aggregates& g) {
+  const std::string title = a.name + " (" + a.kind + ")";
+  const int n_prompts = prompts_done(a);
+  std::vector<HeatmapFigure> figures;
+  if (a.quantity_axis >= 0) {
+    // Each quantity its own figure, colour scale and units; token ids are no colour (sweep.h5
+    // and report.html show them as text).
+    const AxisInfo& axis = a.axes[a.quantity_axis];
+    const AnalysisInput rest = without_axis(a, a.quantity_axis);
+    for (int64_t q = 0; q < axis.size && static_cast<size_t>(q) < a.quantities.size(); ++q) {
+      const Quantity& quantity = a.quantities[q];
+      if (quantity.token_ids) continue;
+      HeatmapFigure f = build(input, rest, arrange(rest), slice(g.mean, a, a.quantity_axis, q));
+      f.title = title;
+      f.subtitle += "mean " + quantity.label + over_prompts(n_prompts) + completeness(g);
+      f.colorbar_label = quantity.label;
+      f.sequential = quantity.sequential;
+      f.file_name = axis_label(axis, q) + "_mean";
+      figures.push_back(std::move(f));
+    }
+    return figures;
+  }
+  const Arrangement ar = arrange(a);
   HeatmapFigure mean = build(input, a, ar, g.mean);
   mean.title = title;
-  mean.subtitle += "mean " + a.metric + " over " + std::to_string(n_prompts) + " prompt" +
-                   (n_prompts == 1 ? "" : "s") + completeness(g);
+  mean.subtitle += "mean " + a.metric + over_prompts(n_prompts) + completeness(g);
   mean.colorbar_label = a.metric;
   mean.sequential = a.sequential;
+  mean.file_name = "mean";
   figures.push_back(std::move(mean));
 
   if (g.has_fraction) {
     HeatmapFigure frac = build(input, a, ar, g.fraction_recovered);
     frac.title = title;
-    frac.subtitle += "fraction of " + a.metric +
-                     " recovered: (patched - corrupted) / (clean - corrupted)" + completeness(g);
-    frac.colorbar_label = "fraction recovered";
+    frac.subtitle += fraction_label(a) + ": " + fraction_formula(a) + completeness(g);
+    frac.colorbar_label = fraction_label(a);
     frac.limit = 1.0;  // the same scale for every analysis: comparable side by side
+    frac.file_name = fraction_name(a);
     figures.push_back(std::move(frac));
   }
   return figures;

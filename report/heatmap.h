@@ -21,6 +21,7 @@ struct HeatmapFigure {
   std::string row_axis, col_axis;                   // axis names, e.g. "layer", "head"
   std::vector<std::string> row_labels, col_labels;  // one per row/col
   std::string colorbar_label;                       // e.g. "logit_diff"
+  std::string file_name;  // the file stem's suffix after the analysis name, e.g. "prob_mean"
   // Colour limit: values map to [-limit, limit]; <= 0 picks max |value| over all panels.
   double limit = 0;
   bool sequential = false;  // non-negative values: the scale runs from 0 to limit

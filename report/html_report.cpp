@@ -116,10 +116,9 @@ void write_prompts(std::ostream& o, const ReduceInput& input) {
 
 void write_top(std::ostream& o, const AnalysisInput& a, const Aggregates& g,
                const std::vector<TopComponent>& top) {
-  o << "<h3>Top " << top.size() << " components by |"
-    << (g.has_fraction ? "mean &minus; corrupted" : "mean")
-    << "|</h3>\n<table><tr><th>#</th><th>component</th><th>effect</th><th>mean " << e(a.metric)
-    << "</th><th>sem</th>" << (g.has_fraction ? "<th>fraction recovered</th>" : "")
+  o << "<h3>Top " << top.size() << " components by " << e(ranked_by(a, g))
+    << "</h3>\n<table><tr><th>#</th><th>component</th><th>effect</th><th>mean " << e(a.metric)
+    << "</th><th>sem</th>" << (g.has_fraction ? "<th>" + e(fraction_label(a)) + "</th>" : "")
     << "<th>prompts</th></tr>\n";
   for (size_t i = 0; i < top.size(); ++i) {
     const auto& t = top[i];
@@ -132,8 +131,40 @@ void write_top(std::ostream& o, const AnalysisInput& a, const Aggregates& g,
   o << "</table>\n";
 }
 
-void write_analysis(std::ostream& o, const AnalysisInput& a, const Aggregates& g,
-                    const std::vector<TopComponent>& top, const std::vector<ReportFigure>& figures,
+// A token-id quantity (logit lens's top token) as text, never a colour: the most common token
+// over prompts at each of the other axes' entries (the per-prompt tokens are in sweep.h5).
+void write_token_quantities(std::ostream& o, const ReduceInput& input, const AnalysisInput& a,
+                            const Aggregates& g) {
+  if (a.quantity_axis < 0) return;
+  const AxisInfo& axis = a.axes[a.quantity_axis];
+  for (int64_t q = 0; q < axis.size && static_cast<size_t>(q) < a.quantities.size(); ++q) {
+    if (!a.quantities[q].token_ids) continue;
+    o << "<h3>" << e(a.quantities[q].label) << " (most common over prompts)</h3>\n<table>";
+    for (int64_t c = 0; c < a.cells(); ++c) {
+      const auto index = unravel(c, a.axes);
+      if (index[a.quantity_axis] != q) continue;
+      std::string where;
+      for (size_t i = 0; i < a.axes.size(); ++i)
+        if (static_cast<int>(i) != a.quantity_axis)
+          where +=
+              (where.empty() ? "" : ", ") + a.axes[i].name + " " + axis_label(a.axes[i], index[i]);
+      std::string token = "&ndash;";
+      if (std::isfinite(g.mean[c])) {
+        const auto id = static_cast<int64_t>(g.mean[c]);
+        const auto it = input.token_text.find(id);
+        token = "<span class=\"tok\" title=\"id " + std::to_string(id) + "\">" +
+                e(display_token(it != input.token_text.end() ? it->second : std::to_string(id))) +
+                "</span>";
+      }
+      o << "<tr><td>" << e(where) << "</td><td>" << token << "</td></tr>";
+    }
+    o << "</table>\n";
+  }
+}
+
+void write_analysis(std::ostream& o, const ReduceInput& input, const AnalysisInput& a,
+                    const Aggregates& g, const std::vector<TopComponent>& top,
+                    const std::vector<ReportFigure>& figures,
                     const std::filesystem::path& page_dir) {
   o << "<h2 id=\"" << e(a.name) << "\">" << e(a.name) << "</h2>\n<table class=\"meta\">";
   o << "<tr><td>kind</td><td>" << e(a.kind) << "</td></tr><tr><td>metric</td><td>" << e(a.metric)
@@ -155,6 +186,7 @@ void write_analysis(std::ostream& o, const AnalysisInput& a, const Aggregates& g
       << base64_encode(read_file(f.png)) << "\"><figcaption>" << e(f.caption)
       << " &middot; <a href=\"" << e(svg) << "\">SVG</a></figcaption></figure>\n";
   }
+  write_token_quantities(o, input, a, g);
   write_top(o, a, g, top);
 }
 
@@ -233,7 +265,7 @@ void write_html_report(const std::filesystem::path& path, const ReduceInput& inp
   o << "</table>\n";
   write_prompts(o, input);
   for (size_t i = 0; i < input.analyses.size(); ++i)
-    write_analysis(o, input.analyses[i], aggregates[i], top[i], figures, path.parent_path());
+    write_analysis(o, input, input.analyses[i], aggregates[i], top[i], figures, path.parent_path());
   o << "<h2>Job spec</h2>\n<pre>" << e(input.spec_yaml) << "</pre>\n";
   o << "<h2>Provenance</h2>\n<pre>"
     << e(input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))

@@ -44,8 +44,9 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
   std::vector<Aggregates> aggregates;
   std::vector<std::vector<TopComponent>> top;
   for (const auto& a : input.analyses) {
-    aggregates.push_back(aggregate(a));
-    top.push_back(top_components(a, aggregates.back(), options.top_k));
+    aggregates.push_back(aggregate(a, input.normalise));
+    top.push_back(top_components(a, aggregates.back(),
+                                 static_cast<int>(options.top_k.value_or(input.top_k))));
     out.completeness.push_back(
         {a.name, aggregates.back().cells_done, aggregates.back().cells_total});
     log->info("{}", out.completeness.back().line());
@@ -58,9 +59,7 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
   for (size_t i = 0; i < input.analyses.size(); ++i) {
     const auto& a = input.analyses[i];
     for (const auto& f : analysis_figures(input, a, aggregates[i])) {
-      const bool is_fraction = f.colorbar_label == "fraction recovered";
-      const std::string stem = file_stem(a.name) + (is_fraction ? "_fraction_recovered" : "_mean");
-      const auto paths = render_heatmap(f, heatmap_dir / stem);
+      const auto paths = render_heatmap(f, heatmap_dir / (file_stem(a.name + "_" + f.file_name)));
       out.heatmaps.insert(out.heatmaps.end(), paths.begin(), paths.end());
       figures.push_back({a.name, f.subtitle, paths.at(0), paths.at(1)});
     }

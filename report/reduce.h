@@ -3,6 +3,7 @@
 // into an output directory (the store directory by default). Reads only; the store's
 // fragments are never touched.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@
 namespace csweep::report {
 
 struct ReduceOptions {
-  int top_k = 20;
+  std::optional<int64_t> top_k;  // components per analysis; default: the job's reduce.top_k
   bool write_html = true;
 };
 

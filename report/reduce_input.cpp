@@ -38,6 +38,10 @@ void validate(const ReduceInput& input, const std::string& source) {
                        "prompt " + std::to_string(p) + " has " +
                            std::to_string(a.values[p].size()) + " values, expected " +
                            std::to_string(cells));
+    if (a.quantity_axis >= static_cast<int>(a.axes.size()) ||
+        (a.quantity_axis >= 0 &&
+         static_cast<int64_t>(a.quantities.size()) != a.axes[a.quantity_axis].size))
+      throw error_at(source, what, "quantities are not one per entry of the quantity axis");
     if (!a.clean_baseline.empty() && a.clean_baseline.size() != n_prompts)
       throw error_at(source, what, "clean baselines are not one per prompt");
     if (!a.corrupted_baseline.empty() && a.corrupted_baseline.size() != n_prompts)

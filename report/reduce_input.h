@@ -4,6 +4,7 @@
 // report code on this struct (not on the store) lets it run on a partial store and be tested
 // without MPI or a sweep.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,18 @@ struct PromptInfo {
   std::optional<double> clean_metric, corrupted_metric;
 };
 
+// How top-k orders the components on one quantity (jobs::Ranking's report-side twin).
+enum class Ranking { Magnitude, Smallest, Never };
+
+// One entry of an analysis's quantity axis: entries with different units get their own
+// figure, colour scale and top-k list.
+struct Quantity {
+  std::string label;  // the colour bar's label with units, e.g. "probability of the answer"
+  bool sequential = false;
+  Ranking ranking = Ranking::Magnitude;
+  bool token_ids = false;  // values are token ids: shown as text, never averaged or ranked
+};
+
 // One analysis of the job: its grid and, per prompt, one float per cell in row-major order
 // over `axes`.
 struct AnalysisInput {
@@ -56,6 +69,14 @@ struct AnalysisInput {
   // they give the fraction recovered (patched - corrupted) / (clean - corrupted).
   std::vector<std::optional<double>> clean_baseline;      // empty or [n_prompts]
   std::vector<std::optional<double>> corrupted_baseline;  // empty or [n_prompts]
+  // Which run an effect is measured from: patching's corrupted run (effect = value -
+  // corrupted, fraction recovered), or ablation's clean run (effect = value - clean, the
+  // fraction of the clean metric removed (clean - value) / clean).
+  enum class Reference { Corrupted, Clean };
+  Reference reference = Reference::Corrupted;
+  // The axis whose entries are different quantities (-1: none) and one Quantity per entry.
+  int quantity_axis = -1;
+  std::vector<Quantity> quantities;
 
   int64_t cells() const {
     int64_t n = 1;
@@ -73,6 +94,9 @@ struct ReduceInput {
   nlohmann::json provenance = nlohmann::json::object();  // versions, git SHA, hosts, seed...
   std::vector<PromptInfo> prompts;
   std::vector<AnalysisInput> analyses;
+  int64_t top_k = 10;     // the job's reduce.top_k: components listed per analysis (or quantity)
+  bool normalise = true;  // the job's reduce.normalise: also the fraction recovered / removed
+  std::map<int64_t, std::string> token_text;  // token-id values' strings (top_token)
 };
 
 // Checks the shapes the report code relies on (values/done per prompt sized cells(), axis

@@ -53,10 +53,11 @@ void recorded_baselines(const store::StoreContents& c, ReduceInput& input) {
     for (size_t p = 0; p < n; ++p) {
       if (!r.known[ai][p]) continue;
       double clean = r.values[ai][p].clean, corrupted = r.values[ai][p].corrupted;
-      // Kinds with a fraction recovered ran the unpatched clean and corrupted prompts: their
-      // metrics are the prompt's (other kinds' second run is another one: noised, ablated).
+      // Patching and ablation ran the unedited clean and corrupted prompts: their metrics are
+      // the prompt's (causal tracing's second run is another one: noised).
       auto& prompt = input.prompts[p];
-      const bool patching = kind && kind->reduce.baselines == jobs::Baselines::Fraction;
+      const bool patching = kind && (kind->reduce.baselines == jobs::Baselines::Fraction ||
+                                     kind->reduce.baselines == jobs::Baselines::Ablation);
       if (patching && !prompt.clean_metric && std::isfinite(clean)) prompt.clean_metric = clean;
       if (patching && !prompt.corrupted_metric && std::isfinite(corrupted))
         prompt.corrupted_metric = corrupted;
@@ -106,6 +107,21 @@ std::vector<std::string> token_texts(const model::Tokenizer* tokenizer,
   return out;
 }
 
+// The strings of every token id an analysis reports as a value (its kind's token quantities).
+void decode_token_values(const model::Tokenizer& tokenizer, ReduceInput& input) {
+  for (const auto& a : input.analyses) {
+    const jobs::Kind* kind = jobs::find_kind(a.kind);
+    if (!kind) continue;
+    for (const auto& q : kind->reduce.quantities)
+      if (q.token_ids)
+        for (const auto& row : a.values)
+          for (float v : row)
+            if (std::isfinite(v) && v >= 0 && v < static_cast<float>(tokenizer.vocab_size()))
+              input.token_text.emplace(static_cast<int64_t>(v),
+                                       tokenizer.token_text(static_cast<int64_t>(v)));
+  }
+}
+
 void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   input.job_name = spec.name;
   input.model = spec.model.path.string();
@@ -132,14 +148,41 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
   }
   input.metric = jobs::metric_name(spec.metric);
   for (auto& a : input.analyses) a.metric = input.metric;
+  input.top_k = spec.reduce.top_k;
+  input.normalise = spec.reduce.normalise;
+  if (tokenizer) decode_token_values(*tokenizer, input);
 }
 
-// The kind's reduce defaults (jobs/kinds/): its value label and colour scale.
+// "{metric}" in a kind's label stands for the job's metric.
+std::string with_metric(std::string label, const std::string& metric) {
+  const std::string key = "{metric}";
+  if (const auto at = label.find(key); at != std::string::npos)
+    label.replace(at, key.size(), metric.empty() ? "metric" : metric);
+  return label;
+}
+
+// The kind's reduce defaults (jobs/kinds/): its value label, colour scale, the run its effect
+// is measured from and its quantities' own units and scales.
 void apply_kind_defaults(AnalysisInput& a) {
   const jobs::Kind* kind = jobs::find_kind(a.kind);
   if (!kind) return;
-  if (!kind->reduce.value_label.empty()) a.metric = kind->reduce.value_label;
-  a.sequential = kind->reduce.colour_scale == jobs::ColourScale::Sequential;
+  const jobs::ReduceDefaults& d = kind->reduce;
+  if (!d.value_label.empty()) a.metric = with_metric(d.value_label, a.metric);
+  a.sequential = d.colour_scale == jobs::ColourScale::Sequential;
+  if (d.baselines == jobs::Baselines::Ablation) a.reference = AnalysisInput::Reference::Clean;
+  for (size_t i = 0; i < a.axes.size() && !d.quantity_axis.empty(); ++i) {
+    if (a.axes[i].name != d.quantity_axis) continue;
+    a.quantity_axis = static_cast<int>(i);
+    for (const auto& label : a.axes[i].labels) {
+      Quantity q{label + " (unknown units)", false, Ranking::Magnitude, false};
+      for (const auto& qd : d.quantities)
+        if (qd.name == label)
+          q = {with_metric(qd.value_label, a.metric),
+               qd.colour_scale == jobs::ColourScale::Sequential,
+               static_cast<Ranking>(static_cast<int>(qd.ranking)), qd.token_ids};
+      a.quantities.push_back(q);
+    }
+  }
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ const std::set<std::string> kReserved = {"prompt",
                                          "sem",
                                          "fraction_recovered",
                                          "fraction_recovered_per_prompt",
+                                         "fraction_of_clean_removed",
+                                         "fraction_of_clean_removed_per_prompt",
+                                         "effect",
                                          "clean_baseline",
                                          "corrupted_baseline",
                                          "top_k",
@@ -88,13 +91,21 @@ struct AnalysisWriter {
     with_axes(w.floats(group, "mean", cell_dims, g.mean.data()), false);
     with_axes(w.floats(group, "std", cell_dims, g.std.data()), false);
     with_axes(w.floats(group, "sem", cell_dims, g.sem.data()), false);
+    if (g.has_effect_baseline) {
+      h5::Handle ds = w.floats(group, "effect", cell_dims, g.effect.data());
+      w.attr(ds, "definition", effect_formula(a, g));
+      with_axes(std::move(ds), false);
+    }
     if (g.has_fraction) {
-      with_axes(w.floats(group, "fraction_recovered", cell_dims, g.fraction_recovered.data()),
-                false);
+      const std::string name = fraction_name(a);
+      h5::Handle ds = w.floats(group, name, cell_dims, g.fraction_recovered.data());
+      w.attr(ds, "definition", fraction_formula(a));
+      with_axes(std::move(ds), false);
       std::vector<float> fpp;
       for (const auto& row : g.fraction_per_prompt) fpp.insert(fpp.end(), row.begin(), row.end());
-      with_axes(w.floats(group, "fraction_recovered_per_prompt", prompt_dims, fpp.data()), true);
+      with_axes(w.floats(group, name + "_per_prompt", prompt_dims, fpp.data()), true);
     }
+    write_token_texts();
     write_baseline("clean_baseline", a.clean_baseline);
     write_baseline("corrupted_baseline", a.corrupted_baseline);
     write_position_tokens();
@@ -110,7 +121,48 @@ struct AnalysisWriter {
     w.attr(group, "cells_total", g.cells_total);
     w.attr(group, "complete",
            g.cells_total ? static_cast<double>(g.cells_done) / g.cells_total : 0.0);
-    w.attr(group, "has_fraction_recovered", static_cast<int64_t>(g.has_fraction));
+    w.attr(group, "has_fraction_recovered",
+           static_cast<int64_t>(g.has_fraction && fraction_name(a) == "fraction_recovered"));
+    w.attr(group, "fraction", std::string(g.has_fraction ? fraction_name(a) : ""));
+    if (a.quantity_axis < 0) return;
+    // Each entry of the quantity axis has its own units: "quantity_units"[i] labels entry i.
+    std::vector<std::string> units;
+    for (const auto& q : a.quantities) units.push_back(q.label);
+    w.attr(group, "quantity_axis", a.axes[a.quantity_axis].name);
+    w.attr(group, "quantity_units", units);
+  }
+
+  // A token-id quantity (logit lens's top_token) as text: "<entry>_text" [prompt, other axes]
+  // per prompt and "<entry>_mode_text" [other axes], the most common token over prompts.
+  void write_token_texts() {
+    if (a.quantity_axis < 0) return;
+    const AxisInfo& axis = a.axes[a.quantity_axis];
+    auto text = [&](float id) -> std::string {
+      if (!std::isfinite(id)) return "";
+      const auto it = input.token_text.find(static_cast<int64_t>(id));
+      return it != input.token_text.end() ? it->second : std::to_string(static_cast<int64_t>(id));
+    };
+    for (int64_t q = 0; q < axis.size && static_cast<size_t>(q) < a.quantities.size(); ++q) {
+      if (!a.quantities[q].token_ids) continue;
+      std::vector<std::string> per_prompt, mode, names{"prompt"};
+      h5::Writer::Dims dims{input.prompts.size()};
+      for (size_t i = 0; i < a.axes.size(); ++i)
+        if (static_cast<int>(i) != a.quantity_axis)
+          dims.push_back(static_cast<hsize_t>(a.axes[i].size)), names.push_back(a.axes[i].name);
+      for (size_t p = 0; p <= input.prompts.size(); ++p)
+        for (int64_t c = 0; c < a.cells(); ++c) {
+          if (unravel(c, a.axes)[a.quantity_axis] != q) continue;
+          if (p == input.prompts.size())
+            mode.push_back(text(g.mean[c]));
+          else
+            per_prompt.push_back(a.done[p][c] ? text(a.values[p][c]) : "");
+        }
+      const std::string name = h5_name(axis_label(axis, q));
+      w.attr(w.strings(group, name + "_text", dims, per_prompt), "axes", names);
+      const h5::Writer::Dims rest(dims.begin() + 1, dims.end());
+      w.attr(w.strings(group, name + "_mode_text", rest.empty() ? h5::Writer::Dims{1} : rest, mode),
+             "axes", std::vector<std::string>(names.begin() + 1, names.end()));
+    }
   }
 
   void write_scales() {
@@ -191,12 +243,12 @@ struct AnalysisWriter {
       effect.push_back(c.effect), mean.push_back(c.mean), sem.push_back(c.sem);
       fraction.push_back(c.fraction_recovered), n_done.push_back(c.n_done), cell.push_back(c.cell);
     }
-    w.attr(t, "ranked_by", std::string(g.has_fraction ? "|mean - corrupted baseline|" : "|mean|"));
+    w.attr(t, "ranked_by", ranked_by(a, g));
     w.strings(t, "label", {k}, label);
     w.floats(t, "effect", {k}, effect.data());
     w.floats(t, "mean", {k}, mean.data());
     w.floats(t, "sem", {k}, sem.data());
-    w.floats(t, "fraction_recovered", {k}, fraction.data());
+    w.floats(t, fraction_name(a), {k}, fraction.data());
     w.int32s(t, "n_done", {k}, n_done.data());
     w.int64s(t, "cell", {k}, cell.data());
     for (size_t i = 0; i < a.axes.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "analyses/sweep.h"
+#include "analyses/weight_processing.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/job_spec.h"
@@ -196,6 +197,9 @@ class AnalysisExecutor final : public ShardExecutor {
     load.dtype = model::scalar_type(model::weight_dtype(spec.model.dtype, dtype_field));
     load.device = c10::Device(spec.model.device);
     model_ = model::Model::load(spec.model.path, load);
+    if (const jobs::WeightProcessingSpec& w = spec.model.process_weights; w.any())
+      analyses::process_weights(
+          *model_, {w.fold_ln, w.center_writing_weights, w.center_unembed, w.fold_value_biases});
     log::get("worker")->info("rank {}: loaded {} ({} threads)", context.rank,
                              spec.model.path.string(), threads);
   }

@@ -53,6 +53,10 @@ const Kind& ablation_kind() {
     k.name = "ablation";
     k.keys = {"method", "target", "reference", "mean_over", "seed", "heads", "neurons"};
     k.read = read_ablation;
+    // The clean run is the reference: effect = ablated - clean, so top-k lists the components
+    // whose removal changes the metric most.
+    k.reduce.baselines = Baselines::Ablation;
+    k.reduce.value_label = "{metric} after ablation";
     k.grid = ablation_grid;
     k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
       KindCost cost;

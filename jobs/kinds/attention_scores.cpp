@@ -23,6 +23,18 @@ const Kind& attention_scores_kind() {
     k.keys = {"scores", "heads"};
     k.uses_metric = false;
     k.read = read_attention_scores;
+    // No metric: each score is an attention weight in [0, 1], ranked on its own.
+    k.reduce.colour_scale = ColourScale::Sequential;
+    k.reduce.value_label = "attention score (mean attention weight)";
+    k.reduce.quantity_axis = "score";
+    k.reduce.quantities = {
+        {"previous_token", "previous-token score (attention to position - 1)",
+         ColourScale::Sequential},
+        {"duplicate_token", "duplicate-token score (attention to earlier copies)",
+         ColourScale::Sequential},
+        {"induction", "induction score (attention to the token after an earlier copy)",
+         ColourScale::Sequential},
+    };
     k.grid = [](const AnalysisSpec& a) {  // [score, layer, head]
       return std::vector<Axis>{
           named_axis("score", a.options_as<AttentionScoresOptions>().scores, kAttentionScores),

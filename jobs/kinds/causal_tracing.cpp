@@ -60,6 +60,7 @@ const Kind& causal_tracing_kind() {
     };
     k.cost = causal_tracing_cost;
     k.reduce.baselines = Baselines::Effects;
+    k.reduce.value_label = "indirect effect on {metric} (restored - noised)";
     return k;
   }();
   return k;

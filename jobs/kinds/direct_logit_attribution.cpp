@@ -36,6 +36,8 @@ const Kind& direct_logit_attribution_kind() {
     k.name = "direct_logit_attribution";
     k.keys = {"components", "heads"};
     k.read = read_dla;
+    // Always the answer-minus-wrong logit direction, whatever the job's metric.
+    k.reduce.value_label = "direct logit attribution to logit(answer) - logit(wrong)";
     k.grid = dla_grid;
     k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
       KindCost cost;

@@ -31,32 +31,39 @@ std::vector<std::string> block_site_names() {
   return names;
 }
 
-std::optional<model::HookPoint> read_site(const Source& src, const YAML::Node& node,
-                                          const std::string& path,
-                                          const model::ModelConfig* config) {
+// A block site by its block-relative name ("attn.hook_z": layer -1, the analysis's layers) or
+// its full TransformerLens name ("blocks.3.attn.hook_z": that layer).
+std::optional<model::HookSite> read_site(const Source& src, const YAML::Node& node,
+                                         const std::string& path,
+                                         const model::ModelConfig* config) {
   auto name = read_string(src, node, path);
   if (!name) return std::nullopt;
   auto site = model::parse_hook_site("blocks.0." + *name);
+  if (site) site->layer = -1;
   if (!site) {
     auto full = model::parse_hook_site(*name);
     if (full && model::is_block_point(full->point)) {
-      src.error(node, path + ": write the block-relative name \"" +
-                          model::point_suffix(full->point) +
-                          "\" and choose layers with \"layers:\"");
+      if (config && (full->layer < 0 || full->layer >= config->n_layers)) {
+        src.error(node, path + ": layer " + std::to_string(full->layer) + " out of range (" +
+                            range_text(config->n_layers, "layers") + ")");
+        return std::nullopt;
+      }
+      site = full;
     } else if (full) {
       src.error(node, path + ": \"" + *name + "\" is not inside a block; sweeps patch block sites");
     } else {
       src.error(node, path + ": unknown hook site \"" + *name + "\"" +
                           did_you_mean(*name, block_site_names()));
     }
-    return std::nullopt;
   }
+  if (!site) return std::nullopt;
   std::string why;
-  if (config && !model::site_exists(*site, *config, &why)) {
+  model::HookSite at_layer{site->point, std::max<int64_t>(site->layer, 0)};
+  if (config && !model::site_exists(at_layer, *config, &why)) {
     src.error(node, path + ": hook site \"" + *name + "\" does not exist in this model: " + why);
     return std::nullopt;
   }
-  return site->point;
+  return site;
 }
 
 }  // namespace
@@ -134,7 +141,9 @@ std::vector<int64_t> KindReader::heads(int64_t limit) {
 
 std::vector<int64_t> KindReader::positions() {
   const int64_t n = shortest_prompt(ctx_.prompts);
-  return axis("positions", n, "position", "shortest prompt has " + plural(n, "tokens"));
+  return or_fail(read_axis(ctx_.src, node_["positions"], path_ + ".positions", n, "position",
+                           "shortest prompt has " + plural(n, "tokens"), /*from_end=*/true),
+                 std::vector<int64_t>{});
 }
 
 std::vector<int64_t> KindReader::neurons() {
@@ -164,11 +173,13 @@ std::vector<model::HookPoint> KindReader::sites() {
     // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "[" + std::string.
     std::string ipath = path_ + ".sites";
     if (list.IsSequence()) ipath.append("[").append(std::to_string(i)).append("]");
-    auto p = read_site(src, items[i], ipath, c);
-    if (!p) {
+    auto site = read_site(src, items[i], ipath, c);
+    if (!site) {
       ok_ = false;
       continue;
     }
+    if (site->layer >= 0) site_layers_.push_back(site->layer);
+    const std::optional<model::HookPoint> p = site->point;
     if (std::find(out.begin(), out.end(), *p) != out.end()) continue;
     if (!out.empty()) {
       bool same_shape = model::is_head_point(*p) == model::is_head_point(out[0]) &&
@@ -184,6 +195,8 @@ std::vector<model::HookPoint> KindReader::sites() {
     }
     out.push_back(*p);
   }
+  std::sort(site_layers_.begin(), site_layers_.end());
+  site_layers_.erase(std::unique(site_layers_.begin(), site_layers_.end()), site_layers_.end());
   return out;
 }
 

@@ -54,8 +54,11 @@ class KindReader {
   std::vector<int64_t> n_heads_axis() { return heads(config() ? config()->n_heads : -1); }
   std::vector<int64_t> positions();  // over the shortest prompt
   std::vector<int64_t> neurons();    // over d_mlp
-  // `sites`: block hook points, all with the same axes (activation/attribution patching).
+  // `sites`: block hook points, all with the same axes (activation/attribution patching), by
+  // block-relative name ("attn.hook_z") or full TransformerLens name ("blocks.3.attn.hook_z").
   std::vector<model::HookPoint> sites();
+  // The layers full names named (sorted, unique); empty when every name was block-relative.
+  const std::vector<int64_t>& site_layers() const { return site_layers_; }
 
  private:
   std::vector<int64_t> axis(const char* key, int64_t limit, const std::string& what,
@@ -71,6 +74,7 @@ class KindReader {
   const YAML::Node& node_;
   std::string path_;
   bool ok_ = true;
+  std::vector<int64_t> site_layers_;
 };
 
 }  // namespace csweep::jobs

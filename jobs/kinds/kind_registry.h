@@ -56,15 +56,40 @@ struct KindCost {
 // Which unedited runs' metrics the workers record and how reduce reads them.
 enum class Baselines {
   None,      // no corrupted run: no fraction recovered
-  Fraction,  // (patched - corrupted) / (clean - corrupted)
+  Fraction,  // effect = value - corrupted; fraction recovered (value - corrupted) / (clean -
+             // corrupted)
   Effects,   // values are indirect effects: clean - noised over 0 (causal tracing)
+  Ablation,  // values are the edited clean run's metric: effect = value - clean; the fraction of
+             // the clean metric removed (clean - value) / clean
 };
 enum class ColourScale { Diverging, Sequential };  // sequential: non-negative values from 0
+
+// How top-k orders the components on one quantity.
+enum class Ranking {
+  Magnitude,  // largest |effect| first
+  Smallest,   // smallest value first (a rank: 0 is the top)
+  Never,      // not ranked (token ids)
+};
+
+// One entry of a kind's quantity axis (logit lens: prob, rank, top_token, ...): entries with
+// different units never share a colour scale or a top-k ranking.
+struct QuantityDefaults {
+  std::string name;         // the axis label, as in the job file
+  std::string value_label;  // units for the colour bar; "{metric}" stands for the job's metric
+  ColourScale colour_scale = ColourScale::Diverging;
+  Ranking ranking = Ranking::Magnitude;
+  bool token_ids = false;  // values are token ids: shown as text, never averaged or coloured
+};
 
 struct ReduceDefaults {
   Baselines baselines = Baselines::None;
   ColourScale colour_scale = ColourScale::Diverging;
-  std::string value_label;  // the colour bar's label; empty: the job's metric
+  // The colour bar's label; "{metric}" stands for the job's metric. Empty: the job's metric.
+  std::string value_label;
+  // The axis whose entries are different quantities ("quantity", "score"): each gets its own
+  // figure, colour scale, units and top-k list. Empty: all cells share one.
+  std::string quantity_axis;
+  std::vector<QuantityDefaults> quantities;  // one per choice of that axis
 };
 
 struct Kind {

@@ -31,6 +31,15 @@ const Kind& logit_lens_kind() {
     k.name = "logit_lens";
     k.keys = {"quantities"};
     k.read = read_logit_lens;
+    k.reduce.value_label = "logit lens readout";
+    k.reduce.quantity_axis = "quantity";
+    k.reduce.quantities = {
+        {"prob", "probability of the answer", ColourScale::Sequential},
+        {"logprob", "log-probability of the answer (nats)"},
+        {"rank", "rank of the answer (0 = top)", ColourScale::Sequential, Ranking::Smallest},
+        {"logit_diff", "logit(answer) - logit(wrong)"},
+        {"top_token", "top token", ColourScale::Diverging, Ranking::Never, true},
+    };
     k.grid = [](const AnalysisSpec& a) {  // [layer, quantity]
       return std::vector<Axis>{
           index_axis("layer", a.layers),

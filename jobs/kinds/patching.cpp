@@ -10,6 +10,14 @@ namespace {
 // Sites, heads (head sites only), positions; returns per_position.
 bool read_sites_and_axes(KindReader& r, AnalysisSpec& a) {
   a.sites = r.sites();
+  // Full names ("blocks.3.attn.hook_z") choose the layers, as layers: would.
+  if (!r.site_layers().empty()) {
+    if (r.has("layers"))
+      r.error("layers",
+              "the sites name their layers (blocks.L...); give the layers there or "
+              "here, not both");
+    a.layers = r.site_layers();
+  }
   const model::ModelConfig* c = r.config();
   const bool head_sites = !a.sites.empty() && model::is_head_point(a.sites[0]);
   const bool kv = head_sites && model::is_kv_head_point(a.sites[0]);
@@ -101,6 +109,7 @@ const Kind& attribution_patching_kind() {
       return cost;
     };
     k.reduce.baselines = Baselines::Fraction;
+    k.reduce.value_label = "{metric} of the patched run, estimated (attribution patching)";
     return k;
   }();
   return k;

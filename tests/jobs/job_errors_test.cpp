@@ -115,14 +115,11 @@ TEST(JobErrors, HookSiteMissingFromTheArchitecture) {
          "architecture has no rotary embedding"));
 }
 
-TEST(JobErrors, FullHookNameAsksForTheBlockRelativeOne) {
+TEST(JobErrors, FullHookNameOutOfRangeNamesTheLayer) {
   EXPECT_EQ(
       parse_error(job(
-          "analyses:\n  - {name: a, kind: activation_patching, sites: [blocks.1.attn.hook_z]}\n")),
-      at(9, 50,
-         "analyses[0].sites[0]: write the block-relative name \"attn.hook_z\" and choose layers "
-         "with "
-         "\"layers:\""));
+          "analyses:\n  - {name: a, kind: activation_patching, sites: [blocks.5.attn.hook_z]}\n")),
+      at(9, 50, "analyses[0].sites[0]: layer 5 out of range (model has 3 layers: 0..2)"));
 }
 
 TEST(JobErrors, EmptyAxis) {

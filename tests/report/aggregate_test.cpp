@@ -103,6 +103,58 @@ TEST(ReportAggregate, TopComponentsWithoutBaselinesRankByMeanAndUseNamedLabels) 
     EXPECT_GE(std::fabs(top[i - 1].effect), std::fabs(top[i].effect));
 }
 
+// Ablation measures from the clean run: effect = ablated - clean and the fraction of the clean
+// metric removed; the head whose ablation moves the metric most ranks first, not the one
+// with the largest ablated metric.
+TEST(ReportAggregate, AblationEffectIsFromTheCleanRun) {
+  AnalysisInput a;
+  a.name = "zero_heads", a.kind = "ablation", a.metric = "logit_diff";
+  a.reference = AnalysisInput::Reference::Clean;
+  a.axes = {{"layer", 1, {}, {}}, {"head", 3, {}, {}}};
+  a.values = {{3.9f, 0.5f, 4.2f}, {2.0f, 1.0f, 2.0f}};
+  a.done = {{1, 1, 1}, {1, 1, 1}};
+  a.clean_baseline = {4.0, 2.0};  // no corrupted baseline needed
+  const Aggregates g = aggregate(a);
+  ASSERT_TRUE(g.has_fraction);
+  EXPECT_NEAR(g.effect[0], ((3.9 - 4.0) + (2.0 - 2.0)) / 2, 1e-6);
+  EXPECT_NEAR(g.effect[1], ((0.5 - 4.0) + (1.0 - 2.0)) / 2, 1e-6);
+  EXPECT_NEAR(g.fraction_recovered[1], (6.0 - 1.5) / 6.0, 1e-6);  // (clean - ablated) / clean
+  EXPECT_NEAR(g.fraction_per_prompt[0][2], (4.0 - 4.2) / 4.0, 1e-6);
+  EXPECT_EQ(fraction_name(a), "fraction_of_clean_removed");
+  EXPECT_EQ(ranked_by(a, g), "|mean - clean baseline|");
+  const auto top = top_components(a, g, 2);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].cell, 1);  // the head that matters, though its ablated metric is smallest
+  EXPECT_EQ(top[1].cell, 2);
+  // normalise: false keeps the effect and drops the fraction.
+  const Aggregates raw = aggregate(a, false);
+  EXPECT_FALSE(raw.has_fraction);
+  EXPECT_NEAR(raw.effect[1], g.effect[1], 1e-7);
+}
+
+// A quantity axis (logit lens): each quantity ranked on its own, ranks smallest first, token
+// ids never ranked and summarised by their most common value, not a mean.
+TEST(ReportAggregate, QuantitiesRankAloneAndTokenIdsAreNeverAveraged) {
+  AnalysisInput a;
+  a.name = "lens", a.kind = "logit_lens", a.metric = "logit_diff";
+  a.axes = {{"layer", 2, {}, {}}, {"quantity", 3, {"prob", "rank", "top_token"}, {0, 2, 4}}};
+  a.quantity_axis = 1;
+  a.quantities = {{"probability", true, Ranking::Magnitude, false},
+                  {"rank", true, Ranking::Smallest, false},
+                  {"top token", false, Ranking::Never, true}};
+  // layer 0: prob .1, rank 900, token 7 | 9 | 9; layer 1: prob .8, rank 0, token 5 | 5 | 6
+  a.values = {{0.1f, 900, 7, 0.8f, 0, 5}, {0.1f, 900, 9, 0.8f, 0, 5}, {0.1f, 900, 9, 0.8f, 0, 6}};
+  a.done.assign(3, std::vector<uint8_t>(6, 1));
+  const Aggregates g = aggregate(a);
+  EXPECT_EQ(g.mean[2], 9.0f);  // the mode, not 8.33
+  EXPECT_EQ(g.mean[5], 5.0f);
+  EXPECT_TRUE(std::isnan(g.effect[2]));
+  const auto top = top_components(a, g, 1);
+  ASSERT_EQ(top.size(), 2u);  // one per ranked quantity
+  EXPECT_EQ(top[0].label, "layer 1, quantity prob");
+  EXPECT_EQ(top[1].label, "layer 1, quantity rank");  // rank 0 beats rank 900
+}
+
 TEST(ReportAggregate, ValidateNamesTheProblem) {
   ReduceInput in = sample_input();
   in.analyses[1].values[2].pop_back();

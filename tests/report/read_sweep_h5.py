@@ -32,16 +32,15 @@ with h5py.File(sys.argv[1], "r") as f:
     out["analyses"] = {}
     for name, g in f["analyses"].items():
         a = {"attrs": {k: plain(v) for k, v in g.attrs.items()}, "datasets": {}}
-        for key in ("per_prompt", "done", "mean", "std", "sem", "n_done", "fraction_recovered",
-                    "fraction_recovered_per_prompt", "clean_baseline", "corrupted_baseline", "position_tokens"):
-            if key not in g:
+        for key, ds in g.items():
+            if not isinstance(ds, h5py.Dataset) or ds.attrs.get("CLASS") == b"DIMENSION_SCALE":
                 continue
-            ds = g[key]
             a["datasets"][key] = {
                 "shape": list(ds.shape),
                 "dims": [d.label for d in ds.dims],
                 "scales": [plain(d[0][()]) if len(d) else None for d in ds.dims],
                 "axes_attr": plain(ds.attrs["axes"]),
+                "attrs": {k: plain(v) for k, v in ds.attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST")},
                 "values": plain(ds.asstr()[()] if ds.dtype.kind == "O" else ds[()]),
             }
         a["top_k"] = {k: plain(v.asstr()[()] if v.dtype.kind == "O" else v[()]) for k, v in g["top_k"].items()}

@@ -92,7 +92,7 @@ TEST(ReportReduce, SweepH5IsSelfDescribingForH5py) {
   EXPECT_EQ(heads["top_k"]["label"][0], "layer 1, pos 1, head 0");
   EXPECT_EQ(heads["top_k"]["layer"][0], 1);
   EXPECT_EQ(heads["top_k"]["pos"][0], 1);
-  EXPECT_EQ(heads["top_k"]["label"].size(), 20u);
+  EXPECT_EQ(heads["top_k"]["label"].size(), 10u);  // reduce.top_k's documented default
 
   const json& sites = j["analyses"]["site_ablation"];
   EXPECT_EQ(sites["datasets"]["mean"]["scales"][0], json({"resid_post", "attn_out", "mlp_out"}));
@@ -126,6 +126,41 @@ TEST(ReportReduce, ReportsCompletenessAndWritesEveryHeatmap) {
       html.find("title=\"id 103\"> John</span> vs <span class=\"tok\" title=\"id 101\"> Mary"),
       std::string::npos);
   EXPECT_NE(html.find("<th>clean logit_diff</th>"), std::string::npos);
+}
+
+// The job's reduce section: top_k (default 10, as docs/jobs.md says) and normalise: false
+// (no fraction recovered: no dataset, no figure).
+TEST(ReportReduce, HonoursTheJobsTopKAndNormalise) {
+  EXPECT_EQ(ReduceInput{}.top_k, 10);
+  ReduceInput in = sample_input();
+  in.top_k = 3;
+  in.normalise = false;
+  const auto dir = fresh_dir("reduce-section");
+  const ReduceOutputs out = reduce(in, dir);
+  for (const auto& p : out.heatmaps)
+    EXPECT_EQ(p.filename().string().find("fraction"), std::string::npos) << p;
+  const json heads = read_with_h5py(out.sweep_h5)["analyses"]["head_patching"];
+  EXPECT_EQ(heads["top_k"]["label"].size(), 3u);
+  EXPECT_FALSE(heads["datasets"].contains("fraction_recovered"));
+  EXPECT_TRUE(heads["datasets"].contains("effect"));  // the effect needs no normalising
+  EXPECT_EQ(reduce(in, dir, ReduceOptions{5}).completeness.size(), 3u);  // --top-k overrides
+}
+
+// A kind's quantities each get their own figure, colour bar label and scale; token ids none.
+TEST(ReportFigures, EachQuantityHasItsOwnFigureAndUnits) {
+  ReduceInput in = sample_input();
+  AnalysisInput& a = in.analyses[2];  // site x layer: make "site" a quantity axis
+  a.quantity_axis = 0;
+  a.quantities = {{"probability", true, Ranking::Magnitude, false},
+                  {"rank (0 = top)", true, Ranking::Smallest, false},
+                  {"top token", false, Ranking::Never, true}};
+  const auto figures = analysis_figures(in, a, aggregate(a));
+  ASSERT_EQ(figures.size(), 2u);
+  EXPECT_EQ(figures[0].colorbar_label, "probability");
+  EXPECT_EQ(figures[1].colorbar_label, "rank (0 = top)");
+  EXPECT_TRUE(figures[0].sequential);
+  EXPECT_EQ(figures[0].panels.size(), 1u);
+  EXPECT_EQ(figures[0].panels[0].values.size(), 4u);  // the layers of one quantity
 }
 
 // Position labels show the first prompt's tokens; the axis says so, and that the prompts'

@@ -1,0 +1,163 @@
+// Every csweep command README.md and docs/*.md show (issue 14 item 7): each names a subcommand
+// that exists and only options its --help lists; each whole command line without a
+// placeholder (JOB.yaml, STORE, DIR, ...) runs as written, exit 0, in a copy of examples/, and
+// a line that cannot run here (a Slurm cluster, a file the user supplies) is one of the kinds
+// listed in `cannot_run_here`.
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
+
+namespace csweep::testing {
+namespace {
+
+struct DocCommand {
+  std::string file;
+  int line = 0;
+  std::string text;    // "csweep plan examples/induction.yaml --ranks 3"
+  bool whole = false;  // a command line of its own (code block), not a phrase in prose
+};
+
+std::vector<std::filesystem::path> doc_files() {
+  std::vector<std::filesystem::path> files{source_path("README.md")};
+  for (const auto& e : std::filesystem::directory_iterator(source_path("docs")))
+    if (e.path().extension() == ".md") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Code-block lines (indented or fenced) that start with csweep/mpirun, and `csweep ...` spans.
+std::vector<DocCommand> doc_commands() {
+  std::vector<DocCommand> out;
+  const std::regex span("`(csweep [^`]+)`");
+  const std::regex block_line(
+      R"(^(?:\s{4}|\s*\$ |)((?:mpirun [^#]*?)?csweep(?: [^#]*)?)(?:#.*)?$)");
+  for (const auto& file : doc_files()) {
+    std::ifstream in(file);
+    std::string line;
+    bool fenced = false;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.rfind("```", 0) == 0) {
+        fenced = !fenced;
+        continue;
+      }
+      const bool code = fenced || line.rfind("    ", 0) == 0;
+      std::smatch m;
+      if (code && std::regex_match(line, m, block_line)) {
+        std::string text = m[1].str();
+        text.erase(text.find_last_not_of(' ') + 1);
+        out.push_back({file.filename().string(), n, text, true});
+        continue;
+      }
+      for (auto it = std::sregex_iterator(line.begin(), line.end(), span);
+           it != std::sregex_iterator(); ++it)
+        out.push_back({file.filename().string(), n, (*it)[1].str(), false});
+    }
+  }
+  return out;
+}
+
+std::string subcommand_of(const std::string& text) {
+  const auto at = text.find("csweep ");
+  std::istringstream words(text.substr(at + 7));
+  std::string word;
+  words >> word;
+  return word;
+}
+
+std::string help_of(const std::string& sub) {
+  return run_command(csweep_bin() + (sub.rfind("--", 0) == 0 ? "" : " " + sub) + " --help").output;
+}
+
+// Why a whole command line cannot run here, or "" when it can.
+std::string cannot_run_here(const DocCommand& c) {
+  static const std::regex placeholder(R"((^| )(\[|[A-Z][A-Z_]+(\.[a-z]+)?( |$|,))|\.\.\.)");
+  if (std::regex_search(c.text, placeholder)) return "a synopsis with placeholders";
+  if (c.text.find("model.gguf") != std::string::npos || c.text.find(".gguf") != std::string::npos)
+    return "a GGUF file the user supplies";
+  if (c.text.find("/scratch") != std::string::npos ||
+      (c.text.find("submit") != std::string::npos &&
+       c.text.find("--dry-run") == std::string::npos) ||
+      c.text.find("cancel") != std::string::npos)
+    return "a Slurm cluster";
+  if (c.text.find("validate store") != std::string::npos) return "the user's own store";
+  return "";
+}
+
+TEST(DocsCommands, EverySubcommandAndOptionShownExists) {
+  const auto commands = doc_commands();
+  ASSERT_GE(commands.size(), 50u);
+  const std::string top = help_of("--help");
+  std::map<std::string, std::string> helps;
+  const std::regex option(R"((^|[ \[|])(--[a-z][a-z0-9-]*))");
+  for (const auto& c : commands) {
+    std::string sub = subcommand_of(c.text);
+    if (sub.empty() || sub.rfind("--", 0) == 0 || sub == "...") continue;
+    const std::string where = c.file + ":" + std::to_string(c.line) + ": " + c.text;
+    EXPECT_NE(top.find(" " + sub + " "), std::string::npos)
+        << "no subcommand " << sub << ": " << where;
+    if (!helps.count(sub)) helps[sub] = help_of(sub);
+    std::string after = c.text.substr(c.text.find("csweep ") + 7 + sub.size());
+    // A command with subcommands of its own (convert gguf): the options are the inner one's.
+    if (helps[sub].find("Subcommands:") != std::string::npos) {
+      std::istringstream words(after);
+      std::string inner;
+      words >> inner;
+      EXPECT_NE(helps[sub].find("  " + inner + " "), std::string::npos)
+          << "no subcommand " << sub << " " << inner << ": " << where;
+      after = after.substr(after.find(inner) + inner.size());
+      sub += " " + inner;
+      if (!helps.count(sub)) helps[sub] = help_of(sub);
+    }
+    for (auto it = std::sregex_iterator(after.begin(), after.end(), option);
+         it != std::sregex_iterator(); ++it) {
+      const std::string flag = (*it)[2].str();
+      EXPECT_NE(helps[sub].find(flag), std::string::npos)
+          << "csweep " << sub << " --help has no " << flag << ": " << where;
+    }
+  }
+}
+
+TEST(DocsCommands, EveryWholeCommandLineRunsOrSaysWhyNot) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("csweep-docs-commands-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "repo");
+  // ../../shared/fixtures from examples/ resolves beside the copy, as in the real tree.
+  std::filesystem::create_directory_symlink(shared_fixture("gpt2-tiny").parent_path().parent_path(),
+                                            dir / "shared");
+  std::filesystem::copy(source_path("examples"), dir / "repo" / "examples",
+                        std::filesystem::copy_options::recursive);
+  const std::string bin_dir = std::filesystem::path(csweep_bin()).parent_path().string();
+  std::filesystem::remove_all("/tmp/s");
+  int ran = 0, skipped = 0;
+  for (const auto& c : doc_commands()) {
+    if (!c.whole) continue;
+    const std::string where = c.file + ":" + std::to_string(c.line) + ": " + c.text;
+    if (const std::string why = cannot_run_here(c); !why.empty()) {
+      std::printf("not run (%s): %s\n", why.c_str(), where.c_str());
+      ++skipped;
+      continue;
+    }
+    std::printf("run: %s\n", where.c_str());
+    const auto r = run_command("cd " + (dir / "repo").string() + " && PATH=" + bin_dir + ":$PATH " +
+                               c.text + " 2>&1");
+    EXPECT_EQ(r.status, 0) << where << "\n" << r.output;
+    ++ran;
+  }
+  EXPECT_GE(ran, 8);
+  EXPECT_GE(skipped, 5);
+  std::filesystem::remove_all("/tmp/s");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace csweep::testing

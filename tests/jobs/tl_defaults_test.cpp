@@ -1,0 +1,151 @@
+// TransformerLens's defaults reachable from a job file (issue 14 item 5): model.process_weights,
+// model.prepend_bos, full hook names and negative positions; and the reduce: section (item 2).
+#include <unistd.h>
+
+#include <fstream>
+
+#include "model/tokenizer/tokenizer.h"
+#include "tests/jobs/job_test_util.h"
+
+namespace csweep::jobs::testing {
+namespace {
+
+std::string hash_of(const std::string& yaml) {
+  return canonical_hash(parse_job_spec(yaml, job_path()), "m");
+}
+
+const std::string kLens =
+    std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n";
+
+TEST(TlDefaults, ProcessWeightsIsReadAndChangesTheHash) {
+  const std::string on =
+      "model:\n  path: ../../shared/fixtures/gpt2-tiny\n  process_weights: true\n" +
+      std::string(kPrompt) + "analyses:\n  - {name: x, kind: logit_lens}\n";
+  const JobSpec spec = parse_job_spec(on, job_path());
+  EXPECT_TRUE(spec.model.process_weights.fold_ln);
+  EXPECT_TRUE(spec.model.process_weights.center_writing_weights);
+  EXPECT_TRUE(spec.model.process_weights.center_unembed);
+  EXPECT_TRUE(spec.model.process_weights.fold_value_biases);
+  EXPECT_NE(hash_of(on), hash_of(kLens));
+  // false is the default and keeps the hash jobs had before the option existed
+  std::string off = on;
+  off.replace(off.find("true"), 4, "false");
+  EXPECT_EQ(hash_of(off), hash_of(kLens));
+  // one step alone is another sweep again
+  std::string fold = on;
+  fold.replace(fold.find("true"), 4, "{fold_ln: true}");
+  EXPECT_NE(hash_of(fold), hash_of(on));
+  EXPECT_NE(hash_of(fold), hash_of(kLens));
+  EXPECT_TRUE(parse_job_spec(fold, job_path()).model.process_weights.fold_ln);
+  EXPECT_FALSE(parse_job_spec(fold, job_path()).model.process_weights.center_unembed);
+  std::string typo = on;
+  typo.replace(typo.find("true"), 4, "{fold_lnn: true}");
+  EXPECT_NE(parse_error(typo).find("did you mean \"fold_ln\""), std::string::npos)
+      << parse_error(typo);
+}
+
+// prepend_bos puts the tokenizer's BOS in front of text prompts (as TransformerLens's
+// to_tokens), shifts subject spans with them, leaves answers and token-id prompts alone, and
+// changes the hash (the prompts' ids change).
+TEST(TlDefaults, PrependBosAddsTheTokenizersBosToTextPrompts) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("csweep-bos-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(csweep::testing::source_path("examples/models/induction-2l"), dir);
+  std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": "Ā"})";
+  const auto tokenizer = model::load_tokenizer(dir);
+  ASSERT_TRUE(tokenizer->bos_id());
+  const std::string text = "abcdefgh abcdefg";
+  const std::vector<int64_t> plain = tokenizer->encode(text);
+  auto job = [&](bool bos) {
+    return "model:\n  path: " + dir.string() + "\n  prepend_bos: " + (bos ? "true" : "false") +
+           "\nprompts:\n  - {clean: \"" + text +
+           "\", answer: \"h\", wrong: \"a\", subject: \"bcd\"}" +
+           "\n  - {clean: [1, 2, 3], answer: 4, wrong: 5}\n" +
+           "analyses:\n  - {name: x, kind: logit_lens}\n";
+  };
+  const JobSpec without = parse_job_spec(job(false), job_path());
+  const JobSpec with = parse_job_spec(job(true), job_path());
+  EXPECT_EQ(without.prompts[0].clean, plain);
+  std::vector<int64_t> expected = {*tokenizer->bos_id()};
+  expected.insert(expected.end(), plain.begin(), plain.end());
+  EXPECT_EQ(with.prompts[0].clean, expected);
+  EXPECT_EQ(with.prompts[0].corrupted, expected);
+  EXPECT_EQ(with.prompts[0].answers, without.prompts[0].answers);
+  EXPECT_EQ(with.prompts[0].subject.begin, without.prompts[0].subject.begin + 1);
+  EXPECT_EQ(with.prompts[0].subject.end, without.prompts[0].subject.end + 1);
+  EXPECT_EQ(with.prompts[1].clean, (std::vector<int64_t>{1, 2, 3}));  // ids as written
+  EXPECT_NE(canonical_hash(with, "m"), canonical_hash(without, "m"));
+
+  std::filesystem::remove(dir / "tokenizer_config.json");
+  EXPECT_NE(parse_error(job(true)).find("model.prepend_bos: the tokenizer of"), std::string::npos)
+      << parse_error(job(true));
+  std::filesystem::remove_all(dir);
+}
+
+// Full TransformerLens names choose the layer; the same sweep as block-relative name + layers.
+TEST(TlDefaults, FullHookNamesAreSitesAtTheirLayers) {
+  const std::string full = std::string(kModel) + kPrompt +
+                           "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                           "[blocks.1.attn.hook_z, blocks.2.attn.hook_z]}\n";
+  const std::string relative = std::string(kModel) + kPrompt +
+                               "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                               "[attn.hook_z], layers: [1, 2]}\n";
+  const JobSpec spec = parse_job_spec(full, job_path());
+  EXPECT_EQ(spec.analyses[0].sites, std::vector<model::HookPoint>{model::HookPoint::AttnZ});
+  EXPECT_EQ(spec.analyses[0].layers, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(hash_of(full), hash_of(relative));
+  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
+                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                        "blocks.1.hook_resid_pre, layers: 1}\n")
+                .find("give the layers there or here, not both"),
+            std::string::npos);
+  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
+                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                        "blocks.7.hook_resid_pre}\n")
+                .find("layer 7 out of range"),
+            std::string::npos);
+}
+
+// -1 is the last position (of the shortest prompt), in lists and ranges.
+TEST(TlDefaults, NegativePositionsCountFromTheEnd) {
+  auto positions = [](const std::string& p) {
+    return parse_job_spec(std::string(kModel) + kPrompt +
+                              "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                              "hook_resid_pre, positions: " +
+                              p + "}\n",
+                          job_path())
+        .analyses[0]
+        .positions;
+  };
+  EXPECT_EQ(positions("-1"), std::vector<int64_t>{7});
+  EXPECT_EQ(positions("[0, -2]"), (std::vector<int64_t>{0, 6}));
+  EXPECT_EQ(positions("\"-3--1\""), (std::vector<int64_t>{5, 6, 7}));
+  EXPECT_EQ(hash_of(std::string(kModel) + kPrompt +
+                    "analyses:\n  - {name: x, kind: activation_patching, sites: hook_resid_pre, "
+                    "positions: -1}\n"),
+            hash_of(std::string(kModel) + kPrompt +
+                    "analyses:\n  - {name: x, kind: activation_patching, sites: hook_resid_pre, "
+                    "positions: 7}\n"));
+  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
+                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
+                        "hook_resid_pre, positions: -9}\n")
+                .find("position -9 out of range"),
+            std::string::npos);
+}
+
+// reduce: top_k's default is the documented 10; plots (never built) is refused in one line.
+TEST(ReduceSection, TopKDefaultsToTenAndPlotsIsRefused) {
+  EXPECT_EQ(parse_job_spec(kLens, job_path()).reduce.top_k, 10);
+  EXPECT_TRUE(parse_job_spec(kLens, job_path()).reduce.normalise);
+  const JobSpec s = parse_job_spec(kLens + "reduce: {top_k: 3, normalise: false}\n", job_path());
+  EXPECT_EQ(s.reduce.top_k, 3);
+  EXPECT_FALSE(s.reduce.normalise);
+  EXPECT_EQ(parse_error(kLens + "reduce: {plots: [heatmap]}\n"),
+            at(10, 17,
+               "reduce.plots: no longer an option: reduce always draws every analysis's heatmaps "
+               "(PNG + SVG) and report.html; remove it"));
+}
+
+}  // namespace
+}  // namespace csweep::jobs::testing
