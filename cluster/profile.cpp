@@ -101,6 +101,43 @@ bool valid_slurm_mem(const std::string& m) {
   return std::regex_match(m, std::regex("[0-9]+[KMGT]?"));
 }
 
+// The keys that hold one plain value, read the same way: a string or a bounded integer.
+struct StringKey {
+  const char* key;
+  std::string ClusterProfile::*field;
+};
+const StringKey kStringKeys[] = {{"partition", &ClusterProfile::partition},
+                                 {"account", &ClusterProfile::account},
+                                 {"qos", &ClusterProfile::qos},
+                                 {"store_root", &ClusterProfile::store_root}};
+struct IntegerKey {
+  const char* key;
+  int ClusterProfile::*field;
+  int min, max;
+};
+const IntegerKey kIntegerKeys[] = {{"nodes", &ClusterProfile::nodes, 1, 100000},
+                                   {"tasks_per_node", &ClusterProfile::tasks_per_node, 1, 4096},
+                                   {"gpus_per_node", &ClusterProfile::gpus_per_node, 0, 64},
+                                   {"cpus_per_task", &ClusterProfile::cpus_per_task, 1, 4096},
+                                   {"signal_seconds", &ClusterProfile::signal_seconds, 0, 65535},
+                                   {"max_requeues", &ClusterProfile::max_requeues, 0, 1000}};
+
+// Reads `key` into `p` when it is one of the plain keys; false when it is not.
+bool read_plain_key(ClusterProfile& p, const std::string& key, const YAML::Node& v,
+                    Checker& check) {
+  for (const auto& k : kStringKeys) {
+    if (key != k.key) continue;
+    p.*k.field = check.scalar(v, key);
+    return true;
+  }
+  for (const auto& k : kIntegerKeys) {
+    if (key != k.key) continue;
+    p.*k.field = check.integer(v, key, k.min, k.max);
+    return true;
+  }
+  return false;
+}
+
 void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
   if (!root.IsMap()) {
     check.fail(root, "a cluster profile is a mapping of keys (partition, nodes, ...)");
@@ -115,25 +152,8 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
       continue;
     }
     if (v.IsNull()) continue;  // "qos:" with no value = cluster default
-    if (key == "partition")
-      p.partition = check.scalar(v, key);
-    else if (key == "account")
-      p.account = check.scalar(v, key);
-    else if (key == "qos")
-      p.qos = check.scalar(v, key);
-    else if (key == "nodes")
-      p.nodes = check.integer(v, key, 1, 100000);
-    else if (key == "tasks_per_node")
-      p.tasks_per_node = check.integer(v, key, 1, 4096);
-    else if (key == "gpus_per_node")
-      p.gpus_per_node = check.integer(v, key, 0, 64);
-    else if (key == "cpus_per_task")
-      p.cpus_per_task = check.integer(v, key, 1, 4096);
-    else if (key == "signal_seconds")
-      p.signal_seconds = check.integer(v, key, 0, 65535);
-    else if (key == "max_requeues")
-      p.max_requeues = check.integer(v, key, 0, 1000);
-    else if (key == "gpu_type") {
+    if (read_plain_key(p, key, v, check)) continue;
+    if (key == "gpu_type") {
       p.gpu_type = check.scalar(v, key);
       if (!std::regex_match(p.gpu_type, std::regex("[A-Za-z0-9_.-]*")))
         check.fail(v, "gpu_type: '" + p.gpu_type + "' is not a GRES type name ([A-Za-z0-9_.-])");
@@ -170,8 +190,6 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
         p.launcher = Launcher::Mpirun;
       else
         check.fail(v, "launcher: expected 'srun' or 'mpirun', got '" + s + "'");
-    } else if (key == "store_root") {
-      p.store_root = check.scalar(v, key);
     } else if (key == "env") {
       if (!v.IsMap()) {
         check.fail(v, "env: expected a mapping NAME: value");
