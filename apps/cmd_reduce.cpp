@@ -1,12 +1,13 @@
-// csweep reduce STORE [--out DIR] [--top-k K] [--no-html] [--json]: turns a store (finished,
-// running or interrupted) into STORE/sweep.h5, heatmaps (PNG + SVG) and report.html. Reads
-// the fragments only; prints how complete each analysis is and where the outputs are.
+// csweep reduce STORE [--out DIR] [--top-k K] [--no-html] [--no-patterns] [--json]: turns a store
+// (finished, running or interrupted) into STORE/sweep.h5, heatmaps (PNG + SVG) and report.html.
+// Reads the fragments only; prints how complete each analysis is and where the outputs are.
 #include <iostream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/command.h"
+#include "apps/reduce_patterns.h"
 #include "common/error.h"
 #include "report/reduce.h"
 #include "report/store_input.h"
@@ -18,6 +19,7 @@ struct ReduceArgs {
   std::string out;
   int top_k = -1;  // -1: the job's reduce.top_k
   bool no_html = false;
+  bool no_patterns = false;
   bool json = false;
 };
 
@@ -29,6 +31,8 @@ int run_reduce(const ReduceArgs& args) {
   csweep::report::ReduceOptions options;
   if (args.top_k >= 0) options.top_k = args.top_k;
   options.write_html = !args.no_html;
+  if (!args.no_patterns)
+    options.attention_patterns = csweep::apps::model_pattern_source(args.store, input);
   const fs::path out_dir = args.out.empty() ? fs::path(args.store) : fs::path(args.out);
   const auto out = csweep::report::reduce(input, out_dir, options);
 
@@ -64,6 +68,8 @@ const csweep::apps::CommandRegistration registration{
                      "components listed per analysis (default: the job's reduce.top_k, 10)")
           ->check(CLI::NonNegativeNumber);
       sub.add_flag("--no-html", args->no_html, "skip report.html");
+      sub.add_flag("--no-patterns", args->no_patterns,
+                   "do not load the model for the top heads' attention patterns");
       sub.add_flag("--json", args->json, "print completeness and output paths as JSON");
       return [args]() { return run_reduce(*args); };
     }};

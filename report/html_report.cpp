@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "report/interactive.h"
 #include "report/text.h"
 
 namespace csweep::report {
@@ -179,6 +180,10 @@ void write_analysis(std::ostream& o, const ReduceInput& input, const AnalysisInp
     o << "<tr><td>baselines (mean)</td><td>clean " << num(mean_clean_baseline(a)) << ", corrupted "
       << num(mean_corrupted_baseline(a)) << "</td></tr>";
   o << "</table>\n";
+  write_interactive_heatmap(o, input, a, g);
+  // The files for papers stay: folded under the interactive view.
+  o << "<details class=\"csw-static\"><summary>static heatmaps (the PNG and SVG files in "
+       "heatmaps/)</summary>\n";
   for (const auto& f : figures) {
     if (f.analysis != a.name) continue;
     const std::string svg = std::filesystem::relative(f.svg, page_dir).generic_string();
@@ -186,6 +191,7 @@ void write_analysis(std::ostream& o, const ReduceInput& input, const AnalysisInp
       << base64_encode(read_file(f.png)) << "\"><figcaption>" << e(f.caption)
       << " &middot; <a href=\"" << e(svg) << "\">SVG</a></figcaption></figure>\n";
   }
+  o << "</details>\n";
   write_token_quantities(o, input, a, g);
   write_top(o, a, g, top);
 }
@@ -243,11 +249,13 @@ std::string base64_encode(const std::string& bytes) {
 void write_html_report(const std::filesystem::path& path, const ReduceInput& input,
                        const std::vector<Aggregates>& aggregates,
                        const std::vector<std::vector<TopComponent>>& top,
-                       const std::vector<ReportFigure>& figures) {
+                       const std::vector<ReportFigure>& figures,
+                       const AttentionPatterns& patterns) {
   std::ostringstream o;
   const std::string name = input.job_name.empty() ? "sweep" : input.job_name;
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << e(name)
-    << " &middot; circuitsweep report</title>\n<style>" << kStyle << "</style></head><body>\n";
+    << " &middot; circuitsweep report</title>\n<style>" << kStyle << interactive_style()
+    << "</style></head><body>\n";
   o << "<h1>" << e(name) << "</h1>\n<table class=\"meta\"><tr><td>model</td><td>" << e(input.model)
     << "</td></tr><tr><td>spec hash</td><td><code>" << e(input.spec_hash) << "</code></td></tr>"
     << "<tr><td>prompts</td><td>" << input.prompts.size() << "</td></tr></table>\n";
@@ -266,13 +274,21 @@ void write_html_report(const std::filesystem::path& path, const ReduceInput& inp
   write_prompts(o, input);
   for (size_t i = 0; i < input.analyses.size(); ++i)
     write_analysis(o, input, input.analyses[i], aggregates[i], top[i], figures, path.parent_path());
+  if (!patterns.heads.empty()) {
+    o << "<h2 id=\"attention-patterns\">Attention patterns of the top heads</h2>\n<p>The heads "
+         "ranked at the top of the analyses above, on one prompt: how much each query token "
+         "attends to each earlier token (the pattern, after softmax). sweep.h5 has them under "
+         "<code>/attention_patterns</code>.</p>\n";
+    write_pattern_view(o, patterns);
+  }
   o << "<h2>Job spec</h2>\n<pre>" << e(input.spec_yaml) << "</pre>\n";
   o << "<h2>Provenance</h2>\n<pre>"
     << e(input.provenance.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
     << "</pre>\n";
   o << "<p style=\"color:#888;font-size:12px\">Written by <code>csweep reduce</code>; the numbers "
        "are in "
-       "<code>sweep.h5</code> next to this page.</p>\n</body></html>\n";
+       "<code>sweep.h5</code> next to this page.</p>\n<script>"
+    << report_script() << "</script>\n</body></html>\n";
 
   const std::filesystem::path tmp = path.string() + ".tmp";
   {

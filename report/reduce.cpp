@@ -52,8 +52,9 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
     log->info("{}", out.completeness.back().line());
   }
 
+  const AttentionPatterns patterns = attention_patterns(input, top, options.attention_patterns);
   out.sweep_h5 = out_dir / "sweep.h5";
-  write_sweep_h5(out.sweep_h5, input, aggregates, top);
+  write_sweep_h5(out.sweep_h5, input, aggregates, top, patterns);
 
   std::vector<ReportFigure> figures;
   for (size_t i = 0; i < input.analyses.size(); ++i) {
@@ -66,7 +67,7 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
   }
   if (options.write_html) {
     out.report_html = out_dir / "report.html";
-    write_html_report(out.report_html, input, aggregates, top, figures);
+    write_html_report(out.report_html, input, aggregates, top, figures, patterns);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "report/attention_patterns.h"
 #include "report/reduce_input.h"
 
 namespace csweep::report {
@@ -14,6 +15,9 @@ namespace csweep::report {
 struct ReduceOptions {
   std::optional<int64_t> top_k;  // components per analysis; default: the job's reduce.top_k
   bool write_html = true;
+  // Computes the attention patterns of the top heads for report.html and sweep.h5 (`csweep
+  // reduce` runs the job's model); empty: no pattern view.
+  PatternSource attention_patterns;
 };
 
 struct Completeness {

@@ -335,11 +335,39 @@ void write_prompts(const h5::Writer& w, hid_t root, const ReduceInput& input) {
   write_prompt_metric(w, g, input, "corrupted_metric", &PromptInfo::corrupted_metric);
 }
 
+// /attention_patterns: the top heads' patterns on one prompt (report.html's pattern view).
+void write_attention_patterns(const h5::Writer& w, hid_t root, const AttentionPatterns& p) {
+  if (p.heads.empty()) return;
+  h5::Handle g = w.group(root, "attention_patterns");
+  w.attr(g, "prompt", p.prompt_id);
+  w.attr(g, "description",
+         std::string("pattern[h, q, k]: attention of query position q to key position k in "
+                     "blocks.{layer[h]}.attn.hook_pattern, head head[h], on the clean prompt"));
+  const hsize_t n = p.token_ids.size(), k = p.heads.size();
+  std::vector<int64_t> layers, heads;
+  std::vector<std::string> why;
+  std::vector<float> pattern;
+  for (const auto& h : p.heads) {
+    layers.push_back(h.head.layer), heads.push_back(h.head.head), why.push_back(h.head.why);
+    pattern.insert(pattern.end(), h.pattern.begin(), h.pattern.end());
+  }
+  std::vector<std::string> tokens = p.tokens;
+  tokens.resize(n);
+  w.strings(g, "tokens", {n}, tokens);
+  w.int64s(g, "token_ids", {n}, p.token_ids.data());
+  w.int64s(g, "layer", {k}, layers.data());
+  w.int64s(g, "head", {k}, heads.data());
+  w.strings(g, "ranked_by", {k}, why);
+  h5::Handle ds = w.floats(g, "pattern", {k, n, n}, pattern.data());
+  w.attr(ds, "axes", std::vector<std::string>{"head", "query_pos", "key_pos"});
+}
+
 }  // namespace
 
 void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
                     const std::vector<Aggregates>& aggregates,
-                    const std::vector<std::vector<TopComponent>>& top) {
+                    const std::vector<std::vector<TopComponent>>& top,
+                    const AttentionPatterns& patterns) {
   const std::filesystem::path tmp = path.string() + ".tmp";
   const h5::Writer w(path.string());
   {
@@ -361,6 +389,7 @@ void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
       h5::Handle g = w.group(analyses, h5_name(input.analyses[i].name));
       AnalysisWriter{w, input, input.analyses[i], aggregates[i], top[i], g, {}, {}}.write();
     }
+    write_attention_patterns(w, root, patterns);
     w.check(H5Fflush(file, H5F_SCOPE_GLOBAL), "", "flush the file");
   }
   std::error_code ec;

@@ -5,13 +5,16 @@
 #include <vector>
 
 #include "report/aggregate.h"
+#include "report/attention_patterns.h"
 #include "report/reduce_input.h"
 
 namespace csweep::report {
 
-// aggregates[i] and top[i] belong to input.analyses[i].
+// aggregates[i] and top[i] belong to input.analyses[i]; patterns (when it has heads) go to
+// /attention_patterns.
 void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
                     const std::vector<Aggregates>& aggregates,
-                    const std::vector<std::vector<TopComponent>>& top);
+                    const std::vector<std::vector<TopComponent>>& top,
+                    const AttentionPatterns& patterns = {});
 
 }  // namespace csweep::report
