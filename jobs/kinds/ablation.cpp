@@ -10,21 +10,15 @@ void read_ablation(KindReader& r, AnalysisSpec& a) {
   o->method = r.choice("method", {"zero", "mean", "resample"}, "zero");
   // TransformerLens's mean ablation averages over prompts and positions; circuit work on
   // templated prompts (IOI) often wants one mean per position over the prompts.
-  if (o->method == "mean")
+  if (r.only_if(o->method == "mean", "mean_over", "only method mean takes a mean"))
     o->mean_over = r.choice("mean_over", {"prompts_and_positions", "prompts"}, o->mean_over);
-  else
-    r.reject("mean_over", "only method mean takes a mean");
   o->target = r.choice("target", {"heads", "mlp", "layer", "neuron"}, "heads");
   o->reference = r.choice("reference", {"clean", "corrupted"}, "clean");
   o->seed = r.seed("seed");
-  if (o->target == "heads")
+  if (r.only_if(o->target == "heads", "heads", "only target heads has a head axis"))
     a.heads = r.n_heads_axis();
-  else
-    r.reject("heads", "only target heads has a head axis");
-  if (o->target == "neuron")
+  if (r.only_if(o->target == "neuron", "neurons", "only target neuron has a neuron axis"))
     o->neurons = r.neurons();
-  else
-    r.reject("neurons", "only target neuron has a neuron axis");
   a.options = o;
 }
 

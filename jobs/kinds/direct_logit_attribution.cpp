@@ -9,10 +9,8 @@ namespace {
 void read_dla(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<DirectLogitAttributionOptions>();
   o->components = r.choice("components", {"heads", "mlp", "layer"}, "heads");
-  if (o->components == "heads")
+  if (r.only_if(o->components == "heads", "heads", "only components heads has a head axis"))
     a.heads = r.n_heads_axis();
-  else
-    r.reject("heads", "only components heads has a head axis");
   a.options = o;
 }
 

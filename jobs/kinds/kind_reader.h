@@ -39,6 +39,12 @@ class KindReader {
   void fail(const char* at_key, const std::string& reason);
   // Reports `key` as not taken with this choice of another key, when it is given.
   void reject(const char* key, const std::string& why);
+  // `taken`, after rejecting `key` (with `why`) when it is not: a reader writes
+  // if (r.only_if(o->target == "heads", "heads", "only target heads has a head axis")) ...
+  bool only_if(bool taken, const char* key, const std::string& why) {
+    if (!taken) reject(key, why);
+    return taken;
+  }
 
   std::string choice(const char* key, const std::vector<std::string>& choices,
                      const std::string& fallback);

@@ -63,6 +63,21 @@ std::vector<Axis> patching_grid(const AnalysisSpec& a, bool per_position) {
   return axes;
 }
 
+// What the two patching rows share: the sites and axes they read, their grid and baselines.
+template <class Options>
+Kind patching_row(const char* name, std::vector<std::string> keys,
+                  void (*read)(KindReader&, AnalysisSpec&)) {
+  Kind k;
+  k.name = name;
+  k.keys = std::move(keys);
+  k.read = read;
+  k.grid = [](const AnalysisSpec& a) {
+    return patching_grid(a, a.options_as<Options>().per_position);
+  };
+  k.reduce.baselines = Baselines::Fraction;
+  return k;
+}
+
 }  // namespace
 
 nlohmann::json ActivationPatchingOptions::to_json() const {
@@ -75,19 +90,14 @@ nlohmann::json AttributionPatchingOptions::to_json() const {
 
 const Kind& activation_patching_kind() {
   static const Kind k = [] {
-    Kind k;
-    k.name = "activation_patching";
-    k.keys = {"sites", "direction", "patch", "heads", "positions"};
-    k.read = read_activation;
-    k.grid = [](const AnalysisSpec& a) {
-      return patching_grid(a, a.options_as<ActivationPatchingOptions>().per_position);
-    };
+    Kind k = patching_row<ActivationPatchingOptions>(
+        "activation_patching", {"sites", "direction", "patch", "heads", "positions"},
+        read_activation);
     k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
       KindCost cost;
       cost.per_cell_forward = true;  // clean and corrupted caches, then one patched row per cell
       return cost;
     };
-    k.reduce.baselines = Baselines::Fraction;
     return k;
   }();
   return k;
@@ -95,20 +105,15 @@ const Kind& activation_patching_kind() {
 
 const Kind& attribution_patching_kind() {
   static const Kind k = [] {
-    Kind k;
-    k.name = "attribution_patching";
-    k.keys = {"sites", "patch", "qk_fix", "heads", "positions"};
-    k.read = read_attribution;
-    k.grid = [](const AnalysisSpec& a) {
-      return patching_grid(a, a.options_as<AttributionPatchingOptions>().per_position);
-    };
+    Kind k = patching_row<AttributionPatchingOptions>(
+        "attribution_patching", {"sites", "patch", "qk_fix", "heads", "positions"},
+        read_attribution);
     k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
       KindCost cost;
       cost.prompt_forwards = 4.0;  // clean forward, corrupted forward, backward ≈ 2 forwards
       cost.pass_memory = PassMemory::Backward;
       return cost;
     };
-    k.reduce.baselines = Baselines::Fraction;
     k.reduce.value_label = "{metric} of the patched run, estimated (attribution patching)";
     return k;
   }();
