@@ -122,6 +122,20 @@ const IntegerKey kIntegerKeys[] = {{"nodes", &ClusterProfile::nodes, 1, 100000},
                                    {"signal_seconds", &ClusterProfile::signal_seconds, 0, 65535},
                                    {"max_requeues", &ClusterProfile::max_requeues, 0, 1000}};
 
+// A key whose value is one of two names, each standing for an enum value.
+template <typename E>
+void read_named(Checker& check, const YAML::Node& v, const std::string& key,
+                const std::pair<const char*, E> (&names)[2], E& out) {
+  const std::string s = check.scalar(v, key);
+  for (const auto& [name, value] : names) {
+    if (s != name) continue;
+    out = value;
+    return;
+  }
+  check.fail(
+      v, key + ": expected '" + names[0].first + "' or '" + names[1].first + "', got '" + s + "'");
+}
+
 // Reads `key` into `p` when it is one of the plain keys; false when it is not.
 bool read_plain_key(ClusterProfile& p, const std::string& key, const YAML::Node& v,
                     Checker& check) {
@@ -158,13 +172,9 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
       if (!std::regex_match(p.gpu_type, std::regex("[A-Za-z0-9_.-]*")))
         check.fail(v, "gpu_type: '" + p.gpu_type + "' is not a GRES type name ([A-Za-z0-9_.-])");
     } else if (key == "gpu_request") {
-      std::string s = check.scalar(v, key);
-      if (s == "gpus_per_node")
-        p.gpu_request = GpuRequest::GpusPerNode;
-      else if (s == "gres")
-        p.gpu_request = GpuRequest::Gres;
-      else
-        check.fail(v, "gpu_request: expected 'gpus_per_node' or 'gres', got '" + s + "'");
+      read_named(check, v, key,
+                 {{"gpus_per_node", GpuRequest::GpusPerNode}, {"gres", GpuRequest::Gres}},
+                 p.gpu_request);
     } else if (key == "mem") {
       p.mem = check.scalar(v, key);
       if (!valid_slurm_mem(p.mem))
@@ -183,13 +193,8 @@ void parse_into(ClusterProfile& p, const YAML::Node& root, Checker& check) {
         if (line.empty() || line[0] != '-')
           check.fail(v, "extra_sbatch: '" + line + "' is not an sbatch option (--...)");
     } else if (key == "launcher") {
-      std::string s = check.scalar(v, key);
-      if (s == "srun")
-        p.launcher = Launcher::Srun;
-      else if (s == "mpirun")
-        p.launcher = Launcher::Mpirun;
-      else
-        check.fail(v, "launcher: expected 'srun' or 'mpirun', got '" + s + "'");
+      read_named(check, v, key, {{"srun", Launcher::Srun}, {"mpirun", Launcher::Mpirun}},
+                 p.launcher);
     } else if (key == "env") {
       if (!v.IsMap()) {
         check.fail(v, "env: expected a mapping NAME: value");
