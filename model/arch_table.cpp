@@ -1,5 +1,8 @@
 #include "model/arch_table.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "common/error.h"
@@ -95,6 +98,18 @@ std::string format_name(const char* format, int64_t layer) {
 
 std::string shape_string(const std::vector<int64_t>& shape) { return format_shape(shape); }
 
+// A tensor's pages of the read-only checkpoint mapping, once its slice is copied, would count
+// towards this process's resident memory until the checkpoint is closed: a tensor-parallel rank
+// that reads its columns of W_O touches most of W_O's pages. They are clean file pages, so
+// dropping them is free (a later read faults them back in) and keeps a rank's peak near its
+// slice. The entries here always point into SafetensorsFile's mmap (never anonymous memory).
+void release_pages(const TensorEntry& e) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(e.data) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(e.data) + e.nbytes;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -103,8 +118,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 ArchTensors::ArchTensors(const CheckpointFiles& files, const ArchTable& table,
-                         const ModelConfig& config, c10::ScalarType dtype, c10::Device device)
-    : files_(files), table_(table), config_(config), dtype_(dtype), device_(device) {
+                         const ModelConfig& config, c10::ScalarType dtype, c10::Device device,
+                         const Partition& part)
+    : files_(files), table_(table), config_(config), dtype_(dtype), device_(device), part_(part) {
+  if (part_.size == 1 && part_.q_count == 0) part_ = partition_of(config, 0, 1);
   // The hub's GPT-2 files drop "transformer."; save_pretrained writes it. Decide once, from
   // the token embedding, which style this checkpoint uses.
   const TensorName& embed = entry(Role::TokenEmbed);
@@ -135,17 +152,43 @@ std::string ArchTensors::source_file() const {
 }
 
 at::Tensor ArchTensors::get(Role role, int64_t layer, const std::vector<int64_t>& shape) {
-  std::string n = name(role, layer);
-  if (!files_.find(n))
-    throw error_at(source_file(), "tensor '" + n + "'",
-                   std::string("missing (required by ") + arch_name(table_.arch) + ")");
+  get_or_throw_missing(role, layer);
   return get_if(role, layer, shape);
 }
 
 at::Tensor ArchTensors::get_if(Role role, int64_t layer, const std::vector<int64_t>& shape) {
+  const TensorEntry* e = checked(role, layer, shape);
+  if (!e) return {};
+  at::Tensor t = to_tensor(*e, dtype_, device_);
+  release_pages(*e);
+  return t;
+}
+
+at::Tensor ArchTensors::get_split(Role role, int64_t layer, const std::vector<int64_t>& shape,
+                                  Split split, int64_t dim, int64_t offset, int64_t per) {
+  get_or_throw_missing(role, layer);
+  const TensorEntry* e = checked(role, layer, shape);
+  int64_t first = part_.mlp_first, count = part_.mlp_count;
+  if (split == Split::QHeads) first = part_.q_first, count = part_.q_count;
+  if (split == Split::KvHeads) first = part_.kv_first, count = part_.kv_count;
+  if (per == 0) per = split == Split::Neurons ? 1 : config_.d_head;
+  at::Tensor t = to_tensor_slice(*e, dim, offset + first * per, count * per, dtype_, device_);
+  release_pages(*e);
+  return t;
+}
+
+void ArchTensors::get_or_throw_missing(Role role, int64_t layer) const {
+  std::string n = name(role, layer);
+  if (!files_.find(n))
+    throw error_at(source_file(), "tensor '" + n + "'",
+                   std::string("missing (required by ") + arch_name(table_.arch) + ")");
+}
+
+const TensorEntry* ArchTensors::checked(Role role, int64_t layer,
+                                        const std::vector<int64_t>& shape) {
   std::string n = name(role, layer);
   const TensorEntry* e = files_.find(n);
-  if (!e) return {};
+  if (!e) return nullptr;
   if (e->shape != shape)
     throw error_at(e->file, "tensor '" + n + "'",
                    "shape " + shape_string(e->shape) + " but " + arch_name(table_.arch) +
@@ -156,7 +199,7 @@ at::Tensor ArchTensors::get_if(Role role, int64_t layer, const std::vector<int64
         e->file, "tensor '" + n + "'",
         std::string("dtype ") + dtype_name(e->dtype) + " is not a floating-point weight type");
   used_.insert(n);
-  return to_tensor(*e, dtype_, device_);
+  return e;
 }
 
 void ArchTensors::skip(Role role, int64_t layer) {
@@ -176,9 +219,10 @@ std::vector<std::string> ArchTensors::unexpected() const {
 }
 
 Weights load_weights(const CheckpointFiles& files, const ModelConfig& config, c10::ScalarType dtype,
-                     c10::Device device, std::vector<std::string>* unexpected) {
+                     c10::Device device, std::vector<std::string>* unexpected,
+                     const Partition& part) {
   const ArchTable& table = arch_table(config.arch);
-  ArchTensors tensors(files, table, config, dtype, device);
+  ArchTensors tensors(files, table, config, dtype, device, part);
   Weights w = table.convert(tensors, config);
   std::vector<std::string> extra = tensors.unexpected();
   if (!extra.empty()) {

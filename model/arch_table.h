@@ -13,6 +13,7 @@
 
 #include "model/checkpoint_files.h"
 #include "model/config.h"
+#include "model/partition.h"
 #include "model/weights.h"
 
 namespace csweep::model {
@@ -81,7 +82,7 @@ std::vector<TensorName> llama_family_names(bool qk_norm);
 class ArchTensors {
  public:
   ArchTensors(const CheckpointFiles& files, const ArchTable& table, const ModelConfig& config,
-              c10::ScalarType dtype, c10::Device device);
+              c10::ScalarType dtype, c10::Device device, const Partition& part = {});
 
   // The full checkpoint name of a role ("transformer.h.3.attn.c_attn.weight"), with the
   // prefix style this checkpoint uses.
@@ -92,6 +93,14 @@ class ArchTensors {
   at::Tensor get(Role role, int64_t layer, const std::vector<int64_t>& shape);
   // Undefined tensor when absent; shape-checked when present.
   at::Tensor get_if(Role role, int64_t layer, const std::vector<int64_t>& shape);
+  // Tensor parallelism: the part of a required tensor (full `shape`, checked) that this rank
+  // holds along `dim`: its query heads, KV heads or MLP neurons, `per` elements each (d_head
+  // for heads, 1 for neurons unless given), starting `offset` elements into `dim` (fused
+  // projections). Only that slice is read from the mapping.
+  enum class Split { QHeads, KvHeads, Neurons };
+  at::Tensor get_split(Role role, int64_t layer, const std::vector<int64_t>& shape, Split split,
+                       int64_t dim, int64_t offset = 0, int64_t per = 0);
+  const Partition& partition() const { return part_; }
   // Marks a present tensor as consumed without loading it (a tied lm_head saved anyway).
   void skip(Role role, int64_t layer = -1);
   // Names the checkpoint holds that nothing consumed (minus the ignored buffers).
@@ -106,14 +115,20 @@ class ArchTensors {
   const ModelConfig& config_;
   c10::ScalarType dtype_;
   c10::Device device_;
+  Partition part_;
   bool prefixed_ = false;
   std::set<std::string> used_;
   std::string source_file() const;  // the file error messages name
+  void get_or_throw_missing(Role role, int64_t layer) const;
+  // The entry of a present tensor after the shape and dtype checks (marked used); null if absent.
+  const TensorEntry* checked(Role role, int64_t layer, const std::vector<int64_t>& shape);
   const TensorName& entry(Role role) const;
 };
 
 // Loads every canonical weight of a checkpoint folder; logs a warning listing unexpected tensors.
+// `part`: the tensor-parallel rank's slice (the whole model by default).
 Weights load_weights(const CheckpointFiles& files, const ModelConfig& config, c10::ScalarType dtype,
-                     c10::Device device, std::vector<std::string>* unexpected = nullptr);
+                     c10::Device device, std::vector<std::string>* unexpected = nullptr,
+                     const Partition& part = {});
 
 }  // namespace csweep::model

@@ -62,7 +62,7 @@ HookPoint keys_point(const ModelConfig& c) {
 class Blocks {
  public:
   Blocks(const BlockRun& run, const std::vector<BlockGroup>& groups)
-      : run_(run), c_(run.config), groups_(groups) {}
+      : run_(run), c_(run.config), tp_(run.tp), groups_(groups) {}
 
   std::vector<at::Tensor> run() {
     std::vector<at::Tensor> out(groups_.size());
@@ -138,18 +138,20 @@ class Blocks {
 
  private:
   const BlockRun& run_;
-  const ModelConfig& c_;
+  const ModelConfig& c_;  // this rank's heads and neurons (the model's config on one rank)
+  const TensorParallel& tp_;
   const std::vector<BlockGroup>& groups_;
 
-  const at::Tensor& cached(const HookSite& site) const {
+  // A site of the cached run; of a head site, this rank's heads (the cache holds every head).
+  at::Tensor cached(const HookSite& site) const {
     if (!run_.cached) throw Error("forward: " + site.name() + ": resuming needs a cached run");
     auto it = run_.cached->find(site);
     if (it == run_.cached->end())
       throw Error("forward: " + site.name() + ": not in the cached run");
-    return it->second;
+    return tp_.local_part(tp_split(site.point), it->second, is_pattern_point(site.point) ? 1 : 2);
   }
   // The cached residual after block l (resid_pre of l + 1, or the last block's resid_post).
-  const at::Tensor& cached_after(int64_t l) const {
+  at::Tensor cached_after(int64_t l) const {
     return l + 1 < c_.n_layers ? cached({HookPoint::ResidPre, l + 1})
                                : cached({HookPoint::ResidPost, l});
   }
@@ -174,10 +176,33 @@ class Blocks {
     x = pack(pieces);
   }
 
-  // Each group's hooks at (point, layer) on its rows of `packed`. A lone group works on the
-  // whole tensor (a hook's replacement becomes the tensor: autograd sees it); otherwise a
-  // replacement is copied back into the group's rows.
+  // Under tensor parallelism, when one of the groups hooks a sharded site: `fn` runs on the full
+  // activation gathered from every rank (axis 1 of every packed sharded activation), and the
+  // rank keeps its part of what the hooks left. Every rank runs the same hooks in the same
+  // order, so the gathers match; the hooks see what one process would show them.
+  // `hooked()` is asked only under tensor parallelism, at split sites.
+  template <typename Hooked, typename Fn>
+  void on_full(HookPoint point, Hooked hooked, at::Tensor& act, Fn fn) const {
+    const TpSplit split = tp_split(point);
+    if (!tp_.active() || split == TpSplit::Replicated || !hooked()) {
+      fn(act);
+      return;
+    }
+    at::Tensor full = tp_.gather(split, act, 1);
+    fn(full);
+    act = tp_.local_part(split, full, 1).contiguous();
+  }
+
+  // Each group's hooks at (point, layer) on its rows of `packed`.
   void visit(HookPoint point, int64_t layer, const Layout& layout, at::Tensor& packed) const {
+    on_full(
+        point, [&] { return any_active(layout, {point}, layer); }, packed,
+        [&](at::Tensor& act) { visit_rows(point, layer, layout, act); });
+  }
+
+  // A lone group works on the whole tensor (a hook's replacement becomes the tensor: autograd
+  // sees it); otherwise a replacement is copied back into the group's rows.
+  void visit_rows(HookPoint point, int64_t layer, const Layout& layout, at::Tensor& packed) const {
     const HookSite site{point, layer};
     for (const Span& s : layout) {
       Hooks* h = hooks_of(s);
@@ -412,6 +437,17 @@ class Blocks {
   // Hooks of the groups [i, j) of one attention call on their rows of `act` [n, h, q, k].
   void visit_unit(HookPoint point, int64_t l, const Layout& B, size_t i, size_t j,
                   at::Tensor& act) const {
+    auto hooked = [&] {
+      for (size_t g = i; g < j; ++g) {
+        Hooks* hk = hooks_of(B[g]);
+        if (hk && hk->active({point, l})) return true;
+      }
+      return false;
+    };
+    on_full(point, hooked, act, [&](at::Tensor& a) { visit_unit_rows(point, l, B, i, j, a); });
+  }
+  void visit_unit_rows(HookPoint point, int64_t l, const Layout& B, size_t i, size_t j,
+                       at::Tensor& act) const {
     const HookSite site{point, l};
     int64_t row = 0;
     for (size_t g = i; g < j; row += B[g++].rows) {
@@ -432,25 +468,47 @@ class Blocks {
                                  const at::Tensor& x) const {
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     visit(HookPoint::AttnZ, l, C, z);
-    at::Tensor attn_out = at::linear(z.reshape({z.size(0), c_.n_heads * c_.d_head}), w.W_O, w.b_O);
-    visit(HookPoint::AttnOut, l, C, attn_out);
+    const at::Tensor z_flat = z.reshape({z.size(0), c_.n_heads * c_.d_head});
     at::Tensor resid_post;
-    if (c_.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
+    if (c_.parallel_residual && tp_.active() &&
+        !any_active(C, {HookPoint::AttnOut, HookPoint::MlpOut}, l)) {
+      // NeoX under tensor parallelism with neither output hooked: both halves' partial sums
+      // travel in ONE all-reduce, then both biases are added once.
       at::Tensor ln2 =
           norm_of(C, x, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
-      resid_post = x + attn_out + mlp(l, C, ln2);
+      at::Tensor sum =
+          tp_.all_reduce(at::linear(z_flat, w.W_O) + at::linear(mlp_hidden(l, C, ln2), w.W_out));
+      if (w.b_O.defined()) sum = sum + w.b_O;
+      if (w.b_out.defined()) sum = sum + w.b_out;
+      resid_post = x + sum;
     } else {
-      at::Tensor resid_mid = x + attn_out;
-      visit(HookPoint::ResidMid, l, C, resid_mid);
-      at::Tensor ln2 =
-          norm_of(C, resid_mid, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
-      resid_post = resid_mid + mlp(l, C, ln2);
+      at::Tensor attn_out = tp_.row_parallel(z_flat, w.W_O, w.b_O);
+      visit(HookPoint::AttnOut, l, C, attn_out);
+      if (c_.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
+        at::Tensor ln2 =
+            norm_of(C, x, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale, HookPoint::Ln2Normalized, l);
+        resid_post = x + attn_out + mlp(l, C, ln2);
+      } else {
+        at::Tensor resid_mid = x + attn_out;
+        visit(HookPoint::ResidMid, l, C, resid_mid);
+        at::Tensor ln2 = norm_of(C, resid_mid, w.ln2_w, w.ln2_b, HookPoint::Ln2Scale,
+                                 HookPoint::Ln2Normalized, l);
+        resid_post = resid_mid + mlp(l, C, ln2);
+      }
     }
     visit(HookPoint::ResidPost, l, C, resid_post);
     return resid_post;
   }
 
+  // The MLP up to hook_post (this rank's neurons), then W_out with its all-reduce.
   at::Tensor mlp(int64_t l, const Layout& C, const at::Tensor& x) const {
+    const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
+    at::Tensor out = tp_.row_parallel(mlp_hidden(l, C, x), w.W_out, w.b_out);
+    visit(HookPoint::MlpOut, l, C, out);
+    return out;
+  }
+
+  at::Tensor mlp_hidden(int64_t l, const Layout& C, const at::Tensor& x) const {
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     at::Tensor post;
     if (c_.gated_mlp) {  // SwiGLU: down(act(gate(x)) * up(x))
@@ -465,9 +523,7 @@ class Blocks {
       post = activate(pre, c_.activation);
     }
     visit(HookPoint::MlpPost, l, C, post);
-    at::Tensor out = at::linear(post, w.W_out, w.b_out);
-    visit(HookPoint::MlpOut, l, C, out);
-    return out;
+    return post;
   }
 
   static at::Tensor activate(const at::Tensor& x, Activation a) {

@@ -18,6 +18,7 @@
 
 #include "model/config.h"
 #include "model/hooks.h"
+#include "model/tensor_parallel.h"
 #include "model/weights.h"
 
 namespace csweep::model {
@@ -35,9 +36,13 @@ struct BlockGroup {
   Hooks* hooks = nullptr;
 };
 
+// Under tensor parallelism `config` is the rank's local_config and `weights` its slice: the
+// block math runs on the rank's heads and neurons; `tp` adds the all-reduces and shows hooks of
+// sharded sites the full tensor (the cached run holds full tensors; blocks read their part).
 struct BlockRun {
   const ModelConfig& config;
   const Weights& weights;
+  const TensorParallel& tp;
   int64_t seq;                                             // P
   at::Tensor mask;                                         // [P, P] additive causal mask
   at::Tensor cos, sin;                                     // [P, rotary_dim] (rotary models)

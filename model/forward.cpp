@@ -81,7 +81,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     group.start_layer = o.start_layer;
     group.start = resid.reshape({b * p, c.d_model});
     group.hooks = hooks;
-    BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin};
+    BlockRun run{local_, weights_, *tp_, p, tables.mask, tables.cos, tables.sin};
     run.stop_layer = stop;
     run.last_position_only = last_only && stop == c.n_layers;
     run.fused_attention = attention_ == Attention::Fused;
@@ -136,7 +136,7 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached,
   if (blocks.empty())
     return at::empty({0, 1, c.d_model}, at::TensorOptions().dtype(dtype_).device(device_));
   const SeqTables& tables = seq_tables(p);
-  BlockRun run{c, weights_, p, tables.mask, tables.cos, tables.sin, &cached};
+  BlockRun run{local_, weights_, *tp_, p, tables.mask, tables.cos, tables.sin, &cached};
   run.stop_layer = c.n_layers;
   run.last_position_only = true;
   run.fused_attention = attention_ == Attention::Fused;

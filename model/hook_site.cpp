@@ -44,6 +44,14 @@ bool is_kv_head_point(HookPoint p) {
   return p == HookPoint::AttnK || p == HookPoint::AttnV || p == HookPoint::AttnRotK;
 }
 
+TpSplit tp_split(HookPoint p) {
+  if (is_kv_head_point(p)) return TpSplit::KvHeads;
+  if (is_head_point(p)) return TpSplit::Heads;
+  if (p == HookPoint::MlpPre || p == HookPoint::MlpPreLinear || p == HookPoint::MlpPost)
+    return TpSplit::Neurons;
+  return TpSplit::Replicated;
+}
+
 bool is_pattern_point(HookPoint p) {
   return p == HookPoint::AttnScores || p == HookPoint::AttnPattern;
 }

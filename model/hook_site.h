@@ -57,6 +57,12 @@ bool is_block_point(HookPoint p);    // lives inside blocks.L
 bool is_head_point(HookPoint p);     // has a head axis (q, k, v, rot_q, rot_k, z, scores, pattern)
 bool is_kv_head_point(HookPoint p);  // head axis has n_kv_heads entries (k, v, rot_k)
 bool is_pattern_point(HookPoint p);  // [b, h, q_pos, k_pos] layout (scores, pattern)
+// How a site's activation is split across a tensor-parallel group: every rank holds all of it
+// (the residual stream, attn_out and mlp_out after their all-reduce, the norms), or the rank's
+// query heads (q, rot_q, z, scores, pattern), KV heads (k, rot_k, v) or MLP neurons
+// (mlp.hook_pre, hook_pre_linear, hook_post).
+enum class TpSplit : uint8_t { Replicated, Heads, KvHeads, Neurons };
+TpSplit tp_split(HookPoint p);
 // A block site computed after attention mixes positions (hook_z .. hook_resid_post): an edit
 // there changes only its own positions within the block.
 bool is_after_attention_point(HookPoint p);

@@ -10,8 +10,10 @@
 
 #include <ATen/ATen.h>
 
+#include "model/collective.h"
 #include "model/config.h"
 #include "model/hooks.h"
+#include "model/partition.h"
 #include "model/weights.h"
 
 namespace csweep::model {
@@ -25,7 +27,12 @@ struct LoadOptions {
   c10::ScalarType dtype = at::kFloat;  // compute dtype; float16 is refused on CPU
   c10::Device device = at::kCPU;
   Attention attention = Attention::Fused;
+  // The tensor-parallel group that shares this model (not owned; must outlive the model);
+  // null: one rank. Each rank reads only its slice of the checkpoint (docs/tensor-parallel.md).
+  Collective* tensor_parallel = nullptr;
 };
+
+class TensorParallel;
 
 struct ForwardOptions {
   int64_t start_layer = 0;  // >0: skip embeddings and blocks < start_layer; start_resid is
@@ -68,10 +75,18 @@ class Model {
   // config.json + safetensors through the arch table
   static std::shared_ptr<Model> load(const std::filesystem::path& dir,
                                      const LoadOptions& options = {});
-  // From weights already in canonical layout (the trainer, tests).
-  Model(ModelConfig config, Weights weights, c10::ScalarType dtype, c10::Device device);
+  // From weights already in canonical layout (the trainer, tests). With a tensor-parallel
+  // `group` of more than one rank, `weights` is this rank's slice (shard_weights).
+  Model(ModelConfig config, Weights weights, c10::ScalarType dtype, c10::Device device,
+        Collective* group = nullptr);
+  ~Model();
 
   const ModelConfig& config() const { return config_; }
+  // The rank's part of every layer (the whole model on one rank); weights() holds only it.
+  const Partition& partition() const;
+  // The tensor-parallel group (a one-rank group without tensor parallelism). Every rank of it
+  // must make the same forward/resume calls with the same hooks, in the same order.
+  Collective& group() const;
   c10::ScalarType dtype() const { return dtype_; }
   c10::Device device() const { return device_; }
   const Weights& weights() const { return weights_; }
@@ -96,6 +111,8 @@ class Model {
  private:
   ModelConfig config_;
   Weights weights_;
+  std::unique_ptr<TensorParallel> tp_;
+  ModelConfig local_;  // the config of this rank's slice (the block math runs on it)
   c10::ScalarType dtype_;
   c10::Device device_;
   Attention attention_ = Attention::Fused;

@@ -7,6 +7,7 @@ namespace {
 
 Weights convert_gpt2(ArchTensors& t, const ModelConfig& c) {
   const int64_t d = c.d_model, m = c.d_mlp;
+  using S = ArchTensors::Split;
   Weights w;
   w.W_E = t.get(Role::TokenEmbed, -1, {c.d_vocab, d});
   w.W_pos = t.get(Role::PosEmbed, -1, {c.n_ctx, d});
@@ -14,23 +15,24 @@ Weights convert_gpt2(ArchTensors& t, const ModelConfig& c) {
     LayerWeights lw;
     lw.ln1_w = t.get(Role::AttnNorm, l, {d});
     lw.ln1_b = t.get(Role::AttnNormBias, l, {d});
-    at::Tensor qkv = t.get(Role::AttnQKV, l, {d, 3 * d}).t().contiguous();  // [3d, d]
-    at::Tensor qkv_b = t.get(Role::AttnQKVBias, l, {3 * d});
-    auto rows = qkv.split(d, 0);
-    auto bias = qkv_b.split(d, 0);
-    lw.W_Q = rows[0].contiguous();
-    lw.W_K = rows[1].contiguous();
-    lw.W_V = rows[2].contiguous();
-    lw.b_Q = bias[0].contiguous();
-    lw.b_K = bias[1].contiguous();
-    lw.b_V = bias[2].contiguous();
-    lw.W_O = t.get(Role::AttnOut, l, {d, d}).t().contiguous();
+    // Q, K and V columns of c_attn (a tensor-parallel rank reads its heads' columns of each).
+    auto qkv = [&](Role role, std::vector<int64_t> shape, int64_t which) {
+      return t.get_split(role, l, shape, which == 0 ? S::QHeads : S::KvHeads,
+                         static_cast<int64_t>(shape.size()) - 1, which * d);
+    };
+    lw.W_Q = qkv(Role::AttnQKV, {d, 3 * d}, 0).t().contiguous();
+    lw.W_K = qkv(Role::AttnQKV, {d, 3 * d}, 1).t().contiguous();
+    lw.W_V = qkv(Role::AttnQKV, {d, 3 * d}, 2).t().contiguous();
+    lw.b_Q = qkv(Role::AttnQKVBias, {3 * d}, 0);
+    lw.b_K = qkv(Role::AttnQKVBias, {3 * d}, 1);
+    lw.b_V = qkv(Role::AttnQKVBias, {3 * d}, 2);
+    lw.W_O = t.get_split(Role::AttnOut, l, {d, d}, S::QHeads, 0).t().contiguous();
     lw.b_O = t.get(Role::AttnOutBias, l, {d});
     lw.ln2_w = t.get(Role::FfnNorm, l, {d});
     lw.ln2_b = t.get(Role::FfnNormBias, l, {d});
-    lw.W_in = t.get(Role::FfnUp, l, {d, m}).t().contiguous();
-    lw.b_in = t.get(Role::FfnUpBias, l, {m});
-    lw.W_out = t.get(Role::FfnDown, l, {m, d}).t().contiguous();
+    lw.W_in = t.get_split(Role::FfnUp, l, {d, m}, S::Neurons, 1).t().contiguous();
+    lw.b_in = t.get_split(Role::FfnUpBias, l, {m}, S::Neurons, 0);
+    lw.W_out = t.get_split(Role::FfnDown, l, {m, d}, S::Neurons, 0).t().contiguous();
     lw.b_out = t.get(Role::FfnDownBias, l, {d});
     w.layers.push_back(std::move(lw));
   }

@@ -5,31 +5,34 @@
 namespace csweep::model {
 namespace {
 
-// [h, 3, d_head, ...] -> the q, k or v block as [h*d_head, ...].
+// [heads, 3, d_head, ...] -> the q, k or v block as [heads*d_head, ...] (heads: the rank's).
 at::Tensor deinterleave(const at::Tensor& fused, int64_t which, const ModelConfig& c) {
-  std::vector<int64_t> shape{c.n_heads, 3, c.d_head};
+  const int64_t heads = fused.size(0) / (3 * c.d_head);
+  std::vector<int64_t> shape{heads, 3, c.d_head};
   if (fused.dim() == 2) shape.push_back(fused.size(1));
   at::Tensor part = fused.view(shape).select(1, which);
-  std::vector<int64_t> out{c.n_heads * c.d_head};
+  std::vector<int64_t> out{heads * c.d_head};
   if (fused.dim() == 2) out.push_back(fused.size(1));
   return part.reshape(out).contiguous();
 }
 
 Weights convert_gpt_neox(ArchTensors& t, const ModelConfig& c) {
   const int64_t d = c.d_model, m = c.d_mlp;
+  using S = ArchTensors::Split;
   Weights w;
   w.W_E = t.get(Role::TokenEmbed, -1, {c.d_vocab, d});
   for (int64_t l = 0; l < c.n_layers; ++l) {
     LayerWeights lw;
     lw.ln1_w = t.get(Role::AttnNorm, l, {d});
     lw.ln1_b = t.get(Role::AttnNormBias, l, {d});
-    at::Tensor qkv = t.get(Role::AttnQKV, l, {3 * d, d});
+    // Interleaved per head: a rank's heads are one contiguous block of rows.
+    at::Tensor qkv = t.get_split(Role::AttnQKV, l, {3 * d, d}, S::QHeads, 0, 0, 3 * c.d_head);
     lw.W_Q = deinterleave(qkv, 0, c);
     lw.W_K = deinterleave(qkv, 1, c);
     lw.W_V = deinterleave(qkv, 2, c);
-    lw.W_O = t.get(Role::AttnOut, l, {d, d});
+    lw.W_O = t.get_split(Role::AttnOut, l, {d, d}, S::QHeads, 1);
     if (c.qkv_bias) {
-      at::Tensor qkv_b = t.get(Role::AttnQKVBias, l, {3 * d});
+      at::Tensor qkv_b = t.get_split(Role::AttnQKVBias, l, {3 * d}, S::QHeads, 0, 0, 3 * c.d_head);
       lw.b_Q = deinterleave(qkv_b, 0, c);
       lw.b_K = deinterleave(qkv_b, 1, c);
       lw.b_V = deinterleave(qkv_b, 2, c);
@@ -37,9 +40,9 @@ Weights convert_gpt_neox(ArchTensors& t, const ModelConfig& c) {
     if (c.attn_out_bias) lw.b_O = t.get(Role::AttnOutBias, l, {d});
     lw.ln2_w = t.get(Role::FfnNorm, l, {d});
     lw.ln2_b = t.get(Role::FfnNormBias, l, {d});
-    lw.W_in = t.get(Role::FfnUp, l, {m, d});
-    lw.b_in = t.get(Role::FfnUpBias, l, {m});
-    lw.W_out = t.get(Role::FfnDown, l, {d, m});
+    lw.W_in = t.get_split(Role::FfnUp, l, {m, d}, S::Neurons, 0);
+    lw.b_in = t.get_split(Role::FfnUpBias, l, {m}, S::Neurons, 0);
+    lw.W_out = t.get_split(Role::FfnDown, l, {d, m}, S::Neurons, 1);
     lw.b_out = t.get(Role::FfnDownBias, l, {d});
     w.layers.push_back(std::move(lw));
   }

@@ -11,29 +11,30 @@ Weights convert_llama_family(ArchTensors& t, const ModelConfig& c) {
   // HF's gate_proj carries a bias too when mlp_bias is set; canonical weights have no
   // b_gate, so such checkpoints are refused rather than computed wrong.
   if (c.mlp_bias) throw error_at(c.config_path.string(), "mlp_bias", "true is not supported");
+  using S = ArchTensors::Split;
   Weights w;
   w.W_E = t.get(Role::TokenEmbed, -1, {c.d_vocab, d});
   for (int64_t l = 0; l < c.n_layers; ++l) {
     LayerWeights lw;
     lw.ln1_w = t.get(Role::AttnNorm, l, {d});
-    lw.W_Q = t.get(Role::AttnQ, l, {dq, d});
-    lw.W_K = t.get(Role::AttnK, l, {dkv, d});
-    lw.W_V = t.get(Role::AttnV, l, {dkv, d});
+    lw.W_Q = t.get_split(Role::AttnQ, l, {dq, d}, S::QHeads, 0);
+    lw.W_K = t.get_split(Role::AttnK, l, {dkv, d}, S::KvHeads, 0);
+    lw.W_V = t.get_split(Role::AttnV, l, {dkv, d}, S::KvHeads, 0);
     if (c.qkv_bias) {
-      lw.b_Q = t.get(Role::AttnQBias, l, {dq});
-      lw.b_K = t.get(Role::AttnKBias, l, {dkv});
-      lw.b_V = t.get(Role::AttnVBias, l, {dkv});
+      lw.b_Q = t.get_split(Role::AttnQBias, l, {dq}, S::QHeads, 0);
+      lw.b_K = t.get_split(Role::AttnKBias, l, {dkv}, S::KvHeads, 0);
+      lw.b_V = t.get_split(Role::AttnVBias, l, {dkv}, S::KvHeads, 0);
     }
     if (c.qk_norm) {
       lw.q_norm_w = t.get(Role::AttnQNorm, l, {c.d_head});
       lw.k_norm_w = t.get(Role::AttnKNorm, l, {c.d_head});
     }
-    lw.W_O = t.get(Role::AttnOut, l, {d, dq});
+    lw.W_O = t.get_split(Role::AttnOut, l, {d, dq}, S::QHeads, 1);
     if (c.attn_out_bias) lw.b_O = t.get(Role::AttnOutBias, l, {d});
     lw.ln2_w = t.get(Role::FfnNorm, l, {d});
-    lw.W_gate = t.get(Role::FfnGate, l, {m, d});
-    lw.W_in = t.get(Role::FfnUp, l, {m, d});
-    lw.W_out = t.get(Role::FfnDown, l, {d, m});
+    lw.W_gate = t.get_split(Role::FfnGate, l, {m, d}, S::Neurons, 0);
+    lw.W_in = t.get_split(Role::FfnUp, l, {m, d}, S::Neurons, 0);
+    lw.W_out = t.get_split(Role::FfnDown, l, {d, m}, S::Neurons, 1);
     w.layers.push_back(std::move(lw));
   }
   w.ln_final_w = t.get(Role::OutputNorm, -1, {d});
