@@ -48,9 +48,9 @@ if [[ $toy -eq 1 ]]; then
   echo "heatmap (layer x head, activation patching of attn.hook_z): $store/heatmaps/head_out_mean.png"
 else
   echo "heatmaps (SmolLM2-135M, 30 layers x 9 heads):"
-  echo "  attention scores (previous-token / duplicate-token / induction): $store/heatmaps/head_scores_mean.png"
+  echo "  attention scores, one figure per score: $store/heatmaps/head_scores_{previous_token,duplicate_token,induction}_mean.png"
   echo "  patching each head's output (logit difference; *_fraction_recovered.png normalised): $store/heatmaps/head_out_mean.png"
   echo "  the same per position of the repeated half: $store/heatmaps/head_out_by_pos_mean.png"
-  echo "  logit lens: $store/heatmaps/lens_mean.png"
+  echo "  logit lens, one figure per quantity: $store/heatmaps/lens_<quantity>_mean.png (top token: text in report.html)"
 fi
 echo "report: $store/report.html"

@@ -212,8 +212,9 @@ class AnalysisExecutor final : public ShardExecutor {
     return analyses::run_cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
   }
 
-  // Only kinds with a corrupted (or noised) run: ablation, lens, DLA and attention scores
-  // would give clean twice, a fraction recovered of 0/0.
+  // Only kinds whose reduce defaults use them: patching (clean and corrupted runs), causal
+  // tracing (clean and noised) and ablation (its effect is measured from the clean run); lens,
+  // DLA and attention scores have no second run.
   std::optional<Baselines> baselines(const sharding::Shard& shard) override {
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
     if (analysis.kind->reduce.baselines == jobs::Baselines::None) return std::nullopt;

@@ -32,10 +32,11 @@ std::vector<std::string> block_site_names() {
 }
 
 // A block site by its block-relative name ("attn.hook_z": layer -1, the analysis's layers) or
-// its full TransformerLens name ("blocks.3.attn.hook_z": that layer).
+// its full TransformerLens name ("blocks.3.attn.hook_z": that layer); with `outside_blocks`
+// also hook_embed, hook_pos_embed and ln_final.* (layer -1).
 std::optional<model::HookSite> read_site(const Source& src, const YAML::Node& node,
-                                         const std::string& path,
-                                         const model::ModelConfig* config) {
+                                         const std::string& path, const model::ModelConfig* config,
+                                         bool outside_blocks) {
   auto name = read_string(src, node, path);
   if (!name) return std::nullopt;
   auto site = model::parse_hook_site("blocks.0." + *name);
@@ -49,8 +50,11 @@ std::optional<model::HookSite> read_site(const Source& src, const YAML::Node& no
         return std::nullopt;
       }
       site = full;
+    } else if (full && outside_blocks) {
+      site = full;
     } else if (full) {
-      src.error(node, path + ": \"" + *name + "\" is not inside a block; sweeps patch block sites");
+      src.error(node, path + ": \"" + *name +
+                          "\" is not inside a block; only activation_patching patches it");
     } else {
       src.error(node, path + ": unknown hook site \"" + *name + "\"" +
                           did_you_mean(*name, block_site_names()));
@@ -58,7 +62,10 @@ std::optional<model::HookSite> read_site(const Source& src, const YAML::Node& no
   }
   if (!site) return std::nullopt;
   std::string why;
-  model::HookSite at_layer{site->point, std::max<int64_t>(site->layer, 0)};
+  const model::HookSite at_layer =
+      model::is_block_point(site->point)
+          ? model::HookSite{site->point, std::max<int64_t>(site->layer, 0)}
+          : *site;
   if (config && !model::site_exists(at_layer, *config, &why)) {
     src.error(node, path + ": hook site \"" + *name + "\" does not exist in this model: " + why);
     return std::nullopt;
@@ -151,7 +158,7 @@ std::vector<int64_t> KindReader::neurons() {
   return axis("neurons", n, "neuron", range_text(n, "MLP neurons"));
 }
 
-std::vector<model::HookPoint> KindReader::sites() {
+std::vector<model::HookPoint> KindReader::sites(bool outside_blocks) {
   const Source& src = ctx_.src;
   const model::ModelConfig* c = config();
   std::vector<model::HookPoint> out;
@@ -173,7 +180,7 @@ std::vector<model::HookPoint> KindReader::sites() {
     // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "[" + std::string.
     std::string ipath = path_ + ".sites";
     if (list.IsSequence()) ipath.append("[").append(std::to_string(i)).append("]");
-    auto site = read_site(src, items[i], ipath, c);
+    auto site = read_site(src, items[i], ipath, c, outside_blocks);
     if (!site) {
       ok_ = false;
       continue;

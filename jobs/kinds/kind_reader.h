@@ -62,7 +62,8 @@ class KindReader {
   std::vector<int64_t> neurons();    // over d_mlp
   // `sites`: block hook points, all with the same axes (activation/attribution patching), by
   // block-relative name ("attn.hook_z") or full TransformerLens name ("blocks.3.attn.hook_z").
-  std::vector<model::HookPoint> sites();
+  // With `outside_blocks`, also hook_embed, hook_pos_embed and ln_final.* (activation patching).
+  std::vector<model::HookPoint> sites(bool outside_blocks = false);
   // The layers full names named (sorted, unique); empty when every name was block-relative.
   const std::vector<int64_t>& site_layers() const { return site_layers_; }
 

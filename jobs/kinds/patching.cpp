@@ -7,9 +7,32 @@
 namespace csweep::jobs {
 namespace {
 
+// A site outside the blocks (hook_embed, hook_pos_embed, ln_final.*): alone in its analysis,
+// no layers or heads, patched per position ([pos]); the analyses library runs it from the
+// tokens.
+void read_outside_block_site(KindReader& r, AnalysisSpec& a) {
+  if (a.sites.size() > 1)
+    r.error("sites", "\"" + std::string(model::point_suffix(a.sites[0])) +
+                         "\" is outside the blocks: give it in an analysis of its own");
+  if (r.has("layers")) r.error("layers", "the site is outside the blocks: it has no layers");
+  r.reject("heads", "the site has no head axis");
+  if (r.choice("patch", {"per_position", "all_positions"}, "per_position") != "per_position")
+    r.error("patch", "a site outside the blocks is patched per_position");
+  a.layers.clear();
+  a.positions = r.positions();
+}
+
 // Sites, heads (head sites only), positions; returns per_position.
-bool read_sites_and_axes(KindReader& r, AnalysisSpec& a) {
-  a.sites = r.sites();
+bool read_sites_and_axes(KindReader& r, AnalysisSpec& a, bool outside_blocks) {
+  a.sites = r.sites(outside_blocks);
+  if (!a.sites.empty() && !model::is_block_point(a.sites[0])) {
+    read_outside_block_site(r, a);
+    return true;
+  }
+  for (auto s : a.sites)
+    if (!model::is_block_point(s))
+      r.error("sites", "\"" + std::string(model::point_suffix(s)) +
+                           "\" is outside the blocks: give it in an analysis of its own");
   // Full names ("blocks.3.attn.hook_z") choose the layers, as layers: would.
   if (!r.site_layers().empty()) {
     if (r.has("layers"))
@@ -33,14 +56,14 @@ bool read_sites_and_axes(KindReader& r, AnalysisSpec& a) {
 
 void read_activation(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<ActivationPatchingOptions>();
-  o->per_position = read_sites_and_axes(r, a);
+  o->per_position = read_sites_and_axes(r, a, /*outside_blocks=*/true);
   o->direction = r.choice("direction", {"denoising", "noising"}, "denoising");
   a.options = o;
 }
 
 void read_attribution(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<AttributionPatchingOptions>();
-  o->per_position = read_sites_and_axes(r, a);
+  o->per_position = read_sites_and_axes(r, a, /*outside_blocks=*/false);
   o->qk_fix = r.flag("qk_fix", false);
   a.options = o;
 }
@@ -56,6 +79,8 @@ std::vector<Axis> patching_grid(const AnalysisSpec& a, bool per_position) {
     }
     axes.push_back(site);
   }
+  if (!a.sites.empty() && !model::is_block_point(a.sites[0]))  // hook_embed, ln_final.*: [pos]
+    return {index_axis("pos", a.positions)};
   axes.push_back(index_axis("layer", a.layers));
   if (per_position) axes.push_back(index_axis("pos", a.positions));
   if (!a.sites.empty() && model::is_head_point(a.sites[0]))

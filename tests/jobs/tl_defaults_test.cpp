@@ -107,6 +107,33 @@ TEST(TlDefaults, FullHookNamesAreSitesAtTheirLayers) {
             std::string::npos);
 }
 
+// hook_embed, hook_pos_embed and ln_final.hook_normalized are activation-patching sites of
+// their own: grid [pos], no layers or heads.
+TEST(TlDefaults, SitesOutsideTheBlocksArePatchedPerPosition) {
+  for (const char* site : {"hook_embed", "hook_pos_embed", "ln_final.hook_normalized"}) {
+    const JobSpec spec = parse_job_spec(std::string(kModel) + kPrompt +
+                                            "analyses:\n  - {name: x, kind: activation_patching, "
+                                            "sites: " +
+                                            site + ", positions: -1}\n",
+                                        job_path());
+    const auto grid = spec.analyses[0].kind->grid(spec.analyses[0]);
+    ASSERT_EQ(grid.size(), 1u) << site;
+    EXPECT_EQ(grid[0].name, "pos");
+    EXPECT_EQ(grid[0].values, std::vector<int64_t>{7});
+    EXPECT_TRUE(spec.analyses[0].layers.empty());
+  }
+  const std::string base = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: ";
+  EXPECT_NE(parse_error(base + "activation_patching, sites: [hook_embed, hook_resid_pre]}\n")
+                .find("give it in an analysis of its own"),
+            std::string::npos);
+  EXPECT_NE(parse_error(base + "activation_patching, sites: hook_embed, layers: 1}\n")
+                .find("it has no layers"),
+            std::string::npos);
+  EXPECT_NE(parse_error(base + "attribution_patching, sites: hook_embed}\n")
+                .find("only activation_patching patches it"),
+            std::string::npos);
+}
+
 // -1 is the last position (of the shortest prompt), in lists and ranges.
 TEST(TlDefaults, NegativePositionsCountFromTheEnd) {
   auto positions = [](const std::string& p) {

@@ -180,5 +180,27 @@ TEST(ReportProcessWeights, WorkersComputeOnTransformerLensProcessedWeights) {
   EXPECT_NEAR(clean, ref["raw"]["logit_diff_clean"].get<double>(), 1e-4);  // logits unchanged
 }
 
+// Sites outside the blocks, by their TransformerLens names, patched per position: copying the
+// clean embedding where the prompts agree changes nothing (the corrupted metric), and the clean
+// ln_final output at the last position gives the clean run's logits (the clean metric).
+TEST(ReportOutsideBlockSites, EmbedAndLnFinalPatchAsTransformerLensWould) {
+  std::string yaml = job_text(3);
+  yaml = yaml.substr(0, yaml.find("analyses:")) +
+         "analyses:\n  - {name: embed, kind: activation_patching, sites: hook_embed}\n"
+         "  - {name: final, kind: activation_patching, sites: ln_final.hook_normalized, "
+         "positions: -1}\n";
+  const json h5 = run_and_read("outside-blocks", yaml);
+  ASSERT_TRUE(h5.contains("analyses"));
+  const json& embed = h5["analyses"]["embed"]["datasets"];
+  const double corrupted = embed["corrupted_baseline"]["values"][0].get<double>();
+  const std::vector<int> same = {0, 1, 3, 4, 6, 7};  // clean and corrupted tokens agree there
+  for (int p : same) EXPECT_NEAR(embed["mean"]["values"][p].get<double>(), corrupted, 1e-5) << p;
+  EXPECT_GT(std::fabs(embed["mean"]["values"][2].get<double>() - corrupted), 1e-3);
+  const json& final = h5["analyses"]["final"]["datasets"];
+  EXPECT_EQ(final["mean"]["dims"], json({"pos"}));
+  EXPECT_NEAR(final["mean"]["values"][0].get<double>(),
+              final["clean_baseline"]["values"][0].get<double>(), 1e-4);
+}
+
 }  // namespace
 }  // namespace csweep::report
