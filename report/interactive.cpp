@@ -71,12 +71,19 @@ std::string role_of(const AnalysisInput& a, size_t i) {
 }
 
 // Which axis is the grid's rows (-1: a single row), which can be its columns (the first is
-// shown), following the PNG heatmaps: layers down, heads (else positions) across.
+// shown; -1: a single column), following the PNG heatmaps: layers down, heads (else positions)
+// across. A grid of layers alone is one column: layers run down in every view.
 void arrange(const AnalysisInput& a, const std::vector<std::string>& roles, json& j) {
   std::vector<int> grid;
   for (size_t i = 0; i < roles.size(); ++i)
     if (roles[i] != "named") grid.push_back(static_cast<int>(i));
   int row = -1;
+  if (grid.size() == 1 && a.axes[grid.front()].name == "layer") {
+    j["row"] = grid.front();
+    j["col"] = -1;
+    j["col_choices"] = json::array();
+    return;
+  }
   if (grid.size() >= 2) {
     row = grid.front();
     for (int i : grid)

@@ -227,7 +227,7 @@
         self.view = this.value; self.draw();
       }).setAttribute('data-role', 'view');
     if (d.prompts.length > 0) {
-      var options = [[-1, 'mean over ' + d.n_prompts + ' prompts']];
+      var options = [[-1, d.value_owner]];
       d.prompts.forEach(function (p, i) { options.push([i, 'prompt ' + p]); });
       select(bar, 'prompt', options, function () { self.prompt = +this.value; self.draw(); })
         .setAttribute('data-role', 'prompt');
@@ -265,24 +265,28 @@
     this.sliders.forEach(function (s) {
       s.shown.textContent = self.axisLabels(s.axis)[self.index[s.axis]];
     });
-    var whose = this.prompt < 0 ? d.value_owner : 'prompt ' + d.prompts[this.prompt];
+    var whose = this.prompt >= 0 ? 'prompt ' + d.prompts[this.prompt] :
+      shown.tokens ? d.value_owner.replace(/^mean/, 'most common') : d.value_owner;
     this.note.textContent = shown.label + ' (' + whose + '); ' + (shown.tokens ? 'token ids, shown as text' :
       'colour range ' + (shown.sequential ? '0 to ' + fmt(limit) : '\u00b1' + fmt(limit) + ', centred on 0')) +
       (this.prompt < 0 ? '' : '; hover for the mean too') + (d.prompts_note ? '; ' + d.prompts_note : '');
-    var colAxis = d.axes[this.col];
+    var one = function (a, f) { return a < 0 ? f : null; };  // -1: a single row or column
     this.plot.innerHTML = '';
     drawGrid(this.plot, {
-      rows: this.row < 0 ? 1 : d.axes[this.row].labels.length, cols: colAxis.labels.length,
-      rowLabels: this.row < 0 ? [''] : this.axisLabels(this.row), colLabels: this.axisLabels(this.col),
-      rowTitle: this.row < 0 ? '' : this.axisTitle(this.row), colTitle: this.axisTitle(this.col),
+      rows: one(this.row, 1) || d.axes[this.row].labels.length,
+      cols: one(this.col, 1) || d.axes[this.col].labels.length,
+      rowLabels: one(this.row, ['']) || this.axisLabels(this.row),
+      colLabels: one(this.col, ['']) || this.axisLabels(this.col),
+      rowTitle: this.row < 0 ? '' : this.axisTitle(this.row),
+      colTitle: this.col < 0 ? '' : this.axisTitle(this.col),
       sequential: shown.sequential, limit: limit, valueLabel: shown.label,
       t: function (r, c) {
         var v = values[self.cell(r, c)];
         return v === null ? NaN : v / limit;
       },
       text: shown.tokens ? function (r, c) {
-        var t = (d.token_text || {})[String(values[self.cell(r, c)])];
-        return t === undefined ? '' : t;
+        var v = values[self.cell(r, c)], t = (d.token_text || {})[String(v)];
+        return t !== undefined ? t : v === null ? '' : String(v);
       } : null,
       tip: function (r, c) { return self.tip(self.cell(r, c)); }
     });

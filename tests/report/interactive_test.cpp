@@ -55,8 +55,11 @@ TEST(InteractiveReport, HeatmapJsonHoldsTheAggregatesAndEveryPromptsValues) {
 TEST(InteractiveReport, NamedAxesAreSelectorsNotGridAxes) {
   const json j = heatmap(sample_input(), 2);  // site x layer
   EXPECT_EQ(j["axes"][0]["role"], "named");
-  EXPECT_EQ(j["row"], -1);  // one model axis: a single row of layers
-  EXPECT_EQ(j["col"], 1);
+  EXPECT_EQ(j["row"], 1);  // layers alone: one column, layers down
+  EXPECT_EQ(j["col"], -1);
+  const json r = heatmap(sample_input(), 1);  // layer x pos
+  EXPECT_EQ(r["row"], 0);
+  EXPECT_EQ(r["col"], 1);
 }
 
 TEST(InteractiveReport, PromptsPastTheBudgetAreLeftOutAndSaid) {
