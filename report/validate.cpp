@@ -91,9 +91,11 @@ int64_t asserted(const jobs::Assertion& s, const std::string& axis) {
 std::string field_of(const std::string& axis) { return axis == "pos" ? "position" : axis; }
 
 // top_head / top_layer / top_position: groups the grid by the named axes, scores each group
-// by its largest |mean| (over positions, sites... the other axes) and ranks the asserted group.
+// by its largest |value| (over positions, sites... the other axes) and ranks the asserted group.
+// `mean` is the mean, or ablation's effect from the clean run (`what` says which).
 Check check_top(const jobs::Assertion& s, const AnalysisInput& a, const std::vector<float>& mean,
-                const std::vector<std::string>& by, const std::string& where, Check check) {
+                const std::vector<std::string>& by, const std::string& where, Check check,
+                const std::string& what) {
   std::vector<int> axes;
   std::vector<int64_t> target;
   for (const auto& name : by) {
@@ -135,7 +137,7 @@ Check check_top(const jobs::Assertion& s, const AnalysisInput& a, const std::vec
   }
   const int64_t rank = above + 1;  // ties rank together, in the asserted group's favour
   check.pass = score[t] >= 0 && rank <= s.k;
-  check.detail = label(t) + ": max |mean| " +
+  check.detail = label(t) + ": max " + what + " " +
                  (score[t] >= 0 ? num(score[t]) : "none (not computed)") + ", rank " +
                  std::to_string(rank) + " of " + std::to_string(groups) + " (k " +
                  std::to_string(s.k) + "); top is " + label(best) + " at " + num(score[best]);
@@ -219,14 +221,18 @@ Check compare_with_baseline(const fs::path& baseline, const AnalysisInput& analy
   return check;
 }
 
-Check check_assertion(const jobs::Assertion& s, const AnalysisInput& a,
-                      const std::vector<float>& mean, const std::string& where) {
+Check check_assertion(const jobs::Assertion& s, const AnalysisInput& a, const Aggregates& g,
+                      const std::string& where) {
   Check check{"assertion " + a.name + " " + s.expect, false, ""};
-  if (s.expect == "top_head") return check_top(s, a, mean, {"layer", "head"}, where, check);
-  if (s.expect == "top_layer") return check_top(s, a, mean, {"layer"}, where, check);
-  if (s.expect == "top_position") return check_top(s, a, mean, {"pos"}, where, check);
+  // Ablation ranks components by what removing them changes (ablated - clean), as top-k does.
+  const bool effect = a.reference == AnalysisInput::Reference::Clean && g.has_effect_baseline;
+  const std::vector<float>& rank = effect ? g.effect : g.mean;
+  const std::string what = effect ? "|mean - clean baseline|" : "|mean|";
+  if (s.expect == "top_head") return check_top(s, a, rank, {"layer", "head"}, where, check, what);
+  if (s.expect == "top_layer") return check_top(s, a, rank, {"layer"}, where, check, what);
+  if (s.expect == "top_position") return check_top(s, a, rank, {"pos"}, where, check, what);
   if (s.expect == "greater_than" || s.expect == "less_than")
-    return check_compare(s, a, mean, where, check);
+    return check_compare(s, a, g.mean, where, check);
   throw error_at(where, "expect", "unknown '" + s.expect + "'");
 }
 
@@ -263,7 +269,7 @@ std::vector<Check> validate_sweep(const ReduceInput& input,
     while (i < input.analyses.size() && input.analyses[i].name != s.analysis) ++i;
     if (i == input.analyses.size())
       throw error_at(where, "analysis", "no analysis named '" + s.analysis + "' in the store");
-    Check c = check_assertion(s, input.analyses[i], aggregates[i].mean, where);
+    Check c = check_assertion(s, input.analyses[i], aggregates[i], where);
     c.name = "assertion " + std::to_string(k) + " (" + s.analysis + " " + s.expect + ")";
     checks.push_back(std::move(c));
   }

@@ -131,6 +131,19 @@ TEST_F(ReportLabels, AblationReportsItsEffectFromTheCleanRun) {
   EXPECT_NEAR(std::fabs(abl["top_k"]["effect"][0].get<double>()), largest, 1e-5);
   EXPECT_TRUE(
       std::filesystem::exists(*store_ / "heatmaps" / "zero_heads_fraction_of_clean_removed.png"));
+  // csweep validate's top_head ranks an ablation by the same effect.
+  const auto dir = store_->parent_path();
+  const int64_t layer = abl["top_k"]["layer"][0], head = abl["top_k"]["head"][0];
+  std::ofstream(dir / "validation.yaml")
+      << testing::read_text(*store_ / "spec.yaml")
+      << "validation:\n  assertions:\n    - {analysis: zero_heads, expect: top_head, layer: "
+      << layer << ", head: " << head << "}\n";
+  const auto r = run_command(csweep_bin() + " run " + (dir / "validation.yaml").string() +
+                             " --store " + (dir / "vstore").string() + " && " + csweep_bin() +
+                             " validate " + (dir / "vstore").string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("PASS assertion 0 (zero_heads top_head)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max |mean - clean baseline|"), std::string::npos) << r.output;
 }
 
 json run_and_read(const std::string& name, const std::string& yaml) {
