@@ -103,12 +103,47 @@ std::string shape_string(const std::vector<int64_t>& shape) { return format_shap
 // that reads its columns of W_O touches most of W_O's pages. They are clean file pages, so
 // dropping them is free (a later read faults them back in) and keeps a rank's peak near its
 // slice. The entries here always point into SafetensorsFile's mmap (never anonymous memory).
-void release_pages(const TensorEntry& e) {
+void release_pages(const std::byte* data, size_t nbytes) {
   static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(e.data) & ~(page - 1);
-  const uintptr_t end = reinterpret_cast<uintptr_t>(e.data) + e.nbytes;
+  const auto begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(data) + nbytes;
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
+
+}  // namespace
+
+at::Tensor read_slice(const TensorEntry& e, int64_t dim, int64_t start, int64_t length,
+                      c10::ScalarType dtype, c10::Device device, size_t block_bytes) {
+  const size_t element = dtype_size(e.dtype);
+  if (e.shape.size() < 2 || e.nbytes <= block_bytes || device.is_meta() ||
+      reinterpret_cast<uintptr_t>(e.data) % element != 0) {
+    at::Tensor t = to_tensor_slice(e, dim, start, length, dtype, device);
+    release_pages(e.data, e.nbytes);
+    return t;
+  }
+  to_tensor_slice(e, dim, start, length, dtype, at::kMeta);  // the range checks; reads nothing
+  const int64_t rows = e.shape[0];
+  const size_t row_bytes = e.nbytes / static_cast<size_t>(rows);
+  const int64_t first = dim == 0 ? start : 0, end = dim == 0 ? start + length : rows;
+  const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(block_bytes / row_bytes));
+  std::vector<int64_t> shape = e.shape;
+  shape[static_cast<size_t>(dim)] = length;
+  at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype).device(device));
+  for (int64_t r = first; r < end; r += step) {
+    const int64_t n = std::min(step, end - r);
+    std::vector<int64_t> block_shape = e.shape;
+    block_shape[0] = n;
+    std::byte* data = const_cast<std::byte*>(e.data) + static_cast<size_t>(r) * row_bytes;
+    at::Tensor block =
+        at::from_blob(data, block_shape, at::TensorOptions().dtype(scalar_type(e.dtype)));
+    if (dim != 0) block = block.narrow(dim, start, length);
+    out.narrow(0, r - first, n).copy_(block);
+    release_pages(data, static_cast<size_t>(n) * row_bytes);
+  }
+  return out;
+}
+
+namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -159,9 +194,7 @@ at::Tensor ArchTensors::get(Role role, int64_t layer, const std::vector<int64_t>
 at::Tensor ArchTensors::get_if(Role role, int64_t layer, const std::vector<int64_t>& shape) {
   const TensorEntry* e = checked(role, layer, shape);
   if (!e) return {};
-  at::Tensor t = to_tensor(*e, dtype_, device_);
-  release_pages(*e);
-  return t;
+  return read_slice(*e, 0, 0, e->shape.empty() ? 1 : e->shape[0], dtype_, device_);
 }
 
 at::Tensor ArchTensors::get_split(Role role, int64_t layer, const std::vector<int64_t>& shape,
@@ -172,9 +205,7 @@ at::Tensor ArchTensors::get_split(Role role, int64_t layer, const std::vector<in
   if (split == Split::QHeads) first = part_.q_first, count = part_.q_count;
   if (split == Split::KvHeads) first = part_.kv_first, count = part_.kv_count;
   if (per == 0) per = split == Split::Neurons ? 1 : config_.d_head;
-  at::Tensor t = to_tensor_slice(*e, dim, offset + first * per, count * per, dtype_, device_);
-  release_pages(*e);
-  return t;
+  return read_slice(*e, dim, offset + first * per, count * per, dtype_, device_);
 }
 
 void ArchTensors::get_or_throw_missing(Role role, int64_t layer) const {

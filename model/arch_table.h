@@ -125,6 +125,15 @@ class ArchTensors {
   const TensorName& entry(Role role) const;
 };
 
+// entry.narrow(dim, start, length) in the compute dtype, copied straight from the mapping in
+// blocks of whole rows of at most `block_bytes`, each block's pages released once copied
+// (madvise: `entry` must point into a SafetensorsFile's mapping): a rank's peak is its copy plus
+// one block, not plus the whole tensor's pages (a 13B model's embedding is 312 MiB). Small, 1-D
+// or unaligned tensors take to_tensor_slice's one copy. Range errors as to_tensor_slice's.
+at::Tensor read_slice(const TensorEntry& entry, int64_t dim, int64_t start, int64_t length,
+                      c10::ScalarType dtype, c10::Device device,
+                      size_t block_bytes = size_t{32} << 20);
+
 // Loads every canonical weight of a checkpoint folder; logs a warning listing unexpected tensors.
 // `part`: the tensor-parallel rank's slice (the whole model by default).
 Weights load_weights(const CheckpointFiles& files, const ModelConfig& config, c10::ScalarType dtype,

@@ -2,10 +2,12 @@
 // on the in-process collective here; real MPI ranks in TensorParallel.MpiRanksMatchOneProcess)
 // loads its slices of every architecture fixture and must give what the one-process model
 // gives — logits, every hook site's cache, patched forwards and Model::resume — within 1e-5.
+#include <array>
 #include <exception>
 #include <thread>
 
 #include "common/error.h"
+#include "model/arch_table.h"
 #include "model/in_process_collective.h"
 #include "model/partition.h"
 #include "model/tensor_parallel.h"
@@ -115,6 +117,23 @@ TEST(TensorParallel, InMemoryShardsMatchSlicedLoading) {
   t0.join();
   Weights copy = w;
   for (auto& [name, tensor] : copy.named()) EXPECT_TRUE(tensor->equal(loaded.at(name))) << name;
+}
+
+TEST(TensorParallel, BlockwiseReadsEqualOneCopy) {
+  auto file = SafetensorsFile::open(gpt2_fixture() / "model.safetensors");
+  const TensorEntry* e = file->find("wte.weight");  // [1000, 64] float32: 250 KiB
+  ASSERT_NE(e, nullptr);
+  const size_t block = 3 * 4096 + 100;  // blocks of 48 rows, the last one short
+  for (auto [dim, start, length] :
+       std::vector<std::array<int64_t, 3>>{{0, 0, 1000}, {0, 123, 500}, {1, 16, 32}, {1, 0, 64}})
+    for (c10::ScalarType dtype : {at::kFloat, at::kBFloat16})
+      EXPECT_TRUE(read_slice(*e, dim, start, length, dtype, at::kCPU, block)
+                      .equal(to_tensor_slice(*e, dim, start, length, dtype, at::kCPU)))
+          << "dim " << dim << " [" << start << ", " << start + length << ")";
+  EXPECT_NE(error_of([&] {
+              read_slice(*e, 1, 60, 8, at::kFloat, at::kCPU, block);
+            }).find("slice [60, 68) of dim 1 is out of range"),
+            std::string::npos);
 }
 
 TEST(TensorParallel, SizesThatDoNotDivideAreOneLineErrors) {
