@@ -64,6 +64,9 @@ class Blocks {
   Blocks(const BlockRun& run, const std::vector<BlockGroup>& groups)
       : run_(run), c_(run.config), tp_(run.tp), groups_(groups) {}
 
+  // Block by block: the groups that start there join the packed batch (whole blocks) or enter
+  // it after attention; the block runs once over all of them; the rows a group hands on (to the
+  // next block, or as its output after the last) are taken out of the block's result.
   std::vector<at::Tensor> run() {
     std::vector<at::Tensor> out(groups_.size());
     int64_t begin = run_.stop_layer;
@@ -72,27 +75,10 @@ class Blocks {
     at::Tensor x;   // their packed residual
     std::vector<std::pair<Span, at::Tensor>> joining;  // groups that join at the next block
     for (int64_t l = begin; l < run_.stop_layer; ++l) {
-      for (size_t g = 0; g < groups_.size(); ++g) {
-        const BlockGroup& bg = groups_[g];
-        if (bg.start_layer != l || bg.attn_end > bg.first) continue;
-        Span s{g, bg.rows, bg.first, run_.seq - bg.first};
-        joining.emplace_back(s, bg.start.defined() ? bg.start
-                                                   : cached_rows(cached({HookPoint::ResidPre, l}),
-                                                                 bg.first, s.count, bg.rows));
-      }
+      add_starting_groups(l, joining);
       if (!joining.empty()) join(active, x, joining);
-      Layout entering;  // groups that enter this block after attention
-      std::vector<at::Tensor> entering_z, entering_x;
-      for (size_t g = 0; g < groups_.size(); ++g) {
-        const BlockGroup& bg = groups_[g];
-        if (bg.start_layer != l || bg.attn_end <= bg.first) continue;
-        entering.push_back({g, bg.rows, bg.first, bg.attn_end - bg.first});
-        entering_z.push_back(
-            cached_rows(cached({HookPoint::AttnZ, l}), bg.first, bg.attn_end - bg.first, bg.rows));
-        entering_x.push_back(cached_rows(cached({HookPoint::ResidPre, l}), bg.first,
-                                         bg.attn_end - bg.first, bg.rows));
-      }
-      if (active.empty() && entering.empty()) continue;
+      Entering entering = entering_groups(l);
+      if (active.empty() && entering.layout.empty()) continue;
 
       // Attention of the whole-block groups; B: the positions whose outputs are wanted.
       Attended attended;
@@ -100,36 +86,19 @@ class Blocks {
       const Layout& B = attended.B;
       // The rest of the block for B and the entering groups together.
       Layout C = B;
-      C.insert(C.end(), entering.begin(), entering.end());
+      C.insert(C.end(), entering.layout.begin(), entering.layout.end());
       assign_offsets(C);
       std::vector<at::Tensor> zs, xs;
       if (!B.empty()) {
         zs.push_back(attended.z);
         xs.push_back(attended.resid);
       }
-      zs.insert(zs.end(), entering_z.begin(), entering_z.end());
-      xs.insert(xs.end(), entering_x.begin(), entering_x.end());
+      zs.insert(zs.end(), entering.z.begin(), entering.z.end());
+      xs.insert(xs.end(), entering.x.begin(), entering.x.end());
       at::Tensor resid_post = post_attention_half(l, C, pack(zs), pack(xs));
 
       const bool last = l + 1 == run_.stop_layer;
-      for (size_t i = 0; i < C.size(); ++i) {
-        const Span& s = C[i];
-        const bool entered = i >= B.size();
-        if (!entered && !last) continue;
-        at::Tensor rows = view_of(resid_post, s);
-        if (entered) {  // the positions after attn_end are the cached run's
-          const int64_t from = s.first + s.count;
-          if (from < run_.seq)
-            rows = at::cat({rows, cached_rows(cached_after(l), from, run_.seq - from, s.rows)
-                                      .view({s.rows, run_.seq - from, -1})},
-                           1);
-          if (!last) {
-            joining.emplace_back(Span{s.group, s.rows, s.first, run_.seq - s.first}, flat(rows));
-            continue;
-          }
-        }
-        out[s.group] = rows;
-      }
+      hand_on(l, C, B.size(), resid_post, last, joining, out);
       if (!last && !B.empty())
         x = resid_post.narrow(0, 0, C[B.size() - 1].offset + C[B.size() - 1].tokens());
     }
@@ -156,6 +125,63 @@ class Blocks {
                                : cached({HookPoint::ResidPost, l});
   }
   Hooks* hooks_of(const Span& s) const { return groups_[s.group].hooks; }
+
+  // Groups that start at block l with the whole block: their resid_pre rows join the batch.
+  void add_starting_groups(int64_t l, std::vector<std::pair<Span, at::Tensor>>& joining) const {
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      const BlockGroup& bg = groups_[g];
+      if (bg.start_layer != l || bg.attn_end > bg.first) continue;
+      Span s{g, bg.rows, bg.first, run_.seq - bg.first};
+      joining.emplace_back(s, bg.start.defined() ? bg.start
+                                                 : cached_rows(cached({HookPoint::ResidPre, l}),
+                                                               bg.first, s.count, bg.rows));
+    }
+  }
+
+  // Groups that enter block l after attention: positions [first, attn_end) from the cached z
+  // and resid_pre.
+  struct Entering {
+    Layout layout;
+    std::vector<at::Tensor> z, x;
+  };
+  Entering entering_groups(int64_t l) const {
+    Entering e;
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      const BlockGroup& bg = groups_[g];
+      if (bg.start_layer != l || bg.attn_end <= bg.first) continue;
+      const int64_t count = bg.attn_end - bg.first;
+      e.layout.push_back({g, bg.rows, bg.first, count});
+      e.z.push_back(cached_rows(cached({HookPoint::AttnZ, l}), bg.first, count, bg.rows));
+      e.x.push_back(cached_rows(cached({HookPoint::ResidPre, l}), bg.first, count, bg.rows));
+    }
+    return e;
+  }
+
+  // After block l: an entered group (C's spans from index `whole` on) gets the cached run's
+  // positions after attn_end and joins the next block whole; after the last block every group's
+  // rows are its output.
+  void hand_on(int64_t l, const Layout& C, size_t whole, const at::Tensor& resid_post, bool last,
+               std::vector<std::pair<Span, at::Tensor>>& joining,
+               std::vector<at::Tensor>& out) const {
+    for (size_t i = 0; i < C.size(); ++i) {
+      const Span& s = C[i];
+      const bool entered = i >= whole;
+      if (!entered && !last) continue;
+      at::Tensor rows = view_of(resid_post, s);
+      if (entered) {
+        const int64_t from = s.first + s.count;
+        if (from < run_.seq)
+          rows = at::cat({rows, cached_rows(cached_after(l), from, run_.seq - from, s.rows)
+                                    .view({s.rows, run_.seq - from, -1})},
+                         1);
+        if (!last) {
+          joining.emplace_back(Span{s.group, s.rows, s.first, run_.seq - s.first}, flat(rows));
+          continue;
+        }
+      }
+      out[s.group] = rows;
+    }
+  }
 
   // Merges the joining groups into the packed batch, keeping it sorted by first position so
   // that groups sharing a prefix are adjacent (one attention call for all of them).
