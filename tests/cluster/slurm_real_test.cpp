@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -221,6 +222,9 @@ TEST_F(SlurmRealTest, Usr1DrainsExits75RequeuesAndResumesToIdenticalResults) {
   ASSERT_LT(drained.shards_done, static_cast<int64_t>(drained.layout.shards.size()))
       << "the sweep finished before USR1 arrived: make the job bigger";
   ASSERT_TRUE(wait_until([&] { return !step_daemons_alive(id); }, 30s));
+  // slurmd compares a restarted job's credential with its revocation in whole seconds: a restart
+  // within the second of the requeue is killed ("Job credential revoked").
+  std::this_thread::sleep_for(2s);
   ASSERT_EQ(run_command({"scontrol", "update", "JobId=" + id, "StartTime=now"}).exit_code, 0);
 
   const std::string reduce = reduce_job_of(store);

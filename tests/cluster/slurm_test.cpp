@@ -9,6 +9,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cluster/job_record.h"
 #include "cluster/shell_quote.h"
@@ -157,6 +158,9 @@ TEST_F(SlurmTest, Usr1DrainsRequeuesAndResumesWithIdenticalResults) {
   // one still holds its PMIx socket fails ("Cannot bind() UNIX socket"). On a real cluster
   // the ~120 s requeue hold covers this.
   ASSERT_TRUE(wait_until([&] { return !step_daemons_alive(id); }, 30s));
+  // slurmd compares a restarted job's credential with its revocation in whole seconds: a restart
+  // within the second of the requeue is killed ("Job credential revoked").
+  std::this_thread::sleep_for(2s);
   ASSERT_EQ(run_command({"scontrol", "update", "JobId=" + id, "StartTime=now"}).exit_code, 0);
 
   EXPECT_EQ(wait_finished(reduce_job_of(store), 90s), "COMPLETED");
