@@ -44,6 +44,21 @@ std::unique_ptr<MpiCollective> MpiCollective::split(MPI_Comm parent, int color, 
   return std::unique_ptr<MpiCollective>(new MpiCollective(comm));
 }
 
+std::unique_ptr<MpiCollective> MpiCollective::of_ranks(MPI_Comm parent,
+                                                       const std::vector<int>& ranks) {
+  MPI_Group parent_group, group;
+  check_mpi(MPI_Comm_group(parent, &parent_group), "of_ranks");
+  check_mpi(MPI_Group_incl(parent_group, static_cast<int>(ranks.size()), ranks.data(), &group),
+            "of_ranks");
+  MPI_Comm comm;
+  // Groups are disjoint, so one tag serves them all.
+  const int rc = MPI_Comm_create_group(parent, group, /*tag=*/7302, &comm);
+  MPI_Group_free(&group);
+  MPI_Group_free(&parent_group);
+  check_mpi(rc, "of_ranks");
+  return std::unique_ptr<MpiCollective>(new MpiCollective(comm));
+}
+
 MpiCollective::MpiCollective(MPI_Comm comm) : comm_(comm) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);

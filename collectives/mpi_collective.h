@@ -2,6 +2,7 @@
 // The MPI backend of model::Collective: CPU tensors, on a private communicator of the ranks of
 // one tensor-parallel group (its own context, so its messages never meet the coordinator's).
 #include <memory>
+#include <vector>
 
 #include <mpi.h>
 
@@ -14,6 +15,9 @@ class MpiCollective final : public model::Collective {
   // The ranks of `parent` that pass the same `color` form one group, ordered by `key`
   // (collective over `parent`). MPI must be initialised.
   static std::unique_ptr<MpiCollective> split(MPI_Comm parent, int color, int key);
+  // The group of `ranks` of `parent` (in that order): collective over those ranks only, so
+  // the ranks outside (csweep run's coordinator) need not join. MPI must be initialised.
+  static std::unique_ptr<MpiCollective> of_ranks(MPI_Comm parent, const std::vector<int>& ranks);
   ~MpiCollective() override;
   MpiCollective(const MpiCollective&) = delete;
   MpiCollective& operator=(const MpiCollective&) = delete;

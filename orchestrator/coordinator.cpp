@@ -2,6 +2,10 @@
 //
 // THE LOOP (a world of workers)
 //   start:   START to every worker at once (HELLO's version check may come before or after).
+//   groups:  with tensor_parallel T, the workers are groups of T consecutive ranks. Every rank
+//            says HELLO, READY, HEARTBEAT, SIGNALED and BYE for itself; work (ASSIGN) and STOP
+//            go to the group's leader only, which relays them to its members. A group gets work
+//            once all its ranks are READY, and is lost as a whole when any of its ranks is.
 //   repeat:  1. handle everything that arrived: HELLO (version), READY (the worker gets work),
 //               DONE (a duplicate is journalled, counted once), FAILED (errors.jsonl; retried
 //               up to max_retries, then failed; on_error=stop drains), SIGNALED (drain), BYE;
@@ -166,7 +170,16 @@ struct WorkerState {
 // The loop over a world of workers (the top of this file).
 class WorldLoop {
  public:
-  WorldLoop(Comm& comm, Run& run) : comm_(comm), run_(run), sched_(run.sched), opt_(run.opt) {}
+  WorldLoop(Comm& comm, Run& run)
+      : comm_(comm),
+        run_(run),
+        sched_(run.sched),
+        opt_(run.opt),
+        group_size_(std::max(1, opt_.tensor_parallel)) {
+    if ((comm_.size() - 1) % group_size_ != 0)
+      throw Error("coordinator: " + std::to_string(comm_.size() - 1) +
+                  " worker ranks do not form groups of " + std::to_string(group_size_));
+  }
 
   CoordinatorResult operator()() {
     const auto t0 = Clock::now();
@@ -209,17 +222,36 @@ class WorldLoop {
     Message m{MessageType::Stop};
     m.code = code;
     for (auto& [r, w] : workers_)
-      if (w.live()) comm_.send(r, m);
+      if (w.live() && leader_of(r) == r) comm_.send(r, m);  // leaders relay it to their members
   }
 
+  // The first rank of `r`'s group: the one that gets work and answers for the group.
+  int leader_of(int r) const { return 1 + (r - 1) / group_size_ * group_size_; }
+
+  bool group_ready(int leader) const {
+    for (int r = leader; r < leader + group_size_; ++r)
+      if (workers_.at(r).phase != WorkerState::Phase::Ready) return false;
+    return true;
+  }
+
+  // A rank that is lost takes its group with it: the others may be waiting on it inside a
+  // collective, so none of them can be trusted to finish a shard.
   void lose(int r, const std::string& why) {
-    WorkerState& w = workers_[r];
-    if (!w.live()) return;
-    w.phase = WorkerState::Phase::Lost;
-    auto back = sched_.lose_worker(r);
-    run_.journal.event("lost", -1, r, {{"reason", why}, {"reissued", back}});
-    log::get("coordinator")
-        ->warn("worker rank {} lost ({}); re-issuing {} shard(s)", r, why, back.size());
+    const int leader = leader_of(r);
+    if (!workers_[r].live()) return;
+    std::vector<uint32_t> back = sched_.lose_worker(leader);
+    for (int g = leader; g < leader + group_size_; ++g)
+      if (workers_[g].live()) workers_[g].phase = WorkerState::Phase::Lost;
+    nlohmann::json details{{"reason", why}, {"reissued", back}};
+    if (group_size_ > 1) details["group_leader"] = leader;
+    run_.journal.event("lost", -1, r, details);
+    if (group_size_ > 1)
+      log::get("coordinator")
+          ->warn("worker rank {} lost ({}): its group (leader {}) is lost; re-issuing {} shard(s)",
+                 r, why, leader, back.size());
+    else
+      log::get("coordinator")
+          ->warn("worker rank {} lost ({}); re-issuing {} shard(s)", r, why, back.size());
   }
 
   void handle(const Message& m) {
@@ -251,7 +283,8 @@ class WorldLoop {
         stop_all(kExitRequeue);
         break;
       case MessageType::Bye:
-        if (w.phase != WorkerState::Phase::Lost) sched_.lose_worker(m.source);
+        if (w.phase != WorkerState::Phase::Lost && leader_of(m.source) == m.source)
+          sched_.lose_worker(m.source);
         w.phase = WorkerState::Phase::Gone;
         run_.journal.event("bye", -1, m.source);
         break;
@@ -286,7 +319,7 @@ class WorldLoop {
 
   void hand_out_work() {
     for (auto& [r, w] : workers_) {
-      if (w.phase != WorkerState::Phase::Ready) continue;
+      if (leader_of(r) != r || !group_ready(r)) continue;
       while (sched_.outstanding(r) < opt_.prefetch) {
         const bool idle = sched_.outstanding(r) == 0;
         auto next = sched_.next_for(r);
@@ -330,6 +363,7 @@ class WorldLoop {
   Run& run_;
   Scheduler& sched_;
   const CoordinatorOptions& opt_;
+  const int group_size_;
   std::map<int, WorkerState> workers_;
   bool stopping_ = false;
   int exit_code_ = 0;

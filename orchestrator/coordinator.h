@@ -27,6 +27,9 @@ struct CoordinatorOptions {
   // executor: it is treated as lost, its shards go to other workers, and a result it still
   // sends later is kept only if no other copy came first. MPI runs only.
   double shard_timeout_s = 0.0;
+  // Ranks per worker group (model.tensor_parallel): ranks 1..N-1 form groups of this many
+  // consecutive ranks; the first of each, its leader, is the one that gets work.
+  int tensor_parallel = 1;
 };
 
 struct ShardOutcome {

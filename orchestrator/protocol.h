@@ -48,6 +48,26 @@
 //   Exit codes: 0 complete; 1 finished with failed shards or stopped by on_error=stop;
 //   2 bad input (spec, store mismatch); 75 interrupted by a signal (requeue me).
 //
+// TENSOR-PARALLEL GROUPS (model.tensor_parallel = T > 1)
+//   - Ranks 1..N-1 form (N-1)/T groups of T consecutive ranks; the first of each is its
+//     leader (the coordinator refuses, before the store exists, an N-1 that T does not divide).
+//     Every rank of a group holds 1/T of the model; they compute every shard together, in
+//     lockstep, through the group's own communicator (model/collective.h), never this tag.
+//   - Every rank sends HELLO, READY (or FAILED at start-up), HEARTBEAT, SIGNALED and BYE to the
+//     coordinator itself. ASSIGN and STOP go to the leader only.
+//   - leader -> member ASSIGN {shard, code = 1 if the shard's baselines are to be computed}
+//     just before the leader starts that shard; every rank runs it. member -> leader DONE
+//     {shard} or FAILED {shard, text} when its part is over. The leader writes the fragment
+//     (members write nothing) and sends the coordinator DONE only after every member's DONE;
+//     a member's FAILED fails the shard with the member's message.
+//   - leader -> member STOP {code} after the leader's own STOP (or ABORT, which reaches every
+//     rank from the coordinator directly). Members stop on their leader's word only, so a
+//     member never leaves while its leader may still hand it a shard. A signalled member
+//     reports SIGNALED and goes on running what its leader hands it.
+//   - A rank lost (silent, hung, failed at start-up) loses its whole group: the leader's
+//     outstanding shards are re-issued to other groups and nothing more is sent to any of
+//     its ranks; ranks left waiting in a collective are ended by the coordinator's MPI_Abort.
+//
 // INVARIANTS
 //   - A shard is done iff a readable fragment holds an index row with the magic and a
 //     matching checksum (store/fragment_writer.h); DONE messages and the journal are
@@ -63,7 +83,7 @@
 
 namespace csweep::orchestrator {
 
-constexpr uint16_t kProtocolVersion = 1;
+constexpr uint16_t kProtocolVersion = 2;         // 2: tensor-parallel groups
 constexpr uint32_t kProtocolMagic = 0x43535750;  // "CSWP"
 constexpr int kProtocolTag = 7301;
 constexpr uint32_t kNoShard = 0xffffffffu;

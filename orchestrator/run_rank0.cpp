@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/utc_time.h"
 #include "sharding/memory_fit.h"
+#include "sharding/plan.h"
 #include "store/provenance.h"
 #include "store/reader.h"
 #include "store/store.h"
@@ -109,14 +110,22 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
                  const LocalExecution& local) {
   OpenRun o;
   o.setup = load_sweep(opt.job);
-  // Tensor-parallel execution is not built yet (docs/tensor-parallel.md): running T > 1 would
-  // quietly give every worker rank a whole model, not the layout `csweep plan` shows.
+  // Worker groups of `tp` ranks (protocol.h): the world must hold a coordinator plus whole
+  // groups; one process cannot split a model.
   const int64_t tp = o.setup.spec.model.tensor_parallel;
-  if (tp > 1 && opt.executor.empty())
-    throw error_at(o.setup.spec.file.string(), "model.tensor_parallel",
-                   std::to_string(tp) +
-                       ": tensor-parallel execution is not built yet (csweep plan shows its "
-                       "layout; docs/tensor-parallel.md); use 1");
+  if (tp > 1) {
+    const std::string n = std::to_string(tp);
+    if (comm.size() == 1)
+      throw error_at(o.setup.spec.file.string(), "model.tensor_parallel",
+                     n + ": one process cannot hold a model split " + n +
+                         " ways; run under mpirun -np " + std::to_string(1 + tp) +
+                         " (rank 0 coordinates, every " + n + " further ranks share one model)");
+    try {
+      sharding::layout_ranks(o.setup.plan, comm.size(), static_cast<int>(tp));
+    } catch (const Error& e) {
+      throw error_at(o.setup.spec.file.string(), "model.tensor_parallel", n + ": " + e.what());
+    }
+  }
   if (opt.executor.empty()) {
     if (local.check_model) local.check_model(o.setup);
     // The ranks that share rank 0's host share its memory.
@@ -130,6 +139,7 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
   if (comm.size() == 1 && local.check) local.check(o.setup);
   // The command line overrides the job file's run: section.
   o.coordinator = opt.coordinator;
+  o.coordinator.tensor_parallel = static_cast<int>(tp);
   o.coordinator.on_error =
       parse_on_error(opt.on_error.empty() ? o.setup.spec.run.on_error : opt.on_error);
   o.coordinator.max_retries =
@@ -144,6 +154,7 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
   o.run = {{"started", utc_now()},
            {"hosts", hosts},
            {"ranks", comm.size()},
+           {"tensor_parallel", tp},
            {"seed", o.setup.spec.seed},
            {"coordinator_pid", ::getpid()},
            {"executor", opt.executor.empty() ? "analyses" : opt.executor},
@@ -159,7 +170,8 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
 // status.json's run facts: the provenance entry's identity, where and on what it runs.
 nlohmann::json run_info(const OpenRun& o) {
   nlohmann::json info{{"store", o.store->dir().string()}};
-  for (const char* key : {"ranks", "hosts", "coordinator_pid", "started", "slice", "slurm"})
+  for (const char* key :
+       {"ranks", "tensor_parallel", "hosts", "coordinator_pid", "started", "slice", "slurm"})
     if (o.run.contains(key)) info[key] = o.run[key];
   return info;
 }

@@ -1,5 +1,6 @@
 #include "worker/run_sweep.h"
 
+#include "collectives/mpi_collective.h"
 #include "common/log.h"
 #include "model/checkpoint_shapes.h"
 #include "orchestrator/mpi_comm.h"
@@ -37,7 +38,10 @@ int run_rank(orchestrator::Comm& comm, const orchestrator::RunOptions& opt) {
   orchestrator::install_drain_signal_handlers();
   const std::vector<std::string> hosts = comm.all_hostnames();
   if (comm.rank() == 0) return orchestrator::run_rank0(comm, opt, hosts, local_execution(opt));
-  WorkerOptions w{opt.job, opt.store, opt.executor, opt.heartbeat_s, opt.slice};
+  WorkerOptions w{opt.job, opt.store, opt.executor, opt.heartbeat_s, opt.slice, {}};
+  w.make_group = [](const std::vector<int>& ranks) -> std::unique_ptr<model::Collective> {
+    return collectives::MpiCollective::of_ranks(MPI_COMM_WORLD, ranks);
+  };
   int code = 2;
   try {
     code = run_worker(comm, w);

@@ -15,6 +15,9 @@
 namespace csweep::jobs {
 struct JobSpec;
 }
+namespace csweep::model {
+class Collective;
+}
 
 namespace csweep::worker {
 
@@ -38,6 +41,8 @@ struct WorkerContext {
   int world_size = 1;
   int worker_index = 0;    // 0..n_workers-1
   std::vector<int> group;  // tensor-parallel group (world ranks, leader first); {rank} without TP
+  // The group's communicator when group.size() > 1 (not owned; outlives the executor).
+  model::Collective* tensor_parallel = nullptr;
   // "" = the real computation. "synthetic[:key=value,...]" = the synthetic executor
   // (worker/synthetic_executor.h), for tests and benchmarks of the distributed machinery.
   std::string executor;

@@ -186,6 +186,57 @@ TEST(Coordinator, ProtocolVersionMismatchAbortsWithTwo) {
   EXPECT_EQ(status_of(sweep.store->dir())["state"], "aborted");
 }
 
+// Tensor-parallel groups of two (ranks 1+2, 3+4): work goes to the leaders only, STOP too
+// (each leader relays it), and the run waits for every rank's BYE.
+TEST(Coordinator, GroupsGetWorkThroughTheirLeadersOnly) {
+  SyntheticSweep sweep(fresh_dir("groups"), 40);
+  CoordinatorOptions opt;
+  opt.tensor_parallel = 2;
+  auto run = coordinate_scripted(
+      sweep, {Script{.members = {2}}, Script{}, Script{.members = {4}}, Script{}}, opt);
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.message;
+  EXPECT_EQ(run.result.shards_done, 40);
+  EXPECT_TRUE(run.workers[1].assigned.empty());
+  EXPECT_TRUE(run.workers[3].assigned.empty());
+  EXPECT_EQ(run.workers[0].assigned.size() + run.workers[2].assigned.size(), 40u);
+  EXPECT_GT(run.workers[0].assigned.size(), 0u);
+  EXPECT_GT(run.workers[2].assigned.size(), 0u);
+  for (const auto& w : run.workers) EXPECT_EQ(w.stop_code, 0);
+  EXPECT_EQ(count_events(journal_events(sweep.store->dir()), "bye"), 4);
+}
+
+// A member that goes silent loses its whole group: the leader's outstanding shards go to the
+// other group, nothing more is sent to the lost group (not even STOP), and the caller is told
+// to MPI_Abort (a rank of the lost group may be waiting in a collective).
+TEST(Coordinator, ASilentMemberLosesItsGroupAndItsLeadersShardsAreReissued) {
+  SyntheticSweep sweep(fresh_dir("group_lost"), 200);
+  CoordinatorOptions opt;
+  opt.tensor_parallel = 2;
+  opt.worker_timeout_s = 1.0;
+  auto run =
+      coordinate_scripted(sweep,
+                          {Script{.hang = true, .members = {2}}, Script{.vanish_when_ready = true},
+                           Script{.members = {4}}, Script{}},
+                          opt);
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.message;
+  EXPECT_EQ(run.result.shards_done, 200);
+  EXPECT_TRUE(run.result.lost_workers);
+  EXPECT_EQ(run.workers[0].stop_code, -1);  // the lost leader got no STOP
+  EXPECT_EQ(run.workers[2].stop_code, 0);
+  EXPECT_EQ(run.workers[3].stop_code, 0);
+  const auto journal = journal_events(sweep.store->dir());
+  int lost = 0;
+  for (const auto& e : journal)
+    if (e["ev"] == "lost") {
+      ++lost;
+      EXPECT_EQ(e["rank"], 2);
+      EXPECT_EQ(e["group_leader"], 1);
+      EXPECT_FALSE(e["reissued"].empty());  // the hung leader's prefetched shards
+    }
+  EXPECT_EQ(lost, 1);
+  for (const auto& [shard, n] : done_events(journal)) EXPECT_EQ(n, 1) << "shard " << shard;
+}
+
 TEST(InProcessWorld, MessagesArriveInOrderAndACutOffRankHearsAndSaysNothing) {
   orchestrator::InProcessWorld world(3);
   using orchestrator::Message;

@@ -22,11 +22,13 @@ namespace csweep::testing {
 
 // What a scripted worker does; the defaults make a well-behaved worker.
 struct Script {
-  bool ack_twice = false;         // every DONE is sent twice
-  int signal_after = -1;          // SIGNALED (as on SIGTERM) after this many results
-  int raise_after = -1;           // raise(SIGUSR1) in this process after this many results
-  int vanish_after_assigns = -1;  // cut off from the world on this ASSIGN (1 = the first)
-  bool hang = false;              // never answers an ASSIGN, but keeps sending heartbeats
+  bool ack_twice = false;          // every DONE is sent twice
+  int signal_after = -1;           // SIGNALED (as on SIGTERM) after this many results
+  int raise_after = -1;            // raise(SIGUSR1) in this process after this many results
+  int vanish_after_assigns = -1;   // cut off from the world on this ASSIGN (1 = the first)
+  bool hang = false;               // never answers an ASSIGN, but keeps sending heartbeats
+  bool vanish_when_ready = false;  // cut off from the world right after READY
+  std::vector<int> members;        // a group leader's members: it relays STOP to them
   uint16_t version = orchestrator::kProtocolVersion;
 };
 
@@ -72,8 +74,10 @@ inline void scripted_worker(orchestrator::InProcessWorld& world, int rank, const
     if (m.type == MessageType::Start && !ready) {
       ready = true;
       comm.send(0, Message{MessageType::Ready});
+      if (s.vanish_when_ready) world.cut_off(rank);
     } else if (m.type == MessageType::Stop || m.type == MessageType::Abort) {
       record.stop_code = m.code;
+      for (int member : s.members) comm.send(member, m);
       comm.send(0, Message{MessageType::Bye});
       return;
     } else if (m.type == MessageType::Assign) {
