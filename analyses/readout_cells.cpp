@@ -4,6 +4,7 @@
 
 #include "analyses/cells.h"
 #include "common/error.h"
+#include "model/all_heads.h"
 
 namespace csweep::analyses::detail {
 
@@ -107,12 +108,17 @@ std::vector<float> dla_cells(const CellRange& range) {
     return (component / scale).dot(direction).item<float>();
   };
   std::vector<float> out;
+  int64_t o_layer = -1;  // the layer whose every head's W_O is in `all_W_O` (cells go by layer)
+  at::Tensor all_W_O;
   for (const Cell& c : cells) {
     if (r.point == HookPoint::AttnZ) {
+      if (c.layer != o_layer) {
+        all_W_O = f32(model::all_heads(range.model, w.layers[c.layer]).W_O);  // collective
+        o_layer = c.layer;
+      }
       at::Tensor z =
           f32(clean->at_site({HookPoint::AttnZ, c.layer})).select(1, -1)[0][c.head];  // [d_head]
-      at::Tensor W_O = f32(w.layers[c.layer].W_O)
-                           .narrow(1, c.head * config.d_head, config.d_head);  // [d, d_head]
+      at::Tensor W_O = all_W_O.narrow(1, c.head * config.d_head, config.d_head);      // [d, d_head]
       out.push_back(attribute(at::mv(W_O, z)));
     } else {
       at::Tensor component = at::zeros({config.d_model}, W_U.options());

@@ -15,6 +15,7 @@
 #include "analyses/cells.h"
 #include "analyses/weight_processing.h"
 #include "common/error.h"
+#include "model/all_heads.h"
 
 namespace csweep::analyses {
 namespace {
@@ -105,7 +106,10 @@ std::shared_ptr<const model::Weights> variant_weights(const model::Model& m, int
       *s.first = dbl(*s.second);
     a.layers.push_back(std::move(o));
   }
-  model::Model copy(m.config(), std::move(a), at::kDouble, m.device());
+  // The rank's slice under tensor parallelism, processed on the same group (b_V's fold sums
+  // over every rank's heads).
+  model::Model copy(m.config(), std::move(a), at::kDouble, m.device(),
+                    m.partition().whole() ? nullptr : &m.group());
   process_weights(copy, WeightProcessing{});
   return std::make_shared<const model::Weights>(copy.weights());
 }
@@ -197,7 +201,9 @@ class Variants {
   const HeadRows& rows(int64_t p, int64_t layer) {
     auto it = rows_.find({p, layer});
     if (it == rows_.end())
-      it = rows_.emplace(std::pair{p, layer}, head_rows(weights(p).layers.at(layer), m_.config()))
+      it = rows_
+               .emplace(std::pair{p, layer},
+                        head_rows(model::all_heads(m_, weights(p).layers.at(layer)), m_.config()))
                .first;
     return it->second;
   }

@@ -6,6 +6,7 @@
 
 #include "analyses/cells.h"
 #include "common/error.h"
+#include "model/all_heads.h"
 
 namespace csweep::analyses {
 namespace {
@@ -51,7 +52,11 @@ std::vector<float> weight_norm_cells(const model::Model& model, const SweepReque
   for (const detail::Cell& cell : detail::decode_cells(axes, begin, end)) {
     auto it = by_layer.find(cell.layer);
     if (it == by_layer.end())
-      it = by_layer.emplace(cell.layer, layer_norms(model.weights().layers.at(cell.layer), c).cpu())
+      it = by_layer
+               .emplace(
+                   cell.layer,
+                   layer_norms(model::all_heads(model, model.weights().layers.at(cell.layer)), c)
+                       .cpu())
                .first;
     out.push_back(static_cast<float>(it->second[cell.quantity][cell.head].item<double>()));
   }

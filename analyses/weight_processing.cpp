@@ -64,14 +64,18 @@ void center_unembed(model::Model& m) {
 
 void fold_value_biases(model::Model& m) {
   const auto& c = m.config();
+  const model::Partition& part = m.partition();  // the rank's heads (all of them on one rank)
   auto& w = m.mutable_weights();
   for (auto& lw : w.layers) {
     if (!has(lw.b_V)) continue;
     // Each query head h reads value head h / group: expand b_V to one entry per query head.
-    at::Tensor b_v = lw.b_V.view({c.n_kv_heads, 1, c.d_head})
-                         .expand({c.n_kv_heads, c.kv_group(), c.d_head})
+    const int64_t group = part.q_count / part.kv_count;
+    at::Tensor b_v = lw.b_V.view({part.kv_count, 1, c.d_head})
+                         .expand({part.kv_count, group, c.d_head})
                          .reshape({-1});
     at::Tensor shift = at::mv(lw.W_O, b_v);
+    // Under tensor parallelism each rank sums only its heads: b_O, replicated, needs all of them.
+    if (!part.whole()) m.group().all_reduce_sum(shift);
     lw.b_O = has(lw.b_O) ? lw.b_O + shift : shift;
     lw.b_V = at::zeros_like(lw.b_V);
   }

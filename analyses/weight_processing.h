@@ -17,7 +17,9 @@ struct WeightProcessing {
 };
 
 // Rewrites the model's canonical weights in place (out-of-place tensors: tied W_U/W_E and
-// other holders of the old tensors are untouched). Same order as TransformerLens.
+// other holders of the old tensors are untouched). Same order as TransformerLens. Under tensor
+// parallelism each rank processes its slice and b_V's fold sums over the group's heads: every
+// rank of the group calls it (it is collective).
 void process_weights(model::Model& model, const WeightProcessing& options = {});
 
 }  // namespace csweep::analyses

@@ -250,6 +250,20 @@ void read_validation(const Source& src, const YAML::Node& node, const std::files
   }
 }
 
+// Autograd does not run through the collectives: a kind that needs gradients is refused on a
+// tensor-parallel group while the job is read, so plan, validate and run stop before any store.
+void refuse_gradients_under_tp(const Source& src, const YAML::Node& model, const JobSpec& spec) {
+  if (spec.model.tensor_parallel <= 1) return;
+  for (const AnalysisSpec& a : spec.analyses) {
+    if (!a.kind || !a.kind->needs_gradients) continue;
+    std::string reason = "model.tensor_parallel: ";
+    reason += std::to_string(spec.model.tensor_parallel);
+    reason += ": analysis \"" + a.name + "\" (" + a.kind->name + ") needs gradients through ";
+    reason += "the collectives, which tensor parallelism does not support; use 1";
+    src.error(model["tensor_parallel"], reason);
+  }
+}
+
 }  // namespace
 
 JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path& file) {
@@ -307,6 +321,7 @@ JobSpec parse_job_spec(const std::string& yaml_text, const std::filesystem::path
 
   AnalysesContext actx{src, cfg, &spec.prompts, spec.metric, spec.seed};
   spec.analyses = read_analyses(root["analyses"], actx);
+  refuse_gradients_under_tp(src, root["model"], spec);
 
   read_sharding(src, root["sharding"], spec.sharding);
   spec.store = (base / (spec.name + ".store")).lexically_normal();

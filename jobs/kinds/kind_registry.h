@@ -96,6 +96,9 @@ struct Kind {
   std::string name;               // as written in job files
   std::vector<std::string> keys;  // YAML keys it takes besides name, kind and layers
   bool uses_metric = true;        // its prompts need answers (the job's metric)
+  // Runs a backward pass: refused with model.tensor_parallel > 1, since autograd does not run
+  // through the collectives (docs/tensor-parallel.md).
+  bool needs_gradients = false;
   // Reads the kind's keys into `a` (axes, sites, options) through `r`, which reports
   // file:line:column errors; a failed read leaves r.ok() false.
   void (*read)(KindReader& r, AnalysisSpec& a) = nullptr;

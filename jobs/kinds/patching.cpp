@@ -139,6 +139,7 @@ const Kind& attribution_patching_kind() {
       cost.pass_memory = PassMemory::Backward;
       return cost;
     };
+    k.needs_gradients = true;
     k.reduce.value_label = "{metric} of the patched run, estimated (attribution patching)";
     return k;
   }();

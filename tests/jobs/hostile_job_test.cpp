@@ -192,3 +192,15 @@ TEST(HostileJobs, AJobThatDoesNotFitTheMemoryPerRankIsRefusedBeforeAStoreExists)
   const auto run = run_command(csweep_bin() + " run " + job + " --mem-per-rank 64MiB");
   EXPECT_EQ(run.status, 0) << run.output;
 }
+
+TEST(HostileJobs, GradientKindsUnderTensorParallelismAreRefusedBeforeAStoreExists) {
+  // Autograd does not run through the collectives: attribution patching needs one process.
+  const fs::path dir = job_folder(
+      "tp-gradients", "model: {path: model, tensor_parallel: 2}\n" + kPrompt +
+                          "analyses:\n  - {name: atp, kind: attribution_patching, sites: "
+                          "[hook_resid_pre]}\nstore: s.store\n");
+  expect_refused(dir, (dir / "job.yaml").string() +
+                          ":1:39: model.tensor_parallel: 2: analysis \"atp\" "
+                          "(attribution_patching) needs gradients through the collectives, which "
+                          "tensor parallelism does not support; use 1");
+}

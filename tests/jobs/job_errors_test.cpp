@@ -38,6 +38,23 @@ TEST(JobErrors, WrongTypes) {
           "\n" + at(12, 15, "sharding.batch_size: expected an integer, got a sequence"));
 }
 
+TEST(JobErrors, GradientKindsAreRefusedUnderTensorParallelism) {
+  const std::string analyses =
+      "analyses:\n  - {name: a, kind: activation_patching, sites: [attn.hook_z]}\n"
+      "  - {name: b, kind: attribution_patching, sites: [attn.hook_z]}\n";
+  const std::string tp2 = std::string(kModel) + "  tensor_parallel: 2\n" + kPrompt + analyses;
+  EXPECT_EQ(parse_error(tp2),
+            at(3, 20,
+               "model.tensor_parallel: 2: analysis \"b\" (attribution_patching) needs gradients "
+               "through the collectives, which tensor parallelism does not support; use 1"));
+  // One process, or a tensor-parallel group with kinds that need no gradients: accepted.
+  EXPECT_EQ(parse_error(std::string(kModel) + "  tensor_parallel: 1\n" + kPrompt + analyses), "");
+  EXPECT_EQ(
+      parse_error(std::string(kModel) + "  tensor_parallel: 2\n" + kPrompt +
+                  "analyses:\n  - {name: a, kind: activation_patching, sites: [attn.hook_z]}\n"),
+      "");
+}
+
 TEST(JobErrors, UnknownEnumValueSuggests) {
   EXPECT_EQ(
       parse_error(job("metric: logit_dif\nanalyses:\n  - {name: a, kind: logit_lense}\n")),
