@@ -2,13 +2,14 @@
 // that exists and only options its --help lists; each whole command line without a
 // placeholder (JOB.yaml, STORE, DIR, ...) runs as written, exit 0, in a copy of examples/, and
 // a line that cannot run here (a Slurm cluster, a file the user supplies) is one of the kinds
-// listed in `cannot_run_here`.
+// listed in `cannot_run_here`. Every repository file and every test the docs name exists.
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -158,6 +159,69 @@ TEST(DocsCommands, EveryWholeCommandLineRunsOrSaysWhyNot) {
   EXPECT_GE(ran, 8);
   EXPECT_GE(skipped, 5);
   std::filesystem::remove_all(dir);
+}
+
+// Every repository file a doc names in backticks (`tests/report/interactive_test.cpp`) exists,
+// from the repository root, docs/ or the root's parent (`../shared/...`).
+TEST(DocsCommands, EveryFileNamedExists) {
+  const std::regex path(
+      R"(`((?:\.\./)?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+\.(?:cpp|h|py|sh|yaml|md|txt|json|js))`)");
+  int named = 0;
+  for (const auto& file : doc_files()) {
+    std::ifstream in(file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      for (auto it = std::sregex_iterator(line.begin(), line.end(), path);
+           it != std::sregex_iterator(); ++it) {
+        const std::string p = (*it)[1].str();
+        if (std::regex_search(p, std::regex("^[A-Z]+/")))
+          continue;  // STORE/spec.yaml: a placeholder
+        ++named;
+        EXPECT_TRUE(std::filesystem::exists(source_path(p)) ||
+                    std::filesystem::exists(source_path("docs/" + p)))
+            << file.filename().string() << ":" << n << ": no such file " << p;
+      }
+  }
+  EXPECT_GE(named, 50);
+}
+
+// Every test a doc names (`Suite.Name`, `Suite.*`, `Suite.Prefix*`) is defined: a gtest TEST,
+// TEST_F or TEST_P in tests/, or a ctest add_test(NAME ...) in a tests/ CMakeLists.txt.
+TEST(DocsCommands, EveryTestNamedExists) {
+  std::set<std::string> defined;
+  const std::regex gtest(R"(TEST(?:_F|_P)?\(\s*([A-Za-z0-9]+),\s*([A-Za-z0-9]+))");
+  const std::regex ctest(R"(add_test\(NAME ([A-Za-z0-9]+)\.([A-Za-z0-9]+))");
+  for (const auto& e : std::filesystem::recursive_directory_iterator(source_path("tests"))) {
+    const auto ext = e.path().extension();
+    if (ext != ".cpp" && e.path().filename() != "CMakeLists.txt") continue;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    for (const auto& re : {gtest, ctest})
+      for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator();
+           ++it)
+        defined.insert((*it)[1].str() + "." + (*it)[2].str());
+  }
+  ASSERT_GE(defined.size(), 300u);
+  const std::regex named(R"([`']([A-Z][A-Za-z0-9]+)\.(\*|[A-Z][A-Za-z0-9]*\*?)[`'])");
+  int checked = 0;
+  for (const auto& file : doc_files()) {
+    std::ifstream in(file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      for (auto it = std::sregex_iterator(line.begin(), line.end(), named);
+           it != std::sregex_iterator(); ++it) {
+        const std::string prefix = (*it)[1].str() + "." + (*it)[2].str();
+        const std::string stem = prefix.substr(0, prefix.find('*'));
+        const auto hit = defined.lower_bound(stem);
+        const bool found = prefix.back() == '*' ? hit != defined.end() && hit->rfind(stem, 0) == 0
+                                                : defined.count(prefix) == 1;
+        EXPECT_TRUE(found) << file.filename().string() << ":" << n << ": no test " << prefix;
+        ++checked;
+      }
+  }
+  EXPECT_GE(checked, 20);
 }
 
 }  // namespace
