@@ -54,22 +54,21 @@ std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model,
     runs_.clear();
     owner_ = &model;
   }
-  Key key{variant, token_ids};
-  std::set<model::HookSite> need = sites;
-  auto it = runs_.find(key);
-  if (it != runs_.end()) {
-    bool complete = true;
-    for (const auto& s : sites) complete = complete && it->second->has(s);
+  // Keyed by the exact sites asked for, never widened to a union: the sites a forward hooks
+  // decide how it computes (a hooked pattern or norm takes the explicit path instead of the
+  // fused kernel, a few ulps apart), so a run shared across site sets would make a shard's
+  // values depend on what ran before it in this process, and a resumed sweep would differ.
+  Key key{variant, token_ids, sites};
+  if (auto it = runs_.find(key); it != runs_.end()) {
     lru_.remove(key);
     lru_.push_front(key);
-    if (complete) return it->second;
-    for (const auto& [s, t] : it->second->acts) need.insert(s);
+    return it->second;
   }
-  auto run = std::make_shared<const RunCache>(compute_run_cache(model, token_ids, need, base));
+  auto run = std::make_shared<const RunCache>(compute_run_cache(model, token_ids, sites, base));
   ++forwards_;
   log::get("analyses")
-      ->debug("cache forward {} ({} tokens, {} sites)", variant, token_ids.size(), need.size());
-  if (it == runs_.end()) lru_.push_front(key);
+      ->debug("cache forward {} ({} tokens, {} sites)", variant, token_ids.size(), sites.size());
+  lru_.push_front(key);
   runs_[key] = run;
   while (runs_.size() > max_runs_) {
     runs_.erase(lru_.back());

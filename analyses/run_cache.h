@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -40,8 +41,9 @@ class CacheStore {
  public:
   explicit CacheStore(size_t max_runs = 16);
 
-  // The cached run for `variant` ("clean", "corrupted", "noised:seed=..") of `token_ids`, holding
-  // at least `sites`. Computes (or recomputes with the union of sites) when needed.
+  // The cached run for `variant` ("clean", "corrupted", "noised:seed=..") of `token_ids` made
+  // for exactly `sites` (plus model::resume_sites()); computed on first use. The same request
+  // always gets a run computed the same way, whatever else was asked before.
   std::shared_ptr<const RunCache> get(const model::Model& model, const std::string& variant,
                                       const std::vector<int64_t>& token_ids,
                                       const std::set<model::HookSite>& sites,
@@ -52,7 +54,7 @@ class CacheStore {
   void clear();
 
  private:
-  using Key = std::pair<std::string, std::vector<int64_t>>;
+  using Key = std::tuple<std::string, std::vector<int64_t>, std::set<model::HookSite>>;
   size_t max_runs_;
   mutable std::mutex mutex_;
   const model::Model* owner_ = nullptr;

@@ -1,6 +1,9 @@
 // Grid shapes, cell ranges, request validation, and the cache store's reuse and bound.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "analyses/run_cache.h"
 #include "analyses/sweep.h"
 #include "common/error.h"
 #include "random_models.h"
@@ -151,6 +154,41 @@ TEST(SweepGrid, CacheStoreReusesAndEvicts) {
   run_cells(*m, other, 0, 3, caches);
   EXPECT_EQ(caches.size(), 2u);  // bounded
   EXPECT_EQ(caches.forwards(), 6);
+}
+
+// A shard's values are a function of the shard alone, never of what ran before it in the
+// process: a resumed or re-issued shard lands in a process whose caches hold other runs. A
+// cached run made for attention patterns (hooked pattern: the explicit attention path) must not
+// serve a later request without them (fused kernel), nor be widened to serve it.
+TEST(SweepGrid, ShardValuesDoNotDependOnWhatTheCacheHeldBefore) {
+  auto m = testing::random_llama(1);
+  SweepRequest ablate = tiny_request();
+  ablate.kind = "ablation";
+  ablate.ablation = AblationMode::Mean;
+  ablate.by_position = false;
+  ablate.point = HookPoint::AttnZ;
+  ablate.reference_prompts = {ablate.clean_tokens, ablate.corrupted_tokens};
+  const int64_t n = grid_cells(grid_axes(ablate, m->config()));
+  CacheStore fresh;
+  const std::vector<float> alone = run_cells(*m, ablate, 0, n, fresh);
+
+  SweepRequest scores = tiny_request();
+  scores.kind = "attention_scores";
+  scores.point = HookPoint::AttnPattern;
+  scores.pattern_scores = {PatternScore::PreviousToken};
+  CacheStore warm;
+  for (const auto& tokens : ablate.reference_prompts) {
+    scores.clean_tokens = tokens;
+    run_cells(*m, scores, 0, grid_cells(grid_axes(scores, m->config())), warm);
+  }
+  const std::vector<float> after = run_cells(*m, ablate, 0, n, warm);
+  ASSERT_EQ(alone.size(), after.size());
+  // The premise, or the test proves nothing: the two ways of computing a run differ.
+  const model::HookSite z{HookPoint::AttnZ, 0}, pattern{HookPoint::AttnPattern, 0};
+  const RunCache fused = compute_run_cache(*m, ablate.clean_tokens, {z});
+  const RunCache explicit_path = compute_run_cache(*m, ablate.clean_tokens, {z, pattern});
+  EXPECT_FALSE(at::equal(fused.at_site(z), explicit_path.at_site(z)));
+  EXPECT_EQ(std::memcmp(alone.data(), after.data(), alone.size() * sizeof(float)), 0);
 }
 
 }  // namespace
