@@ -49,11 +49,7 @@ std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model,
                                                 const std::set<model::HookSite>& sites,
                                                 const RowEdits& base) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (owner_ != &model) {
-    lru_.clear();
-    runs_.clear();
-    owner_ = &model;
-  }
+  own(model);
   // Keyed by the exact sites asked for, never widened to a union: the sites a forward hooks
   // decide how it computes (a hooked pattern or norm takes the explicit path instead of the
   // fused kernel, a few ulps apart), so a run shared across site sets would make a shard's
@@ -77,6 +73,28 @@ std::shared_ptr<const RunCache> CacheStore::get(const model::Model& model,
   return run;
 }
 
+void CacheStore::own(const model::Model& model) {
+  if (owner_ == &model) return;
+  lru_.clear();
+  runs_.clear();
+  derived_.clear();
+  owner_ = &model;
+}
+
+at::Tensor CacheStore::derived(const model::Model& model, const std::string& key,
+                               const std::function<at::Tensor()>& make) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    own(model);
+    if (auto it = derived_.find(key); it != derived_.end()) return it->second;
+  }
+  at::Tensor value = make();
+  std::lock_guard<std::mutex> lock(mutex_);
+  own(model);
+  derived_[key] = value;
+  return value;
+}
+
 size_t CacheStore::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return runs_.size();
@@ -86,6 +104,7 @@ void CacheStore::clear() {
   std::lock_guard<std::mutex> lock(mutex_);
   lru_.clear();
   runs_.clear();
+  derived_.clear();
 }
 
 }  // namespace csweep::analyses

@@ -3,6 +3,7 @@
 // that keeps them between shards: a sweep computes each prompt's caches once and every cell
 // of every shard reuses them.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -48,6 +49,11 @@ class CacheStore {
                                       const std::vector<int64_t>& token_ids,
                                       const std::set<model::HookSite>& sites,
                                       const RowEdits& base = {});
+  // A tensor derived from several runs (the steering kind's mean-difference direction): `make`
+  // runs once per key (outside the lock: it may get() runs) and the result is kept until the
+  // store changes model or is cleared. Not counted in size() nor evicted with the runs.
+  at::Tensor derived(const model::Model& model, const std::string& key,
+                     const std::function<at::Tensor()>& make);
   size_t size() const;
   size_t max_runs() const { return max_runs_; }
   int64_t forwards() const { return forwards_; }  // how many cache forwards ran (tests: reuse)
@@ -60,7 +66,9 @@ class CacheStore {
   const model::Model* owner_ = nullptr;
   std::list<Key> lru_;  // front = most recent
   std::map<Key, std::shared_ptr<const RunCache>> runs_;
+  std::map<std::string, at::Tensor> derived_;
   int64_t forwards_ = 0;
+  void own(const model::Model& model);  // a different model clears everything (mutex_ held)
 };
 
 }  // namespace csweep::analyses

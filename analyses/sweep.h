@@ -22,6 +22,8 @@
 //                    [layer]; hook_resid_post -> [layer] (attn + mlp of the block)
 //   attention_scores: [score, layer, head]  each of pattern_scores (previous-token,
 //                                       duplicate-token, induction)
+//   steering:        [layer, (pos,) scale, quantity]  the metric, KL(clean || steered) and the
+//                                       top token at the last position (analyses/steering.h)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
 #include <string>
@@ -88,6 +90,16 @@ struct SweepRequest {
   int64_t induction_length = 20;  // random tokens repeated twice
   // Attribution patching
   bool atp_qk_fix = false;  // AtP*: exact recomputation of the softmax for q/k sites
+  // Steering: each cell adds scale x direction at `point` (hook_resid_pre|mid|post) of its layer
+  // (at its position, or at every position when the grid has no pos axis); the grid's scale
+  // axis values index `scales`.
+  struct Steering {
+    std::vector<double> scales;
+    at::Tensor direction;  // [d_model] (every layer) or [n_layers, d_model]; undefined: the mean
+                           // difference of `plus` and `minus` at the last position
+    std::vector<std::vector<int64_t>> plus, minus;  // prompt sets (token ids)
+    bool normalize = false;                         // unit L2 norm per layer
+  } steering;
 
   uint64_t seed = 0;  // resample / noise / random tokens
   BatchOptions batch;

@@ -154,6 +154,22 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
       r.pattern_scores.push_back(analyses::parse_pattern_score(sc));
     return r;
   }
+  if (kind == "steering") {
+    const auto& o = a.options_as<jobs::SteeringOptions>();
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.point = model::parse_hook_site("blocks.0." + o.site)->point;
+    r.steering.scales = o.scales;
+    r.steering.normalize = o.normalize;
+    if (!o.values.empty()) r.steering.direction = at::tensor(o.values).view(o.shape);
+    if (!o.mean_difference.empty()) {  // its two sets: every prompt's clean or corrupted run
+      const bool clean_first = o.mean_difference.front() == "clean";
+      for (const auto& q : spec.prompts) {
+        r.steering.plus.push_back(clean_first ? q.clean : q.corrupted);
+        r.steering.minus.push_back(clean_first ? q.corrupted : q.clean);
+      }
+    }
+    return r;
+  }
   // Any other kind's cells read the prompt and the grid only.
   return base_request(spec, a, p, spec.seed);
 }

@@ -58,11 +58,31 @@ struct AttentionScoresOptions final : KindOptions {
   nlohmann::json to_json() const override;
 };
 
-// In the analyses' enum order (analyses/sweep.h LensValue, PatternScore): a named axis's values
+// steering: scale x a direction added at a residual-stream site (jobs/kinds/steering.cpp).
+struct SteeringOptions final : KindOptions {
+  std::string site = "hook_resid_post";  // of kSteeringSites
+  std::vector<double> scales;            // in the job file's order (the scale axis)
+  std::vector<std::string> quantities;   // of kSteeringQuantities
+  bool normalize = false;                // unit L2 norm per layer
+  // The direction: a file's tensor (values, row-major, [d_model] or [n_layers, d_model]) ...
+  std::string file, tensor;  // file as written (resolved against the job file's folder)
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+  // ... or the mean difference of two sets of the job's prompts, {"clean", "corrupted"} or the
+  // other way round: mean(first) - mean(second) at the last position.
+  std::vector<std::string> mean_difference;
+  nlohmann::json to_json() const override;
+};
+
+// In the analyses' enum order (analyses/sweep.h LensValue, PatternScore; analyses/steering.h
+// SteeringQuantity): a named axis's values
 // index these lists.
 inline const std::vector<std::string> kLensQuantities = {"prob", "logprob", "rank", "logit_diff",
                                                          "top_token"};
 inline const std::vector<std::string> kAttentionScores = {"previous_token", "duplicate_token",
                                                           "induction"};
+inline const std::vector<std::string> kSteeringQuantities = {"metric", "kl", "top_token"};
+inline const std::vector<std::string> kSteeringSites = {"hook_resid_pre", "hook_resid_mid",
+                                                        "hook_resid_post"};
 
 }  // namespace csweep::jobs

@@ -33,6 +33,9 @@ class KindReader {
   const std::string& path() const { return path_; }
   bool has(const char* key) const { return static_cast<bool>(node_[key]); }
   bool ok() const { return ok_; }
+  // A read that reported its own problem (through yaml_fields, or a nested map's KindReader)
+  // fails this reader too when `read_ok` is false.
+  void record(bool read_ok) { ok_ = ok_ && read_ok; }
   // Reports "path.key: reason" at the key's value (at the map when the key is absent).
   void error(const char* key, const std::string& reason);
   // Reports "path: reason" at the key's value (a problem of the whole analysis).

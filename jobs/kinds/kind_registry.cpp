@@ -17,6 +17,7 @@ const Kind& attribution_patching_kind();
 const Kind& weight_norms_kind();
 const Kind& head_circuits_kind();
 const Kind& composition_scores_kind();
+const Kind& steering_kind();
 
 const std::vector<const Kind*>& all_kinds() {
   static const std::vector<const Kind*> kinds = {
@@ -30,6 +31,7 @@ const std::vector<const Kind*>& all_kinds() {
       &weight_norms_kind(),
       &head_circuits_kind(),
       &composition_scores_kind(),
+      &steering_kind(),
   };
   return kinds;
 }
