@@ -133,6 +133,23 @@ std::vector<Case> cases(const model::ModelConfig& c, const std::vector<int64_t>&
        {processing, GridAxis{"composition", {0, 1, 2}, {}}, index_axis("source_layer", c.n_layers),
         index_axis("source_head", c.n_heads), layers, heads}});
   for (size_t i = out.size() - 3; i < out.size(); ++i) out[i].request.kind = out[i].name;
+  // Steering: a file's [d_model] direction at resid_pre; the mean difference of the clean and
+  // corrupted prompts at resid_post, normalised, one position at a time.
+  const GridAxis scales{"scale", {0, 1, 2}, {}}, quantities{"quantity", {0, 1, 2}, {}};
+  SweepRequest steer = base;
+  steer.kind = "steering";
+  steer.point = HookPoint::ResidPre;
+  steer.steering.scales = {-3.0, 0.0, 2.0};
+  steer.steering.direction = at::linspace(-1.0, 1.0, c.d_model).cos();
+  out.push_back({"steering file resid_pre", steer, {layers, scales, quantities}});
+  steer.point = HookPoint::ResidPost;
+  steer.steering.direction = at::Tensor();
+  steer.steering.plus = {base.clean_tokens, reference[1]};
+  steer.steering.minus = {base.corrupted_tokens, base.clean_tokens};
+  steer.steering.normalize = true;
+  out.push_back({"steering mean difference resid_post",
+                 steer,
+                 {layers, GridAxis{"pos", {0, 5}, {}}, scales, quantities}});
   return out;
 }
 
