@@ -2,6 +2,8 @@
 // the reader takes in that place (no "unknown key"), every key of every registered analysis
 // kind has its row, and every field the resolved spec carries (canonical_json writes every
 // default out) is documented in its section.
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -62,9 +64,11 @@ std::string unquoted(const std::string& cell) {
 
 // What docs/jobs.md documents: section ("top", "model", "prompt", "template ioi",
 // "kind ablation", ...) → keys (its tables' first column, or the keys column of a
-// template/kind row), and each section's whole text.
+// template/kind row), each key's default column where its table has one ("model.dtype" →
+// "`float32`"), and each section's whole text.
 struct JobsDoc {
   std::map<std::string, std::set<std::string>> keys;
+  std::map<std::string, std::string> defaults;
   std::map<std::string, std::string> text;
 };
 
@@ -72,6 +76,7 @@ JobsDoc read_jobs_doc() {
   JobsDoc doc;
   std::ifstream in(csweep::testing::source_path("docs/jobs.md"));
   std::string line, section, table;  // table: the first header cell ("key", "kind", ...)
+  bool has_default = false;          // the table's third column is "default"
   while (std::getline(in, line)) {
     if (line.rfind("## ", 0) == 0) {
       section = line == "## Top level" ? "top" : unquoted(line);
@@ -81,6 +86,8 @@ JobsDoc read_jobs_doc() {
     if (line.rfind("| ", 0) == 0 && line.rfind("| `", 0) != 0) {
       std::istringstream header(line.substr(2));
       header >> table;
+      const auto names = cells(line);
+      has_default = names.size() > 2 && names[2] == " default ";
     }
     if (line.rfind("| `", 0) != 0) continue;
     const auto row = cells(line);
@@ -89,6 +96,7 @@ JobsDoc read_jobs_doc() {
       for (const auto& k : listed_keys(row[1])) doc.keys[table + " " + first].insert(k);
     } else {
       doc.keys[section == "prompts" ? "prompt" : section].insert(first);
+      if (has_default) doc.defaults[section + "." + first] = row[2];
     }
   }
   return doc;
@@ -167,6 +175,47 @@ TEST(JobsDoc, EveryFieldOfTheResolvedSpecIsDocumented) {
   for (const auto& [field, v] : spec["validation"]["assertions"][0].items())
     EXPECT_NE(doc.text.at("validation").find("`" + field + "`"), std::string::npos)
         << "docs/jobs.md: validation.assertions[].{" << field << "} is not named";
+}
+
+// The default column says what a job without the key resolves to (canonical_json writes every
+// default out): `float32`, 128, 1e-4, true... Defaults in words ("file stem", "none",
+// "required") are not compared.
+TEST(JobsDoc, EveryDocumentedDefaultIsTheResolvedOne) {
+  const JobsDoc doc = read_jobs_doc();
+  const nlohmann::json spec = canonical_json(parse_job_spec(
+      std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n", job_path()));
+  int compared = 0;
+  for (const auto& [where, cell] : doc.defaults) {
+    const std::string section = where.substr(0, where.find('.'));
+    const std::string key = where.substr(where.find('.') + 1);
+    const nlohmann::json* value = section == "top" ? (spec.contains(key) ? &spec[key] : nullptr)
+                                  : spec.contains(section) && spec[section].contains(key)
+                                      ? &spec[section][key]
+                                      : nullptr;
+    std::string text = cell;
+    text.erase(std::remove(text.begin(), text.end(), '`'), text.end());
+    text.erase(0, text.find_first_not_of(' '));
+    text.erase(text.find_last_not_of(' ') + 1);
+    if (!value || text.empty()) continue;
+    if (value->is_string()) {
+      // a default in words: "file stem", "required", "none", "<name>.store"
+      if (text == "required" || text == "none" || text.find_first_of(" <") != std::string::npos)
+        continue;
+      EXPECT_EQ(text, value->get<std::string>()) << "docs/jobs.md: default of " << where;
+    } else if (value->is_boolean()) {
+      EXPECT_EQ(text, value->get<bool>() ? "true" : "false")
+          << "docs/jobs.md: default of " << where;
+    } else if (value->is_number()) {
+      char* end = nullptr;
+      const double documented = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0') continue;  // "none": no number to compare
+      EXPECT_DOUBLE_EQ(documented, value->get<double>()) << "docs/jobs.md: default of " << where;
+    } else {
+      continue;
+    }
+    ++compared;
+  }
+  EXPECT_GE(compared, 10);
 }
 
 }  // namespace
