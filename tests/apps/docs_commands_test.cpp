@@ -161,27 +161,33 @@ TEST(DocsCommands, EveryWholeCommandLineRunsOrSaysWhyNot) {
   std::filesystem::remove_all(dir);
 }
 
+// Calls f("file.md:line", match) for every match of `re` in README.md and docs/*.md.
+template <typename F>
+void for_each_doc_match(const std::regex& re, F f) {
+  for (const auto& file : doc_files()) {
+    std::ifstream in(file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      for (auto it = std::sregex_iterator(line.begin(), line.end(), re);
+           it != std::sregex_iterator(); ++it)
+        f(file.filename().string() + ":" + std::to_string(n), *it);
+  }
+}
+
 // Every repository file a doc names in backticks (`tests/report/interactive_test.cpp`) exists,
 // from the repository root, docs/ or the root's parent (`../shared/...`).
 TEST(DocsCommands, EveryFileNamedExists) {
   const std::regex path(
       R"(`((?:\.\./)?[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+\.(?:cpp|h|py|sh|yaml|md|txt|json|js))`)");
   int named = 0;
-  for (const auto& file : doc_files()) {
-    std::ifstream in(file);
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n)
-      for (auto it = std::sregex_iterator(line.begin(), line.end(), path);
-           it != std::sregex_iterator(); ++it) {
-        const std::string p = (*it)[1].str();
-        if (std::regex_search(p, std::regex("^[A-Z]+/")))
-          continue;  // STORE/spec.yaml: a placeholder
-        ++named;
-        EXPECT_TRUE(std::filesystem::exists(source_path(p)) ||
-                    std::filesystem::exists(source_path("docs/" + p)))
-            << file.filename().string() << ":" << n << ": no such file " << p;
-      }
-  }
+  for_each_doc_match(path, [&](const std::string& where, const std::smatch& m) {
+    const std::string p = m[1].str();
+    if (std::regex_search(p, std::regex("^[A-Z]+/"))) return;  // STORE/spec.yaml: a placeholder
+    ++named;
+    EXPECT_TRUE(std::filesystem::exists(source_path(p)) ||
+                std::filesystem::exists(source_path("docs/" + p)))
+        << where << ": no such file " << p;
+  });
   EXPECT_GE(named, 50);
 }
 
@@ -206,21 +212,15 @@ TEST(DocsCommands, EveryTestNamedExists) {
   ASSERT_GE(defined.size(), 300u);
   const std::regex named(R"([`']([A-Z][A-Za-z0-9]+)\.(\*|[A-Z][A-Za-z0-9]*\*?)[`'])");
   int checked = 0;
-  for (const auto& file : doc_files()) {
-    std::ifstream in(file);
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n)
-      for (auto it = std::sregex_iterator(line.begin(), line.end(), named);
-           it != std::sregex_iterator(); ++it) {
-        const std::string prefix = (*it)[1].str() + "." + (*it)[2].str();
-        const std::string stem = prefix.substr(0, prefix.find('*'));
-        const auto hit = defined.lower_bound(stem);
-        const bool found = prefix.back() == '*' ? hit != defined.end() && hit->rfind(stem, 0) == 0
-                                                : defined.count(prefix) == 1;
-        EXPECT_TRUE(found) << file.filename().string() << ":" << n << ": no test " << prefix;
-        ++checked;
-      }
-  }
+  for_each_doc_match(named, [&](const std::string& where, const std::smatch& m) {
+    const std::string prefix = m[1].str() + "." + m[2].str();
+    const std::string stem = prefix.substr(0, prefix.find('*'));
+    const auto hit = defined.lower_bound(stem);
+    const bool found = prefix.back() == '*' ? hit != defined.end() && hit->rfind(stem, 0) == 0
+                                            : defined.count(prefix) == 1;
+    EXPECT_TRUE(found) << where << ": no test " << prefix;
+    ++checked;
+  });
   EXPECT_GE(checked, 20);
 }
 
