@@ -211,13 +211,18 @@ class AnalysisExecutor final : public ShardExecutor {
     std::string dtype_field = spec.file.string();
     dtype_field += ": model.dtype";
     load.dtype = model::scalar_type(model::weight_dtype(spec.model.dtype, dtype_field));
-    load.device = c10::Device(spec.model.device);
+    load.device = c10::Device(context.device.empty() ? spec.model.device : context.device);
+    load.tensor_parallel = context.tensor_parallel;  // null: the whole model
     model_ = model::Model::load(spec.model.path, load);
     if (const jobs::WeightProcessingSpec& w = spec.model.process_weights; w.any())
       analyses::process_weights(
           *model_, {w.fold_ln, w.center_writing_weights, w.center_unembed, w.fold_value_biases});
-    log::get("worker")->info("rank {}: loaded {} ({} threads)", context.rank,
-                             spec.model.path.string(), threads);
+    const model::Partition& part = model_->partition();
+    log::get("worker")->info(
+        "rank {}: loaded {} on {} ({} threads; tensor-parallel rank {} of {}: query heads "
+        "[{}, {}), MLP neurons [{}, {}))",
+        context.rank, spec.model.path.string(), load.device.str(), threads, part.rank, part.size,
+        part.q_first, part.q_first + part.q_count, part.mlp_first, part.mlp_first + part.mlp_count);
   }
 
   std::vector<float> run(const sharding::Shard& shard) override {

@@ -43,6 +43,7 @@ struct WorkerContext {
   std::vector<int> group;  // tensor-parallel group (world ranks, leader first); {rank} without TP
   // The group's communicator when group.size() > 1 (not owned; outlives the executor).
   model::Collective* tensor_parallel = nullptr;
+  std::string device;  // this rank's device (rank_device()); "" = the job's model.device
   // "" = the real computation. "synthetic[:key=value,...]" = the synthetic executor
   // (worker/synthetic_executor.h), for tests and benchmarks of the distributed machinery.
   std::string executor;

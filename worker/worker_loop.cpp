@@ -10,9 +10,11 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "model/collective.h"
+#include "model/cuda_backend.h"
 #include "orchestrator/signals.h"
 #include "sharding/plan.h"
 #include "store/fragment_writer.h"
+#include "worker/rank_device.h"
 
 namespace csweep::worker {
 
@@ -216,11 +218,14 @@ class WorkerRank {
       ctx.worker_index = (comm_.rank() - 1) / static_cast<int>(group_ranks_.size());
       ctx.group = group_ranks_;
       ctx.executor = options_.executor;
+      const std::string& device = setup_->spec.model.device;
+      ctx.device = rank_device(device, options_.local_index,
+                               device.rfind("cuda", 0) == 0 ? model::cuda_device_count() : 0);
       if (group_ranks_.size() > 1) {
         if (!options_.make_group)
           throw Error("tensor_parallel " + std::to_string(group_ranks_.size()) +
                       ": this runner cannot make worker groups");
-        group_ = options_.make_group(group_ranks_);
+        group_ = options_.make_group(group_ranks_, ctx.device);
         ctx.tensor_parallel = group_.get();
       }
       if (leads()) {

@@ -25,10 +25,14 @@ struct WorkerOptions {
   std::filesystem::path store;  // empty: the job's store
   std::string executor;
   double heartbeat_s = 1.0;
-  store::Slice slice;  // recorded in the fragment's name and attributes
-  // Makes the communicator of a tensor-parallel group from its world ranks (leader first);
-  // collective over those ranks only. Needed when the job's model.tensor_parallel > 1.
-  std::function<std::unique_ptr<model::Collective>(const std::vector<int>& world_ranks)> make_group;
+  store::Slice slice;   // recorded in the fragment's name and attributes
+  int local_index = 0;  // among the worker ranks on this host (rank_device.h)
+  // Makes the communicator of a tensor-parallel group from its world ranks (leader first) for
+  // tensors on `device`; collective over those ranks only. Needed when the job's
+  // model.tensor_parallel > 1.
+  std::function<std::unique_ptr<model::Collective>(const std::vector<int>& world_ranks,
+                                                   const std::string& device)>
+      make_group;
 };
 
 int run_worker(orchestrator::Comm& comm, const WorkerOptions& options);
