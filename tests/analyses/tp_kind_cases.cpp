@@ -1,0 +1,160 @@
+#include "tests/analyses/tp_kind_cases.h"
+
+#include "analyses/weight_processing.h"
+#include "jobs/kinds/kind_registry.h"
+#include "tests/model/tp_checks.h"
+
+namespace csweep::analyses {
+
+using model::HookPoint;
+
+namespace {
+
+GridAxis index_axis(const char* name, int64_t n) {
+  GridAxis a{name, {}, {}};
+  for (int64_t i = 0; i < n; ++i) a.values.push_back(i);
+  return a;
+}
+
+}  // namespace
+
+std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
+                                      const std::vector<int64_t>& clean) {
+  SweepRequest base;
+  base.clean_tokens = clean;
+  base.corrupted_tokens = clean;
+  base.corrupted_tokens[2] = (clean[2] + 5) % c.d_vocab;
+  base.corrupted_tokens[5] = (clean[5] + 11) % c.d_vocab;
+  base.answers = {{13, 29}, {41, 8}};
+  base.seed = 7;
+  const std::vector<std::vector<int64_t>> reference = {
+      base.corrupted_tokens, std::vector<int64_t>(clean.rbegin(), clean.rend())};
+  std::vector<TpKindCase> out;
+  auto add = [&](const std::string& name, auto&& edit) {
+    TpKindCase k{name, base, {}};
+    edit(k.request);
+    out.push_back(std::move(k));
+  };
+  add("patching resid_pre", [](SweepRequest& r) { r.point = HookPoint::ResidPre; });
+  add("patching z+q", [](SweepRequest& r) { r.sites = {HookPoint::AttnZ, HookPoint::AttnQ}; });
+  add("patching k+v all positions", [](SweepRequest& r) {
+    r.sites = {HookPoint::AttnK, HookPoint::AttnV};
+    r.by_position = false;
+  });
+  add("patching pattern", [](SweepRequest& r) { r.point = HookPoint::AttnPattern; });
+  add("patching attn_out+mlp_out", [](SweepRequest& r) {
+    r.sites = {HookPoint::AttnOut, HookPoint::MlpOut};
+  });
+  add("patching neurons", [&](SweepRequest& r) {
+    r.point = HookPoint::MlpPost;
+    r.neurons = {0, 5, c.d_mlp / 2 + 3, c.d_mlp - 1};
+  });
+  add("patching z noising", [](SweepRequest& r) {
+    r.point = HookPoint::AttnZ;
+    r.direction = Direction::Noising;
+    r.by_position = false;
+  });
+  for (AblationMode mode : {AblationMode::Zero, AblationMode::Mean, AblationMode::Resample}) {
+    const std::string m = mode == AblationMode::Zero   ? "zero"
+                          : mode == AblationMode::Mean ? "mean"
+                                                       : "resample";
+    for (HookPoint p : {HookPoint::AttnZ, HookPoint::MlpOut, HookPoint::MlpPost})
+      add("ablation " + m + " " + model::point_suffix(p), [&](SweepRequest& r) {
+        r.kind = "ablation";
+        r.point = p;
+        r.ablation = mode;
+        r.reference_prompts = reference;
+        r.mean_per_position = mode == AblationMode::Mean && p == HookPoint::MlpOut;
+        r.by_position = p != HookPoint::MlpOut;
+        if (p == HookPoint::MlpPost) r.neurons = {1, c.d_mlp - 2};
+      });
+  }
+  for (HookPoint p : {HookPoint::ResidPost, HookPoint::AttnOut})
+    add(std::string("causal_tracing ") + model::point_suffix(p), [&](SweepRequest& r) {
+      r.kind = "causal_tracing";
+      r.point = p;
+      r.subject_positions = {1, 2};
+      r.samples = 2;
+      r.window = p == HookPoint::ResidPost ? 1 : 2;
+    });
+  add("logit_lens", [](SweepRequest& r) {
+    r.kind = "logit_lens";
+    r.lens_values = {LensValue::Prob, LensValue::LogProb, LensValue::Rank, LensValue::LogitDiff,
+                     LensValue::TopToken};
+  });
+  for (HookPoint p : {HookPoint::AttnZ, HookPoint::MlpOut, HookPoint::ResidPost})
+    add(std::string("direct_logit_attribution ") + model::point_suffix(p), [&](SweepRequest& r) {
+      r.kind = "direct_logit_attribution";
+      r.point = p;
+    });
+  add("attention_scores", [](SweepRequest& r) {
+    r.kind = "attention_scores";
+    r.pattern_scores = {PatternScore::PreviousToken, PatternScore::DuplicateToken,
+                        PatternScore::Induction};
+    r.induction_length = 6;
+  });
+  const GridAxis layers = index_axis("layer", c.n_layers), heads = index_axis("head", c.n_heads);
+  out.push_back(
+      {"weight_norms", SweepRequest{}, {GridAxis{"quantity", {0, 1}, {}}, layers, heads}});
+  // previous_token needs learned positional embeddings (GPT-2's W_pos).
+  const GridAxis scores =
+      c.arch == model::Arch::Gpt2 ? GridAxis{"score", {0, 1}, {}} : GridAxis{"score", {0}, {}};
+  const GridAxis processing{"processing", {0, 1}, {}};
+  out.push_back({"head_circuits", SweepRequest{}, {processing, scores, layers, heads}});
+  out.push_back(
+      {"composition_scores",
+       SweepRequest{},
+       {processing, GridAxis{"composition", {0, 1, 2}, {}}, index_axis("source_layer", c.n_layers),
+        index_axis("source_head", c.n_heads), layers, heads}});
+  for (size_t i = out.size() - 3; i < out.size(); ++i) out[i].request.kind = out[i].name;
+  // Steering: a file's [d_model] direction at resid_pre; the mean difference of the clean and
+  // corrupted prompts at resid_post, normalised, one position at a time.
+  const GridAxis scales{"scale", {0, 1, 2}, {}}, quantities{"quantity", {0, 1, 2}, {}};
+  SweepRequest steer = base;
+  steer.kind = "steering";
+  steer.point = HookPoint::ResidPre;
+  steer.steering.scales = {-3.0, 0.0, 2.0};
+  steer.steering.direction = at::linspace(-1.0, 1.0, c.d_model).cos();
+  out.push_back({"steering file resid_pre", steer, {layers, scales, quantities}});
+  steer.point = HookPoint::ResidPost;
+  steer.steering.direction = at::Tensor();
+  steer.steering.plus = {base.clean_tokens, reference[1]};
+  steer.steering.minus = {base.corrupted_tokens, base.clean_tokens};
+  steer.steering.normalize = true;
+  out.push_back({"steering mean difference resid_post",
+                 steer,
+                 {layers, GridAxis{"pos", {0, 5}, {}}, scales, quantities}});
+  return out;
+}
+
+std::map<std::string, at::Tensor> tp_kind_outputs(const model::Model& m,
+                                                  const std::vector<TpKindCase>& all) {
+  std::map<std::string, at::Tensor> out;
+  for (const TpKindCase& k : all) {
+    CacheStore caches;
+    const std::vector<GridAxis> axes = k.axes.empty() ? grid_axes(k.request, m.config()) : k.axes;
+    const std::vector<float> cells = run_cells(m, k.request, axes, 0, grid_cells(axes), caches);
+    out[k.name] = at::tensor(cells);
+    const jobs::Kind& kind = jobs::kind(k.request.kind);
+    if (kind.reduce.baselines == jobs::Baselines::None) continue;
+    const Baselines b = baselines(m, k.request, caches);
+    out[k.name + " baselines"] = at::tensor(std::vector<double>{b.clean, b.corrupted});
+  }
+  return out;
+}
+
+std::shared_ptr<model::Model> tp_kind_model(const std::filesystem::path& dir,
+                                            model::Collective* group) {
+  model::LoadOptions o;
+  o.tensor_parallel = group;
+  auto m = model::Model::load(dir, o);
+  process_weights(*m);  // collective under tensor parallelism (b_V's fold)
+  return m;
+}
+
+std::vector<int64_t> tp_kind_prompt(const std::filesystem::path& dir) {
+  const at::Tensor tokens = model::testing::tp_tokens(dir)[0].contiguous();
+  return {tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel()};
+}
+
+}  // namespace csweep::analyses
