@@ -5,12 +5,9 @@
 // within 1e-5 (fp32; one part in 10^6 above magnitude 10, as the model's own TP tests).
 #include <gtest/gtest.h>
 
-#include <exception>
 #include <set>
-#include <thread>
 
 #include "jobs/kinds/kind_registry.h"
-#include "model/in_process_collective.h"
 #include "tests/analyses/tp_kind_cases.h"
 #include "tests/model/reference/model_test_util.h"
 #include "tests/model/tp_checks.h"
@@ -31,21 +28,12 @@ std::vector<fs::path> fixtures() {
 
 std::vector<std::map<std::string, at::Tensor>> run_group(const fs::path& dir, int T,
                                                          const std::vector<TpKindCase>& all) {
-  model::InProcessGroup group(T);
-  std::vector<std::map<std::string, at::Tensor>> out(static_cast<size_t>(T));
-  std::vector<std::string> errors(static_cast<size_t>(T));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < T; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        out[static_cast<size_t>(r)] = tp_kind_outputs(*tp_kind_model(dir, &group.rank(r)), all);
-      } catch (const std::exception& e) {
-        errors[static_cast<size_t>(r)] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
+  std::vector<std::string> errors;
+  auto outputs = model::testing::on_thread_ranks(
+      T, [&](model::Collective& rank) { return tp_kind_outputs(*tp_kind_model(dir, &rank), all); },
+      errors);
   for (int r = 0; r < T; ++r) EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
-  return out;
+  return outputs;
 }
 
 TEST(TensorParallelKinds, EveryKindGivesTheOneProcessCellsAtTwoAndFourRanks) {

@@ -4,13 +4,12 @@
 // "rank R: ok" or the first mismatch and exits non-zero.
 #include <mpi.h>
 
-#include <cstdio>
-
 #include <ATen/Parallel.h>
 
 #include "collectives/mpi_collective.h"
 #include "tests/analyses/tp_kind_cases.h"
 #include "tests/model/tp_checks.h"
+#include "tests/model/tp_mpi_report.h"
 
 int main(int argc, char** argv) {
   using namespace csweep::analyses;
@@ -33,13 +32,5 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  if (failure.empty())
-    std::printf("rank %d: ok\n", rank);
-  else
-    std::printf("rank %d: FAILED: %s\n", rank, failure.c_str());
-  std::fflush(stdout);
-  int failed = failure.empty() ? 0 : 1, any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any;
+  return csweep::model::testing::finish_mpi_check(rank, failure);
 }

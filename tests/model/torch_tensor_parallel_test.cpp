@@ -34,22 +34,15 @@ std::vector<fs::path> tp_fixtures() {
 // Each rank of an in-process group of `T` loads `dir` sliced and computes tp_outputs.
 std::vector<std::map<std::string, at::Tensor>> run_group(const fs::path& dir, int T,
                                                          const at::Tensor& tokens) {
-  InProcessGroup group(T);
-  std::vector<std::map<std::string, at::Tensor>> outputs(static_cast<size_t>(T));
-  std::vector<std::string> errors(static_cast<size_t>(T));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < T; ++r)
-    threads.emplace_back([&, r] {
-      try {
+  std::vector<std::string> errors;
+  auto outputs = on_thread_ranks(
+      T,
+      [&](Collective& rank) {
         LoadOptions o;
-        o.tensor_parallel = &group.rank(r);
-        auto m = Model::load(dir, o);
-        outputs[static_cast<size_t>(r)] = tp_outputs(*m, tokens);
-      } catch (const std::exception& e) {
-        errors[static_cast<size_t>(r)] = e.what();
-      }
-    });
-  for (auto& t : threads) t.join();
+        o.tensor_parallel = &rank;
+        return tp_outputs(*Model::load(dir, o), tokens);
+      },
+      errors);
   for (int r = 0; r < T; ++r) EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
   return outputs;
 }

@@ -4,14 +4,18 @@
 // of a TP group and the one-process model can be compared. Shared by the in-process test
 // (torch_tensor_parallel_test.cpp) and the MPI one (tp_mpi_check.cpp).
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
 
+#include "model/in_process_collective.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tensor_io.h"
@@ -99,6 +103,26 @@ inline std::string tp_mismatch(const std::map<std::string, at::Tensor>& want,
              std::to_string(largest) + ")";
   }
   return "";
+}
+
+// body(rank) on each rank of an in-process group of T, each on its own thread: what every
+// rank's body returned, and in `errors` each rank's exception message ("" when it returned).
+template <class Body>
+auto on_thread_ranks(int T, Body body, std::vector<std::string>& errors) {
+  InProcessGroup group(T);
+  std::vector<decltype(body(std::declval<Collective&>()))> out(static_cast<size_t>(T));
+  errors.assign(static_cast<size_t>(T), "");
+  std::vector<std::thread> threads;
+  for (int r = 0; r < T; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        out[static_cast<size_t>(r)] = body(group.rank(r));
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  return out;
 }
 
 }  // namespace csweep::model::testing
