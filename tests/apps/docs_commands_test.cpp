@@ -224,5 +224,23 @@ TEST(DocsCommands, EveryTestNamedExists) {
   EXPECT_GE(checked, 20);
 }
 
+// Every `ctest -R PATTERN` / `ctest -L LABELS` a doc gives selects tests in this build tree:
+// -R matches test names (Suite.Name), -L labels (folders), and a pattern of folder names given
+// to -R selects nothing.
+TEST(DocsCommands, EveryCtestSelectionSelectsTests) {
+  const std::regex selection(R"(`ctest (-[RL]) '?([^'`]+)'?`)");
+  int checked = 0;
+  for_each_doc_match(selection, [&](const std::string& where, const std::smatch& m) {
+    const auto r = run_command(std::string("cd ") + CSWEEP_BINARY_DIR + " && ctest -N " +
+                               m[1].str() + " '" + m[2].str() + "' 2>&1");
+    std::smatch total;
+    const bool counted = std::regex_search(r.output, total, std::regex(R"(Total Tests: (\d+))"));
+    EXPECT_TRUE(counted && std::stoi(total[1].str()) > 0)
+        << where << ": ctest " << m[1].str() << " '" << m[2].str() << "' selects no test";
+    ++checked;
+  });
+  EXPECT_GE(checked, 5);
+}
+
 }  // namespace
 }  // namespace csweep::testing
