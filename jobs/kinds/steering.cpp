@@ -171,7 +171,7 @@ const Kind& steering_kind() {
     k.reduce.value_label = "{metric} when steered";
     k.reduce.quantity_axis = "quantity";
     k.reduce.quantities = {
-        {"metric", "{metric} when steered"},
+        {"metric", "{metric}"},  // the kind's value label: "{metric} when steered"
         {"kl", "KL(unsteered || steered) at the last position (nats)", ColourScale::Sequential},
         {"top_token", "top token at the last position", ColourScale::Diverging, Ranking::Never,
          true},
