@@ -73,6 +73,12 @@ double qk_fix_effect(const model::ModelConfig& c, const Cell& cell, HookPoint po
 }
 
 std::vector<float> attribution_cells(const CellRange& range) {
+  // Job files are refused earlier (jobs/: Kind::needs_gradients); this catches any other caller,
+  // on every rank alike, before the first collective.
+  if (!range.model.partition().whole())
+    throw error_at("analysis", "attribution_patching",
+                   "needs gradients through the collectives, which tensor parallelism does not "
+                   "support; use model.tensor_parallel: 1");
   const SweepRequest& r = range.request;
   const auto& config = range.model.config();
   const bool fix = qk_fixed(r);

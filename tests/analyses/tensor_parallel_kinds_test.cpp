@@ -71,6 +71,28 @@ TEST(TensorParallelKinds, CoverEveryKindThatTensorParallelismRuns) {
     EXPECT_NE(covered.count(k->name) == 1, k->needs_gradients) << k->name;
 }
 
+// Autograd does not run through the collectives: attribution patching on a group is refused on
+// every rank alike, before any collective, so no rank is left waiting.
+TEST(TensorParallelKinds, AttributionPatchingIsRefusedOnEveryRank) {
+  const fs::path dir = model::testing::gpt2_fixture();
+  std::vector<std::string> errors;
+  model::testing::on_thread_ranks(
+      2,
+      [&](model::Collective& rank) {
+        auto m = tp_kind_model(dir, &rank);
+        SweepRequest r = tp_kind_cases(m->config(), tp_kind_prompt(dir)).at(0).request;
+        r.kind = "attribution_patching";
+        CacheStore caches;
+        return run_cells(*m, r, 0, 1, caches);
+      },
+      errors);
+  for (const std::string& e : errors)
+    EXPECT_NE(e.find("attribution_patching: needs gradients through the collectives, which "
+                     "tensor parallelism does not support; use model.tensor_parallel: 1"),
+              std::string::npos)
+        << e;
+}
+
 // Real ranks: the MPI world of 2 and of 4 processes (oversubscribed) as one group, through
 // tp_kinds_mpi_check (built next to this test where MPI is), on GPT-2 (b_V folded into b_O,
 // learned positions) and Llama with one KV head (replicated on every rank): the in-process test
