@@ -1,6 +1,7 @@
 // examples/steering.yaml end to end (csweep run in one process, then reduce): in sweep.h5 scale 0
 // is the clean run at every layer (equal to csweep forward's logit difference, KL 0, the same top
-// token) and the KL from the unsteered run grows with |scale|.
+// token) and the KL from the unsteered run grows with |scale|; a direction from a .npy file moves
+// the logit difference it was built from.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -34,6 +35,24 @@ TEST(SteeringExample, ScaleZeroIsTheCleanRunAndKlGrowsWithScale) {
                 " " CSWEEP_SOURCE_DIR "/examples/models/induction-2l"),
             0);
   fs::remove_all(store);
+}
+
+TEST(SteeringExample, ADirectionFileMovesItsLogitDifference) {
+  fs::path dir = fs::temp_directory_path() / ("csweep-steering-file-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string script =
+      "/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_steering_file.py ";
+  ASSERT_EQ(run(script + "prepare " + dir.string() +
+                " " CSWEEP_SOURCE_DIR "/examples/models/induction-2l"),
+            0);
+  const std::string store = (dir / "store").string();
+  ASSERT_EQ(run(csweep_bin() + " run " + (dir / "job.yaml").string() + " --store " + store +
+                " > /dev/null"),
+            0);
+  ASSERT_EQ(run(csweep_bin() + " reduce " + store + " > /dev/null"), 0);
+  EXPECT_EQ(run(script + "check " + dir.string()), 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace
