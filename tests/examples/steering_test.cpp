@@ -1,58 +1,61 @@
-// examples/steering.yaml end to end (csweep run in one process, then reduce): in sweep.h5 scale 0
-// is the clean run at every layer (equal to csweep forward's logit difference, KL 0, the same top
-// token) and the KL from the unsteered run grows with |scale|; a direction from a .npy file moves
-// the logit difference it was built from.
+// examples/steering.yaml end to end (csweep plan, run, a resumed rerun, reduce): in sweep.h5
+// scale 0 is the clean run at every layer (equal to csweep forward's logit difference, KL 0, the
+// same top token) and the KL from the unsteered run grows with |scale|; a direction from a .npy
+// file moves the logit difference it was built from.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <string>
+#include <nlohmann/json.hpp>
 
-namespace fs = std::filesystem;
+#include "tests/run_command.h"
+#include "tests/test_paths.h"
 
+namespace csweep::testing {
 namespace {
 
-std::string csweep_bin() {
-  const char* env = std::getenv("CSWEEP_BIN");
-  return env ? env : CSWEEP_BINARY_DIR "/bin/csweep";
-}
-
-int run(const std::string& command) {
-  int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+const std::string kPython = "/usr/bin/python3 ";
 
 TEST(SteeringExample, ScaleZeroIsTheCleanRunAndKlGrowsWithScale) {
-  fs::path store = fs::temp_directory_path() / ("csweep-steering-" + std::to_string(::getpid()));
-  fs::remove_all(store);
-  ASSERT_EQ(run(csweep_bin() + " run " CSWEEP_SOURCE_DIR "/examples/steering.yaml --store " +
-                store.string() + " > /dev/null"),
-            0);
-  ASSERT_EQ(run(csweep_bin() + " reduce " + store.string() + " > /dev/null"), 0);
-  EXPECT_EQ(run("/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_steering.py " +
-                store.string() + " " + csweep_bin() +
-                " " CSWEEP_SOURCE_DIR "/examples/models/induction-2l"),
-            0);
-  fs::remove_all(store);
+  const std::string job = source_path("examples/steering.yaml").string();
+  const CommandResult plan = run_command(csweep_bin() + " plan " + job + " --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const auto j = nlohmann::json::parse(plan.output);
+  EXPECT_EQ(j["analyses"][0]["units"], 168);  // 4 prompts x 2 layers x 7 scales x 3 quantities
+  EXPECT_GT(j["analyses"][0]["flops"].get<double>(), 0.0);
+
+  const auto store = fresh_test_dir("examples", "steering");
+  const std::string run = csweep_bin() + " run " + job + " --store " + store.string();
+  const CommandResult first = run_command(run);
+  ASSERT_EQ(first.status, 0) << first.output;
+  const CommandResult again = run_command(run);  // resumes: nothing left to compute
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("(0 this run)"), std::string::npos) << again.output;
+  const CommandResult reduce = run_command(csweep_bin() + " reduce " + store.string());
+  ASSERT_EQ(reduce.status, 0) << reduce.output;
+  EXPECT_NE(reduce.output.find("heatmaps/steer_kl_mean.png"), std::string::npos) << reduce.output;
+  const CommandResult check = run_command(
+      kPython + source_path("tests/examples/check_steering.py").string() + " " + store.string() +
+      " " + csweep_bin() + " " + source_path("examples/models/induction-2l").string());
+  EXPECT_EQ(check.status, 0) << check.output;
+  std::filesystem::remove_all(store);
 }
 
 TEST(SteeringExample, ADirectionFileMovesItsLogitDifference) {
-  fs::path dir = fs::temp_directory_path() / ("csweep-steering-file-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const auto dir = fresh_test_dir("examples", "steering-file");
+  std::filesystem::create_directories(dir);
   const std::string script =
-      "/usr/bin/python3 " CSWEEP_SOURCE_DIR "/tests/examples/check_steering_file.py ";
-  ASSERT_EQ(run(script + "prepare " + dir.string() +
-                " " CSWEEP_SOURCE_DIR "/examples/models/induction-2l"),
-            0);
+      kPython + source_path("tests/examples/check_steering_file.py").string();
+  const CommandResult prepare = run_command(script + " prepare " + dir.string() + " " +
+                                            source_path("examples/models/induction-2l").string());
+  ASSERT_EQ(prepare.status, 0) << prepare.output;
   const std::string store = (dir / "store").string();
-  ASSERT_EQ(run(csweep_bin() + " run " + (dir / "job.yaml").string() + " --store " + store +
-                " > /dev/null"),
-            0);
-  ASSERT_EQ(run(csweep_bin() + " reduce " + store + " > /dev/null"), 0);
-  EXPECT_EQ(run(script + "check " + dir.string()), 0);
-  fs::remove_all(dir);
+  const CommandResult run =
+      run_command(csweep_bin() + " run " + (dir / "job.yaml").string() + " --store " + store);
+  ASSERT_EQ(run.status, 0) << run.output;
+  ASSERT_EQ(run_command(csweep_bin() + " reduce " + store).status, 0);
+  const CommandResult check = run_command(script + " check " + dir.string());
+  EXPECT_EQ(check.status, 0) << check.output;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
+}  // namespace csweep::testing
