@@ -242,5 +242,20 @@ TEST(DocsCommands, EveryCtestSelectionSelectsTests) {
   EXPECT_GE(checked, 5);
 }
 
+// README.md points to every page of docs/.
+TEST(DocsCommands, ReadmeNamesEveryDocsPage) {
+  std::ifstream in(source_path("README.md"));
+  std::stringstream readme;
+  readme << in.rdbuf();
+  int pages = 0;
+  for (const auto& file : doc_files()) {
+    if (file.filename() == "README.md") continue;
+    ++pages;
+    EXPECT_NE(readme.str().find("docs/" + file.filename().string()), std::string::npos)
+        << "README.md does not name docs/" << file.filename().string();
+  }
+  EXPECT_GE(pages, 10);
+}
+
 }  // namespace
 }  // namespace csweep::testing
