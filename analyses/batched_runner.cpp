@@ -236,7 +236,7 @@ void score_finals(const model::Model& model, const std::vector<Final>& finals, c
     at::Tensor x =
         model::norm(all.narrow(0, begin, n), w.ln_final_w, w.ln_final_b, c, nullptr,
                     model::HookPoint::LnFinalScale, model::HookPoint::LnFinalNormalized, -1);
-    at::Tensor values = scored(at::linear(x, W_U, b_U));
+    at::Tensor values = scored(model::softcap_logits(at::linear(x, W_U, b_U), c));
     auto acc = values.accessor<float, 1>();
     for (int64_t i = 0; i < n; ++i) out[index[begin + i]] = acc[i];
   }

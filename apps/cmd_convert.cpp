@@ -48,7 +48,7 @@ const CommandRegistration registration(
       sub.require_subcommand(1);
       CLI::App* gguf = sub.add_subcommand("gguf",
                                           "llama.cpp GGUF (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 "
-                                          "Q4_K Q5_K Q6_K; llama, qwen2, qwen3) -> "
+                                          "Q4_K Q5_K Q6_K; llama, qwen2, qwen3, gemma3) -> "
                                           "config.json, model.safetensors, tokenizer.json");
       gguf->add_option("file", a->file, "the .gguf file")->required();
       gguf->add_option("--out", a->out, "the checkpoint folder to write")->required();

@@ -41,6 +41,8 @@ const char* role_name(Role role) {
       return "attn_q_norm";
     case Role::AttnKNorm:
       return "attn_k_norm";
+    case Role::AttnPostNorm:
+      return "post_attention_norm";
     case Role::AttnOut:
       return "attn_output";
     case Role::AttnOutBias:
@@ -59,6 +61,8 @@ const char* role_name(Role role) {
       return "ffn_down";
     case Role::FfnDownBias:
       return "ffn_down_bias";
+    case Role::FfnPostNorm:
+      return "post_ffw_norm";
     case Role::OutputNorm:
       return "output_norm";
     case Role::OutputNormBias:
@@ -83,6 +87,8 @@ const ArchTable& arch_table(Arch arch) {
       return qwen2_table();
     case Arch::Qwen3:
       return qwen3_table();
+    case Arch::Gemma3:
+      return gemma3_table();
   }
   throw Error(std::string("no tensor table for architecture ") + arch_name(arch));
 }

@@ -32,7 +32,8 @@ enum class Role {
   AttnV,
   AttnVBias,
   AttnQNorm,
-  AttnKNorm,  // Qwen3
+  AttnKNorm,     // Qwen3, Gemma 3
+  AttnPostNorm,  // Gemma 3: the norm of the attention output (post_attention_layernorm)
   AttnOut,
   AttnOutBias,
   FfnNorm,
@@ -42,6 +43,7 @@ enum class Role {
   FfnGate,
   FfnDown,
   FfnDownBias,
+  FfnPostNorm,  // Gemma 3: the norm of the MLP output (post_feedforward_layernorm)
   OutputNorm,
   OutputNormBias,
   Output,  // lm_head / embed_out
@@ -74,6 +76,7 @@ const ArchTable& llama_table();  // also Mistral
 const ArchTable& mistral_table();
 const ArchTable& qwen2_table();
 const ArchTable& qwen3_table();
+const ArchTable& gemma3_table();
 // Llama, Mistral, Qwen2 and Qwen3 share one conversion (nn.Linear [out, in] throughout).
 Weights convert_llama_family(ArchTensors& tensors, const ModelConfig& config);
 // Their shared name table (Qwen3 adds the per-head q/k norms).

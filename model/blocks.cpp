@@ -302,13 +302,23 @@ class Blocks {
     return pack(pieces);
   }
 
+  // Gemma 3's sliding-window layers have their own mask and rotary tables.
+  bool local_layer(int64_t l) const {
+    return !c_.local_layers.empty() && c_.local_layers[static_cast<size_t>(l)];
+  }
+  const at::Tensor& mask_of(int64_t l) const {
+    return local_layer(l) ? run_.local_mask : run_.mask;
+  }
+
   // Rotary on packed [tokens, heads, d_head]: each token row at its own position, gathered from
   // the tables in one index_select (per-group calls would cost ~10 small ops a group a block).
-  at::Tensor rotary_of(const Layout& layout, const at::Tensor& x) const {
+  at::Tensor rotary_of(int64_t l, const Layout& layout, const at::Tensor& x) const {
+    const at::Tensor& cos = local_layer(l) ? run_.local_cos : run_.cos;
+    const at::Tensor& sin = local_layer(l) ? run_.local_sin : run_.sin;
     if (layout.size() == 1) {
       const Span& s = layout[0];
-      return flat(apply_rotary(view_of(x, s), run_.cos.narrow(0, s.first, s.count),
-                               run_.sin.narrow(0, s.first, s.count)));
+      return flat(apply_rotary(view_of(x, s), cos.narrow(0, s.first, s.count),
+                               sin.narrow(0, s.first, s.count)));
     }
     std::vector<int64_t> positions;
     positions.reserve(static_cast<size_t>(x.size(0)));
@@ -318,8 +328,7 @@ class Blocks {
       }
     }
     at::Tensor index = at::tensor(positions, at::TensorOptions().dtype(at::kLong)).to(x.device());
-    return apply_rotary(x.unsqueeze(0), run_.cos.index_select(0, index),
-                        run_.sin.index_select(0, index))[0];
+    return apply_rotary(x.unsqueeze(0), cos.index_select(0, index), sin.index_select(0, index))[0];
   }
 
   // What the attention half of a block hands to the rest of it.
@@ -361,8 +370,8 @@ class Blocks {
     visit(HookPoint::AttnK, l, A, k);
     visit(HookPoint::AttnV, l, A, v);
     if (c_.rotary_dim > 0) {
-      q = rotary_of(B, q);
-      k = rotary_of(A, k);
+      q = rotary_of(l, B, q);
+      k = rotary_of(l, A, k);
       visit(HookPoint::AttnRotQ, l, B, q);
       visit(HookPoint::AttnRotK, l, A, k);
     }
@@ -405,7 +414,7 @@ class Blocks {
         scores = at::cat({unfold_heads(at::matmul(fold_heads(qu), prefix_k), n), scores},
                          -1);  // [n, h, cB, P]
       }
-      scores.mul_(scale).add_(run_.mask.narrow(0, B[i].first, cB));
+      scores.mul_(scale).add_(mask_of(l).narrow(0, B[i].first, cB));
       visit_unit(HookPoint::AttnScores, l, B, i, j, scores);
       at::Tensor pattern = at::softmax(scores, -1);
       visit_unit(HookPoint::AttnPattern, l, B, i, j, pattern);
@@ -443,7 +452,7 @@ class Blocks {
       k = at::cat({pk.expand({n, -1, -1, -1}), k}, 2);
       v = at::cat({pv.expand({n, -1, -1, -1}), v}, 2);
     }
-    at::Tensor mask = run_.mask.narrow(0, q_first, q.size(2));  // [cB, P]
+    at::Tensor mask = mask_of(l).narrow(0, q_first, q.size(2));  // [cB, P]
     return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale,
                                             /*enable_gqa=*/c_.n_kv_heads != c_.n_heads);
   }
@@ -509,6 +518,10 @@ class Blocks {
       resid_post = x + sum;
     } else {
       at::Tensor attn_out = tp_.row_parallel(z_flat, w.W_O, w.b_O);
+      // Gemma 3: hook_attn_out is after ln1_post, as in TransformerLens (what joins the residual).
+      if (w.ln1_post_w.defined())
+        attn_out = norm_of(C, attn_out, w.ln1_post_w, {}, HookPoint::Ln1PostScale,
+                           HookPoint::Ln1PostNormalized, l);
       visit(HookPoint::AttnOut, l, C, attn_out);
       if (c_.parallel_residual) {  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
         at::Tensor ln2 =
@@ -530,6 +543,9 @@ class Blocks {
   at::Tensor mlp(int64_t l, const Layout& C, const at::Tensor& x) const {
     const LayerWeights& w = run_.weights.layers[static_cast<size_t>(l)];
     at::Tensor out = tp_.row_parallel(mlp_hidden(l, C, x), w.W_out, w.b_out);
+    if (w.ln2_post_w.defined())  // Gemma 3
+      out = norm_of(C, out, w.ln2_post_w, {}, HookPoint::Ln2PostScale, HookPoint::Ln2PostNormalized,
+                    l);
     visit(HookPoint::MlpOut, l, C, out);
     return out;
   }

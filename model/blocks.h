@@ -55,6 +55,8 @@ struct BlockRun {
   // at::scaled_dot_product_attention for every attention call whose groups hook neither
   // hook_attn_scores nor hook_pattern; the explicit softmax path otherwise.
   bool fused_attention = true;
+  // Gemma 3: the mask and rotary tables of the layers config.local_layers marks.
+  at::Tensor local_mask, local_cos, local_sin;
 };
 
 // Per group, the residual after block stop_layer - 1: [rows, P - first, d], or [rows, 1, d]

@@ -102,10 +102,11 @@ Arch detect_arch(const Fields& f) {
   if (arch_name == "MistralForCausalLM" || type == "mistral") return Arch::Mistral;
   if (arch_name == "Qwen2ForCausalLM" || type == "qwen2") return Arch::Qwen2;
   if (arch_name == "Qwen3ForCausalLM" || type == "qwen3") return Arch::Qwen3;
+  if (arch_name == "Gemma3ForCausalLM" || type == "gemma3_text") return Arch::Gemma3;
   throw error_at(f.file(), arch_name.empty() ? "model_type" : "architectures",
                  "unsupported architecture '" + (arch_name.empty() ? type : arch_name) +
                      "' (supported: GPT2LMHeadModel, GPTNeoXForCausalLM, LlamaForCausalLM, "
-                     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)");
+                     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM)");
 }
 
 void parse_gpt2(const Fields& f, ModelConfig& c) {
@@ -153,15 +154,12 @@ void parse_neox(const Fields& f, ModelConfig& c) {
   c.attn_scale = 1.0 / std::sqrt(double(c.d_head));
 }
 
-void parse_rope_scaling(const Fields& f, ModelConfig& c) {
-  if (!f.has("rope_scaling")) return;
-  const json& rs = f.raw("rope_scaling");
-  if (!rs.is_object()) throw error_at(f.file(), "rope_scaling", "expected an object or null");
-  Fields r(rs, f.file());
+// A rope_scaling object (`key` names it in errors): llama3 or linear scaling, or none.
+void read_rope_scaling(const Fields& r, const std::string& key, ModelConfig& c) {
   std::string type = r.string_or("rope_type", r.string_or("type", ""));
   if (type == "default" || type.empty()) return;
   if (type != "llama3" && type != "linear")
-    throw error_at(f.file(), "rope_scaling.rope_type",
+    throw error_at(r.file(), key + ".rope_type",
                    "unsupported '" + type + "' (supported: llama3, linear)");
   c.rope_scaling.type = type;
   c.rope_scaling.factor = r.number_or("factor", 1.0);
@@ -169,6 +167,13 @@ void parse_rope_scaling(const Fields& f, ModelConfig& c) {
   c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
   c.rope_scaling.original_max_position_embeddings =
       r.size_or("original_max_position_embeddings", 8192, kMaxPositions);
+}
+
+void parse_rope_scaling(const Fields& f, ModelConfig& c) {
+  if (!f.has("rope_scaling")) return;
+  const json& rs = f.raw("rope_scaling");
+  if (!rs.is_object()) throw error_at(f.file(), "rope_scaling", "expected an object or null");
+  read_rope_scaling(Fields(rs, f.file()), "rope_scaling", c);
 }
 
 // Llama, Mistral, Qwen2 and Qwen3 share one config vocabulary.
@@ -219,6 +224,71 @@ void parse_llama_family(const Fields& f, ModelConfig& c) {
       break;
     default:
       break;
+  }
+}
+
+// Gemma 3 (Gemma3ForCausalLM, model_type gemma3_text): the Llama vocabulary plus its own keys.
+// Its RMSNorms scale by (1 + weight); the loader folds the 1 into the weights (archs/gemma3.cpp).
+void parse_gemma3(const Fields& f, ModelConfig& c) {
+  parse_llama_family(f, c);
+  c.activation = parse_activation(
+      f, f.has("hidden_activation") ? "hidden_activation" : "hidden_act", "gelu_pytorch_tanh");
+  c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", true);
+  c.qkv_bias = c.attn_out_bias = f.boolean_or("attention_bias", false);
+  c.qk_norm = true;
+  c.post_norms = true;
+  c.embed_scale = std::sqrt(double(c.d_model));
+  c.attn_scale = 1.0 / std::sqrt(f.number_or("query_pre_attn_scalar", 256.0));
+  if (f.has("attn_logit_softcapping"))
+    throw error_at(f.file(), "attn_logit_softcapping", "attention softcapping is not supported");
+  if (f.boolean_or("use_bidirectional_attention", false))
+    throw error_at(f.file(), "use_bidirectional_attention", "true is not supported");
+  c.final_logit_softcap = f.number_or("final_logit_softcapping", 0.0);
+  if (c.final_logit_softcap < 0)
+    throw error_at(f.file(), "final_logit_softcapping", "must be positive or null");
+  // Rotary bases: transformers 5's rope_parameters {full_attention, sliding_attention}, or the
+  // older rope_theta / rope_local_base_freq / rope_scaling (global layers only).
+  c.rope_scaling = RopeScaling{};
+  c.rope_theta = f.number_or("rope_theta", 1e6);
+  c.local_rope_theta = f.number_or("rope_local_base_freq", 10000.0);
+  parse_rope_scaling(f, c);
+  if (f.has("rope_parameters")) {
+    const json& rp = f.raw("rope_parameters");
+    if (!rp.is_object()) throw error_at(f.file(), "rope_parameters", "expected an object");
+    Fields r(rp, f.file());
+    if (r.has("full_attention")) {
+      Fields full(r.raw("full_attention"), f.file());
+      c.rope_theta = full.number_or("rope_theta", c.rope_theta);
+      read_rope_scaling(full, "rope_parameters.full_attention", c);
+    }
+    if (r.has("sliding_attention")) {
+      Fields local(r.raw("sliding_attention"), f.file());
+      c.local_rope_theta = local.number_or("rope_theta", c.local_rope_theta);
+      const std::string type = local.string_or("rope_type", "default");
+      if (type != "default")
+        throw error_at(f.file(), "rope_parameters.sliding_attention.rope_type",
+                       "unsupported '" + type + "' (supported: default)");
+    }
+  }
+  c.sliding_window = 0;
+  c.local_window = f.size_or("sliding_window", 4096, kMaxPositions);
+  c.local_layers.assign(static_cast<size_t>(c.n_layers), false);
+  if (f.has("layer_types")) {
+    const json& types = f.raw("layer_types");
+    if (!types.is_array() || int64_t(types.size()) != c.n_layers)
+      throw error_at(f.file(), "layer_types",
+                     "expected a list of " + std::to_string(c.n_layers) + " layer types");
+    for (size_t l = 0; l < types.size(); ++l) {
+      const std::string t = types[l].is_string() ? types[l].get<std::string>() : types[l].dump();
+      if (t != "sliding_attention" && t != "full_attention")
+        throw error_at(f.file(), "layer_types",
+                       "entry " + std::to_string(l) + ": '" + t +
+                           "' (expected sliding_attention or full_attention)");
+      c.local_layers[l] = t == "sliding_attention";
+    }
+  } else {  // every pattern-th layer is global
+    const int64_t pattern = f.size_or("sliding_window_pattern", 6, kMaxLayers);
+    for (int64_t l = 0; l < c.n_layers; ++l) c.local_layers[size_t(l)] = (l + 1) % pattern != 0;
   }
 }
 
@@ -298,6 +368,8 @@ const char* arch_name(Arch arch) {
       return "qwen2";
     case Arch::Qwen3:
       return "qwen3";
+    case Arch::Gemma3:
+      return "gemma3_text";
   }
   return "unknown";
 }
@@ -316,6 +388,9 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& file)
       break;
     case Arch::GptNeoX:
       parse_neox(f, c);
+      break;
+    case Arch::Gemma3:
+      parse_gemma3(f, c);
       break;
     default:
       parse_llama_family(f, c);

@@ -4,12 +4,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace csweep::model {
 
-enum class Arch { Gpt2, GptNeoX, Llama, Mistral, Qwen2, Qwen3 };
+enum class Arch { Gpt2, GptNeoX, Llama, Mistral, Qwen2, Qwen3, Gemma3 };
 enum class NormKind { LayerNorm, RmsNorm };
 enum class Activation { GeluTanh, GeluErf, Silu, Relu };
 
@@ -54,7 +55,18 @@ struct ModelConfig {
   int64_t sliding_window = 0;  // 0: full causal attention
   double attn_scale = 0.0;     // multiplies q·k; 1/sqrt(d_head) unless the arch says otherwise
   bool scale_attn_by_inverse_layer_idx = false;  // GPT-2 option: scores / (layer + 1)
-  std::string torch_dtype;  // as stored ("float32", "bfloat16", ...), informational
+  // Gemma 3: the layers marked here attend through a sliding window of local_window positions
+  // with rotary base local_rope_theta and no rope scaling ("sliding_attention" in layer_types);
+  // the others see every earlier position with rope_theta and rope_scaling. Empty: every layer
+  // is alike (sliding_window above, Mistral-style, applies to all of them).
+  std::vector<bool> local_layers;
+  int64_t local_window = 0;
+  double local_rope_theta = 10000.0;
+  bool post_norms = false;         // Gemma 3: RMSNorm on the attention and MLP outputs (ln1_post,
+                                   // ln2_post) before they join the residual stream
+  double embed_scale = 1.0;        // Gemma: the token embedding times sqrt(d_model)
+  double final_logit_softcap = 0;  // > 0: logits = cap * tanh(logits / cap)
+  std::string torch_dtype;         // as stored ("float32", "bfloat16", ...), informational
 
   int64_t d_q() const { return n_heads * d_head; }
   int64_t d_kv() const { return n_kv_heads * d_head; }

@@ -10,6 +10,9 @@ namespace {
 
 at::Tensor embed(const Weights& w, const ModelConfig& c, const at::Tensor& tokens, Hooks* hooks) {
   at::Tensor x = at::embedding(w.W_E, tokens);  // [b, p, d]
+  // Gemma: times sqrt(d_model) rounded to float32 and then to the weights' dtype, as HF does.
+  if (c.embed_scale != 1.0)
+    x = x * at::scalar_tensor(c.embed_scale, at::kFloat).to(x.device(), x.scalar_type());
   visit(hooks, HookPoint::Embed, -1, x);
   if (!c.learned_pos_embed) return x;
   const int64_t b = tokens.size(0), p = tokens.size(1);
@@ -20,6 +23,14 @@ at::Tensor embed(const Weights& w, const ModelConfig& c, const at::Tensor& token
     visit(hooks, HookPoint::PosEmbed, -1, pos);
   }
   return x + pos;
+}
+
+// Gemma 3's sliding-window layers read their own mask and rotary tables.
+template <typename Tables>
+void set_local_tables(BlockRun& run, const Tables& tables) {
+  run.local_mask = tables.local_mask;
+  run.local_cos = tables.local_cos;
+  run.local_sin = tables.local_sin;
 }
 
 // Model::resume visits a group's hooks only where it recomputes: blocks >= start_layer, and
@@ -82,6 +93,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
     group.start = resid.reshape({b * p, c.d_model});
     group.hooks = hooks;
     BlockRun run{local_, weights_, *tp_, p, tables.mask, tables.cos, tables.sin};
+    set_local_tables(run, tables);
     run.stop_layer = stop;
     run.last_position_only = last_only && stop == c.n_layers;
     run.fused_attention = attention_ == Attention::Fused;
@@ -93,7 +105,7 @@ at::Tensor Model::forward(const at::Tensor& tokens, Hooks* hooks, const ForwardO
   at::Tensor x = norm(resid, weights_.ln_final_w, weights_.ln_final_b, c, hooks,
                       HookPoint::LnFinalScale, HookPoint::LnFinalNormalized, -1);
   if (o.logits == ForwardOptions::Logits::Last && final_hooked) x = x.narrow(1, x.size(1) - 1, 1);
-  return at::linear(x, weights_.W_U, weights_.b_U);
+  return softcap_logits(at::linear(x, weights_.W_U, weights_.b_U), c);
 }
 
 std::set<HookSite> resume_sites(const ModelConfig& c) {
@@ -137,6 +149,7 @@ at::Tensor Model::resume(const std::map<HookSite, at::Tensor>& cached,
     return at::empty({0, 1, c.d_model}, at::TensorOptions().dtype(dtype_).device(device_));
   const SeqTables& tables = seq_tables(p);
   BlockRun run{local_, weights_, *tp_, p, tables.mask, tables.cos, tables.sin, &cached};
+  set_local_tables(run, tables);
   run.stop_layer = c.n_layers;
   run.last_position_only = true;
   run.fused_attention = attention_ == Attention::Fused;

@@ -7,12 +7,34 @@ namespace csweep::model {
 namespace {
 
 constexpr std::array<const char*, kHookPointCount> kSuffixes = {
-    "hook_embed",          "hook_pos_embed",  "hook_resid_pre",        "ln1.hook_scale",
-    "ln1.hook_normalized", "attn.hook_q",     "attn.hook_k",           "attn.hook_v",
-    "attn.hook_rot_q",     "attn.hook_rot_k", "attn.hook_attn_scores", "attn.hook_pattern",
-    "attn.hook_z",         "hook_attn_out",   "hook_resid_mid",        "ln2.hook_scale",
-    "ln2.hook_normalized", "mlp.hook_pre",    "mlp.hook_pre_linear",   "mlp.hook_post",
-    "hook_mlp_out",        "hook_resid_post", "ln_final.hook_scale",   "ln_final.hook_normalized",
+    "hook_embed",
+    "hook_pos_embed",
+    "hook_resid_pre",
+    "ln1.hook_scale",
+    "ln1.hook_normalized",
+    "attn.hook_q",
+    "attn.hook_k",
+    "attn.hook_v",
+    "attn.hook_rot_q",
+    "attn.hook_rot_k",
+    "attn.hook_attn_scores",
+    "attn.hook_pattern",
+    "attn.hook_z",
+    "ln1_post.hook_scale",
+    "ln1_post.hook_normalized",
+    "hook_attn_out",
+    "hook_resid_mid",
+    "ln2.hook_scale",
+    "ln2.hook_normalized",
+    "mlp.hook_pre",
+    "mlp.hook_pre_linear",
+    "mlp.hook_post",
+    "ln2_post.hook_scale",
+    "ln2_post.hook_normalized",
+    "hook_mlp_out",
+    "hook_resid_post",
+    "ln_final.hook_scale",
+    "ln_final.hook_normalized",
 };
 
 }  // namespace
@@ -111,6 +133,12 @@ bool site_exists(const HookSite& site, const ModelConfig& c, std::string* why) {
       break;
     case HookPoint::MlpPreLinear:
       if (!c.gated_mlp) return fail("only gated MLPs have hook_pre_linear");
+      break;
+    case HookPoint::Ln1PostScale:
+    case HookPoint::Ln1PostNormalized:
+    case HookPoint::Ln2PostScale:
+    case HookPoint::Ln2PostNormalized:
+      if (!c.post_norms) return fail("only Gemma 3 has ln1_post and ln2_post");
       break;
     default:
       break;

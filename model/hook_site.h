@@ -26,16 +26,20 @@ enum class HookPoint : uint8_t {
   AttnScores,     // blocks.L.attn.hook_attn_scores [b, h, q_pos, k_pos] (-inf above the diagonal)
   AttnPattern,    // blocks.L.attn.hook_pattern     [b, h, q_pos, k_pos]
   AttnZ,          // blocks.L.attn.hook_z           [b, p, h, d_head]
-  AttnOut,        // blocks.L.hook_attn_out         [b, p, d_model]
-  ResidMid,       // blocks.L.hook_resid_mid        [b, p, d_model] (not with parallel residual)
-  Ln2Scale,       // blocks.L.ln2.hook_scale        [b, p, 1]
-  Ln2Normalized,  // blocks.L.ln2.hook_normalized   [b, p, d_model]
-  MlpPre,         // blocks.L.mlp.hook_pre          [b, p, d_mlp] (gate projection when gated)
-  MlpPreLinear,   // blocks.L.mlp.hook_pre_linear   [b, p, d_mlp] (gated MLPs: the up projection)
-  MlpPost,        // blocks.L.mlp.hook_post         [b, p, d_mlp]
-  MlpOut,         // blocks.L.hook_mlp_out          [b, p, d_model]
-  ResidPost,      // blocks.L.hook_resid_post       [b, p, d_model]
-  LnFinalScale,   // ln_final.hook_scale            [b, p, 1]
+  Ln1PostScale,   // blocks.L.ln1_post.hook_scale   [b, p, 1] (Gemma 3: the attention output's norm)
+  Ln1PostNormalized,  // blocks.L.ln1_post.hook_normalized [b, p, d_model] (Gemma 3)
+  AttnOut,            // blocks.L.hook_attn_out         [b, p, d_model]
+  ResidMid,           // blocks.L.hook_resid_mid        [b, p, d_model] (not with parallel residual)
+  Ln2Scale,           // blocks.L.ln2.hook_scale        [b, p, 1]
+  Ln2Normalized,      // blocks.L.ln2.hook_normalized   [b, p, d_model]
+  MlpPre,             // blocks.L.mlp.hook_pre          [b, p, d_mlp] (gate projection when gated)
+  MlpPreLinear,  // blocks.L.mlp.hook_pre_linear   [b, p, d_mlp] (gated MLPs: the up projection)
+  MlpPost,       // blocks.L.mlp.hook_post         [b, p, d_mlp]
+  Ln2PostScale,  // blocks.L.ln2_post.hook_scale   [b, p, 1] (Gemma 3: the MLP output's norm)
+  Ln2PostNormalized,  // blocks.L.ln2_post.hook_normalized [b, p, d_model] (Gemma 3)
+  MlpOut,             // blocks.L.hook_mlp_out          [b, p, d_model]
+  ResidPost,          // blocks.L.hook_resid_post       [b, p, d_model]
+  LnFinalScale,       // ln_final.hook_scale            [b, p, 1]
   LnFinalNormalized,  // ln_final.hook_normalized   [b, p, d_model]
   Count
 };

@@ -22,6 +22,13 @@ inline void visit(Hooks* hooks, HookPoint point, int64_t layer, at::Tensor& x) {
 // RMSNorm's is before w.
 at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const ModelConfig& c,
                 Hooks* hooks, HookPoint scale_point, HookPoint normalized_point, int64_t layer);
+// Final logit softcapping (Gemma), cap * tanh(logits / cap), when the config sets a cap;
+// elementwise, so it applies to a selection of vocabulary columns too.
+inline at::Tensor softcap_logits(const at::Tensor& logits, const ModelConfig& c) {
+  if (c.final_logit_softcap <= 0) return logits;
+  return at::tanh(logits / c.final_logit_softcap) * c.final_logit_softcap;
+}
+
 // RMSNorm over the last axis without hooks (Qwen3's per-head q/k norms).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 

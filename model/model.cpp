@@ -65,6 +65,14 @@ const Model::SeqTables& Model::seq_tables(int64_t seq) const {
   SeqTables t;
   t.mask = causal_mask(config_, seq, dtype_, device_);
   if (config_.rotary_dim > 0) rotary_tables(config_, seq, dtype_, device_, &t.cos, &t.sin);
+  if (!config_.local_layers.empty()) {
+    ModelConfig local = config_;
+    local.sliding_window = config_.local_window;
+    local.rope_theta = config_.local_rope_theta;
+    local.rope_scaling = RopeScaling{};
+    t.local_mask = causal_mask(local, seq, dtype_, device_);
+    rotary_tables(local, seq, dtype_, device_, &t.local_cos, &t.local_sin);
+  }
   return tables_.emplace(seq, std::move(t)).first->second;
 }
 

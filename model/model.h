@@ -120,6 +120,8 @@ class Model {
   struct SeqTables {
     at::Tensor mask;      // [p, p] additive: 0 where a query may attend, -inf elsewhere
     at::Tensor cos, sin;  // [p, rotary_dim] in the compute dtype (rotary models)
+    // Gemma 3's sliding-window layers (config.local_layers): their window and rotary base.
+    at::Tensor local_mask, local_cos, local_sin;
   };
   mutable std::mutex tables_mutex_;
   mutable std::map<int64_t, SeqTables> tables_;

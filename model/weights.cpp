@@ -24,6 +24,7 @@ std::vector<std::pair<std::string, at::Tensor*>> Weights::named() {
     add(p + "b_O", w.b_O);
     add(p + "q_norm_w", w.q_norm_w);
     add(p + "k_norm_w", w.k_norm_w);
+    add(p + "ln1_post_w", w.ln1_post_w);
     add(p + "ln2_w", w.ln2_w);
     add(p + "ln2_b", w.ln2_b);
     add(p + "W_in", w.W_in);
@@ -31,6 +32,7 @@ std::vector<std::pair<std::string, at::Tensor*>> Weights::named() {
     add(p + "W_gate", w.W_gate);
     add(p + "W_out", w.W_out);
     add(p + "b_out", w.b_out);
+    add(p + "ln2_post_w", w.ln2_post_w);
   }
   add("ln_final_w", ln_final_w);
   add("ln_final_b", ln_final_b);

@@ -14,11 +14,13 @@ struct LayerWeights {
   at::Tensor W_K, b_K;            // [hkv*d_head, d], [hkv*d_head]
   at::Tensor W_V, b_V;            // [hkv*d_head, d], [hkv*d_head]
   at::Tensor W_O, b_O;            // [d, h*d_head], [d]
-  at::Tensor q_norm_w, k_norm_w;  // [d_head] (Qwen3)
+  at::Tensor q_norm_w, k_norm_w;  // [d_head] (Qwen3, Gemma 3)
+  at::Tensor ln1_post_w;          // [d] (Gemma 3: RMSNorm of the attention output)
   at::Tensor ln2_w, ln2_b;        // [d]
   at::Tensor W_in, b_in;          // [d_mlp, d] (the up projection when gated), [d_mlp]
   at::Tensor W_gate;              // [d_mlp, d] (gated MLPs)
   at::Tensor W_out, b_out;        // [d, d_mlp], [d]
+  at::Tensor ln2_post_w;          // [d] (Gemma 3: RMSNorm of the MLP output)
 };
 
 struct Weights {

@@ -22,6 +22,7 @@ constexpr ArchRow kArchs[] = {
     {"llama", "LlamaForCausalLM", "llama", true},
     {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
     {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false},
 };
 
 const ArchRow& arch_row(const GgufFile& f, const std::string& arch) {
@@ -51,6 +52,22 @@ int64_t get_dim_or(const GgufFile& f, const std::string& key, int64_t fallback) 
 
 [[noreturn]] void tensor_error(const GgufFile& f, const TensorInfo& t, const std::string& reason) {
   throw error_at(f.path().string(), "tensor '" + t.name + "'", reason);
+}
+
+// What llama.cpp's Gemma 3 loader fixes rather than stores (llama-model.cpp, LLM_ARCH_GEMMA3):
+// every 6th layer global, the others a sliding window with rotary base 10000, queries scaled by
+// 1/sqrt(key_length).
+void add_gemma3_keys(const GgufFile& f, const GgufModelShape& s, nlohmann::ordered_json& c) {
+  const std::string p = s.arch + ".";
+  c["sliding_window"] = get_dim(f, p + "attention.sliding_window");
+  c["sliding_window_pattern"] = 6;
+  c["rope_local_base_freq"] = 10000.0;
+  c["query_pre_attn_scalar"] = s.d_head;
+  if (auto cap = f.get_float_or_none(p + "final_logit_softcapping"))
+    c["final_logit_softcapping"] = shortest_float32(*cap);
+  if (f.has(p + "attn_logit_softcapping"))
+    throw error_at(f.path().string(), "metadata '" + p + "attn_logit_softcapping'",
+                   "attention softcapping (Gemma 2) is not supported");
 }
 
 }  // namespace
@@ -130,7 +147,10 @@ nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s
   c["num_attention_heads"] = s.n_heads;
   c["num_key_value_heads"] = s.n_kv_heads;
   c["head_dim"] = s.d_head;
-  c["hidden_act"] = "silu";
+  if (s.arch == "gemma3")
+    c["hidden_activation"] = "gelu_pytorch_tanh";
+  else
+    c["hidden_act"] = "silu";
   c["max_position_embeddings"] = get_dim_or(f, p + "context_length", 2048);
   c["rms_norm_eps"] = shortest_float32(f.get_float(p + "attention.layer_norm_rms_epsilon"));
   c["rope_theta"] = shortest_float32(f.get_float_or_none(p + "rope.freq_base").value_or(10000.0));
@@ -151,6 +171,7 @@ nlohmann::ordered_json make_hf_config(const GgufFile& f, const GgufModelShape& s
     c["attention_bias"] = qkv_bias;
   }
   if (s.arch == "llama") c["mlp_bias"] = false;
+  if (s.arch == "gemma3") add_gemma3_keys(f, s, c);
   c["tie_word_embeddings"] = s.tied_embeddings;
   if (auto bos = f.get_uint_or_none("tokenizer.ggml.bos_token_id")) c["bos_token_id"] = *bos;
   if (auto eos = f.get_uint_or_none("tokenizer.ggml.eos_token_id")) c["eos_token_id"] = *eos;
@@ -179,6 +200,8 @@ HfTensorPlan plan_tensor(const GgufFile& f, const GgufModelShape& s, const Tenso
     std::vector<int64_t> shape;
     int64_t permute_heads;
   };
+  // Gemma 3: ffn_norm is the MLP's input norm, and two more norms follow the attention and MLP.
+  const bool gemma = s.arch == "gemma3";
   const int64_t pq = s.permuted_qk ? s.n_heads : 0, pk = s.permuted_qk ? s.n_kv_heads : 0;
   const std::string L = "model.layers." + std::to_string(layer) + ".";
   const std::vector<Row> rows =
@@ -186,24 +209,36 @@ HfTensorPlan plan_tensor(const GgufFile& f, const GgufModelShape& s, const Tenso
           ? std::vector<Row>{{"token_embd.weight", "model.embed_tokens.weight", {s.d_vocab, d}, 0},
                              {"output_norm.weight", "model.norm.weight", {d}, 0},
                              {"output.weight", "lm_head.weight", {s.d_vocab, d}, 0}}
-          : std::vector<Row>{{"attn_norm.weight", "input_layernorm.weight", {d}, 0},
-                             {"attn_q.weight", "self_attn.q_proj.weight", {dq, d}, pq},
-                             {"attn_k.weight", "self_attn.k_proj.weight", {dkv, d}, pk},
-                             {"attn_v.weight", "self_attn.v_proj.weight", {dkv, d}, 0},
-                             {"attn_q.bias", "self_attn.q_proj.bias", {dq}, pq},
-                             {"attn_k.bias", "self_attn.k_proj.bias", {dkv}, pk},
-                             {"attn_v.bias", "self_attn.v_proj.bias", {dkv}, 0},
-                             {"attn_q_norm.weight", "self_attn.q_norm.weight", {s.d_head}, 0},
-                             {"attn_k_norm.weight", "self_attn.k_norm.weight", {s.d_head}, 0},
-                             {"attn_output.weight", "self_attn.o_proj.weight", {d, dq}, 0},
-                             {"ffn_norm.weight", "post_attention_layernorm.weight", {d}, 0},
-                             {"ffn_gate.weight", "mlp.gate_proj.weight", {m, d}, 0},
-                             {"ffn_up.weight", "mlp.up_proj.weight", {m, d}, 0},
-                             {"ffn_down.weight", "mlp.down_proj.weight", {d, m}, 0}};
+          : std::vector<Row>{
+                {"attn_norm.weight", "input_layernorm.weight", {d}, 0},
+                {"attn_q.weight", "self_attn.q_proj.weight", {dq, d}, pq},
+                {"attn_k.weight", "self_attn.k_proj.weight", {dkv, d}, pk},
+                {"attn_v.weight", "self_attn.v_proj.weight", {dkv, d}, 0},
+                {"attn_q.bias", "self_attn.q_proj.bias", {dq}, pq},
+                {"attn_k.bias", "self_attn.k_proj.bias", {dkv}, pk},
+                {"attn_v.bias", "self_attn.v_proj.bias", {dkv}, 0},
+                {"attn_q_norm.weight", "self_attn.q_norm.weight", {s.d_head}, 0},
+                {"attn_k_norm.weight", "self_attn.k_norm.weight", {s.d_head}, 0},
+                {"attn_output.weight", "self_attn.o_proj.weight", {d, dq}, 0},
+                {"ffn_norm.weight",
+                 gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight",
+                 {d},
+                 0},
+                {"post_attention_norm.weight",
+                 gemma ? "post_attention_layernorm.weight" : "",
+                 {d},
+                 0},
+                {"post_ffw_norm.weight", gemma ? "post_feedforward_layernorm.weight" : "", {d}, 0},
+                {"ffn_gate.weight", "mlp.gate_proj.weight", {m, d}, 0},
+                {"ffn_up.weight", "mlp.up_proj.weight", {m, d}, 0},
+                {"ffn_down.weight", "mlp.down_proj.weight", {d, m}, 0}};
   const std::string key = layer < 0 ? t.name : suffix;
   for (const Row& r : rows) {
-    if (key != r.gguf) continue;
+    if (key != r.gguf || !*r.hf) continue;
     plan.hf_name = layer < 0 ? r.hf : L + r.hf;
+    // llama.cpp's Gemma converter adds 1 to every norm weight (Gemma3RMSNorm scales by 1 + w).
+    if (gemma && key.size() > 11 && key.compare(key.size() - 11, 11, "norm.weight") == 0)
+      plan.shift = -1.0f;
     plan.shape = r.shape;
     plan.unpermute_heads = r.permute_heads;
     if (t.shape() != plan.shape)

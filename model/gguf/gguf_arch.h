@@ -35,6 +35,7 @@ struct HfTensorPlan {
   std::string hf_name;
   std::vector<int64_t> shape;   // row-major, as HF stores it
   int64_t unpermute_heads = 0;  // > 0: undo llama.cpp's Q/K row permutation over this many heads
+  float shift = 0;              // added to every value (Gemma's norms: llama.cpp stores 1 + w)
 };
 
 // Throws csweep::Error "FILE: tensor 'NAME': REASON" for a tensor with no HF counterpart, or

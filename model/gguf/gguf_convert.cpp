@@ -49,10 +49,12 @@ void check_required(const GgufFile& f, const GgufModelShape& s) {
     for (const char* n : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
                           "ffn_gate", "ffn_up", "ffn_down"})
       need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
-  if (s.arch == "qwen3")
-    for (int64_t l = 0; l < s.n_layers; ++l)
-      for (const char* n : {"attn_q_norm", "attn_k_norm"})
-        need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
+  std::vector<const char*> more;
+  if (s.arch == "qwen3") more = {"attn_q_norm", "attn_k_norm"};
+  if (s.arch == "gemma3")
+    more = {"attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"};
+  for (int64_t l = 0; l < s.n_layers; ++l)
+    for (const char* n : more) need.push_back("blk." + std::to_string(l) + "." + n + ".weight");
   for (const std::string& n : need)
     if (!f.find_tensor(n))
       throw error_at(f.path().string(), "tensor '" + n + "'",
@@ -108,6 +110,8 @@ ConvertSummary convert_gguf(const fs::path& gguf_file, const fs::path& out_dir,
     } catch (const Error& e) {
       throw error_at(file, "tensor '" + t.name + "'", e.what());
     }
+    if (plan.shift != 0)
+      for (float& v : values) v += plan.shift;
     if (plan.unpermute_heads > 0) {
       const int64_t rows = plan.shape[0], cols = plan.shape.size() > 1 ? plan.shape[1] : 1;
       unpermute_rotary_rows(values, rows, cols, plan.unpermute_heads);

@@ -3,8 +3,10 @@
 // tokenizer.ggml.* metadata, for the byte-level BPE ("gpt2") vocabularies csweep's tokenizer
 // reads. llama.cpp names the pre-tokenizer (tokenizer.ggml.pre: "smollm", "llama-bpe", ...)
 // instead of storing it; each supported name is mapped to the Hugging Face pre-tokenizer that
-// llama.cpp's own regexes for that name reproduce (llama-vocab.cpp). Unknown names, and
-// SentencePiece ("llama") vocabularies, are refused by name. Torch-free.
+// llama.cpp's own regexes for that name reproduce (llama-vocab.cpp). Gemma 3's SentencePiece
+// ("llama") vocabulary becomes what transformers' GGUF loader builds for it (GemmaTokenizer:
+// BPE with byte fallback, merges recovered from the vocabulary). Unknown names, and other
+// SentencePiece vocabularies, are refused by name. Torch-free.
 #include <cstdint>
 
 #include <nlohmann/json.hpp>

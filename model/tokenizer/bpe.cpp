@@ -1,6 +1,9 @@
 #include "model/tokenizer/bpe.h"
 
+#include <algorithm>
 #include <queue>
+
+#include "model/tokenizer/utf8.h"
 
 namespace csweep::model::tokenizer {
 namespace {
@@ -16,9 +19,9 @@ struct Candidate {
 
 }  // namespace
 
-Bpe::Bpe(std::array<int32_t, 256> byte_ids, const std::vector<Merge>& merges,
+Bpe::Bpe(Alphabet alphabet, const std::vector<Merge>& merges,
          std::unordered_map<std::string, int32_t> whole_tokens, bool ignore_merges, int32_t unk_id)
-    : byte_ids_(byte_ids),
+    : alphabet_(std::move(alphabet)),
       whole_tokens_(std::move(whole_tokens)),
       ignore_merges_(ignore_merges),
       unk_id_(unk_id) {
@@ -28,16 +31,45 @@ Bpe::Bpe(std::array<int32_t, 256> byte_ids, const std::vector<Merge>& merges,
                    std::make_pair(static_cast<int32_t>(r), merges[r].merged));
 }
 
-bool Bpe::merge_word(std::string_view bytes, std::vector<int32_t>& ids) const {
-  const auto n = static_cast<int32_t>(bytes.size());
-  std::vector<int32_t> sym(n), prev(n), next(n);
-  for (int32_t i = 0; i < n; ++i) {
-    int32_t id = byte_ids_[static_cast<unsigned char>(bytes[i])];
-    if (id < 0) {
-      if (unk_id_ < 0) return false;
-      id = unk_id_;
+bool Bpe::first_symbols(std::string_view bytes, std::vector<int32_t>& sym) const {
+  const auto& byte_ids = alphabet_.byte_ids;
+  if (!alphabet_.characters) {
+    for (char b : bytes) {
+      const int32_t id = byte_ids[static_cast<unsigned char>(b)];
+      if (id < 0 && unk_id_ < 0) return false;
+      sym.push_back(id < 0 ? unk_id_ : id);
     }
-    sym[i] = id;
+    return true;
+  }
+  bool after_unk = false;
+  for (std::string_view c : utf8_chars(bytes)) {
+    auto it = alphabet_.chars.find(std::string(c));
+    if (it != alphabet_.chars.end()) {
+      sym.push_back(it->second);
+      after_unk = false;
+      continue;
+    }
+    if (alphabet_.byte_fallback && std::all_of(c.begin(), c.end(), [&](char b) {
+          return byte_ids[static_cast<unsigned char>(b)] >= 0;
+        })) {
+      for (char b : c) sym.push_back(byte_ids[static_cast<unsigned char>(b)]);
+      after_unk = false;
+      continue;
+    }
+    if (unk_id_ < 0) return false;
+    if (!(alphabet_.fuse_unk && after_unk)) sym.push_back(unk_id_);
+    after_unk = true;
+  }
+  return true;
+}
+
+bool Bpe::merge_word(std::string_view bytes, std::vector<int32_t>& ids) const {
+  std::vector<int32_t> sym;
+  sym.reserve(bytes.size());
+  if (!first_symbols(bytes, sym)) return false;
+  const auto n = static_cast<int32_t>(sym.size());
+  std::vector<int32_t> prev(n), next(n);
+  for (int32_t i = 0; i < n; ++i) {
     prev[i] = i - 1;
     next[i] = i + 1 < n ? i + 1 : -1;
   }
@@ -77,7 +109,8 @@ bool Bpe::encode_word(std::string_view bytes, std::vector<int64_t>& out) const {
     }
   }
   std::string key(bytes);
-  {
+  const bool cached = key.size() <= kCachedWordBytes;
+  if (cached) {
     std::shared_lock lock(cache_mutex_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
@@ -88,6 +121,7 @@ bool Bpe::encode_word(std::string_view bytes, std::vector<int64_t>& out) const {
   std::vector<int32_t> ids;
   if (!merge_word(bytes, ids)) return false;
   out.insert(out.end(), ids.begin(), ids.end());
+  if (!cached) return true;
   std::unique_lock lock(cache_mutex_);
   if (cache_.size() < kCacheLimit) cache_.emplace(std::move(key), std::move(ids));
   return true;

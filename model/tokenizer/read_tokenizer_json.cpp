@@ -1,6 +1,8 @@
-// Hugging Face tokenizers' single-file format. Supported: model BPE (byte-level), normalizers
-// NFC/NFD/NFKC/NFKD (and Sequence of them), pre-tokenizers ByteLevel, Split, Digits and
-// Sequence; anything else is refused by name rather than tokenised differently.
+// Hugging Face tokenizers' single-file format. Supported: model BPE, byte-level (a ByteLevel
+// pre-tokenizer) or character-level with byte fallback and a SentencePiece-style decoder
+// (Replace, ByteFallback, Fuse: Gemma); normalizers NFC/NFD/NFKC/NFKD and literal Replace (and
+// Sequence of them); pre-tokenizers ByteLevel, Split, Digits and Sequence; anything else is
+// refused by name rather than tokenised differently.
 #include "common/error.h"
 #include "model/tokenizer/json_fields.h"
 #include "model/tokenizer/tokenizer_impl.h"
@@ -17,7 +19,10 @@ struct Reader {
   bool saw_byte_level = false;
 
   [[noreturn]] void unsupported(const std::string& field, const std::string& what) const {
-    throw error_at(file, field, what + " is not supported (only byte-level BPE tokenizers are)");
+    throw error_at(file, field,
+                   what +
+                       " is not supported (only BPE tokenizers, byte-level or with byte "
+                       "fallback, are)");
   }
 
   void model(const json& m) {
@@ -26,8 +31,8 @@ struct Reader {
       if (*type != "BPE")
         unsupported("model.type",
                     "'" + (type->is_string() ? type->get<std::string>() : type->dump()) + "'");
-    if (bool_member(m, "byte_fallback", false, file, field))
-      unsupported("model.byte_fallback", "true");
+    spec.byte_fallback = bool_member(m, "byte_fallback", false, file, field);
+    spec.fuse_unk = bool_member(m, "fuse_unk", false, file, field);
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
       if (const json* v = optional_member(m, key, file, field))
         if (!v->is_string() || !v->get<std::string>().empty())
@@ -92,6 +97,11 @@ struct Reader {
         normalizer(list[i], field + ".normalizers[" + std::to_string(i) + "]");
       return;
     }
+    if (type == "Replace") {
+      spec.normalizer.add_replace(literal_pattern(n, field),
+                                  string_member(n, "content", file, field));
+      return;
+    }
     NormalForm form;
     if (type == "NFC")
       form = NormalForm::NFC;
@@ -107,6 +117,34 @@ struct Reader {
       throw error_at(file, field + ".type",
                      type + " needs ICU: rebuild circuitsweep with libicu-dev installed");
     spec.normalizer.add(form);
+  }
+
+  // A Replace step's {"String": ...} pattern (regex patterns are refused).
+  std::string literal_pattern(const json& r, const std::string& field) const {
+    const json& pattern = required_member(r, "pattern", file, field);
+    const json* literal = optional_member(pattern, "String", file, field + ".pattern");
+    if (!literal || !literal->is_string())
+      throw error_at(file, field + ".pattern",
+                     "expected {\"String\": ...} (regex replacements are not supported)");
+    return literal->get<std::string>();
+  }
+
+  // A character-level BPE's decoder: the SentencePiece one (Replace "▁" -> " ", ByteFallback,
+  // Fuse), whose replacements decode() applies; csweep decodes to bytes, so ByteFallback and Fuse
+  // need nothing more.
+  void decoder(const json& d, const std::string& field) {
+    std::string type = string_member(d, "type", file, field);
+    if (type == "Sequence") {
+      const json& list = required_member(d, "decoders", file, field);
+      if (!list.is_array()) throw error_at(file, field + ".decoders", "expected an array");
+      for (size_t i = 0; i < list.size(); ++i)
+        decoder(list[i], field + ".decoders[" + std::to_string(i) + "]");
+    } else if (type == "Replace") {
+      spec.decode_replace.emplace_back(literal_pattern(d, field),
+                                       string_member(d, "content", file, field));
+    } else if (type != "ByteFallback" && type != "Fuse") {
+      unsupported(field + ".type", "decoder '" + type + "' with a character-level vocabulary");
+    }
   }
 
   SplitBehavior behavior(const json& p, const std::string& field) {
@@ -203,9 +241,18 @@ BpeSpec read_tokenizer_json(const std::filesystem::path& dir) {
     reader.normalizer(*n, "normalizer");
   const json* pre = optional_member(j, "pre_tokenizer", reader.file, "");
   if (pre) reader.pre_tokenizer(*pre, "pre_tokenizer");
-  if (!reader.saw_byte_level)
-    throw error_at(reader.file, "pre_tokenizer",
-                   "no ByteLevel step: only byte-level BPE tokenizers are supported");
+  spec.byte_level = reader.saw_byte_level;
+  if (!spec.byte_level) {
+    // Character-level BPE: only the SentencePiece kind, whose every byte has a fallback token.
+    if (!spec.byte_fallback)
+      throw error_at(reader.file, "pre_tokenizer",
+                     "no ByteLevel step and no model.byte_fallback: only byte-level BPE and BPE "
+                     "with byte fallback are supported");
+    const json* dec = optional_member(j, "decoder", reader.file, "");
+    if (!dec || dec->is_null())
+      throw error_at(reader.file, "decoder", "missing (a byte-fallback BPE needs its decoder)");
+    reader.decoder(*dec, "decoder");
+  }
   if (const json* post = optional_member(j, "post_processor", reader.file, ""))
     reader.post_processor(*post, "post_processor");
 

@@ -33,7 +33,8 @@ class TokenizerImpl {
 
 namespace tokenizer {
 
-// Everything a byte-level BPE tokenizer is made of, as read from either file format.
+// Everything a BPE tokenizer is made of, as read from either file format: byte-level (GPT-2
+// and its descendants), or character-level with byte fallback (SentencePiece-style: Gemma).
 struct BpeSpec {
   std::filesystem::path file;                               // vocabulary file, for errors
   std::filesystem::path merges_file;                        // may equal file
@@ -43,6 +44,10 @@ struct BpeSpec {
   std::vector<std::string> merge_where;  // per merge: "line 7", "model.merges[5]"
   std::vector<AddedToken> added;
   bool ignore_merges = false;
+  bool byte_level = true;  // false: vocabulary strings are text, words start as characters
+  bool byte_fallback = false, fuse_unk = false;
+  // Character-level: the decoder's literal replacements ("▁" -> " "), applied to every token.
+  std::vector<std::pair<std::string, std::string>> decode_replace;
   std::optional<std::string> unk_token;
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;

@@ -1,5 +1,6 @@
 #include "model/tokenizer/utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace csweep::model::tokenizer {
@@ -89,6 +90,17 @@ std::string escape_invalid_utf8(std::string_view s) {
     out += '>';
     return size_t{1};
   });
+}
+
+std::vector<std::string_view> utf8_chars(std::string_view s) {
+  std::vector<std::string_view> out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = std::max<size_t>(sequence_length(s, i), 1);
+    out.push_back(s.substr(i, len));
+    i += len;
+  }
+  return out;
 }
 
 }  // namespace csweep::model::tokenizer

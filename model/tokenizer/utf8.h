@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace csweep::model::tokenizer {
 
@@ -17,5 +18,9 @@ std::string to_valid_utf8(std::string_view s);
 // s with every byte of an ill-formed sequence written as "<0xE2>" (the form Hugging Face's
 // byte-fallback vocabularies use): valid UTF-8 that still shows which bytes a token holds.
 std::string escape_invalid_utf8(std::string_view s);
+
+// The characters of s, one well-formed sequence each (an ill-formed byte stands alone): the
+// symbols a character-level BPE starts from, and the units Python's len() counts.
+std::vector<std::string_view> utf8_chars(std::string_view s);
 
 }  // namespace csweep::model::tokenizer

@@ -58,6 +58,49 @@ TEST(ModelConfig, NeoXPartialRotaryAndQwen3HeadDim) {
   EXPECT_TRUE(q.qk_norm);
 }
 
+// Gemma 3 as transformers 5 saves it: rope_parameters per layer type, layer_types, linear rope
+// scaling on the global layers only (Gemma 3 4B and up).
+TEST(ModelConfig, Gemma3LayerTypesAndRopeParameters) {
+  nlohmann::json g = {
+      {"architectures", {"Gemma3ForCausalLM"}},
+      {"model_type", "gemma3_text"},
+      {"num_hidden_layers", 3},
+      {"hidden_size", 64},
+      {"intermediate_size", 128},
+      {"num_attention_heads", 4},
+      {"num_key_value_heads", 2},
+      {"head_dim", 32},
+      {"vocab_size", 100},
+      {"query_pre_attn_scalar", 64},
+      {"sliding_window", 8},
+      {"final_logit_softcapping", 30.0},
+      {"layer_types", {"sliding_attention", "full_attention", "sliding_attention"}},
+      {"rope_parameters",
+       {{"full_attention", {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", 1e6}}},
+        {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}}}};
+  ModelConfig c = parse_model_config(g, "g");
+  EXPECT_EQ(c.arch, Arch::Gemma3);
+  EXPECT_EQ(c.local_layers, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(c.local_window, 8);
+  EXPECT_EQ(c.sliding_window, 0);
+  EXPECT_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.local_rope_theta, 10000.0);
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(c.attn_scale, 0.125);
+  EXPECT_DOUBLE_EQ(c.embed_scale, 8.0);
+  EXPECT_EQ(c.final_logit_softcap, 30.0);
+  EXPECT_TRUE(c.qk_norm && c.post_norms && c.gated_mlp && c.tie_word_embeddings);
+  EXPECT_EQ(c.activation, Activation::GeluTanh);
+  g["attn_logit_softcapping"] = 50.0;
+  try {
+    parse_model_config(g, "g");
+    FAIL() << "expected an error";
+  } catch (const csweep::Error& e) {
+    EXPECT_STREQ(e.what(), "g: attn_logit_softcapping: attention softcapping is not supported");
+  }
+}
+
 TEST(HookSite, NamesRoundTrip) {
   ModelConfig c = load_model_config(csweep::testing::shared_fixture("gpt2-tiny"));
   for (const HookSite& s : all_sites(c)) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -332,10 +333,10 @@ TEST(GgufConvert, UnsupportedContentIsAOneLineErrorAndLeavesNothingBehind) {
               std::string::npos);
   }
   {
-    Model m = llama("gemma3");
-    EXPECT_NE(convert_error(m.writer, "gemma")
-                  .find("metadata 'general.architecture': 'gemma3' is not supported "
-                        "(supported: llama, qwen2, qwen3)"),
+    Model m = llama("phi3");
+    EXPECT_NE(convert_error(m.writer, "phi")
+                  .find("metadata 'general.architecture': 'phi3' is not supported "
+                        "(supported: llama, qwen2, qwen3, gemma3)"),
               std::string::npos);
   }
   {
@@ -384,4 +385,106 @@ TEST(GgufConvert, NeverOverwritesWithoutForce) {
   convert_gguf(src, out, opt);
   EXPECT_FALSE(fs::exists(out / "keep.txt"));
   EXPECT_TRUE(fs::exists(out / "config.json"));
+}
+
+namespace {
+
+// A tiny Gemma 3 GGUF as llama.cpp writes one: SentencePiece vocabulary (byte tokens, a token of
+// two real spaces, user-defined "\n"), no merges, norms stored as 1 + w, four norms a block.
+GgufWriter gemma3(std::vector<float>* attn_norm0) {
+  GgufWriter w;
+  std::vector<std::string> tokens{"<pad>", "<eos>", "<bos>", "<unk>", "\n"};
+  std::vector<int32_t> types{3, 3, 3, 2, 4};
+  for (int b = 0; b < 256; ++b) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+    tokens.push_back(hex);
+    types.push_back(6);
+  }
+  for (const char* t : {"\u2581", "t", "h", "e", "\u2581t", "he", "\u2581the", "  "}) {
+    tokens.push_back(t);
+    types.push_back(1);
+  }
+  const auto V = uint64_t(tokens.size());
+  w.str("general.architecture", "gemma3");
+  w.u32("gemma3.block_count", kLayers);
+  w.u32("gemma3.context_length", 256);
+  w.u32("gemma3.embedding_length", kD);
+  w.u32("gemma3.feed_forward_length", kMlp);
+  w.u32("gemma3.attention.head_count", kHeads);
+  w.u32("gemma3.attention.head_count_kv", kKv);
+  w.u32("gemma3.attention.key_length", kHead);
+  w.u32("gemma3.attention.value_length", kHead);
+  w.u32("gemma3.attention.sliding_window", 16);
+  w.f32("gemma3.rope.freq_base", 1e6f);
+  w.f32("gemma3.attention.layer_norm_rms_epsilon", 1e-6f);
+  w.str("tokenizer.ggml.model", "llama");
+  w.str("tokenizer.ggml.pre", "default");
+  w.str_array("tokenizer.ggml.tokens", tokens);
+  w.i32_array("tokenizer.ggml.token_type", types);
+  w.u32("tokenizer.ggml.bos_token_id", 2);
+  w.u32("tokenizer.ggml.eos_token_id", 1);
+  w.u32("tokenizer.ggml.unknown_token_id", 3);
+  w.boolean("tokenizer.ggml.add_bos_token", true);
+  w.tensor_f32("token_embd.weight", {uint64_t(kD), V}, random_floats(V * kD, 1));
+  w.tensor_f32("output_norm.weight", {uint64_t(kD)}, random_floats(kD, 2));
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    w.tensor_f32(b + "attn_q.weight", {uint64_t(kD), uint64_t(kHeads * kHead)},
+                 random_floats(kHeads * kHead * kD, 10 + l));
+    w.tensor_f32(b + "attn_k.weight", {uint64_t(kD), uint64_t(kKv * kHead)},
+                 random_floats(kKv * kHead * kD, 20 + l));
+    w.tensor_f32(b + "attn_v.weight", {uint64_t(kD), uint64_t(kKv * kHead)},
+                 random_floats(kKv * kHead * kD, 30 + l));
+    w.tensor_f32(b + "attn_output.weight", {uint64_t(kHeads * kHead), uint64_t(kD)},
+                 random_floats(kD * kHeads * kHead, 40 + l));
+    for (const char* n : {"attn_q_norm", "attn_k_norm"})
+      w.tensor_f32(b + n + ".weight", {uint64_t(kHead)}, random_floats(kHead, 45 + l));
+    const std::vector<float> norm = random_floats(kD, 50 + l);
+    if (l == 0) *attn_norm0 = norm;
+    for (const char* n : {"attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"})
+      w.tensor_f32(b + n + ".weight", {uint64_t(kD)}, norm);
+    for (const char* n : {"ffn_gate", "ffn_up"})
+      w.tensor_f32(b + n + ".weight", {uint64_t(kD), uint64_t(kMlp)},
+                   random_floats(kD * kMlp, 60 + l));
+    w.tensor_f32(b + "ffn_down.weight", {uint64_t(kMlp), uint64_t(kD)},
+                 random_floats(kD * kMlp, 70 + l));
+  }
+  return w;
+}
+
+}  // namespace
+
+TEST(GgufConvert, Gemma3NormsNamesConfigAndSentencePieceTokenizer) {
+  std::vector<float> stored;
+  fs::path src = write(gemma3(&stored), "tiny-gemma3.gguf"), out = temp_dir() / "tiny-gemma3";
+  ConvertOptions opt;
+  opt.overwrite = true;
+  convert_gguf(src, out, opt);
+  auto st = SafetensorsFile::open(out / "model.safetensors");
+  // llama.cpp stores Gemma's norms as 1 + w; Hugging Face's are w.
+  for (const char* n : {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                        "post_feedforward_layernorm"}) {
+    auto w = f32_of(*st->find(std::string("model.layers.0.") + n + ".weight"));
+    ASSERT_EQ(w.size(), stored.size()) << n;
+    for (size_t i = 0; i < w.size(); ++i) EXPECT_FLOAT_EQ(w[i], stored[i] - 1.0f) << n;
+  }
+  EXPECT_TRUE(st->find("model.layers.1.self_attn.q_norm.weight"));
+  EXPECT_FALSE(st->find("lm_head.weight"));  // tied
+  const auto c = csweep::model::load_model_config(out);
+  EXPECT_EQ(c.arch, csweep::model::Arch::Gemma3);
+  EXPECT_EQ(c.local_window, 16);
+  EXPECT_EQ(c.local_layers, std::vector<bool>(kLayers, true));  // layer 6k+5 is the global one
+  EXPECT_EQ(c.activation, csweep::model::Activation::GeluTanh);
+  EXPECT_DOUBLE_EQ(c.attn_scale, 1.0 / std::sqrt(double(kHead)));
+
+  auto tok = csweep::model::load_tokenizer(out);
+  const int64_t byte0 = 5, sp = 261;  // <0x00>, then "▁" t h e ▁t he ▁the ▁▁
+  // Spaces become "▁"; merges in file order (▁t, he, ▁the, ▁▁); "x" falls back to its byte; "\n"
+  // is a user-defined token matched whole.
+  EXPECT_EQ(tok->encode("the the  x\n"),
+            (std::vector<int64_t>{sp + 1, sp + 5, sp + 6, sp + 7, byte0 + 'x', 4}));
+  EXPECT_EQ(tok->decode(tok->encode("the the  x\n")), "the the  x\n");
+  EXPECT_EQ(tok->bos_id(), 2);
+  EXPECT_EQ(tok->encode("<bos>"), std::vector<int64_t>{2});
 }

@@ -13,7 +13,7 @@
 
 #include "analyses/sweep.h"
 #include "model/model.h"
-#include "tests/model/smollm2_model.h"
+#include "tests/model/gguf_model.h"
 #include "tests/test_paths.h"
 
 namespace csweep::analyses {

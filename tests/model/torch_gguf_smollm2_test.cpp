@@ -18,19 +18,13 @@
 
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
-#include "tests/model/smollm2_model.h"
+#include "tests/model/gguf_model.h"
+#include "tests/model/gguf_reference.h"
 #include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr double kTolerance = 1e-4;  // DESIGN.md: fp32 logits within 1e-4 of Hugging Face
-
-nlohmann::json reference() {
-  std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_reference.json"));
-  return nlohmann::json::parse(in);
-}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -49,7 +43,7 @@ class SmolLM2 : public ::testing::Test {
       if (offline) GTEST_SKIP() << why;
       FAIL() << why;
     }
-    ref_ = reference();
+    ref_ = csweep::test::read_reference("smollm2_reference.json");
   }
   std::string dir_;
   nlohmann::json ref_;
@@ -72,32 +66,7 @@ TEST_F(SmolLM2, TokenizerEqualsHuggingFaceTokenizers) {
 
 TEST_F(SmolLM2, Fp32LogitsEqualTransformersAtEveryPosition) {
   auto model = csweep::model::Model::load(dir_);
-  const auto sampled = ref_["sampled_columns"].get<std::vector<int64_t>>();
-  at::NoGradGuard no_grad;
-  double worst = 0;
-  for (const auto& p : ref_["prompts"]) {
-    SCOPED_TRACE(p["text"].get<std::string>());
-    auto ids = p["ids"].get<std::vector<int64_t>>();
-    at::Tensor logits = model->forward(at::tensor(ids, at::kLong).unsqueeze(0))[0].to(at::kDouble);
-    ASSERT_EQ(logits.size(0), int64_t(p["positions"].size()));
-    for (int64_t pos = 0; pos < logits.size(0); ++pos) {
-      const auto& want = p["positions"][size_t(pos)];
-      at::Tensor row = logits[pos];
-      auto check = [&](double got, double ref, const std::string& what) {
-        worst = std::max(worst, std::fabs(got - ref));
-        EXPECT_NEAR(got, ref, kTolerance) << what << " at position " << pos;
-      };
-      check(at::logsumexp(row, 0).item<double>(), want["logsumexp"].get<double>(), "logsumexp");
-      EXPECT_EQ(row.argmax().item<int64_t>(), want["top_ids"][0].get<int64_t>())
-          << "argmax at position " << pos;
-      for (size_t k = 0; k < want["top_ids"].size(); ++k)
-        check(row[want["top_ids"][k].get<int64_t>()].item<double>(),
-              want["top_logits"][k].get<double>(), "top-" + std::to_string(k + 1) + " logit");
-      for (size_t k = 0; k < sampled.size(); ++k)
-        check(row[sampled[k]].item<double>(), want["sampled_logits"][k].get<double>(),
-              "logit of id " + std::to_string(sampled[k]));
-    }
-  }
+  const double worst = csweep::test::expect_recorded_logits(*model, ref_);
   std::printf("  SmolLM2-135M fp32: max |csweep - transformers| = %.3g over the recorded logits\n",
               worst);
 }

@@ -29,7 +29,7 @@ TEST_P(TorchModelArch, Fp32LogitsMatchReference) { EXPECT_LE(logits_error(GetPar
 INSTANTIATE_TEST_SUITE_P(Variants, TorchModelArch,
                          ::testing::Values("neox_parallel", "neox_sequential",
                                            "llama_gqa_llama3_tied", "llama_untied", "mistral",
-                                           "qwen2", "qwen3", "llama_f16", "llama_bf16"));
+                                           "qwen2", "qwen3", "gemma3", "llama_f16", "llama_bf16"));
 
 TEST(TorchModelArchConfig, FixturesExerciseTheFeatures) {
   // Guards the fixture writer: each variant must really have the feature it is named for.
@@ -43,6 +43,10 @@ TEST(TorchModelArchConfig, FixturesExerciseTheFeatures) {
   EXPECT_FALSE(cfg("llama_untied").tie_word_embeddings);
   EXPECT_EQ(cfg("mistral").sliding_window, 3);
   EXPECT_TRUE(cfg("qwen2").qkv_bias);
+  EXPECT_EQ(cfg("gemma3").local_layers, (std::vector<bool>{true, false}));
+  EXPECT_EQ(cfg("gemma3").local_window, 3);
+  EXPECT_EQ(cfg("gemma3").rope_scaling.type, "linear");
+  EXPECT_EQ(cfg("gemma3").final_logit_softcap, 5.0);
   EXPECT_TRUE(cfg("qwen3").qk_norm);
   EXPECT_NE(cfg("qwen3").d_head * cfg("qwen3").n_heads, cfg("qwen3").d_model);
 }

