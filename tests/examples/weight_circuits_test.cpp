@@ -7,8 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/run_command.h"
-#include "tests/test_paths.h"
+#include "tests/examples/run_example.h"
 
 namespace csweep::testing {
 namespace {
@@ -24,16 +23,9 @@ TEST(WeightCircuitsExample, PlanRunResumeAndReduceMatchDenseCircuits) {
   for (const auto& a : j["analyses"]) EXPECT_GT(a["flops"].get<double>(), 0.0);
 
   const auto store = fresh_test_dir("examples", "weight-circuits");
-  const std::string run = csweep_bin() + " run " + job + " --store " + store.string();
-  const CommandResult first = run_command(run);
-  ASSERT_EQ(first.status, 0) << first.output;
-  const CommandResult again = run_command(run);  // resumes: nothing left to compute
-  ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_NE(again.output.find("(0 this run)"), std::string::npos) << again.output;
-  const CommandResult reduce = run_command(csweep_bin() + " reduce " + store.string());
-  ASSERT_EQ(reduce.status, 0) << reduce.output;
-  EXPECT_NE(reduce.output.find("heatmaps/composition_mean.png"), std::string::npos)
-      << reduce.output;
+  const std::string reduced = run_resume_reduce(job, store);
+  ASSERT_NE(reduced, "");
+  EXPECT_NE(reduced.find("heatmaps/composition_mean.png"), std::string::npos) << reduced;
   const CommandResult check = run_command(
       "/usr/bin/python3 " + source_path("tests/examples/check_weight_circuits.py").string() + " " +
       store.string() + " " + source_path("examples/models/induction-2l").string());
