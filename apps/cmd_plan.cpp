@@ -153,6 +153,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
       {"ranks",
        {{"n_ranks", layout.n_ranks},
         {"tensor_parallel", tp},
+        {"tensor_parallel_auto", spec.model.tensor_parallel == 0},
         {"coordinator", layout.coordinator},
         {"worker_groups", layout.groups}}},
       {"estimate",
@@ -228,8 +229,9 @@ void print_text(const nlohmann::json& j) {
     for (const auto& rank : g) one += (one.empty() ? "" : ",") + std::to_string(rank.get<int>());
     groups += " [" + one + "]";
   }
-  std::printf("ranks   %d: coordinator rank 0, %zu worker group(s) of %d (tensor parallel):%s\n",
+  std::printf("ranks   %d: coordinator rank 0, %zu worker group(s) of %d (tensor parallel%s):%s\n",
               r["n_ranks"].get<int>(), r["worker_groups"].size(), r["tensor_parallel"].get<int>(),
+              r["tensor_parallel_auto"].get<bool>() ? ", auto: the smallest split that fits" : "",
               groups.c_str());
   const auto& e = j["estimate"];
   std::printf("time    ~%s at %.4g GFLOP/s per worker group (%s)\n",
@@ -268,12 +270,13 @@ const csweep::apps::CommandRegistration registration{
         auto config = csweep::model::load_model_config(spec.model.path);
         csweep::model::check_checkpoint_shapes(spec.model.path, config);
         Plan plan = csweep::sharding::make_plan(spec, config);
-        const int tp = static_cast<int>(spec.model.tensor_parallel);
-        RankLayout layout = csweep::sharding::layout_ranks(plan, args->ranks, tp);
         const auto limit = csweep::sharding::memory_limit(
             args->mem_per_rank.empty() ? 0
                                        : csweep::sharding::parse_mem_per_rank(args->mem_per_rank),
             spec.model.device, args->ranks, csweep::host_memory_bytes());
+        const int tp =
+            csweep::sharding::choose_tensor_parallel(spec, config, plan, args->ranks, limit);
+        RankLayout layout = csweep::sharding::layout_ranks(plan, args->ranks, tp);
         csweep::sharding::check_memory_fits(spec, plan, tp, limit);
         double gflops = args->gflops > 0 ? args->gflops : assumed_gflops(spec);
         if (args->measure) gflops = measure_gflops(spec, plan, config);

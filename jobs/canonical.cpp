@@ -59,7 +59,9 @@ nlohmann::json canonical_json(const JobSpec& spec) {
   j["model"] = {{"path", spec.model.path.string()},
                 {"dtype", spec.model.dtype},
                 {"device", spec.model.device},
-                {"tensor_parallel", spec.model.tensor_parallel}};
+                {"tensor_parallel", spec.model.tensor_parallel > 0
+                                        ? nlohmann::json(spec.model.tensor_parallel)
+                                        : nlohmann::json("auto")}};
   // Written only when on, so jobs that do not use it keep the hash they had. (prepend_bos needs
   // no entry: it changes the prompts' token ids, which are hashed.)
   if (spec.model.process_weights.any())

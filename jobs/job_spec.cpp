@@ -85,10 +85,13 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
     else if (d)
       src.error(node["device"], "model.device: expected cpu or cuda:N, got \"" + *d + "\"");
   }
-  if (node["tensor_parallel"]) {
+  if (node["tensor_parallel"] && node["tensor_parallel"].IsScalar() &&
+      node["tensor_parallel"].Scalar() == "auto") {
+    out.tensor_parallel = 0;  // sharding::choose_tensor_parallel, once the ranks are known
+  } else if (node["tensor_parallel"]) {
     auto tp = read_int(src, node["tensor_parallel"], "model.tensor_parallel");
     if (tp && *tp < 1)
-      src.error(node["tensor_parallel"], "model.tensor_parallel: must be at least 1");
+      src.error(node["tensor_parallel"], "model.tensor_parallel: must be at least 1 (or auto)");
     else if (tp)
       out.tensor_parallel = *tp;
   }
@@ -110,7 +113,7 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
     // Every weight file's header is checked now, not when a worker loads it: a truncated or
     // corrupt checkpoint is refused by plan, and by run before the store is created or touched.
     model::CheckpointFiles::open(out.path);
-    if (config.n_heads % out.tensor_parallel != 0)
+    if (out.tensor_parallel > 0 && config.n_heads % out.tensor_parallel != 0)
       src.error(node["tensor_parallel"],
                 "model.tensor_parallel: " + std::to_string(out.tensor_parallel) +
                     " does not divide the model's " + std::to_string(config.n_heads) + " heads");

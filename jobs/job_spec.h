@@ -34,7 +34,7 @@ struct ModelSpec {
   std::filesystem::path path;     // the checkpoint folder, resolved against the job file's folder
   std::string dtype = "float32";  // float32 | bfloat16 | float16
   std::string device = "cpu";     // cpu | cuda:N
-  int64_t tensor_parallel = 1;    // ranks per worker group
+  int64_t tensor_parallel = 1;    // ranks per worker group; 0 = auto (plan/run choose it)
   WeightProcessingSpec process_weights;
   // Text prompts start with the tokenizer's BOS token (TransformerLens's to_tokens with
   // prepend_bos, its default for GPT-2); token-id prompts and answers are taken as written.

@@ -185,7 +185,9 @@ class WorldLoop {
     const auto t0 = Clock::now();
     for (int r = 1; r < comm_.size(); ++r) {
       workers_[r].last_heard = t0;
-      comm_.send(r, Message{MessageType::Start});
+      Message start{MessageType::Start};
+      start.code = group_size_;  // the group size rank 0 settled on (model.tensor_parallel: auto)
+      comm_.send(r, start);
     }
     Message m;
     while (true) {

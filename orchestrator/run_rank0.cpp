@@ -110,9 +110,16 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
                  const LocalExecution& local) {
   OpenRun o;
   o.setup = load_sweep(opt.job);
+  // The ranks that share rank 0's host share its memory.
+  const std::string host = hosts.empty() ? std::string() : hosts.front();
+  const auto on_host = std::count(hosts.begin(), hosts.end(), host);
+  const sharding::MemoryLimit limit = sharding::memory_limit(
+      opt.mem_per_rank, o.setup.spec.model.device, static_cast<int>(on_host), host_memory_bytes());
   // Worker groups of `tp` ranks (protocol.h): the world must hold a coordinator plus whole
-  // groups; one process cannot split a model.
-  const int64_t tp = o.setup.spec.model.tensor_parallel;
+  // groups; one process cannot split a model. `auto` is decided here, once, and START tells
+  // the workers.
+  const int tp = sharding::choose_tensor_parallel(o.setup.spec, o.setup.config, o.setup.plan,
+                                                  comm.size(), limit);
   if (tp > 1) {
     const std::string n = std::to_string(tp);
     if (comm.size() == 1)
@@ -121,25 +128,19 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
                          " ways; run under mpirun -np " + std::to_string(1 + tp) +
                          " (rank 0 coordinates, every " + n + " further ranks share one model)");
     try {
-      sharding::layout_ranks(o.setup.plan, comm.size(), static_cast<int>(tp));
+      sharding::layout_ranks(o.setup.plan, comm.size(), tp);
     } catch (const Error& e) {
       throw error_at(o.setup.spec.file.string(), "model.tensor_parallel", n + ": " + e.what());
     }
   }
   if (opt.executor.empty()) {
     if (local.check_model) local.check_model(o.setup);
-    // The ranks that share rank 0's host share its memory.
-    const std::string host = hosts.empty() ? std::string() : hosts.front();
-    const auto on_host = std::count(hosts.begin(), hosts.end(), host);
-    sharding::check_memory_fits(
-        o.setup.spec, o.setup.plan, static_cast<int>(tp),
-        sharding::memory_limit(opt.mem_per_rank, o.setup.spec.model.device,
-                               static_cast<int>(on_host), host_memory_bytes()));
+    sharding::check_memory_fits(o.setup.spec, o.setup.plan, tp, limit);
   }
   if (comm.size() == 1 && local.check) local.check(o.setup);
   // The command line overrides the job file's run: section.
   o.coordinator = opt.coordinator;
-  o.coordinator.tensor_parallel = static_cast<int>(tp);
+  o.coordinator.tensor_parallel = tp;
   o.coordinator.on_error =
       parse_on_error(opt.on_error.empty() ? o.setup.spec.run.on_error : opt.on_error);
   o.coordinator.max_retries =

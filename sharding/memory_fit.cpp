@@ -4,7 +4,9 @@
 
 #include "common/error.h"
 #include "common/human_bytes.h"
+#include "jobs/kinds/kind_registry.h"
 #include "jobs/yaml_fields.h"
+#include "model/partition.h"
 
 namespace csweep::sharding {
 
@@ -47,6 +49,37 @@ void check_memory_fits(const jobs::JobSpec& spec, const Plan& plan, int tensor_p
                           : "set a smaller sharding.memory_budget or batch_size";
   throw error_at(spec.file.string(),
                  weights_alone ? "model.tensor_parallel" : "sharding.memory_budget", reason);
+}
+
+int choose_tensor_parallel(const jobs::JobSpec& spec, const model::ModelConfig& config,
+                           const Plan& plan, int n_ranks, const MemoryLimit& limit) {
+  if (spec.model.tensor_parallel > 0) return static_cast<int>(spec.model.tensor_parallel);
+  auto refuse = [&](const std::string& reason) {
+    return error_at(spec.file.string(), "model.tensor_parallel", "auto: " + reason);
+  };
+  if (limit.bytes == 0)
+    throw refuse("the memory per rank is unknown for device " + spec.model.device +
+                 "; pass --mem-per-rank (a GPU's memory) or give tensor_parallel a number");
+  bool gradients = false;
+  for (const auto& a : spec.analyses) gradients = gradients || (a.kind && a.kind->needs_gradients);
+  const int workers = n_ranks - 1;
+  for (int tp = 1; tp <= (gradients ? 1 : static_cast<int>(config.n_heads)); ++tp) {
+    try {
+      model::partition_of(config, 0, tp);
+    } catch (const Error&) {
+      continue;  // does not split this model
+    }
+    if (workers > 0 && workers % tp != 0) continue;
+    if (rank_memory(plan, tp).total() <= limit.bytes) return tp;
+  }
+  auto bytes = [](uint64_t b) { return human_bytes(static_cast<double>(b)); };
+  std::string reason =
+      "no tensor-parallel size fits " + bytes(limit.bytes) + " per rank (" + limit.source + ")";
+  if (gradients)
+    reason += "; a kind that needs gradients runs only unsplit, needing " +
+              bytes(rank_memory(plan, 1).total());
+  if (workers > 0) reason += " and divides the " + std::to_string(workers) + " worker ranks";
+  throw refuse(reason);
 }
 
 }  // namespace csweep::sharding

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "jobs/job_spec.h"
+#include "model/config.h"
 #include "sharding/plan.h"
 
 namespace csweep::sharding {
@@ -39,5 +40,14 @@ uint64_t parse_mem_per_rank(const std::string& text);
 // rows per forward).
 void check_memory_fits(const jobs::JobSpec& spec, const Plan& plan, int tensor_parallel,
                        const MemoryLimit& limit);
+
+// The job's tensor_parallel, or for `tensor_parallel: auto` the smallest T that splits the
+// model (model::partition_of: T divides the heads and the MLP width, the KV heads split or are
+// replicated), lets one rank hold its share of the weights plus the largest shard's
+// activations within `limit`, and, when n_ranks > 1, divides the n_ranks - 1 worker ranks.
+// Kinds that need gradients run only with T = 1. Throws csweep::Error
+// "JOB: model.tensor_parallel: auto: ..." when no T qualifies or the limit is unknown.
+int choose_tensor_parallel(const jobs::JobSpec& spec, const model::ModelConfig& config,
+                           const Plan& plan, int n_ranks, const MemoryLimit& limit);
 
 }  // namespace csweep::sharding

@@ -120,8 +120,8 @@ class Heartbeat {
 };
 
 // The rank's tensor-parallel group (world ranks, leader first): {rank} without TP.
-std::vector<int> group_of_rank(const orchestrator::SweepSetup& setup, int rank, int world_size) {
-  const int tp = static_cast<int>(setup.spec.model.tensor_parallel);
+std::vector<int> group_of_rank(const orchestrator::SweepSetup& setup, int rank, int world_size,
+                               int tp) {
   if (tp <= 1) return {rank};
   const sharding::RankLayout layout = sharding::layout_ranks(setup.plan, world_size, tp);
   return layout.groups.at(static_cast<size_t>(layout.group_of(rank)));
@@ -165,6 +165,7 @@ class WorkerRank {
     switch (msg.type) {
       case MessageType::Start:
         started_ = true;
+        group_size_ = std::max(1, msg.code);
         break;
       case MessageType::Abort:
         stop_ = aborted_ = true;
@@ -211,7 +212,7 @@ class WorkerRank {
   void start() {
     try {
       setup_ = std::make_unique<orchestrator::SweepSetup>(orchestrator::load_sweep(options_.job));
-      group_ranks_ = group_of_rank(*setup_, comm_.rank(), comm_.size());
+      group_ranks_ = group_of_rank(*setup_, comm_.rank(), comm_.size(), group_size_);
       WorkerContext ctx;
       ctx.rank = comm_.rank();
       ctx.world_size = comm_.size();
@@ -337,6 +338,7 @@ class WorkerRank {
   std::deque<uint32_t> queue_;               // the leader's ASSIGNed shards
   std::deque<Message> relayed_;              // a member's shards from its leader
   std::vector<Message> member_replies_;
+  int group_size_ = 1;  // from START: tensor_parallel as rank 0 resolved it
   bool stop_ = false, started_ = false, signaled_ = false, aborted_ = false;
   int stop_code_ = 0;
 };

@@ -55,6 +55,20 @@ TEST(JobErrors, GradientKindsAreRefusedUnderTensorParallelism) {
       "");
 }
 
+// tensor_parallel: auto is read as 0 (plan and run choose the size) and written as "auto" in
+// the canonical form; any other word is an error that names it.
+TEST(JobErrors, TensorParallelAutoIsTheOneWordAccepted) {
+  const std::string analyses =
+      "analyses:\n  - {name: a, kind: activation_patching, sites: [attn.hook_z]}\n";
+  const std::string text = std::string(kModel) + "  tensor_parallel: auto\n" + kPrompt + analyses;
+  EXPECT_EQ(parse_error(text), "");
+  const JobSpec spec = parse_job_spec(text, job_path());
+  EXPECT_EQ(spec.model.tensor_parallel, 0);
+  EXPECT_EQ(canonical_json(spec)["model"]["tensor_parallel"], "auto");
+  EXPECT_EQ(parse_error(std::string(kModel) + "  tensor_parallel: 0\n" + kPrompt + analyses),
+            at(3, 20, "model.tensor_parallel: must be at least 1 (or auto)"));
+}
+
 TEST(JobErrors, UnknownEnumValueSuggests) {
   EXPECT_EQ(
       parse_error(job("metric: logit_dif\nanalyses:\n  - {name: a, kind: logit_lense}\n")),

@@ -13,10 +13,13 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "process.h"
 #include "store/reader.h"
 #include "synthetic_store.h"
 #include "tests/model/reference/arch_fixtures.h"
+#include "tests/run_command.h"
 #include "worker/rank_device.h"
 
 namespace fs = std::filesystem;
@@ -30,12 +33,12 @@ fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrato
 
 // Every analysis kind that runs under tensor parallelism (attribution patching, which needs
 // gradients through the collectives, is refused), on token ids every fixture's vocabulary has.
-std::string job_yaml(const fs::path& model, int tp) {
+std::string job_yaml(const fs::path& model, const std::string& tp) {
   return R"(name: tp_equality
 seed: 0
 model:
   path: )" +
-         model.string() + "\n  tensor_parallel: " + std::to_string(tp) + R"(
+         model.string() + "\n  tensor_parallel: " + tp + R"(
 prompts:
   - {id: p0, clean: [5, 17, 33, 41, 8, 60, 72, 9], corrupted: [5, 17, 34, 41, 8, 61, 72, 9], answer: 12, wrong: 40, subject: [1, 3]}
   - {id: p1, clean: [11, 22, 33, 44, 55, 66, 77, 88], corrupted: [11, 22, 30, 44, 55, 67, 77, 88], answer: 12, wrong: 40, subject: [2, 4]}
@@ -58,11 +61,25 @@ sharding:
 )";
 }
 
-fs::path write_job(const fs::path& dir, const fs::path& model, int tp) {
+// `tp`: a number or "auto".
+fs::path write_job(const fs::path& dir, const fs::path& model, const std::string& tp) {
   fs::create_directories(dir);
-  const fs::path job = dir / ("job_tp" + std::to_string(tp) + ".yaml");
+  const fs::path job = dir / ("job_tp" + tp + ".yaml");
   std::ofstream(job) << job_yaml(model, tp);
   return job;
+}
+fs::path write_job(const fs::path& dir, const fs::path& model, int tp) {
+  return write_job(dir, model, std::to_string(tp));
+}
+
+// How many worker ranks said they loaded tensor-parallel rank k of `tp` (csweep -v).
+size_t ranks_holding_part(const std::string& output, int k, int tp) {
+  const std::string line =
+      "tensor-parallel rank " + std::to_string(k) + " of " + std::to_string(tp) + ": query heads";
+  size_t found = 0;
+  for (size_t at = output.find(line); at != std::string::npos; at = output.find(line, at + 1))
+    ++found;
+  return found;
 }
 
 struct Finished {
@@ -124,15 +141,9 @@ void expect_groups_equal_one_process(const std::string& name, const fs::path& mo
     const Finished r = run_job(write_job(dir, model, tp), store, np, {}, true);
     ASSERT_EQ(r.exit_code, 0) << what << ": " << r.output;
     // Every worker rank held a 1/T slice, not the whole model (-v: each says what it loaded).
-    for (int k = 0; k < tp; ++k) {
-      const std::string line = "tensor-parallel rank " + std::to_string(k) + " of " +
-                               std::to_string(tp) + ": query heads";
-      size_t found = 0;
-      for (size_t at = r.output.find(line); at != std::string::npos;
-           at = r.output.find(line, at + 1))
-        ++found;
-      EXPECT_EQ(found, static_cast<size_t>((np - 1) / tp)) << what << ": " << line;
-    }
+    for (int k = 0; k < tp; ++k)
+      EXPECT_EQ(ranks_holding_part(r.output, k, tp), static_cast<size_t>((np - 1) / tp))
+          << what << ": rank " << k << " of " << tp;
     const auto many = csweep::store::read_store(store);
     EXPECT_EQ(many.spec_hash, one.spec_hash) << what;  // T is not part of the job's identity
     // Only leaders write: one fragment per group, and every group did work.
@@ -154,6 +165,28 @@ TEST(TensorParallelRun, Gpt2GroupsOf2And4EqualTheOneProcessRun) {
 TEST(TensorParallelRun, ReplicatedKvHeadsAndParallelResidualEqualTheOneProcessRun) {
   expect_groups_equal_one_process("llama_untied", arch_fixtures() / "llama_untied", {{3, 2}});
   expect_groups_equal_one_process("neox_parallel", arch_fixtures() / "neox_parallel", {{3, 2}});
+}
+
+// tensor_parallel: auto with a memory per rank that one whole model just misses: rank 0 picks
+// T = 2, tells the workers in START, and the run equals the one-process run.
+TEST(TensorParallelRun, AutoPicksTheSmallestSplitThatFitsAndRunsIt) {
+  const fs::path dir = fresh_dir("auto");
+  const fs::path whole = write_job(dir, gpt2_fixture(), 1);
+  const auto plan =
+      csweep::testing::run_command(csweep_bin() + " plan " + whole.string() + " --ranks 3 --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const auto need = nlohmann::json::parse(plan.output)["memory"]["per_rank_bytes"].get<uint64_t>();
+  const std::string limit = std::to_string(need - 1);  // T = 1 does not fit, T = 2 does
+
+  const Finished plain = run_job(whole, dir / "one.store", 0);
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const Finished r = run_job(write_job(dir, gpt2_fixture(), "auto"), dir / "auto.store", 3,
+                             {"--mem-per-rank", limit}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ranks_holding_part(r.output, 0, 2), 1u) << r.output;
+  EXPECT_EQ(ranks_holding_part(r.output, 1, 2), 1u) << r.output;
+  expect_same_tables(csweep::store::read_store(dir / "one.store"),
+                     csweep::store::read_store(dir / "auto.store"), "auto");
 }
 
 // A world that is not a coordinator plus whole groups, and one process, are refused in one
