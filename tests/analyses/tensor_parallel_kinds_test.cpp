@@ -18,10 +18,12 @@ namespace {
 namespace fs = std::filesystem;
 
 // GPT-2 (learned positions), NeoX (parallel residual), Llama with 2 and with 1 KV heads (fewer
-// than 4 ranks: replicated), Qwen2 (q/k/v biases, so b_V is folded into b_O), Qwen3 (q/k norms).
+// than 4 ranks: replicated), Qwen2 (q/k/v biases, so b_V is folded into b_O), Qwen3 (q/k norms),
+// Gemma 3 (local and global layers, logit softcapping).
 std::vector<fs::path> fixtures() {
   std::vector<fs::path> dirs{model::testing::gpt2_fixture()};
-  for (const char* v : {"neox_parallel", "llama_gqa_llama3_tied", "llama_untied", "qwen2", "qwen3"})
+  for (const char* v :
+       {"neox_parallel", "llama_gqa_llama3_tied", "llama_untied", "qwen2", "qwen3", "gemma3"})
     dirs.push_back(model::testing::arch_fixtures() / v);
   return dirs;
 }
