@@ -59,7 +59,12 @@ void header(std::ostringstream& s, const ScriptRequest& r, const std::string& wh
     << "#   store:    " << comment_safe(r.store.string()) << "\n"
     << "#   profile:  " << comment_safe(r.profile.file) << "\n"
     << "#   plan:     " << r.shards << " shards, tensor parallel " << r.tensor_parallel << ", "
-    << r.ntasks << " ranks on " << r.nodes << " node(s) per MPI world\n";
+    << r.placement.ranks << " ranks on " << r.placement.nodes << " node(s) per MPI world\n";
+  if (r.placement.coordinator_extra)
+    s << "#   ranks:    rank 0 coordinates (CPU only) as an extra task on node 1; worker ranks 1-"
+      << (r.placement.ranks - 1) << " fill " << r.placement.tasks_per_node
+      << " per node, one per GPU, in rank order:\n"
+      << "#             " << describe_nodes(r.placement) << "\n";
   if (r.array_tasks > 0)
     s << "#   array:    " << r.array_tasks << " tasks; task k runs slice k/" << r.array_tasks
       << " (the shards whose id % " << r.array_tasks << " == k), each its own MPI world\n";
@@ -74,6 +79,33 @@ void check_store_fits_a_directive(const ScriptRequest& r) {
 std::string log_pattern(const ScriptRequest& r, bool array) {
   std::string dir = slurm_filename_escape((slurm_dir(r.store) / "logs").string());
   return dir + (array ? "/%x-%A_%a.out" : "/%x-%j.out");
+}
+
+// Rank 0 on node 1 beyond the allocated task slots, then tasks_per_node workers per node: one
+// host name per rank, in rank order. srun places the tasks by it (--distribution=arbitrary
+// reads SLURM_HOSTFILE; --overcommit lets node 1 run one task more than it has slots);
+// mpirun maps by slot from it (a host listed k times has k slots; inside a Slurm allocation
+// Open MPI 4.1 still caps a node at its Slurm slots, hence --oversubscribe). SLURM_HOSTFILE is
+// set for srun only: mpirun starts its daemons with srun, which would follow it too and put
+// two daemons on node 1 and none on the last node (seen on the local cluster).
+void host_list_block(std::ostringstream& s, const RankPlacement& placement, Launcher launcher) {
+  s << "\n# Placement: rank 0 only coordinates (no GPU) and shares node 1 as an extra task; the\n"
+    << "# worker ranks fill TASKS_PER_NODE per node, one per GPU, in rank order.\n"
+    << "RANKS=" << placement.ranks << "\n"
+    << "TASKS_PER_NODE=" << placement.tasks_per_node << "\n"
+    << "NODES=" << placement.nodes << "\n"
+    << R"SCRIPT(mapfile -t nodes < <(scontrol show hostnames "${SLURM_JOB_NODELIST:-}")
+if [ "${#nodes[@]}" -lt "$NODES" ]; then
+  echo "csweep-slurm: the allocation has ${#nodes[@]} node(s) (${SLURM_JOB_NODELIST:-none}), the placement needs ${NODES}" >&2
+  exit 1
+fi
+hostfile="$STORE/slurm/hosts-${SLURM_JOB_ID}.txt"
+for ((rank = 0; rank < RANKS; rank++)); do
+  node=$(( rank == 0 ? 0 : (rank - 1) / TASKS_PER_NODE ))
+  printf '%s\n' "${nodes[node]}"
+done > "$hostfile" || exit 1
+)SCRIPT";
+  if (launcher == Launcher::Srun) s << "export SLURM_HOSTFILE=\"$hostfile\"\n";
 }
 
 }  // namespace
@@ -95,9 +127,9 @@ std::string render_sweep_script(const ScriptRequest& r) {
     << "# by SLURM_RESTART_COUNT) and the next run resumes from the store.\n";
   directive(s, "job-name", slurm_job_name(r.job_name));
   placement_directives(s, p);
-  s << "#SBATCH --nodes=" << r.nodes << "\n"
-    << "#SBATCH --ntasks=" << r.ntasks << "\n"
-    << "#SBATCH --ntasks-per-node=" << std::min(p.tasks_per_node, r.ntasks) << "\n"
+  s << "#SBATCH --nodes=" << r.placement.nodes << "\n"
+    << "#SBATCH --ntasks=" << r.placement.tasks << "\n"
+    << "#SBATCH --ntasks-per-node=" << r.placement.tasks_per_node << "\n"
     << "#SBATCH --cpus-per-task=" << p.cpus_per_task << "\n";
   if (p.gpus_per_node > 0) {
     if (p.gpu_request == GpuRequest::GpusPerNode)
@@ -128,11 +160,18 @@ std::string render_sweep_script(const ScriptRequest& r) {
   s << "\nstep=(\"$CSWEEP\" run \"$JOB_FILE\" --store \"$STORE\")\n";
   if (r.array_tasks > 0)
     s << "step+=(--slice \"${SLURM_ARRAY_TASK_ID}/" << r.array_tasks << "\")\n";
+  if (r.placement.coordinator_extra) host_list_block(s, r.placement, p.launcher);
   s << "launcher=(";
   if (p.launcher == Launcher::Srun)
     s << "srun --mpi=pmix --kill-on-bad-exit=1";
   else
     s << "mpirun";
+  if (r.placement.coordinator_extra) {
+    if (p.launcher == Launcher::Srun)
+      s << " --overcommit --distribution=arbitrary --ntasks=\"$RANKS\"";
+    else
+      s << " --oversubscribe --hostfile \"$hostfile\" -np \"$RANKS\"";
+  }
   for (const auto& a : p.launcher_args) s << " " << shell_quote(a);
   s << ")\n";
 

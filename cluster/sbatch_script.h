@@ -15,11 +15,17 @@
 //     (`scontrol requeue`), unless SLURM_RESTART_COUNT has reached max_requeues; `--requeue
 //     --open-mode=append` keep the job and its log.
 //   The requeued run finds the store and computes only what is missing.
+//
+// Placement (cluster/rank_placement.h): on a GPU profile rank 0 is an extra, CPU-only task
+// on the first node, so the script writes a host list (one line per rank, in rank order) and
+// launches the world from it: srun --overcommit --distribution=arbitrary with SLURM_HOSTFILE,
+// or mpirun --hostfile. CPU profiles launch the allocation's tasks as they are.
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cluster/profile.h"
+#include "cluster/rank_placement.h"
 
 namespace csweep::cluster {
 
@@ -31,8 +37,7 @@ struct ScriptRequest {
   std::filesystem::path store;        // absolute
   std::filesystem::path step_binary;  // the csweep the nodes run (absolute)
   std::string job_name;               // shown by squeue; sanitized with slurm_job_name()
-  int ntasks = 1;                     // ranks of one MPI world (per array task)
-  int nodes = 1;                      // nodes of one MPI world (per array task)
+  RankPlacement placement;            // ranks and nodes of one MPI world (per array task)
   int tensor_parallel = 1;            // from the plan, recorded in the header
   long long shards = 0;               // from the plan, recorded in the header
   int array_tasks = 0;                // 0: no array; N: tasks 0..N-1 run slices k/N

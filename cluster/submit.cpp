@@ -6,6 +6,7 @@
 #include "cluster/job_record.h"
 #include "cluster/plan_query.h"
 #include "cluster/profile.h"
+#include "cluster/rank_placement.h"
 #include "cluster/sbatch_script.h"
 #include "cluster/slurm_cli.h"
 #include "cluster/status.h"
@@ -68,16 +69,15 @@ SubmitResult submit(const SubmitOptions& o) {
   r.after = o.after;
   r.command_line = o.command_line;
 
-  const PlanSummary plan = query_plan(r.step_binary, r.job_file, profile.total_tasks());
+  const PlanSummary plan = query_plan(r.step_binary, r.job_file, ranks_to_offer(profile));
   if (r.array_tasks > plan.shards)
     throw Error("--array: " + std::to_string(r.array_tasks) + " tasks but the plan has only " +
                 std::to_string(plan.shards) + " shards");
-  r.ntasks = plan.ranks;
-  r.nodes = (plan.ranks + profile.tasks_per_node - 1) / profile.tasks_per_node;
+  r.placement = place_ranks(profile, plan.ranks);
   r.tensor_parallel = plan.tensor_parallel;
   r.shards = plan.shards;
   logger->info("plan: {} shards, tp {}, {} ranks on {} nodes", plan.shards, plan.tensor_parallel,
-               r.ntasks, r.nodes);
+               r.placement.ranks, r.placement.nodes);
 
   SubmitResult result;
   result.store = r.store;

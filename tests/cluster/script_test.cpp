@@ -5,10 +5,12 @@
 
 #include "cluster/plan_query.h"
 #include "cluster/profile.h"
+#include "cluster/rank_placement.h"
 #include "cluster/sbatch_script.h"
 #include "cluster/shell_quote.h"
 #include "common/error.h"
 #include "test_util.h"
+#include "tests/test_paths.h"
 
 namespace csweep::cluster {
 namespace {
@@ -27,28 +29,34 @@ ScriptRequest request_in(const std::filesystem::path& dir) {
   r.store = dir / ("store " + kEvil);
   r.step_binary = dir / "bin dir" / "csweep";
   r.job_name = "name " + kEvil;
-  r.ntasks = 2;
-  r.nodes = 2;
+  r.placement = place_ranks(r.profile, 2);
   r.shards = 10;
   r.command_line = "csweep submit\nrm -rf /";
   return r;
 }
 
-// A directory with fake srun / scontrol that record their arguments (one per line, NUL-safe
-// enough for these strings) and exit with $FAKE_STEP_RC.
+// A directory with fake srun / mpirun / scontrol that record their arguments (one per line,
+// NUL-safe enough for these strings) and exit with $FAKE_STEP_RC. The launchers also keep the
+// host list SLURM_HOSTFILE names; `scontrol show hostnames` prints $FAKE_NODES one per line.
 std::filesystem::path fake_bin(const std::filesystem::path& dir) {
   const auto bin = dir / "fakebin";
-  write_text(bin / "srun",
-             "#!/bin/bash\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/srun.args\"\n"
-             "printf '%s' \"$EVIL_ENV\" > \"$FAKE_LOG/env.value\"\n"
-             "if [ -n \"${FAKE_WAIT_USR1:-}\" ]; then trap 'exit 75' USR1 TERM; touch "
-             "\"$FAKE_LOG/started\";"
-             " for i in $(seq 100); do sleep 0.1; done; exit 0; fi\n"
-             "exit \"${FAKE_STEP_RC:-0}\"\n");
-  write_text(bin / "scontrol",
-             "#!/bin/bash\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/scontrol.args\"\n");
-  std::filesystem::permissions(bin / "srun", std::filesystem::perms::owner_all);
-  std::filesystem::permissions(bin / "scontrol", std::filesystem::perms::owner_all);
+  const std::string launcher =
+      "#!/bin/bash\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/$(basename \"$0\").args\"\n"
+      "printf '%s' \"$EVIL_ENV\" > \"$FAKE_LOG/env.value\"\n"
+      "if [ -n \"${SLURM_HOSTFILE:-}\" ]; then cp \"$SLURM_HOSTFILE\" \"$FAKE_LOG/hostfile.seen\"; "
+      "fi\n"
+      "if [ -n \"${FAKE_WAIT_USR1:-}\" ]; then trap 'exit 75' USR1 TERM; touch "
+      "\"$FAKE_LOG/started\";"
+      " for i in $(seq 100); do sleep 0.1; done; exit 0; fi\n"
+      "exit \"${FAKE_STEP_RC:-0}\"\n";
+  write_text(bin / "srun", launcher);
+  write_text(bin / "mpirun", launcher);
+  write_text(
+      bin / "scontrol",
+      "#!/bin/bash\nif [ \"$1 $2\" = \"show hostnames\" ]; then printf '%s\\n' $FAKE_NODES; exit; "
+      "fi\nprintf '%s\\n' \"$@\" > \"$FAKE_LOG/scontrol.args\"\n");
+  for (const char* tool : {"srun", "mpirun", "scontrol"})
+    std::filesystem::permissions(bin / tool, std::filesystem::perms::owner_all);
   return bin;
 }
 
@@ -220,6 +228,114 @@ TEST(GpuProfile, RequestsGpusTheWayTheProfileSays) {
   EXPECT_NE(render_sweep_script(r).find("#SBATCH --gres=gpu:a100:8\n"), std::string::npos);
 }
 
+// examples/clusters/gpu-8x.yaml (4 nodes x 8 tasks, 8 GPUs each) with a world of 33 ranks:
+// 32 worker slots allocated, rank 0 an extra task on the first node.
+ScriptRequest gpu_request_in(const std::filesystem::path& dir, Launcher launcher) {
+  ScriptRequest r = request_in(dir);
+  r.profile = load_cluster_profile(csweep::testing::source_path("examples/clusters/gpu-8x.yaml"));
+  r.profile.launcher = launcher;
+  r.profile.modules.clear();  // no `module` command here
+  r.placement = place_ranks(r.profile, ranks_to_offer(r.profile));
+  r.tensor_parallel = 8;
+  std::filesystem::create_directories(
+      slurm_dir(r.store));  // submit makes it; the host list goes there
+  return r;
+}
+
+// What the GPU layout must give: rank 0 and the first group of 8 on n1, then 8 per node.
+const std::string kGpuHostList = [] {
+  std::string list;
+  for (int rank = 0; rank < 33; ++rank) {
+    list += "n";
+    list += std::to_string(rank == 0 ? 1 : (rank - 1) / 8 + 1);
+    list += "\n";
+  }
+  return list;
+}();
+
+TEST(GpuProfile, WorkersFillTheNodesAndRankZeroIsAnExtraTaskOnTheFirst) {
+  TempDir dir;
+  const ScriptRequest r = gpu_request_in(dir.path(), Launcher::Srun);
+  const std::string s = render_sweep_script(r);
+  EXPECT_NE(s.find("#SBATCH --nodes=4\n#SBATCH --ntasks=32\n#SBATCH --ntasks-per-node=8\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("#SBATCH --gpus-per-node=8\n"), std::string::npos);
+  EXPECT_NE(s.find("10 shards, tensor parallel 8, 33 ranks on 4 node(s) per MPI world\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("#             node 1: ranks 0-8, node 2: ranks 9-16, node 3: ranks 17-24, "
+                   "node 4: ranks 25-32\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("RANKS=33\nTASKS_PER_NODE=8\nNODES=4\n"), std::string::npos);
+  EXPECT_NE(s.find("scontrol show hostnames \"${SLURM_JOB_NODELIST:-}\""), std::string::npos);
+  EXPECT_NE(s.find("export SLURM_HOSTFILE=\"$hostfile\"\n"), std::string::npos);
+  write_text(dir.path() / "s.sh", s);
+  CommandResult syntax = run_bash("bash -n " + shell_quote((dir.path() / "s.sh").string()));
+  EXPECT_EQ(syntax.exit_code, 0) << syntax.err;
+
+  // Run it: the host list srun reads places rank 0 and ranks 1-8 on the first node.
+  CommandResult run =
+      run_script(dir.path(), s, {"FAKE_NODES=n1 n2 n3 n4", "SLURM_JOB_NODELIST=n[1-4]"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(read_text(dir.path() / "hostfile.seen"), kGpuHostList);
+  EXPECT_EQ(read_text(dir.path() / "srun.args")
+                .rfind("--mpi=pmix\n--kill-on-bad-exit=1\n--overcommit\n--distribution=arbitrary\n"
+                       "--ntasks=33\n--cpu-bind=cores\n" +
+                           r.step_binary.string() + "\nrun\n",
+                       0),
+            0u)
+      << read_text(dir.path() / "srun.args");
+  EXPECT_EQ(read_text(slurm_dir(r.store) / "hosts-4242.txt"), kGpuHostList);
+}
+
+TEST(GpuProfile, MpirunMapsBySlotFromTheSameHostList) {
+  TempDir dir;
+  const ScriptRequest r = gpu_request_in(dir.path(), Launcher::Mpirun);
+  CommandResult run = run_script(dir.path(), render_sweep_script(r),
+                                 {"FAKE_NODES=n1 n2 n3 n4", "SLURM_JOB_NODELIST=n[1-4]"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  const std::string hostfile = (slurm_dir(r.store) / "hosts-4242.txt").string();
+  EXPECT_EQ(read_text(dir.path() / "mpirun.args")
+                .rfind("--oversubscribe\n--hostfile\n" + hostfile +
+                           "\n-np\n33\n--cpu-bind=cores\n" + r.step_binary.string() + "\n",
+                       0),
+            0u)
+      << read_text(dir.path() / "mpirun.args");
+  EXPECT_EQ(read_text(hostfile), kGpuHostList);
+  // mpirun starts its daemons with srun, which must not follow the ranks' host list.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "hostfile.seen"));
+}
+
+TEST(GpuProfile, TooFewNodesInTheAllocationStopsBeforeTheLaunch) {
+  TempDir dir;
+  CommandResult run =
+      run_script(dir.path(), render_sweep_script(gpu_request_in(dir.path(), Launcher::Srun)),
+                 {"FAKE_NODES=n1 n2 n3", "SLURM_JOB_NODELIST=n[1-3]"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("csweep-slurm: the allocation has 3 node(s) (n[1-3]), the placement "
+                         "needs 4"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "srun.args"));
+}
+
+TEST(CpuProfile, LaunchesTheAllocationWithoutAHostList) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.profile.tasks_per_node = 2;
+  r.placement = place_ranks(r.profile, ranks_to_offer(r.profile));
+  const std::string s = render_sweep_script(r);
+  EXPECT_NE(s.find("#SBATCH --nodes=2\n#SBATCH --ntasks=4\n#SBATCH --ntasks-per-node=2\n"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(s.find("hostnames"), std::string::npos);
+  EXPECT_EQ(s.find("SLURM_HOSTFILE"), std::string::npos);
+  EXPECT_EQ(s.find("#   ranks:"), std::string::npos);
+  EXPECT_NE(s.find("launcher=(srun --mpi=pmix --kill-on-bad-exit=1)\n"), std::string::npos);
+}
+
 TEST(PlanQuery, ReadsTheFieldsSubmitNeeds) {
   PlanSummary s = plan_summary_from_json(
       nlohmann::json::parse(
@@ -278,6 +394,25 @@ TEST(SubmitCommand, DryRunPrintsScriptsAndBadInputIsOneLine) {
   r = run_command({cli, "cancel", (dir.path()).string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no Slurm jobs recorded for this store"), std::string::npos) << r.err;
+}
+
+// The plan is offered every GPU slot plus rank 0: 33 ranks for examples/clusters/gpu-8x.yaml
+// (the stand-in plans with every rank offered), laid out on the profile's 4 nodes.
+TEST(SubmitCommand, AGpuProfileOffersThePlanOneRankMoreThanItsSlots) {
+  TempDir dir;
+  write_text(dir.path() / "job.yaml", "shards: 64\nshard_seconds: 0\n");
+  CommandResult r =
+      run_command({CSWEEP_SLURM_CLI, "submit", (dir.path() / "job.yaml").string(), "--cluster",
+                   csweep::testing::source_path("examples/clusters/gpu-8x.yaml").string(),
+                   "--store", (dir.path() / "st").string(), "--step-binary",
+                   std::string(CSWEEP_CLUSTER_TEST_DIR) + "/standin_csweep.sh", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("#   plan:     64 shards, tensor parallel 1, 33 ranks on 4 node(s)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("#SBATCH --nodes=4\n#SBATCH --ntasks=32\n#SBATCH --ntasks-per-node=8\n"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("RANKS=33\n"), std::string::npos);
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 #include <thread>
 
 #include "cluster/job_record.h"
+#include "cluster/profile.h"
+#include "cluster/rank_placement.h"
+#include "cluster/sbatch_script.h"
 #include "cluster/shell_quote.h"
 #include "cluster/slurm_cli.h"
 #include "cluster/status.h"
@@ -208,6 +211,46 @@ TEST_F(SlurmTest, ThreeTaskArrayCoversThePlanAndReducesOnce) {
   for (const auto& s : status)
     if (s.role == "sweep") tasks.insert(s.job_id);
   EXPECT_EQ(tasks, (std::set<std::string>{id + "_0", id + "_1", id + "_2"}));
+}
+
+// The GPU placement in a real allocation, with both launchers. The local nodes have no GPUs, so
+// the profile asks for none and only the placement is a GPU profile's (2 nodes x 2 GPU slots):
+// 5 ranks, rank 0 and the first group (ranks 1-2) on node 1, ranks 3-4 on node 2. Each node has
+// 2 CPUs, so node 1's third task also shows that --overcommit is what lets it start.
+TEST_F(SlurmTest, GpuPlacementPutsRankZeroAndTheFirstGroupOnTheFirstNode) {
+  const auto step = dir_.path() / "where.sh";
+  write_text(
+      step,
+      "#!/bin/bash\n# run JOB --store STORE: records which node runs this rank.\n"
+      "printf '%s' \"$SLURMD_NODENAME\" > \"$4/rank-${OMPI_COMM_WORLD_RANK:-$SLURM_PROCID}\"\n");
+  std::filesystem::permissions(step, std::filesystem::perms::owner_all);
+  for (Launcher launcher : {Launcher::Srun, Launcher::Mpirun}) {
+    ScriptRequest r;
+    r.profile = load_cluster_profile(dir_.path() / "cluster.yaml");
+    r.profile.tasks_per_node = 2;
+    r.profile.launcher = launcher;
+    ClusterProfile gpu = r.profile;
+    gpu.gpus_per_node = 2;
+    r.placement = place_ranks(gpu, ranks_to_offer(gpu));
+    ASSERT_EQ(r.placement.ranks, 5);
+    r.job_file = job(1, 0);
+    r.store = dir_.path() / (std::string("placed ") + launcher_name(launcher));
+    r.step_binary = step;
+    r.job_name = "placed";
+    std::filesystem::create_directories(slurm_dir(r.store) / "logs");
+    const auto script = slurm_dir(r.store) / "sweep.sbatch";
+    write_text(script, render_sweep_script(r));
+    const std::string id = sbatch_submit({}, script.string());
+    EXPECT_EQ(wait_finished(id, 60s), "COMPLETED")
+        << read_text(slurm_dir(r.store) / "logs" / ("placed-" + id + ".out"));
+    std::map<std::string, std::string> node_of_rank;
+    for (int rank = 0; rank < 5; ++rank)
+      node_of_rank[std::to_string(rank)] = read_text(r.store / ("rank-" + std::to_string(rank)));
+    EXPECT_EQ(node_of_rank, (std::map<std::string, std::string>{
+                                {"0", "n1"}, {"1", "n1"}, {"2", "n1"}, {"3", "n2"}, {"4", "n2"}}))
+        << launcher_name(launcher) << "\n"
+        << read_text(slurm_dir(r.store) / "logs" / ("placed-" + id + ".out"));
+  }
 }
 
 TEST_F(SlurmTest, CancelStopsTheStoresJobs) {
