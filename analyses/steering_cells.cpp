@@ -121,6 +121,10 @@ std::vector<float> steering_cells(const model::Model& model, const SweepRequest&
   check_grid(axes);
   if (!is_residual_point(r.point))
     throw bad("site", "only hook_resid_pre, hook_resid_mid and hook_resid_post are steered");
+  // A hook at a site the model lacks would never run: the cells would all be the clean run.
+  if (std::string why; !model::site_exists({r.point, 0}, model.config(), &why))
+    throw bad("site",
+              std::string(model::point_suffix(r.point)) + " does not exist in this model: " + why);
   if (r.clean_tokens.empty()) throw bad("clean_tokens", "empty prompt");
   at::NoGradGuard no_grad;
   const auto clean = caches.get(model, "clean", r.clean_tokens, {});

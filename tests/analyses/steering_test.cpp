@@ -189,6 +189,18 @@ TEST(Steering, RefusesWrongShapesAndSites) {
   }
   const SweepRequest at_z = request(*m, HookPoint::AttnZ, {1.0}, at::ones({64}));
   EXPECT_THROW(all_cells(*m, at_z, grid(*m, 1), caches), Error);
+  // A parallel-residual block has no hook_resid_mid: refused, not silently unsteered.
+  const auto neox = random_neox(3);
+  const SweepRequest mid =
+      request(*neox, HookPoint::ResidMid, {1.0}, at::ones({neox->config().d_model}));
+  try {
+    all_cells(*neox, mid, grid(*neox, 1), caches);
+    ADD_FAILURE() << "hook_resid_mid was steered on a parallel-residual model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("analysis: steering.site: hook_resid_mid does not exist"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
