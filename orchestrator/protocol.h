@@ -14,8 +14,9 @@
 //   2. worker -> HELLO {version, text = "host pid"}. The coordinator checks that `version`
 //      equals kProtocolVersion on every HELLO (a mismatch -> ABORT to all, exit 2).
 //   3. The coordinator opens the store (spec-hash check, lock, resume scan), then sends
-//      START {code = the tensor-parallel group size it settled on} to every worker, or ABORT {code, text = reason} when it cannot (every rank then
-//      exits with `code`; only rank 0 prints the reason).
+//      START {code = the tensor-parallel group size it settled on} to every worker, or ABORT {code,
+//      text = reason} when it cannot (every rank then exits with `code`; only rank 0 prints the
+//      reason).
 //   4. worker: builds its executor (loads the model) and creates its own fragment, then
 //      -> READY. A worker that fails here sends FAILED {shard = kNoShard, text} and waits
 //      for STOP; the coordinator treats it as lost (or stops, per on_error policy).

@@ -230,24 +230,3 @@ TEST(Refusals, StatusOfASigkilledRunSaysSo) {
     EXPECT_NE(text.output.find("killed"), std::string::npos) << text.output;
   }
 }
-
-// `tensor_parallel: 2` is planned (csweep plan shows the layout) but not executed yet: a run is
-// refused in one line, before the store exists, instead of quietly giving every worker rank a
-// whole model.
-TEST(Refusals, TensorParallelRunsAreRefusedUntilTheyAreBuilt) {
-  const fs::path dir = fresh_test_dir("refusals", "tensor-parallel");
-  const fs::path job = model_job(dir);
-  std::string text = slurp(job);
-  text.replace(text.find("model: {path: model}"), 20, "model: {path: model, tensor_parallel: 2}");
-  std::ofstream(job) << text;
-  auto args = std::vector<std::string>{job.string()};
-  Child c = spawn(run_command(3, args), dir / "out.txt");
-  ASSERT_TRUE(wait_for(c, 120));
-  EXPECT_EQ(c.exit_code(), 2) << c.output();
-  EXPECT_NE(c.output().find(job.string() +
-                            ": model.tensor_parallel: 2: tensor-parallel execution is not built "
-                            "yet (csweep plan shows its layout; docs/tensor-parallel.md); use 1"),
-            std::string::npos)
-      << c.output();
-  EXPECT_FALSE(fs::exists(dir / "s.store")) << "a refused run created the store";
-}
