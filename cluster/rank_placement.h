@@ -8,7 +8,7 @@
 // (tasks_per_node per node, one per GPU); rank 0 runs as an extra, CPU-only task on the first
 // node. Worker ranks 1..N-1 then fill tasks_per_node per node in rank order, so a group of
 // tasks_per_node consecutive workers (e.g. tensor_parallel 8 on 8-GPU nodes) is one node, and
-// the k-th worker of a node takes its GPU k (worker/rank_device.h).
+// the k-th worker of a node takes GPU (N + k) mod its GPUs for `cuda:N` (worker/rank_device.h).
 #include <string>
 
 #include "cluster/profile.h"
