@@ -8,9 +8,10 @@ function(csweep_add_test)
   # tests/test_paths.h and the other shared test helpers are included as "tests/...".
   target_include_directories(${T_NAME} PRIVATE ${CSWEEP_SOURCE_DIR})
   # A test's own code is glue around the libraries under test (which stay optimised): -O0 halves
-  # its compile time and gtest is precompiled once per test binary.
+  # its compile time, and a test binary with enough sources precompiles gtest with the common
+  # headers (cmake/csweep_pch.cmake).
   target_compile_options(${T_NAME} PRIVATE -O0)
-  target_precompile_headers(${T_NAME} PRIVATE <gtest/gtest.h>)
+  set_property(TARGET ${T_NAME} PROPERTY CSWEEP_GTEST_PCH ON)
   target_compile_definitions(${T_NAME} PRIVATE
     CSWEEP_SOURCE_DIR="${CSWEEP_SOURCE_DIR}"
     CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}"
