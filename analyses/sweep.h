@@ -24,6 +24,7 @@
 //                                       duplicate-token, induction)
 //   steering:        [layer, (pos,) scale, quantity]  the metric, KL(clean || steered) and the
 //                                       top token at the last position (analyses/steering.h)
+//   path_patching:   [layer, (pos,) head] (senders attn.hook_z) or [layer, (pos)] (hook_mlp_out)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
 #include <string>
@@ -100,6 +101,20 @@ struct SweepRequest {
     std::vector<std::vector<int64_t>> plus, minus;  // prompt sets (token ids)
     bool normalize = false;                         // unit L2 norm per layer
   } steering;
+
+  // Path patching (path_patching_cells.cpp): the senders are `point` (attn.hook_z heads or
+  // hook_mlp_out) of the grid's cells; each cell's value is the metric of the clean run with the
+  // receivers' inputs patched from the run where the sender is corrupted and every other head
+  // (and, with freeze_mlps, MLP) is frozen at the clean run.
+  struct PathReceiver {
+    model::HookPoint input = model::HookPoint::AttnQ;  // attn.hook_q | hook_k | hook_v
+    int64_t layer = 0;
+    int64_t head = 0;  // a query head for q; a KV head for k/v (the same under no GQA)
+  };
+  struct PathPatching {
+    std::vector<PathReceiver> receivers;  // empty: the logits (the final residual stream)
+    bool freeze_mlps = false;             // false: MLPs recomputed (ARENA); true: frozen too
+  } path;
 
   uint64_t seed = 0;  // resample / noise / random tokens
   BatchOptions batch;

@@ -170,6 +170,19 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
     }
     return r;
   }
+  if (kind == "path_patching") {
+    const auto& o = a.options_as<jobs::PathPatchingOptions>();
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.point = o.senders == "heads" ? HookPoint::AttnZ : HookPoint::MlpOut;
+    if (o.senders == "heads") r.heads = a.heads;
+    for (const auto& x : o.receivers)
+      r.path.receivers.push_back({x.input == "q"   ? HookPoint::AttnQ
+                                  : x.input == "k" ? HookPoint::AttnK
+                                                   : HookPoint::AttnV,
+                                  x.layer, x.head});
+    r.path.freeze_mlps = o.freeze == "heads_and_mlps";
+    return r;
+  }
   // Any other kind's cells read the prompt and the grid only.
   return base_request(spec, a, p, spec.seed);
 }

@@ -74,6 +74,18 @@ struct SteeringOptions final : KindOptions {
   nlohmann::json to_json() const override;
 };
 
+// path_patching (jobs/kinds/path_patching.cpp): senders -> receivers' q/k/v inputs or logits.
+struct PathPatchingOptions final : KindOptions {
+  std::string senders = "heads";  // heads (attn.hook_z) | mlp (hook_mlp_out)
+  struct Receiver {
+    int64_t layer = 0, head = 0;
+    std::string input;  // q | k | v
+  };
+  std::vector<Receiver> receivers;  // empty: the logits
+  std::string freeze = "heads";     // heads (MLPs recomputed) | heads_and_mlps
+  nlohmann::json to_json() const override;
+};
+
 // In the analyses' enum order (analyses/sweep.h LensValue, PatternScore; analyses/steering.h
 // SteeringQuantity): a named axis's values
 // index these lists.

@@ -18,6 +18,7 @@ const Kind& weight_norms_kind();
 const Kind& head_circuits_kind();
 const Kind& composition_scores_kind();
 const Kind& steering_kind();
+const Kind& path_patching_kind();
 
 const std::vector<const Kind*>& all_kinds() {
   static const std::vector<const Kind*> kinds = {
@@ -32,6 +33,7 @@ const std::vector<const Kind*>& all_kinds() {
       &head_circuits_kind(),
       &composition_scores_kind(),
       &steering_kind(),
+      &path_patching_kind(),
   };
   return kinds;
 }

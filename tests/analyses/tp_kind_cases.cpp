@@ -124,6 +124,18 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
   out.push_back({"steering mean difference resid_post",
                  steer,
                  {layers, GridAxis{"pos", {0, 5}, {}}, scales, quantities}});
+  // Path patching: heads -> the last block's q, k and v; MLPs by position -> logits, frozen.
+  SweepRequest path = base;
+  path.kind = "path_patching";
+  path.point = HookPoint::AttnZ;
+  const int64_t last = c.n_layers - 1;
+  path.path.receivers = {
+      {HookPoint::AttnQ, last, 1}, {HookPoint::AttnK, last, 0}, {HookPoint::AttnV, last, 0}};
+  out.push_back({"path_patching heads -> q/k/v", path, {layers, heads}});
+  path.point = HookPoint::MlpOut;
+  path.path.receivers.clear();
+  path.path.freeze_mlps = true;
+  out.push_back({"path_patching mlp -> logits", path, {layers, GridAxis{"pos", {2, 5}, {}}}});
   return out;
 }
 
