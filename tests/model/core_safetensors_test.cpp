@@ -25,6 +25,7 @@ using csweep::model::CheckpointFiles;
 using csweep::model::DType;
 using csweep::model::SafetensorsFile;
 using csweep::model::TensorEntry;
+using csweep::test::tensor_entry;
 
 namespace {
 
@@ -33,12 +34,6 @@ const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 const fs::path kGpt2Tiny = csweep::testing::shared_fixture("gpt2-tiny");
 
 using csweep::testing::error_of;
-
-const TensorEntry& get(const SafetensorsFile& file, const std::string& name) {
-  const TensorEntry* entry = file.find(name);
-  if (!entry) throw std::runtime_error("no tensor " + name);
-  return *entry;
-}
 
 std::vector<float> floats_of(const TensorEntry& entry) {
   std::vector<float> out(entry.nbytes / 4);
@@ -97,21 +92,21 @@ TEST(Safetensors, ReadsEveryDtypeWithItsShape) {
                                          {"i8", DType::I8, {2, 4}},
                                          {"u8", DType::U8, {4}},
                                          {"bool", DType::BOOL, {3}}}) {
-    const TensorEntry& e = get(*file, c.name);
+    const TensorEntry& e = tensor_entry(*file, c.name);
     EXPECT_EQ(e.dtype, c.dtype) << c.name;
     EXPECT_EQ(e.shape, c.shape) << c.name;
     EXPECT_EQ(e.nbytes, e.numel() * csweep::model::dtype_size(c.dtype)) << c.name;
     EXPECT_EQ(e.file, (data_dir() / "valid/dtypes.safetensors").string());
   }
   // Values, through the raw bytes: written by torch, read back without it.
-  const TensorEntry& i64 = get(*file, "i64");
+  const TensorEntry& i64 = tensor_entry(*file, "i64");
   int64_t ints[5];
   std::memcpy(ints, i64.data, sizeof ints);
   EXPECT_EQ(ints[1], 1);
   EXPECT_EQ(ints[2], -1);
   EXPECT_EQ(ints[3], int64_t{1} << 62);
   EXPECT_EQ(ints[4], INT64_MIN);
-  const TensorEntry& u8 = get(*file, "u8");
+  const TensorEntry& u8 = tensor_entry(*file, "u8");
   EXPECT_EQ(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(u8.data),
                                  reinterpret_cast<const uint8_t*>(u8.data) + 4),
             (std::vector<uint8_t>{0, 1, 128, 255}));
@@ -119,13 +114,14 @@ TEST(Safetensors, ReadsEveryDtypeWithItsShape) {
 
 TEST(Safetensors, HalfTypesHoldTheBitsTorchWrote) {
   auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  EXPECT_TRUE(same_bytes(get(*file, "bf16"), get(*file, "bf16_bits")));
-  EXPECT_TRUE(same_bytes(get(*file, "f16"), get(*file, "f16_bits")));
-  EXPECT_TRUE(same_bytes(get(*file, "f32"), get(*file, "f32_as_f32")));
+  EXPECT_TRUE(same_bytes(tensor_entry(*file, "bf16"), tensor_entry(*file, "bf16_bits")));
+  EXPECT_TRUE(same_bytes(tensor_entry(*file, "f16"), tensor_entry(*file, "f16_bits")));
+  EXPECT_TRUE(same_bytes(tensor_entry(*file, "f32"), tensor_entry(*file, "f32_as_f32")));
   // BF16 is the top half of an F32: widening by hand must give torch's F32 exactly.
   for (const char* name : {"bf16", "bf16_special"}) {
-    const TensorEntry& bf16 = get(*file, name);
-    const std::vector<float> expected = floats_of(get(*file, std::string(name) + "_as_f32"));
+    const TensorEntry& bf16 = tensor_entry(*file, name);
+    const std::vector<float> expected =
+        floats_of(tensor_entry(*file, std::string(name) + "_as_f32"));
     ASSERT_EQ(static_cast<size_t>(bf16.numel()), expected.size());
     for (int64_t i = 0; i < bf16.numel(); ++i) {
       uint16_t half;
@@ -141,16 +137,16 @@ TEST(Safetensors, HalfTypesHoldTheBitsTorchWrote) {
 TEST(Safetensors, EdgeCasesZeroSizedScalarMetadataAndGaps) {
   auto file = SafetensorsFile::open(data_dir() / "valid/edge.safetensors");
   EXPECT_EQ(file->tensors().size(), 5u);
-  EXPECT_EQ(get(*file, "empty").shape, (std::vector<int64_t>{0, 4}));
-  EXPECT_EQ(get(*file, "empty").nbytes, 0u);
-  EXPECT_EQ(get(*file, "empty2").dtype, DType::BF16);
-  EXPECT_EQ(get(*file, "empty2").nbytes, 0u);
-  EXPECT_EQ(get(*file, "no_dims_empty").numel(), 0);
-  const TensorEntry& scalar = get(*file, "scalar");
+  EXPECT_EQ(tensor_entry(*file, "empty").shape, (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(tensor_entry(*file, "empty").nbytes, 0u);
+  EXPECT_EQ(tensor_entry(*file, "empty2").dtype, DType::BF16);
+  EXPECT_EQ(tensor_entry(*file, "empty2").nbytes, 0u);
+  EXPECT_EQ(tensor_entry(*file, "no_dims_empty").numel(), 0);
+  const TensorEntry& scalar = tensor_entry(*file, "scalar");
   EXPECT_TRUE(scalar.shape.empty());
   EXPECT_EQ(scalar.numel(), 1);
   EXPECT_EQ(floats_of(scalar), std::vector<float>{2.5f});
-  EXPECT_EQ(floats_of(get(*file, "after_gap")), (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(floats_of(tensor_entry(*file, "after_gap")), (std::vector<float>{1.0f, 2.0f}));
   EXPECT_EQ(file->metadata().at("format"), "pt");
   EXPECT_EQ(file->metadata().at("note"), "edge cases");
   EXPECT_EQ(file->find("__metadata__"), nullptr);
@@ -160,28 +156,28 @@ TEST(Safetensors, EdgeCasesZeroSizedScalarMetadataAndGaps) {
 TEST(Safetensors, UnalignedDataSectionIsReadable) {
   auto file = SafetensorsFile::open(data_dir() / "valid/unaligned.safetensors");
   auto reference = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  const TensorEntry& f32 = get(*file, "f32");
+  const TensorEntry& f32 = tensor_entry(*file, "f32");
   EXPECT_NE(reinterpret_cast<uintptr_t>(f32.data) % 2, 0u)
       << "the data section should start at an odd byte";
-  EXPECT_TRUE(same_bytes(f32, get(*reference, "f32")));
-  EXPECT_TRUE(same_bytes(get(*file, "bf16"), get(*reference, "bf16")));
+  EXPECT_TRUE(same_bytes(f32, tensor_entry(*reference, "f32")));
+  EXPECT_TRUE(same_bytes(tensor_entry(*file, "bf16"), tensor_entry(*reference, "bf16")));
 }
 
 TEST(Safetensors, Gpt2TinyFixture) {
   auto file = SafetensorsFile::open(kGpt2Tiny / "model.safetensors");
   EXPECT_EQ(file->tensors().size(), 40u);  // wte, wpe, ln_f.{weight,bias}, 3 x 12 per block
   EXPECT_EQ(file->metadata().at("format"), "pt");
-  EXPECT_EQ(get(*file, "wte.weight").shape, (std::vector<int64_t>{1000, 64}));
-  EXPECT_EQ(get(*file, "wpe.weight").shape, (std::vector<int64_t>{64, 64}));
-  EXPECT_EQ(get(*file, "ln_f.weight").shape, (std::vector<int64_t>{64}));
+  EXPECT_EQ(tensor_entry(*file, "wte.weight").shape, (std::vector<int64_t>{1000, 64}));
+  EXPECT_EQ(tensor_entry(*file, "wpe.weight").shape, (std::vector<int64_t>{64, 64}));
+  EXPECT_EQ(tensor_entry(*file, "ln_f.weight").shape, (std::vector<int64_t>{64}));
   for (int l = 0; l < 3; ++l) {
     const std::string p = "h." + std::to_string(l) + ".";
-    EXPECT_EQ(get(*file, p + "attn.c_attn.weight").shape, (std::vector<int64_t>{64, 192}));
-    EXPECT_EQ(get(*file, p + "attn.c_attn.bias").shape, (std::vector<int64_t>{192}));
-    EXPECT_EQ(get(*file, p + "attn.c_proj.weight").shape, (std::vector<int64_t>{64, 64}));
-    EXPECT_EQ(get(*file, p + "mlp.c_fc.weight").shape, (std::vector<int64_t>{64, 256}));
-    EXPECT_EQ(get(*file, p + "mlp.c_proj.weight").shape, (std::vector<int64_t>{256, 64}));
-    EXPECT_EQ(get(*file, p + "ln_1.bias").shape, (std::vector<int64_t>{64}));
+    EXPECT_EQ(tensor_entry(*file, p + "attn.c_attn.weight").shape, (std::vector<int64_t>{64, 192}));
+    EXPECT_EQ(tensor_entry(*file, p + "attn.c_attn.bias").shape, (std::vector<int64_t>{192}));
+    EXPECT_EQ(tensor_entry(*file, p + "attn.c_proj.weight").shape, (std::vector<int64_t>{64, 64}));
+    EXPECT_EQ(tensor_entry(*file, p + "mlp.c_fc.weight").shape, (std::vector<int64_t>{64, 256}));
+    EXPECT_EQ(tensor_entry(*file, p + "mlp.c_proj.weight").shape, (std::vector<int64_t>{256, 64}));
+    EXPECT_EQ(tensor_entry(*file, p + "ln_1.bias").shape, (std::vector<int64_t>{64}));
   }
   for (const auto& t : file->tensors()) EXPECT_EQ(t.dtype, DType::F32) << t.name;
   EXPECT_EQ(file->find("lm_head.weight"), nullptr);  // tied

@@ -24,18 +24,13 @@ using csweep::model::SafetensorsFile;
 using csweep::model::TensorEntry;
 using csweep::model::to_tensor;
 using csweep::model::to_tensor_slice;
+using csweep::test::tensor_entry;
 
 namespace {
 
 const fs::path& data_dir() { return csweep::test::loader_data_dir(); }
 
 const at::Device kCpu(at::kCPU);
-
-const TensorEntry& get(const SafetensorsFile& file, const std::string& name) {
-  const TensorEntry* entry = file.find(name);
-  if (!entry) throw std::runtime_error("no tensor " + name);
-  return *entry;
-}
 
 // Bitwise equality (NaN == NaN, -0 != +0): the round trip must not touch a single bit.
 bool same_bits(const at::Tensor& a, const at::Tensor& b) {
@@ -57,7 +52,7 @@ TEST(TensorIo, EveryDtypeRoundTripsBitExactly) {
   auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
   for (const char* name : {"f64", "f32", "f16", "bf16", "f64_special", "f32_special", "f16_special",
                            "bf16_special", "i64", "i32", "i16", "i8", "u8", "bool"}) {
-    const TensorEntry& e = get(*file, name);
+    const TensorEntry& e = tensor_entry(*file, name);
     at::Tensor t = to_tensor(e, csweep::model::scalar_type(e.dtype), kCpu);
     EXPECT_EQ(t.sizes().vec(), e.shape) << name;
     EXPECT_TRUE(same_bits(t, e)) << name;
@@ -65,27 +60,29 @@ TEST(TensorIo, EveryDtypeRoundTripsBitExactly) {
         << name << ": must not alias the mapping";
   }
   // Raw bits written through torch's int16 view.
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "bf16"), at::kBFloat16, kCpu).view(at::kShort),
-                        to_tensor(get(*file, "bf16_bits"), at::kShort, kCpu)));
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "f16"), at::kHalf, kCpu).view(at::kShort),
-                        to_tensor(get(*file, "f16_bits"), at::kShort, kCpu)));
+  EXPECT_TRUE(
+      same_bits(to_tensor(tensor_entry(*file, "bf16"), at::kBFloat16, kCpu).view(at::kShort),
+                to_tensor(tensor_entry(*file, "bf16_bits"), at::kShort, kCpu)));
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "f16"), at::kHalf, kCpu).view(at::kShort),
+                        to_tensor(tensor_entry(*file, "f16_bits"), at::kShort, kCpu)));
 }
 
 TEST(TensorIo, ConversionsEqualTorchsOwn) {
   auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
   for (const std::string name :
        {"f64", "f16", "bf16", "f64_special", "f16_special", "bf16_special"}) {
-    at::Tensor widened = to_tensor(get(*file, name), at::kFloat, kCpu);
+    at::Tensor widened = to_tensor(tensor_entry(*file, name), at::kFloat, kCpu);
     EXPECT_EQ(widened.scalar_type(), at::kFloat);
-    EXPECT_TRUE(same_bits(widened, get(*file, name + "_as_f32"))) << name;
+    EXPECT_TRUE(same_bits(widened, tensor_entry(*file, name + "_as_f32"))) << name;
   }
   // F32 -> BF16 / F16 rounds to nearest even, as torch did in python.
-  EXPECT_TRUE(
-      same_bits(to_tensor(get(*file, "f32"), at::kBFloat16, kCpu), get(*file, "f32_to_bf16")));
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "f32"), at::kHalf, kCpu), get(*file, "f32_to_f16")));
-  at::Tensor ints = to_tensor(get(*file, "i32"), at::kLong, kCpu);
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "f32"), at::kBFloat16, kCpu),
+                        tensor_entry(*file, "f32_to_bf16")));
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "f32"), at::kHalf, kCpu),
+                        tensor_entry(*file, "f32_to_f16")));
+  at::Tensor ints = to_tensor(tensor_entry(*file, "i32"), at::kLong, kCpu);
   EXPECT_EQ(ints[1][0].item<int64_t>(), -128000);
-  at::Tensor bools = to_tensor(get(*file, "bool"), at::kFloat, kCpu);
+  at::Tensor bools = to_tensor(tensor_entry(*file, "bool"), at::kFloat, kCpu);
   EXPECT_TRUE(at::equal(bools, at::tensor({1.0f, 0.0f, 1.0f})));
 }
 
@@ -93,45 +90,46 @@ TEST(TensorIo, TensorsOutliveTheMapping) {
   at::Tensor t;
   {
     auto file = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-    t = to_tensor(get(*file, "f32"), at::kFloat, kCpu);
+    t = to_tensor(tensor_entry(*file, "f32"), at::kFloat, kCpu);
   }
   auto again = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  EXPECT_TRUE(same_bits(t, get(*again, "f32")));
+  EXPECT_TRUE(same_bits(t, tensor_entry(*again, "f32")));
 }
 
 TEST(TensorIo, UnalignedFileGivesTheSameTensors) {
   auto file = SafetensorsFile::open(data_dir() / "valid/unaligned.safetensors");
   auto reference = SafetensorsFile::open(data_dir() / "valid/dtypes.safetensors");
-  ASSERT_NE(reinterpret_cast<uintptr_t>(get(*file, "f32").data) % 4, 0u);
-  EXPECT_TRUE(same_bits(to_tensor(get(*file, "f32"), at::kFloat, kCpu), get(*reference, "f32")));
-  EXPECT_TRUE(
-      same_bits(to_tensor(get(*file, "bf16"), at::kFloat, kCpu), get(*reference, "bf16_as_f32")));
-  EXPECT_TRUE(
-      same_bits(to_tensor(get(*file, "f16"), at::kFloat, kCpu), get(*reference, "f16_as_f32")));
-  EXPECT_TRUE(
-      at::equal(to_tensor(get(*file, "i64"), at::kLong, kCpu), at::arange(6).reshape({2, 3})));
+  ASSERT_NE(reinterpret_cast<uintptr_t>(tensor_entry(*file, "f32").data) % 4, 0u);
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "f32"), at::kFloat, kCpu),
+                        tensor_entry(*reference, "f32")));
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "bf16"), at::kFloat, kCpu),
+                        tensor_entry(*reference, "bf16_as_f32")));
+  EXPECT_TRUE(same_bits(to_tensor(tensor_entry(*file, "f16"), at::kFloat, kCpu),
+                        tensor_entry(*reference, "f16_as_f32")));
+  EXPECT_TRUE(at::equal(to_tensor(tensor_entry(*file, "i64"), at::kLong, kCpu),
+                        at::arange(6).reshape({2, 3})));
   // and sliced along the last dim, with a dtype change
-  at::Tensor full = to_tensor(get(*reference, "bf16"), at::kFloat, kCpu);
-  EXPECT_TRUE(same_bits(to_tensor_slice(get(*file, "bf16"), 1, 1, 3, at::kFloat, kCpu),
+  at::Tensor full = to_tensor(tensor_entry(*reference, "bf16"), at::kFloat, kCpu);
+  EXPECT_TRUE(same_bits(to_tensor_slice(tensor_entry(*file, "bf16"), 1, 1, 3, at::kFloat, kCpu),
                         full.narrow(1, 1, 3).contiguous()));
 }
 
 TEST(TensorIo, ScalarAndZeroSizedTensors) {
   auto file = SafetensorsFile::open(data_dir() / "valid/edge.safetensors");
-  at::Tensor scalar = to_tensor(get(*file, "scalar"), at::kFloat, kCpu);
+  at::Tensor scalar = to_tensor(tensor_entry(*file, "scalar"), at::kFloat, kCpu);
   EXPECT_EQ(scalar.dim(), 0);
   EXPECT_EQ(scalar.item<float>(), 2.5f);
-  at::Tensor empty = to_tensor(get(*file, "empty"), at::kBFloat16, kCpu);
+  at::Tensor empty = to_tensor(tensor_entry(*file, "empty"), at::kBFloat16, kCpu);
   EXPECT_EQ(empty.sizes().vec(), (std::vector<int64_t>{0, 4}));
-  EXPECT_EQ(to_tensor(get(*file, "empty2"), at::kFloat, kCpu).sizes().vec(),
+  EXPECT_EQ(to_tensor(tensor_entry(*file, "empty2"), at::kFloat, kCpu).sizes().vec(),
             (std::vector<int64_t>{3, 0}));
-  EXPECT_TRUE(
-      at::equal(to_tensor(get(*file, "after_gap"), at::kFloat, kCpu), at::tensor({1.0f, 2.0f})));
+  EXPECT_TRUE(at::equal(to_tensor(tensor_entry(*file, "after_gap"), at::kFloat, kCpu),
+                        at::tensor({1.0f, 2.0f})));
 }
 
 TEST(TensorIo, SlicesAlongEveryDim) {
   auto file = SafetensorsFile::open(data_dir() / "valid/slice.safetensors");
-  const TensorEntry& m = get(*file, "m");
+  const TensorEntry& m = tensor_entry(*file, "m");
   at::Tensor expected = at::arange(8 * 4096, at::kFloat).reshape({8, 4096});
   EXPECT_TRUE(at::equal(to_tensor_slice(m, 0, 2, 3, at::kFloat, kCpu), expected.narrow(0, 2, 3)));
   at::Tensor cols = to_tensor_slice(m, 1, 100, 50, at::kFloat, kCpu);
@@ -146,7 +144,7 @@ TEST(TensorIo, SlicesAlongEveryDim) {
 // Every page of the mapping outside the slice is made unreadable: any read of it would crash.
 TEST(TensorIo, SliceReadsOnlyTheSlicesBytes) {
   auto file = SafetensorsFile::open(data_dir() / "valid/slice.safetensors");
-  const TensorEntry& m = get(*file, "m");
+  const TensorEntry& m = tensor_entry(*file, "m");
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t row = 4096 * sizeof(float);
   ASSERT_EQ(reinterpret_cast<uintptr_t>(m.data) % page, 0u);
@@ -164,7 +162,7 @@ TEST(TensorIo, SliceReadsOnlyTheSlicesBytes) {
 
 TEST(TensorIo, BadSlicesAreRefused) {
   auto file = SafetensorsFile::open(data_dir() / "valid/slice.safetensors");
-  const TensorEntry& m = get(*file, "m");
+  const TensorEntry& m = tensor_entry(*file, "m");
   const std::string prefix = (data_dir() / "valid/slice.safetensors").string() + ": tensor 'm': ";
   EXPECT_EQ(error_of([&] { to_tensor_slice(m, 2, 0, 1, at::kFloat, kCpu); }),
             prefix + "slice dim 2 is out of range for shape [8,4096]");
@@ -173,9 +171,10 @@ TEST(TensorIo, BadSlicesAreRefused) {
   EXPECT_EQ(error_of([&] { to_tensor_slice(m, 1, -1, 3, at::kFloat, kCpu); }),
             prefix + "slice [-1, 2) of dim 1 is out of range for shape [8,4096]");
   auto edge = SafetensorsFile::open(data_dir() / "valid/edge.safetensors");
-  EXPECT_EQ(error_of([&] { to_tensor_slice(get(*edge, "scalar"), 0, 0, 2, at::kFloat, kCpu); }),
-            (data_dir() / "valid/edge.safetensors").string() +
-                ": tensor 'scalar': slice of a 0-dimensional tensor");
+  EXPECT_EQ(
+      error_of([&] { to_tensor_slice(tensor_entry(*edge, "scalar"), 0, 0, 2, at::kFloat, kCpu); }),
+      (data_dir() / "valid/edge.safetensors").string() +
+          ": tensor 'scalar': slice of a 0-dimensional tensor");
 }
 
 TEST(TensorIo, ShardedCheckpointLoadsLikeTheSingleFile) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/safetensors.h"
 #include "tests/test_paths.h"
 
 namespace csweep::test {
@@ -47,6 +48,14 @@ inline std::filesystem::path loader_test_data() {
 inline const std::filesystem::path& loader_data_dir() {
   static const std::filesystem::path dir = loader_test_data();
   return dir;
+}
+
+// The entry the test data must hold: a missing one fails the test with its name.
+inline const model::TensorEntry& tensor_entry(const model::SafetensorsFile& file,
+                                              const std::string& name) {
+  const model::TensorEntry* entry = file.find(name);
+  if (!entry) throw std::runtime_error("no tensor " + name);
+  return *entry;
 }
 
 }  // namespace csweep::test
