@@ -6,7 +6,8 @@ by an implementation written here from the HF formulas (not by the code under te
 usage: third_party/venv/bin/python make_arch_fixtures.py OUT_DIR
 Creates OUT_DIR/<variant>/{config.json, model.safetensors, reference.safetensors} for every
 variant in VARIANTS. reference.safetensors holds `tokens` (int64 [2, 8]) and `logits`
-(float32 [2, 8, vocab]). Needs only torch (third_party/venv, from scripts/install-deps.sh).
+(float32 [2, 8, vocab]). Needs only torch and its numpy (third_party/venv, from
+scripts/install-deps.sh); reads the gpt2-tiny fixture with tests/examples/safetensors_np.py.
 """
 import json
 import math
@@ -16,9 +17,12 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+from safetensors_np import safetensors  # noqa: E402
+
 D, H, L, VOCAB, MLP, SEQ, BATCH = 64, 4, 2, 97, 128, 8, 2
 
-# ---- safetensors writer / reader (the format is 8-byte header length + JSON + raw bytes) ----
+# ---- safetensors writer (the format is 8-byte header length + JSON + raw bytes) ----
 DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
 
 
@@ -46,18 +50,9 @@ def save_safetensors(path, tensors):
 
 
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        assert e["dtype"] == "F32"
-        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(e["shape"]).clone()
-    return out
+    """A float32 file as float32 tensors (read by the example checks' reader: float64 holds every
+    float32 exactly)."""
+    return {name: torch.from_numpy(a).float() for name, a in safetensors(path).items()}
 
 
 # ---- random parameters, as the fixture README draws them ----
