@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "analyses/sweep.h"
+#include "tests/analyses/grid_axes.h"
 #include "tests/analyses/random_models.h"
 
 namespace csweep::analyses::testing {
@@ -39,18 +40,12 @@ SweepRequest request(const model::Model& m, HookPoint senders, std::vector<Recei
   return r;
 }
 
-GridAxis index_axis(const std::string& name, int64_t n) {
-  GridAxis a{name, {}, {}};
-  for (int64_t i = 0; i < n; ++i) a.values.push_back(i);
-  return a;
-}
-
 // [layer, (pos,) (head)] over every layer and head.
 std::vector<GridAxis> grid(const model::Model& m, HookPoint senders,
                            const std::vector<int64_t>& positions = {}) {
-  std::vector<GridAxis> axes{index_axis("layer", m.config().n_layers)};
+  std::vector<GridAxis> axes{every_index("layer", m.config().n_layers)};
   if (!positions.empty()) axes.push_back({"pos", positions, {}});
-  if (senders == HookPoint::AttnZ) axes.push_back(index_axis("head", m.config().n_heads));
+  if (senders == HookPoint::AttnZ) axes.push_back(every_index("head", m.config().n_heads));
   return axes;
 }
 
@@ -184,7 +179,7 @@ TEST(PathPatching, LastLayerHeadToLogitsIsActivationPatchingAndLaterSendersAreCl
   const int64_t last = m->config().n_layers - 1;
   CacheStore caches(8);
   GridAxis layer{"layer", {last}, {}};
-  const std::vector<GridAxis> axes = {layer, index_axis("head", m->config().n_heads)};
+  const std::vector<GridAxis> axes = {layer, every_index("head", m->config().n_heads)};
   const std::vector<float> path =
       run_cells(*m, request(*m, HookPoint::AttnZ, {}), axes, 0, grid_cells(axes), caches);
   SweepRequest patching = request(*m, HookPoint::AttnZ, {});

@@ -9,6 +9,7 @@
 #include "analyses/steering.h"
 #include "analyses/sweep.h"
 #include "common/error.h"
+#include "tests/analyses/grid_axes.h"
 #include "tests/analyses/random_models.h"
 
 namespace csweep::analyses::testing {
@@ -19,18 +20,12 @@ using model::HookPoint;
 const std::vector<int64_t> kClean = {201, 888, 641, 766, 85, 445, 885, 339};
 const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
 
-GridAxis index_axis(const std::string& name, int64_t n) {
-  GridAxis a{name, {}, {}};
-  for (int64_t i = 0; i < n; ++i) a.values.push_back(i);
-  return a;
-}
-
 // [layer, (pos,) scale, quantity] over every layer and the three quantities.
 std::vector<GridAxis> grid(const model::Model& m, size_t n_scales,
                            const std::vector<int64_t>& positions = {}) {
-  std::vector<GridAxis> axes{index_axis("layer", m.config().n_layers)};
+  std::vector<GridAxis> axes{every_index("layer", m.config().n_layers)};
   if (!positions.empty()) axes.push_back({"pos", positions, {}});
-  axes.push_back(index_axis("scale", static_cast<int64_t>(n_scales)));
+  axes.push_back(every_index("scale", static_cast<int64_t>(n_scales)));
   axes.push_back({"quantity", {0, 1, 2}, {"metric", "kl", "top_token"}});
   return axes;
 }
