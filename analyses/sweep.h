@@ -102,6 +102,9 @@ struct SweepRequest {
     bool normalize = false;                         // unit L2 norm per layer
   } steering;
 
+  // SAE feature kinds (analyses/sae_feature_cells.cpp): the SAELens SAE folder; its cfg.json
+  // names the site, the grid [feature, pos] the features and positions.
+  std::string sae;
   // Path patching (path_patching_cells.cpp): the senders are `point` (attn.hook_z heads or
   // hook_mlp_out) of the grid's cells; each cell's value is the metric of the clean run with the
   // receivers' inputs patched from the run where the sender is corrupted and every other head

@@ -79,6 +79,17 @@ at::Tensor Sae::decode(const at::Tensor& acts_in, const SaeNorm& norm, int64_t h
   return out;
 }
 
+at::Tensor Sae::feature_delta(int64_t feature, const at::Tensor& change, const SaeNorm& norm,
+                              int64_t heads) const {
+  at::Tensor row = W_dec[feature];
+  if (config.architecture == SaeArchitecture::TopK && config.rescale_acts_by_decoder_norm)
+    row = row * (1.0 / row.norm());
+  at::Tensor out = change.to(dtype()).unsqueeze(-1) * row;
+  if (norm.out_scale.defined()) out = out * norm.out_scale;
+  if (config.reshape_hook_z && heads > 0) out = out.unflatten(-1, {heads, config.d_in / heads});
+  return out;
+}
+
 Sae load_sae(const std::filesystem::path& folder, const c10::Device& device) {
   Sae sae;
   sae.config = read_sae_config(folder);

@@ -34,6 +34,11 @@ struct Sae {
   // acts: [..., d_sae] -> [..., d_in] (hook_z SAEs: [..., n_heads, d_in / n_heads] when
   // `heads` > 0). `norm` is the one of the input the acts came from.
   at::Tensor decode(const at::Tensor& acts, const SaeNorm& norm, int64_t heads = 0) const;
+  // decode(acts + change * e_feature) - decode(acts) for inputs normalised by `norm`, computed
+  // from the feature's decoder row alone: exactly 0 where `change` is 0, so an edit that
+  // changes nothing leaves the activation bit for bit. change: [...]; result [..., d_in].
+  at::Tensor feature_delta(int64_t feature, const at::Tensor& change, const SaeNorm& norm,
+                           int64_t heads = 0) const;
 };
 
 // Reads FOLDER/cfg.json and FOLDER/sae_weights.safetensors (any float dtype) into the cfg's

@@ -65,8 +65,10 @@ SaeNormalization parse_normalization(const std::string& s, const std::string& fi
 
 std::string parse_dtype_name(const std::string& s, const std::string& file) {
   const std::string bare = s.rfind("torch.", 0) == 0 ? s.substr(6) : s;
-  if (bare == "float32" || bare == "float64" || bare == "float16" || bare == "bfloat16") return bare;
-  throw error_at(file, "dtype", "unknown dtype \"" + s + "\" (float32, float64, float16, bfloat16)");
+  if (bare == "float32" || bare == "float64" || bare == "float16" || bare == "bfloat16")
+    return bare;
+  throw error_at(file, "dtype",
+                 "unknown dtype \"" + s + "\" (float32, float64, float16, bfloat16)");
 }
 
 // SAELens 6.x keeps hook_name in metadata; older configs have it (or hook_point) at the top.
@@ -101,7 +103,8 @@ SaeConfig read_sae_config(const std::filesystem::path& folder) {
   c.folder = folder;
   const std::string file = c.cfg_path().string();
   const nlohmann::json j = read_json(c.cfg_path());
-  c.architecture = parse_architecture(field<std::string>(j, "architecture", file, "standard"), file);
+  c.architecture =
+      parse_architecture(field<std::string>(j, "architecture", file, "standard"), file);
   c.d_in = positive(j, "d_in", file);
   c.d_sae = positive(j, "d_sae", file);
   c.dtype = parse_dtype_name(field<std::string>(j, "dtype", file, "float32"), file);
@@ -111,12 +114,14 @@ SaeConfig read_sae_config(const std::filesystem::path& folder) {
   if (c.architecture == SaeArchitecture::TopK) {
     c.k = positive(j, "k", file);
     if (c.k > c.d_sae)
-      throw error_at(file, "k", std::to_string(c.k) + " is more than d_sae " + std::to_string(c.d_sae));
+      throw error_at(file, "k",
+                     std::to_string(c.k) + " is more than d_sae " + std::to_string(c.d_sae));
     c.rescale_acts_by_decoder_norm = field<bool>(j, "rescale_acts_by_decoder_norm", file, false);
   }
   c.hook_name = hook_name_of(j, file);
   const auto site = parse_hook_site(c.hook_name);
-  if (!site) throw error_at(file, "hook_name", "\"" + c.hook_name + "\" is not a hook site csweep knows");
+  if (!site)
+    throw error_at(file, "hook_name", "\"" + c.hook_name + "\" is not a hook site csweep knows");
   c.site = *site;
   const auto reshape = field<std::string>(j, "reshape_activations", file, "none");
   if (reshape != "none" && reshape != "hook_z")
@@ -161,8 +166,7 @@ std::string sae_model_problem(const SaeConfig& sae, const ModelConfig& config) {
   if (!site_exists(sae.site, config, &why))
     return file + ": hook_name: \"" + sae.hook_name + "\" does not exist in this model: " + why;
   const int64_t width = sae_site_width(sae.site, config);
-  if (width == 0)
-    return file + ": hook_name: \"" + sae.hook_name + "\" is not a site an SAE reads";
+  if (width == 0) return file + ": hook_name: \"" + sae.hook_name + "\" is not a site an SAE reads";
   if (width != sae.d_in)
     return file + ": d_in: " + std::to_string(sae.d_in) + " is not the width of " + sae.hook_name +
            " in this model (" + std::to_string(width) + ")";

@@ -29,7 +29,8 @@ struct SaeConfig {
   bool rescale_acts_by_decoder_norm = false;  // topk
   std::string hook_name;                      // TransformerLens name: blocks.3.hook_resid_pre
   HookSite site;
-  bool reshape_hook_z = false;  // reshape_activations: hook_z ([b, p, h, d_head] -> [b, p, h*d_head])
+  bool reshape_hook_z =
+      false;  // reshape_activations: hook_z ([b, p, h, d_head] -> [b, p, h*d_head])
 
   std::filesystem::path cfg_path() const { return folder / "cfg.json"; }
   std::filesystem::path weights_path() const { return folder / "sae_weights.safetensors"; }

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "jobs/job_spec.h"
 #include "jobs/kinds/kind_options.h"
+#include "jobs/kinds/sae_options.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 #include "model/weight_dtype.h"
@@ -181,6 +182,14 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
                                                    : HookPoint::AttnV,
                                   x.layer, x.head});
     r.path.freeze_mlps = o.freeze == "heads_and_mlps";
+    return r;
+  }
+  if (kind == "sae_feature_ablation" || kind == "sae_feature_patching") {
+    const auto& o = a.options_as<jobs::SaeFeatureOptions>();
+    SweepRequest r = base_request(spec, a, p, spec.seed);
+    r.sae = o.folder.string();
+    r.direction =
+        o.direction == "noising" ? analyses::Direction::Noising : analyses::Direction::Denoising;
     return r;
   }
   // Any other kind's cells read the prompt and the grid only.

@@ -18,6 +18,8 @@ const Kind& weight_norms_kind();
 const Kind& head_circuits_kind();
 const Kind& composition_scores_kind();
 const Kind& steering_kind();
+const Kind& sae_feature_ablation_kind();
+const Kind& sae_feature_patching_kind();
 const Kind& path_patching_kind();
 
 const std::vector<const Kind*>& all_kinds() {
@@ -33,6 +35,8 @@ const std::vector<const Kind*>& all_kinds() {
       &head_circuits_kind(),
       &composition_scores_kind(),
       &steering_kind(),
+      &sae_feature_ablation_kind(),
+      &sae_feature_patching_kind(),
       &path_patching_kind(),
   };
   return kinds;

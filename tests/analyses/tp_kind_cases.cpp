@@ -2,6 +2,7 @@
 
 #include "analyses/weight_processing.h"
 #include "jobs/kinds/kind_registry.h"
+#include "model/sae_config.h"
 #include "tests/model/tp_checks.h"
 
 namespace csweep::analyses {
@@ -124,6 +125,20 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
   out.push_back({"steering mean difference resid_post",
                  steer,
                  {layers, GridAxis{"pos", {0, 5}, {}}, scales, quantities}});
+  // SAE features: the example SAE (blocks.1.hook_resid_pre, d_in 64) on the models it fits;
+  // found from this file, since the mpirun check has no source-folder definition.
+  const auto sae_dir =
+      std::filesystem::path(__FILE__).parent_path() / "../../examples/models/induction-2l-sae";
+  if (model::sae_model_problem(model::read_sae_config(sae_dir), c).empty()) {
+    SweepRequest sae = base;
+    sae.sae = sae_dir.lexically_normal().string();
+    const std::vector<GridAxis> grid{{"feature", {0, 5, 77}, {}}, {"pos", {0, 2, 5}, {}}};
+    sae.kind = "sae_feature_ablation";
+    out.push_back({"sae_feature_ablation", sae, grid});
+    sae.kind = "sae_feature_patching";
+    sae.direction = Direction::Noising;
+    out.push_back({"sae_feature_patching noising", sae, grid});
+  }
   // Path patching: heads -> the last block's q, k and v; MLPs by position -> logits, frozen.
   SweepRequest path = base;
   path.kind = "path_patching";

@@ -80,7 +80,8 @@ TEST(JobErrors, UnknownEnumValueSuggests) {
              "analyses[0].kind: unknown value \"logit_lense\" (did you mean \"logit_lens\"?); "
              "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
              "direct_logit_attribution, attention_scores, attribution_patching, weight_norms, "
-             "head_circuits, composition_scores, steering, path_patching"));
+             "head_circuits, composition_scores, steering, sae_feature_ablation, "
+             "sae_feature_patching, path_patching"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {

@@ -1,0 +1,129 @@
+// sae_feature_ablation / sae_feature_patching: zero one SAE feature, or patch it from the other
+// prompt, at one position, decode, and keep the SAE's error term; grid [feature, pos].
+#include <fstream>
+
+#include "common/error.h"
+#include "common/sha256.h"
+#include "jobs/kinds/kind_reader.h"
+#include "jobs/kinds/sae_options.h"
+#include "jobs/yaml_fields.h"
+#include "model/sae_config.h"
+
+namespace csweep::jobs {
+namespace {
+
+// A changed SAE makes a different sweep: its files' bytes are in the canonical hash.
+std::string files_sha256(const model::SaeConfig& c) {
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (const auto& path : {c.cfg_path(), c.weights_path()}) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw error_at(path.string(), "", "cannot open");
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
+      h.update(buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  return h.hex_digest();
+}
+
+// `sae: FOLDER` (cfg.json + sae_weights.safetensors, as SAELens saves them), checked against
+// the model; then `features` over its d_sae.
+void read_sae(KindReader& r, SaeFeatureOptions& o) {
+  if (!r.has("sae"))
+    return r.error("sae",
+                   "missing (the SAELens SAE folder: cfg.json and "
+                   "sae_weights.safetensors)");
+  const auto text = read_string(r.context().src, r.node()["sae"], r.path() + ".sae");
+  if (!text) return r.record(false);
+  o.sae = *text;
+  o.folder = std::filesystem::path(r.context().src.file).parent_path() / o.sae;
+  model::SaeConfig c;
+  try {
+    c = model::read_sae_config(o.folder);
+    if (r.config())
+      if (std::string why = model::sae_model_problem(c, *r.config()); !why.empty())
+        return r.error("sae", why);
+    o.files_sha256 = files_sha256(c);
+  } catch (const Error& e) {
+    return r.error("sae", e.what());
+  }
+  o.hook_name = c.hook_name;
+  o.d_in = c.d_in;
+  o.d_sae = c.d_sae;
+  const std::string limit =
+      "the SAE has " + std::to_string(c.d_sae) + " features: 0.." + std::to_string(c.d_sae - 1);
+  const auto features = read_axis(r.context().src, r.node()["features"], r.path() + ".features",
+                                  c.d_sae, "feature", limit);
+  if (!features) return r.record(false);
+  o.features = *features;
+  if (o.features.empty()) r.error("features", "empty list (list at least one feature)");
+}
+
+void read_sae_features(KindReader& r, AnalysisSpec& a) {
+  auto o = std::make_shared<SaeFeatureOptions>();
+  r.reject("layers", "the SAE's hook_name fixes the layer");
+  if (a.kind->name == "sae_feature_patching")
+    o->direction = r.choice("direction", {"denoising", "noising"}, "denoising");
+  read_sae(r, *o);
+  a.positions = r.positions();
+  if (r.ok()) a.layers = {model::parse_hook_site(o->hook_name)->layer};
+  a.options = o;
+}
+
+// [feature, pos]: the positions of one feature are adjacent cells (one SAE encode serves all).
+std::vector<Axis> sae_features_grid(const AnalysisSpec& a) {
+  return {index_axis("feature", a.options_as<SaeFeatureOptions>().features),
+          index_axis("pos", a.positions)};
+}
+
+KindCost sae_features_cost(const AnalysisSpec& a, const model::ModelConfig&) {
+  const auto& o = a.options_as<SaeFeatureOptions>();
+  KindCost cost;
+  cost.per_cell_forward = true;  // the prompts' caches, then one edited row per cell
+  cost.prompt_forwards = a.kind->name == "sae_feature_patching" ? 2.0 : 1.0;
+  // Encoding and decoding the site's positions (both prompts for patching).
+  cost.prompt_other_flops = 4.0 * cost.prompt_forwards * static_cast<double>(o.d_in) *
+                            static_cast<double>(o.d_sae) * static_cast<double>(a.positions.size());
+  return cost;
+}
+
+Kind sae_features_kind(const char* name) {
+  Kind k;
+  k.name = name;
+  k.keys = {"sae", "features", "positions"};
+  k.read = read_sae_features;
+  k.grid = sae_features_grid;
+  k.cost = sae_features_cost;
+  return k;
+}
+
+}  // namespace
+
+nlohmann::json SaeFeatureOptions::to_json() const {
+  nlohmann::json j = {{"sae", sae},     {"hook_name", hook_name},       {"d_in", d_in},
+                      {"d_sae", d_sae}, {"files_sha256", files_sha256}, {"features", features}};
+  if (!direction.empty()) j["direction"] = direction;
+  return j;
+}
+
+const Kind& sae_feature_ablation_kind() {
+  static const Kind k = [] {
+    Kind k = sae_features_kind("sae_feature_ablation");
+    k.reduce.baselines = Baselines::Ablation;  // effect = ablated - clean
+    k.reduce.value_label = "{metric} with the feature zeroed";
+    return k;
+  }();
+  return k;
+}
+
+const Kind& sae_feature_patching_kind() {
+  static const Kind k = [] {
+    Kind k = sae_features_kind("sae_feature_patching");
+    k.keys.push_back("direction");
+    k.reduce.baselines = Baselines::Fraction;
+    k.reduce.value_label = "{metric} of the patched run";
+    return k;
+  }();
+  return k;
+}
+
+}  // namespace csweep::jobs

@@ -1,0 +1,31 @@
+// examples/sae_features.yaml end to end (csweep plan, run, a resumed rerun, reduce): both SAE
+// feature kinds on the bundled model; tests/examples/check_sae_features.py checks sweep.h5
+// (feature axes labelled by feature id, unedited cells equal to the baseline run).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/examples/run_example.h"
+
+namespace csweep::testing {
+namespace {
+
+TEST(SaeFeaturesExample, RunsResumesReducesWithFeatureAxes) {
+  const std::string job = source_path("examples/sae_features.yaml").string();
+  const CommandResult plan = run_command(csweep_bin() + " plan " + job + " --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const auto j = nlohmann::json::parse(plan.output);
+  EXPECT_EQ(j["analyses"][0]["units"], 480);  // 2 prompts x 16 features x 15 positions
+  EXPECT_EQ(j["analyses"][1]["units"], 256);  // 2 prompts x 16 features x 8 positions
+
+  const auto store = fresh_test_dir("examples", "sae_features");
+  ASSERT_NE(run_resume_reduce(job, store), "");
+  const CommandResult check = run_command(
+      "/usr/bin/python3 " + source_path("tests/examples/check_sae_features.py").string() + " " +
+      store.string());
+  EXPECT_EQ(check.status, 0) << check.output;
+  std::filesystem::remove_all(store);
+}
+
+}  // namespace
+}  // namespace csweep::testing
