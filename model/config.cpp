@@ -129,14 +129,26 @@ void parse_gpt2(const Fields& f, ModelConfig& c) {
   c.attn_scale = f.boolean_or("scale_attn_weights", true) ? 1.0 / std::sqrt(double(c.d_head)) : 1.0;
 }
 
-void parse_neox(const Fields& f, ModelConfig& c) {
+// The sizes GPT-NeoX and the Llama family name alike (GPT-2 has its own keys).
+void parse_hf_sizes(const Fields& f, ModelConfig& c) {
   c.n_layers = f.size("num_hidden_layers", kMaxLayers);
   c.d_model = f.size("hidden_size", kMaxWidth);
   c.n_heads = f.size("num_attention_heads", kMaxHeads);
-  c.n_kv_heads = c.n_heads;
   c.d_mlp = f.size("intermediate_size", kMaxWidth);
   c.d_vocab = f.size("vocab_size", kMaxVocab);
   c.n_ctx = f.size_or("max_position_embeddings", 2048, kMaxPositions);
+}
+
+// hidden_size split evenly over the heads (where no head_dim says otherwise).
+int64_t head_width(const Fields& f, const ModelConfig& c) {
+  if (c.d_model % c.n_heads != 0)
+    throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
+  return c.d_model / c.n_heads;
+}
+
+void parse_neox(const Fields& f, ModelConfig& c) {
+  parse_hf_sizes(f, c);
+  c.n_kv_heads = c.n_heads;
   c.norm = NormKind::LayerNorm;
   c.norm_eps = f.number_or("layer_norm_eps", 1e-5);
   c.activation = parse_activation(f, "hidden_act", "gelu");
@@ -144,9 +156,7 @@ void parse_neox(const Fields& f, ModelConfig& c) {
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
   c.qkv_bias = c.attn_out_bias = f.boolean_or("attention_bias", true);
   c.mlp_bias = true;
-  if (c.d_model % c.n_heads != 0)
-    throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
-  c.d_head = c.d_model / c.n_heads;
+  c.d_head = head_width(f, c);
   double pct = f.number_or("rotary_pct", f.number_or("partial_rotary_factor", 0.25));
   if (pct <= 0 || pct > 1) throw error_at(f.file(), "rotary_pct", "must be in (0, 1]");
   c.rotary_dim = int64_t(double(c.d_head) * pct);
@@ -178,27 +188,16 @@ void parse_rope_scaling(const Fields& f, ModelConfig& c) {
 
 // Llama, Mistral, Qwen2 and Qwen3 share one config vocabulary.
 void parse_llama_family(const Fields& f, ModelConfig& c) {
-  c.n_layers = f.size("num_hidden_layers", kMaxLayers);
-  c.d_model = f.size("hidden_size", kMaxWidth);
-  c.n_heads = f.size("num_attention_heads", kMaxHeads);
+  parse_hf_sizes(f, c);
   c.n_kv_heads = f.size_or("num_key_value_heads", c.n_heads, kMaxHeads);
   if (c.n_heads % c.n_kv_heads != 0)
     throw error_at(f.file(), "num_key_value_heads", "must divide num_attention_heads");
-  c.d_mlp = f.size("intermediate_size", kMaxWidth);
-  c.d_vocab = f.size("vocab_size", kMaxVocab);
-  c.n_ctx = f.size_or("max_position_embeddings", 2048, kMaxPositions);
   c.norm = NormKind::RmsNorm;
   c.norm_eps = f.number_or("rms_norm_eps", 1e-6);
   c.activation = parse_activation(f, "hidden_act", "silu");
   c.gated_mlp = true;
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
-  if (f.has("head_dim")) {
-    c.d_head = f.size("head_dim", kMaxWidth);
-  } else {
-    if (c.d_model % c.n_heads != 0)
-      throw error_at(f.file(), "hidden_size", "not divisible by num_attention_heads");
-    c.d_head = c.d_model / c.n_heads;
-  }
+  c.d_head = f.has("head_dim") ? f.size("head_dim", kMaxWidth) : head_width(f, c);
   c.rotary_dim = c.d_head;
   c.rope_theta = f.number_or("rope_theta", 10000.0);
   parse_rope_scaling(f, c);
