@@ -24,6 +24,9 @@
 //                                       duplicate-token, induction)
 //   steering:        [layer, (pos,) scale, quantity]  the metric, KL(clean || steered) and the
 //                                       top token at the last position (analyses/steering.h)
+//   probe:           [site, layer, token, quantity]  held-out accuracy / R² of a ridge probe and
+//                                       of its shuffled-label control (analyses/probe.h); the
+//                                       request carries the whole labelled prompt set
 //   path_patching:   [layer, (pos,) head] (senders attn.hook_z) or [layer, (pos)] (hook_mlp_out)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
@@ -101,6 +104,15 @@ struct SweepRequest {
     std::vector<std::vector<int64_t>> plus, minus;  // prompt sets (token ids)
     bool normalize = false;                         // unit L2 norm per layer
   } steering;
+  // Probe: every prompt of the set with its label (one request covers the whole set); the grid's
+  // token axis values are positions (negative: from the end of each prompt).
+  struct Probe {
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<double> labels;  // class ids (classes) or float targets
+    bool classes = true;
+    double l2 = 1e-2;        // ridge penalty: λ = l2 · n · mean feature variance (probe.h)
+    double held_out = 0.25;  // fraction of the prompts held out (seeded by `seed`)
+  } probe;
 
   // SAE feature kinds (analyses/sae_feature_cells.cpp): the SAELens SAE folder; its cfg.json
   // names the site, the grid [feature, pos] the features and positions.

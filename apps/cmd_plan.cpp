@@ -93,11 +93,12 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
     json axes = json::array();
     for (const auto& a : g.axes)
       axes.push_back({{"name", a.name}, {"size", a.size}, {"labels", a.labels}});
-    int64_t shards = 0;
+    int64_t shards = 0, units = 0;
     double flops = 0;
     for (const auto& s : plan.shards)
       if (s.analysis == g.analysis) {
         ++shards;
+        units += s.cells();  // a whole-prompt-set kind's cells once, not once per prompt
         flops += s.flops;
       }
     analyses.push_back({{"index", g.analysis},
@@ -105,7 +106,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
                         {"kind", csweep::jobs::kind_name(g.kind)},
                         {"axes", axes},
                         {"cells_per_prompt", g.cells()},
-                        {"units", g.cells() * static_cast<int64_t>(spec.prompts.size())},
+                        {"units", units},
                         {"shards", shards},
                         {"flops", flops}});
   }

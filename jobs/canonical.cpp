@@ -35,6 +35,7 @@ nlohmann::json prompt_json(const PromptPair& p) {
   nlohmann::json j = {{"id", p.id},           {"clean", p.clean},   {"corrupted", p.corrupted},
                       {"answers", p.answers}, {"wrongs", p.wrongs}, {"subject", nullptr}};
   if (!p.subject.empty()) j["subject"] = {p.subject.begin, p.subject.end};
+  if (p.label) j["label"] = *p.label;  // only when given: unlabelled jobs keep their hash
   return j;
 }
 

@@ -59,6 +59,7 @@ struct PromptPair {
   TokenSpan subject;       // causal tracing noises these clean-prompt tokens
   std::string clean_text;  // empty for token-id prompts
   std::string corrupted_text;
+  std::optional<double> label;  // `label:` a class id or a float target (the probe kind)
   int64_t n_tokens() const { return static_cast<int64_t>(clean.size()); }
 };
 

@@ -9,8 +9,8 @@
 namespace csweep::jobs {
 namespace {
 
-const std::vector<std::string> kEntryKeys = {"id",     "clean", "corrupted",
-                                             "answer", "wrong", "subject"};
+const std::vector<std::string> kEntryKeys = {"id",    "clean",   "corrupted", "answer",
+                                             "wrong", "subject", "label"};
 const std::vector<std::string> kTemplates = {"ioi", "factual", "repeated_tokens"};
 
 // What one job's prompt list may hold, checked before a template generates anything: every
@@ -222,6 +222,11 @@ std::optional<PromptPair> read_entry(const Source& src, const YAML::Node& entry,
     auto w = read_answers(src, entry["wrong"], path + ".wrong", ctx);
     if (w) p.wrongs = *w;
     ok = ok && w.has_value();
+  }
+  if (entry["label"]) {  // a class id or a float target; the probe kind checks which
+    auto label = read_double(src, entry["label"], path + ".label");
+    if (label) p.label = *label;
+    ok = ok && label.has_value();
   }
   if (const YAML::Node s = entry["subject"]) {
     if (s.IsSequence() && s.size() == 2) {

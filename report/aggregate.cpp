@@ -73,7 +73,10 @@ Aggregates aggregate(const AnalysisInput& a, bool normalise) {
   g.sem.assign(cells, kNaN);
   g.effect.assign(cells, kNaN);
   g.n_done.assign(cells, 0);
-  g.cells_total = cells * static_cast<int64_t>(n_prompts);
+  const auto planned =
+      a.planned.empty() ? static_cast<int64_t>(n_prompts)
+                        : static_cast<int64_t>(std::count(a.planned.begin(), a.planned.end(), 1));
+  g.cells_total = cells * planned;
 
   bool any_baselines = false, any_fraction = false;
   for (size_t p = 0; p < n_prompts; ++p) {

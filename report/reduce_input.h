@@ -65,6 +65,9 @@ struct AnalysisInput {
   std::vector<AxisInfo> axes;
   std::vector<std::vector<float>> values;  // [n_prompts][cells]; ignored where !done
   std::vector<std::vector<uint8_t>> done;  // [n_prompts][cells]; 1 = computed and durable
+  // [n_prompts]: 1 where the plan gives the analysis shards of that prompt; empty: every prompt. A
+  // whole-prompt-set kind (the probe) has its first prompt's only, which holds the set's result.
+  std::vector<uint8_t> planned;
   // Metric of the unpatched clean and corrupted runs, per prompt, when the analysis has them;
   // they give the fraction recovered (patched - corrupted) / (clean - corrupted).
   std::vector<std::optional<double>> clean_baseline;      // empty or [n_prompts]

@@ -239,6 +239,9 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
     a.kind = r.info.kind;
     a.metric = "value";
     for (const auto& axis : r.info.axes) a.axes.push_back(convert_axis(axis));
+    a.planned.assign(static_cast<size_t>(r.n_prompts), 0);
+    for (const auto& s : c.layout.shards)
+      if (c.layout.analyses[s.analysis].name == a.name) a.planned[s.prompt] = 1;
     for (int64_t p = 0; p < r.n_prompts; ++p) {
       a.values.emplace_back(r.values.begin() + p * r.cells, r.values.begin() + (p + 1) * r.cells);
       a.done.emplace_back(r.done.begin() + p * r.cells, r.done.begin() + (p + 1) * r.cells);

@@ -64,9 +64,19 @@ Plan make_plan(const jobs::JobSpec& spec, const model::ModelConfig& c) {
   for (uint32_t ai = 0; ai < spec.analyses.size(); ++ai) {
     AnalysisGrid g = make_grid(spec.analyses[ai], ai, c);
     const int64_t cells = g.cells();
-    for (uint32_t pi = 0; pi < spec.prompts.size() && cells > 0; ++pi) {
-      const int64_t tokens = spec.prompts[pi].n_tokens();
-      const double shared = per_prompt_flops(g, c, tokens);
+    // A whole-prompt-set kind's shards are its first prompt's: they cover every prompt at once,
+    // so they cost every prompt's work and the longest prompt's memory.
+    const bool whole_set = g.kind->whole_prompt_set;
+    for (uint32_t pi = 0; pi < (whole_set ? 1u : spec.prompts.size()) && cells > 0; ++pi) {
+      int64_t tokens = spec.prompts[pi].n_tokens();
+      double shared = per_prompt_flops(g, c, tokens);
+      if (whole_set) {
+        shared = 0.0;
+        for (const auto& p : spec.prompts) {
+          tokens = std::max(tokens, p.n_tokens());
+          shared += per_prompt_flops(g, c, p.n_tokens());
+        }
+      }
       std::vector<Shard> group;
       if (!g.cost.per_cell_forward) {
         uint64_t memory = one_pass_memory(g, c, tokens, bytes);

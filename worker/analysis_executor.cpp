@@ -192,6 +192,20 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
         o.direction == "noising" ? analyses::Direction::Noising : analyses::Direction::Denoising;
     return r;
   }
+  // One request covers the whole labelled prompt set; the grid's site and token axes say where
+  // (not r.sites: a site list there splits the grid into one call per site).
+  if (kind == "probe") {
+    const auto& o = a.options_as<jobs::ProbeOptions>();
+    SweepRequest r = base_request(spec, a, p, static_cast<uint64_t>(o.seed));
+    r.probe.classes = o.target == "class";
+    r.probe.l2 = o.l2;
+    r.probe.held_out = o.held_out;
+    for (const auto& q : spec.prompts) {
+      r.probe.prompts.push_back(q.clean);
+      r.probe.labels.push_back(q.label.value_or(0.0));
+    }
+    return r;
+  }
   // Any other kind's cells read the prompt and the grid only.
   return base_request(spec, a, p, spec.seed);
 }

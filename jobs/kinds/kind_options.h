@@ -74,6 +74,18 @@ struct SteeringOptions final : KindOptions {
   nlohmann::json to_json() const override;
 };
 
+// probe: a linear probe per (site, layer, token) on the job's labelled prompts
+// (jobs/kinds/probe.cpp); the sites are AnalysisSpec::sites.
+struct ProbeOptions final : KindOptions {
+  std::string target = "class";         // class (labels are class ids) | value (float targets)
+  std::vector<int64_t> tokens = {-1};   // positions probed: >= 0 from the start, < 0 from the end
+  double l2 = 1e-2;                     // ridge penalty, relative (docs/jobs.md)
+  double held_out = 0.25;               // fraction of the prompts held out
+  int64_t seed = 0;                     // the split and the control's label shuffle
+  std::vector<std::string> quantities;  // of kProbeQuantities
+  nlohmann::json to_json() const override;
+};
+
 // path_patching (jobs/kinds/path_patching.cpp): senders -> receivers' q/k/v inputs or logits.
 struct PathPatchingOptions final : KindOptions {
   std::string senders = "heads";  // heads (attn.hook_z) | mlp (hook_mlp_out)
@@ -94,6 +106,7 @@ inline const std::vector<std::string> kLensQuantities = {"prob", "logprob", "ran
 inline const std::vector<std::string> kAttentionScores = {"previous_token", "duplicate_token",
                                                           "induction"};
 inline const std::vector<std::string> kSteeringQuantities = {"metric", "kl", "top_token"};
+inline const std::vector<std::string> kProbeQuantities = {"score", "control"};
 inline const std::vector<std::string> kSteeringSites = {"hook_resid_pre", "hook_resid_mid",
                                                         "hook_resid_post"};
 

@@ -21,6 +21,7 @@ const Kind& steering_kind();
 const Kind& sae_feature_ablation_kind();
 const Kind& sae_feature_patching_kind();
 const Kind& path_patching_kind();
+const Kind& probe_kind();
 
 const std::vector<const Kind*>& all_kinds() {
   static const std::vector<const Kind*> kinds = {
@@ -38,6 +39,7 @@ const std::vector<const Kind*>& all_kinds() {
       &sae_feature_ablation_kind(),
       &sae_feature_patching_kind(),
       &path_patching_kind(),
+      &probe_kind(),
   };
   return kinds;
 }

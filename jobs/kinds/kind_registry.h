@@ -99,6 +99,10 @@ struct Kind {
   // Runs a backward pass: refused with model.tensor_parallel > 1, since autograd does not run
   // through the collectives (docs/tensor-parallel.md).
   bool needs_gradients = false;
+  // One shard item covers the whole prompt set (probes: a cell fits over every prompt): the plan
+  // gives the analysis shards of its first prompt only, the worker's request carries every
+  // prompt, and the store holds the set's result in that prompt's row (docs/analyses.md).
+  bool whole_prompt_set = false;
   // Reads the kind's keys into `a` (axes, sites, options) through `r`, which reports
   // file:line:column errors; a failed read leaves r.ok() false.
   void (*read)(KindReader& r, AnalysisSpec& a) = nullptr;

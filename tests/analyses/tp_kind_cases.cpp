@@ -151,6 +151,34 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
   path.path.receivers.clear();
   path.path.freeze_mlps = true;
   out.push_back({"path_patching mlp -> logits", path, {layers, GridAxis{"pos", {2, 5}, {}}}});
+  // Probes over a labelled set (the prompt with its first and fourth tokens varied): classes from
+  // the first token at the last position and the attention/MLP outputs, and a float target.
+  SweepRequest probe = base;
+  probe.kind = "probe";
+  for (int64_t i = 0; i < 12; ++i) {
+    std::vector<int64_t> tokens = clean;
+    tokens[0] = (clean[0] + 7 * (i % 2)) % c.d_vocab;
+    tokens[3] = (clean[3] + 3 * i) % c.d_vocab;
+    probe.probe.prompts.push_back(tokens);
+    probe.probe.labels.push_back(static_cast<double>(i % 2));
+  }
+  const auto site_axis = [](std::vector<HookPoint> points) {
+    GridAxis a{"site", {}, {}};
+    for (HookPoint p : points) a.values.push_back(static_cast<int64_t>(p));
+    return a;
+  };
+  const GridAxis probe_quantities{"quantity", {0, 1}, {}};
+  out.push_back({"probe classes",
+                 probe,
+                 {site_axis({HookPoint::ResidPost, HookPoint::AttnOut, HookPoint::MlpOut}), layers,
+                  GridAxis{"token", {-1, 0}, {}}, probe_quantities}});
+  probe.probe.classes = false;
+  for (size_t i = 0; i < probe.probe.labels.size(); ++i)
+    probe.probe.labels[i] = 0.5 * static_cast<double>(i) - 1.0;
+  out.push_back(
+      {"probe values",
+       probe,
+       {site_axis({HookPoint::ResidPre}), layers, GridAxis{"token", {2}, {}}, probe_quantities}});
   return out;
 }
 

@@ -1,9 +1,10 @@
 // The analysis-kind registry: one row per kind, found by name; and the weight_norms,
-// head_circuits and composition_scores rows read from YAML (their grids, canonical options,
+// head_circuits, composition_scores and probe rows read from YAML (their grids, canonical options,
 // file:line:column errors).
 #include <fstream>
 #include <set>
 
+#include "jobs/kinds/kind_options.h"
 #include "tests/jobs/job_test_util.h"
 
 namespace csweep::jobs::testing {
@@ -167,6 +168,110 @@ TEST(WeightCircuitKinds, RotaryModelsHaveNoPositionalScore) {
             std::string::npos)
       << error;
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace csweep::jobs::testing
+
+namespace csweep::jobs::testing {
+namespace {
+
+// Four labelled prompts (lines 4-7 of the job), then the analyses from line 8.
+constexpr const char* kLabelled =
+    "prompts:\n"
+    "  - {clean: [1, 2, 3, 4, 5], label: 0}\n"
+    "  - {clean: [6, 7, 8, 9], label: 1}\n"
+    "  - {clean: [10, 11, 12, 13], label: 0}\n"
+    "  - {clean: [14, 15, 16, 17], label: 1}\n";
+
+std::string probe_job(const std::string& analysis, const char* prompts = kLabelled) {
+  return std::string(kModel) + prompts + "analyses:\n  - " + analysis + "\n";
+}
+
+TEST(ProbeKind, GridIsSiteLayerTokenQuantityOverTheWholePromptSet) {
+  const JobSpec spec = parse_job_spec(
+      probe_job("{name: p, kind: probe, layers: [1], sites: [hook_mlp_out, hook_resid_pre], "
+                "tokens: [0, last, -2], held_out: 0.5, seed: 4}"),
+      job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  ASSERT_EQ(a.kind, find_kind("probe"));
+  EXPECT_TRUE(a.kind->whole_prompt_set);
+  EXPECT_FALSE(a.kind->uses_metric);
+  EXPECT_FALSE(a.kind->needs_gradients);
+  const std::vector<Axis> axes = a.kind->grid(a);
+  ASSERT_EQ(axes.size(), 4u);
+  EXPECT_EQ(axes[0].name, "site");
+  EXPECT_EQ(axes[0].labels, (std::vector<std::string>{"hook_mlp_out", "hook_resid_pre"}));
+  EXPECT_EQ(axes[0].values,
+            (std::vector<int64_t>{static_cast<int64_t>(model::HookPoint::MlpOut),
+                                  static_cast<int64_t>(model::HookPoint::ResidPre)}));
+  EXPECT_EQ(axes[1].values, std::vector<int64_t>{1});
+  EXPECT_EQ(axes[2].name, "token");
+  EXPECT_EQ(axes[2].labels, (std::vector<std::string>{"0", "last", "-2"}));
+  EXPECT_EQ(axes[2].values, (std::vector<int64_t>{0, -1, -2}));
+  EXPECT_EQ(axes[3].labels, (std::vector<std::string>{"score", "control"}));
+  EXPECT_EQ(a.kind->reduce.quantity_axis, "quantity");
+  const nlohmann::json canonical = canonical_json(spec);
+  EXPECT_EQ(canonical["analyses"][0]["options"].dump(),
+            R"({"held_out":0.5,"l2":0.01,"quantities":["score","control"],"seed":4,)"
+            R"("target":"class","tokens":[0,-1,-2]})");
+  EXPECT_EQ(canonical["prompts"][1]["label"], 1.0);  // labels are part of the sweep's identity
+}
+
+TEST(ProbeKind, DefaultsAndFloatTargets) {
+  const char* prompts =
+      "prompts:\n"
+      "  - {clean: [1, 2, 3], label: 0.25}\n"
+      "  - {clean: [4, 5, 6], label: -1.5}\n"
+      "  - {clean: [7, 8, 9], label: 3}\n"
+      "  - {clean: [3, 2, 1], label: 2}\n";
+  const JobSpec spec =
+      parse_job_spec(probe_job("{name: p, kind: probe, target: value}", prompts), job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  const auto& o = a.options_as<ProbeOptions>();
+  EXPECT_EQ(o.tokens, std::vector<int64_t>{-1});
+  EXPECT_EQ(o.held_out, 0.25);
+  EXPECT_EQ(a.sites, std::vector<model::HookPoint>{model::HookPoint::ResidPost});
+  EXPECT_EQ(spec.prompts[1].label, -1.5);
+  // A job without labels keeps its canonical prompts (and so its hash) as before.
+  const JobSpec plain = parse_job_spec(
+      std::string(kModel) + kPrompt + "analyses:\n  - {name: n, kind: weight_norms}\n", job_path());
+  EXPECT_FALSE(canonical_json(plain)["prompts"][0].contains("label"));
+}
+
+TEST(ProbeKind, ErrorsNameFileLineColumnAndField) {
+  EXPECT_EQ(parse_error(
+                probe_job("{name: p, kind: probe}", "prompts:\n  - {clean: [1, 2], label: cat}\n")),
+            at(4, 28, "prompts[0].label: expected a number, got \"cat\""));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe}",
+                                  "prompts:\n  - {clean: [1, 2], label: 1e999}\n")),
+            at(4, 28, "prompts[0].label: expected a number, got \"1e999\""));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe}",
+                                  "prompts:\n  - {clean: [1, 2], label: 0}\n"
+                                  "  - {id: x, clean: [3, 4]}\n")),
+            at(7, 5, "analyses[0].target: prompt \"x\" has no label (give each prompt `label:`)"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe}",
+                                  "prompts:\n  - {id: a, clean: [1, 2], label: 0.5}\n"
+                                  "  - {clean: [3, 4], label: 1}\n")),
+            at(7, 5,
+               "analyses[0].target: prompt \"a\": label 0.5 is not a class id (a "
+               "non-negative integer); use target: value for float targets"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe, tokens: [last, 4]}")),
+            at(9, 43,
+               "analyses[0].tokens[1]: position 4 is outside the shortest prompt (4 "
+               "tokens)"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe, tokens: [-1, last]}")),
+            at(9, 41, "analyses[0].tokens[1]: token last listed twice"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe, sites: [attn.hook_z]}")),
+            at(9, 36,
+               "analyses[0].sites[0]: unknown value \"attn.hook_z\"; expected one of "
+               "hook_resid_pre, hook_resid_mid, hook_resid_post, hook_attn_out, hook_mlp_out"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe, held_out: 0.1}")),
+            at(9, 38,
+               "analyses[0].held_out: holds out 0 of 4 prompts; both the training and "
+               "the held-out set need one"));
+  EXPECT_EQ(parse_error(probe_job("{name: p, kind: probe, held_out: 1}")),
+            at(9, 38, "analyses[0].held_out: must be below 1 (a fraction of the prompts)"));
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ jobs::JobSpec random_spec(std::mt19937_64& rng, const model::ModelConfig& c) {
       a.options = o;
     } else {
       a.options = default_options(*a.kind);  // a kind added through the registry
+      if (kind == "probe") a.sites = {model::HookPoint::ResidPost};  // its site axis
     }
     spec.analyses.push_back(a);
   }
@@ -133,7 +134,7 @@ uint64_t feasible_budget(std::mt19937_64& rng, const jobs::JobSpec& spec,
 
 void check_plan(const Plan& plan, const jobs::JobSpec& spec, const model::ModelConfig& c) {
   ASSERT_EQ(plan.grids.size(), spec.analyses.size());
-  // every (analysis, prompt, cell) exactly once
+  // every (analysis, prompt, cell) exactly once (see below for whole-prompt-set kinds)
   std::vector<std::vector<std::vector<int>>> seen(plan.grids.size());
   for (size_t a = 0; a < plan.grids.size(); ++a)
     seen[a].assign(spec.prompts.size(),
@@ -164,9 +165,10 @@ void check_plan(const Plan& plan, const jobs::JobSpec& spec, const model::ModelC
                 std::max(spec.sharding.batch_size, g.cost.rows_per_cell));
     }
   }
-  for (const auto& per_analysis : seen)
-    for (const auto& per_prompt : per_analysis)
-      for (int n : per_prompt) ASSERT_EQ(n, 1);
+  // A whole-prompt-set kind's cells once, under its first prompt (that shard covers every prompt).
+  for (size_t a = 0; a < seen.size(); ++a)
+    for (size_t p = 0; p < seen[a].size(); ++p)
+      for (int n : seen[a][p]) ASSERT_EQ(n, plan.grids[a].kind->whole_prompt_set && p > 0 ? 0 : 1);
   (void)c;
 }
 
