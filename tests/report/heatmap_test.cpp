@@ -2,6 +2,7 @@
 // diverging scale centred on zero, grey for cells not computed, and one colour scale shared
 // by every panel of a figure.
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include <gtest/gtest.h>
@@ -50,6 +51,24 @@ std::vector<std::string> numbers(int64_t n) {
   return out;
 }
 
+// A layer x head figure of small multiples as reduce draws heads by position: one panel per
+// position, "pos k: token"; cell i (row-major) of panel k holds value(k, i).
+HeatmapFigure heads_by_position(const std::string& title, int rows, int cols, int panels,
+                                const std::function<float(int, int)>& value) {
+  HeatmapFigure f;
+  f.title = title;
+  f.row_axis = "layer", f.col_axis = "head";
+  f.row_labels = numbers(rows), f.col_labels = numbers(cols);
+  for (int k = 0; k < panels; ++k) {
+    HeatmapPanel p;
+    p.title = "pos " + std::to_string(k) + ": token";
+    p.rows = rows, p.cols = cols;
+    for (int i = 0; i < rows * cols; ++i) p.values.push_back(value(k, i));
+    f.panels.push_back(p);
+  }
+  return f;
+}
+
 TEST(ReportHeatmap, LargeLayerByHeadGridIsOrientedAndCentredOnZero) {
   const auto dir = fresh_dir("heatmap-large");
   HeatmapFigure f;
@@ -96,17 +115,9 @@ TEST(ReportHeatmap, LargeLayerByHeadGridIsOrientedAndCentredOnZero) {
 
 TEST(ReportHeatmap, SmallMultiplesShareOneColourScale) {
   const auto dir = fresh_dir("heatmap-multiples");
-  HeatmapFigure f;
-  f.title = "heads by position";
-  f.row_axis = "layer", f.col_axis = "head";
-  f.row_labels = numbers(4), f.col_labels = numbers(6);
-  for (int k = 0; k < 3; ++k) {
-    HeatmapPanel p;
-    p.title = "pos " + std::to_string(k);
-    p.rows = 4, p.cols = 6;
-    p.values.assign(24, static_cast<float>(k + 1));  // 1, 2, 3 with a shared limit of 3
-    f.panels.push_back(p);
-  }
+  // 1, 2, 3 with a shared limit of 3
+  const HeatmapFigure f = heads_by_position("heads by position", 4, 6, 3,
+                                            [](int k, int) { return static_cast<float>(k + 1); });
   const auto img = read_png(render_heatmap(f, dir / "multi")[0]);
   for (int k = 0; k < 3; ++k) {
     const auto s = find(img, hex(diverging_color((k + 1) / 3.0)));
@@ -133,18 +144,9 @@ TEST(ReportHeatmap, TokenLabelsAndOneRowStrips) {
 // (cells shrink, labels thin out) and every panel is drawn.
 TEST(ReportHeatmap, ManyLargePanelsStayBounded) {
   const auto dir = fresh_dir("heatmap-many");
-  HeatmapFigure f;
-  f.title = "heads by position, 80 layers";
-  f.row_axis = "layer", f.col_axis = "head";
-  f.row_labels = numbers(80), f.col_labels = numbers(64);
-  for (int k = 0; k < 6; ++k) {
-    HeatmapPanel p;
-    p.title = "pos " + std::to_string(k) + ": token";
-    p.rows = 80, p.cols = 64;
-    for (int i = 0; i < 80 * 64; ++i)
-      p.values.push_back(static_cast<float>(std::sin(i * 0.01 + k)));
-    f.panels.push_back(p);
-  }
+  const HeatmapFigure f =
+      heads_by_position("heads by position, 80 layers", 80, 64, 6,
+                        [](int k, int i) { return static_cast<float>(std::sin(i * 0.01 + k)); });
   const auto img = read_png(render_heatmap(f, dir / "many")[0]);
   EXPECT_LT(img.width, 2200);
   EXPECT_LT(img.height, 2200);
