@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
+#include "model/tokenizer/tokenizer.h"
+#include "tests/model/gguf_model.h"
 #include "tests/test_paths.h"
 
 namespace csweep::test {
@@ -24,6 +27,40 @@ constexpr double kHfLogitTolerance = 1e-4;  // DESIGN.md: fp32 logits within 1e-
 inline nlohmann::json read_reference(const std::string& fixture) {
   std::ifstream in(csweep::testing::source_path("tests/model/fixtures/" + fixture));
   return nlohmann::json::parse(in);
+}
+
+// A real model's converted folder (dir_) and its reference fixture (ref_), for a fixture's
+// SetUp: the test is skipped, with the reason, only when the model is neither cached nor
+// downloadable, and fails otherwise.
+class GgufReferenceTest : public ::testing::Test {
+ protected:
+  void load(const std::string& model) {
+    std::string why;
+    bool offline = false;
+    dir_ = gguf_model_dir(model, &why, &offline);
+    if (dir_.empty()) {
+      if (offline) GTEST_SKIP() << why;
+      FAIL() << why;
+    }
+    ref_ = read_reference(model + "_reference.json");
+  }
+  std::string dir_;
+  nlohmann::json ref_;
+};
+
+// The committed mixed text (tests/model/fixtures/smollm2_mixed_text.txt) tokenizes to the
+// fixture's "mixed_text_ids", reported at the first difference, and decodes back to itself.
+inline void expect_mixed_text_ids(const csweep::model::Tokenizer& tok, const nlohmann::json& ref) {
+  std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"),
+                   std::ios::binary);
+  std::stringstream mixed;
+  mixed << in.rdbuf();
+  const auto ids = tok.encode(mixed.str());
+  const auto want = ref["mixed_text_ids"].get<std::vector<int64_t>>();
+  ASSERT_EQ(ids.size(), want.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
+  EXPECT_EQ(tok.decode(ids), mixed.str());
 }
 
 // Every recorded logit of every prompt within kHfLogitTolerance, and the same argmax; `prefix`

@@ -6,8 +6,6 @@
 // gguf_tools/make_gemma3_reference.py). No Python here. Skipped, with the reason, only when the
 // packages are neither cached nor downloadable.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -23,20 +21,9 @@
 
 namespace {
 
-class Gemma3 : public ::testing::Test {
+class Gemma3 : public csweep::test::GgufReferenceTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    bool offline = false;
-    dir_ = csweep::test::gguf_model_dir("gemma3", &why, &offline);
-    if (dir_.empty()) {
-      if (offline) GTEST_SKIP() << why;
-      FAIL() << why;
-    }
-    ref_ = csweep::test::read_reference("gemma3_reference.json");
-  }
-  std::string dir_;
-  nlohmann::json ref_;
+  void SetUp() override { load("gemma3"); }
 };
 
 TEST_F(Gemma3, ConfigHasTheSlidingWindowLayersAndTheirRopeBase) {
@@ -59,16 +46,7 @@ TEST_F(Gemma3, TokenizerEqualsHuggingFaceTokenizers) {
     EXPECT_EQ(tok->encode(text), p["ids"].get<std::vector<int64_t>>()) << text.substr(0, 60);
     EXPECT_EQ(tok->decode(tok->encode(text)), text);
   }
-  std::ifstream in(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"),
-                   std::ios::binary);
-  std::stringstream mixed;
-  mixed << in.rdbuf();
-  auto ids = tok->encode(mixed.str());
-  auto want = ref_["mixed_text_ids"].get<std::vector<int64_t>>();
-  ASSERT_EQ(ids.size(), want.size());
-  for (size_t i = 0; i < ids.size(); ++i)
-    ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
-  EXPECT_EQ(tok->decode(ids), mixed.str());
+  csweep::test::expect_mixed_text_ids(*tok, ref_);
 }
 
 TEST_F(Gemma3, Fp32LogitsEqualTransformersAtEveryPosition) {

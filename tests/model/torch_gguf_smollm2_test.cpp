@@ -6,9 +6,6 @@
 // Skipped, with the reason, only when the package is neither cached nor downloadable.
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -22,31 +19,11 @@
 #include "tests/model/gguf_reference.h"
 #include "tests/test_paths.h"
 
-namespace fs = std::filesystem;
-
 namespace {
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class SmolLM2 : public ::testing::Test {
+class SmolLM2 : public csweep::test::GgufReferenceTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    bool offline = false;
-    dir_ = csweep::test::smollm2_dir(&why, &offline);
-    if (dir_.empty()) {
-      if (offline) GTEST_SKIP() << why;
-      FAIL() << why;
-    }
-    ref_ = csweep::test::read_reference("smollm2_reference.json");
-  }
-  std::string dir_;
-  nlohmann::json ref_;
+  void SetUp() override { load("smollm2"); }
 };
 
 TEST_F(SmolLM2, TokenizerEqualsHuggingFaceTokenizers) {
@@ -54,14 +31,7 @@ TEST_F(SmolLM2, TokenizerEqualsHuggingFaceTokenizers) {
   for (const auto& p : ref_["prompts"])
     EXPECT_EQ(tok->encode(p["text"].get<std::string>()), p["ids"].get<std::vector<int64_t>>())
         << p["text"];
-  const std::string mixed =
-      read_file(csweep::testing::source_path("tests/model/fixtures/smollm2_mixed_text.txt"));
-  auto ids = tok->encode(mixed);
-  auto want = ref_["mixed_text_ids"].get<std::vector<int64_t>>();
-  ASSERT_EQ(ids.size(), want.size());
-  for (size_t i = 0; i < ids.size(); ++i)
-    ASSERT_EQ(ids[i], want[i]) << "first difference at token " << i;
-  EXPECT_EQ(tok->decode(ids), mixed);
+  csweep::test::expect_mixed_text_ids(*tok, ref_);
 }
 
 TEST_F(SmolLM2, Fp32LogitsEqualTransformersAtEveryPosition) {
