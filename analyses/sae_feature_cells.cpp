@@ -4,11 +4,13 @@
 // x' = sae.decode(acts') + (x - sae.decode(acts)) = x + (decode(acts') - decode(acts)), written
 // in the second form so an unchanged feature leaves x bit for bit (the original model). Each
 // cell is one batch row of the batched runner (or one plain forward: request.batch.plain).
+// sae_feature_attribution estimates sae_feature_patching's cells to first order, all at once.
 #include <ATen/core/grad_mode.h>
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include "analyses/cells.h"
 #include "common/error.h"
@@ -37,9 +39,32 @@ model::SaeNorm norm_at(const model::SaeNorm& n, int64_t pos) {
   return {at(n.shift), at(n.in_scale), at(n.out_scale)};
 }
 
-std::vector<float> sae_feature_cells(const model::Model& model, const SweepRequest& r,
-                                     const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
-                                     CacheStore& caches) {
+// What every cell of one prompt shares: the SAE, the target run (edited) and the source run's
+// feature activations at the SAE's site.
+struct FeatureRuns {
+  std::shared_ptr<const model::Sae> sae;
+  std::shared_ptr<const RunCache> target;
+  at::Tensor x;  // the target run's activation [seq, d_in] (hook_z: [seq, h, d_head])
+  model::SaeNorm norm;
+  at::Tensor acts, source_acts;  // [seq, d_sae]; ablation: zeros
+  Metric metric;
+
+  // The (feature, position) of a cell of the [feature, pos] grid, checked against the SAE and
+  // the prompt.
+  std::pair<int64_t, int64_t> cell(const std::vector<GridAxis>& axes, int64_t cell) const {
+    const int64_t n_pos = axes[1].size();
+    const int64_t f = axes[0].values[cell / n_pos], p = axes[1].values[cell % n_pos];
+    if (f < 0 || f >= sae->config.d_sae)
+      throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
+                                std::to_string(sae->config.d_sae));
+    if (p < 0 || p >= x.size(0))
+      throw bad("positions", "position " + std::to_string(p) + " past the prompt");
+    return {f, p};
+  }
+};
+
+FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r,
+                         const std::vector<GridAxis>& axes, CacheStore& caches) {
   if (axes.size() != 2 || axes[0].name != "feature" || axes[1].name != "pos")
     throw bad("grid", "expects [feature, pos]");
   if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
@@ -55,35 +80,85 @@ std::vector<float> sae_feature_cells(const model::Model& model, const SweepReque
   const auto clean = caches.get(model, "clean", r.clean_tokens, {site});
   const auto corrupted = ablate ? clean : caches.get(model, "clean", r.corrupted_tokens, {site});
   const bool denoise = r.direction == Direction::Denoising;
-  const RunCache& target = ablate || !denoise ? *clean : *corrupted;
-  const RunCache& source = denoise ? *clean : *corrupted;
+  FeatureRuns runs{sae, ablate || !denoise ? clean : corrupted, {}, {}, {},
+                   {},  detail::request_metric(r, *clean)};
+  runs.x = runs.target->at_site(site)[0];
+  runs.norm = sae->norm_of(runs.x);
+  runs.acts = sae->encode(runs.x, runs.norm);
+  runs.source_acts = ablate ? at::zeros_like(runs.acts)
+                            : sae->encode((denoise ? clean : corrupted)->at_site(site)[0]);
+  return runs;
+}
 
-  const at::Tensor x = target.at_site(site)[0];  // [seq, d_in] (hook_z: [seq, h, d_head])
-  const int64_t heads = x.dim() == 3 ? x.size(1) : 0;
-  const model::SaeNorm norm = sae->norm_of(x);
-  const at::Tensor acts = sae->encode(x, norm);  // [seq, d_sae]
-  const at::Tensor source_acts =
-      ablate ? at::zeros_like(acts) : sae->encode(source.at_site(site)[0]);
-
-  const int64_t n_pos = axes[1].size();
+std::vector<float> sae_feature_cells(const model::Model& model, const SweepRequest& r,
+                                     const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
+                                     CacheStore& caches) {
+  const FeatureRuns runs = feature_runs(model, r, axes, caches);
+  const int64_t heads = runs.x.dim() == 3 ? runs.x.size(1) : 0;
+  at::NoGradGuard no_grad;
   std::vector<RowEdits> rows;
   for (int64_t cell = begin; cell < end; ++cell) {
-    const int64_t f = axes[0].values[cell / n_pos], p = axes[1].values[cell % n_pos];
-    if (f < 0 || f >= sae->config.d_sae)
-      throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
-                                std::to_string(sae->config.d_sae));
-    if (p < 0 || p >= x.size(0))
-      throw bad("positions", "position " + std::to_string(p) + " past the prompt");
-    const at::Tensor change = source_acts[p][f] - acts[p][f];
-    const at::Tensor delta = sae->feature_delta(f, change, norm_at(norm, p), heads);
-    rows.push_back({Edit{site, EditSlice{{p}, {}, {}}, x[p] + delta.to(x.scalar_type())}});
+    const auto [f, p] = runs.cell(axes, cell);
+    const at::Tensor change = runs.source_acts[p][f] - runs.acts[p][f];
+    const at::Tensor delta = runs.sae->feature_delta(f, change, norm_at(runs.norm, p), heads);
+    rows.push_back({Edit{runs.sae->config.site, EditSlice{{p}, {}, {}},
+                         runs.x[p] + delta.to(runs.x.scalar_type())}});
   }
-  const Metric metric = detail::request_metric(r, *clean);
-  if (r.batch.plain) return run_rows_plain(model, target, rows, metric);
-  return run_rows(model, target, rows, metric, r.batch);
+  if (r.batch.plain) return run_rows_plain(model, *runs.target, rows, runs.metric);
+  return run_rows(model, *runs.target, rows, runs.metric, r.batch);
+}
+
+// Attribution patching in feature space (sae_feature_attribution): the first-order estimate of
+// sae_feature_patching's cells from one forward and one backward of the target run, for every
+// (feature, position) at once: base + change[p, f] * (feature f's decoded direction .
+// dMetric/dx[p]).
+std::vector<float> sae_attribution_cells(const model::Model& model, const SweepRequest& r,
+                                         const std::vector<GridAxis>& axes, int64_t begin,
+                                         int64_t end, CacheStore& caches) {
+  if (!model.partition().whole())
+    throw error_at("analysis", "sae_feature_attribution",
+                   "needs gradients through the collectives, which tensor parallelism does not "
+                   "support; use model.tensor_parallel: 1");
+  const FeatureRuns runs = feature_runs(model, r, axes, caches);
+  const model::Sae& sae = *runs.sae;
+  at::Tensor grad;
+  float base = 0.0f;
+  {
+    c10::AutoGradMode grad_on(true);
+    const at::Tensor delta = at::zeros_like(runs.target->at_site(sae.config.site)).requires_grad_();
+    model::Hooks hooks;
+    hooks.add(sae.config.site,
+              [&delta](at::Tensor& act, const model::HookSite&) { act = act + delta; });
+    model::ForwardOptions fo;
+    fo.logits = model::ForwardOptions::Logits::Last;
+    const at::Tensor value =
+        runs.metric.differentiable(model.forward(runs.target->tokens, &hooks, fo)).sum();
+    value.backward();
+    base = value.item<float>();
+    grad = delta.grad();
+  }
+  if (!grad.defined()) throw bad("site", "the forward did not run " + sae.config.site.name());
+  at::NoGradGuard no_grad;
+  // d x[p] / d acts[p, f] is feature_delta(f, 1): the decoder row, rescaled and denormalised.
+  at::Tensor g = grad[0].to(sae.dtype());
+  if (sae.config.reshape_hook_z) g = g.flatten(-2);
+  if (runs.norm.out_scale.defined()) g = g * runs.norm.out_scale;
+  at::Tensor rows = sae.W_dec;
+  if (sae.config.architecture == model::SaeArchitecture::TopK &&
+      sae.config.rescale_acts_by_decoder_norm)
+    rows = rows / rows.norm(2, -1, true);
+  const at::Tensor per_unit = at::matmul(g, rows.t());  // [seq, d_sae]
+  const at::Tensor estimate = ((runs.source_acts - runs.acts) * per_unit).to(at::kFloat);
+  std::vector<float> out;
+  for (int64_t cell = begin; cell < end; ++cell) {
+    const auto [f, p] = runs.cell(axes, cell);
+    out.push_back(base + estimate[p][f].item<float>());
+  }
+  return out;
 }
 
 const KindCellsRegistration ablation("sae_feature_ablation", sae_feature_cells);
+const KindCellsRegistration attribution("sae_feature_attribution", sae_attribution_cells);
 const KindCellsRegistration patching("sae_feature_patching", sae_feature_cells);
 
 }  // namespace

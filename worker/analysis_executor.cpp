@@ -184,7 +184,7 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
     r.path.freeze_mlps = o.freeze == "heads_and_mlps";
     return r;
   }
-  if (kind == "sae_feature_ablation" || kind == "sae_feature_patching") {
+  if (kind.rfind("sae_feature_", 0) == 0) {
     const auto& o = a.options_as<jobs::SaeFeatureOptions>();
     SweepRequest r = base_request(spec, a, p, spec.seed);
     r.sae = o.folder.string();

@@ -20,6 +20,7 @@ const Kind& composition_scores_kind();
 const Kind& steering_kind();
 const Kind& sae_feature_ablation_kind();
 const Kind& sae_feature_patching_kind();
+const Kind& sae_feature_attribution_kind();
 const Kind& path_patching_kind();
 const Kind& probe_kind();
 
@@ -38,6 +39,7 @@ const std::vector<const Kind*>& all_kinds() {
       &steering_kind(),
       &sae_feature_ablation_kind(),
       &sae_feature_patching_kind(),
+      &sae_feature_attribution_kind(),
       &path_patching_kind(),
       &probe_kind(),
   };

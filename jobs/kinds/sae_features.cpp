@@ -61,7 +61,7 @@ void read_sae(KindReader& r, SaeFeatureOptions& o) {
 void read_sae_features(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<SaeFeatureOptions>();
   r.reject("layers", "the SAE's hook_name fixes the layer");
-  if (a.kind->name == "sae_feature_patching")
+  if (a.kind->name != "sae_feature_ablation")
     o->direction = r.choice("direction", {"denoising", "noising"}, "denoising");
   read_sae(r, *o);
   a.positions = r.positions();
@@ -77,11 +77,16 @@ std::vector<Axis> sae_features_grid(const AnalysisSpec& a) {
 
 KindCost sae_features_cost(const AnalysisSpec& a, const model::ModelConfig&) {
   const auto& o = a.options_as<SaeFeatureOptions>();
+  const bool ablation = a.kind->name == "sae_feature_ablation";
+  const bool attribution = a.kind->name == "sae_feature_attribution";
   KindCost cost;
-  cost.per_cell_forward = true;  // the prompts' caches, then one edited row per cell
-  cost.prompt_forwards = a.kind->name == "sae_feature_patching" ? 2.0 : 1.0;
-  // Encoding and decoding the site's positions (both prompts for patching).
-  cost.prompt_other_flops = 4.0 * cost.prompt_forwards * static_cast<double>(o.d_in) *
+  // Ablation and patching: the prompts' caches, then one edited row per cell. Attribution: one
+  // pass per prompt, both caches, then a forward and a backward (about two forwards).
+  cost.per_cell_forward = !attribution;
+  cost.prompt_forwards = ablation ? 1.0 : attribution ? 4.0 : 2.0;
+  if (attribution) cost.pass_memory = PassMemory::Backward;
+  // Encoding (and decoding) the site's positions of one or both prompts.
+  cost.prompt_other_flops = 4.0 * (ablation ? 1.0 : 2.0) * static_cast<double>(o.d_in) *
                             static_cast<double>(o.d_sae) * static_cast<double>(a.positions.size());
   return cost;
 }
@@ -121,6 +126,18 @@ const Kind& sae_feature_patching_kind() {
     k.keys.push_back("direction");
     k.reduce.baselines = Baselines::Fraction;
     k.reduce.value_label = "{metric} of the patched run";
+    return k;
+  }();
+  return k;
+}
+
+const Kind& sae_feature_attribution_kind() {
+  static const Kind k = [] {
+    Kind k = sae_features_kind("sae_feature_attribution");
+    k.keys.push_back("direction");
+    k.needs_gradients = true;
+    k.reduce.baselines = Baselines::Fraction;
+    k.reduce.value_label = "{metric} of the patched run, estimated (attribution patching)";
     return k;
   }();
   return k;

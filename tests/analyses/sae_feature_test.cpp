@@ -154,6 +154,52 @@ TEST_F(SaeFeatureCells, PatchingCopiesTheSourceRunsFeatureInBothDirections) {
   for (size_t i = 0; i < part.size(); ++i) EXPECT_NEAR(part[i], all[5 + i], 1e-5);
 }
 
+// Attribution in feature space against autograd through SAELens's decode: a leaf A holding the
+// target run's feature activations enters the hook as decode(A) - decode(A.detach()), so
+// dMetric/dA is the gradient through the SAE's own decoder (normalisation included).
+TEST_F(SaeFeatureCells, AttributionIsTheGradientThroughTheDecoderTimesTheChange) {
+  const std::vector<int64_t> features = {0, 5, 64, 99, 127};
+  const auto axes = grid(features, 8);
+  const SweepRequest r = request("sae_feature_attribution");
+  const auto cells = run_cells(*m, r, axes, 0, grid_cells(axes), caches);
+  const auto site = sae.config.site;
+  at::Tensor clean_acts, target_x;
+  {
+    at::NoGradGuard no_grad;
+    clean_acts = sae.encode(caches.get(*m, "clean", kClean, {site})->at_site(site));
+    target_x = caches.get(*m, "clean", kCorrupted, {site})->at_site(site);
+  }
+  const model::SaeNorm norm = sae.norm_of(target_x);
+  const at::Tensor A = sae.encode(target_x, norm).detach().requires_grad_();
+  model::Hooks hooks;
+  hooks.add(site, [&](at::Tensor& act, const model::HookSite&) {
+    act = act + (sae.decode(A, norm) - sae.decode(A.detach(), norm));
+  });
+  const at::Tensor logits = m->forward(at::tensor(kCorrupted, at::kLong).unsqueeze(0), &hooks);
+  const Metric metric(r.metric, r.answers, at::Tensor());
+  const at::Tensor value = metric.differentiable(logits.select(1, -1).unsqueeze(1)).sum();
+  value.backward();
+  const at::Tensor estimate = (clean_acts - A.detach()) * A.grad();
+  // The patched runs themselves: the estimate is first order, so it tracks them only roughly.
+  SweepRequest patching = request("sae_feature_patching");
+  const auto patched = run_cells(*m, patching, axes, 0, grid_cells(axes), caches);
+  double max_diff = 0, max_from_patched = 0;
+  for (size_t fi = 0; fi < features.size(); ++fi)
+    for (int64_t p = 0; p < 8; ++p) {
+      const size_t i = fi * 8 + static_cast<size_t>(p);
+      const double ref = value.item<double>() + estimate[0][p][features[fi]].item<double>();
+      max_diff = std::max(max_diff, std::abs(cells[i] - ref));
+      max_from_patched =
+          std::max(max_from_patched, static_cast<double>(std::abs(cells[i] - patched[i])));
+    }
+  EXPECT_LE(max_diff, 1e-4);
+  EXPECT_LE(max_from_patched, 0.1);
+  std::printf(
+      "sae_feature_attribution: max |cells - autograd reference| %.3g, max |estimate - "
+      "patched| %.3g\n",
+      max_diff, max_from_patched);
+}
+
 TEST_F(SaeFeatureCells, FeatureDeltaIsTheDecodeDifference) {
   at::NoGradGuard no_grad;
   const at::Tensor x = at::randn({6, 64});

@@ -3,7 +3,8 @@
   - the SAE's error term is kept: a cell whose feature does not fire (ablation) or has the same
     value in both runs (patching) is the unedited run, so many cells equal their baseline
     (|diff| <= 1e-5) while the others move;
-  - the features whose ablation moves the logit difference most.
+  - the features whose ablation moves the logit difference most;
+  - attribution (AtP in feature space) estimates the patching cells: max difference < 0.1.
 Exit 0 = all hold."""
 import sys
 
@@ -31,4 +32,10 @@ for name, base, features, positions in (
     top = np.dstack(np.unravel_index(np.argsort(-np.abs(mean), axis=None)[:3], mean.shape))[0]
     print("  largest mean effects: " + ", ".join(
         f"feature {features[i]} pos {positions[j]}: {mean[i, j]:+.3f}" for i, j in top))
+estimate = np.asarray(f["analyses"]["estimate"]["per_prompt"][()])
+patched = np.asarray(f["analyses"]["patch"]["per_prompt"][()])
+worst = float(np.abs(estimate - patched).max())
+corr = float(np.corrcoef(estimate.ravel(), patched.ravel())[0, 1])
+print(f"estimate: max |attribution - patched| {worst:.3g}, correlation {corr:.3f}")
+ok &= worst < 0.1
 sys.exit(0 if ok else 1)

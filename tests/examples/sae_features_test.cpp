@@ -1,6 +1,7 @@
 // examples/sae_features.yaml end to end (csweep plan, run, a resumed rerun, reduce): both SAE
-// feature kinds on the bundled model; tests/examples/check_sae_features.py checks sweep.h5
-// (feature axes labelled by feature id, unedited cells equal to the baseline run).
+// feature kinds and the attribution estimate on the bundled model;
+// tests/examples/check_sae_features.py checks sweep.h5 (feature axes labelled by feature id,
+// unedited cells equal to the baseline run, the estimate near the patched cells).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@ TEST(SaeFeaturesExample, RunsResumesReducesWithFeatureAxes) {
   const auto j = nlohmann::json::parse(plan.output);
   EXPECT_EQ(j["analyses"][0]["units"], 480);  // 2 prompts x 16 features x 15 positions
   EXPECT_EQ(j["analyses"][1]["units"], 256);  // 2 prompts x 16 features x 8 positions
+  EXPECT_EQ(j["analyses"][2]["units"], 256);  // the same cells, estimated
 
   const auto store = fresh_test_dir("examples", "sae_features");
   ASSERT_NE(run_resume_reduce(job, store), "");

@@ -55,6 +55,18 @@ TEST(SaeKind, AblationTakesEveryFeatureAndPositionByDefault) {
   EXPECT_FALSE(canonical_json(spec)["analyses"][0]["options"].contains("direction"));
 }
 
+TEST(SaeKind, AttributionIsOnePassPerPromptWithGradients) {
+  const JobSpec spec = parse_job_spec(
+      job("  - {name: s, kind: sae_feature_attribution, sae: models/induction-2l-sae, direction: "
+          "noising}"),
+      job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  EXPECT_TRUE(a.kind->needs_gradients);
+  EXPECT_FALSE(a.kind->cost(a, model::ModelConfig{}).per_cell_forward);
+  EXPECT_EQ(a.kind->grid(a)[0].size, 128);
+  EXPECT_EQ(canonical_json(spec)["analyses"][0]["options"]["direction"], "noising");
+}
+
 TEST(SaeKind, RefusalsNameTheFieldAndTheSaeFile) {
   std::string line = "  - {name: s, kind: sae_feature_ablation, features: [1]}";
   EXPECT_EQ(parse_error(job(line)),
