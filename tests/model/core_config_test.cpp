@@ -5,9 +5,11 @@
 #include "common/error.h"
 #include "model/config.h"
 #include "model/hook_site.h"
+#include "tests/error_of.h"
 #include "tests/test_paths.h"
 
 using namespace csweep::model;
+using csweep::testing::error_of;
 
 TEST(ModelConfig, LoadsTheGpt2Fixture) {
   ModelConfig c = load_model_config(csweep::testing::shared_fixture("gpt2-tiny"));
@@ -25,12 +27,8 @@ TEST(ModelConfig, LoadsTheGpt2Fixture) {
 TEST(ModelConfig, ErrorsNameTheFileAndField) {
   nlohmann::json j = {
       {"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 64}, {"num_hidden_layers", "two"}};
-  try {
-    parse_model_config(j, "dir/config.json");
-    FAIL() << "expected an error";
-  } catch (const csweep::Error& e) {
-    EXPECT_STREQ(e.what(), "dir/config.json: num_hidden_layers: expected an integer, got \"two\"");
-  }
+  EXPECT_EQ(error_of([&] { parse_model_config(j, "dir/config.json"); }),
+            "dir/config.json: num_hidden_layers: expected an integer, got \"two\"");
 }
 
 TEST(ModelConfig, NeoXPartialRotaryAndQwen3HeadDim) {
@@ -93,12 +91,8 @@ TEST(ModelConfig, Gemma3LayerTypesAndRopeParameters) {
   EXPECT_TRUE(c.qk_norm && c.post_norms && c.gated_mlp && c.tie_word_embeddings);
   EXPECT_EQ(c.activation, Activation::GeluTanh);
   g["attn_logit_softcapping"] = 50.0;
-  try {
-    parse_model_config(g, "g");
-    FAIL() << "expected an error";
-  } catch (const csweep::Error& e) {
-    EXPECT_STREQ(e.what(), "g: attn_logit_softcapping: attention softcapping is not supported");
-  }
+  EXPECT_EQ(error_of([&] { parse_model_config(g, "g"); }),
+            "g: attn_logit_softcapping: attention softcapping is not supported");
 }
 
 TEST(HookSite, NamesRoundTrip) {

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "report/aggregate.h"
 #include "sample_input.h"
+#include "tests/error_of.h"
 
 namespace csweep::report {
 namespace {
@@ -158,13 +159,8 @@ TEST(ReportAggregate, QuantitiesRankAloneAndTokenIdsAreNeverAveraged) {
 TEST(ReportAggregate, ValidateNamesTheProblem) {
   ReduceInput in = sample_input();
   in.analyses[1].values[2].pop_back();
-  try {
-    validate(in, "STORE");
-    FAIL() << "expected csweep::Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "STORE: analysis 'resid_tracing': prompt 2 has 11 values, expected 12");
-  }
+  EXPECT_EQ(csweep::testing::error_of([&] { validate(in, "STORE"); }),
+            "STORE: analysis 'resid_tracing': prompt 2 has 11 values, expected 12");
   in = sample_input();
   in.analyses[0].clean_baseline.pop_back();
   EXPECT_THROW(validate(in, "STORE"), Error);
