@@ -8,9 +8,9 @@
 //          patched from run 2; its metric is the cell.
 // With the logits as the receiver, run 3 is run 2 (the final residual stream patched into the
 // clean run gives run 2's logits), so the cell is run 2's metric.
-// Run 2 is batched: a micro-batch of cells is one forward from the clean run's cached
-// hook_resid_pre at the smallest sender layer among them (blocks before it are the clean run's:
-// frozen heads, unchanged MLPs) to the last receiver's block; run 3 goes through run_rows.
+// Run 2 is batched: a micro-batch of cells with one sender layer is one forward from the clean
+// run's cached hook_resid_pre at that layer (blocks before it are the clean run's: frozen heads,
+// unchanged MLPs) to the last receiver's block; run 3 goes through run_rows.
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
@@ -67,6 +67,7 @@ struct Run2Edits {
 
   void edit(at::Tensor& act, const HookSite& site) const {
     const bool frozen = site.point == HookPoint::AttnZ || freeze_mlps;
+    if (!frozen && site.layer != cells.front().layer) return;  // a recomputed MLP, no sender
     at::Tensor out = frozen ? clean.at_site(site).expand(act.sizes()).clone() : act.clone();
     if (site.point == sender_point) {
       const at::Tensor& corr = corrupted.at_site(site);
@@ -130,7 +131,8 @@ Run2Result run2(const model::Model& model, const SweepRequest& r, const RunCache
 
 // Run 3's edits for one row: each receiver downstream of the sender gets its head's slice of
 // run 2's input at every position (a receiver at or before the sender's layer reads the clean
-// residual stream in run 2 as well, so it is left as it is).
+// residual stream in run 2 as well, so it is left as it is; a sender at or after every
+// receiver's layer is the clean run, and never gets here).
 RowEdits receiver_edits(const SweepRequest& r, const detail::Cell& cell, const Run2Result& run,
                         int64_t row) {
   RowEdits edits;
@@ -159,6 +161,8 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
       plain ? 1
             : micro_batch_size(model.config(), static_cast<int64_t>(r.clean_tokens.size()),
                                model.dtype(), r.batch);
+  int64_t last_receiver = -1;
+  for (const Receiver& x : r.path.receivers) last_receiver = std::max(last_receiver, x.layer);
   std::vector<float> out;
   // Micro-batches of one sender layer each: every row starts where its sender is, so a cell's
   // run does not depend on which other cells share its shard.
@@ -169,24 +173,21 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
       ++e;
     const std::vector<detail::Cell> part(cells.begin() + static_cast<std::ptrdiff_t>(b),
                                          cells.begin() + static_cast<std::ptrdiff_t>(e));
+    if (!r.path.receivers.empty() && part.front().layer >= last_receiver) {
+      out.insert(out.end(), part.size(), clean_value);  // no receiver reads the sender
+      continue;
+    }
     const Run2Result run = run2(model, r, *clean_run, *corrupted, part, metric, plain);
     if (r.path.receivers.empty()) {
       out.insert(out.end(), run.metric.begin(), run.metric.end());
       continue;
     }
-    std::vector<RowEdits> rows;
-    std::vector<size_t> edited;  // rows with no receiver downstream are the clean run
-    for (size_t i = 0; i < part.size(); ++i) {
-      RowEdits e = receiver_edits(r, part[i], run, static_cast<int64_t>(i));
-      if (e.empty()) continue;
-      rows.push_back(std::move(e));
-      edited.push_back(i);
-    }
-    std::vector<float> values(part.size(), clean_value);
+    std::vector<RowEdits> rows;  // each has the last receiver at least: it is downstream
+    for (size_t i = 0; i < part.size(); ++i)
+      rows.push_back(receiver_edits(r, part[i], run, static_cast<int64_t>(i)));
     const std::vector<float> patched = plain ? run_rows_plain(model, *clean_run, rows, metric)
                                              : run_rows(model, *clean_run, rows, metric, r.batch);
-    for (size_t i = 0; i < edited.size(); ++i) values[edited[i]] = patched[i];
-    out.insert(out.end(), values.begin(), values.end());
+    out.insert(out.end(), patched.begin(), patched.end());
   }
   return out;
 }

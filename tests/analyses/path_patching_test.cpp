@@ -190,10 +190,11 @@ TEST(PathPatching, LastLayerHeadToLogitsIsActivationPatchingAndLaterSendersAreCl
   ASSERT_EQ(path.size(), act.size());
   for (size_t h = 0; h < path.size(); ++h) EXPECT_NEAR(path[h], act[h], 1e-5) << "head " << h;
 
-  const std::vector<float> later = run_cells(
-      *m, request(*m, HookPoint::AttnZ, {{HookPoint::AttnQ, last, 0}}), axes, 0, 4, caches);
   const float clean = static_cast<float>(baselines(*m, patching, caches).clean);
-  for (float v : later) EXPECT_EQ(v, clean);
+  for (int64_t receiver_layer : {last - 1, last}) {
+    const auto r = request(*m, HookPoint::AttnZ, {{HookPoint::AttnQ, receiver_layer, 0}});
+    for (float v : run_cells(*m, r, axes, 0, grid_cells(axes), caches)) EXPECT_EQ(v, clean);
+  }
 }
 
 }  // namespace
