@@ -5,12 +5,23 @@
 #include "common/error.h"
 #include "model/arch_table.h"
 #include "model/model.h"
+#include "tests/error_of.h"
 #include "tests/model/reference/model_test_util.h"
 
 namespace csweep::model {
 namespace {
 
 using namespace testing;  // model_test_util.h: fixtures, read_tensor, max_abs_diff, resume_cache
+using csweep::testing::error_of;
+
+// Fails unless `fn` throws a csweep::Error: one line that holds every one of `parts`.
+template <class Fn>
+void expect_error_naming(Fn fn, const std::vector<std::string>& parts) {
+  const std::string msg = error_of(fn);
+  for (const std::string& part : parts)
+    EXPECT_NE(msg.find(part), std::string::npos) << "expected \"" << part << "\" in: " << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
 
 std::shared_ptr<Model> gpt2() {
   static auto model = Model::load(gpt2_fixture(), {});
@@ -121,30 +132,15 @@ TEST(TorchModelResume, MissingCachedSiteIsAnErrorNamingIt) {
   auto& m = *gpt2();
   auto cache = resume_cache(m, two_prompts().narrow(0, 0, 1));
   cache.erase({HookPoint::AttnV, 2});
-  try {
-    m.resume(cache, {{1, 1, 4, 0, nullptr}});
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("blocks.2.attn.hook_v"), std::string::npos) << e.what();
-  }
-  try {
-    m.resume(cache, {{1, 9, 0, 0, nullptr}});
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
-  }
+  expect_error_naming([&] { m.resume(cache, {{1, 1, 4, 0, nullptr}}); }, {"blocks.2.attn.hook_v"});
+  expect_error_naming([&] { m.resume(cache, {{1, 9, 0, 0, nullptr}}); }, {"out of range"});
 }
 
 TEST(TorchModelResume, HooksItWouldNeverRunAreErrors) {
   auto& m = *gpt2();
   const auto cache = resume_cache(m, two_prompts().narrow(0, 0, 1));
   auto expect_error = [&](const std::vector<ResumeGroup>& groups, const std::string& part) {
-    try {
-      m.resume(cache, groups);
-      FAIL() << "no error, expected: " << part;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-    }
+    expect_error_naming([&] { m.resume(cache, groups); }, {part});
   };
   Hooks early;  // block 0 for a group starting at block 1
   early.add({HookPoint::ResidPre, 0}, [](at::Tensor&, const HookSite&) {});
@@ -309,12 +305,7 @@ TEST(TorchModelHooks, BadSlicesAreErrorsNamingTheSite) {
   auto& m = *gpt2();
   Hooks h;
   h.add({HookPoint::ResidPre, 1}, zero(Slice{{}, {}, {0}}));
-  try {
-    m.forward(two_prompts(), &h);
-    FAIL();
-  } catch (const csweep::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("blocks.1.hook_resid_pre"), std::string::npos) << e.what();
-  }
+  expect_error_naming([&] { m.forward(two_prompts(), &h); }, {"blocks.1.hook_resid_pre"});
   Hooks r;
   r.add({HookPoint::AttnZ, 0}, zero(Slice{{}, {8}, {}}));
   EXPECT_THROW(m.forward(two_prompts(), &r), csweep::Error);
@@ -398,28 +389,13 @@ TEST(TorchModelHooks, SitesAndShapesGemma3) {
 }
 
 TEST(TorchModelLoad, MissingTensorNamesFileAndTensor) {
-  try {
-    Model::load(arch_fixtures() / "broken_missing_tensor");
-    FAIL();
-  } catch (const csweep::Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-  }
+  expect_error_naming([] { Model::load(arch_fixtures() / "broken_missing_tensor"); },
+                      {"model.safetensors", "model.layers.1.mlp.up_proj.weight", "missing"});
 }
 
 TEST(TorchModelLoad, WrongShapeNamesTensorAndBothShapes) {
-  try {
-    Model::load(arch_fixtures() / "broken_bad_shape");
-    FAIL();
-  } catch (const csweep::Error& e) {
-    std::string msg = e.what();
-    EXPECT_NE(msg.find("model.layers.0.self_attn.o_proj.weight"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("[64,65]"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("[64,64]"), std::string::npos) << msg;
-  }
+  expect_error_naming([] { Model::load(arch_fixtures() / "broken_bad_shape"); },
+                      {"model.layers.0.self_attn.o_proj.weight", "[64,65]", "[64,64]"});
 }
 
 TEST(TorchModelLoad, UnexpectedTensorsAreReported) {
