@@ -88,13 +88,21 @@ struct Reader {
     }
   }
 
+  // A "Sequence" step: each entry of its array `key`, read by `step` under its own field name.
+  template <class Step>
+  void sequence(const json& seq, const char* key, const std::string& field, Step step) {
+    const std::string list_field = field + "." + key;
+    const json& list = required_member(seq, key, file, field);
+    if (!list.is_array()) throw error_at(file, list_field, "expected an array");
+    for (size_t i = 0; i < list.size(); ++i)
+      step(list[i], list_field + "[" + std::to_string(i) + "]");
+  }
+
   void normalizer(const json& n, const std::string& field) {
     std::string type = string_member(n, "type", file, field);
     if (type == "Sequence") {
-      const json& list = required_member(n, "normalizers", file, field);
-      if (!list.is_array()) throw error_at(file, field + ".normalizers", "expected an array");
-      for (size_t i = 0; i < list.size(); ++i)
-        normalizer(list[i], field + ".normalizers[" + std::to_string(i) + "]");
+      sequence(n, "normalizers", field,
+               [&](const json& e, const std::string& f) { normalizer(e, f); });
       return;
     }
     if (type == "Replace") {
@@ -135,10 +143,7 @@ struct Reader {
   void decoder(const json& d, const std::string& field) {
     std::string type = string_member(d, "type", file, field);
     if (type == "Sequence") {
-      const json& list = required_member(d, "decoders", file, field);
-      if (!list.is_array()) throw error_at(file, field + ".decoders", "expected an array");
-      for (size_t i = 0; i < list.size(); ++i)
-        decoder(list[i], field + ".decoders[" + std::to_string(i) + "]");
+      sequence(d, "decoders", field, [&](const json& e, const std::string& f) { decoder(e, f); });
     } else if (type == "Replace") {
       spec.decode_replace.emplace_back(literal_pattern(d, field),
                                        string_member(d, "content", file, field));
@@ -160,10 +165,8 @@ struct Reader {
   void pre_tokenizer(const json& p, const std::string& field) {
     std::string type = string_member(p, "type", file, field);
     if (type == "Sequence") {
-      const json& list = required_member(p, "pretokenizers", file, field);
-      if (!list.is_array()) throw error_at(file, field + ".pretokenizers", "expected an array");
-      for (size_t i = 0; i < list.size(); ++i)
-        pre_tokenizer(list[i], field + ".pretokenizers[" + std::to_string(i) + "]");
+      sequence(p, "pretokenizers", field,
+               [&](const json& e, const std::string& f) { pre_tokenizer(e, f); });
     } else if (type == "ByteLevel") {
       PreTokenizerStep step;
       step.add_prefix_space = bool_member(p, "add_prefix_space", true, file, field);
