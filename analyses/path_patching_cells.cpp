@@ -130,16 +130,19 @@ Run2Result run2(const model::Model& model, const SweepRequest& r, const RunCache
 }
 
 // Run 3's edits for one row: each receiver downstream of the sender gets its head's slice of
-// run 2's input at every position (a receiver at or before the sender's layer reads the clean
-// residual stream in run 2 as well, so it is left as it is; a sender at or after every
-// receiver's layer is the clean run, and never gets here).
+// run 2's input at every position (or the last only) (a receiver at or before the sender's layer
+// reads the clean residual stream in run 2 as well, so it is left as it is; a sender at or after
+// every receiver's layer is the clean run, and never gets here).
 RowEdits receiver_edits(const SweepRequest& r, const detail::Cell& cell, const Run2Result& run,
                         int64_t row) {
   RowEdits edits;
   for (const Receiver& x : r.path.receivers) {
     if (x.layer <= cell.layer) continue;
     const HookSite site{x.input, x.layer};
-    edits.push_back(Edit{site, EditSlice{{}, {x.head}, {}}, run.inputs.at(site).narrow(0, row, 1)});
+    const at::Tensor& input = run.inputs.at(site);
+    std::vector<int64_t> positions;
+    if (r.path.last_position) positions = {input.size(1) - 1};
+    edits.push_back(Edit{site, EditSlice{positions, {x.head}, {}}, input.narrow(0, row, 1)});
   }
   return edits;
 }

@@ -129,6 +129,7 @@ struct SweepRequest {
   struct PathPatching {
     std::vector<PathReceiver> receivers;  // empty: the logits (the final residual stream)
     bool freeze_mlps = false;             // false: MLPs recomputed (ARENA); true: frozen too
+    bool last_position = false;           // receivers' inputs patched at the last position only
   } path;
 
   uint64_t seed = 0;  // resample / noise / random tokens

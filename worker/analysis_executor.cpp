@@ -182,6 +182,7 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
                                                    : HookPoint::AttnV,
                                   x.layer, x.head});
     r.path.freeze_mlps = o.freeze == "heads_and_mlps";
+    r.path.last_position = o.receiver_positions == "last";
     return r;
   }
   if (kind.rfind("sae_feature_", 0) == 0) {

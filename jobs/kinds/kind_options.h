@@ -93,8 +93,9 @@ struct PathPatchingOptions final : KindOptions {
     int64_t layer = 0, head = 0;
     std::string input;  // q | k | v
   };
-  std::vector<Receiver> receivers;  // empty: the logits
-  std::string freeze = "heads";     // heads (MLPs recomputed) | heads_and_mlps
+  std::vector<Receiver> receivers;         // empty: the logits
+  std::string freeze = "heads";            // heads (MLPs recomputed) | heads_and_mlps
+  std::string receiver_positions = "all";  // all | last: where the receivers' inputs are patched
   nlohmann::json to_json() const override;
 };
 

@@ -94,6 +94,9 @@ void read_path_patching(KindReader& r, AnalysisSpec& a) {
     a.heads = r.n_heads_axis();
   o->receivers = read_receivers(r);
   o->freeze = r.choice("freeze", {"heads", "heads_and_mlps"}, o->freeze);
+  if (r.only_if(!o->receivers.empty(), "receiver_positions",
+                "only heads' inputs are patched by position"))
+    o->receiver_positions = r.choice("receiver_positions", {"all", "last"}, "all");
   if (r.has("positions")) a.positions = r.positions();
   a.options = o;
 }
@@ -123,14 +126,17 @@ nlohmann::json PathPatchingOptions::to_json() const {
   std::vector<std::string> names;
   for (const Receiver& x : receivers) names.push_back(receiver_label(x));
   if (names.empty()) names.push_back("logits");
-  return {{"senders", senders}, {"receivers", names}, {"freeze", freeze}};
+  return {{"senders", senders},
+          {"receivers", names},
+          {"freeze", freeze},
+          {"receiver_positions", receiver_positions}};
 }
 
 const Kind& path_patching_kind() {
   static const Kind k = [] {
     Kind k;
     k.name = "path_patching";
-    k.keys = {"senders", "receivers", "freeze", "heads", "positions"};
+    k.keys = {"senders", "receivers", "freeze", "receiver_positions", "heads", "positions"};
     k.read = read_path_patching;
     k.grid = path_patching_grid;
     k.cost = path_patching_cost;

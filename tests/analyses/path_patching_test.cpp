@@ -87,9 +87,14 @@ float reference_cell(const model::Model& m, const SweepRequest& r, const Outputs
   const at::Tensor logits2 = m.forward(tokens_of(r.clean_tokens), &run2);
   if (r.path.receivers.empty()) return logit_diff(logits2, r);
   model::Hooks run3;
+  const int64_t last = static_cast<int64_t>(r.clean_tokens.size()) - 1;
   for (const Receiver& x : r.path.receivers)
     run3.add({x.input, x.layer},
-             model::replace_with(run2.cache().at({x.input, x.layer}), {{}, {}, {x.head}}));
+             model::replace_with(
+                 run2.cache().at({x.input, x.layer}),
+                 {{},
+                  r.path.last_position ? std::vector<int64_t>{last} : std::vector<int64_t>{},
+                  {x.head}}));
   return logit_diff(m.forward(tokens_of(r.clean_tokens), &run3), r);
 }
 
@@ -147,6 +152,10 @@ void expect_every_path_matches(const model::Model& m) {
                            "heads -> q/k/v");
   expect_matches_reference(m, request(m, HookPoint::AttnZ, {}), grid(m, HookPoint::AttnZ),
                            "heads -> logits");
+  SweepRequest last = request(m, HookPoint::AttnZ, heads);
+  last.path.last_position = true;
+  expect_matches_reference(m, last, grid(m, HookPoint::AttnZ),
+                           "heads -> q/k/v at the last position");
   SweepRequest frozen = request(m, HookPoint::AttnZ, {{HookPoint::AttnV, 2, 0}});
   frozen.path.freeze_mlps = true;
   expect_matches_reference(m, frozen, grid(m, HookPoint::AttnZ, {2, 5}),

@@ -13,7 +13,7 @@ std::string job(const std::string& analysis) {
 TEST(PathPatchingKind, GridAndOptions) {
   const JobSpec spec = parse_job_spec(
       job("  - {name: p, kind: path_patching, layers: [1, 0], heads: [0, 2], receivers: [2.1.q, "
-          "2.0.k, 2.3.v], freeze: heads_and_mlps}"),
+          "2.0.k, 2.3.v], freeze: heads_and_mlps, receiver_positions: last}"),
       job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
   ASSERT_EQ(a.kind, find_kind("path_patching"));
@@ -25,7 +25,7 @@ TEST(PathPatchingKind, GridAndOptions) {
   EXPECT_EQ(axes[1].values, (std::vector<int64_t>{0, 2}));
   EXPECT_EQ(
       canonical_json(spec)["analyses"][0]["options"].dump(),
-      R"({"freeze":"heads_and_mlps","receivers":["2.1.q","2.0.k","2.3.v"],"senders":"heads"})");
+      R"({"freeze":"heads_and_mlps","receiver_positions":"last","receivers":["2.1.q","2.0.k","2.3.v"],"senders":"heads"})");
   EXPECT_EQ(a.kind->reduce.baselines, Baselines::Fraction);
   EXPECT_EQ(a.kind->cost(a, model::ModelConfig{}).rows_per_cell, 2);
 }
@@ -37,8 +37,9 @@ TEST(PathPatchingKind, DefaultsAndMlpSendersByPosition) {
   ASSERT_EQ(axes.size(), 2u);
   EXPECT_EQ(axes[0].size, 3);  // every layer of the fixture
   EXPECT_EQ(axes[1].size, 4);  // every head
-  EXPECT_EQ(canonical_json(spec)["analyses"][0]["options"].dump(),
-            R"({"freeze":"heads","receivers":["logits"],"senders":"heads"})");
+  EXPECT_EQ(
+      canonical_json(spec)["analyses"][0]["options"].dump(),
+      R"({"freeze":"heads","receiver_positions":"all","receivers":["logits"],"senders":"heads"})");
   EXPECT_EQ(d.kind->cost(d, model::ModelConfig{}).rows_per_cell, 1);
 
   spec = parse_job_spec(
@@ -73,6 +74,9 @@ TEST(PathPatchingKind, ErrorsNameFileLineColumnAndField) {
             at(9, 47, "analyses[0].receivers: empty list (give [logits] or layer.head.q|k|v)"));
   EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, senders: mlp, heads: [1]}")),
             at(9, 57, "analyses[0].heads: only senders heads have a head axis"));
+  EXPECT_EQ(
+      parse_error(job("  - {name: p, kind: path_patching, receiver_positions: last}")),
+      at(9, 56, "analyses[0].receiver_positions: only heads' inputs are patched by position"));
   EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, freeze: mlps}")),
             at(9, 44,
                "analyses[0].freeze: unknown value \"mlps\"; expected one of heads, "
