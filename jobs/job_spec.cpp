@@ -40,6 +40,17 @@ const std::vector<std::string> kTopKeys = {"name",   "seed",       "model",    "
                                            "metric", "analyses",   "sharding", "store",
                                            "reduce", "validation", "run"};
 
+// A count at `node` (`path` in errors; `or_else` after "at least 1", e.g. " (or auto)") into
+// `out`; a value below 1 is an error and leaves `out` as it was.
+void read_count(const Source& src, const YAML::Node& node, const std::string& path, int64_t& out,
+                const char* or_else = "") {
+  const auto v = read_int(src, node, path);
+  if (v && *v < 1)
+    src.error(node, path + ": must be at least 1" + or_else);
+  else if (v)
+    out = *v;
+}
+
 // `model.process_weights`: true/false, or a map choosing TransformerLens's steps one by one.
 void read_process_weights(const Source& src, const YAML::Node& node, ModelSpec& out) {
   WeightProcessingSpec& w = out.process_weights;
@@ -89,11 +100,8 @@ std::optional<model::ModelConfig> read_model(const Source& src, const YAML::Node
       node["tensor_parallel"].Scalar() == "auto") {
     out.tensor_parallel = 0;  // sharding::choose_tensor_parallel, once the ranks are known
   } else if (node["tensor_parallel"]) {
-    auto tp = read_int(src, node["tensor_parallel"], "model.tensor_parallel");
-    if (tp && *tp < 1)
-      src.error(node["tensor_parallel"], "model.tensor_parallel: must be at least 1 (or auto)");
-    else if (tp)
-      out.tensor_parallel = *tp;
+    read_count(src, node["tensor_parallel"], "model.tensor_parallel", out.tensor_parallel,
+               " (or auto)");
   }
   if (!node["path"]) {
     src.error(node, "model: missing \"path\" (the checkpoint folder, relative to the job file)");
@@ -128,13 +136,8 @@ void read_sharding(const Source& src, const YAML::Node& node, ShardingSpec& out)
   if (!node) return;
   if (!expect_map(src, node, "sharding")) return;
   check_keys(src, node, "sharding", {"batch_size", "memory_budget"});
-  if (node["batch_size"]) {
-    auto b = read_int(src, node["batch_size"], "sharding.batch_size");
-    if (b && *b < 1)
-      src.error(node["batch_size"], "sharding.batch_size: must be at least 1");
-    else if (b)
-      out.batch_size = *b;
-  }
+  if (node["batch_size"])
+    read_count(src, node["batch_size"], "sharding.batch_size", out.batch_size);
   if (node["memory_budget"])
     out.memory_budget_bytes =
         read_bytes(src, node["memory_budget"], "sharding.memory_budget").value_or(0);
@@ -149,13 +152,7 @@ void read_reduce(const Source& src, const YAML::Node& node, ReduceSpec& out) {
               "reduce.plots: no longer an option: reduce always draws every analysis's heatmaps "
               "(PNG + SVG) and report.html; remove it");
   check_keys(src, node, "reduce", {"plots", "top_k", "normalise"});
-  if (node["top_k"]) {
-    auto k = read_int(src, node["top_k"], "reduce.top_k");
-    if (k && *k < 1)
-      src.error(node["top_k"], "reduce.top_k: must be at least 1");
-    else if (k)
-      out.top_k = *k;
-  }
+  if (node["top_k"]) read_count(src, node["top_k"], "reduce.top_k", out.top_k);
   if (node["normalise"])
     out.normalise = read_bool(src, node["normalise"], "reduce.normalise").value_or(true);
 }
@@ -241,13 +238,7 @@ void read_validation(const Source& src, const YAML::Node& node, const std::files
     a.head = index("head", H, "head",
                    "model has " + std::to_string(H) + " heads: 0.." + std::to_string(H - 1));
     a.position = index("position", -1, "position", "");
-    if (n["k"]) {
-      auto k = read_int(src, n["k"], path + ".k");
-      if (k && *k < 1)
-        src.error(n["k"], path + ".k: must be at least 1");
-      else if (k)
-        a.k = *k;
-    }
+    if (n["k"]) read_count(src, n["k"], path + ".k", a.k);
     if (n["value"]) a.value = read_double(src, n["value"], path + ".value").value_or(0.0);
     out.assertions.push_back(a);
   }
