@@ -24,8 +24,7 @@ struct CellRange {
   CacheStore& caches;
 };
 
-// The registry's names (jobs/kinds/) of the kinds whose requests sweep.cpp checks and whose
-// grids grid_axes() knows.
+// The registry's names (jobs/kinds/) of the kinds whose requests sweep.cpp checks.
 inline constexpr char kPatching[] = "activation_patching";
 inline constexpr char kAblation[] = "ablation";
 inline constexpr char kCausalTracing[] = "causal_tracing";

@@ -15,20 +15,6 @@ Error bad(const std::string& field, const std::string& reason) {
   return error_at("analysis", field, reason);
 }
 
-std::vector<int64_t> all_or(const std::vector<int64_t>& chosen, int64_t n, const char* field) {
-  if (chosen.empty()) {
-    std::vector<int64_t> all(n);
-    for (int64_t i = 0; i < n; ++i) all[i] = i;
-    return all;
-  }
-  for (int64_t v : chosen) {
-    if (v < 0 || v >= n) {
-      throw bad(field, std::to_string(v) + " out of range [0, " + std::to_string(n) + ")");
-    }
-  }
-  return chosen;
-}
-
 int64_t head_count(HookPoint point, const model::ModelConfig& c) {
   return model::is_kv_head_point(point) ? c.n_kv_heads : c.n_heads;
 }
@@ -256,64 +242,6 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   }
 }
 
-std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig& c) {
-  validate_request(r, c);
-  if (!r.sites.empty()) {
-    GridAxis site{"site", {}, {}};
-    for (HookPoint p : r.sites) {
-      site.values.push_back(static_cast<int64_t>(p));
-      site.labels.push_back(model::point_suffix(p));
-    }
-    SweepRequest first = r;
-    first.sites.clear();
-    first.point = r.sites[0];
-    std::vector<GridAxis> axes{site};
-    for (auto& a : grid_axes(first, c)) axes.push_back(a);
-    return axes;
-  }
-  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
-  GridAxis layer{"layer", all_or(r.layers, c.n_layers, "layers")};
-  GridAxis pos{"pos", detail::resolve_positions(r.positions, seq)};
-  const bool head_site = model::is_head_point(r.point);
-  GridAxis head{"head", all_or(r.heads, head_site ? head_count(r.point, c) : c.n_heads, "heads")};
-  GridAxis neuron{"neuron", r.neurons};
-  if (r.kind == detail::kCausalTracing) return {layer, pos};
-  if (r.kind == detail::kLogitLens) {
-    GridAxis q{"quantity", {}, {}};
-    for (LensValue v : r.lens_values) {
-      q.values.push_back(static_cast<int64_t>(v));
-      q.labels.push_back(lens_value_name(v));
-    }
-    return {layer, q};
-  }
-  if (r.kind == detail::kDirectLogitAttribution)
-    return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head}
-                                       : std::vector<GridAxis>{layer};
-  if (r.kind == detail::kAttentionScores) {
-    GridAxis h{"head", all_or(r.heads, c.n_heads, "heads")};
-    GridAxis score{"score", {}, {}};
-    for (PatternScore ps : r.pattern_scores) {
-      score.values.push_back(static_cast<int64_t>(ps));
-      score.labels.push_back(pattern_score_name(ps));
-    }
-    return {score, layer, h};
-  }
-  if (!detail::is_known_kind(r.kind))  // patching, ablation and attribution patching from here
-    throw bad("kind", r.kind + ": its grid is the registry's (jobs/kinds/); pass it to run_cells");
-  if (!model::is_block_point(r.point)) {
-    if (r.by_position) return {pos};
-    return {};
-  }
-  if (head_site)
-    return r.by_position ? std::vector<GridAxis>{layer, pos, head}
-                         : std::vector<GridAxis>{layer, head};
-  if (!r.neurons.empty()) {
-    return r.by_position ? std::vector<GridAxis>{layer, pos, neuron}
-                         : std::vector<GridAxis>{layer, neuron};
-  }
-  return r.by_position ? std::vector<GridAxis>{layer, pos} : std::vector<GridAxis>{layer};
-}
-
 namespace detail {
 
 std::vector<int64_t> resolve_positions(const std::vector<int64_t>& positions, int64_t seq) {
@@ -391,11 +319,6 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
 }
 
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
-                             int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
-  return dispatch(model, request, grid_axes(request, model.config()), cell_begin, cell_end, caches);
-}
-
-std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              const std::vector<GridAxis>& axes, int64_t cell_begin,
                              int64_t cell_end, CacheStore& caches) {
   validate_request(request, model.config());  // also: a computation is registered for the kind
@@ -403,10 +326,11 @@ std::vector<float> run_cells(const model::Model& model, const SweepRequest& requ
 }
 
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
-                                   int64_t cell_begin, int64_t cell_end, CacheStore& caches) {
+                                   const std::vector<GridAxis>& axes, int64_t cell_begin,
+                                   int64_t cell_end, CacheStore& caches) {
   SweepRequest plain = request;
   plain.batch.plain = true;
-  return dispatch(model, plain, grid_axes(plain, model.config()), cell_begin, cell_end, caches);
+  return run_cells(model, plain, axes, cell_begin, cell_end, caches);
 }
 
 Baselines baselines(const model::Model& model, const SweepRequest& request, CacheStore& caches) {

@@ -1,10 +1,11 @@
 #pragma once
 // The worker's entry point: one analysis over one prompt pair, as a grid of cells.
 // A cell is one intervention (or one read-out) and yields one float; cells are numbered
-// row-major over grid_axes(), so a shard is just a range [cell_begin, cell_end).
+// row-major over the grid's axes, so a shard is just a range [cell_begin, cell_end).
 // Plain structs only: jobs/ maps a JobSpec's AnalysisSpec + PromptPair onto a SweepRequest.
 //
-// Grids (axes in this order; an axis exists only where it says so):
+// Grids, as the analysis-kind registry defines them (jobs/kinds/; axes in this order, an axis
+// exists only where it says so):
 //   activation_patching / ablation / attribution_patching at a block site:
 //     head sites (attn.hook_q|k|v|z|rot_q|rot_k|pattern|attn_scores):
 //         by_position ? [layer, pos, head] : [layer, head]      (k/v: head = KV head under GQA)
@@ -146,22 +147,19 @@ struct GridAxis {
 
 // Validates the request against the model (throws csweep::Error "analysis: FIELD: reason").
 void validate_request(const SweepRequest& request, const model::ModelConfig& config);
-std::vector<GridAxis> grid_axes(const SweepRequest& request, const model::ModelConfig& config);
 int64_t grid_cells(const std::vector<GridAxis>& axes);  // product of sizes (1 for no axis)
 
-// One float per cell in [cell_begin, cell_end), computed with the fast path by the cells function
-// registered under request.kind.
-std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
-                             int64_t cell_begin, int64_t cell_end, CacheStore& caches);
-// The same over `axes`, a grid the caller owns: the worker passes its plan's grid (the
-// analysis kind's one grid, jobs/kinds/), with grid_axes()'s axis names, order and values.
+// One float per cell in [cell_begin, cell_end) of `axes`, the grid the caller owns: the
+// worker passes its plan's grid (the analysis kind's one grid, jobs/kinds/); tests and benches
+// build it for a hand-written request with tests/analyses/request_grid.h. Computed with the fast
+// path by the cells function registered under request.kind.
 std::vector<float> run_cells(const model::Model& model, const SweepRequest& request,
                              const std::vector<GridAxis>& axes, int64_t cell_begin,
                              int64_t cell_end, CacheStore& caches);
 // The same cells, one plain full forward per cell (the reference for tests and benchmarks).
 std::vector<float> run_cells_plain(const model::Model& model, const SweepRequest& request,
-                                   int64_t cell_begin, int64_t cell_end, CacheStore& caches);
-
+                                   const std::vector<GridAxis>& axes, int64_t cell_begin,
+                                   int64_t cell_end, CacheStore& caches);
 // Every analysis kind computes its cells with a function of the model, the prompt's request and
 // the plan's grid, registered under the registry's name of the kind from the kind's own file in
 // analyses/ (docs/extending.md): static const KindCellsRegistration r("weight_norms", fn);

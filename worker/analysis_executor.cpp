@@ -81,6 +81,8 @@ std::vector<std::vector<int64_t>> ablation_references(const jobs::JobSpec& spec,
   return refs;
 }
 
+}  // namespace
+
 // One analysis of the job for one prompt, as the analyses library's request: the kind's typed
 // options mapped onto it.
 SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_t prompt_index,
@@ -221,8 +223,6 @@ std::vector<analyses::GridAxis> analyses_axes(const sharding::AnalysisGrid& grid
   }
   return axes;
 }
-
-}  // namespace
 
 void check_job_device(const jobs::JobSpec& spec) {
   try {

@@ -26,10 +26,10 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 
-#include "analyses/sweep.h"
 #include "common/allocator.h"
 #include "model/safetensors_writer.h"
 #include "model/tensor_io.h"
+#include "tests/analyses/request_grid.h"
 
 using namespace csweep;
 using Clock = std::chrono::steady_clock;

@@ -3,8 +3,8 @@
 // on GPT-2 (the fixture) and random NeoX- and Llama-shaped models. fp32: <= 1e-4.
 #include <gtest/gtest.h>
 
-#include "analyses/sweep.h"
 #include "random_models.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 namespace {

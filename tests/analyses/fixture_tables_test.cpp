@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "analyses/sweep.h"
 #include "analyses/weight_processing.h"
 #include "random_models.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 namespace {

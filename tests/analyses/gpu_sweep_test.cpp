@@ -5,9 +5,9 @@
 // (scripts/gpu-check.sh runs them on one).
 #include <gtest/gtest.h>
 
-#include "analyses/sweep.h"
 #include "model/cuda_backend.h"
 #include "random_models.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 namespace {

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "analyses/sweep.h"
 #include "random_models.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 namespace {

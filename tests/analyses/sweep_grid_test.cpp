@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "analyses/run_cache.h"
-#include "analyses/sweep.h"
 #include "common/error.h"
 #include "random_models.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "analyses/sweep.h"
+#include "tests/analyses/request_grid.h"
 
 namespace csweep::analyses {
 

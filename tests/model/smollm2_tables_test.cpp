@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "analyses/sweep.h"
 #include "model/model.h"
+#include "tests/analyses/request_grid.h"
 #include "tests/model/gguf_model.h"
 #include "tests/test_paths.h"
 
