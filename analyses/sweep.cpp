@@ -113,11 +113,17 @@ int64_t grid_cells(const std::vector<GridAxis>& axes) {
   return n;
 }
 
-void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
-  if (!find_kind_cells(r.kind))
-    throw bad("kind", "no computation registered for analysis kind '" + r.kind + "'");
-  // A kind added through the registry checks what it reads in its own cells function.
-  if (!detail::is_known_kind(r.kind)) return;
+namespace {
+
+void check_ids(const std::vector<int64_t>& ids, const model::ModelConfig& c, const char* field) {
+  for (int64_t t : ids) {
+    if (t < 0 || t >= c.d_vocab)
+      throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
+  }
+}
+
+// The prompt pair and the answers: lengths, token ids, answers where the metric needs them.
+void check_tokens(const SweepRequest& r, const model::ModelConfig& c) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   bool needs_prompt = r.kind != detail::kAttentionScores;
   for (PatternScore ps : r.pattern_scores)
@@ -126,14 +132,8 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   if (seq > c.n_ctx)
     throw bad("clean_tokens",
               std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
-  auto check_ids = [&](const std::vector<int64_t>& ids, const char* field) {
-    for (int64_t t : ids) {
-      if (t < 0 || t >= c.d_vocab)
-        throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
-    }
-  };
-  check_ids(r.clean_tokens, "clean_tokens");
-  check_ids(r.corrupted_tokens, "corrupted_tokens");
+  check_ids(r.clean_tokens, c, "clean_tokens");
+  check_ids(r.corrupted_tokens, c, "corrupted_tokens");
   const bool pair = r.kind == detail::kPatching || r.kind == detail::kAttributionPatching;
   if (pair && r.corrupted_tokens.size() != r.clean_tokens.size()) {
     throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) +
@@ -148,7 +148,12 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
         r.kind != detail::kDirectLogitAttribution)) {
     throw bad("answers", "needs at least one answer/wrong pair");
   }
-  for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, "answers");
+  for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, c, "answers");
+}
+
+// The site and the subsets of layers, heads, neurons and positions.
+void check_axes(const SweepRequest& r, const model::ModelConfig& c) {
+  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   for (int64_t l : r.layers) {
     if (l < 0 || l >= c.n_layers)
       throw bad("layers",
@@ -179,6 +184,11 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       throw bad("positions",
                 std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
   }
+}
+
+// What one kind reads besides its axes: reference prompts, noising, quantities.
+void check_kind_options(const SweepRequest& r, const model::ModelConfig& c) {
+  const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   if (r.kind == detail::kAblation && r.ablation == AblationMode::Resample &&
       r.reference_prompts.empty()) {
     throw bad("reference_prompts", "resample ablation needs a pool of reference prompts");
@@ -186,7 +196,7 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   for (const auto& ref : r.reference_prompts) {
     if (ref.size() != r.clean_tokens.size())
       throw bad("reference_prompts", "every reference prompt must have the prompt's length");
-    check_ids(ref, "reference_prompts");
+    check_ids(ref, c, "reference_prompts");
   }
   if (r.kind == detail::kCausalTracing) {
     if (r.subject_positions.empty())
@@ -210,6 +220,29 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
               "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or "
               "hook_resid_post");
   }
+  if (r.kind == detail::kLogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
+  if (r.kind == detail::kAttentionScores && r.pattern_scores.empty())
+    throw bad("scores", "empty list");
+  if (r.kind == detail::kAttributionPatching && r.point == HookPoint::AttnScores) {
+    // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same
+    // information.
+    throw bad("site",
+              "attribution patching of hook_attn_scores is not defined (masked scores are -inf); "
+              "use attn.hook_pattern");
+  }
+}
+
+}  // namespace
+
+void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
+  if (!find_kind_cells(r.kind))
+    throw bad("kind", "no computation registered for analysis kind '" + r.kind + "'");
+  // A kind added through the registry checks what it reads in its own cells function.
+  if (!detail::is_known_kind(r.kind)) return;
+  check_tokens(r, c);
+  check_axes(r, c);
+  check_kind_options(r, c);
+  // Several sites: each must be valid alone, and all must share one grid.
   if (!r.sites.empty()) {
     if (r.kind != detail::kPatching && r.kind != detail::kAttributionPatching) {
       throw bad(
@@ -229,16 +262,6 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
                                " have different grids; use separate analyses");
       }
     }
-  }
-  if (r.kind == detail::kLogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
-  if (r.kind == detail::kAttentionScores && r.pattern_scores.empty())
-    throw bad("scores", "empty list");
-  if (r.kind == detail::kAttributionPatching && r.point == HookPoint::AttnScores) {
-    // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same
-    // information.
-    throw bad("site",
-              "attribution patching of hook_attn_scores is not defined (masked scores are -inf); "
-              "use attn.hook_pattern");
   }
 }
 
