@@ -2,8 +2,6 @@
 // names, llama.cpp's Q/K row permutation undone exactly, dequantised and plain types, tied
 // embeddings, config.json and tokenizer files that csweep's own loaders accept, the dtypes
 // asked for, and one-line errors (naming file and tensor or key) for what is not supported.
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -34,14 +32,7 @@ namespace {
 
 constexpr int64_t kD = 32, kHeads = 4, kKv = 2, kHead = 8, kMlp = 64, kLayers = 2;
 
-fs::path temp_dir() {
-  static fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("csweep-gguf-convert-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path temp_dir() { return csweep::test::gguf_scratch_dir("convert"); }
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);

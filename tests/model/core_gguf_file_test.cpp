@@ -1,8 +1,6 @@
 // The GGUF reader on hand-written files: every metadata type, tensor geometry, and the ways a
 // file can be truncated or corrupt — each a one-line csweep::Error naming the file and the key
 // or tensor, never a crash or an allocation sized by garbage.
-#include <unistd.h>
-
 #include <filesystem>
 #include <random>
 #include <string>
@@ -21,14 +19,7 @@ using namespace csweep::model::gguf;
 
 namespace {
 
-fs::path temp_dir() {
-  static fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("csweep-gguf-file-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path temp_dir() { return csweep::test::gguf_scratch_dir("file"); }
 
 fs::path write(const std::string& name, const std::string& bytes) {
   fs::path p = temp_dir() / name;

@@ -1,6 +1,8 @@
 #pragma once
 // Writes small GGUF files for the tests, byte by byte as the format specifies, so the reader
 // and converter are tested on files no GGUF library produced (and on deliberately broken ones).
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -9,8 +11,18 @@
 #include <vector>
 
 #include "model/gguf/ggml_types.h"
+#include "tests/test_paths.h"
 
 namespace csweep::test {
+
+// The folder for this process's files of one GGUF suite (BUILD/test-tmp/gguf/SUITE-PID):
+// ctest runs the suite's tests as parallel processes, each writing the same file names.
+inline std::filesystem::path gguf_scratch_dir(const std::string& suite) {
+  const std::filesystem::path d =
+      csweep::testing::build_path("test-tmp") / "gguf" / (suite + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(d);
+  return d;
+}
 
 class GgufWriter {
  public:
