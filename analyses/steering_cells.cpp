@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "analyses/cells.h"
+#include "analyses/probe.h"
 #include "common/error.h"
 
 namespace csweep::analyses {
@@ -26,39 +27,59 @@ bool is_residual_point(HookPoint p) {
   return p == HookPoint::ResidPre || p == HookPoint::ResidMid || p == HookPoint::ResidPost;
 }
 
-// The last position's activation at `point` of every layer, averaged over `prompts`' clean runs:
+// The last position's activation at `point` of every layer in one prompt's clean run:
 // [n_layers, d_model] f32 (one cached run per prompt holds every layer's site).
+at::Tensor last_position(const model::Model& model, HookPoint point,
+                         const std::vector<int64_t>& tokens, CacheStore& caches) {
+  std::set<model::HookSite> sites;
+  for (int64_t l = 0; l < model.config().n_layers; ++l) sites.insert({point, l});
+  const auto run = caches.get(model, "clean", tokens, sites);
+  std::vector<at::Tensor> rows;
+  for (const auto& site : sites) {
+    const at::Tensor act = run->at_site(site);
+    rows.push_back(act[0][act.size(1) - 1].to(at::kFloat));
+  }
+  return at::stack(rows);
+}
+
 at::Tensor mean_last_position(const model::Model& model, HookPoint point,
                               const std::vector<std::vector<int64_t>>& prompts,
                               CacheStore& caches) {
-  std::set<model::HookSite> sites;
-  for (int64_t l = 0; l < model.config().n_layers; ++l) sites.insert({point, l});
   at::Tensor sum;
   for (const auto& tokens : prompts) {
-    const auto run = caches.get(model, "clean", tokens, sites);
-    std::vector<at::Tensor> rows;
-    for (const auto& site : sites) {
-      const at::Tensor act = run->at_site(site);
-      rows.push_back(act[0][act.size(1) - 1].to(at::kFloat));
-    }
-    const at::Tensor last = at::stack(rows);
+    const at::Tensor last = last_position(model, point, tokens, caches);
     sum = sum.defined() ? sum + last : last;
   }
   return sum / static_cast<double>(prompts.size());
 }
 
-at::Tensor mean_difference(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
+// Per layer, the weight of a ridge probe on the last position telling plus (1) from minus (0).
+at::Tensor probe_weights(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
+  const auto& s = r.steering;
+  RidgeStats stats(model.config().d_model, 1);
+  for (const auto* set : {&s.plus, &s.minus})
+    for (const auto& tokens : *set)
+      stats.add(last_position(model, r.point, tokens, caches).to(at::kCPU),
+                at::full({1}, set == &s.plus ? 1.0 : 0.0, at::kDouble));
+  const at::Tensor w = stats.solve(s.probe_l2);  // [n_layers, d_model + 1, 1]: weights, bias
+  return w.narrow(1, 0, model.config().d_model).squeeze(2).to(model.device(), at::kFloat);
+}
+
+// The direction from the two prompt sets: their mean difference, or a probe's weight.
+at::Tensor set_direction(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
   const auto& s = r.steering;
   if (s.plus.empty() || s.minus.empty())
     throw bad("direction", "no direction and no prompts for a mean difference");
+  if (s.probe_l2 > 0) return probe_weights(model, r, caches);
   return mean_last_position(model, r.point, s.plus, caches) -
          mean_last_position(model, r.point, s.minus, caches);
 }
 
-// A cache key naming the mean difference: the site and both prompt sets.
-std::string mean_difference_key(const SweepRequest& r) {
+// A cache key naming the set direction: the site, the method and both prompt sets.
+std::string set_direction_key(const SweepRequest& r) {
   std::string key = "steering:";
   key += model::point_suffix(r.point);
+  if (r.steering.probe_l2 > 0) key += ":probe:" + std::to_string(r.steering.probe_l2);
   for (const auto* set : {&r.steering.plus, &r.steering.minus}) {
     key += '|';
     for (const auto& tokens : *set) {
@@ -183,8 +204,8 @@ at::Tensor steering_directions(const model::Model& model, const SweepRequest& r,
                                  std::to_string(c.n_layers) + ", " + std::to_string(c.d_model) +
                                  "]");
   } else {
-    v = caches.derived(model, mean_difference_key(r),
-                       [&] { return mean_difference(model, r, caches); });
+    v = caches.derived(model, set_direction_key(r),
+                       [&] { return set_direction(model, r, caches); });
   }
   if (!s.normalize) return v;
   const at::Tensor norm = v.norm(2, {1}, true);

@@ -104,6 +104,9 @@ struct SweepRequest {
                            // difference of `plus` and `minus` at the last position
     std::vector<std::vector<int64_t>> plus, minus;  // prompt sets (token ids)
     bool normalize = false;                         // unit L2 norm per layer
+    // > 0: instead of the mean difference, the weight of a ridge probe (analyses/probe.h, this
+    // penalty) fitted per layer on the last position to tell `plus` (1) from `minus` (0).
+    double probe_l2 = 0.0;
   } steering;
   // Probe: every prompt of the set with its label (one request covers the whole set); the grid's
   // token axis values are positions (negative: from the end of each prompt).

@@ -171,6 +171,11 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
         r.steering.minus.push_back(clean_first ? q.corrupted : q.clean);
       }
     }
+    for (const auto& q : spec.prompts) {  // or the clean prompts labelled labels[0] / labels[1]
+      if (o.labels.size() == 2 && q.label == o.labels[0]) r.steering.plus.push_back(q.clean);
+      if (o.labels.size() == 2 && q.label == o.labels[1]) r.steering.minus.push_back(q.clean);
+    }
+    if (o.probe) r.steering.probe_l2 = o.probe_l2;
     return r;
   }
   if (kind == "path_patching") {

@@ -69,8 +69,14 @@ struct SteeringOptions final : KindOptions {
   std::vector<int64_t> shape;
   std::vector<float> values;
   // ... or the mean difference of two sets of the job's prompts, {"clean", "corrupted"} or the
-  // other way round: mean(first) - mean(second) at the last position.
+  // other way round: mean(first) - mean(second) at the last position ...
   std::vector<std::string> mean_difference;
+  // ... or two sets picked by the prompts' `label` (clean prompts labelled labels[0] against
+  // those labelled labels[1]): their mean difference, or with `probe` the weight of a ridge probe
+  // telling the first set (target 1) from the second (0), fitted with penalty probe_l2.
+  std::vector<double> labels;
+  bool probe = false;
+  double probe_l2 = 1e-2;
   nlohmann::json to_json() const override;
 };
 

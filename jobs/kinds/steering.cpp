@@ -68,36 +68,80 @@ void read_direction_from_file(KindReader& d, SteeringOptions& o) {
       d.error(o.tensor.empty() ? "file" : "tensor", why);
 }
 
+// `labels: [a, b]` of a `{labels: ...}` map: the clean prompts labelled a against those labelled b.
+void read_label_sets(KindReader& m, SteeringOptions& o) {
+  const Source& src = m.context().src;
+  const std::string path = m.path() + ".labels";
+  if (!m.has("labels"))
+    return m.fail("labels", "missing \"labels\" (two prompt labels, e.g. [1, 0])");
+  const YAML::Node& node = m.node()["labels"];
+  if (!expect_sequence(src, node, path)) return m.record(false);
+  for (size_t i = 0; i < node.size(); ++i) {
+    const auto v = read_double(src, node[i], path + "[" + std::to_string(i) + "]");
+    if (!v) return m.record(false);
+    o.labels.push_back(*v);
+  }
+  if (o.labels.size() != 2 || o.labels[0] == o.labels[1])
+    return m.error("labels", "expected two different prompt labels: [plus, minus]");
+  if (const auto* prompts = m.context().prompts)
+    for (size_t i = 0; i < 2; ++i)
+      if (std::none_of(prompts->begin(), prompts->end(),
+                       [&](const PromptPair& p) { return p.label == o.labels[i]; }))
+        return m.error("labels", "no prompt has label " + node[i].Scalar());
+}
+
+// `mean_difference: [clean, corrupted]` (or the other way round), or `{labels: [a, b]}`.
 void read_mean_difference(KindReader& d, SteeringOptions& o) {
+  if (d.has("mean_difference") && d.node()["mean_difference"].IsMap()) {
+    const YAML::Node& node = d.node()["mean_difference"];
+    KindReader m(d.context(), node, d.path() + ".mean_difference");
+    check_keys(d.context().src, node, m.path(), {"labels"});
+    read_label_sets(m, o);
+    return d.record(m.ok());
+  }
   o.mean_difference = d.choices("mean_difference", {"clean", "corrupted"}, {"clean", "corrupted"});
   if (o.mean_difference.size() != 2 || o.mean_difference[0] == o.mean_difference[1])
     return d.error("mean_difference",
                    "expected two different prompt sets: [clean, corrupted] or "
-                   "[corrupted, clean]");
+                   "[corrupted, clean], or {labels: [plus, minus]}");
   if (const auto* prompts = d.context().prompts)
     for (const auto& p : *prompts)
       if (p.corrupted.empty())
         return d.error("mean_difference", "prompt \"" + p.id + "\" has no corrupted prompt");
 }
 
-// `direction: {file: F, tensor: T}` or `direction: {mean_difference: [clean, corrupted]}`
-// (the default).
+// `probe: {labels: [a, b], l2: x}`: a ridge probe's weight per layer.
+void read_probe_direction(KindReader& d, SteeringOptions& o) {
+  const YAML::Node& node = d.node()["probe"];
+  KindReader m(d.context(), node, d.path() + ".probe");
+  if (!expect_map(d.context().src, node, m.path())) return d.record(false);
+  check_keys(d.context().src, node, m.path(), {"labels", "l2"});
+  o.probe = true;
+  o.probe_l2 = m.positive("l2", o.probe_l2);
+  read_label_sets(m, o);
+  d.record(m.ok());
+}
+
+// `direction: {file: F, tensor: T}`, `{mean_difference: ...}` (the default: [clean, corrupted])
+// or `{probe: {labels: [a, b]}}`.
 void read_direction(KindReader& r, SteeringOptions& o) {
   static const YAML::Node none(YAML::NodeType::Map);
   const YAML::Node node = r.has("direction") ? r.node()["direction"] : none;
   KindReader d(r.context(), node, r.path() + ".direction");
   if (r.has("direction") && expect_map(r.context().src, node, d.path())) {
-    check_keys(r.context().src, node, d.path(), {"file", "tensor", "mean_difference"});
-    if (d.has("file") == d.has("mean_difference"))
-      d.fail("file", "give either file (and tensor) or mean_difference");
+    check_keys(r.context().src, node, d.path(), {"file", "tensor", "mean_difference", "probe"});
+    if (d.has("file") + d.has("mean_difference") + d.has("probe") != 1)
+      d.fail("file", "give one of file (and tensor), mean_difference or probe");
     else if (d.has("file"))
       read_direction_from_file(d, o);
     else if (d.has("tensor"))
       d.error("tensor", "only a direction file has tensors");
+    else if (d.has("probe"))
+      read_probe_direction(d, o);
   } else if (r.has("direction")) {
     d.record(false);  // expect_map reported it
   }
-  if (d.ok() && o.file.empty()) read_mean_difference(d, o);
+  if (d.ok() && o.file.empty() && !o.probe) read_mean_difference(d, o);
   r.record(d.ok());
 }
 
@@ -151,7 +195,11 @@ KindCost steering_cost(const AnalysisSpec& a, const model::ModelConfig&) {
 nlohmann::json SteeringOptions::to_json() const {
   nlohmann::json j = {
       {"site", site}, {"scales", scales}, {"quantities", quantities}, {"normalize", normalize}};
-  if (file.empty()) {
+  if (probe) {
+    j["direction"] = {{"probe", {{"labels", labels}, {"l2", probe_l2}}}};
+  } else if (!labels.empty()) {
+    j["direction"] = {{"mean_difference", {{"labels", labels}}}};
+  } else if (file.empty()) {
     j["direction"] = {{"mean_difference", mean_difference}};
   } else {
     Sha256 h;  // what the file holds, so a changed file makes a different sweep

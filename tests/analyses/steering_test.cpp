@@ -1,7 +1,8 @@
 // The steering kind's cells (through run_cells, as the worker computes every kind): scale 0 is
 // the clean run bit for bit on every architecture; a direction built from the unembedding moves
 // the logit difference it was built for, monotonically in the scale; the mean-difference
-// direction equals the mean of activations cached here by a plain hooked forward.
+// direction equals the mean of activations cached here by a plain hooked forward, and the probe
+// direction a dense ridge solve over them.
 #include <gtest/gtest.h>
 
 #include <ATen/core/grad_mode.h>
@@ -167,6 +168,60 @@ TEST(Steering, MeanDifferenceIsTheMeanOfCachedActivations) {
       EXPECT_NEAR(unit[l].norm().item<double>(), 1.0, 1e-5);
       EXPECT_TRUE(at::allclose(unit[l] * n, expected[l], 1e-4, 1e-5));
     }
+  }
+}
+
+// With steering.probe_l2, the direction at each layer is the weight of a ridge probe telling plus
+// (1) from minus (0) at the last position: here against the penalised least-squares problem solved
+// densely from activations cached by a plain hooked forward per prompt.
+TEST(Steering, ProbeDirectionIsADenseRidgeFitOfTheTwoSets) {
+  const auto m = load_fixture_gpt2();
+  std::vector<std::vector<int64_t>> plus, minus;
+  for (int64_t i = 0; i < 6; ++i) {
+    plus.push_back({17, 40 + i, 90 + 2 * i, 339});
+    minus.push_back({23, 41 + i, 91 + 2 * i, 339});
+  }
+  SweepRequest r = request(*m, HookPoint::ResidPost, {0.0, 1.0}, {});
+  r.steering.plus = plus;
+  r.steering.minus = minus;
+  r.steering.probe_l2 = 0.1;
+  const int64_t L = m->config().n_layers, d = m->config().d_model;
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  std::vector<at::Tensor> rows;  // per prompt: [L, d]
+  for (const auto* set : {&plus, &minus})
+    for (const auto& tokens : *set) {
+      model::Hooks hooks;
+      for (int64_t l = 0; l < L; ++l) hooks.cache({HookPoint::ResidPost, l});
+      at::NoGradGuard no_grad;
+      m->forward(at::tensor(tokens).view({1, -1}), &hooks);
+      std::vector<at::Tensor> layers;
+      for (int64_t l = 0; l < L; ++l)
+        layers.push_back(hooks.cache().at({HookPoint::ResidPost, l})[0][-1].to(at::kDouble));
+      rows.push_back(at::stack(layers));
+    }
+  const at::Tensor x_all = at::stack(rows);  // [n, L, d]
+  const int64_t n = x_all.size(0);
+  const at::Tensor y = at::cat({at::ones({6, 1}, f64), at::zeros({6, 1}, f64)});
+  CacheStore caches(16);
+  const at::Tensor got = steering_directions(*m, r, caches).cpu().to(at::kDouble);
+  for (int64_t l = 0; l < L; ++l) {
+    const at::Tensor x = x_all.select(1, l);
+    const double lambda = (0.1 * static_cast<double>(n) * x.var(0, false).sum().item<double>() +
+                           1e-9 * x.square().sum().item<double>()) /
+                          static_cast<double>(d);
+    const at::Tensor a =
+        at::cat({at::cat({x, at::ones({n, 1}, f64)}, 1),
+                 at::cat({std::sqrt(lambda) * at::eye(d, f64), at::zeros({d, 1}, f64)}, 1)});
+    const at::Tensor w = std::get<0>(at::linalg_lstsq(a, at::cat({y, at::zeros({d, 1}, f64)})));
+    const at::Tensor expected = w.narrow(0, 0, d).squeeze(1);
+    EXPECT_LT((got[l] - expected).abs().max().item<double>(),
+              1e-5 * expected.abs().max().item<double>() + 1e-7)
+        << "layer " << l;
+    // The probe separates the sets it was fitted on: every plus prompt scores above every minus.
+    const at::Tensor score = at::mv(x, got[l]);
+    EXPECT_GT(score.narrow(0, 0, 6).min().item<double>(),
+              score.narrow(0, 6, 6).max().item<double>())
+        << "layer " << l;
   }
 }
 

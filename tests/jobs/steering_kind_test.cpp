@@ -156,8 +156,8 @@ TEST_F(SteeringKind, RefusalsNameFileLineColumnAndField) {
          ", mean_difference: [clean, corrupted]}}";
   EXPECT_EQ(parse_error(job(line)),
             error_at(line, st,
-                     "analyses[0].direction: give either file (and tensor) or "
-                     "mean_difference"));
+                     "analyses[0].direction: give one of file (and tensor), "
+                     "mean_difference or probe"));
 
   line = "  - {name: s, kind: steering, scales: [1, 2, 1]}";
   EXPECT_EQ(parse_error(job(line)),
@@ -168,6 +168,62 @@ TEST_F(SteeringKind, RefusalsNameFileLineColumnAndField) {
             error_at(line, "attn",
                      "analyses[0].site: unknown value \"attn.hook_z\"; expected "
                      "one of hook_resid_pre, hook_resid_mid, hook_resid_post"));
+}
+
+// Three labelled prompts (lines 4-6), the analysis on line 8.
+std::string labelled_job(const std::string& direction) {
+  return std::string(kModel) +
+         "prompts:\n"
+         "  - {clean: [1, 2, 3], answer: 5, wrong: 6, label: 1}\n"
+         "  - {clean: [4, 5, 6], answer: 5, wrong: 6, label: 0}\n"
+         "  - {clean: [7, 8, 9], answer: 5, wrong: 6, label: 0}\n"
+         "analyses:\n  - {name: s, kind: steering, direction: " +
+         direction + "}\n";
+}
+
+TEST_F(SteeringKind, DirectionFromTwoLabelledPromptSetsOrTheirProbe) {
+  JobSpec spec = parse_job_spec(labelled_job("{mean_difference: {labels: [1, 0]}}"), job_path());
+  const auto& mean = spec.analyses.at(0).options_as<SteeringOptions>();
+  EXPECT_EQ(mean.labels, (std::vector<double>{1, 0}));
+  EXPECT_FALSE(mean.probe);
+  EXPECT_TRUE(mean.mean_difference.empty());
+  EXPECT_EQ(canonical_json(spec)["analyses"][0]["options"]["direction"].dump(),
+            R"({"mean_difference":{"labels":[1,0]}})");
+
+  spec = parse_job_spec(labelled_job("{probe: {labels: [0, 1], l2: 0.5}}"), job_path());
+  const auto& probe = spec.analyses.at(0).options_as<SteeringOptions>();
+  EXPECT_TRUE(probe.probe);
+  EXPECT_EQ(probe.probe_l2, 0.5);
+  EXPECT_EQ(probe.labels, (std::vector<double>{0, 1}));
+  EXPECT_EQ(canonical_json(spec)["analyses"][0]["options"]["direction"].dump(),
+            R"({"probe":{"l2":0.5,"labels":[0,1]}})");
+}
+
+TEST_F(SteeringKind, LabelledSetRefusalsNameFileLineColumnAndField) {
+  const auto error = [](const std::string& direction, const std::string& value,
+                        const std::string& reason) {
+    const std::string line = "  - {name: s, kind: steering, direction: " + direction + "}";
+    return at(8, static_cast<int>(line.find(value)) + 1, reason);
+  };
+  std::string d = "{mean_difference: {labels: [1, 2]}}";
+  EXPECT_EQ(
+      parse_error(labelled_job(d)),
+      error(d, "[1, 2]", "analyses[0].direction.mean_difference.labels: no prompt has label 2"));
+  d = "{probe: {labels: [1, 1]}}";
+  EXPECT_EQ(parse_error(labelled_job(d)),
+            error(d, "[1, 1]",
+                  "analyses[0].direction.probe.labels: expected two different prompt labels: "
+                  "[plus, minus]"));
+  d = "{probe: {l2: 1}}";
+  EXPECT_EQ(parse_error(labelled_job(d)),
+            error(d, "{l2",
+                  "analyses[0].direction.probe: missing \"labels\" (two prompt labels, "
+                  "e.g. [1, 0])"));
+  d = "{probe: {labels: [1, 0]}, file: v.npy}";
+  EXPECT_EQ(parse_error(labelled_job(d)),
+            error(d, "v.npy",
+                  "analyses[0].direction: give one of file (and tensor), mean_difference or "
+                  "probe"));
 }
 
 }  // namespace
