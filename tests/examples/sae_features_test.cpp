@@ -1,7 +1,8 @@
 // examples/sae_features.yaml end to end (csweep plan, run, a resumed rerun, reduce): both SAE
 // feature kinds and the attribution estimate on the bundled model;
 // tests/examples/check_sae_features.py checks sweep.h5 (feature axes labelled by feature id,
-// unedited cells equal to the baseline run, the estimate near the patched cells).
+// unedited cells equal to the baseline run, the trained SAE's repeated-copy feature carrying
+// most of the logit difference).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -16,9 +17,9 @@ TEST(SaeFeaturesExample, RunsResumesReducesWithFeatureAxes) {
   const CommandResult plan = run_command(csweep_bin() + " plan " + job + " --json");
   ASSERT_EQ(plan.status, 0) << plan.output;
   const auto j = nlohmann::json::parse(plan.output);
-  EXPECT_EQ(j["analyses"][0]["units"], 480);  // 2 prompts x 16 features x 15 positions
-  EXPECT_EQ(j["analyses"][1]["units"], 256);  // 2 prompts x 16 features x 8 positions
-  EXPECT_EQ(j["analyses"][2]["units"], 256);  // the same cells, estimated
+  EXPECT_EQ(j["analyses"][0]["units"], 3840);  // 2 prompts x 128 features x 15 positions
+  EXPECT_EQ(j["analyses"][1]["units"], 2048);  // 2 prompts x 128 features x 8 positions
+  EXPECT_EQ(j["analyses"][2]["units"], 2048);  // the same cells, estimated
 
   const auto store = fresh_test_dir("examples", "sae_features");
   ASSERT_NE(run_resume_reduce(job, store), "");

@@ -7,7 +7,8 @@ For every variant FIXTURE_DIR/NAME/ holds cfg.json and sae_weights.safetensors w
 SAE.save_model, and reference.safetensors with x (the input), acts (sae.encode(x)) and recon
 (sae.decode(acts)), all in the SAE's dtype; tests/model/torch_sae_test.cpp checks csweep's
 encode/decode equal them. EXAMPLE_SAE_DIR gets a random standard SAE at blocks.1.hook_resid_pre
-of the bundled model (d_in 64) for examples/sae_feature_*.yaml.
+of the bundled model (d_in 64) for the SAE feature tests (tests/analyses/sae_feature_test.cpp and
+the tensor-parallel cases); train_example_sae.py trains the example's.
 """
 import sys
 from pathlib import Path

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuilds tests/model/fixtures/sae/ and examples/models/induction-2l-sae/ with SAELens itself:
+# Rebuilds tests/model/fixtures/sae/, examples/models/induction-2l-sae/ (random) and
+# examples/models/induction-2l-sae-trained/ with SAELens itself:
 # a venv (third_party/sae-venv) that reuses third_party/venv's torch through a .pth file and
 # pip-installs sae-lens 6.x from PyPI, then make_sae_fixtures.py. Not part of the build.
 set -euo pipefail
@@ -14,3 +15,5 @@ if ! "$venv/bin/python" -c "import sae_lens" 2>/dev/null; then
 fi
 "$venv/bin/python" "$here/tests/model/reference/make_sae_fixtures.py" \
   "$here/tests/model/fixtures/sae" "$here/examples/models/induction-2l-sae"
+"$venv/bin/python" "$here/tests/model/reference/train_example_sae.py" \
+  "$here/examples/models/induction-2l" "$here/examples/models/induction-2l-sae-trained"
