@@ -18,6 +18,18 @@ std::string hash_of(const std::string& yaml) {
 const std::string kLens =
     std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: logit_lens}\n";
 
+// A job of one analysis of `kind` with `fields` inside its braces ("sites: hook_embed").
+std::string job_with(const std::string& fields, const std::string& kind = "activation_patching") {
+  return std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: " + kind + ", " + fields +
+         "}\n";
+}
+
+// Fails unless `yaml` is refused with a message holding `part`.
+void expect_refused(const std::string& yaml, const std::string& part) {
+  const std::string error = parse_error(yaml);
+  EXPECT_NE(error.find(part), std::string::npos) << error;
+}
+
 TEST(TlDefaults, ProcessWeightsIsReadAndChangesTheHash) {
   const std::string on =
       "model:\n  path: ../../shared/fixtures/gpt2-tiny\n  process_weights: true\n" +
@@ -41,8 +53,7 @@ TEST(TlDefaults, ProcessWeightsIsReadAndChangesTheHash) {
   EXPECT_FALSE(parse_job_spec(fold, job_path()).model.process_weights.center_unembed);
   std::string typo = on;
   typo.replace(typo.find("true"), 4, "{fold_lnn: true}");
-  EXPECT_NE(parse_error(typo).find("did you mean \"fold_ln\""), std::string::npos)
-      << parse_error(typo);
+  expect_refused(typo, "did you mean \"fold_ln\"");
 }
 
 // prepend_bos puts the tokenizer's BOS in front of text prompts (as TransformerLens's
@@ -79,8 +90,7 @@ TEST(TlDefaults, PrependBosAddsTheTokenizersBosToTextPrompts) {
   EXPECT_NE(canonical_hash(with, "m"), canonical_hash(without, "m"));
 
   std::filesystem::remove(dir / "tokenizer_config.json");
-  EXPECT_NE(parse_error(job(true)).find("model.prepend_bos: the tokenizer of"), std::string::npos)
-      << parse_error(job(true));
+  expect_refused(job(true), "model.prepend_bos: the tokenizer of");
   std::filesystem::remove_all(dir);
 }
 
@@ -154,62 +164,40 @@ TEST(TlDefaults, PrependBosOnGpt2sVocabularyStartsWithEndOfText) {
 
 // Full TransformerLens names choose the layer; the same sweep as block-relative name + layers.
 TEST(TlDefaults, FullHookNamesAreSitesAtTheirLayers) {
-  const std::string full = std::string(kModel) + kPrompt +
-                           "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                           "[blocks.1.attn.hook_z, blocks.2.attn.hook_z]}\n";
-  const std::string relative = std::string(kModel) + kPrompt +
-                               "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                               "[attn.hook_z], layers: [1, 2]}\n";
+  const std::string full = job_with("sites: [blocks.1.attn.hook_z, blocks.2.attn.hook_z]");
+  const std::string relative = job_with("sites: [attn.hook_z], layers: [1, 2]");
   const JobSpec spec = parse_job_spec(full, job_path());
   EXPECT_EQ(spec.analyses[0].sites, std::vector<model::HookPoint>{model::HookPoint::AttnZ});
   EXPECT_EQ(spec.analyses[0].layers, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(hash_of(full), hash_of(relative));
-  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
-                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                        "blocks.1.hook_resid_pre, layers: 1}\n")
-                .find("give the layers there or here, not both"),
-            std::string::npos);
-  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
-                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                        "blocks.7.hook_resid_pre}\n")
-                .find("layer 7 out of range"),
-            std::string::npos);
+  expect_refused(job_with("sites: blocks.1.hook_resid_pre, layers: 1"),
+                 "give the layers there or here, not both");
+  expect_refused(job_with("sites: blocks.7.hook_resid_pre"), "layer 7 out of range");
 }
 
 // hook_embed, hook_pos_embed and ln_final.hook_normalized are activation-patching sites of
 // their own: grid [pos], no layers or heads.
 TEST(TlDefaults, SitesOutsideTheBlocksArePatchedPerPosition) {
   for (const char* site : {"hook_embed", "hook_pos_embed", "ln_final.hook_normalized"}) {
-    const JobSpec spec = parse_job_spec(std::string(kModel) + kPrompt +
-                                            "analyses:\n  - {name: x, kind: activation_patching, "
-                                            "sites: " +
-                                            site + ", positions: -1}\n",
-                                        job_path());
+    const JobSpec spec =
+        parse_job_spec(job_with(std::string("sites: ") + site + ", positions: -1"), job_path());
     const auto grid = spec.analyses[0].kind->grid(spec.analyses[0]);
     ASSERT_EQ(grid.size(), 1u) << site;
     EXPECT_EQ(grid[0].name, "pos");
     EXPECT_EQ(grid[0].values, std::vector<int64_t>{7});
     EXPECT_TRUE(spec.analyses[0].layers.empty());
   }
-  const std::string base = std::string(kModel) + kPrompt + "analyses:\n  - {name: x, kind: ";
-  EXPECT_NE(parse_error(base + "activation_patching, sites: [hook_embed, hook_resid_pre]}\n")
-                .find("give it in an analysis of its own"),
-            std::string::npos);
-  EXPECT_NE(parse_error(base + "activation_patching, sites: hook_embed, layers: 1}\n")
-                .find("it has no layers"),
-            std::string::npos);
-  EXPECT_NE(parse_error(base + "attribution_patching, sites: hook_embed}\n")
-                .find("only activation_patching patches it"),
-            std::string::npos);
+  expect_refused(job_with("sites: [hook_embed, hook_resid_pre]"),
+                 "give it in an analysis of its own");
+  expect_refused(job_with("sites: hook_embed, layers: 1"), "it has no layers");
+  expect_refused(job_with("sites: hook_embed", "attribution_patching"),
+                 "only activation_patching patches it");
 }
 
 // -1 is the last position (of the shortest prompt), in lists and ranges.
 TEST(TlDefaults, NegativePositionsCountFromTheEnd) {
   auto positions = [](const std::string& p) {
-    return parse_job_spec(std::string(kModel) + kPrompt +
-                              "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                              "hook_resid_pre, positions: " +
-                              p + "}\n",
+    return parse_job_spec(job_with(std::string("sites: hook_resid_pre, positions: ") + p),
                           job_path())
         .analyses[0]
         .positions;
@@ -217,17 +205,9 @@ TEST(TlDefaults, NegativePositionsCountFromTheEnd) {
   EXPECT_EQ(positions("-1"), std::vector<int64_t>{7});
   EXPECT_EQ(positions("[0, -2]"), (std::vector<int64_t>{0, 6}));
   EXPECT_EQ(positions("\"-3--1\""), (std::vector<int64_t>{5, 6, 7}));
-  EXPECT_EQ(hash_of(std::string(kModel) + kPrompt +
-                    "analyses:\n  - {name: x, kind: activation_patching, sites: hook_resid_pre, "
-                    "positions: -1}\n"),
-            hash_of(std::string(kModel) + kPrompt +
-                    "analyses:\n  - {name: x, kind: activation_patching, sites: hook_resid_pre, "
-                    "positions: 7}\n"));
-  EXPECT_NE(parse_error(std::string(kModel) + kPrompt +
-                        "analyses:\n  - {name: x, kind: activation_patching, sites: "
-                        "hook_resid_pre, positions: -9}\n")
-                .find("position -9 out of range"),
-            std::string::npos);
+  EXPECT_EQ(hash_of(job_with("sites: hook_resid_pre, positions: -1")),
+            hash_of(job_with("sites: hook_resid_pre, positions: 7")));
+  expect_refused(job_with("sites: hook_resid_pre, positions: -9"), "position -9 out of range");
 }
 
 // reduce: top_k's default is the documented 10; plots (never built) is refused in one line.
