@@ -148,7 +148,8 @@ std::vector<float> sae_attribution_cells(const model::Model& model, const SweepR
       sae.config.rescale_acts_by_decoder_norm)
     rows = rows / rows.norm(2, -1, true);
   const at::Tensor per_unit = at::matmul(g, rows.t());  // [seq, d_sae]
-  const at::Tensor estimate = ((runs.source_acts - runs.acts) * per_unit).to(at::kFloat);
+  // One copy to the host: a GPU read per cell would synchronise once per cell.
+  const at::Tensor estimate = ((runs.source_acts - runs.acts) * per_unit).to(at::kCPU, at::kFloat);
   std::vector<float> out;
   for (int64_t cell = begin; cell < end; ++cell) {
     const auto [f, p] = runs.cell(axes, cell);
