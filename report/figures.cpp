@@ -1,5 +1,7 @@
 #include "report/figures.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <limits>
 
@@ -171,7 +173,12 @@ int prompts_done(const AnalysisInput& a) {
   return n;
 }
 
-std::string over_prompts(int n) {
+// What the means are over: the prompts done, or, for a kind whose one planned prompt row holds
+// the whole set's result (the probe), that set.
+std::string over_prompts(const AnalysisInput& a, int n) {
+  const auto planned = std::count(a.planned.begin(), a.planned.end(), 1);
+  if (planned > 0 && static_cast<size_t>(planned) < a.planned.size())
+    return " over the whole set of " + std::to_string(a.planned.size()) + " prompts";
   return " over " + std::to_string(n) + " prompt" + (n == 1 ? "" : "s");
 }
 
@@ -192,7 +199,7 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
       if (quantity.token_ids) continue;
       HeatmapFigure f = build(input, rest, arrange(rest), slice(g.mean, a, a.quantity_axis, q));
       f.title = title;
-      f.subtitle += "mean " + quantity.label + over_prompts(n_prompts) + completeness(g);
+      f.subtitle += "mean " + quantity.label + over_prompts(a, n_prompts) + completeness(g);
       f.colorbar_label = quantity.label;
       f.sequential = quantity.sequential;
       f.file_name = axis_label(axis, q) + "_mean";
@@ -203,7 +210,7 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
   const Arrangement ar = arrange(a);
   HeatmapFigure mean = build(input, a, ar, g.mean);
   mean.title = title;
-  mean.subtitle += "mean " + a.metric + over_prompts(n_prompts) + completeness(g);
+  mean.subtitle += "mean " + a.metric + over_prompts(a, n_prompts) + completeness(g);
   mean.colorbar_label = a.metric;
   mean.sequential = a.sequential;
   mean.file_name = "mean";

@@ -26,6 +26,9 @@ TEST(ProbeExample, ReadsRepetitionAfterTheInductionLayerOnly) {
   const std::string reduced = run_resume_reduce(job, store);
   ASSERT_NE(reduced, "");
   EXPECT_NE(reduced.find("heatmaps/repeated_score_mean.png"), std::string::npos) << reduced;
+  std::ifstream html(store / "report.html");
+  const std::string report((std::istreambuf_iterator<char>(html)), {});
+  EXPECT_NE(report.find("over the whole set of 160 prompts"), std::string::npos);
   const CommandResult check =
       run_command("/usr/bin/python3 " + source_path("tests/examples/check_probe.py").string() +
                   " " + store.string());
