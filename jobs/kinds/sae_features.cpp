@@ -91,13 +91,19 @@ KindCost sae_features_cost(const AnalysisSpec& a, const model::ModelConfig&) {
   return cost;
 }
 
-Kind sae_features_kind(const char* name) {
+// The three rows differ only in what the cells hold: ablation's the edited clean run (effect
+// from the clean run), patching's and attribution's the patched run, measured or estimated.
+Kind sae_features_kind(const std::string& name, const char* value_label) {
   Kind k;
   k.name = name;
   k.keys = {"sae", "features", "positions"};
+  if (name != "sae_feature_ablation") k.keys.push_back("direction");
+  k.needs_gradients = name == "sae_feature_attribution";
   k.read = read_sae_features;
   k.grid = sae_features_grid;
   k.cost = sae_features_cost;
+  k.reduce.baselines = name == "sae_feature_ablation" ? Baselines::Ablation : Baselines::Fraction;
+  k.reduce.value_label = value_label;
   return k;
 }
 
@@ -111,35 +117,19 @@ nlohmann::json SaeFeatureOptions::to_json() const {
 }
 
 const Kind& sae_feature_ablation_kind() {
-  static const Kind k = [] {
-    Kind k = sae_features_kind("sae_feature_ablation");
-    k.reduce.baselines = Baselines::Ablation;  // effect = ablated - clean
-    k.reduce.value_label = "{metric} with the feature zeroed";
-    return k;
-  }();
+  static const Kind k =
+      sae_features_kind("sae_feature_ablation", "{metric} with the feature zeroed");
   return k;
 }
 
 const Kind& sae_feature_patching_kind() {
-  static const Kind k = [] {
-    Kind k = sae_features_kind("sae_feature_patching");
-    k.keys.push_back("direction");
-    k.reduce.baselines = Baselines::Fraction;
-    k.reduce.value_label = "{metric} of the patched run";
-    return k;
-  }();
+  static const Kind k = sae_features_kind("sae_feature_patching", "{metric} of the patched run");
   return k;
 }
 
 const Kind& sae_feature_attribution_kind() {
-  static const Kind k = [] {
-    Kind k = sae_features_kind("sae_feature_attribution");
-    k.keys.push_back("direction");
-    k.needs_gradients = true;
-    k.reduce.baselines = Baselines::Fraction;
-    k.reduce.value_label = "{metric} of the patched run, estimated (attribution patching)";
-    return k;
-  }();
+  static const Kind k = sae_features_kind(
+      "sae_feature_attribution", "{metric} of the patched run, estimated (attribution patching)");
   return k;
 }
 
