@@ -44,6 +44,7 @@ std::shared_ptr<const jobs::KindOptions> default_options(const jobs::Kind& kind)
   const YAML::Node empty(YAML::NodeType::Map);
   jobs::KindReader reader(ctx, empty, "analyses[0]");
   jobs::AnalysisSpec a;
+  a.kind = &kind;  // as the job reader sets it before the row's reader runs
   kind.read(reader, a);
   return a.options;
 }
