@@ -29,9 +29,15 @@ std::vector<int64_t> all_or(const std::vector<int64_t>& chosen, int64_t n, const
   return chosen;
 }
 
-GridAxis named(const char* name, const std::vector<int64_t>& values,
-               const std::vector<std::string>& labels) {
-  return GridAxis{name, values, labels};
+// A named axis over enum values (lens values, pattern scores), labelled by `name_of`.
+template <typename Enum>
+GridAxis named(const char* axis, const std::vector<Enum>& entries, const char* (*name_of)(Enum)) {
+  GridAxis out{axis, {}, {}};
+  for (Enum e : entries) {
+    out.values.push_back(static_cast<int64_t>(e));
+    out.labels.push_back(name_of(e));
+  }
+  return out;
 }
 
 }  // namespace
@@ -59,26 +65,12 @@ std::vector<GridAxis> grid_axes(const SweepRequest& r, const model::ModelConfig&
   GridAxis head{"head", all_or(r.heads, heads, "heads")};
   GridAxis neuron{"neuron", r.neurons};
   if (r.kind == "causal_tracing") return {layer, pos};
-  if (r.kind == "logit_lens") {
-    std::vector<int64_t> values;
-    std::vector<std::string> labels;
-    for (LensValue v : r.lens_values) {
-      values.push_back(static_cast<int64_t>(v));
-      labels.push_back(lens_value_name(v));
-    }
-    return {layer, named("quantity", values, labels)};
-  }
+  if (r.kind == "logit_lens") return {layer, named("quantity", r.lens_values, lens_value_name)};
   if (r.kind == "direct_logit_attribution")
     return r.point == HookPoint::AttnZ ? std::vector<GridAxis>{layer, head}
                                        : std::vector<GridAxis>{layer};
   if (r.kind == "attention_scores") {
-    std::vector<int64_t> values;
-    std::vector<std::string> labels;
-    for (PatternScore ps : r.pattern_scores) {
-      values.push_back(static_cast<int64_t>(ps));
-      labels.push_back(pattern_score_name(ps));
-    }
-    return {named("score", values, labels), layer,
+    return {named("score", r.pattern_scores, pattern_score_name), layer,
             GridAxis{"head", all_or(r.heads, c.n_heads, "heads")}};
   }
   if (r.kind != "activation_patching" && r.kind != "ablation" && r.kind != "attribution_patching")
