@@ -21,14 +21,19 @@ const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
 std::string sae_folder() {
   return csweep::testing::source_path("examples/models/induction-2l-sae").string();
 }
+// A jumprelu SAE with layer_norm at blocks.1.attn.hook_z (4 heads of 16 flattened).
+std::string hook_z_folder() {
+  return csweep::testing::source_path("tests/model/fixtures/sae/gpt2_tiny_hook_z").string();
+}
 
-SweepRequest request(const std::string& kind, const std::vector<int64_t>& corrupted = kCorrupted) {
+SweepRequest request(const std::string& kind, const std::vector<int64_t>& corrupted = kCorrupted,
+                     const std::string& folder = sae_folder()) {
   SweepRequest r;
   r.kind = kind;
   r.clean_tokens = kClean;
   r.corrupted_tokens = corrupted;
   r.answers = {{613, 486}};
-  r.sae = sae_folder();
+  r.sae = folder;
   return r;
 }
 
@@ -50,8 +55,9 @@ float reference_cell(const model::Model& m, const model::Sae& sae, const SweepRe
     const at::Tensor acts = sae.encode(act, norm);
     at::Tensor edited = acts.clone();
     if (value.defined()) edited[0][pos][feature] = value;
-    const at::Tensor error = act - sae.decode(acts, norm);
-    act = keep_error ? sae.decode(edited, norm) + error : sae.decode(edited, norm);
+    const int64_t heads = act.dim() == 4 ? act.size(2) : 0;
+    const at::Tensor error = act - sae.decode(acts, norm, heads);
+    act = keep_error ? sae.decode(edited, norm, heads) + error : sae.decode(edited, norm, heads);
   });
   const at::Tensor ids = at::tensor(tokens, at::kLong).unsqueeze(0);
   const at::Tensor logits = m.forward(ids, &hooks);
@@ -152,6 +158,27 @@ TEST_F(SaeFeatureCells, PatchingCopiesTheSourceRunsFeatureInBothDirections) {
   const auto all = run_cells(*m, r, axes, 0, grid_cells(axes), caches);
   const auto part = run_cells(*m, r, axes, 5, 17, caches);
   for (size_t i = 0; i < part.size(); ++i) EXPECT_NEAR(part[i], all[5 + i], 1e-5);
+}
+
+// A per-head (hook_z) SAE with run-time layer_norm: the cells still equal the SAELens form.
+TEST_F(SaeFeatureCells, HookZLayerNormJumpReluEqualsOneForwardPerCell) {
+  at::NoGradGuard no_grad;
+  const model::Sae z = model::load_sae(hook_z_folder());
+  const std::vector<int64_t> features = {2, 31, 95};
+  const auto axes = grid(features, 8);
+  const auto site = z.config.site;
+  const at::Tensor clean_acts = z.encode(caches.get(*m, "clean", kClean, {site})->at_site(site));
+  const SweepRequest r = request("sae_feature_patching", kCorrupted, hook_z_folder());
+  const auto cells = run_cells(*m, r, axes, 0, grid_cells(axes), caches);
+  int fired = 0;
+  for (size_t fi = 0; fi < features.size(); ++fi)
+    for (int64_t p = 0; p < 8; ++p) {
+      const at::Tensor source = clean_acts[0][p][features[fi]];
+      fired += source.item<float>() > 0;
+      EXPECT_NEAR(cells[fi * 8 + static_cast<size_t>(p)],
+                  reference_cell(*m, z, r, kCorrupted, features[fi], p, source), 1e-4);
+    }
+  EXPECT_GT(fired, 0);
 }
 
 // Attribution in feature space against autograd through SAELens's decode: a leaf A holding the

@@ -139,6 +139,16 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
     sae.direction = Direction::Noising;
     out.push_back({"sae_feature_patching noising", sae, grid});
   }
+  // ... and a per-head one (blocks.1.attn.hook_z, head-sharded under tensor parallelism).
+  const auto z_dir =
+      std::filesystem::path(__FILE__).parent_path() / "../model/fixtures/sae/gpt2_tiny_hook_z";
+  if (model::sae_model_problem(model::read_sae_config(z_dir), c).empty()) {
+    SweepRequest sae = base;
+    sae.kind = "sae_feature_patching";
+    sae.sae = z_dir.lexically_normal().string();
+    out.push_back(
+        {"sae_feature_patching hook_z", sae, {{"feature", {2, 31, 95}, {}}, {"pos", {1, 5}, {}}}});
+  }
   // Path patching: heads -> the last block's q, k and v; MLPs by position -> logits, frozen.
   SweepRequest path = base;
   path.kind = "path_patching";

@@ -7,7 +7,8 @@ For every variant FIXTURE_DIR/NAME/ holds cfg.json and sae_weights.safetensors w
 SAE.save_model, and reference.safetensors with x (the input), acts (sae.encode(x)) and recon
 (sae.decode(acts)), all in the SAE's dtype; tests/model/torch_sae_test.cpp checks csweep's
 encode/decode equal them. EXAMPLE_SAE_DIR gets a random standard SAE at blocks.1.hook_resid_pre
-of the bundled model (d_in 64) for the SAE feature tests (tests/analyses/sae_feature_test.cpp and
+of the bundled model (d_in 64), and FIXTURE_DIR/gpt2_tiny_hook_z a jumprelu, layer_norm SAE at
+blocks.1.attn.hook_z of the GPT-2 fixture, for the SAE feature tests (tests/analyses/sae_feature_test.cpp and
 the tensor-parallel cases); train_example_sae.py trains the example's.
 """
 import sys
@@ -79,6 +80,10 @@ def main():
         save_file({"x": x, "acts": acts.contiguous(), "recon": recon.contiguous()},
                   fixtures / name / "reference.safetensors")
         print(f"{name}: active features per position {(acts > 0).sum(-1).float().mean():.1f}")
+    # For the sweep tests on the GPT-2 fixture (4 heads of 16): per-head z, layer_norm, jumprelu.
+    make((JumpReLUSAE, JumpReLUSAEConfig,
+          {"normalize_activations": "layer_norm", "reshape_activations": "hook_z"},
+          "blocks.1.attn.hook_z"), fixtures / "gpt2_tiny_hook_z", d_in=64, d_sae=96, seed=200)
     make((StandardSAE, StandardSAEConfig, {}, "blocks.1.hook_resid_pre"), example,
                   d_in=64, d_sae=128, seed=100)
     print("example SAE:", example)
