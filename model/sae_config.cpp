@@ -119,6 +119,12 @@ SaeConfig read_sae_config(const std::filesystem::path& folder) {
     c.rescale_acts_by_decoder_norm = field<bool>(j, "rescale_acts_by_decoder_norm", file, false);
   }
   c.hook_name = hook_name_of(j, file);
+  // An SAE trained on one head's slice of a head site reads [.., d_head], not the site.
+  for (const nlohmann::json* where : {&j, j.contains("metadata") ? &j["metadata"] : &j})
+    if (where->contains("hook_head_index") && !(*where)["hook_head_index"].is_null())
+      throw error_at(file, "hook_head_index",
+                     (*where)["hook_head_index"].dump() +
+                         ": SAEs of a single head are not supported (csweep reads whole sites)");
   const auto site = parse_hook_site(c.hook_name);
   if (!site)
     throw error_at(file, "hook_name", "\"" + c.hook_name + "\" is not a hook site csweep knows");

@@ -114,6 +114,12 @@ TEST(Sae, BadFoldersAreOneLineErrorsNamingFileAndField) {
       "norm", [](nlohmann::json& c) { c["normalize_activations"] = "covariance_whitening"; });
   EXPECT_NE(error_of([&] { load_sae(norm); }).find("cfg.json: normalize_activations: unsupported"),
             std::string::npos);
+  const fs::path one_head =
+      edited_copy("one-head", [](nlohmann::json& c) { c["metadata"]["hook_head_index"] = 2; });
+  EXPECT_EQ(error_of([&] { load_sae(one_head); }),
+            (one_head / "cfg.json").string() +
+                ": hook_head_index: 2: SAEs of a single head are not supported (csweep reads "
+                "whole sites)");
   EXPECT_NE(error_of([&] { load_sae(fixture("absent")); }).find("cfg.json: cannot open"),
             std::string::npos);
 }
