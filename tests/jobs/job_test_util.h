@@ -40,4 +40,16 @@ constexpr const char* kPrompt =
     "    answer: 613\n"
     "    wrong: 486\n";
 
+// The fixture's model and prompt with `line` as the analyses section: the analysis starts on
+// line 9 of the job.
+inline std::string analysis_job(const std::string& line) {
+  return std::string(kModel) + kPrompt + "analyses:\n" + line + "\n";
+}
+
+// The file:line:column error analysis_job(line) gives at `value` in the analysis line.
+inline std::string analysis_error_at(const std::string& line, const std::string& value,
+                                     const std::string& reason) {
+  return at(9, static_cast<int>(line.find(value)) + 1, reason);
+}
+
 }  // namespace csweep::jobs::testing

@@ -6,9 +6,7 @@
 namespace csweep::jobs::testing {
 namespace {
 
-std::string job(const std::string& analysis) {
-  return std::string(kModel) + kPrompt + "analyses:\n" + analysis + "\n";
-}
+std::string job(const std::string& analysis) { return analysis_job(analysis); }
 
 TEST(PathPatchingKind, GridAndOptions) {
   const JobSpec spec = parse_job_spec(

@@ -7,12 +7,9 @@
 namespace csweep::jobs::testing {
 namespace {
 
-std::string job(const std::string& line) {
-  return std::string(kModel) + kPrompt + "analyses:\n" + line + "\n";
-}
-// The file:line:column error at `value` of the analysis line (line 9 of the job).
+std::string job(const std::string& line) { return analysis_job(line); }
 std::string error_at(const std::string& line, const std::string& value, const std::string& reason) {
-  return at(9, static_cast<int>(line.find(value)) + 1, reason);
+  return analysis_error_at(line, value, reason);
 }
 std::string sae_dir(const std::string& relative) {
   return (job_path().parent_path() / relative).string();

@@ -51,13 +51,10 @@ class SteeringKind : public ::testing::Test {
     return path.string();
   }
 
-  // The analysis line (line 9 of the job) and the file:line:column error at `value` in it.
-  static std::string job(const std::string& line) {
-    return std::string(kModel) + kPrompt + "analyses:\n" + line + "\n";
-  }
+  static std::string job(const std::string& line) { return analysis_job(line); }
   static std::string error_at(const std::string& line, const std::string& value,
                               const std::string& reason) {
-    return at(9, static_cast<int>(line.find(value)) + 1, reason);
+    return analysis_error_at(line, value, reason);
   }
 
   fs::path dir_;
