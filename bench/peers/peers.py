@@ -2,18 +2,22 @@
 """csweep beside its peers (TransformerLens 4.x, nnsight) on one checkpoint, prompt and thread count.
 
 Two activation-patching sweeps, denoising (the clean run's activation patched into the corrupted
-run), metric logit_diff = logit(answer) - logit(wrong) at the last position, fp32, CPU:
+run), metric logit_diff = logit(answer) - logit(wrong) at the last position, fp32 (or --dtype
+bfloat16), CPU, on a GPT-2 or Llama-family checkpoint (SmolLM2-135M: scripts/fetch-gguf.sh):
   resid_pre     hook_resid_pre, layer x position
   head_z_by_pos attn.hook_z (the per-head attention output before the output projection),
                 layer x position x head
-Each tool's table must equal TransformerLens's within --tol. Run through bench/peers/run.sh,
-which makes the venv this needs.
+In fp32 each tool's table must equal TransformerLens's within --tol; in bf16 the differences are
+reported, not checked (each library rounds its own way). --forward also times plain forwards
+(batch 1 and 32 x 16 tokens): Transformers and TransformerLens here, csweep through
+build/bench/loader/bench_forward --model. Run through bench/peers/run.sh, which makes the venv.
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -28,13 +32,21 @@ import h5py
 import numpy as np
 import torch
 import transformers
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = ROOT / "build" / "peers" / "gpt2-small-random-seed0"
 SWEEPS = ("resid_pre", "head_z_by_pos")
 N_TOKENS = 16
 CORRUPTED_POSITIONS = (3, 8, 12)  # the tokens the corrupted prompt changes
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def dims(hf):
+    """(layers, query heads, d_head) of a Hugging Face causal LM's config (GPT-2 or Llama family)."""
+    c = hf.config
+    heads = c.num_attention_heads
+    return c.num_hidden_layers, heads, getattr(c, "head_dim", None) or c.hidden_size // heads
 
 
 def make_checkpoint(folder):
@@ -65,7 +77,7 @@ def make_prompt(hf):
 
 
 # ---------------------------------------------------------------- TransformerLens
-def run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers):
+def run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers, dtype, forward):
     """TransformerLens's own patching functions. layers: the layers timed (all unless --quick)."""
     from transformer_lens import patching
     from transformer_lens.model_bridge import TransformerBridge
@@ -73,12 +85,12 @@ def run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers):
     # TransformerLens 4 replaced HookedTransformer by TransformerBridge; compatibility mode gives
     # the HookedTransformer hook names, no_processing=True = fold_ln, center_writing_weights,
     # center_unembed all off (raw Hugging Face numbers).
-    model = TransformerBridge.boot_transformers(str(path), hf_model=hf, device="cpu", dtype=torch.float32)
+    model = TransformerBridge.boot_transformers(str(path), hf_model=hf, device="cpu", dtype=dtype)
     model.enable_compatibility_mode(no_processing=True, disable_warnings=True)
     model.eval()
 
     def metric(logits):
-        return logits[0, -1, answer] - logits[0, -1, wrong]
+        return (logits[0, -1, answer] - logits[0, -1, wrong]).float()
 
     _, clean_cache = model.run_with_cache(clean[None])
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
@@ -97,7 +109,26 @@ def run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers):
         table[tuple(index_df[a].to_numpy() for a in axes)] = values.float().numpy()
         out[name] = dict(table=table, seconds=seconds * n_layers / len(layers), timed_seconds=seconds,
                          patches=len(index_df), extrapolated=len(layers) < n_layers)
+    if forward:
+        out["forward"] = time_forwards(lambda tokens: model(tokens), hf.config.vocab_size)
     return out
+
+
+def time_forwards(run, vocab, iters=3):
+    """Best-of-iters ms per forward at batch 1 and 32 x N_TOKENS random tokens (bench_forward's shapes)."""
+    out = {}
+    for batch in (1, 32):
+        tokens = torch.randint(vocab, (batch, N_TOKENS), generator=torch.Generator().manual_seed(batch))
+        run(tokens)  # warm-up
+        best = min(timed(run, tokens) for _ in range(iters))
+        out[f"{batch}x{N_TOKENS}"] = best * 1e3
+    return out
+
+
+def timed(run, tokens):
+    t0 = time.perf_counter()
+    run(tokens)
+    return time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------- nnsight
@@ -108,12 +139,14 @@ def run_nnsight(hf, clean, corrupted, answer, wrong, batch):
     from nnsight import NNsight
 
     model = NNsight(hf)  # LanguageModel wants a tokenizer; the checkpoints here have none
-    cfg = hf.config
-    n_layers, n_heads, d_head = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head
+    n_layers, n_heads, d_head = dims(hf)
+    gpt2 = hasattr(hf, "transformer")  # else the Llama family: model.layers[i].self_attn.o_proj
 
     def site(layer, name):
-        block = model.transformer.h[layer]
-        return block.attn.c_proj if name == "head_z_by_pos" else block
+        block = model.transformer.h[layer] if gpt2 else model.model.layers[layer]
+        if name != "head_z_by_pos":
+            return block
+        return block.attn.c_proj if gpt2 else block.self_attn.o_proj
 
     out = {}
     for name, shape in [("resid_pre", (n_layers, N_TOKENS)), ("head_z_by_pos", (n_layers, N_TOKENS, n_heads))]:
@@ -137,16 +170,16 @@ def run_nnsight(hf, clean, corrupted, answer, wrong, batch):
                         z, zc = x.view(*x.shape[:2], n_heads, d_head), clean_acts[layer].view(N_TOKENS, n_heads, d_head)
                         z[r, pos, chunk[sel, 2]] = zc[pos, chunk[sel, 2]]
                 logits = model.lm_head.output[:, -1]
-                diff = (logits[:, answer] - logits[:, wrong]).save()
+                diff = (logits[:, answer] - logits[:, wrong]).float().save()
             values.append(diff)
         seconds = time.perf_counter() - t0
-        table = torch.cat(values).reshape(shape).numpy().astype(np.float32)
+        table = torch.cat(values).reshape(shape).float().numpy()
         out[name] = dict(table=table, seconds=seconds, patches=len(cells), extrapolated=False)
     return out
 
 
 # ---------------------------------------------------------------- csweep
-def run_csweep(binary, path, clean, corrupted, answer, wrong, workdir, threads):
+def run_csweep(binary, path, clean, corrupted, answer, wrong, workdir, threads, dtype):
     """One job per sweep; `csweep run` timed end to end as a subprocess, then `csweep reduce`, then sweep.h5."""
     analyses = {
         "resid_pre": "    sites: [hook_resid_pre]\n    patch: per_position\n",
@@ -157,7 +190,7 @@ def run_csweep(binary, path, clean, corrupted, answer, wrong, workdir, threads):
     for name, keys in analyses.items():
         job, store = workdir / f"{name}.yaml", workdir / f"{name}.store"
         job.write_text(
-            f"name: peers_{name}\nmodel:\n  path: {path}\n  dtype: float32\n  device: cpu\n"
+            f"name: peers_{name}\nmodel:\n  path: {path}\n  dtype: {dtype}\n  device: cpu\n"
             f"prompts:\n  - id: peers\n    clean: {clean.tolist()}\n    corrupted: {corrupted.tolist()}\n"
             f"    answer: {answer}\n    wrong: {wrong}\nmetric: logit_diff\n"
             f"analyses:\n  - name: {name}\n    kind: activation_patching\n    direction: denoising\n{keys}"
@@ -177,6 +210,19 @@ def run_csweep(binary, path, clean, corrupted, answer, wrong, workdir, threads):
         assert axes == expected, f"{name}: sweep.h5 axes {axes}, expected {expected}"
         out[name] = dict(table=table.astype(np.float32), seconds=seconds, patches=table.size,
                          extrapolated=False, store=str(store))
+    return out
+
+
+def csweep_forwards(bench_forward, path, dtype, threads):
+    """ms per forward from bench_forward --model (same shapes as time_forwards), for this dtype."""
+    text = subprocess.run([str(bench_forward), "--model", str(path), "--threads", str(threads)],
+                          check=True, capture_output=True, text=True).stdout
+    label = "bf16" if dtype == "bfloat16" else "fp32"
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^\S+\s+(fp32|bf16)\s+(\d+) x (\d+)\s+([\d.]+)\s", line)
+        if m and m.group(1) == label:
+            out[f"{m.group(2)}x{m.group(3)}"] = float(m.group(4))
     return out
 
 
@@ -207,7 +253,11 @@ def main():
     ap.add_argument("--batch", type=int, default=128, help="nnsight: patched rows per forward")
     ap.add_argument("--csweep", type=Path, default=ROOT / "build" / "bin" / "csweep")
     ap.add_argument("--tools", default="transformer_lens,nnsight,csweep")
-    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--tol", type=float, default=1e-4, help="fp32 only: bf16 differences are reported")
+    ap.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    ap.add_argument("--forward", action="store_true",
+                    help="also time plain forwards (batch 1 and 32 x 16 tokens) in each tool")
+    ap.add_argument("--bench-forward", type=Path, default=ROOT / "build" / "bench" / "loader" / "bench_forward")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
     tools = args.tools.split(",")
@@ -218,12 +268,13 @@ def main():
     if args.checkpoint is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         make_checkpoint(path)
-    hf = GPT2LMHeadModel.from_pretrained(path, dtype=torch.float32).eval()
+    dtype = DTYPES[args.dtype]
+    hf = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
     clean, corrupted, answer, wrong = make_prompt(hf)
-    n_layers = hf.config.n_layer
+    n_layers, n_heads, _ = dims(hf)
     layers = [0, n_layers - 1] if args.quick else list(range(n_layers))
-    print(f"checkpoint {path}: {n_layers} layers, {hf.config.n_head} heads, d_model {hf.config.n_embd}, "
-          f"vocab {hf.config.vocab_size}; fp32, {args.threads} threads")
+    print(f"checkpoint {path}: {type(hf).__name__}, {n_layers} layers, {n_heads} heads, "
+          f"d_model {hf.config.hidden_size}, vocab {hf.config.vocab_size}; {args.dtype}, {args.threads} threads")
     print(f"clean {clean.tolist()}\ncorrupted {corrupted.tolist()}\nanswer {answer}, wrong {wrong}", flush=True)
 
     load_before = os.getloadavg()
@@ -234,16 +285,22 @@ def main():
                      f"with --tools transformer_lens,nnsight")
         workdir = ROOT / "build" / "peers" / "csweep"
         workdir.mkdir(parents=True, exist_ok=True)
-        results["csweep"] = run_csweep(args.csweep, path, clean, corrupted, answer, wrong, workdir, args.threads)
-        print("csweep done", {k: round(v["seconds"], 2) for k, v in results["csweep"].items()}, flush=True)
+        results["csweep"] = run_csweep(args.csweep, path, clean, corrupted, answer, wrong, workdir, args.threads,
+                                       args.dtype)
+        if args.forward:
+            results["csweep"]["forward"] = csweep_forwards(args.bench_forward, path, args.dtype, args.threads)
+        print("csweep done", {k: round(results["csweep"][k]["seconds"], 2) for k in SWEEPS}, flush=True)
     if "nnsight" in tools:
         results["nnsight"] = run_nnsight(hf, clean, corrupted, answer, wrong, args.batch)
-        print("nnsight done", {k: round(v["seconds"], 2) for k, v in results["nnsight"].items()}, flush=True)
+        if args.forward:  # nnsight runs the Transformers model: its plain forward is Transformers'
+            results["nnsight"]["forward"] = time_forwards(lambda t: hf(t, logits_to_keep=1), hf.config.vocab_size)
+        print("nnsight done", {k: round(results["nnsight"][k]["seconds"], 2) for k in SWEEPS}, flush=True)
     if "transformer_lens" in tools:
         if args.quick:
             print(f"--quick: TransformerLens runs layers {layers} only; its seconds are extrapolated "
                   f"x{n_layers / len(layers):g} (every patch costs it one full forward)", flush=True)
-        results["transformer_lens"] = run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers)
+        results["transformer_lens"] = run_transformer_lens(path, hf, clean, corrupted, answer, wrong, layers,
+                                                           dtype, args.forward)
 
     # tables: every pair of tools, on the cells both computed
     diffs, ok = {}, True
@@ -255,13 +312,15 @@ def main():
                 if d is None:
                     continue
                 diffs[f"{sweep}: {a} vs {b}"] = dict(max_abs_diff=d, at=where)
-                ok &= d <= args.tol
+                ok &= d <= args.tol or args.dtype != "float32"
     print("\nmax |diff| between tables (index: layer, pos[, head]):")
     for k, v in diffs.items():
         flag = "ok" if v["max_abs_diff"] <= args.tol else f"EXCEEDS {args.tol:g}"
+        if args.dtype != "float32":
+            flag = "(bf16: reported, not checked)"
         print(f"  {k:45s} {v['max_abs_diff']:.2e} at {v['at']}  {flag}")
 
-    print(f"\nseconds per sweep ({args.threads} threads, fp32; csweep: the whole `csweep run` process, start-up "
+    print(f"\nseconds per sweep ({args.threads} threads, {args.dtype}; csweep: the whole `csweep run` process, start-up "
           f"and model load included; Python tools: the sweep call, model loaded; X / csweep: how many times faster "
           f"csweep is)")
     head = f"{'sweep':15s} {'patches':>8s}" + "".join(f" {n:>18s}" for n in names)
@@ -287,6 +346,13 @@ def main():
         print(f"* extrapolated (--quick): TransformerLens timed layers {layers} "
               f"and its time is scaled by {n_layers / len(layers):g}")
 
+    if args.forward:
+        print(f"\nms per plain forward (best of 3; logits at the last position; nnsight = its Transformers model; "
+              f"csweep = bench_forward --model):")
+        for shape in (f"1x{N_TOKENS}", f"32x{N_TOKENS}"):
+            print(f"  {shape:7s}" + "".join(f" {n}: {results[n]['forward'].get(shape, float('nan')):9.1f}"
+                                         for n in names if "forward" in results[n]))
+
     load_after = os.getloadavg()
     print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} ({os.cpu_count()} cores: "
@@ -299,7 +365,7 @@ def main():
             date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             machine=dict(cpu=cpu_name(), cores=os.cpu_count(),
                          load_before=load_before, load_after=load_after),
-            command=" ".join(sys.argv), checkpoint=str(path), threads=args.threads, dtype="float32",
+            command=" ".join(sys.argv), checkpoint=str(path), threads=args.threads, dtype=args.dtype,
             quick=args.quick, quick_layers=layers if args.quick else None,
             prompt=dict(clean=clean.tolist(), corrupted=corrupted.tolist(), answer=answer, wrong=wrong),
             versions=dict(torch=torch.__version__, transformers=transformers.__version__,
@@ -311,6 +377,7 @@ def main():
             ratios=ratios, diffs=diffs, tolerance=args.tol, tables_equal=ok,
             tables={n: {s: np.where(np.isnan(r[s]["table"]), None, r[s]["table"]).tolist() for s in SWEEPS}
                     for n, r in results.items()},
+            forward_ms={n: r["forward"] for n, r in results.items() if "forward" in r},
         )
         args.json.write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json}")
