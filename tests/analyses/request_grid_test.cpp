@@ -12,7 +12,7 @@
 #include "sharding/grid.h"
 #include "tests/analyses/request_grid.h"
 #include "tests/test_paths.h"
-#include "worker/analysis_executor.h"
+#include "worker/analysis_request.h"
 
 namespace csweep::analyses {
 namespace {
