@@ -121,6 +121,123 @@ const TensorEntry* SafetensorsFile::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
+namespace {
+
+// The header's JSON object. nlohmann keeps the last of two equal keys; a callback sees every
+// top-level key so a name written twice is an error rather than a silently dropped tensor.
+nlohmann::json parse_header(const std::string& file, const char* header_begin,
+                            uint64_t header_len) {
+  std::set<std::string> seen_keys;
+  std::string duplicate;
+  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string()) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!seen_keys.insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_begin, header_begin + header_len, on_event);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is 1-based and points one past the end when the text stops early.
+    if (e.byte > header_len)
+      throw error_at(file, "",
+                     "header is not valid JSON (it ends early, after " +
+                         std::to_string(header_len) + " bytes)");
+    throw error_at(file, "",
+                   "header is not valid JSON (error at character " + std::to_string(e.byte) +
+                       " of " + std::to_string(header_len) + ")");
+  } catch (const nlohmann::json::out_of_range&) {  // a number such as 1e5555
+    throw error_at(file, "", "header is not valid JSON (a number is out of range)");
+  }
+  if (!header.is_object()) throw error_at(file, "", "header is not a JSON object");
+  if (!duplicate.empty())
+    throw error_at(file, "tensor '" + duplicate + "'", "appears twice in the header");
+  return header;
+}
+
+// One tensor's header entry, checked against the data section [data, data + data_size).
+TensorEntry read_entry(const std::string& file, const std::string& name,
+                       const nlohmann::json& value, const std::byte* data, uint64_t data_size) {
+  const std::string what = "tensor '" + name + "'";
+  if (name.empty()) throw error_at(file, what, "empty tensor name");
+  if (!value.is_object()) throw error_at(file, what, "entry is not an object");
+  for (const char* key : {"dtype", "shape", "data_offsets"})
+    if (!value.contains(key)) throw error_at(file, what, std::string("missing '") + key + "'");
+
+  TensorEntry entry;
+  entry.name = name;
+  entry.file = file;
+  const auto& dtype = value["dtype"];
+  if (!dtype.is_string()) throw error_at(file, what, "dtype is not a string");
+  if (!parse_dtype(dtype.get<std::string>(), &entry.dtype))
+    throw error_at(
+        file, what,
+        "unknown dtype '" + dtype.get<std::string>() + "' (supported: " + supported_dtypes() + ")");
+
+  const auto& shape = value["shape"];
+  if (!shape.is_array()) throw error_at(file, what, "shape is not an array");
+  uint64_t numel = 1;
+  bool overflow = false;
+  for (const auto& d : shape) {
+    if (!is_unsigned_integer(d) ||
+        d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw error_at(file, what,
+                     "shape " + shape.dump() + " is not a list of non-negative integers");
+    entry.shape.push_back(d.get<int64_t>());
+    overflow = overflow || __builtin_mul_overflow(numel, d.get<uint64_t>(), &numel);
+  }
+  uint64_t nbytes = 0;
+  overflow = overflow || __builtin_mul_overflow(numel, dtype_size(entry.dtype), &nbytes);
+
+  const auto& offsets = value["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !is_unsigned_integer(offsets[0]) ||
+      !is_unsigned_integer(offsets[1]))
+    throw error_at(file, what,
+                   "data_offsets " + offsets.dump() + " is not a pair of non-negative integers");
+  const uint64_t begin = offsets[0].get<uint64_t>();
+  const uint64_t end = offsets[1].get<uint64_t>();
+  if (end < begin)
+    throw error_at(file, what, "data_offsets " + span(begin, end) + " end before they begin");
+  if (overflow || end - begin != nbytes)
+    throw error_at(file, what,
+                   "data_offsets " + span(begin, end) + " do not match shape " +
+                       format_shape(entry.shape) + " x " + dtype_name(entry.dtype) + " (" +
+                       (overflow ? std::string("overflows") : std::to_string(nbytes)) + " bytes)");
+  if (end > data_size)
+    throw error_at(file, what,
+                   "data_offsets " + span(begin, end) +
+                       " extend past the end of the data section (" + std::to_string(data_size) +
+                       " bytes)");
+  entry.data = data + begin;
+  entry.nbytes = nbytes;
+  return entry;
+}
+
+// No two non-empty tensors share bytes: their spans, sorted by where they begin.
+void check_no_overlap(const std::string& file, const std::vector<TensorEntry>& tensors,
+                      const std::byte* data) {
+  std::vector<const TensorEntry*> by_begin;
+  for (const auto& t : tensors)
+    if (t.nbytes > 0) by_begin.push_back(&t);
+  std::sort(by_begin.begin(), by_begin.end(),
+            [](const TensorEntry* a, const TensorEntry* b) { return a->data < b->data; });
+  for (size_t i = 1; i < by_begin.size(); ++i) {
+    const TensorEntry* prev = by_begin[i - 1];
+    const TensorEntry* cur = by_begin[i];
+    if (cur->data < prev->data + prev->nbytes) {
+      auto off = [&](const TensorEntry* t) { return static_cast<uint64_t>(t->data - data); };
+      throw error_at(file, "tensor '" + cur->name + "'",
+                     "data_offsets " + span(off(cur), off(cur) + cur->nbytes) +
+                         " overlap tensor '" + prev->name + "' " +
+                         span(off(prev), off(prev) + prev->nbytes));
+    }
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string file = path.string();
   struct stat st {};
@@ -152,35 +269,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   const uint64_t data_size = size - 8 - header_len;
   const std::byte* data = base + 8 + header_len;
 
-  // nlohmann keeps the last of two equal keys; a callback sees every top-level key so a
-  // name written twice is an error rather than a silently dropped tensor.
-  std::set<std::string> seen_keys;
-  std::string duplicate;
-  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string()) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!seen_keys.insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_len, on_event);
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.byte is 1-based and points one past the end when the text stops early.
-    if (e.byte > header_len)
-      throw error_at(file, "",
-                     "header is not valid JSON (it ends early, after " +
-                         std::to_string(header_len) + " bytes)");
-    throw error_at(file, "",
-                   "header is not valid JSON (error at character " + std::to_string(e.byte) +
-                       " of " + std::to_string(header_len) + ")");
-  } catch (const nlohmann::json::out_of_range&) {  // a number such as 1e5555
-    throw error_at(file, "", "header is not valid JSON (a number is out of range)");
-  }
-  if (!header.is_object()) throw error_at(file, "", "header is not a JSON object");
-  if (!duplicate.empty())
-    throw error_at(file, "tensor '" + duplicate + "'", "appears twice in the header");
+  const nlohmann::json header = parse_header(file, header_begin, header_len);
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -194,79 +283,10 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
       }
       continue;
     }
-    const std::string what = "tensor '" + name + "'";
-    if (name.empty()) throw error_at(file, what, "empty tensor name");
-    if (!value.is_object()) throw error_at(file, what, "entry is not an object");
-    for (const char* key : {"dtype", "shape", "data_offsets"})
-      if (!value.contains(key)) throw error_at(file, what, std::string("missing '") + key + "'");
-
-    TensorEntry entry;
-    entry.name = name;
-    entry.file = file;
-    const auto& dtype = value["dtype"];
-    if (!dtype.is_string()) throw error_at(file, what, "dtype is not a string");
-    if (!parse_dtype(dtype.get<std::string>(), &entry.dtype))
-      throw error_at(file, what,
-                     "unknown dtype '" + dtype.get<std::string>() +
-                         "' (supported: " + supported_dtypes() + ")");
-
-    const auto& shape = value["shape"];
-    if (!shape.is_array()) throw error_at(file, what, "shape is not an array");
-    uint64_t numel = 1;
-    bool overflow = false;
-    for (const auto& d : shape) {
-      if (!is_unsigned_integer(d) ||
-          d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        throw error_at(file, what,
-                       "shape " + shape.dump() + " is not a list of non-negative integers");
-      entry.shape.push_back(d.get<int64_t>());
-      overflow = overflow || __builtin_mul_overflow(numel, d.get<uint64_t>(), &numel);
-    }
-    uint64_t nbytes = 0;
-    overflow = overflow || __builtin_mul_overflow(numel, dtype_size(entry.dtype), &nbytes);
-
-    const auto& offsets = value["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !is_unsigned_integer(offsets[0]) ||
-        !is_unsigned_integer(offsets[1]))
-      throw error_at(file, what,
-                     "data_offsets " + offsets.dump() + " is not a pair of non-negative integers");
-    const uint64_t begin = offsets[0].get<uint64_t>();
-    const uint64_t end = offsets[1].get<uint64_t>();
-    if (end < begin)
-      throw error_at(file, what, "data_offsets " + span(begin, end) + " end before they begin");
-    if (overflow || end - begin != nbytes)
-      throw error_at(file, what,
-                     "data_offsets " + span(begin, end) + " do not match shape " +
-                         format_shape(entry.shape) + " x " + dtype_name(entry.dtype) + " (" +
-                         (overflow ? std::string("overflows") : std::to_string(nbytes)) +
-                         " bytes)");
-    if (end > data_size)
-      throw error_at(file, what,
-                     "data_offsets " + span(begin, end) +
-                         " extend past the end of the data section (" + std::to_string(data_size) +
-                         " bytes)");
-    entry.data = data + begin;
-    entry.nbytes = nbytes;
-    result->tensors_.push_back(std::move(entry));
+    result->tensors_.push_back(read_entry(file, name, value, data, data_size));
   }
 
-  // Overlap check on the non-empty spans, sorted by where they begin.
-  std::vector<const TensorEntry*> by_begin;
-  for (const auto& t : result->tensors_)
-    if (t.nbytes > 0) by_begin.push_back(&t);
-  std::sort(by_begin.begin(), by_begin.end(),
-            [](const TensorEntry* a, const TensorEntry* b) { return a->data < b->data; });
-  for (size_t i = 1; i < by_begin.size(); ++i) {
-    const TensorEntry* prev = by_begin[i - 1];
-    const TensorEntry* cur = by_begin[i];
-    if (cur->data < prev->data + prev->nbytes) {
-      auto off = [&](const TensorEntry* t) { return static_cast<uint64_t>(t->data - data); };
-      throw error_at(file, "tensor '" + cur->name + "'",
-                     "data_offsets " + span(off(cur), off(cur) + cur->nbytes) +
-                         " overlap tensor '" + prev->name + "' " +
-                         span(off(prev), off(prev) + prev->nbytes));
-    }
-  }
+  check_no_overlap(file, result->tensors_, data);
 
   for (size_t i = 0; i < result->tensors_.size(); ++i) result->index_[result->tensors_[i].name] = i;
   log::get("model")->debug("mapped {}: {} tensors, {} data bytes", file, result->tensors_.size(),
