@@ -1,11 +1,30 @@
 #pragma once
-// Grid axes for the kinds' tests: an axis over every index of a model dimension.
+// Grid axes and a prompt pair for the kinds' tests: an axis over every index of a model dimension,
+// and the fixture's clean/corrupted prompt with its answer pair.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "analyses/sweep.h"
 
 namespace csweep::analyses::testing {
+
+inline const std::vector<int64_t> kClean = {201, 888, 641, 766, 85, 445, 885, 339};
+inline const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
+
+// A request of `kind` at `point` on kClean / kCorrupted with the answer pair 613 / 486, token ids
+// taken modulo the model's vocabulary (the random models' vocabularies are small).
+inline SweepRequest prompt_pair_request(const model::Model& m, const std::string& kind,
+                                        model::HookPoint point) {
+  SweepRequest r;
+  r.kind = kind;
+  r.point = point;
+  const int64_t V = m.config().d_vocab;
+  for (int64_t t : kClean) r.clean_tokens.push_back(t % V);
+  for (int64_t t : kCorrupted) r.corrupted_tokens.push_back(t % V);
+  r.answers = {{613 % V, 486 % V}};
+  return r;
+}
 
 // The axis `name` over 0..n-1 (every layer, head, scale, ...).
 inline GridAxis every_index(const std::string& name, int64_t n) {

@@ -25,17 +25,8 @@ using model::HookPoint;
 using model::HookSite;
 using Receiver = SweepRequest::PathReceiver;
 
-const std::vector<int64_t> kClean = {201, 888, 641, 766, 85, 445, 885, 339};
-const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
-
 SweepRequest request(const model::Model& m, HookPoint senders, std::vector<Receiver> receivers) {
-  SweepRequest r;
-  r.kind = "path_patching";
-  r.point = senders;
-  const int64_t V = m.config().d_vocab;
-  for (int64_t t : kClean) r.clean_tokens.push_back(t % V);
-  for (int64_t t : kCorrupted) r.corrupted_tokens.push_back(t % V);
-  r.answers = {{613 % V, 486 % V}};
+  SweepRequest r = prompt_pair_request(m, "path_patching", senders);
   r.path.receivers = std::move(receivers);
   return r;
 }

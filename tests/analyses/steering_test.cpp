@@ -18,9 +18,6 @@ namespace {
 
 using model::HookPoint;
 
-const std::vector<int64_t> kClean = {201, 888, 641, 766, 85, 445, 885, 339};
-const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
-
 // [layer, (pos,) scale, quantity] over every layer and the three quantities.
 std::vector<GridAxis> grid(const model::Model& m, size_t n_scales,
                            const std::vector<int64_t>& positions = {}) {
@@ -33,13 +30,7 @@ std::vector<GridAxis> grid(const model::Model& m, size_t n_scales,
 
 SweepRequest request(const model::Model& m, HookPoint point, std::vector<double> scales,
                      at::Tensor direction) {
-  SweepRequest r;
-  r.kind = "steering";
-  r.point = point;
-  const int64_t V = m.config().d_vocab;
-  for (int64_t t : kClean) r.clean_tokens.push_back(t % V);
-  for (int64_t t : kCorrupted) r.corrupted_tokens.push_back(t % V);
-  r.answers = {{613 % V, 486 % V}};
+  SweepRequest r = prompt_pair_request(m, "steering", point);
   r.steering.scales = std::move(scales);
   r.steering.direction = std::move(direction);
   return r;
