@@ -5,8 +5,10 @@
 // in the second form so an unchanged feature leaves x bit for bit (the original model). Each
 // cell is one batch row of the batched runner (or one plain forward: request.batch.plain).
 // sae_feature_attribution estimates sae_feature_patching's cells to first order, all at once.
+// sae_feature_search summarises one corpus context's feature activations (reduce ranks them).
 #include <ATen/core/grad_mode.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include "analyses/cells.h"
 #include "common/error.h"
 #include "model/sae.h"
+#include "model/sae_activation_bins.h"
 
 namespace csweep::analyses {
 namespace {
@@ -158,9 +161,73 @@ std::vector<float> sae_attribution_cells(const model::Model& model, const SweepR
   return out;
 }
 
+// The SAE's activations [seq, d_sae] on one context, as host floats: one forward that stops
+// after the SAE's block (nothing later is read) with a hook keeping the site's activation.
+at::Tensor context_acts(const model::Model& model, const model::Sae& sae,
+                        const std::vector<int64_t>& tokens) {
+  at::NoGradGuard no_grad;
+  const model::HookSite site = sae.config.site;
+  at::Tensor x;
+  model::Hooks hooks;
+  hooks.add(site, [&x](at::Tensor& act, const model::HookSite&) { x = act; });
+  model::ForwardOptions fo;
+  fo.logits = model::ForwardOptions::Logits::None;
+  if (site.layer >= 0) fo.stop_layer = site.layer + 1;
+  const at::Tensor ids = at::tensor(tokens, at::kLong).view({1, -1}).to(model.device());
+  model.forward(ids, &hooks, fo);
+  if (!x.defined()) throw bad("site", "the forward did not run " + site.name());
+  return sae.encode(x[0]).to(at::kCPU, at::kFloat).contiguous();
+}
+
+// What the cells of one feature on one context hold (the grid's quantity order: max, argmax,
+// fires, then the histogram bins of model/sae_activation_bins.h).
+std::vector<float> feature_summary(at::TensorAccessor<float, 2> acts, int64_t f) {
+  std::vector<float> s(3 + model::sae_bins::kBins, 0.0f);
+  float max = -INFINITY;
+  for (int64_t p = 0; p < acts.size(0); ++p) {
+    const float v = acts[p][f];
+    if (v > max) max = v, s[1] = static_cast<float>(p);  // the first position of the max
+    if (v <= 0.0f) continue;
+    s[2] += 1.0f;
+    s[3 + model::sae_bins::bin_of(v)] += 1.0f;
+  }
+  s[0] = max;
+  return s;
+}
+
+// sae_feature_search: grid [feature, quantity] over the context (the request's clean prompt).
+std::vector<float> sae_search_cells(const model::Model& model, const SweepRequest& r,
+                                    const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
+                                    CacheStore&) {
+  if (axes.size() != 2 || axes[0].name != "feature" || axes[1].name != "quantity")
+    throw bad("grid", "expects [feature, quantity]");
+  if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
+  if (r.clean_tokens.empty()) throw bad("clean_tokens", "empty context");
+  const auto sae = loaded_sae(r.sae, model.device());
+  if (std::string why = model::sae_model_problem(sae->config, model.config()); !why.empty())
+    throw Error(why);
+  const at::Tensor acts = context_acts(model, *sae, r.clean_tokens);
+  const auto a = acts.accessor<float, 2>();
+  const int64_t n_q = axes[1].size();
+  std::vector<float> out, summary;
+  int64_t summarised = -1;
+  for (int64_t cell = begin; cell < end; ++cell) {
+    const int64_t f = axes[0].values[cell / n_q], q = axes[1].values[cell % n_q];
+    if (f < 0 || f >= sae->config.d_sae)
+      throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
+                                std::to_string(sae->config.d_sae));
+    if (f != summarised) summary = feature_summary(a, f), summarised = f;
+    if (q < 0 || q >= static_cast<int64_t>(summary.size()))
+      throw bad("grid", "quantity " + std::to_string(q) + " unknown");
+    out.push_back(summary[q]);
+  }
+  return out;
+}
+
 const KindCellsRegistration ablation("sae_feature_ablation", sae_feature_cells);
 const KindCellsRegistration attribution("sae_feature_attribution", sae_attribution_cells);
 const KindCellsRegistration patching("sae_feature_patching", sae_feature_cells);
+const KindCellsRegistration search("sae_feature_search", sae_search_cells);
 
 }  // namespace
 }  // namespace csweep::analyses

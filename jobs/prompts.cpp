@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 
+#include "jobs/corpus.h"
 #include "jobs/prompt_templates.h"
 #include "jobs/yaml_fields.h"
 
@@ -516,6 +517,8 @@ std::vector<PromptPair> read_prompts(const YAML::Node& node, const PromptContext
       read_template(source, path, ctx, out);
     } else if (source.IsMap() && source["file"]) {
       read_jsonl(source, path, ctx, out);
+    } else if (source.IsMap() && source["corpus"]) {
+      read_corpus(source, path, ctx, kMaxPrompts, kMaxPromptTokens, out);
     } else {
       std::string id = "p";  // appended, not "p" + ...: GCC 12's -Wrestrict misfires on the latter
       id += std::to_string(i);

@@ -1,7 +1,8 @@
 #pragma once
 // The `prompts:` section: a list of sources, each an inline pair ({clean: ..., corrupted: ...,
 // answer: ..., wrong: ...}), a JSONL file ({file: pairs.jsonl}) or a seeded template
-// ({template: ioi | factual | repeated_tokens, n: ..., seed: ...}), resolved to token ids.
+// ({template: ioi | factual | repeated_tokens, n: ..., seed: ...}) or a corpus sliced into
+// contexts ({corpus: FILE, context: N}: jobs/corpus.h), resolved to token ids.
 #include <cstdint>
 #include <filesystem>
 #include <vector>

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/error.h"
+#include "report/feature_search.h"
 #include "report/h5_write.h"
 
 namespace csweep::report {
@@ -388,6 +389,9 @@ void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
     for (size_t i = 0; i < input.analyses.size(); ++i) {
       h5::Handle g = w.group(analyses, h5_name(input.analyses[i].name));
       AnalysisWriter{w, input, input.analyses[i], aggregates[i], top[i], g, {}, {}}.write();
+      if (input.analyses[i].kind == kFeatureSearchKind)
+        write_feature_search_h5(w, g, input,
+                                feature_search(input, input.analyses[i], input.top_k));
     }
     write_attention_patterns(w, root, patterns);
     w.check(H5Fflush(file, H5F_SCOPE_GLOBAL), "", "flush the file");

@@ -235,6 +235,7 @@ const std::map<std::string, KindRequest>& kind_requests() {
       {"sae_feature_ablation", sae_features},
       {"sae_feature_patching", sae_features},
       {"sae_feature_attribution", sae_features},
+      {"sae_feature_search", sae_features},
       {"probe", probe},
   };
   return table;

@@ -21,6 +21,7 @@ const Kind& steering_kind();
 const Kind& sae_feature_ablation_kind();
 const Kind& sae_feature_patching_kind();
 const Kind& sae_feature_attribution_kind();
+const Kind& sae_feature_search_kind();
 const Kind& path_patching_kind();
 const Kind& probe_kind();
 
@@ -40,6 +41,7 @@ const std::vector<const Kind*>& all_kinds() {
       &sae_feature_ablation_kind(),
       &sae_feature_patching_kind(),
       &sae_feature_attribution_kind(),
+      &sae_feature_search_kind(),
       &path_patching_kind(),
       &probe_kind(),
   };

@@ -1,5 +1,8 @@
 // sae_feature_ablation / sae_feature_patching: zero one SAE feature, or patch it from the other
 // prompt, at one position, decode, and keep the SAE's error term; grid [feature, pos].
+// sae_feature_search: per corpus context, each feature's max activation, its position, the
+// tokens it fires on and their histogram; grid [feature, quantity] (reduce ranks the contexts).
+#include <cstdio>
 #include <fstream>
 
 #include "common/error.h"
@@ -7,6 +10,7 @@
 #include "jobs/kinds/kind_reader.h"
 #include "jobs/kinds/sae_options.h"
 #include "jobs/yaml_fields.h"
+#include "model/sae_activation_bins.h"
 #include "model/sae_config.h"
 
 namespace csweep::jobs {
@@ -24,6 +28,8 @@ std::string files_sha256(const model::SaeConfig& c) {
   }
   return h.hex_digest();
 }
+
+}  // namespace
 
 // `sae: FOLDER` (cfg.json + sae_weights.safetensors, as SAELens saves them), checked against
 // the model; then `features` over its d_sae.
@@ -57,6 +63,8 @@ void read_sae(KindReader& r, SaeFeatureOptions& o) {
   o.features = *features;
   if (o.features.empty()) r.error("features", "empty list (list at least one feature)");
 }
+
+namespace {
 
 void read_sae_features(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<SaeFeatureOptions>();
@@ -107,7 +115,81 @@ Kind sae_features_kind(const std::string& name, const char* value_label) {
   return k;
 }
 
+// The feature search's quantities per (context, feature), in cell order.
+std::vector<std::string> search_quantity_names() {
+  std::vector<std::string> names = {"max", "argmax", "fires"};
+  for (int i = 0; i < model::sae_bins::kBins; ++i) names.push_back(model::sae_bins::bin_name(i));
+  return names;
+}
+
+void read_sae_feature_search(KindReader& r, AnalysisSpec& a) {
+  auto o = std::make_shared<SaeFeatureOptions>();
+  r.reject("layers", "the SAE's hook_name fixes the layer");
+  read_sae(r, *o);
+  a.positions = r.positions();  // every position of a context: the cost model's tokens
+  if (r.ok()) a.layers = {model::parse_hook_site(o->hook_name)->layer};
+  a.options = o;
+}
+
+// [feature, quantity]: one encode per context serves all its cells.
+std::vector<Axis> sae_feature_search_grid(const AnalysisSpec& a) {
+  const auto names = search_quantity_names();
+  return {index_axis("feature", a.options_as<SaeFeatureOptions>().features),
+          named_axis("quantity", names, names)};
+}
+
+KindCost sae_feature_search_cost(const AnalysisSpec& a, const model::ModelConfig&) {
+  const auto& o = a.options_as<SaeFeatureOptions>();
+  KindCost cost;
+  cost.prompt_forwards = 1.0;  // up to the SAE's site
+  cost.prompt_other_flops = 2.0 * static_cast<double>(o.d_in) * static_cast<double>(o.d_sae) *
+                            static_cast<double>(a.positions.size());
+  return cost;
+}
+
+std::vector<QuantityDefaults> search_quantities() {
+  using model::sae_bins::lower_edge;
+  std::vector<QuantityDefaults> q = {
+      {"max", "max activation in the context", ColourScale::Sequential, Ranking::Magnitude},
+      {"argmax", "position of the max activation", ColourScale::Sequential, Ranking::Never},
+      {"fires", "tokens the feature fires on (activation > 0)", ColourScale::Sequential,
+       Ranking::Magnitude}};
+  auto edge = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  for (int i = 0; i < model::sae_bins::kBins; ++i) {
+    std::string label = "tokens with activation in ";
+    label += i == 0 ? '(' : '[';
+    label += i == 0 ? std::string("0") : edge(lower_edge(i));
+    label += ", ";
+    label += edge(lower_edge(i + 1));
+    label += ")";
+    q.push_back({model::sae_bins::bin_name(i), label, ColourScale::Sequential, Ranking::Never});
+  }
+  return q;
+}
+
 }  // namespace
+
+const Kind& sae_feature_search_kind() {
+  static const Kind k = [] {
+    Kind row;
+    row.name = "sae_feature_search";
+    row.keys = {"sae", "features"};
+    row.uses_metric = false;
+    row.read = read_sae_feature_search;
+    row.grid = sae_feature_search_grid;
+    row.cost = sae_feature_search_cost;
+    row.reduce.colour_scale = ColourScale::Sequential;
+    row.reduce.value_label = "SAE feature activation";
+    row.reduce.quantity_axis = "quantity";
+    row.reduce.quantities = search_quantities();
+    return row;
+  }();
+  return k;
+}
 
 nlohmann::json SaeFeatureOptions::to_json() const {
   nlohmann::json j = {{"sae", sae},     {"hook_name", hook_name},       {"d_in", d_in},

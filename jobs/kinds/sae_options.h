@@ -10,7 +10,8 @@
 
 namespace csweep::jobs {
 
-// sae_feature_ablation / sae_feature_patching: one cell per (feature, position) of one SAE.
+// sae_feature_ablation / sae_feature_patching: one cell per (feature, position) of one SAE;
+// sae_feature_search: one cell per (feature, quantity) of each corpus context.
 struct SaeFeatureOptions final : KindOptions {
   std::string sae;               // the SAE folder as written in the job file
   std::filesystem::path folder;  // ... resolved against the job file's folder
@@ -21,5 +22,9 @@ struct SaeFeatureOptions final : KindOptions {
   std::string direction;          // patching: denoising (default) | noising; empty for ablation
   nlohmann::json to_json() const override;
 };
+
+class KindReader;
+// `sae` and `features` of an SAE kind, into `o` (errors through `r`).
+void read_sae(KindReader& r, SaeFeatureOptions& o);
 
 }  // namespace csweep::jobs

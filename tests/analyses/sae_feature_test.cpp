@@ -9,6 +9,7 @@
 
 #include "analyses/sweep.h"
 #include "model/sae.h"
+#include "model/sae_activation_bins.h"
 #include "tests/analyses/random_models.h"
 #include "tests/test_paths.h"
 
@@ -237,6 +238,49 @@ TEST_F(SaeFeatureCells, FeatureDeltaIsTheDecodeDifference) {
   const at::Tensor expected = sae.decode(edited, norm) - sae.decode(acts, norm);
   const at::Tensor got = sae.feature_delta(7, edited.select(1, 7) - acts.select(1, 7), norm);
   EXPECT_LE((got - expected).abs().max().item<float>(), 1e-5);
+}
+
+// The feature search's cells per context: for each feature its max activation, the first position
+// of the max, the tokens it fires on and their histogram, against a plain loop over the SAE's
+// encode of a full forward's cached site (both SAEs: resid_pre ReLU and hook_z jumprelu with
+// layer_norm), and a shard's cells equal the same cells of the whole grid.
+TEST_F(SaeFeatureCells, FeatureSearchSummarisesTheContextsActivations) {
+  at::NoGradGuard no_grad;
+  const int n_q = 3 + model::sae_bins::kBins;
+  GridAxis quantity{"quantity", {}, {}};
+  for (int q = 0; q < n_q; ++q) quantity.values.push_back(q);
+  for (const std::string& folder : {sae_folder(), hook_z_folder()}) {
+    const model::Sae s = model::load_sae(folder);
+    const std::vector<int64_t> features = {0, 3, 17, 64, 95};  // the hook_z SAE has 96
+    const std::vector<GridAxis> axes = {{"feature", features, {}}, quantity};
+    SweepRequest r = request("sae_feature_search", kClean, folder);
+    r.answers.clear();
+    const auto cells = run_cells(*m, r, axes, 0, grid_cells(axes), caches);
+    ASSERT_EQ(cells.size(), features.size() * n_q);
+    const auto x = caches.get(*m, "clean", kClean, {s.config.site})->at_site(s.config.site);
+    const at::Tensor acts = s.encode(x)[0].to(at::kFloat);
+    int64_t fired = 0;
+    for (size_t fi = 0; fi < features.size(); ++fi) {
+      std::vector<double> want(n_q, 0.0);
+      double max = -1e30;
+      for (int64_t p = 0; p < acts.size(0); ++p) {
+        const double v = acts[p][features[fi]].item<float>();
+        if (v > max) max = v, want[1] = static_cast<double>(p);
+        if (v <= 0) continue;
+        want[2] += 1;
+        want[3 + static_cast<size_t>(model::sae_bins::bin_of(v))] += 1;
+      }
+      want[0] = max;
+      fired += static_cast<int64_t>(want[2]);
+      for (int q = 0; q < n_q; ++q)
+        EXPECT_NEAR(cells[fi * n_q + static_cast<size_t>(q)], want[static_cast<size_t>(q)],
+                    q == 0 ? 1e-5 : 0.0)
+            << folder << " feature " << features[fi] << " quantity " << q;
+    }
+    EXPECT_GT(fired, 0) << folder;
+    const auto part = run_cells(*m, r, axes, 7, 40, caches);
+    EXPECT_EQ(part, std::vector<float>(cells.begin() + 7, cells.begin() + 40));
+  }
 }
 
 }  // namespace

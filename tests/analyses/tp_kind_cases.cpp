@@ -148,6 +148,11 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
     sae.sae = z_dir.lexically_normal().string();
     out.push_back(
         {"sae_feature_patching hook_z", sae, {{"feature", {2, 31, 95}, {}}, {"pos", {1, 5}, {}}}});
+    // The corpus feature search: one context's max, argmax, fires and two histogram bins.
+    sae.kind = "sae_feature_search";
+    out.push_back({"sae_feature_search hook_z",
+                   sae,
+                   {{"feature", {2, 31, 95}, {}}, {"quantity", {0, 1, 2, 5, 8}, {}}}});
   }
   // Path patching: heads -> the last block's q, k and v; MLPs by position -> logits, frozen.
   SweepRequest path = base;

@@ -81,7 +81,8 @@ TEST(JobErrors, UnknownEnumValueSuggests) {
              "expected one of activation_patching, ablation, causal_tracing, logit_lens, "
              "direct_logit_attribution, attention_scores, attribution_patching, weight_norms, "
              "head_circuits, composition_scores, steering, sae_feature_ablation, "
-             "sae_feature_patching, sae_feature_attribution, path_patching, probe"));
+             "sae_feature_patching, sae_feature_attribution, sae_feature_search, path_patching, "
+             "probe"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {

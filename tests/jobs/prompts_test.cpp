@@ -1,8 +1,9 @@
 // Prompt sets: inline pairs with several answers, JSONL files (errors at the file's own
-// line:column), and the seeded templates.
+// line:column), the seeded templates, and corpora sliced into contexts (jobs/corpus.h).
 #include <fstream>
 
 #include "jobs/prompt_templates.h"
+#include "model/tokenizer/tokenizer.h"
 #include "tests/jobs/job_test_util.h"
 
 namespace csweep::jobs::testing {
@@ -138,6 +139,87 @@ TEST(Prompts, FactualTemplateText) {
   EXPECT_EQ(p[0].answers[0], " Paris");
   EXPECT_EQ(p[0].wrongs[0], " Rome");
   EXPECT_EQ(p[0].corrupted, p[0].clean);
+}
+
+// The bundled model (256 tokens, 64 positions, a byte-level BPE tokenizer) and an analysis
+// that reads no metric, as a corpus needs.
+constexpr const char* kCorpusModel = "model:\n  path: models/induction-2l\n";
+constexpr const char* kNoMetric = "analyses:\n  - {name: a, kind: attention_scores}\n";
+
+std::string corpus_job(const std::string& source) {
+  return std::string(kCorpusModel) + "prompts:\n  - " + source + "\n" + kNoMetric;
+}
+
+TEST(Corpus, TokenIdsAreSlicedIntoContexts) {
+  auto file = write_jsonl("c.tokens", "40 41 42\n43 44  45 46\n\n47 48\n");
+  JobSpec spec =
+      parse_job_spec(corpus_job("{corpus: " + file.string() + ", context: 4}"), job_path());
+  ASSERT_EQ(spec.prompts.size(), 2u);  // 9 tokens: two contexts of 4, the last token dropped
+  EXPECT_EQ(spec.prompts[0].id, "ctx0");
+  EXPECT_EQ(spec.prompts[1].id, "ctx1");
+  EXPECT_EQ(spec.prompts[0].clean, (std::vector<int64_t>{40, 41, 42, 43}));
+  EXPECT_EQ(spec.prompts[1].clean, (std::vector<int64_t>{44, 45, 46, 47}));
+  EXPECT_EQ(spec.prompts[1].corrupted, spec.prompts[1].clean);
+  EXPECT_TRUE(spec.prompts[0].answers.empty());
+  spec = parse_job_spec(corpus_job("{corpus: " + file.string() +
+                                   ", format: tokens, context: 3, max_contexts: 2, id: doc}"),
+                        job_path());
+  ASSERT_EQ(spec.prompts.size(), 2u);
+  EXPECT_EQ(spec.prompts[1].id, "doc1");
+  EXPECT_EQ(spec.prompts[1].clean, (std::vector<int64_t>{43, 44, 45}));
+}
+
+TEST(Corpus, TextAndJsonlAreTokenisedWithTheModelsTokenizer) {
+  const auto tokenizer = model::load_tokenizer(job_path().parent_path() / "models/induction-2l");
+  const std::string a = "the cat sat on the mat, the cat sat on the mat", b = " and so on";
+  auto text = write_jsonl("c.txt", a + b);
+  JobSpec spec =
+      parse_job_spec(corpus_job("{corpus: " + text.string() + ", context: 5}"), job_path());
+  std::vector<int64_t> stream = tokenizer->encode(a + b);
+  ASSERT_EQ(spec.prompts.size(), stream.size() / 5);
+  EXPECT_EQ(spec.prompts.back().clean,
+            std::vector<int64_t>(stream.begin() + 5 * (static_cast<int64_t>(stream.size()) / 5 - 1),
+                                 stream.begin() + 5 * (static_cast<int64_t>(stream.size()) / 5)));
+  // JSONL: each document's field tokenised on its own, the documents concatenated.
+  auto jsonl =
+      write_jsonl("c.jsonl", "{\"body\": \"" + a + "\", \"n\": 1}\n\n{\"body\": \"" + b + "\"}\n");
+  spec = parse_job_spec(
+      corpus_job("{corpus: " + jsonl.string() + ", jsonl_field: body, context: 3}"), job_path());
+  stream = tokenizer->encode(a);
+  const auto tail = tokenizer->encode(b);
+  stream.insert(stream.end(), tail.begin(), tail.end());
+  std::vector<int64_t> got;
+  for (const auto& p : spec.prompts) got.insert(got.end(), p.clean.begin(), p.clean.end());
+  EXPECT_EQ(got, std::vector<int64_t>(stream.begin(), stream.begin() + 3 * (stream.size() / 3)));
+}
+
+TEST(Corpus, ErrorsNameTheFileFieldAndReason) {
+  auto bad = write_jsonl("bad.tokens", "40 41\n42 x 300\n");
+  EXPECT_EQ(parse_error(corpus_job("{corpus: " + bad.string() + "}")),
+            bad.string() + ":2:4: \"x\" is not a token id\n" + bad.string() +
+                ":2:6: token id 300 out of range (vocabulary has 256 tokens)");
+  auto short_file = write_jsonl("short.tokens", "40 41\n");
+  EXPECT_EQ(parse_error(corpus_job("{corpus: " + short_file.string() + ", context: 3}")),
+            at(4, 14,
+               "prompts[0].corpus: \"" + short_file.string() +
+                   "\" holds 2 tokens, fewer than one context of 3"));
+  EXPECT_EQ(parse_error(corpus_job("{corpus: " + short_file.string() + ", context: 65}")),
+            at(4, 25 + static_cast<int>(short_file.string().size()),
+               "prompts[0].context: 65 tokens exceed the model's context of 64"));
+  EXPECT_EQ(parse_error(corpus_job("{corpus: nowhere.txt}")),
+            at(4, 14,
+               "prompts[0].corpus: cannot read \"" + job_path().parent_path().string() +
+                   "/nowhere.txt\" (no such file or not readable)"));
+  auto jsonl = write_jsonl("bad.jsonl", "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n[1,\n");
+  EXPECT_EQ(parse_error(corpus_job("{corpus: " + jsonl.string() + "}")),
+            jsonl.string() + ":2:1: \"text\": missing or not a string\n" + jsonl.string() +
+                ":3:4: invalid JSON");
+  // A corpus has no answers: an analysis that reads the metric cannot run on it.
+  EXPECT_EQ(parse_error(std::string(kCorpusModel) + "prompts:\n  - {corpus: " +
+                        short_file.string() + ", context: 2}\n" + kAnalyses),
+            at(4, 14,
+               "prompts[0].corpus: corpus contexts have no answers, and an analysis of this job "
+               "reads the metric (use sae_feature_search)"));
 }
 
 }  // namespace

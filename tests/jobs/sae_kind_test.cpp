@@ -99,5 +99,33 @@ TEST(SaeKind, RefusalsNameTheFieldAndTheSaeFile) {
                                              "analyses[0]"));
 }
 
+// The corpus feature search: [feature, quantity] (max, argmax, fires, the fixed histogram bins),
+// no metric, one pass per context; `positions` is not a key (a context is read whole).
+TEST(SaeKind, FeatureSearchGridIsFeatureByQuantity) {
+  const JobSpec spec = parse_job_spec(
+      job("  - {name: s, kind: sae_feature_search, sae: models/induction-2l-sae, features: [2, "
+          "9]}"),
+      job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  ASSERT_EQ(a.kind, find_kind("sae_feature_search"));
+  EXPECT_FALSE(a.kind->uses_metric);
+  const std::vector<Axis> axes = a.kind->grid(a);
+  ASSERT_EQ(axes.size(), 2u);
+  EXPECT_EQ(axes[0].values, (std::vector<int64_t>{2, 9}));
+  EXPECT_EQ(axes[1].name, "quantity");
+  ASSERT_EQ(axes[1].size, 15);
+  EXPECT_EQ(axes[1].labels[0], "max");
+  EXPECT_EQ(axes[1].labels[2], "fires");
+  EXPECT_EQ(axes[1].labels[14], "bin_11");
+  EXPECT_EQ(axes[1].values[14], 14);
+  EXPECT_EQ(a.kind->reduce.quantities.size(), 15u);
+  EXPECT_EQ(a.kind->reduce.quantities[14].value_label, "tokens with activation in [32, inf)");
+  EXPECT_FALSE(a.kind->cost(a, model::ModelConfig{}).per_cell_forward);
+  const std::string line =
+      "  - {name: s, kind: sae_feature_search, sae: models/induction-2l-sae, positions: [0]}";
+  EXPECT_EQ(parse_error(job(line)),
+            error_at(line, "positions", "unknown key \"positions\" in analyses[0]"));
+}
+
 }  // namespace
 }  // namespace csweep::jobs::testing
