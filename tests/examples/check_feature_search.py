@@ -1,12 +1,13 @@
-"""Checks examples/sae_feature_search.yaml's reduced stores (argv[1]: one process, argv[2]: two
-workers under mpirun) and prints what it finds:
-  - both sweep.h5 files hold the same per-context cells and the same feature_search datasets,
-    bit for bit (the merge across workers is exact);
+"""Checks examples/sae_feature_search.yaml's reduced stores (argv[1]: one process; argv[2:]: the
+same job run otherwise: two workers under mpirun, a run cut short and resumed) and prints what
+it finds:
+  - every sweep.h5 holds the same per-context cells and the same feature_search datasets as
+    argv[1]'s, bit for bit (the merge across workers and runs is exact);
   - the feature search equals a recomputation from the per-context rows here: top contexts by
     max activation (ties: earlier context), histogram sums, density = fires / tokens, each top
     context's text with the activating token marked;
-  - the repeated-copy feature (66) fires most on tokens inside a copied segment: each of its
-    top tokens equals the token L positions before it for some copy length L in 6..12.
+  - the repeated-copy feature (66) fires most on repeated tokens: each of its top tokens equals
+    the token L positions before it for some copy length L in 6..12.
 Exit 0 = all hold."""
 import sys
 
@@ -31,17 +32,22 @@ def datasets(group):
 
 
 a = h5py.File(sys.argv[1] + "/sweep.h5", "r")
-b = h5py.File(sys.argv[2] + "/sweep.h5", "r")
-ga, gb = a["analyses/search"], b["analyses/search"]
-fa, fb = datasets(ga["feature_search"]), datasets(gb["feature_search"])
-check(sorted(fa) == sorted(fb), "the same feature_search datasets")
-for name in fa:
-    x, y = fa[name], fb.get(name)
-    same = (y is not None and x.shape == y.shape and
-            (np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f" else np.array_equal(x, y)))
-    check(same, f"feature_search/{name} equal for 1 process and 2 workers")
-check(np.array_equal(ga["per_prompt"][()], gb["per_prompt"][()], equal_nan=True),
-      "per_prompt equal for 1 process and 2 workers")
+ga = a["analyses/search"]
+fa = datasets(ga["feature_search"])
+for other in sys.argv[2:]:
+    b = h5py.File(other + "/sweep.h5", "r")
+    gb = b["analyses/search"]
+    fb = datasets(gb["feature_search"])
+    check(sorted(fa) == sorted(fb), f"the same feature_search datasets in {other}")
+    for name in fa:
+        x, y = fa[name], fb.get(name)
+        same = (y is not None and x.shape == y.shape and
+                (np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f"
+                 else np.array_equal(x, y)))
+        check(same, f"feature_search/{name} equal in {sys.argv[1]} and {other}")
+    check(np.array_equal(ga["per_prompt"][()], gb["per_prompt"][()], equal_nan=True),
+          f"per_prompt equal in {sys.argv[1]} and {other}")
+    print(f"{other}: the same feature search as {sys.argv[1]}")
 
 s = ga["feature_search"]
 labels = [q.decode() if isinstance(q, bytes) else q for q in ga["quantity"][()]]
@@ -49,7 +55,7 @@ values = ga["per_prompt"][()]  # [context, feature, quantity]
 check(not np.isnan(values).any(), "every cell computed")
 qi = {q: i for i, q in enumerate(labels)}
 bins = [qi[q] for q in labels if q.startswith("bin_")]
-ids = b["prompts/clean_ids"][()]
+ids = a["prompts/clean_ids"][()]
 tokens = (ids >= 0).sum(1)
 k = int(s.attrs["top_k"])
 check(k == 5, "reduce.top_k contexts per feature")
@@ -80,10 +86,10 @@ print(f"{firing} of 128 features fire on the {int(tokens.sum())} corpus tokens; 
 in_copy = 0
 for r in range(k):
     c, p = int(s["top_prompt"][repeat, r]), int(s["top_position"][repeat, r])
-    copied = any(p - L >= 0 and ids[c, p] == ids[c, p - L] for L in range(6, 13))
-    in_copy += copied
-    print(f"  top {r}: {prompt_ids[c]} pos {p} act {s['top_activation'][repeat, r]:.3f} "
-          f"{'in the copy' if copied else 'NOT in the copy'}: {s['top_context'][repeat, r].decode()}")
-check(in_copy == k, f"feature {repeat}'s top tokens all lie in a copied segment")
+    back = [L for L in range(6, 13) if p - L >= 0 and ids[c, p] == ids[c, p - L]]
+    in_copy += bool(back)
+    print(f"  top {r}: {prompt_ids[c]} pos {p} act {s['top_activation'][repeat, r]:.3f}, "
+          f"repeats the token {back} back: {s['top_context'][repeat, r].decode()}")
+check(in_copy == k, f"feature {repeat}'s top tokens all repeat a token 6..12 back")
 print("feature search checks:", "ok" if ok else "FAILED")
 sys.exit(0 if ok else 1)
