@@ -135,6 +135,24 @@ struct SweepRequest {
     bool freeze_mlps = false;             // false: MLPs recomputed (ARENA); true: frozen too
     bool last_position = false;           // receivers' inputs patched at the last position only
   } path;
+  // Circuit faithfulness (circuit_faithfulness_cells.cpp): the grid's size axis values are node
+  // counts n; a cell is the metric of the clean run with every node of the universe (every
+  // attn.hook_z head, and with `mlps` every hook_mlp_out) that is not among ranked[0, n) ablated
+  // in one forward. n >= the universe's size is the full model (nothing ablated). A job file
+  // writes `ranked` by hand (circuit_faithfulness's `nodes`); a stage may fill it from an
+  // earlier analysis's ordered cells.
+  struct CircuitNode {
+    model::HookPoint point = model::HookPoint::AttnZ;  // attn.hook_z (a head) | hook_mlp_out
+    int64_t layer = 0;
+    int64_t head = -1;  // attn.hook_z: the head; -1 for hook_mlp_out
+    int64_t pos = -1;   // -1: every position; else the node is the component at this position
+  };
+  enum class CircuitAblation { Patch, Mean, Zero };  // patch: the corrupted run's activations
+  struct Circuit {
+    std::vector<CircuitNode> ranked;  // most important first
+    bool mlps = false;                // the universe: every head, and every MLP when true
+    CircuitAblation ablation = CircuitAblation::Patch;  // mean: over reference_prompts
+  } circuit;
 
   uint64_t seed = 0;  // resample / noise / random tokens
   BatchOptions batch;

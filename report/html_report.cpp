@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "report/faithfulness.h"
 #include "report/feature_search.h"
 #include "report/interactive.h"
 #include "report/text.h"
@@ -193,6 +194,7 @@ void write_analysis(std::ostream& o, const ReduceInput& input, const AnalysisInp
       << " &middot; <a href=\"" << e(svg) << "\">SVG</a></figcaption></figure>\n";
   }
   o << "</details>\n";
+  if (is_circuit_analysis(a)) write_faithfulness_html(o, a);
   write_token_quantities(o, input, a, g);
   if (a.kind == kFeatureSearchKind)
     write_feature_search_html(o, input, feature_search(input, a, input.top_k));

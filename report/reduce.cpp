@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "report/aggregate.h"
+#include "report/faithfulness.h"
 #include "report/figures.h"
 #include "report/heatmap.h"
 #include "report/html_report.h"
@@ -64,6 +65,9 @@ ReduceOutputs reduce(const ReduceInput& input, const std::filesystem::path& out_
       out.heatmaps.insert(out.heatmaps.end(), paths.begin(), paths.end());
       figures.push_back({a.name, f.subtitle, paths.at(0), paths.at(1)});
     }
+    if (is_circuit_analysis(a))
+      out.heatmaps.push_back(
+          write_faithfulness_svg(a, heatmap_dir / file_stem(a.name + "_faithfulness")));
   }
   if (options.write_html) {
     out.report_html = out_dir / "report.html";

@@ -80,6 +80,9 @@ struct AnalysisInput {
   // The axis whose entries are different quantities (-1: none) and one Quantity per entry.
   int quantity_axis = -1;
   std::vector<Quantity> quantities;
+  // The kind's options as the canonical hash sees them (KindOptions::to_json; null when the spec
+  // was not readable): circuit_faithfulness's node list and bootstrap (report/faithfulness.h).
+  nlohmann::json options;
 
   int64_t cells() const {
     int64_t n = 1;

@@ -147,7 +147,11 @@ void fill_from_spec(const jobs::JobSpec& spec, ReduceInput& input) {
     }
   }
   input.metric = jobs::metric_name(spec.metric);
-  for (auto& a : input.analyses) a.metric = input.metric;
+  for (auto& a : input.analyses) {
+    a.metric = input.metric;
+    for (const auto& sa : spec.analyses)
+      if (sa.name == a.name && sa.options) a.options = sa.options->to_json();
+  }
   input.top_k = spec.reduce.top_k;
   input.normalise = spec.reduce.normalise;
   if (tokenizer) decode_token_values(*tokenizer, input);

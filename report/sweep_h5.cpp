@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/error.h"
+#include "report/faithfulness.h"
 #include "report/feature_search.h"
 #include "report/h5_write.h"
 
@@ -111,6 +112,7 @@ struct AnalysisWriter {
     write_baseline("corrupted_baseline", a.corrupted_baseline);
     write_position_tokens();
     write_top_k();
+    if (is_circuit_analysis(a)) write_faithfulness_h5(w, group, a);
   }
 
   void write_attrs() {

@@ -218,6 +218,23 @@ SweepRequest probe(const RequestInputs& in) {
   return r;
 }
 
+SweepRequest circuit_faithfulness(const RequestInputs& in) {
+  const auto& o = in.a.options_as<jobs::CircuitFaithfulnessOptions>();
+  SweepRequest r = base_request(in, in.spec.seed);
+  r.point = HookPoint::AttnZ;
+  for (const auto& n : o.nodes)
+    r.circuit.ranked.push_back(
+        {n.head < 0 ? HookPoint::MlpOut : HookPoint::AttnZ, n.layer, n.head, -1});
+  r.circuit.mlps = o.universe == "heads_and_mlps";
+  r.circuit.ablation = o.ablation == "mean"   ? SweepRequest::CircuitAblation::Mean
+                       : o.ablation == "zero" ? SweepRequest::CircuitAblation::Zero
+                                              : SweepRequest::CircuitAblation::Patch;
+  if (o.ablation == "mean")  // every clean prompt of the job with this prompt's length
+    for (const auto& q : in.spec.prompts)
+      if (q.clean.size() == in.p.clean.size()) r.reference_prompts.push_back(q.clean);
+  return r;
+}
+
 // A whole-prompt-set kind (probe) gets every prompt: the grid's site and token axes say where
 // (not r.sites: a site list there splits the grid into one call per site).
 using KindRequest = SweepRequest (*)(const RequestInputs&);
@@ -237,6 +254,7 @@ const std::map<std::string, KindRequest>& kind_requests() {
       {"sae_feature_attribution", sae_features},
       {"sae_feature_search", sae_features},
       {"probe", probe},
+      {"circuit_faithfulness", circuit_faithfulness},
   };
   return table;
 }

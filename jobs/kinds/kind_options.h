@@ -105,6 +105,26 @@ struct PathPatchingOptions final : KindOptions {
   nlohmann::json to_json() const override;
 };
 
+// circuit_faithfulness (jobs/kinds/circuit_faithfulness.cpp): circuits of the first n ranked
+// nodes, the rest of the universe ablated.
+struct CircuitFaithfulnessOptions final : KindOptions {
+  struct Node {
+    int64_t layer = 0;
+    int64_t head = -1;  // -1: the layer's MLP (hook_mlp_out)
+  };
+  std::vector<Node> nodes;         // ranked, most important first ("a1.h2", "m0")
+  std::vector<double> scores;      // one per node (the drawn circuit's weights); empty: 1 each
+  std::vector<int64_t> sizes;      // the node counts asked for (sizes, or fractions of the nodes)
+  std::string ablation = "patch";  // patch | mean | zero
+  std::string universe = "heads";  // heads | heads_and_mlps
+  int64_t universe_size = 0;       // nodes in the universe: the grid's last size (full model)
+  double threshold = 0.8;          // the drawn circuit: the smallest with faithfulness >= this
+  int64_t bootstrap = 1000;        // resamples of the prompts for the confidence intervals
+  int64_t seed = 0;                // of the resampling
+  nlohmann::json to_json() const override;
+};
+std::string circuit_node_label(const CircuitFaithfulnessOptions::Node& n);  // "a1.h2", "m0"
+
 // In the analyses' enum order (analyses/sweep.h LensValue, PatternScore; analyses/steering.h
 // SteeringQuantity): a named axis's values
 // index these lists.

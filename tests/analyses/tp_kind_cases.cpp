@@ -154,6 +154,21 @@ std::vector<TpKindCase> tp_kind_cases(const model::ModelConfig& c,
                    sae,
                    {{"feature", {2, 31, 95}, {}}, {"quantity", {0, 1, 2, 5, 8}, {}}}});
   }
+  // Circuit faithfulness: heads and MLPs patched from the corrupted run, and heads mean-ablated
+  // (one a head at one position), every size from the empty circuit to the full model.
+  SweepRequest circuit = base;
+  circuit.kind = "circuit_faithfulness";
+  circuit.circuit.ranked = {{HookPoint::AttnZ, c.n_layers - 1, 1, -1},
+                            {HookPoint::MlpOut, 0, -1, -1},
+                            {HookPoint::AttnZ, 0, c.n_heads - 1, 3}};
+  circuit.circuit.mlps = true;
+  const int64_t universe = c.n_layers * (c.n_heads + 1);
+  out.push_back({"circuit_faithfulness patch", circuit, {{"size", {0, 1, 2, 3, universe}, {}}}});
+  circuit.circuit.ranked.erase(circuit.circuit.ranked.begin() + 1);
+  circuit.circuit.mlps = false;
+  circuit.circuit.ablation = SweepRequest::CircuitAblation::Mean;
+  circuit.reference_prompts = reference;
+  out.push_back({"circuit_faithfulness mean", circuit, {{"size", {0, 1, 2, 5}, {}}}});
   // Path patching: heads -> the last block's q, k and v; MLPs by position -> logits, frozen.
   SweepRequest path = base;
   path.kind = "path_patching";

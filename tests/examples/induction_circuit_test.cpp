@@ -4,10 +4,12 @@
 // h5py.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "tests/examples/run_example.h"
 #include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
@@ -48,3 +50,23 @@ TEST(InductionCircuit, SweepFindsTheInductionHead) {
   fs::remove_all(store);
   fs::remove_all(loss_store);
 }
+
+namespace csweep::testing {
+namespace {
+
+// examples/circuit_faithfulness.yaml end to end (run, a resumed rerun, reduce): the hand-ranked
+// induction circuit's faithfulness curve (tests/examples/check_circuit_faithfulness.py).
+TEST(CircuitFaithfulnessExample, ThreeHeadInductionCircuitIsFaithful) {
+  const auto store = fresh_test_dir("examples", "circuit_faithfulness");
+  ASSERT_NE(run_resume_reduce(source_path("examples/circuit_faithfulness.yaml").string(), store),
+            "");
+  const CommandResult check = run_command(
+      "/usr/bin/python3 " + source_path("tests/examples/check_circuit_faithfulness.py").string() +
+      " " + store.string());
+  EXPECT_EQ(check.status, 0) << check.output;
+  std::printf("%s", check.output.c_str());
+  fs::remove_all(store);
+}
+
+}  // namespace
+}  // namespace csweep::testing

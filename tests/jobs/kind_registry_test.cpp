@@ -274,5 +274,69 @@ TEST(ProbeKind, ErrorsNameFileLineColumnAndField) {
             at(9, 38, "analyses[0].held_out: must be below 1 (a fraction of the prompts)"));
 }
 
+// circuit_faithfulness: the ranked nodes written by hand, the size axis from the empty circuit
+// to the full model (the fixture: 3 layers x 4 heads, + 3 MLPs), and one-line errors.
+TEST(CircuitFaithfulnessKind, SizeAxisAndOptions) {
+  const std::string line =
+      "  - {name: c, kind: circuit_faithfulness, nodes: [a1.h2, a0.h0, m2], universe: "
+      "heads_and_mlps, sizes: [2, 1, 2], ablation: mean, threshold: 0.9, bootstrap: 50, seed: 4}";
+  const JobSpec spec = parse_job_spec(analysis_job(line), job_path());
+  const AnalysisSpec& a = spec.analyses.at(0);
+  ASSERT_EQ(a.kind, find_kind("circuit_faithfulness"));
+  const std::vector<Axis> axes = a.kind->grid(a);
+  ASSERT_EQ(axes.size(), 1u);
+  EXPECT_EQ(axes[0].name, "size");
+  EXPECT_EQ(axes[0].values, (std::vector<int64_t>{0, 1, 2, 15}));
+  EXPECT_EQ(
+      canonical_json(spec)["analyses"][0]["options"].dump(),
+      R"({"ablation":"mean","bootstrap":50,"nodes":["a1.h2","a0.h0","m2"],"seed":4,"sizes":[1,2],"threshold":0.9,"universe":"heads_and_mlps"})");
+  const auto& o = a.options_as<CircuitFaithfulnessOptions>();
+  EXPECT_EQ(o.nodes.at(2).head, -1);
+  EXPECT_TRUE(a.kind->cost(a, model::ModelConfig{}).per_cell_forward);
+
+  // Defaults: every count of the list, heads only (12), patch ablation, threshold 0.8.
+  const JobSpec d = parse_job_spec(
+      analysis_job("  - {name: c, kind: circuit_faithfulness, nodes: [a0.h0, a1.h3]}"), job_path());
+  const AnalysisSpec& da = d.analyses.at(0);
+  EXPECT_EQ(da.kind->grid(da)[0].values, (std::vector<int64_t>{0, 1, 2, 12}));
+  EXPECT_EQ(
+      canonical_json(d)["analyses"][0]["options"].dump(),
+      R"({"ablation":"patch","bootstrap":1000,"nodes":["a0.h0","a1.h3"],"seed":0,"sizes":[1,2],"threshold":0.8,"universe":"heads"})");
+  // Fractions of the list, rounded up.
+  const JobSpec f = parse_job_spec(
+      analysis_job("  - {name: c, kind: circuit_faithfulness, nodes: [a0.h0, a1.h3, a2.h1], "
+                   "fractions: [0.1, 0.5, 1]}"),
+      job_path());
+  EXPECT_EQ(f.analyses[0].kind->grid(f.analyses[0])[0].values,
+            (std::vector<int64_t>{0, 1, 2, 3, 12}));
+}
+
+TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {
+  auto expect_error = [](const std::string& line, const std::string& value,
+                         const std::string& reason) {
+    EXPECT_EQ(parse_error(analysis_job(line)), analysis_error_at(line, value, reason)) << line;
+  };
+  const std::string head = "  - {name: c, kind: circuit_faithfulness, ";
+  expect_error(head + "nodes: [a0.h0, x1]}", "x1",
+               "analyses[0].nodes[1]: \"x1\" is neither aL.hH (a head) nor mL (an MLP), e.g. a1.h2 "
+               "or m0");
+  expect_error(head + "nodes: [a3.h0]}", "a3.h0",
+               "analyses[0].nodes[0]: layer 3 out of range (model has 3 layers)");
+  expect_error(head + "nodes: [a0.h4]}", "a0.h4",
+               "analyses[0].nodes[0]: head 4 out of range (model has 4 heads)");
+  expect_error(head + "nodes: [m0]}", "m0",
+               "analyses[0].nodes[0]: m0 is an MLP: give universe: heads_and_mlps");
+  expect_error(head + "nodes: [a0.h1, a0.h1]}", "a0.h1]",
+               "analyses[0].nodes[1]: \"a0.h1\" listed twice");
+  expect_error(head + "nodes: [a0.h1], sizes: [2]}", "2]",
+               "analyses[0].sizes[0]: 2 is not a node count in 1..1 (the nodes listed)");
+  expect_error(head + "nodes: [a0.h1], fractions: [1.5]}", "1.5",
+               "analyses[0].fractions[0]: a fraction of the nodes is in (0, 1]");
+  expect_error(head + "nodes: [a0.h1], layers: [0]}", "[0]}",
+               "analyses[0].layers: not taken: the universe spans every layer of the model");
+  expect_error(head + "ablation: mean}", "{name",
+               "analyses[0].nodes: required: the ranked node list, e.g. [a0.h0, a1.h2, m1]");
+}
+
 }  // namespace
 }  // namespace csweep::jobs::testing

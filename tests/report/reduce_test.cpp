@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report/aggregate.h"
+#include "report/faithfulness.h"
 #include "report/figures.h"
 #include "report/reduce.h"
 #include "sample_input.h"
@@ -237,6 +238,92 @@ TEST(ReportReduce, HtmlRendersInHeadlessChromium) {
   const double variance = sum2 / n - (sum / n) * (sum / n);
   EXPECT_GT(variance, 100.0);
   EXPECT_GT(coloured, 20000);
+}
+
+// circuit_faithfulness's reduce (report/faithfulness.h).
+TEST(ReportFaithfulness, ExactlyZeroForTheEmptyCircuitAndOneForTheFullModel) {
+  const std::vector<double> f = faithfulness({0.1, 0.2, 0.3, 0.7});
+  EXPECT_EQ(f.front(), 0.0);
+  EXPECT_EQ(f.back(), 1.0);
+  EXPECT_DOUBLE_EQ(f[1], 1.0 / 6.0);
+  EXPECT_TRUE(std::isnan(faithfulness({2.0, 3.0, 2.0})[1]));  // no gap to normalise by
+}
+
+TEST(ReportFaithfulness, CprAndCmdOnAHandMadeCurve) {
+  // One prompt whose metric is its faithfulness: f = 0, 1.5, 0.75, 1 at 0, 1/4, 1/2, 1 of the
+  // nodes.
+  const FaithfulnessCurve c = faithfulness_curve({0, 1, 2, 4}, {{0.0, 1.5, 0.75, 1.0}}, 10, 1);
+  EXPECT_EQ(c.fraction, (std::vector<double>{0.0, 0.25, 0.5, 1.0}));
+  EXPECT_DOUBLE_EQ(c.cpr, 0.25 * 0.75 + 0.25 * 1.125 + 0.5 * 0.875);  // 0.90625
+  EXPECT_DOUBLE_EQ(c.cmd, 0.25 * 0.75 + 0.25 * 0.375 + 0.5 * 0.125);  // 0.34375: |1 - f|
+  EXPECT_DOUBLE_EQ(c.cpr_ci.lo, c.cpr);  // one prompt: every resample is the same
+  EXPECT_DOUBLE_EQ(c.cpr_ci.hi, c.cpr);
+}
+
+TEST(ReportFaithfulness, BootstrapIsSeededAndHoldsThePointEstimate) {
+  std::vector<std::vector<double>> per_prompt;
+  for (int p = 0; p < 40; ++p) {
+    const double noise = std::sin(p * 1.7) * 0.3;
+    per_prompt.push_back({noise, 1.0 + noise * 2.0, 2.0 + noise * 0.5, 2.5 + noise});
+  }
+  const FaithfulnessCurve a = faithfulness_curve({0, 2, 5, 10}, per_prompt, 1000, 7);
+  const FaithfulnessCurve b = faithfulness_curve({0, 2, 5, 10}, per_prompt, 1000, 7);
+  const FaithfulnessCurve other = faithfulness_curve({0, 2, 5, 10}, per_prompt, 1000, 8);
+  for (size_t i = 0; i < a.sizes.size(); ++i) {
+    EXPECT_EQ(a.faithfulness_ci[i].lo, b.faithfulness_ci[i].lo);
+    EXPECT_EQ(a.faithfulness_ci[i].hi, b.faithfulness_ci[i].hi);
+    EXPECT_LE(a.faithfulness_ci[i].lo, a.faithfulness[i]);
+    EXPECT_GE(a.faithfulness_ci[i].hi, a.faithfulness[i]);
+  }
+  EXPECT_LT(a.faithfulness_ci[1].lo, a.faithfulness_ci[1].hi);  // the prompts differ
+  EXPECT_NE(a.faithfulness_ci[1].lo, other.faithfulness_ci[1].lo);
+  EXPECT_EQ(a.cpr_ci.lo, b.cpr_ci.lo);
+  EXPECT_LE(a.cpr_ci.lo, a.cpr);
+  EXPECT_GE(a.cpr_ci.hi, a.cpr);
+  EXPECT_LE(a.cmd_ci.lo, a.cmd);
+  EXPECT_GE(a.cmd_ci.hi, a.cmd);
+}
+
+TEST(ReportFaithfulness, SweepH5AndReportHoldTheCurveAndTheChosenCircuit) {
+  const auto dir = fresh_dir("reduce-faithfulness");
+  ReduceInput in = sample_input();
+  AnalysisInput c;
+  c.name = "circuit";
+  c.kind = "circuit_faithfulness";
+  c.metric = "logit_diff";
+  c.axes = {AxisInfo{"size", 4, {"0", "1", "2", "8"}, {0, 1, 2, 8}}};
+  for (size_t p = 0; p < in.prompts.size(); ++p) {  // f = 0.5 at 1 node, 0.9 at 2
+    const float base = static_cast<float>(p);
+    c.values.push_back({base, base + 1.0f, base + 1.8f, base + 2.0f});
+    c.done.emplace_back(4, 1);
+  }
+  c.options = {
+      {"nodes", {"a0.h0", "a1.h2", "m1"}}, {"threshold", 0.8}, {"bootstrap", 200}, {"seed", 3}};
+  in.analyses.push_back(c);
+  const ReduceOutputs out = reduce(in, dir);
+  const auto r = run_command(
+      "/usr/bin/python3 -c \"import h5py, json, sys; f = h5py.File(sys.argv[1]); "
+      "g = f['analyses/circuit/faithfulness']; c = g['circuit']; print(json.dumps({"
+      "'f': g['faithfulness'][()].tolist(), 'ci': g['faithfulness_ci'][()].tolist(), "
+      "'cpr': float(g['cpr'][()]), 'cmd': float(g['cmd'][()]), 'size': int(c.attrs['size']), "
+      "'nodes': [n.decode() if isinstance(n, bytes) else n for n in c['nodes'][()]], "
+      "'edges': c['edges'][()].tolist()}))\" " +
+      out.sweep_h5.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = json::parse(r.output);
+  EXPECT_EQ(j["f"][0].get<double>(), 0.0);
+  EXPECT_NEAR(j["f"][1].get<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(j["f"][2].get<double>(), 0.9, 1e-6);
+  EXPECT_EQ(j["f"][3].get<double>(), 1.0);
+  EXPECT_NEAR(j["cpr"].get<double>(), 0.125 * 0.25 + 0.125 * 0.7 + 0.75 * 0.95, 1e-6);
+  EXPECT_EQ(j["size"].get<int>(), 2);
+  EXPECT_EQ(j["nodes"], json({"a0.h0", "a1.h2"}));
+  EXPECT_EQ(j["edges"], json({{0, 1}}));  // layer 0's head above layer 1's
+  const std::string html = read_text(out.report_html);
+  EXPECT_NE(html.find("<figure class=\"faithfulness\"><svg"), std::string::npos);
+  EXPECT_NE(html.find("<figure class=\"circuit\"><svg"), std::string::npos);
+  EXPECT_NE(html.find(">a1.h2</text>"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir / "heatmaps" / "circuit_faithfulness.svg"));
 }
 
 }  // namespace
