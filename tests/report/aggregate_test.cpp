@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "model/sae_activation_bins.h"
 #include "report/aggregate.h"
+#include "report/feature_search.h"
 #include "sample_input.h"
 #include "tests/error_of.h"
 
@@ -167,6 +169,59 @@ TEST(ReportAggregate, ValidateNamesTheProblem) {
   in = sample_input();
   in.analyses[2].axes[0].labels.pop_back();
   EXPECT_THROW(validate(in, "STORE"), Error);
+}
+
+// The SAE feature search's reduce from per-context rows [feature, quantity]: top contexts by max
+// activation with ties to the earlier context, only contexts where the feature fires, only
+// contexts whose cells of the feature are all done; histogram and fires summed; density over
+// the counted contexts' tokens.
+TEST(ReportFeatureSearch, TopContextsHistogramAndDensityFromTheRows) {
+  ReduceInput in;
+  for (int p = 0; p < 3; ++p) in.prompts.push_back({"ctx" + std::to_string(p)});
+  for (auto& p : in.prompts) p.clean_ids = {40, 41, 42, 43};
+  AnalysisInput a;
+  a.name = "search";
+  a.kind = kFeatureSearchKind;
+  AxisInfo quantity{"quantity", 15, {"max", "argmax", "fires"}, {}};
+  for (int b = 0; b < 12; ++b) quantity.labels.push_back(model::sae_bins::bin_name(b));
+  a.axes = {{"feature", 2, {"7", "9"}, {7, 9}}, quantity};
+  auto row = [](float max, float argmax, float fires, int bin, int bin2) {
+    std::vector<float> r(15, 0.0f);
+    r[0] = max, r[1] = argmax, r[2] = fires;
+    if (bin >= 0) r[3 + bin] += 1;
+    if (bin2 >= 0) r[3 + bin2] += 1;
+    return r;
+  };
+  const std::vector<float> silent = row(0, 0, 0, -1, -1);
+  auto context = [&](const std::vector<float>& f7, const std::vector<float>& f9) {
+    std::vector<float> v = f7;
+    v.insert(v.end(), f9.begin(), f9.end());
+    return v;
+  };
+  a.values = {context(row(2.0f, 1, 2, 7, 6), silent),   // feature 7: 2.0 at pos 1, 1.5 too
+              context(row(2.0f, 3, 1, 7, -1), silent),  // the same max: ranks after ctx0
+              context(row(5.0f, 0, 1, 8, -1), silent)};
+  a.done.assign(3, std::vector<uint8_t>(30, 1));
+  a.done[2][15 + 4] = 0;  // feature 9's cells of ctx2 not all done: ctx2 not counted for it
+  const FeatureSearch s = feature_search(in, a, 2);
+  EXPECT_EQ(s.features, (std::vector<int64_t>{7, 9}));
+  ASSERT_EQ(s.top[0].size(), 2u);
+  EXPECT_EQ(s.top[0][0].prompt, 2);
+  EXPECT_EQ(s.top[0][0].activation, 5.0f);
+  EXPECT_EQ(s.top[0][1].prompt, 0);  // the tie goes to the earlier context
+  EXPECT_EQ(s.top[0][1].position, 1);
+  EXPECT_TRUE(s.top[1].empty());  // feature 9 never fires
+  EXPECT_EQ(s.contexts, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(s.tokens, (std::vector<int64_t>{12, 8}));
+  EXPECT_EQ(s.fires, (std::vector<int64_t>{4, 0}));
+  EXPECT_DOUBLE_EQ(s.density[0], 4.0 / 12.0);
+  EXPECT_EQ(s.density[1], 0.0);
+  EXPECT_EQ(s.histogram[6], 1);
+  EXPECT_EQ(s.histogram[7], 2);
+  EXPECT_EQ(s.histogram[8], 1);
+  a.axes[1].labels[2] = "fire";
+  EXPECT_EQ(csweep::testing::error_of([&] { feature_search(in, a, 2); }),
+            "search: quantity: no \"fires\" entry");
 }
 
 }  // namespace
