@@ -277,29 +277,36 @@ std::vector<int64_t> resolve_positions(const std::vector<int64_t>& positions, in
   return out;
 }
 
+// Row-major: the last axis varies fastest. A "candidate" axis's value is a cell of its own grid.
+static void decode_cell(const std::vector<GridAxis>& axes, int64_t cell, Cell& out) {
+  int64_t rest = cell;
+  for (int64_t a = static_cast<int64_t>(axes.size()) - 1; a >= 0; --a) {
+    const GridAxis& axis = axes[a];
+    const int64_t v = axis.values[rest % axis.size()];
+    rest /= axis.size();
+    if (!axis.within.empty())
+      decode_cell(axis.within, v, out);
+    else if (axis.name == "layer")
+      out.layer = v;
+    else if (axis.name == "pos")
+      out.pos = v;
+    else if (axis.name == "head")
+      out.head = v;
+    else if (axis.name == "neuron")
+      out.neuron = v;
+    else if (axis.name == "quantity")
+      out.quantity = v;
+    else if (axis.name == "score")
+      out.score = v;
+  }
+}
+
 std::vector<Cell> decode_cells(const std::vector<GridAxis>& axes, int64_t begin, int64_t end) {
   std::vector<Cell> cells;
   cells.reserve(static_cast<size_t>(std::max<int64_t>(0, end - begin)));
   for (int64_t cell = begin; cell < end; ++cell) {
     Cell out;
-    int64_t rest = cell;
-    for (int64_t a = static_cast<int64_t>(axes.size()) - 1; a >= 0; --a) {
-      const GridAxis& axis = axes[a];
-      const int64_t v = axis.values[rest % axis.size()];
-      rest /= axis.size();
-      if (axis.name == "layer")
-        out.layer = v;
-      else if (axis.name == "pos")
-        out.pos = v;
-      else if (axis.name == "head")
-        out.head = v;
-      else if (axis.name == "neuron")
-        out.neuron = v;
-      else if (axis.name == "quantity")
-        out.quantity = v;
-      else if (axis.name == "score")
-        out.score = v;
-    }
+    decode_cell(axes, cell, out);
     cells.push_back(out);
   }
   return cells;

@@ -163,6 +163,9 @@ struct GridAxis {
   std::vector<int64_t> values;      // the layer / position / head / neuron index of each entry
                                     // (site: the HookPoint; quantity/score: the enum value)
   std::vector<std::string> labels;  // site / quantity / score names (empty for index axes)
+  // A stage's "candidate" axis (docs/jobs.md, Stages): each value is one cell of the grid
+  // `within` (the kind's own grid), so a shard computes exactly the cells chosen for it.
+  std::vector<GridAxis> within;
   int64_t size() const { return static_cast<int64_t>(values.size()); }
 };
 

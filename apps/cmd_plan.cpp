@@ -101,14 +101,39 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
         units += s.cells();  // a whole-prompt-set kind's cells once, not once per prompt
         flops += s.flops;
       }
-    analyses.push_back({{"index", g.analysis},
-                        {"name", g.name},
-                        {"kind", csweep::jobs::kind_name(g.kind)},
-                        {"axes", axes},
-                        {"cells_per_prompt", g.cells()},
-                        {"units", units},
-                        {"shards", shards},
-                        {"flops", flops}});
+    // Model passes: one row per patched cell, plus the prompts' own runs (clean, corrupted, ...).
+    const int64_t prompts_run =
+        g.kind->whole_prompt_set ? 1 : static_cast<int64_t>(spec.prompts.size());
+    const auto forwards = [&](int64_t cells) {
+      return (g.cost.per_cell_forward ? cells * g.cost.rows_per_cell : 0) +
+             static_cast<int64_t>(g.cost.prompt_forwards * static_cast<double>(prompts_run));
+    };
+    json a{{"index", g.analysis},
+           {"name", g.name},
+           {"kind", csweep::jobs::kind_name(g.kind)},
+           {"axes", axes},
+           {"cells_per_prompt", g.cells()},
+           {"units", units},
+           {"shards", shards},
+           {"flops", flops},
+           {"forwards", forwards(units)},
+           {"seconds", flops / (gflops * 1e9) / std::max<size_t>(1, layout.groups.size())}};
+    if (const auto& st = spec.analyses[g.analysis].stage) {
+      // The count is exact; FLOPs and seconds are upper bounds (every chosen cell's forward is
+      // costed from layer 0: which layers the cells are at is known only at run time).
+      const auto& mine = spec.analyses[g.analysis];
+      int64_t every = 1;
+      for (const auto& ax : mine.kind->grid(mine)) every *= ax.size;
+      a["stage"] = {{"from", st->from},
+                    {"top_k", st->top_k},
+                    {"plus_random", st->plus_random},
+                    {"seed", st->seed},
+                    {"ranked_cells", st->source_cells},
+                    {"flops_upper_bound", true},
+                    {"exhaustive_cells_per_prompt", every},
+                    {"exhaustive_forwards", forwards(every * prompts_run)}};
+    }
+    analyses.push_back(a);
   }
   const int tp = layout.tensor_parallel;
   const csweep::sharding::RankMemory per_rank = csweep::sharding::rank_memory(plan, tp);
@@ -193,16 +218,29 @@ void print_text(const nlohmann::json& j) {
       human_bytes(m["weight_bytes"].get<double>()).c_str());
   std::printf("prompts %lld (%lld-%lld tokens)\n\n", (long long)j["prompts"]["count"],
               (long long)j["prompts"]["min_tokens"], (long long)j["prompts"]["max_tokens"]);
-  std::printf("%-24s %-26s %-30s %10s %8s %12s\n", "analysis", "kind", "axes (per prompt)", "units",
-              "shards", "GFLOP");
+  std::printf("%-24s %-26s %-30s %10s %8s %10s %12s\n", "analysis", "kind", "axes (per prompt)",
+              "units", "shards", "forwards", "GFLOP");
   for (const auto& a : j["analyses"]) {
     std::string axes;
     for (const auto& ax : a["axes"])
       axes += (axes.empty() ? "" : " x ") + ax["name"].get<std::string>() + " " +
               std::to_string(ax["size"].get<int64_t>());
-    std::printf("%-24s %-26s %-30s %10lld %8lld %12.4g\n", a["name"].get<std::string>().c_str(),
-                a["kind"].get<std::string>().c_str(), axes.c_str(), (long long)a["units"],
-                (long long)a["shards"], a["flops"].get<double>() / 1e9);
+    std::printf("%-24s %-26s %-30s %10lld %8lld %10lld %12.4g\n",
+                a["name"].get<std::string>().c_str(), a["kind"].get<std::string>().c_str(),
+                axes.c_str(), (long long)a["units"], (long long)a["shards"],
+                (long long)a["forwards"], a["flops"].get<double>() / 1e9);
+  }
+  for (const auto& a : j["analyses"]) {
+    if (!a.contains("stage")) continue;
+    const auto& st = a["stage"];
+    std::printf(
+        "stage   %s after %s: top %lld + %lld random of its %lld cells -> %lld forwards "
+        "(exhaustive: %lld, %.3gx more); <= %.4g GFLOP, <= %s\n",
+        a["name"].get<std::string>().c_str(), st["from"].get<std::string>().c_str(),
+        (long long)st["top_k"], (long long)st["plus_random"], (long long)st["ranked_cells"],
+        (long long)a["forwards"], (long long)st["exhaustive_forwards"],
+        st["exhaustive_forwards"].get<double>() / std::max(1.0, a["forwards"].get<double>()),
+        a["flops"].get<double>() / 1e9, human_seconds(a["seconds"].get<double>()).c_str());
   }
   const auto& t = j["totals"];
   std::printf("\ntotal   %lld units in %lld shards, %.4g GFLOP, results %s\n",

@@ -1,5 +1,6 @@
 #include "jobs/analyses_reader.h"
 
+#include <algorithm>
 #include <set>
 
 #include "jobs/yaml_fields.h"
@@ -13,9 +14,118 @@ std::string joined(const std::vector<std::string>& words) {
   return out;
 }
 
+// The kinds that can run on chosen cells: their computations read cells only through
+// analyses' decode_cells, which follows a stage's cell list.
+bool takes_chosen_cells(const Kind* k) {
+  for (const char* name : {"activation_patching", "ablation", "path_patching"})
+    if (k->name == name) return true;
+  return false;
+}
+
+std::string axis_text(const Axis& a) {
+  std::string s = a.name + " [";
+  for (size_t i = 0; i < a.labels.size(); ++i) s += (i ? "," : "") + a.labels[i];
+  return s + "]";
+}
+
+// `from: {analysis, top_k, plus_random, seed}`; `earlier` are the analyses read before this one.
+// Every axis of the source's grid must be an axis of this analysis's grid with the same entries:
+// a chosen source cell then names the cells of this grid that share its coordinates.
+std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& path,
+                                    const AnalysesContext& ctx, const AnalysisSpec& a,
+                                    const std::vector<AnalysisSpec>& earlier) {
+  const Source& src = ctx.src;
+  if (!expect_map(src, node, path)) return std::nullopt;
+  check_keys(src, node, path, {"analysis", "top_k", "plus_random", "seed"});
+  StageSpec st;
+  st.seed = ctx.default_seed;
+  bool ok = true;
+  auto count = [&](const char* key, int64_t minimum, bool required) -> int64_t {
+    const std::string field = path + "." + key;
+    if (!node[key]) {
+      if (required) src.error(node, field + ": missing");
+      ok = ok && !required;
+      return 0;
+    }
+    auto v = read_int(src, node[key], field);
+    if (v && *v < minimum)
+      src.error(node[key], field + ": must be at least " + std::to_string(minimum) + ", got " +
+                               std::to_string(*v));
+    ok = ok && v && *v >= minimum;
+    return v.value_or(0);
+  };
+  st.top_k = count("top_k", 1, true);
+  st.plus_random = count("plus_random", 0, false);
+  if (node["seed"]) {
+    auto v = read_int(src, node["seed"], path + ".seed");
+    if (v && *v < 0) src.error(node["seed"], path + ".seed: must be at least 0");
+    ok = ok && v && *v >= 0;
+    st.seed = static_cast<uint64_t>(v.value_or(0));
+  }
+  if (!node["analysis"]) {
+    src.error(node, path + ".analysis: missing (the name of an earlier analysis)");
+    return std::nullopt;
+  }
+  auto from = read_string(src, node["analysis"], path + ".analysis");
+  if (!from || !ok) return std::nullopt;
+  st.from = *from;
+  const YAML::Node at = node["analysis"];
+  if (!takes_chosen_cells(a.kind)) {
+    src.error(at, path + ": kind " + a.kind->name +
+                      " cannot run on chosen cells (stages: activation_patching, ablation, "
+                      "path_patching)");
+    return std::nullopt;
+  }
+  if (a.sites.size() > 1) {
+    src.error(at, path + ": a stage analysis takes one site, this one has " +
+                      std::to_string(a.sites.size()));
+    return std::nullopt;
+  }
+  size_t i = 0;
+  while (i < earlier.size() && earlier[i].name != st.from) ++i;
+  if (i == earlier.size()) {
+    src.error(at, path + ".analysis: no earlier analysis is named \"" + st.from + "\"");
+    return std::nullopt;
+  }
+  const AnalysisSpec& source = earlier[i];
+  if (source.kind->whole_prompt_set) {
+    src.error(at, path + ".analysis: \"" + st.from + "\" (" + source.kind->name +
+                      ") has one result for the whole prompt set, not cells to choose from");
+    return std::nullopt;
+  }
+  st.source = static_cast<uint32_t>(i);
+  const std::vector<Axis> mine = a.kind->grid(a);
+  int64_t per_source_cell = 1;
+  for (const Axis& axis : mine) {
+    bool shared = false;
+    for (const Axis& s : source.kind->grid(source)) shared = shared || s.name == axis.name;
+    if (!shared) per_source_cell *= axis.size;
+  }
+  for (const Axis& s : source.kind->grid(source)) {
+    const Axis* match = nullptr;
+    for (const Axis& axis : mine)
+      if (axis.name == s.name) match = &axis;
+    if (!match || match->values != s.values) {
+      src.error(at, path + ".analysis: \"" + st.from + "\" has axis " + axis_text(s) + "; " +
+                        (match ? "this analysis has " + axis_text(*match)
+                               : "this analysis has no " + s.name + " axis") +
+                        " (a stage's grid must hold every axis of its source's, with the same "
+                        "entries)");
+      return std::nullopt;
+    }
+  }
+  // A stage source computes only its chosen cells: the ranking covers those.
+  st.source_cells = 1;
+  for (const Axis& s : source.kind->grid(source)) st.source_cells *= s.size;
+  if (source.stage) st.source_cells = source.stage->cells;
+  st.cells = std::min(st.top_k + st.plus_random, st.source_cells) * per_source_cell;
+  return st;
+}
+
 // name and kind here; the rest is the kind's own reader (jobs/kinds/).
 std::optional<AnalysisSpec> read_one(const YAML::Node& node, const std::string& path,
-                                     const AnalysesContext& ctx) {
+                                     const AnalysesContext& ctx,
+                                     const std::vector<AnalysisSpec>& earlier) {
   const Source& src = ctx.src;
   if (!expect_map(src, node, path)) return std::nullopt;
   AnalysisSpec a;
@@ -35,7 +145,7 @@ std::optional<AnalysisSpec> read_one(const YAML::Node& node, const std::string& 
   auto kind_text = read_choice(src, node["kind"], path + ".kind", kind_names());
   if (!kind_text) return std::nullopt;
   a.kind = find_kind(*kind_text);
-  std::vector<std::string> keys = {"name", "kind", "layers"};
+  std::vector<std::string> keys = {"name", "kind", "layers", "from"};
   keys.insert(keys.end(), a.kind->keys.begin(), a.kind->keys.end());
   check_keys(src, node, path, keys);
 
@@ -43,6 +153,10 @@ std::optional<AnalysisSpec> read_one(const YAML::Node& node, const std::string& 
   a.layers = r.layers();
   a.kind->read(r, a);
   if (!ok || !r.ok()) return std::nullopt;
+  if (node["from"]) {
+    a.stage = read_stage(node["from"], path + ".from", ctx, a, earlier);
+    if (!a.stage) return std::nullopt;
+  }
   return a;
 }
 
@@ -76,7 +190,7 @@ std::vector<AnalysisSpec> read_analyses(const YAML::Node& node, const AnalysesCo
     bool duplicate = name && name.IsScalar() && !names.insert(name.Scalar()).second;
     if (duplicate)
       src.error(name, path + ".name: duplicate analysis name \"" + name.Scalar() + "\"");
-    auto a = read_one(node[i], path, ctx);
+    auto a = read_one(node[i], path, ctx, out);
     if (a && !duplicate) out.push_back(std::move(*a));
   }
   return out;

@@ -42,13 +42,20 @@ nlohmann::json prompt_json(const PromptPair& p) {
 nlohmann::json analysis_json(const AnalysisSpec& a) {
   std::vector<std::string> sites;
   for (auto s : a.sites) sites.push_back(model::point_suffix(s));
-  return {{"name", a.name},
-          {"kind", kind_name(a.kind)},
-          {"sites", sites},
-          {"layers", a.layers},
-          {"heads", a.heads},
-          {"positions", a.positions},
-          {"options", a.options->to_json()}};
+  nlohmann::json j{{"name", a.name},
+                   {"kind", kind_name(a.kind)},
+                   {"sites", sites},
+                   {"layers", a.layers},
+                   {"heads", a.heads},
+                   {"positions", a.positions},
+                   {"options", a.options->to_json()}};
+  // Written only for stages, so jobs without them keep the hash they had.
+  if (a.stage)
+    j["from"] = {{"analysis", a.stage->from},
+                 {"top_k", a.stage->top_k},
+                 {"plus_random", a.stage->plus_random},
+                 {"seed", a.stage->seed}};
+  return j;
 }
 
 }  // namespace

@@ -66,6 +66,22 @@ struct PromptPair {
 enum class Metric { LogitDiff, Prob, Logprob, Kl };
 const char* metric_name(Metric m);  // "logit_diff", "prob", "logprob", "kl"
 
+// `from:` (docs/jobs.md, "Stages"): the analysis runs only on cells chosen from an earlier
+// analysis's results, once every shard of that one is done. The coordinator ranks the source's
+// cells by |mean effect over the prompts| (the effect is measured from the source kind's
+// baseline), takes the `top_k` first and `plus_random` more drawn with `seed` from the rest, and
+// the analysis computes its own grid's cells whose coordinates on the source's axes are those
+// (store/stage_selection.h). The plan knows how many cells that is, never which.
+struct StageSpec {
+  std::string from;     // the earlier analysis's name
+  uint32_t source = 0;  // its index in JobSpec::analyses (smaller than this analysis's)
+  int64_t top_k = 0;
+  int64_t plus_random = 0;
+  uint64_t seed = 0;
+  int64_t source_cells = 0;  // cells the source computes per prompt (what the ranking covers)
+  int64_t cells = 0;         // this analysis's cells per prompt: chosen source cells x the rest
+};
+
 // One named analysis of a registered kind (jobs/kinds/kind_registry.h). Axes are explicit,
 // sorted, de-duplicated index lists (never "all"): layers over [0, n_layers), heads over
 // [0, n_heads) (or n_kv_heads for k/v sites), positions over [0, shortest prompt length).
@@ -78,6 +94,7 @@ struct AnalysisSpec {
   std::vector<int64_t> heads;
   std::vector<int64_t> positions;
   std::shared_ptr<const KindOptions> options;
+  std::optional<StageSpec> stage;  // `from:`: a later stage of the job
 
   // The options as the kind's struct; throws csweep::Error when they are another kind's.
   template <typename T>

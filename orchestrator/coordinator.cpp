@@ -6,6 +6,9 @@
 //            says HELLO, READY, HEARTBEAT, SIGNALED and BYE for itself; work (ASSIGN) and STOP
 //            go to the group's leader only, which relays them to its members. A group gets work
 //            once all its ranks are READY, and is lost as a whole when any of its ranks is.
+//   stages:  a stage's shards are held until its source's last shard is DONE; the DONE's
+//            values then choose the stage's cells (stages.h) and its shards become pending. A
+//            source shard failed for good fails the stages that read it.
 //   repeat:  1. handle everything that arrived: HELLO (version), READY (the worker gets work),
 //               DONE (a duplicate is journalled, counted once), FAILED (errors.jsonl; retried
 //               up to max_retries, then failed; on_error=stop drains), SIGNALED (drain), BYE;
@@ -24,6 +27,7 @@
 #include "orchestrator/coordinator.h"
 
 #include <chrono>
+#include <functional>
 #include <map>
 
 #include "common/error.h"
@@ -31,6 +35,7 @@
 #include "orchestrator/journal.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/signals.h"
+#include "orchestrator/stages.h"
 
 namespace csweep::orchestrator {
 
@@ -57,16 +62,52 @@ class Run {
  public:
   Run(const store::Store& store, std::vector<ScheduledShard> shards,
       const std::vector<uint8_t>& already_done, const CoordinatorOptions& opt,
-      const nlohmann::json& run_info, int ranks)
+      const nlohmann::json& run_info, int ranks, StageTracker* stages)
       : store(store),
         opt(opt),
         sched(std::move(shards), already_done, opt.max_retries),
         journal(store.dir()),
         progress(store, sched, opt.progress_interval_s, run_info),
-        done_at_start(sched.done_count()) {
+        done_at_start(sched.done_count()),
+        stages(stages) {
     journal.event(
         "start", -1, 0,
         {{"ranks", ranks}, {"shards", sched.total()}, {"already_done", sched.done_count()}});
+    if (stages) {
+      sched.hold(stages->held());
+      guard_stages([&] { return stages->release_ready(); });
+    }
+  }
+
+  // A shard is done: a stage that reads it may have its cells chosen now.
+  void completed(uint32_t shard, const std::vector<float>& values) {
+    if (stages) guard_stages([&] { return stages->on_done(shard, values); });
+  }
+
+  // A shard failed for good: the stages that read it can never run.
+  void failed_for_good(uint32_t shard) {
+    if (!stages) return;
+    std::string why;
+    const std::vector<uint32_t> dead = stages->on_failed(shard, &why);
+    if (sched.fail_held(dead) > 0) {
+      record_error(-1, 0, std::to_string(dead.size()) + " stage shard(s) cannot run: " + why);
+      note_error(why);
+    }
+  }
+
+  // Choosing a stage's cells failed (a store write, a missing value): its shards fail.
+  void guard_stages(const std::function<std::vector<uint32_t>()>& step) {
+    try {
+      sched.release(step());
+    } catch (const std::exception& e) {
+      std::vector<uint32_t> held;
+      const std::vector<uint8_t> flags = stages->held();
+      for (uint32_t id = 0; id < flags.size(); ++id)
+        if (flags[id]) held.push_back(id);
+      sched.fail_held(held);
+      record_error(-1, 0, std::string("choosing a stage's cells: ") + e.what());
+      note_error(e.what());
+    }
   }
 
   // `attempt` > 0 with `retrying`: the shard went back to pending and will run again.
@@ -94,6 +135,7 @@ class Run {
     const bool retrying = !final && sched.state(shard) == ShardState::Pending;
     record_error(shard, rank, message, sched.attempts(shard), retrying);
     if (final) note_error("shard " + std::to_string(shard) + ": " + message);
+    if (final) failed_for_good(shard);
     return final;
   }
 
@@ -128,6 +170,7 @@ class Run {
   Journal journal;
   Progress progress;
   const int64_t done_at_start;
+  StageTracker* stages;
   std::string first_error;
 };
 
@@ -151,6 +194,7 @@ CoordinatorResult run_in_process(Run& run, LocalShardRunner& local) {
     if (out.ok) {
       sched.done(0, *next);
       run.journal.event("done", *next, 0);
+      run.completed(*next, out.values);
     } else {
       run.shard_failed(0, *next, out.error);
     }
@@ -271,9 +315,10 @@ class WorldLoop {
         break;
       case MessageType::Done:
         w.busy_since = w.last_heard;  // a result: the worker moves on to its next queued shard now
-        if (sched_.done(m.source, m.shard))
+        if (sched_.done(m.source, m.shard)) {
           run_.journal.event("done", m.shard, m.source, {{"seconds", m.seconds}});
-        else
+          run_.completed(m.shard, unpack_values(m.text));
+        } else
           run_.journal.event("duplicate", m.shard, m.source);
         break;
       case MessageType::Failed:
@@ -378,11 +423,11 @@ CoordinatorResult coordinate(Comm& comm, const store::Store& store,
                              std::vector<ScheduledShard> shards,
                              const std::vector<uint8_t>& already_done,
                              const CoordinatorOptions& opt, LocalShardRunner* local,
-                             const nlohmann::json& run_info) {
+                             const nlohmann::json& run_info, StageTracker* stages) {
   install_drain_signal_handlers();
   if (comm.size() == 1 && !local)
     throw Error("coordinator: a single-process run needs a local shard runner");
-  Run run(store, std::move(shards), already_done, opt, run_info, comm.size());
+  Run run(store, std::move(shards), already_done, opt, run_info, comm.size(), stages);
   if (comm.size() == 1) return run_in_process(run, *local);
   return WorldLoop(comm, run)();
 }

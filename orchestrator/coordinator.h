@@ -35,7 +35,10 @@ struct CoordinatorOptions {
 struct ShardOutcome {
   bool ok = true;
   std::string error;
+  std::vector<float> values;  // the shard's values (a single-process run: for the stages)
 };
+
+class StageTracker;
 
 // What a single-process run executes shards with (worker/ implements it).
 class LocalShardRunner {
@@ -53,11 +56,12 @@ struct CoordinatorResult {
 };
 
 // `shards` in id order; `already_done` from store::scan_done_shards. `run_info` goes into
-// status.json (hosts, ranks). With comm.size() == 1, `local` must be set.
+// status.json (hosts, ranks). With comm.size() == 1, `local` must be set. `stages` (null when
+// the job has none) holds back the stages' shards until their cells are chosen (stages.h).
 CoordinatorResult coordinate(Comm& comm, const store::Store& store,
                              std::vector<ScheduledShard> shards,
                              const std::vector<uint8_t>& already_done,
                              const CoordinatorOptions& options, LocalShardRunner* local,
-                             const nlohmann::json& run_info);
+                             const nlohmann::json& run_info, StageTracker* stages = nullptr);
 
 }  // namespace csweep::orchestrator

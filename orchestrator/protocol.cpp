@@ -69,4 +69,16 @@ Message decode(const char* data, size_t size, int source) {
   return m;
 }
 
+std::string pack_values(const std::vector<float>& values) {
+  std::string out(values.size() * sizeof(float), '\0');
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+std::vector<float> unpack_values(const std::string& payload) {
+  std::vector<float> out(payload.size() / sizeof(float));
+  if (!out.empty()) std::memcpy(out.data(), payload.data(), out.size() * sizeof(float));
+  return out;
+}
+
 }  // namespace csweep::orchestrator

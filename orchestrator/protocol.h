@@ -27,6 +27,9 @@
 //     warm), else the costliest pending shard overall.
 //   - worker runs assigned shards in arrival order. For each: executor -> fragment write ->
 //     H5Fflush -> DONE {shard, cells, seconds}. DONE is sent only after the data is durable.
+//     A shard of an analysis that a later stage reads (`from:`, stages.h) carries its values
+//     in the payload (pack_values: `cells` floats, native byte order); rank 0 chooses the
+//     stage's cells from them and only then hands out the stage's shards.
 //     An executor exception -> FAILED {shard, text = message}; the worker goes on.
 //   - worker -> HEARTBEAT every heartbeat interval, from its own thread (so a long shard
 //     does not look like a dead worker). Any message from a worker counts as a heartbeat.
@@ -81,10 +84,11 @@
 //     one tag), so DONE for a shard always precedes that worker's BYE.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace csweep::orchestrator {
 
-constexpr uint16_t kProtocolVersion = 2;         // 2: tensor-parallel groups
+constexpr uint16_t kProtocolVersion = 3;         // 2: tensor-parallel groups; 3: stage values
 constexpr uint32_t kProtocolMagic = 0x43535750;  // "CSWP"
 constexpr int kProtocolTag = 7301;
 constexpr uint32_t kNoShard = 0xffffffffu;
@@ -128,6 +132,9 @@ struct Message {
 };
 
 std::string encode(const Message& m);
+// A DONE payload of shard values (the ranks of one world share a byte order).
+std::string pack_values(const std::vector<float>& values);
+std::vector<float> unpack_values(const std::string& payload);
 // Throws csweep::Error on a short buffer or a wrong magic. Does not check the version (the
 // coordinator does, on HELLO, to give a useful message).
 Message decode(const char* data, size_t size, int source);

@@ -9,6 +9,7 @@
 #include "common/host_memory.h"
 #include "common/log.h"
 #include "common/utc_time.h"
+#include "orchestrator/stages.h"
 #include "sharding/memory_fit.h"
 #include "sharding/plan.h"
 #include "store/provenance.h"
@@ -104,6 +105,7 @@ struct OpenRun {
   nlohmann::json run;  // this run's provenance entry
   std::vector<uint8_t> already_done;
   CoordinatorOptions coordinator;
+  std::unique_ptr<StageTracker> stages;  // null when the job has no stages
 };
 
 OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::string>& hosts,
@@ -215,6 +217,10 @@ int run_rank0(Comm& comm, const RunOptions& opt, const std::vector<std::string>&
   OpenRun o;
   try {
     o = open_run(comm, opt, hosts, local);
+    // Before any worker writes: it may read the store (stages.h). It keeps a reference to o.setup.
+    auto stages =
+        std::make_unique<StageTracker>(o.setup, o.store->dir(), o.already_done, opt.slice.active());
+    if (stages->any()) o.stages = std::move(stages);
   } catch (const Error&) {
     Message a{MessageType::Abort};
     a.code = 2;
@@ -224,8 +230,9 @@ int run_rank0(Comm& comm, const RunOptions& opt, const std::vector<std::string>&
   }
   std::unique_ptr<LocalShardRunner> runner;
   if (comm.size() == 1) runner = local.make(o.setup, o.store->dir());
-  CoordinatorResult result = coordinate(comm, *o.store, shards_in_scope(o.setup, opt.slice),
-                                        o.already_done, o.coordinator, runner.get(), run_info(o));
+  CoordinatorResult result =
+      coordinate(comm, *o.store, shards_in_scope(o.setup, opt.slice), o.already_done, o.coordinator,
+                 runner.get(), run_info(o), o.stages.get());
   if (runner) runner->close();
   end_provenance(*o.store, o.run, result);
   print_summary(opt, o, result);

@@ -38,12 +38,18 @@ void Scheduler::make_pending(uint32_t id) {
   cost_left_ += shards_[id].cost;
 }
 
-void Scheduler::take(uint32_t id, int worker) {
+void Scheduler::unpend(uint32_t id) {
   pending_.erase(key(id));
   auto it = pending_by_prompt_.find(shards_[id].prompt);
-  it->second.erase(key(id));
-  if (it->second.empty()) pending_by_prompt_.erase(it);
+  if (it != pending_by_prompt_.end()) {
+    it->second.erase(key(id));
+    if (it->second.empty()) pending_by_prompt_.erase(it);
+  }
   cost_left_ -= shards_[id].cost;
+}
+
+void Scheduler::take(uint32_t id, int worker) {
+  unpend(id);
   state_[id] = ShardState::Assigned;
   owner_[id] = worker;
   assigned_[worker].insert(id);
@@ -72,13 +78,8 @@ bool Scheduler::done(int worker, uint32_t shard) {
     assigned_[owner_[shard]].erase(shard);
     --assigned_count_;
   } else if (st == ShardState::Pending) {  // re-queued after its worker was declared lost
-    pending_.erase(key(shard));
-    auto it = pending_by_prompt_.find(shards_[shard].prompt);
-    if (it != pending_by_prompt_.end()) {
-      it->second.erase(key(shard));
-      if (it->second.empty()) pending_by_prompt_.erase(it);
-    }
-    cost_left_ -= shards_[shard].cost;
+    if (held_.count(shard)) return false;  // a stage's shard cannot be done before its release
+    unpend(shard);
   } else if (st == ShardState::Failed) {
     --failed_count_;
   }
@@ -103,6 +104,31 @@ bool Scheduler::failed(int worker, uint32_t shard) {
   owner_[shard] = -1;
   ++failed_count_;
   return true;
+}
+
+void Scheduler::hold(const std::vector<uint8_t>& held) {
+  for (uint32_t id = 0; id < held.size() && id < state_.size(); ++id) {
+    if (!held[id] || !in_scope(id) || state_[id] != ShardState::Pending || held_.count(id))
+      continue;
+    unpend(id);
+    held_.insert(id);
+  }
+}
+
+void Scheduler::release(const std::vector<uint32_t>& shards) {
+  for (uint32_t id : shards)
+    if (held_.erase(id)) make_pending(id);
+}
+
+int64_t Scheduler::fail_held(const std::vector<uint32_t>& shards) {
+  int64_t n = 0;
+  for (uint32_t id : shards) {
+    if (!held_.erase(id)) continue;
+    state_[id] = ShardState::Failed;
+    ++failed_count_;
+    ++n;
+  }
+  return n;
 }
 
 std::vector<uint32_t> Scheduler::lose_worker(int worker) {

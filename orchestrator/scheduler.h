@@ -10,7 +10,9 @@
 //   - `shards` may be any subset of a plan's shards (a --slice run): ids need not be dense,
 //     and ids outside the subset are ignored by done()/failed();
 //   - a failed shard is retried up to `max_retries` times (transient faults: out of memory,
-//     a flaky node), then stays Failed.
+//     a flaky node), then stays Failed;
+//   - a held shard (a stage's, orchestrator/stages.h) is not handed out until released, and
+//     fails for good when its stage can never run.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -42,10 +44,16 @@ class Scheduler {
   // went back to pending for a retry (or the report was stale).
   bool failed(int worker, uint32_t shard);
   int attempts(uint32_t shard) const { return in_scope(shard) ? attempts_[shard] : 0; }
+  // Held shards wait outside pending: hold() takes the pending ones with held[id] != 0,
+  // release() makes them pending, fail_held() fails them for good (returns how many).
+  void hold(const std::vector<uint8_t>& held);
+  void release(const std::vector<uint32_t>& shards);
+  int64_t fail_held(const std::vector<uint32_t>& shards);
+  int64_t held() const { return static_cast<int64_t>(held_.size()); }
   // Puts `worker`'s outstanding shards back to pending; returns them.
   std::vector<uint32_t> lose_worker(int worker);
 
-  bool finished() const { return pending_.empty() && assigned_count_ == 0; }
+  bool finished() const { return pending_.empty() && assigned_count_ == 0 && held_.empty(); }
   bool in_scope(uint32_t shard) const { return shard < in_scope_.size() && in_scope_[shard]; }
   int64_t pending() const { return static_cast<int64_t>(pending_.size()); }
   int64_t outstanding(int worker) const;
@@ -63,6 +71,7 @@ class Scheduler {
   Key key(uint32_t id) const { return {-shards_[id].cost, id}; }
   void make_pending(uint32_t id);
   void take(uint32_t id, int worker);
+  void unpend(uint32_t id);  // out of the pending sets (it stays in state Pending)
 
   std::vector<ScheduledShard> shards_;  // indexed by id (holes where not in scope)
   std::vector<uint8_t> in_scope_;
@@ -75,6 +84,7 @@ class Scheduler {
   std::map<uint32_t, std::set<Key>> pending_by_prompt_;
   std::map<int, std::set<uint32_t>> assigned_;  // worker -> its outstanding shards
   std::map<int, uint32_t> last_prompt_;
+  std::set<uint32_t> held_;
   int64_t assigned_count_ = 0, done_count_ = 0, failed_count_ = 0, reissued_ = 0;
   int64_t cells_total_ = 0, cells_done_ = 0;
   double cost_left_ = 0.0;

@@ -10,6 +10,7 @@
 #include "report/faithfulness.h"
 #include "report/feature_search.h"
 #include "report/interactive.h"
+#include "report/stage_summary.h"
 #include "report/text.h"
 
 namespace csweep::report {
@@ -195,6 +196,7 @@ void write_analysis(std::ostream& o, const ReduceInput& input, const AnalysisInp
   }
   o << "</details>\n";
   if (is_circuit_analysis(a)) write_faithfulness_html(o, a);
+  if (is_stage(a)) write_stage_html(o, a);
   write_token_quantities(o, input, a, g);
   if (a.kind == kFeatureSearchKind)
     write_feature_search_html(o, input, feature_search(input, a, input.top_k));

@@ -83,6 +83,12 @@ struct AnalysisInput {
   // The kind's options as the canonical hash sees them (KindOptions::to_json; null when the spec
   // was not readable): circuit_faithfulness's node list and bootstrap (report/faithfulness.h).
   nlohmann::json options;
+  // A stage (`from:`, docs/jobs.md): what its cells were chosen from. Per chosen source cell in
+  // order (the top_k best first, then the random draw): the source's estimate of its effect.
+  // Each chosen cell covers cells() / stage_scores.size() consecutive cells of this analysis.
+  std::string stage_source;  // empty: not a stage
+  int64_t stage_ranked = 0, stage_top_k = 0;
+  std::vector<double> stage_scores;
 
   int64_t cells() const {
     int64_t n = 1;

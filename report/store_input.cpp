@@ -10,6 +10,7 @@
 #include "model/tokenizer/tokenizer.h"
 #include "store/baselines.h"
 #include "store/reader.h"
+#include "store/stage_selection.h"
 
 namespace fs = std::filesystem;
 
@@ -243,6 +244,17 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
     a.kind = r.info.kind;
     a.metric = "value";
     for (const auto& axis : r.info.axes) a.axes.push_back(convert_axis(axis));
+    // A stage's cells were chosen at run time: name them by their coordinates.
+    if (a.axes.size() == 1 && a.axes[0].name == "candidate")
+      if (const auto chosen = store::read_stage_selection(c.dir, a.name);
+          chosen && static_cast<int64_t>(chosen->labels.size()) == a.axes[0].size) {
+        a.axes[0].labels = chosen->labels;
+        a.axes[0].values.assign(chosen->labels.size(), -1);
+        a.stage_source = chosen->source;
+        a.stage_ranked = chosen->ranked;
+        a.stage_top_k = chosen->top_k;
+        a.stage_scores = chosen->scores;
+      }
     a.planned.assign(static_cast<size_t>(r.n_prompts), 0);
     for (const auto& s : c.layout.shards)
       if (c.layout.analyses[s.analysis].name == a.name) a.planned[s.prompt] = 1;

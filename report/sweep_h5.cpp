@@ -11,6 +11,7 @@
 #include "report/faithfulness.h"
 #include "report/feature_search.h"
 #include "report/h5_write.h"
+#include "report/stage_summary.h"
 
 namespace csweep::report {
 namespace {
@@ -113,6 +114,7 @@ struct AnalysisWriter {
     write_position_tokens();
     write_top_k();
     if (is_circuit_analysis(a)) write_faithfulness_h5(w, group, a);
+    if (is_stage(a)) write_stage_h5(w, group, a);
   }
 
   void write_attrs() {
@@ -392,8 +394,7 @@ void write_sweep_h5(const std::filesystem::path& path, const ReduceInput& input,
       h5::Handle g = w.group(analyses, h5_name(input.analyses[i].name));
       AnalysisWriter{w, input, input.analyses[i], aggregates[i], top[i], g, {}, {}}.write();
       if (input.analyses[i].kind == kFeatureSearchKind)
-        write_feature_search_h5(w, g, input,
-                                feature_search(input, input.analyses[i], input.top_k));
+        write_feature_search_h5(w, g, input, feature_search(input, input.analyses[i], input.top_k));
     }
     write_attention_patterns(w, root, patterns);
     w.check(H5Fflush(file, H5F_SCOPE_GLOBAL), "", "flush the file");

@@ -11,6 +11,7 @@
 //   errors.jsonl       shards that failed, with the worker's message
 //   fragments/         one HDF5 file per writer process: <host>-<pid>-<n>.h5
 //   fragments/damaged/ fragments a kill left unreadable, moved aside at the next run's start
+//   stages/            a stage's chosen cells, one JSON file per stage (stage_selection.h)
 //   lock               flock()ed by the coordinator of the run that owns the store: exclusively
 //                      by a whole-sweep run, shared by --slice runs (array tasks run together)
 //   lock.s<k>of<N>     flock()ed exclusively by the coordinator of slice k/N

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 #include "analyses/sweep.h"
@@ -13,6 +14,7 @@
 #include "model/model.h"
 #include "model/tensor_io.h"
 #include "model/weight_dtype.h"
+#include "store/stage_selection.h"
 #include "worker/analysis_request.h"
 
 namespace csweep::worker {
@@ -34,7 +36,7 @@ class AnalysisExecutor final : public ShardExecutor {
  public:
   AnalysisExecutor(const jobs::JobSpec& spec, const sharding::Plan& plan,
                    const WorkerContext& context)
-      : spec_(spec), plan_(plan), caches_(16) {
+      : spec_(spec), plan_(plan), store_dir_(context.store_dir), caches_(16) {
     // One thread per rank unless told otherwise: ranks beat threads on small GEMMs, and the
     // same thread count everywhere keeps results bit-identical for any number of ranks.
     int threads = 1;
@@ -62,6 +64,14 @@ class AnalysisExecutor final : public ShardExecutor {
     const sharding::AnalysisGrid& grid = plan_.grids.at(shard.analysis);
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
     const SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
+    if (analysis.stage) {  // the shard's chosen cells, as cells of the kind's own grid
+      const store::StageSelection& chosen = selection(analysis);
+      analyses::GridAxis candidates{
+          "candidate", {}, {}, analyses_axes(analysis.kind->grid(analysis))};
+      candidates.values.assign(chosen.cells.begin() + shard.cell_begin,
+                               chosen.cells.begin() + shard.cell_end);
+      return analyses::run_cells(*model_, request, {candidates}, 0, shard.cells(), caches_);
+    }
     const std::vector<analyses::GridAxis> axes = analyses_axes(grid);
     return analyses::run_cells(*model_, request, axes, shard.cell_begin, shard.cell_end, caches_);
   }
@@ -81,8 +91,25 @@ class AnalysisExecutor final : public ShardExecutor {
   }
 
  private:
+  // Written by the coordinator before it hands out the stage's first shard.
+  const store::StageSelection& selection(const AnalysisSpec& analysis) {
+    auto it = selections_.find(analysis.name);
+    if (it != selections_.end()) return it->second;
+    auto chosen = store::read_stage_selection(store_dir_, analysis.name);
+    if (!chosen)
+      throw Error(store::stage_selection_file(store_dir_, analysis.name).string() +
+                  ": missing (the stage's cells were not chosen yet)");
+    if (static_cast<int64_t>(chosen->cells.size()) != analysis.stage->cells)
+      throw error_at(store::stage_selection_file(store_dir_, analysis.name).string(), "cells",
+                     std::to_string(chosen->cells.size()) + " cells, the plan has " +
+                         std::to_string(analysis.stage->cells));
+    return selections_.emplace(analysis.name, std::move(*chosen)).first->second;
+  }
+
   const jobs::JobSpec& spec_;
   const sharding::Plan& plan_;
+  std::filesystem::path store_dir_;
+  std::map<std::string, store::StageSelection> selections_;
   std::shared_ptr<model::Model> model_;
   analyses::CacheStore caches_;
 };

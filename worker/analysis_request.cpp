@@ -270,9 +270,9 @@ SweepRequest request_for(const jobs::JobSpec& spec, const AnalysisSpec& a, size_
 }
 
 // The plan's grid (the kind's one grid) in the analyses library's terms.
-std::vector<analyses::GridAxis> analyses_axes(const sharding::AnalysisGrid& grid) {
+std::vector<analyses::GridAxis> analyses_axes(const std::vector<jobs::Axis>& grid) {
   std::vector<analyses::GridAxis> axes;
-  for (const auto& x : grid.axes) {
+  for (const auto& x : grid) {
     const bool named = x.name == "site" || x.name == "quantity" || x.name == "score";
     axes.push_back(
         analyses::GridAxis{x.name, x.values, named ? x.labels : std::vector<std::string>{}});

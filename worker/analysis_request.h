@@ -14,6 +14,9 @@ namespace csweep::worker {
 analyses::SweepRequest request_for(const jobs::JobSpec& spec, const jobs::AnalysisSpec& a,
                                    size_t prompt_index, const model::Model& model);
 
-std::vector<analyses::GridAxis> analyses_axes(const sharding::AnalysisGrid& grid);
+std::vector<analyses::GridAxis> analyses_axes(const std::vector<jobs::Axis>& axes);
+inline std::vector<analyses::GridAxis> analyses_axes(const sharding::AnalysisGrid& grid) {
+  return analyses_axes(grid.axes);
+}
 
 }  // namespace csweep::worker

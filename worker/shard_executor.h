@@ -5,6 +5,7 @@
 // gives bit-identical values on any rank, any run (same thread count), which is what makes
 // re-issued shards and resumed sweeps exact. Throwing (csweep::Error or any std::exception)
 // fails that shard only; the worker reports the message to the coordinator.
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,8 @@ struct WorkerContext {
   // "" = the real computation. "synthetic[:key=value,...]" = the synthetic executor
   // (worker/synthetic_executor.h), for tests and benchmarks of the distributed machinery.
   std::string executor;
+  // The store: a stage's shards read the cells chosen for them there (store/stage_selection.h).
+  std::filesystem::path store_dir;
 };
 
 // The one factory `csweep run` calls on every worker.

@@ -12,6 +12,7 @@
 #include "model/collective.h"
 #include "model/cuda_backend.h"
 #include "orchestrator/signals.h"
+#include "orchestrator/stages.h"
 #include "sharding/plan.h"
 #include "store/fragment_writer.h"
 #include "worker/rank_device.h"
@@ -53,7 +54,9 @@ ShardPipeline::ShardPipeline(const orchestrator::SweepSetup& setup,
                              const std::filesystem::path& store_dir, const WorkerContext& context,
                              const store::Slice& slice)
     : setup_(setup) {
-  executor_ = make_shard_executor(setup.spec, setup.plan, context);
+  WorkerContext ctx = context;
+  ctx.store_dir = store_dir;
+  executor_ = make_shard_executor(setup.spec, setup.plan, ctx);
   writer_ = std::make_unique<store::FragmentWriter>(
       store_dir, setup.layout, setup.spec_hash,
       store::WriterInfo{context.rank, "", slice, store::SlurmIds::from_env()});
@@ -83,8 +86,9 @@ void ShardPipeline::commit(const Computed& c) {
 }
 
 orchestrator::ShardOutcome ShardPipeline::run(uint32_t id) {
-  const Computed c = compute(id);
+  Computed c = compute(id);
   commit(c);
+  if (c.outcome.ok) c.outcome.values = std::move(c.values);
   return c.outcome;
 }
 
@@ -219,6 +223,7 @@ class WorkerRank {
       ctx.worker_index = (comm_.rank() - 1) / static_cast<int>(group_ranks_.size());
       ctx.group = group_ranks_;
       ctx.executor = options_.executor;
+      ctx.store_dir = options_.store.empty() ? setup_->spec.store : options_.store;
       const std::string& device = setup_->spec.model.device;
       ctx.device = rank_device(device, options_.local_index,
                                device.rfind("cuda", 0) == 0 ? model::cuda_device_count() : 0);
@@ -230,8 +235,7 @@ class WorkerRank {
         ctx.tensor_parallel = group_.get();
       }
       if (leads()) {
-        const auto store_dir = options_.store.empty() ? setup_->spec.store : options_.store;
-        pipeline_ = std::make_unique<ShardPipeline>(*setup_, store_dir, ctx, options_.slice);
+        pipeline_ = std::make_unique<ShardPipeline>(*setup_, ctx.store_dir, ctx, options_.slice);
       } else {
         executor_ = make_shard_executor(setup_->spec, setup_->plan, ctx);
       }
@@ -277,6 +281,8 @@ class WorkerRank {
     Message r{c.outcome.ok ? MessageType::Done : MessageType::Failed};
     r.shard = id;
     r.text = c.outcome.error;
+    if (c.outcome.ok && orchestrator::feeds_stage(setup_->spec, setup_->plan.shards[id].analysis))
+      r.text = orchestrator::pack_values(c.values);
     r.cells = setup_->plan.shards[id].cells();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     comm_.send(0, r);

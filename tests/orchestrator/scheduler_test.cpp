@@ -102,3 +102,30 @@ TEST(Scheduler, FailedShardIsRetriedUpToMaxRetriesThenFails) {
   EXPECT_EQ(s.failed_count(), 1);
   EXPECT_EQ(s.done_count(), 5);
 }
+
+// A stage's shards (orchestrator/stages.h) wait until released; the run is not finished while
+// any wait; a stage that can never run fails its held shards for good.
+TEST(Scheduler, HeldShardsWaitForReleaseAndCanFailForGood) {
+  Scheduler s(shards(), {0, 0, 0, 0, 0, 1});
+  s.hold({0, 0, 1, 1, 1, 1});  // 5 is already done: nothing to hold
+  EXPECT_EQ(s.held(), 3);
+  EXPECT_EQ(s.pending(), 2);
+  EXPECT_EQ(*s.next_for(1), 0u);
+  EXPECT_EQ(*s.next_for(1), 1u);
+  EXPECT_FALSE(s.next_for(1));  // the costliest (4) is held
+  EXPECT_FALSE(s.done(1, 4));   // a held shard cannot be reported done
+  s.done(1, 0);
+  s.done(1, 1);
+  EXPECT_FALSE(s.finished());
+  s.release({4, 2});
+  EXPECT_EQ(s.held(), 1);
+  EXPECT_EQ(*s.next_for(2), 4u);
+  EXPECT_EQ(*s.next_for(2), 2u);
+  s.done(2, 4);
+  s.done(2, 2);
+  EXPECT_FALSE(s.finished());
+  EXPECT_EQ(s.fail_held({3, 4}), 1);  // 4 is done already
+  EXPECT_EQ(s.state(3), ShardState::Failed);
+  EXPECT_EQ(s.failed_count(), 1);
+  EXPECT_TRUE(s.finished());
+}

@@ -1,0 +1,181 @@
+// Stages (`from:`) end to end on the bundled induction model: the coordinator holds a stage's
+// shards until its source is done, chooses the cells from the source's values, and the stage
+// computes exactly those cells; a kill in the middle of a stage resumes on the same cells; an
+// mpirun world chooses and computes the same cells as one process.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <numeric>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+#include "store/baselines.h"
+#include "store/reader.h"
+#include "store/stage_selection.h"
+#include "tests/run_command.h"
+
+namespace fs = std::filesystem;
+using namespace csweep::testing;
+using csweep::store::StoreContents;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-stages", name); }
+
+std::string job() { return data_dir() + "/stages.yaml"; }
+
+const csweep::store::AnalysisResults& results(const StoreContents& c, const std::string& name) {
+  for (const auto& a : c.analyses)
+    if (a.info.name == name) return a;
+  throw std::runtime_error("no analysis " + name);
+}
+
+StoreContents run_to_end(int np, const fs::path& store) {
+  Child c = spawn(run_command(np, {job(), "--store", store.string()}), store.string() + ".log");
+  EXPECT_TRUE(wait_for(c, 240)) << c.output();
+  EXPECT_EQ(c.exit_code(), 0) << c.output();
+  return csweep::store::read_store(store);
+}
+
+csweep::store::StageSelection chosen(const fs::path& store, const std::string& name) {
+  auto s = csweep::store::read_stage_selection(store, name);
+  if (!s) throw std::runtime_error("no selection for " + name);
+  return *s;
+}
+
+void expect_same_values(const StoreContents& x, const StoreContents& y, const std::string& why) {
+  ASSERT_EQ(x.analyses.size(), y.analyses.size());
+  for (size_t a = 0; a < x.analyses.size(); ++a) {
+    const auto& u = x.analyses[a].values;
+    const auto& v = y.analyses[a].values;
+    ASSERT_EQ(u.size(), v.size());
+    EXPECT_EQ(std::memcmp(u.data(), v.data(), u.size() * sizeof(float)), 0)
+        << why << ": " << x.analyses[a].info.name;
+  }
+}
+
+}  // namespace
+
+// The stage's cells are the top 8 by |mean AtP effect| plus 8 drawn from the rest, and each
+// equals exhaustive patching of the same cell bit for bit; the chain atp_heads -> heads ->
+// positions runs each chosen head at every position (23: 24 tokens less the answer).
+TEST(Stages, ChosenCellsAreTheTopEstimatesAndEqualExhaustivePatchingBitForBit) {
+  const fs::path store = fresh_dir("one");
+  const StoreContents c = run_to_end(0, store);
+  ASSERT_TRUE(c.complete());
+  const auto& atp = results(c, "atp");
+  const auto& exact = results(c, "exact");
+  const auto& every = results(c, "exhaustive");
+  const auto sel = chosen(store, "exact");
+  ASSERT_EQ(sel.top_k, 8);
+  ASSERT_EQ(sel.cells.size(), 16u);
+  EXPECT_EQ(exact.cells, 16);
+  // The ranking, recomputed here from the store: mean over prompts of (AtP - corrupted).
+  const auto base = csweep::store::read_baselines(store, c.layout, c.spec_hash);
+  std::vector<double> score(static_cast<size_t>(atp.cells), 0.0);
+  for (int64_t p = 0; p < atp.n_prompts; ++p)
+    for (int64_t i = 0; i < atp.cells; ++i)
+      score[i] += (atp.at(p, i) - base.values[0][p].corrupted) / atp.n_prompts;
+  std::vector<int64_t> order(score.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return std::fabs(score[x]) > std::fabs(score[y]); });
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(sel.chosen[i], order[i]) << "rank " << i;
+    EXPECT_NEAR(sel.scores[i], score[order[i]], 1e-9);
+  }
+  std::set<int64_t> top(order.begin(), order.begin() + 8), drawn;
+  for (int i = 8; i < 16; ++i) {
+    EXPECT_EQ(top.count(sel.chosen[i]), 0u) << "a random cell repeats a top one";
+    drawn.insert(sel.chosen[i]);
+  }
+  EXPECT_EQ(drawn.size(), 8u);
+  // Same grid as the source ([layer, pos, head]): a chosen cell is the same cell of exhaustive.
+  for (int64_t p = 0; p < exact.n_prompts; ++p)
+    for (size_t i = 0; i < sel.cells.size(); ++i) {
+      EXPECT_EQ(sel.cells[i], sel.chosen[i]);
+      const float x = exact.at(p, static_cast<int64_t>(i)), y = every.at(p, sel.cells[i]);
+      EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0)
+          << "prompt " << p << ", " << sel.labels[i] << ": " << x << " vs " << y;
+    }
+  // The chain: heads ran 3 + 1 heads; positions ran the 2 best of those at all 23 positions.
+  const auto heads = chosen(store, "heads");
+  const auto positions = chosen(store, "positions");
+  ASSERT_EQ(heads.cells.size(), 4u);
+  ASSERT_EQ(positions.chosen.size(), 2u);
+  ASSERT_EQ(positions.cells.size(), 46u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(positions.chosen_grid_cells[k], heads.cells[positions.chosen[k]]);
+    const int64_t layer = positions.chosen_grid_cells[k] / 4,
+                  head = positions.chosen_grid_cells[k] % 4;
+    for (int64_t pos = 0; pos < 23; ++pos) {  // [layer, pos, head] of exhaustive
+      const int64_t cell = (layer * 23 + pos) * 4 + head;
+      EXPECT_EQ(positions.cells[k * 23 + pos], cell);
+      for (int64_t p = 0; p < every.n_prompts; ++p) {
+        const float x = results(c, "positions").at(p, static_cast<int64_t>(k * 23 + pos));
+        const float y = every.at(p, cell);
+        EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0) << positions.labels[k * 23 + pos];
+      }
+    }
+  }
+  // The induction head (1.x) is the top of the head ranking; previous-token head 0.x follows.
+  EXPECT_EQ(heads.labels[0].rfind("layer=1", 0), 0u) << heads.labels[0];
+}
+
+// SIGKILL while a stage runs (its cells chosen, some of its shards done), rerun: the same cells
+// and the same numbers as an uninterrupted run; and mpirun -np 3 gives the same store.
+TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
+  const fs::path whole = fresh_dir("whole");
+  const StoreContents expected = run_to_end(0, whole);
+  ASSERT_TRUE(expected.complete());
+
+  const fs::path store = fresh_dir("killed");
+  Child c = spawn(run_command(0, {job(), "--store", store.string()}), store.string() + ".log");
+  const fs::path marker = csweep::store::stage_selection_file(store, "exact");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(-c.pid, SIGKILL);
+  wait_for(c, 30);
+  ASSERT_TRUE(fs::exists(marker)) << c.output();
+  const StoreContents partial = csweep::store::read_store(store);
+  ASSERT_FALSE(partial.complete()) << "the run ended before the kill";
+  const StoreContents resumed = run_to_end(0, store);
+  ASSERT_TRUE(resumed.complete());
+  expect_same_values(expected, resumed, "killed and resumed");
+  for (const char* stage : {"exact", "heads", "positions"})
+    EXPECT_EQ(chosen(store, stage).to_json(), chosen(whole, stage).to_json()) << stage;
+
+  const fs::path world = fresh_dir("np3");
+  const StoreContents many = run_to_end(3, world);
+  ASSERT_TRUE(many.complete());
+  expect_same_values(expected, many, "mpirun -np 3");
+  for (const char* stage : {"exact", "heads", "positions"})
+    EXPECT_EQ(chosen(world, stage).to_json(), chosen(whole, stage).to_json()) << stage;
+}
+
+// csweep plan prints each stage's forwards (exact) beside exhaustive patching's.
+TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
+  const auto plan = csweep::testing::run_command(csweep_bin() + " plan " + job() + " --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const auto j = nlohmann::json::parse(plan.output);
+  const auto& exact = j["analyses"][1];
+  ASSERT_EQ(exact["name"], "exact");
+  EXPECT_EQ(exact["units"], 4 * 16);
+  EXPECT_EQ(exact["stage"]["ranked_cells"], 2 * 23 * 4);  // 23 positions: 24 tokens less the answer
+  EXPECT_EQ(exact["stage"]["exhaustive_cells_per_prompt"], 2 * 23 * 4);
+  // One patched row per cell plus the clean and corrupted runs of each prompt.
+  EXPECT_EQ(exact["forwards"], 4 * 16 + 4 * 2);
+  EXPECT_EQ(exact["stage"]["exhaustive_forwards"], 4 * 184 + 4 * 2);
+  EXPECT_EQ(j["analyses"][4]["units"], 4 * 2 * 23);  // positions: 2 heads x 23 positions
+  const auto text = csweep::testing::run_command(csweep_bin() + " plan " + job());
+  EXPECT_NE(text.output.find("stage   exact after atp: top 8 + 8 random of its 184 cells -> 72 "
+                             "forwards (exhaustive: 744"),
+            std::string::npos)
+      << text.output;
+}
