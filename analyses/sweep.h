@@ -29,6 +29,8 @@
 //                                       of its shuffled-label control (analyses/probe.h); the
 //                                       request carries the whole labelled prompt set
 //   path_patching:   [layer, (pos,) head] (senders attn.hook_z) or [layer, (pos)] (hook_mlp_out)
+//   edge_attribution: [edge]  every sender -> receiver edge (values: sender * receivers +
+//                                       receiver, edge_attribution_cells.cpp)
 // layers/heads/positions select a subset (empty = all; negative positions count from the end).
 #include <cstdint>
 #include <string>
@@ -95,6 +97,9 @@ struct SweepRequest {
   int64_t induction_length = 20;  // random tokens repeated twice
   // Attribution patching
   bool atp_qk_fix = false;  // AtP*: exact recomputation of the softmax for q/k sites
+  // Edge attribution (edge_attribution_cells.cpp): gradients averaged over this many runs with
+  // the input interpolated from the corrupted to the clean prompt (EAP-IG); 1 = EAP.
+  int64_t ig_steps = 1;
   // Steering: each cell adds scale x direction at `point` (hook_resid_pre|mid|post) of its layer
   // (at its position, or at every position when the grid has no pos axis); the grid's scale
   // axis values index `scales`.

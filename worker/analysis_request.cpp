@@ -235,6 +235,12 @@ SweepRequest circuit_faithfulness(const RequestInputs& in) {
   return r;
 }
 
+SweepRequest edge_attribution(const RequestInputs& in) {
+  SweepRequest r = base_request(in, in.spec.seed);
+  r.ig_steps = in.a.options_as<jobs::EdgeAttributionOptions>().ig_steps;
+  return r;
+}
+
 // A whole-prompt-set kind (probe) gets every prompt: the grid's site and token axes say where
 // (not r.sites: a site list there splits the grid into one call per site).
 using KindRequest = SweepRequest (*)(const RequestInputs&);
@@ -249,6 +255,7 @@ const std::map<std::string, KindRequest>& kind_requests() {
       {"attention_scores", attention_scores},
       {"steering", steering},
       {"path_patching", path_patching},
+      {"edge_attribution", edge_attribution},
       {"sae_feature_ablation", sae_features},
       {"sae_feature_patching", sae_features},
       {"sae_feature_attribution", sae_features},

@@ -125,6 +125,16 @@ struct CircuitFaithfulnessOptions final : KindOptions {
 };
 std::string circuit_node_label(const CircuitFaithfulnessOptions::Node& n);  // "a1.h2", "m0"
 
+// edge_attribution (jobs/kinds/edge_attribution.cpp): EAP / EAP-IG over every edge.
+struct EdgeAttributionOptions final : KindOptions {
+  std::string method = "eap_ig";  // eap | eap_ig
+  int64_t ig_steps = 5;           // eap: 1 (the clean run's gradient)
+  // The model's graph, for the grid (read from config.json; the model hash covers it).
+  int64_t layers = 0, heads = 0, kv_heads = 0;
+  bool parallel_residual = false;
+  nlohmann::json to_json() const override;
+};
+
 // In the analyses' enum order (analyses/sweep.h LensValue, PatternScore; analyses/steering.h
 // SteeringQuantity): a named axis's values
 // index these lists.

@@ -23,6 +23,7 @@ const Kind& sae_feature_patching_kind();
 const Kind& sae_feature_attribution_kind();
 const Kind& sae_feature_search_kind();
 const Kind& path_patching_kind();
+const Kind& edge_attribution_kind();
 const Kind& probe_kind();
 const Kind& circuit_faithfulness_kind();
 
@@ -44,6 +45,7 @@ const std::vector<const Kind*>& all_kinds() {
       &sae_feature_attribution_kind(),
       &sae_feature_search_kind(),
       &path_patching_kind(),
+      &edge_attribution_kind(),
       &probe_kind(),
       &circuit_faithfulness_kind(),
   };

@@ -82,7 +82,7 @@ TEST(JobErrors, UnknownEnumValueSuggests) {
              "direct_logit_attribution, attention_scores, attribution_patching, weight_norms, "
              "head_circuits, composition_scores, steering, sae_feature_ablation, "
              "sae_feature_patching, sae_feature_attribution, sae_feature_search, path_patching, "
-             "probe, circuit_faithfulness"));
+             "edge_attribution, probe, circuit_faithfulness"));
 }
 
 TEST(JobErrors, LayerOutOfRange) {

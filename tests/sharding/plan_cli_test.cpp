@@ -72,7 +72,7 @@ TEST(PlanCli, EveryExamplePrintsAPlan) {
     EXPECT_GT(j["estimate"]["seconds"].get<double>(), 0.0);
     EXPECT_EQ(j["job"]["hash"].get<std::string>().size(), 64u);
   }
-  EXPECT_EQ(kinds.size(), 18u);  // weight_circuits.yaml and sae_features.yaml hold several kinds
+  EXPECT_EQ(kinds.size(), 19u);  // weight_circuits.yaml and sae_features.yaml hold several kinds
 }
 
 TEST(PlanCli, BadJobFileExitsTwoWithEveryReason) {
