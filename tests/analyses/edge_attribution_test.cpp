@@ -198,7 +198,8 @@ TEST(EdgeAttribution, EapIsEachEdgesDirectionalDerivative) {
     const auto cells = run_cells(*m, r, {axis}, 0, axis.size(), caches);
     const Reference ref(*m, r);
     double worst = 0.0, largest = 0.0;
-    const int64_t stride = name == "gpt2" ? 2 : 4;  // half the edges of one model, a quarter elsewhere
+    // Half the edges of one model, a quarter of the others'.
+    const int64_t stride = name == "gpt2" ? 2 : 4;
     for (int64_t i = 0; i < axis.size(); i += stride) {
       const double want = ref.derivative(axis.labels[i], 1.0);
       worst = std::max(worst, std::abs(cells[i] - want));
