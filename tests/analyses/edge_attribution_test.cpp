@@ -58,6 +58,18 @@ SweepRequest edge_request(const model::Model& m, int64_t ig_steps) {
   return r;
 }
 
+// Every edge's cells of `m` on the prompt pair with `ig_steps`, over the registry's grid.
+struct EdgeCells {
+  SweepRequest request;
+  GridAxis axis;
+  std::vector<float> cells;
+};
+EdgeCells edge_cells(const model::Model& m, int64_t ig_steps, CacheStore& caches) {
+  EdgeCells out{edge_request(m, ig_steps), edge_axis(m.config(), ig_steps), {}};
+  out.cells = run_cells(m, out.request, {out.axis}, 0, out.axis.size(), caches);
+  return out;
+}
+
 // One endpoint of an edge label: "embed", "a1.h3" / "a1.h3.q", "m1", "logits".
 struct Endpoint {
   char what = 'e';  // e(mbed), a(ttention head), m(lp), l(ogits)
@@ -192,10 +204,8 @@ struct Reference {
 
 TEST(EdgeAttribution, EapIsEachEdgesDirectionalDerivative) {
   for (const auto& [name, m] : models()) {
-    const SweepRequest r = edge_request(*m, 1);
-    const GridAxis axis = edge_axis(m->config(), 1);
     CacheStore caches;
-    const auto cells = run_cells(*m, r, {axis}, 0, axis.size(), caches);
+    const auto [r, axis, cells] = edge_cells(*m, 1, caches);
     const Reference ref(*m, r);
     double worst = 0.0, largest = 0.0;
     // Half the edges of one model, a quarter of the others'.
@@ -217,10 +227,8 @@ TEST(EdgeAttribution, IgIsTheMeanDerivativeAlongTheInputPath) {
   for (const auto& [name, m] : models()) {
     if (name != "gpt2" && name != "qwen3") continue;  // one LayerNorm, one RMSNorm + q/k norm
     const int64_t steps = 3;
-    const SweepRequest r = edge_request(*m, steps);
-    const GridAxis axis = edge_axis(m->config(), steps);
     CacheStore caches;
-    const auto cells = run_cells(*m, r, {axis}, 0, axis.size(), caches);
+    const auto [r, axis, cells] = edge_cells(*m, steps, caches);
     const Reference ref(*m, r);
     for (int64_t i = 0; i < axis.size(); i += 11) {
       double want = 0.0;
@@ -241,10 +249,8 @@ double sum_where(const GridAxis& axis, const std::vector<float>& cells,
 
 TEST(EdgeAttribution, EdgesIntoTheLogitsAddUpToAtpOfTheFinalResidual) {
   for (const auto& [name, m] : models()) {
-    const SweepRequest r = edge_request(*m, 1);
-    const GridAxis axis = edge_axis(m->config(), 1);
     CacheStore caches;
-    const auto cells = run_cells(*m, r, {axis}, 0, axis.size(), caches);
+    const auto [r, axis, cells] = edge_cells(*m, 1, caches);
     const double edges = sum_where(axis, cells, [](const std::string& l) {
       return l.size() > 8 && l.compare(l.size() - 8, 8, "->logits") == 0;
     });
@@ -268,9 +274,8 @@ TEST(EdgeAttribution, IgOnEmbeddingEdgesConvergesToTheWholeCorruption) {
       (ref.metric(m->forward(ref.corrupted)) - ref.metric(m->forward(ref.clean))).item<double>();
   double previous = 1e300;
   for (int64_t steps : {1, 3, 9, 27}) {
-    const GridAxis axis = edge_axis(m->config(), steps);
     CacheStore caches;
-    const auto cells = run_cells(*m, edge_request(*m, steps), {axis}, 0, axis.size(), caches);
+    const auto [r, axis, cells] = edge_cells(*m, steps, caches);
     const double sum =
         sum_where(axis, cells, [](const std::string& l) { return l.rfind("embed->", 0) == 0; });
     const double error = std::abs(sum - whole);
@@ -286,10 +291,8 @@ TEST(EdgeAttribution, IgOnEmbeddingEdgesConvergesToTheWholeCorruption) {
 
 TEST(EdgeAttribution, ShardsOfAPromptShareOnePass) {
   const auto m = testing::random_llama(8);
-  const SweepRequest r = edge_request(*m, 2);
-  const GridAxis axis = edge_axis(m->config(), 2);
   CacheStore caches;
-  const auto whole = run_cells(*m, r, {axis}, 0, axis.size(), caches);
+  const auto [r, axis, whole] = edge_cells(*m, 2, caches);
   const int64_t forwards = caches.forwards();
   const auto tail = run_cells(*m, r, {axis}, axis.size() / 2, axis.size(), caches);
   EXPECT_EQ(caches.forwards(), forwards);
