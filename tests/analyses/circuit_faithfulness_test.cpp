@@ -23,25 +23,6 @@ using model::HookSite;
 using Node = SweepRequest::CircuitNode;
 using Ablation = SweepRequest::CircuitAblation;
 
-at::Tensor tokens_of(const std::vector<int64_t>& ids) {
-  return at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-}
-
-std::map<HookSite, at::Tensor> outputs(const model::Model& m, const std::vector<int64_t>& ids) {
-  model::Hooks hooks;
-  for (int64_t l = 0; l < m.config().n_layers; ++l) {
-    hooks.cache({HookPoint::AttnZ, l});
-    hooks.cache({HookPoint::MlpOut, l});
-  }
-  m.forward(tokens_of(ids), &hooks);
-  return hooks.cache();
-}
-
-float logit_diff(const at::Tensor& logits, const SweepRequest& r) {
-  const at::Tensor last = logits[0][logits.size(1) - 1].to(at::kFloat);
-  return (last[r.answers[0].answer] - last[r.answers[0].wrong]).item<float>();
-}
-
 // The value an ablated slice takes at `site`, shaped as the activation [1, p, ...].
 at::Tensor ablated_value(const SweepRequest& r, const model::Model& m, const HookSite& site,
                          const at::Tensor& clean_act) {

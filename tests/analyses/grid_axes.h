@@ -1,7 +1,8 @@
 #pragma once
 // Grid axes and a prompt pair for the kinds' tests: an axis over every index of a model dimension,
-// and the fixture's clean/corrupted prompt with its answer pair.
+// the fixture's clean/corrupted prompt with its answer pair, and plain-forward references.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,28 @@ inline SweepRequest prompt_pair_request(const model::Model& m, const std::string
   for (int64_t t : kCorrupted) r.corrupted_tokens.push_back(t % V);
   r.answers = {{613 % V, 486 % V}};
   return r;
+}
+
+// Plain-forward references: a prompt's token tensor [1, p], every hook_z and hook_mlp_out of its
+// forward, and the first answer pair's logit difference at the last position.
+inline at::Tensor tokens_of(const std::vector<int64_t>& ids) {
+  return at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+}
+
+inline std::map<model::HookSite, at::Tensor> outputs(const model::Model& m,
+                                                     const std::vector<int64_t>& ids) {
+  model::Hooks hooks;
+  for (int64_t l = 0; l < m.config().n_layers; ++l) {
+    hooks.cache({model::HookPoint::AttnZ, l});
+    hooks.cache({model::HookPoint::MlpOut, l});
+  }
+  m.forward(tokens_of(ids), &hooks);
+  return hooks.cache();
+}
+
+inline float logit_diff(const at::Tensor& logits, const SweepRequest& r) {
+  const at::Tensor last = logits[0][logits.size(1) - 1].to(at::kFloat);
+  return (last[r.answers[0].answer] - last[r.answers[0].wrong]).item<float>();
 }
 
 // The axis `name` over 0..n-1 (every layer, head, scale, ...).

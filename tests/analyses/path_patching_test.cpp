@@ -40,26 +40,6 @@ std::vector<GridAxis> grid(const model::Model& m, HookPoint senders,
   return axes;
 }
 
-at::Tensor tokens_of(const std::vector<int64_t>& ids) {
-  return at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-}
-
-// Every hook_z and hook_mlp_out of a plain forward.
-std::map<HookSite, at::Tensor> outputs(const model::Model& m, const std::vector<int64_t>& ids) {
-  model::Hooks hooks;
-  for (int64_t l = 0; l < m.config().n_layers; ++l) {
-    hooks.cache({HookPoint::AttnZ, l});
-    hooks.cache({HookPoint::MlpOut, l});
-  }
-  m.forward(tokens_of(ids), &hooks);
-  return hooks.cache();
-}
-
-float logit_diff(const at::Tensor& logits, const SweepRequest& r) {
-  const at::Tensor last = logits[0][logits.size(1) - 1].to(at::kFloat);
-  return (last[r.answers[0].answer] - last[r.answers[0].wrong]).item<float>();
-}
-
 // One path, one sender (layer, pos or -1, head or -1), by plain forwards.
 using Outputs = std::map<HookSite, at::Tensor>;
 float reference_cell(const model::Model& m, const SweepRequest& r, const Outputs& clean,

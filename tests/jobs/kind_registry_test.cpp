@@ -312,30 +312,33 @@ TEST(CircuitFaithfulnessKind, SizeAxisAndOptions) {
 }
 
 TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {
-  auto expect_error = [](const std::string& line, const std::string& value,
-                         const std::string& reason) {
-    EXPECT_EQ(parse_error(analysis_job(line)), analysis_error_at(line, value, reason)) << line;
+  struct Case {
+    std::string keys, value, reason;  // the analysis's keys, where the error points, its reason
   };
-  const std::string head = "  - {name: c, kind: circuit_faithfulness, ";
-  expect_error(head + "nodes: [a0.h0, x1]}", "x1",
-               "analyses[0].nodes[1]: \"x1\" is neither aL.hH (a head) nor mL (an MLP), e.g. a1.h2 "
-               "or m0");
-  expect_error(head + "nodes: [a3.h0]}", "a3.h0",
-               "analyses[0].nodes[0]: layer 3 out of range (model has 3 layers)");
-  expect_error(head + "nodes: [a0.h4]}", "a0.h4",
-               "analyses[0].nodes[0]: head 4 out of range (model has 4 heads)");
-  expect_error(head + "nodes: [m0]}", "m0",
-               "analyses[0].nodes[0]: m0 is an MLP: give universe: heads_and_mlps");
-  expect_error(head + "nodes: [a0.h1, a0.h1]}", "a0.h1]",
-               "analyses[0].nodes[1]: \"a0.h1\" listed twice");
-  expect_error(head + "nodes: [a0.h1], sizes: [2]}", "2]",
-               "analyses[0].sizes[0]: 2 is not a node count in 1..1 (the nodes listed)");
-  expect_error(head + "nodes: [a0.h1], fractions: [1.5]}", "1.5",
-               "analyses[0].fractions[0]: a fraction of the nodes is in (0, 1]");
-  expect_error(head + "nodes: [a0.h1], layers: [0]}", "[0]}",
-               "analyses[0].layers: not taken: the universe spans every layer of the model");
-  expect_error(head + "ablation: mean}", "{name",
-               "analyses[0].nodes: required: the ranked node list, e.g. [a0.h0, a1.h2, m1]");
+  const std::vector<Case> cases = {
+      {"nodes: [a0.h0, x1]", "x1",
+       "nodes[1]: \"x1\" is neither aL.hH (a head) nor mL (an MLP), e.g. a1.h2 or m0"},
+      {"nodes: [a3.h0]", "a3.h0", "nodes[0]: layer 3 out of range (model has 3 layers)"},
+      {"nodes: [a0.h4]", "a0.h4", "nodes[0]: head 4 out of range (model has 4 heads)"},
+      {"nodes: [m0]", "m0", "nodes[0]: m0 is an MLP: give universe: heads_and_mlps"},
+      {"nodes: [a0.h1, a0.h1]", "a0.h1]", "nodes[1]: \"a0.h1\" listed twice"},
+      {"nodes: [a0.h1], sizes: [2]", "2]",
+       "sizes[0]: 2 is not a node count in 1..1 (the nodes listed)"},
+      {"nodes: [a0.h1], fractions: [1.5]", "1.5",
+       "fractions[0]: a fraction of the nodes is in (0, 1]"},
+      {"nodes: [a0.h1], layers: [0]", "[0]}",
+       "layers: not taken: the universe spans every layer of the model"},
+      {"ablation: mean", "{name", "nodes: required: the ranked node list, e.g. [a0.h0, a1.h2, m1]"},
+  };
+  for (const Case& c : cases) {
+    const std::string line = "  - {name: c, kind: circuit_faithfulness, " + c.keys + "}";
+    const std::string error = parse_error(analysis_job(line));
+    // One line: file:line:column, the field, the reason (which may go on: "... (or from: ...)").
+    EXPECT_EQ(error.rfind(analysis_error_at(line, c.value, "analyses[0]." + c.reason), 0), 0u)
+        << line << "\n"
+        << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
 }
 
 }  // namespace
