@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "report/text.h"
 
@@ -92,6 +93,45 @@ HeatmapFigure build(const ReduceInput& input, const AnalysisInput& a, const Arra
     f.subtitle =
         "(first " + std::to_string(kMaxPanels) + " of " + std::to_string(n_panels) + " panels) ";
   return f;
+}
+
+// An "edge" axis ("sender->receiver", edge_attribution) drawn as its sender x receiver matrix:
+// as a strip, thousands of edges would be a line of unreadable cells. Pairs that are no edge
+// (a receiver before its sender) stay blank; rows and columns keep the axis's first-seen order.
+HeatmapFigure edge_matrix(const AxisInfo& axis, const std::vector<float>& stat) {
+  HeatmapFigure f;
+  f.row_axis = "sender";
+  f.col_axis = "receiver";
+  std::map<std::string, int64_t> rows, cols;
+  auto index = [](std::map<std::string, int64_t>& seen, std::vector<std::string>& names,
+                  const std::string& name) {
+    const auto [it, added] = seen.emplace(name, static_cast<int64_t>(names.size()));
+    if (added) names.push_back(name);
+    return it->second;
+  };
+  std::vector<std::pair<int64_t, int64_t>> at;
+  for (int64_t i = 0; i < axis.size; ++i) {
+    const std::string label = axis_label(axis, i);
+    const size_t arrow = label.find("->");
+    const std::string to = arrow == std::string::npos ? "" : label.substr(arrow + 2);
+    at.emplace_back(index(rows, f.row_labels, label.substr(0, arrow)),
+                    index(cols, f.col_labels, to));
+  }
+  HeatmapPanel p;
+  p.rows = static_cast<int64_t>(f.row_labels.size());
+  p.cols = static_cast<int64_t>(f.col_labels.size());
+  p.values.assign(static_cast<size_t>(p.rows * p.cols), std::numeric_limits<float>::quiet_NaN());
+  for (size_t i = 0; i < at.size(); ++i)
+    p.values[static_cast<size_t>(at[i].first * p.cols + at[i].second)] = stat[i];
+  f.panels.push_back(std::move(p));
+  return f;
+}
+
+// The figure of one statistic over the analysis's grid.
+HeatmapFigure build_figure(const ReduceInput& input, const AnalysisInput& a, const Arrangement& ar,
+                           const std::vector<float>& stat) {
+  if (a.axes.size() == 1 && a.axes[0].name == "edge") return edge_matrix(a.axes[0], stat);
+  return build(input, a, ar, stat);
 }
 
 std::string completeness(const Aggregates& g) {
@@ -208,7 +248,7 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
     return figures;
   }
   const Arrangement ar = arrange(a);
-  HeatmapFigure mean = build(input, a, ar, g.mean);
+  HeatmapFigure mean = build_figure(input, a, ar, g.mean);
   mean.title = title;
   mean.subtitle += "mean " + a.metric + over_prompts(a, n_prompts) + completeness(g);
   mean.colorbar_label = a.metric;
@@ -217,7 +257,7 @@ std::vector<HeatmapFigure> analysis_figures(const ReduceInput& input, const Anal
   figures.push_back(std::move(mean));
 
   if (g.has_fraction) {
-    HeatmapFigure frac = build(input, a, ar, g.fraction_recovered);
+    HeatmapFigure frac = build_figure(input, a, ar, g.fraction_recovered);
     frac.title = title;
     frac.subtitle += fraction_label(a) + ": " + fraction_formula(a) + completeness(g);
     frac.colorbar_label = fraction_label(a);
