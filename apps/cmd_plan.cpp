@@ -132,6 +132,11 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
                     {"flops_upper_bound", true},
                     {"exhaustive_cells_per_prompt", every},
                     {"exhaustive_forwards", forwards(every * prompts_run)}};
+      if (st->ranked_list) {  // a circuit of the top_k: its own grid, nothing to compare with
+        a["stage"]["ranked_list"] = true;
+        a["stage"].erase("exhaustive_cells_per_prompt");
+        a["stage"].erase("exhaustive_forwards");
+      }
     }
     analyses.push_back(a);
   }
@@ -233,6 +238,13 @@ void print_text(const nlohmann::json& j) {
   for (const auto& a : j["analyses"]) {
     if (!a.contains("stage")) continue;
     const auto& st = a["stage"];
+    if (st.contains("ranked_list")) {
+      std::printf(
+          "stage   %s after %s: its top %lld cells as a ranked node list -> %lld forwards\n",
+          a["name"].get<std::string>().c_str(), st["from"].get<std::string>().c_str(),
+          (long long)st["top_k"], (long long)a["forwards"]);
+      continue;
+    }
     std::printf(
         "stage   %s after %s: top %lld + %lld random of its %lld cells -> %lld forwards "
         "(exhaustive: %lld, %.3gx more); <= %.4g GFLOP, <= %s\n",

@@ -21,11 +21,40 @@ bool takes_chosen_cells(const Kind* k) {
     if (k->name == name) return true;
   return false;
 }
+bool takes_ranked_list(const Kind* k) { return k->name == "circuit_faithfulness"; }
 
 std::string axis_text(const Axis& a) {
   std::string s = a.name + " [";
   for (size_t i = 0; i < a.labels.size(); ++i) s += (i ? "," : "") + a.labels[i];
   return s + "]";
+}
+
+// The source's cells, ranked, become circuit_faithfulness's node list: they must be whole heads
+// (attn.hook_z over [layer, head]) or whole MLPs (hook_mlp_out over [layer]).
+std::optional<StageSpec> ranked_list_stage(StageSpec st, const YAML::Node& node,
+                                           const std::string& path, const AnalysesContext& ctx,
+                                           const AnalysisSpec& source) {
+  std::vector<std::string> names;
+  for (const Axis& s : source.kind->grid(source)) names.push_back(s.name);
+  const bool heads = source.sites.size() == 1 && source.sites[0] == model::HookPoint::AttnZ &&
+                     names == std::vector<std::string>{"layer", "head"};
+  const bool mlps = source.sites.size() == 1 && source.sites[0] == model::HookPoint::MlpOut &&
+                    names == std::vector<std::string>{"layer"};
+  if (!heads && !mlps) {
+    ctx.src.error(node["analysis"], path + ".analysis: \"" + st.from +
+                                        "\" does not rank whole heads (attn.hook_z over [layer, "
+                                        "head]) or MLPs (hook_mlp_out over [layer]), the nodes of "
+                                        "a circuit");
+    return std::nullopt;
+  }
+  if (st.plus_random > 0) {
+    ctx.src.error(node["plus_random"], path + ".plus_random: a circuit's nodes are the top_k only");
+    return std::nullopt;
+  }
+  st.source_cells = 1;
+  for (const Axis& s : source.kind->grid(source)) st.source_cells *= s.size;
+  if (source.stage) st.source_cells = source.stage->cells;
+  return st;
 }
 
 // `from: {analysis, top_k, plus_random, seed}`; `earlier` are the analyses read before this one.
@@ -70,10 +99,11 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
   if (!from || !ok) return std::nullopt;
   st.from = *from;
   const YAML::Node at = node["analysis"];
-  if (!takes_chosen_cells(a.kind)) {
+  st.ranked_list = takes_ranked_list(a.kind);
+  if (!takes_chosen_cells(a.kind) && !st.ranked_list) {
     src.error(at, path + ": kind " + a.kind->name +
                       " cannot run on chosen cells (stages: activation_patching, ablation, "
-                      "path_patching)");
+                      "path_patching, circuit_faithfulness)");
     return std::nullopt;
   }
   if (a.sites.size() > 1) {
@@ -94,6 +124,7 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
     return std::nullopt;
   }
   st.source = static_cast<uint32_t>(i);
+  if (st.ranked_list) return ranked_list_stage(st, node, path, ctx, source);
   const std::vector<Axis> mine = a.kind->grid(a);
   int64_t per_source_cell = 1;
   for (const Axis& axis : mine) {

@@ -80,6 +80,9 @@ struct StageSpec {
   uint64_t seed = 0;
   int64_t source_cells = 0;  // cells the source computes per prompt (what the ranking covers)
   int64_t cells = 0;         // this analysis's cells per prompt: chosen source cells x the rest
+  // circuit_faithfulness: the chosen cells (heads, MLPs) are its ranked node list, best first;
+  // its grid stays its own (circuit sizes) instead of one cell per chosen cell.
+  bool ranked_list = false;
 };
 
 // One named analysis of a registered kind (jobs/kinds/kind_registry.h). Axes are explicit,

@@ -98,6 +98,19 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
   }
   std::sort(rest.begin(), rest.begin() + draws);
   s.chosen.insert(s.chosen.end(), rest.begin(), rest.begin() + draws);
+  if (st.ranked_list) {  // circuit_faithfulness's nodes: heads ([layer, head]) or MLPs ([layer])
+    const std::vector<jobs::Axis> g = from.kind->grid(from);
+    for (int64_t c : s.chosen) {
+      s.scores.push_back(score[c]);
+      const int64_t cell = source_selection ? source_selection->cells.at(c) : c;
+      s.chosen_grid_cells.push_back(cell);
+      const int64_t heads = g.size() == 2 ? g[1].size : 1;
+      std::string node = (g.size() == 2 ? "a" : "m") + std::to_string(g[0].values[cell / heads]);
+      if (g.size() == 2) node += ".h" + std::to_string(g[1].values[cell % heads]);
+      s.labels.push_back(node);
+    }
+    return s;
+  }
   const auto by_source = cells_by_source_cell(a.kind->grid(a), from.kind->grid(from));
   for (int64_t c : s.chosen) {
     s.scores.push_back(score[c]);

@@ -269,6 +269,13 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
   } catch (const Error& e) {
     log::get("report")->warn("{}; reducing without token strings and metric names", e.what());
   }
+  // A circuit whose nodes a stage ranked (circuit_faithfulness with from:): the chosen nodes.
+  for (auto& a : input.analyses)
+    if (const auto chosen = store::read_stage_selection(c.dir, a.name);
+        chosen && chosen->cells.empty() && a.options.is_object()) {
+      a.options["nodes"] = chosen->labels;
+      a.options["scores"] = chosen->scores;
+    }
   for (auto& a : input.analyses) apply_kind_defaults(a);
   recorded_baselines(c, input);
   read_baselines(store_dir / "baselines.json", input);

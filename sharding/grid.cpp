@@ -33,7 +33,7 @@ AnalysisGrid make_grid(const jobs::AnalysisSpec& a, uint32_t index,
   g.name = a.name;
   g.kind = a.kind;
   g.axes = a.kind->grid(a);
-  if (a.stage) {  // which cells is known once the source is done (store/stage_selection.h)
+  if (a.stage && !a.stage->ranked_list) {  // which cells: known once the source is done
     std::vector<int64_t> candidates(static_cast<size_t>(a.stage->cells));
     for (size_t i = 0; i < candidates.size(); ++i) candidates[i] = static_cast<int64_t>(i);
     g.axes = {jobs::index_axis("candidate", candidates)};

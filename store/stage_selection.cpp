@@ -40,7 +40,8 @@ StageSelection StageSelection::from_json(const nlohmann::json& j, const std::str
   }
   if (s.chosen.size() != s.scores.size() || s.chosen.size() != s.chosen_grid_cells.size())
     throw error_at(file, "chosen", "chosen, chosen_grid_cells and scores differ in length");
-  if (s.labels.size() != s.cells.size()) throw error_at(file, "labels", "not one per cell");
+  if (s.labels.size() != (s.cells.empty() ? s.chosen.size() : s.cells.size()))
+    throw error_at(file, "labels", "not one per cell (or, for a ranked list, per chosen cell)");
   return s;
 }
 

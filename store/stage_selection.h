@@ -28,7 +28,9 @@ struct StageSelection {
   // This analysis's cells, as cells of its kind's grid, in the order it computes them: for each
   // chosen source cell, every cell that shares its coordinates (row-major).
   std::vector<int64_t> cells;
-  std::vector<std::string> labels;  // per cell: its coordinates, "layer=1 pos=13 head=2"
+  // Per cell: its coordinates, "layer=1 pos=13 head=2". A ranked list (circuit_faithfulness) has
+  // no cells of its own: one node name per chosen cell instead, "a1.h2" or "m0".
+  std::vector<std::string> labels;
 
   nlohmann::json to_json() const;
   // Throws csweep::Error naming `file` and the field when the JSON is not a selection.

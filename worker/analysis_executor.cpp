@@ -63,8 +63,20 @@ class AnalysisExecutor final : public ShardExecutor {
   std::vector<float> run(const sharding::Shard& shard) override {
     const sharding::AnalysisGrid& grid = plan_.grids.at(shard.analysis);
     const AnalysisSpec& analysis = spec_.analyses.at(shard.analysis);
-    const SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
-    if (analysis.stage) {  // the shard's chosen cells, as cells of the kind's own grid
+    SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
+    if (analysis.stage && analysis.stage->ranked_list) {  // the chosen heads or MLPs, best first
+      const jobs::AnalysisSpec& source = spec_.analyses.at(analysis.stage->source);
+      const std::vector<jobs::Axis> g = source.kind->grid(source);  // [layer, head] or [layer]
+      const int64_t heads = g.size() == 2 ? g[1].size : 1;
+      request.circuit.ranked.clear();
+      for (int64_t cell : selection(analysis).chosen_grid_cells) {
+        SweepRequest::CircuitNode n;
+        n.point = g.size() == 2 ? model::HookPoint::AttnZ : model::HookPoint::MlpOut;
+        n.layer = g[0].values[cell / heads];
+        if (g.size() == 2) n.head = g[1].values[cell % heads];
+        request.circuit.ranked.push_back(n);
+      }
+    } else if (analysis.stage) {  // the shard's chosen cells, as cells of the kind's own grid
       const store::StageSelection& chosen = selection(analysis);
       analyses::GridAxis candidates{
           "candidate", {}, {}, analyses_axes(analysis.kind->grid(analysis))};

@@ -55,8 +55,10 @@ bool read_list(KindReader& r, const char* key,
 
 std::vector<Node> read_nodes(KindReader& r, bool mlps) {
   std::vector<Node> out;
+  if (!r.has("nodes") && r.has("from")) return out;  // a stage ranks them (docs/jobs.md, Stages)
+  if (r.has("nodes") && r.has("from")) r.fail("from", "give nodes or from, not both");
   if (!r.has("nodes")) {
-    r.error("nodes", "required: the ranked node list, e.g. [a0.h0, a1.h2, m1]");
+    r.error("nodes", "required: the ranked node list, e.g. [a0.h0, a1.h2, m1] (or from: a stage)");
     return out;
   }
   const Source& src = r.context().src;
@@ -137,7 +139,13 @@ void read_circuit_faithfulness(KindReader& r, AnalysisSpec& a) {
   if (const model::ModelConfig* c = r.config())
     o->universe_size = c->n_layers * (c->n_heads + (mlps ? 1 : 0));
   o->nodes = read_nodes(r, mlps);
-  o->sizes = read_sizes(r, static_cast<int64_t>(o->nodes.size()));
+  // With from:, the stage's top_k nodes (checked by the stage reader, jobs/analyses_reader.cpp).
+  int64_t n_nodes = static_cast<int64_t>(o->nodes.size());
+  if (!r.has("nodes") && r.has("from")) {  // a missing key's node is invalid: IsMap() throws
+    const YAML::Node from = r.node()["from"];
+    if (from.IsMap() && from["top_k"]) n_nodes = std::max<int64_t>(0, from["top_k"].as<int64_t>(0));
+  }
+  o->sizes = read_sizes(r, n_nodes);
 }
 
 // [size]: 0 (the empty circuit), the counts asked for, and the universe's size (the full model).

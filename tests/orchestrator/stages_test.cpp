@@ -125,6 +125,19 @@ TEST(Stages, ChosenCellsAreTheTopEstimatesAndEqualExhaustivePatchingBitForBit) {
   }
   // The induction head (1.x) is the top of the head ranking; previous-token head 0.x follows.
   EXPECT_EQ(heads.labels[0].rfind("layer=1", 0), 0u) << heads.labels[0];
+  // The circuit of heads' 3 best heads (in heads' exact order) keeps >= 80 % of the logit
+  // difference: f = (m(C) - m(empty)) / (m(N) - m(empty)) over sizes [0, 1, 2, 3, all 8].
+  const auto circuit = chosen(store, "circuit");
+  ASSERT_EQ(circuit.labels.size(), 3u);
+  for (size_t k = 0; k < 3; ++k)
+    EXPECT_EQ(circuit.chosen_grid_cells[k], heads.cells[circuit.chosen[k]]) << circuit.labels[k];
+  const auto& m = results(c, "circuit");
+  ASSERT_EQ(m.cells, 5);
+  std::vector<double> mean(5, 0.0);
+  for (int64_t p = 0; p < m.n_prompts; ++p)
+    for (int64_t s = 0; s < 5; ++s) mean[s] += m.at(p, s) / m.n_prompts;
+  const double f3 = (mean[3] - mean[0]) / (mean[4] - mean[0]);
+  EXPECT_GE(f3, 0.8) << circuit.labels[0] << " " << circuit.labels[1] << " " << circuit.labels[2];
 }
 
 // SIGKILL while a stage runs (its cells chosen, some of its shards done), rerun: the same cells
@@ -148,14 +161,14 @@ TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
   const StoreContents resumed = run_to_end(0, store);
   ASSERT_TRUE(resumed.complete());
   expect_same_values(expected, resumed, "killed and resumed");
-  for (const char* stage : {"exact", "heads", "positions"})
+  for (const char* stage : {"exact", "heads", "positions", "circuit"})
     EXPECT_EQ(chosen(store, stage).to_json(), chosen(whole, stage).to_json()) << stage;
 
   const fs::path world = fresh_dir("np3");
   const StoreContents many = run_to_end(3, world);
   ASSERT_TRUE(many.complete());
   expect_same_values(expected, many, "mpirun -np 3");
-  for (const char* stage : {"exact", "heads", "positions"})
+  for (const char* stage : {"exact", "heads", "positions", "circuit"})
     EXPECT_EQ(chosen(world, stage).to_json(), chosen(whole, stage).to_json()) << stage;
 }
 
@@ -173,6 +186,7 @@ TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
   EXPECT_EQ(exact["forwards"], 4 * 16 + 4 * 2);
   EXPECT_EQ(exact["stage"]["exhaustive_forwards"], 4 * 184 + 4 * 2);
   EXPECT_EQ(j["analyses"][4]["units"], 4 * 2 * 23);  // positions: 2 heads x 23 positions
+  EXPECT_EQ(j["analyses"][5]["units"], 4 * 5);       // circuit: sizes 0, 1, 2, 3 and all 8
   const auto text = csweep::testing::run_command(csweep_bin() + " plan " + job());
   EXPECT_NE(text.output.find("stage   exact after atp: top 8 + 8 random of its 184 cells -> 72 "
                              "forwards (exhaustive: 744"),
