@@ -21,7 +21,7 @@ namespace {
 
 using model::HookPoint;
 
-GridAxis index_axis(const std::string& name, int64_t n) {
+GridAxis counting_axis(const std::string& name, int64_t n) {
   GridAxis a{name, {}, {}};
   for (int64_t i = 0; i < n; ++i) a.values.push_back(i);
   return a;
@@ -105,7 +105,7 @@ TEST(Probe, PlantedLabelIsReadFromItsLayerOnAndAtChanceBefore) {
       {"site",
        {static_cast<int64_t>(HookPoint::ResidPre), static_cast<int64_t>(HookPoint::ResidPost)},
        {"hook_resid_pre", "hook_resid_post"}},
-      index_axis("layer", m->config().n_layers),
+      counting_axis("layer", m->config().n_layers),
       {"token", {-1}, {"last"}},
       {"quantity", {0, 1}, {"score", "control"}}};
   CacheStore caches;
@@ -138,7 +138,7 @@ TEST(Probe, FloatTargetsScoreRSquared) {
     r.probe.labels[i] = 2.5 * r.probe.labels[i] - 1;
   const std::vector<GridAxis> axes = {
       {"site", {static_cast<int64_t>(HookPoint::ResidPost)}, {"hook_resid_post"}},
-      index_axis("layer", m->config().n_layers),
+      counting_axis("layer", m->config().n_layers),
       {"token", {0}, {"0"}},
       {"quantity", {0, 1}, {"score", "control"}}};
   CacheStore caches;
@@ -154,10 +154,10 @@ TEST(Probe, RefusesAGridItDoesNotKnowAndTooFewPrompts) {
   auto m = load_fixture_gpt2();
   SweepRequest r = planted_request(*m, 8);
   CacheStore caches;
-  const std::vector<GridAxis> wrong = {index_axis("layer", 1), {"quantity", {0}, {"score"}}};
+  const std::vector<GridAxis> wrong = {counting_axis("layer", 1), {"quantity", {0}, {"score"}}};
   EXPECT_THROW(run_cells(*m, r, wrong, 0, 1, caches), Error);
   const std::vector<GridAxis> axes = {{"site", {static_cast<int64_t>(HookPoint::ResidPost)}, {}},
-                                      index_axis("layer", 1),
+                                      counting_axis("layer", 1),
                                       {"token", {-1}, {}},
                                       {"quantity", {0}, {}}};
   r.probe.prompts.resize(1);

@@ -32,7 +32,7 @@ TEST(RequestGrid, AgreesWithTheRegistryOnEveryExample) {
        {"activation_patching", "ablation", "causal_tracing", "logit_lens",
         "direct_logit_attribution", "attention_scores", "attribution_patching"}) {
     const std::filesystem::path file =
-        testing::source_path("examples") / (std::string(kind) + ".yaml");
+        csweep::testing::source_path("examples") / (std::string(kind) + ".yaml");
     const jobs::JobSpec spec = jobs::load_job_spec(file);
     const auto model = model::Model::load(spec.model.path);
     int compared = 0;

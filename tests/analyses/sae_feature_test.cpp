@@ -10,14 +10,12 @@
 #include "analyses/sweep.h"
 #include "model/sae.h"
 #include "model/sae_activation_bins.h"
+#include "tests/analyses/grid_axes.h"
 #include "tests/analyses/random_models.h"
 #include "tests/test_paths.h"
 
 namespace csweep::analyses::testing {
 namespace {
-
-const std::vector<int64_t> kClean = {201, 888, 641, 766, 85, 445, 885, 339};
-const std::vector<int64_t> kCorrupted = {201, 888, 45, 766, 85, 122, 885, 339};
 
 std::string sae_folder() {
   return csweep::testing::source_path("examples/models/induction-2l-sae").string();

@@ -6,11 +6,10 @@
 namespace csweep::jobs::testing {
 namespace {
 
-std::string job(const std::string& analysis) { return analysis_job(analysis); }
-
 TEST(PathPatchingKind, GridAndOptions) {
   const JobSpec spec = parse_job_spec(
-      job("  - {name: p, kind: path_patching, layers: [1, 0], heads: [0, 2], receivers: [2.1.q, "
+      analysis_job(
+          "  - {name: p, kind: path_patching, layers: [1, 0], heads: [0, 2], receivers: [2.1.q, "
           "2.0.k, 2.3.v], freeze: heads_and_mlps, receiver_positions: last}"),
       job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
@@ -29,7 +28,7 @@ TEST(PathPatchingKind, GridAndOptions) {
 }
 
 TEST(PathPatchingKind, DefaultsAndMlpSendersByPosition) {
-  JobSpec spec = parse_job_spec(job("  - {name: p, kind: path_patching}"), job_path());
+  JobSpec spec = parse_job_spec(analysis_job("  - {name: p, kind: path_patching}"), job_path());
   const AnalysisSpec& d = spec.analyses.at(0);
   std::vector<Axis> axes = d.kind->grid(d);
   ASSERT_EQ(axes.size(), 2u);
@@ -41,7 +40,8 @@ TEST(PathPatchingKind, DefaultsAndMlpSendersByPosition) {
   EXPECT_EQ(d.kind->cost(d, model::ModelConfig{}).rows_per_cell, 1);
 
   spec = parse_job_spec(
-      job("  - {name: p, kind: path_patching, senders: mlp, positions: [0, -1], receivers: "
+      analysis_job(
+          "  - {name: p, kind: path_patching, senders: mlp, positions: [0, -1], receivers: "
           "[logits]}"),
       job_path());
   const AnalysisSpec& m = spec.analyses.at(0);
@@ -54,8 +54,9 @@ TEST(PathPatchingKind, DefaultsAndMlpSendersByPosition) {
 
 TEST(PathPatchingKind, ErrorsNameFileLineColumnAndField) {
   EXPECT_EQ(
-      parse_error(job("  - {name: p, kind: path_patching, receivers: [2.1.x, 3.0.q, 2.4.q, 1.0.k, "
-                      "1.0.k]}")),
+      parse_error(
+          analysis_job("  - {name: p, kind: path_patching, receivers: [2.1.x, 3.0.q, 2.4.q, 1.0.k, "
+                       "1.0.k]}")),
       at(9, 48,
          "analyses[0].receivers[0]: \"2.1.x\" is neither logits nor layer.head.q|k|v (e.g. "
          "5.1.k)") +
@@ -64,18 +65,20 @@ TEST(PathPatchingKind, ErrorsNameFileLineColumnAndField) {
           "\n" +
           at(9, 62, "analyses[0].receivers[2]: head 4 out of range (model has 4 heads: 0..3)") +
           "\n" + at(9, 76, "analyses[0].receivers[4]: \"1.0.k\" listed twice"));
-  EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, receivers: [logits, 2.0.q]}")),
-            at(9, 47,
-               "analyses[0].receivers: logits is a receiver of its own: give [logits] or heads' "
-               "inputs"));
-  EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, receivers: []}")),
-            at(9, 47, "analyses[0].receivers: empty list (give [logits] or layer.head.q|k|v)"));
-  EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, senders: mlp, heads: [1]}")),
-            at(9, 57, "analyses[0].heads: only senders heads have a head axis"));
   EXPECT_EQ(
-      parse_error(job("  - {name: p, kind: path_patching, receiver_positions: last}")),
+      parse_error(analysis_job("  - {name: p, kind: path_patching, receivers: [logits, 2.0.q]}")),
+      at(9, 47,
+         "analyses[0].receivers: logits is a receiver of its own: give [logits] or heads' "
+         "inputs"));
+  EXPECT_EQ(parse_error(analysis_job("  - {name: p, kind: path_patching, receivers: []}")),
+            at(9, 47, "analyses[0].receivers: empty list (give [logits] or layer.head.q|k|v)"));
+  EXPECT_EQ(
+      parse_error(analysis_job("  - {name: p, kind: path_patching, senders: mlp, heads: [1]}")),
+      at(9, 57, "analyses[0].heads: only senders heads have a head axis"));
+  EXPECT_EQ(
+      parse_error(analysis_job("  - {name: p, kind: path_patching, receiver_positions: last}")),
       at(9, 56, "analyses[0].receiver_positions: only heads' inputs are patched by position"));
-  EXPECT_EQ(parse_error(job("  - {name: p, kind: path_patching, freeze: mlps}")),
+  EXPECT_EQ(parse_error(analysis_job("  - {name: p, kind: path_patching, freeze: mlps}")),
             at(9, 44,
                "analyses[0].freeze: unknown value \"mlps\"; expected one of heads, "
                "heads_and_mlps"));

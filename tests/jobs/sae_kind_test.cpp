@@ -7,7 +7,6 @@
 namespace csweep::jobs::testing {
 namespace {
 
-std::string job(const std::string& line) { return analysis_job(line); }
 std::string error_at(const std::string& line, const std::string& value, const std::string& reason) {
   return analysis_error_at(line, value, reason);
 }
@@ -17,7 +16,8 @@ std::string sae_dir(const std::string& relative) {
 
 TEST(SaeKind, GridIsFeatureByPositionLabelledByFeatureId) {
   const JobSpec spec = parse_job_spec(
-      job("  - {name: s, kind: sae_feature_patching, sae: models/induction-2l-sae, features: [5, "
+      analysis_job(
+          "  - {name: s, kind: sae_feature_patching, sae: models/induction-2l-sae, features: [5, "
           "0-2], positions: [0, 7]}"),
       job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
@@ -43,7 +43,8 @@ TEST(SaeKind, GridIsFeatureByPositionLabelledByFeatureId) {
 
 TEST(SaeKind, AblationTakesEveryFeatureAndPositionByDefault) {
   const JobSpec spec = parse_job_spec(
-      job("  - {name: s, kind: sae_feature_ablation, sae: models/induction-2l-sae}"), job_path());
+      analysis_job("  - {name: s, kind: sae_feature_ablation, sae: models/induction-2l-sae}"),
+      job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
   const std::vector<Axis> axes = a.kind->grid(a);
   EXPECT_EQ(axes[0].size, 128);
@@ -54,7 +55,8 @@ TEST(SaeKind, AblationTakesEveryFeatureAndPositionByDefault) {
 
 TEST(SaeKind, AttributionIsOnePassPerPromptWithGradients) {
   const JobSpec spec = parse_job_spec(
-      job("  - {name: s, kind: sae_feature_attribution, sae: models/induction-2l-sae, direction: "
+      analysis_job(
+          "  - {name: s, kind: sae_feature_attribution, sae: models/induction-2l-sae, direction: "
           "noising}"),
       job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
@@ -66,17 +68,17 @@ TEST(SaeKind, AttributionIsOnePassPerPromptWithGradients) {
 
 TEST(SaeKind, RefusalsNameTheFieldAndTheSaeFile) {
   std::string line = "  - {name: s, kind: sae_feature_ablation, features: [1]}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "{name",
                      "analyses[0].sae: missing (the SAELens SAE folder: cfg.json "
                      "and sae_weights.safetensors)"));
   line = "  - {name: s, kind: sae_feature_ablation, sae: models/nothing-here}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "models/nothing",
                      "analyses[0].sae: " + sae_dir("models/nothing-here") +
                          "/cfg.json: cannot open (is this a SAELens SAE folder?)"));
   line = "  - {name: s, kind: sae_feature_ablation, sae: ../tests/model/fixtures/sae/standard}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "../tests",
                      "analyses[0].sae: " + sae_dir("../tests/model/fixtures/sae/standard") +
                          "/cfg.json: d_in: 16 is not the width of blocks.0.hook_resid_pre in this "
@@ -84,26 +86,27 @@ TEST(SaeKind, RefusalsNameTheFieldAndTheSaeFile) {
   line =
       "  - {name: s, kind: sae_feature_ablation, sae: models/induction-2l-sae, features: [3, "
       "128]}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "128",
                      "analyses[0].features[1]: feature 128 out of range (the SAE "
                      "has 128 features: 0..127)"));
   line = "  - {name: s, kind: sae_feature_ablation, sae: models/induction-2l-sae, layers: [0]}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "[0]", "analyses[0].layers: the SAE's hook_name fixes the layer"));
   line =
       "  - {name: s, kind: sae_feature_ablation, sae: models/induction-2l-sae, direction: "
       "noising}";
-  EXPECT_EQ(parse_error(job(line)), error_at(line, "direction",
-                                             "unknown key \"direction\" in "
-                                             "analyses[0]"));
+  EXPECT_EQ(parse_error(analysis_job(line)), error_at(line, "direction",
+                                                      "unknown key \"direction\" in "
+                                                      "analyses[0]"));
 }
 
 // The corpus feature search: [feature, quantity] (max, argmax, fires, the fixed histogram bins),
 // no metric, one pass per context; `positions` is not a key (a context is read whole).
 TEST(SaeKind, FeatureSearchGridIsFeatureByQuantity) {
   const JobSpec spec = parse_job_spec(
-      job("  - {name: s, kind: sae_feature_search, sae: models/induction-2l-sae, features: [2, "
+      analysis_job(
+          "  - {name: s, kind: sae_feature_search, sae: models/induction-2l-sae, features: [2, "
           "9]}"),
       job_path());
   const AnalysisSpec& a = spec.analyses.at(0);
@@ -123,7 +126,7 @@ TEST(SaeKind, FeatureSearchGridIsFeatureByQuantity) {
   EXPECT_FALSE(a.kind->cost(a, model::ModelConfig{}).per_cell_forward);
   const std::string line =
       "  - {name: s, kind: sae_feature_search, sae: models/induction-2l-sae, positions: [0]}";
-  EXPECT_EQ(parse_error(job(line)),
+  EXPECT_EQ(parse_error(analysis_job(line)),
             error_at(line, "positions", "unknown key \"positions\" in analyses[0]"));
 }
 

@@ -19,10 +19,10 @@ using namespace csweep::model::gguf;
 
 namespace {
 
-fs::path temp_dir() { return csweep::test::gguf_scratch_dir("file"); }
+fs::path file_scratch_dir() { return csweep::test::gguf_scratch_dir("file"); }
 
 fs::path write(const std::string& name, const std::string& bytes) {
-  fs::path p = temp_dir() / name;
+  fs::path p = file_scratch_dir() / name;
   GgufWriter::write_bytes(p, bytes);
   return p;
 }
@@ -193,6 +193,6 @@ TEST(GgufFile, NotAFileOrMissing) {
               GgufFile::open("/nonexistent/x.gguf");
             }).find("/nonexistent/x.gguf: cannot open"),
             std::string::npos);
-  EXPECT_NE(error_of([] { GgufFile::open(temp_dir()); }).find("not a regular file"),
+  EXPECT_NE(error_of([] { GgufFile::open(file_scratch_dir()); }).find("not a regular file"),
             std::string::npos);
 }

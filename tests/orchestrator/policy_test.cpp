@@ -14,7 +14,7 @@ using namespace csweep::testing;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-policy", name); }
+fs::path policy_dir(const std::string& name) { return fresh_test_dir("orchestrator-policy", name); }
 
 std::vector<nlohmann::json> error_lines(const fs::path& store) {
   std::vector<nlohmann::json> out;
@@ -29,7 +29,7 @@ std::vector<nlohmann::json> error_lines(const fs::path& store) {
 
 TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
   const std::string job = data_dir() + "/on_error_stop.yaml";  // run: {on_error: stop}
-  const fs::path store = fresh_dir("stop-from-job");
+  const fs::path store = policy_dir("stop-from-job");
   Child stop =
       spawn(run_command(0, {job, "--store", store.string(), "--executor", "synthetic:fail=0"}),
             store.string() + ".log");
@@ -39,7 +39,7 @@ TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
   // Shard 0 is the costliest (first handed out): stopping right after it leaves most undone.
   EXPECT_LT(c.shards_done, static_cast<int64_t>(c.layout.shards.size()) - 1);
 
-  const fs::path store2 = fresh_dir("continue-from-cli");
+  const fs::path store2 = policy_dir("continue-from-cli");
   Child cont = spawn(run_command(2, {job, "--store", store2.string(), "--executor",
                                      "synthetic:fail=0", "--on-error", "continue"}),
                      store2.string() + ".log");
@@ -53,7 +53,7 @@ TEST(Policy, JobFileOnErrorStopStopsAndTheCommandLineOverridesIt) {
 TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
   const std::string job = data_dir() + "/sweep.yaml";
   // Without retries the transient failures count.
-  const fs::path store0 = fresh_dir("no-retry");
+  const fs::path store0 = policy_dir("no-retry");
   Child a =
       spawn(run_command(0, {job, "--store", store0.string(), "--executor", "synthetic:flaky=3;7"}),
             store0.string() + ".log");
@@ -67,7 +67,7 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
   std::string every_shard;
   for (int id = 0; id < 400; ++id) every_shard += (id ? ";" : "") + std::to_string(id);
   for (int np : {0, 3}) {
-    const fs::path store = fresh_dir("retry-np" + std::to_string(np));
+    const fs::path store = policy_dir("retry-np" + std::to_string(np));
     const std::string executor =
         np == 0 ? "synthetic:flaky=3;7" : "synthetic:sleep_ms=2,fail_rank=1,flaky=" + every_shard;
     Child b = spawn(run_command(np, {job, "--store", store.string(), "--executor", executor,
@@ -92,7 +92,7 @@ TEST(Policy, MaxRetriesRerunsATransientFailureAndRecordsEveryAttempt) {
 
 TEST(Policy, ShardTimeoutReissuesTheShardOfAHungWorker) {
   const std::string job = data_dir() + "/sweep.yaml";
-  const fs::path store = fresh_dir("hang");
+  const fs::path store = policy_dir("hang");
   // Rank 1 hangs (for an hour) inside whichever shard it gets first; rank 2 must take that
   // shard over after 2 s and finish the sweep.
   std::string every_shard;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "store/baselines.h"
 #include "store/reader.h"
 #include "store/stage_selection.h"
+#include "tests/model/gguf_model.h"
 #include "tests/run_command.h"
 
 namespace fs = std::filesystem;
@@ -25,7 +27,7 @@ using csweep::store::StoreContents;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return fresh_test_dir("orchestrator-stages", name); }
+fs::path stages_dir(const std::string& name) { return fresh_test_dir("orchestrator-stages", name); }
 
 std::string job() { return data_dir() + "/stages.yaml"; }
 
@@ -65,7 +67,7 @@ void expect_same_values(const StoreContents& x, const StoreContents& y, const st
 // equals exhaustive patching of the same cell bit for bit; the chain atp_heads -> heads ->
 // positions runs each chosen head at every position (23: 24 tokens less the answer).
 TEST(Stages, ChosenCellsAreTheTopEstimatesAndEqualExhaustivePatchingBitForBit) {
-  const fs::path store = fresh_dir("one");
+  const fs::path store = stages_dir("one");
   const StoreContents c = run_to_end(0, store);
   ASSERT_TRUE(c.complete());
   const auto& atp = results(c, "atp");
@@ -143,11 +145,11 @@ TEST(Stages, ChosenCellsAreTheTopEstimatesAndEqualExhaustivePatchingBitForBit) {
 // SIGKILL while a stage runs (its cells chosen, some of its shards done), rerun: the same cells
 // and the same numbers as an uninterrupted run; and mpirun -np 3 gives the same store.
 TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
-  const fs::path whole = fresh_dir("whole");
+  const fs::path whole = stages_dir("whole");
   const StoreContents expected = run_to_end(0, whole);
   ASSERT_TRUE(expected.complete());
 
-  const fs::path store = fresh_dir("killed");
+  const fs::path store = stages_dir("killed");
   Child c = spawn(run_command(0, {job(), "--store", store.string()}), store.string() + ".log");
   const fs::path marker = csweep::store::stage_selection_file(store, "exact");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -164,7 +166,7 @@ TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
   for (const char* stage : {"exact", "heads", "positions", "circuit"})
     EXPECT_EQ(chosen(store, stage).to_json(), chosen(whole, stage).to_json()) << stage;
 
-  const fs::path world = fresh_dir("np3");
+  const fs::path world = stages_dir("np3");
   const StoreContents many = run_to_end(3, world);
   ASSERT_TRUE(many.complete());
   expect_same_values(expected, many, "mpirun -np 3");
@@ -192,4 +194,47 @@ TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
                              "forwards (exhaustive: 744"),
             std::string::npos)
       << text.output;
+}
+
+// The check on a real model: the ioi template (indirect object identification) on
+// SmolLM2-135M-Instruct, AtP over every head -> exact patching of its top 6 + 4 random -> the
+// circuit of the exact ranking's top heads, across 4 ranks (3 workers), equal to one process.
+TEST(Stages, IoiPipelineOnSmolLM2AcrossFourRanksEqualsOneProcess) {
+  std::string why;
+  bool offline = false;
+  const std::string model = csweep::test::smollm2_dir(&why, &offline);
+  if (model.empty() && offline) GTEST_SKIP() << why;
+  ASSERT_FALSE(model.empty()) << why;
+  const fs::path dir = stages_dir("ioi");
+  fs::create_directories(dir);
+  const fs::path job_file = dir / "ioi_stages.yaml";
+  std::ofstream(job_file)
+      << "name: ioi_stages\nseed: 5\nmodel:\n  path: " << model
+      << "\nprompts:\n  - {template: ioi, n: 6}\nmetric: logit_diff\n"
+         "analyses:\n"
+         "  - {name: atp, kind: attribution_patching, sites: [attn.hook_z], "
+         "patch: all_positions}\n"
+         "  - {name: exact, kind: activation_patching, sites: [attn.hook_z], "
+         "patch: all_positions, from: {analysis: atp, top_k: 6, plus_random: 4}}\n"
+         "  - {name: circuit, kind: circuit_faithfulness, sizes: [2, 4, 6], "
+         "from: {analysis: exact, top_k: 6}}\n"
+         "sharding: {batch_size: 2}\n";
+  auto run = [&](int np, const std::string& name) {
+    const fs::path store = dir / name;
+    Child c = spawn(run_command(np, {job_file.string(), "--store", store.string()}),
+                    store.string() + ".log");
+    EXPECT_TRUE(wait_for(c, 600)) << c.output();
+    EXPECT_EQ(c.exit_code(), 0) << c.output();
+    return csweep::store::read_store(store);
+  };
+  const StoreContents one = run(0, "one");
+  const StoreContents four = run(4, "four");
+  ASSERT_TRUE(one.complete());
+  ASSERT_TRUE(four.complete());
+  EXPECT_EQ(four.fragments.size(), 3u);
+  expect_same_values(one, four, "mpirun -np 4");
+  for (const char* stage : {"exact", "circuit"})
+    EXPECT_EQ(chosen(dir / "one", stage).to_json(), chosen(dir / "four", stage).to_json()) << stage;
+  EXPECT_EQ(chosen(dir / "one", "exact").chosen.size(), 10u);
+  EXPECT_EQ(chosen(dir / "one", "circuit").labels.size(), 6u);
 }
