@@ -42,6 +42,15 @@ model::SaeNorm norm_at(const model::SaeNorm& n, int64_t pos) {
   return {at(n.shift), at(n.in_scale), at(n.out_scale)};
 }
 
+// The [feature, pos] grid the cells index: the plan's own, or, for a stage (docs/jobs.md,
+// Stages), the grid inside its candidate axis, whose values are cells of that grid.
+const std::vector<GridAxis>& feature_grid(const std::vector<GridAxis>& axes) {
+  return axes.size() == 1 && !axes[0].within.empty() ? axes[0].within : axes;
+}
+int64_t feature_grid_cell(const std::vector<GridAxis>& axes, int64_t cell) {
+  return axes.size() == 1 && !axes[0].within.empty() ? axes[0].values[cell] : cell;
+}
+
 // What every cell of one prompt shares: the SAE, the target run (edited) and the source run's
 // feature activations at the SAE's site.
 struct FeatureRuns {
@@ -55,8 +64,9 @@ struct FeatureRuns {
   // The (feature, position) of a cell of the [feature, pos] grid, checked against the SAE and
   // the prompt.
   std::pair<int64_t, int64_t> cell(const std::vector<GridAxis>& axes, int64_t cell) const {
-    const int64_t n_pos = axes[1].size();
-    const int64_t f = axes[0].values[cell / n_pos], p = axes[1].values[cell % n_pos];
+    const std::vector<GridAxis>& grid = feature_grid(axes);
+    const int64_t c = feature_grid_cell(axes, cell), n_pos = grid[1].size();
+    const int64_t f = grid[0].values[c / n_pos], p = grid[1].values[c % n_pos];
     if (f < 0 || f >= sae->config.d_sae)
       throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
                                 std::to_string(sae->config.d_sae));
@@ -68,7 +78,8 @@ struct FeatureRuns {
 
 FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r,
                          const std::vector<GridAxis>& axes, CacheStore& caches) {
-  if (axes.size() != 2 || axes[0].name != "feature" || axes[1].name != "pos")
+  const std::vector<GridAxis>& grid = feature_grid(axes);
+  if (grid.size() != 2 || grid[0].name != "feature" || grid[1].name != "pos")
     throw bad("grid", "expects [feature, pos]");
   if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
   const auto sae = loaded_sae(r.sae, model.device());

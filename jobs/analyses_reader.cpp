@@ -14,10 +14,11 @@ std::string joined(const std::vector<std::string>& words) {
   return out;
 }
 
-// The kinds that can run on chosen cells: their computations read cells only through
-// analyses' decode_cells, which follows a stage's cell list.
+// The kinds that can run on chosen cells: their computations read cells through analyses'
+// decode_cells (or, the SAE kinds, their feature_grid), which follow a stage's cell list.
 bool takes_chosen_cells(const Kind* k) {
-  for (const char* name : {"activation_patching", "ablation", "path_patching"})
+  for (const char* name : {"activation_patching", "ablation", "path_patching",
+                           "sae_feature_patching", "sae_feature_ablation"})
     if (k->name == name) return true;
   return false;
 }
@@ -103,7 +104,8 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
   if (!takes_chosen_cells(a.kind) && !st.ranked_list) {
     src.error(at, path + ": kind " + a.kind->name +
                       " cannot run on chosen cells (stages: activation_patching, ablation, "
-                      "path_patching, circuit_faithfulness)");
+                      "path_patching, sae_feature_patching, sae_feature_ablation, "
+                      "circuit_faithfulness)");
     return std::nullopt;
   }
   if (a.sites.size() > 1) {

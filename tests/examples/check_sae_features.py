@@ -7,7 +7,9 @@
   - zeroing one feature (the repeated-copy feature the training script reports) at the last
     position removes more than half of the clean logit difference, and no other feature a
     tenth as much;
-  - attribution (AtP in feature space) estimates the patching cells within 0.5 (first order).
+  - attribution (AtP in feature space) estimates the patching cells within 0.5 (first order);
+  - the stage `verified` patched exactly the cells STORE/stages/verified.json chose (the
+    estimate's top 8 by |mean effect| + 8 random), each equal to the same cell of `patch`.
 Exit 0 = all hold."""
 import sys
 
@@ -46,4 +48,15 @@ worst = float(np.abs(estimate - patched).max())
 print(f"patching feature {top} at the last position: {effects['patch'][top]:+.3f}, estimated "
       f"{effects['estimate'][top]:+.3f}; max |attribution - patched| {worst:.3g}")
 ok &= worst < 0.5
+import json
+chosen = json.load(open(sys.argv[1] + "/stages/verified.json"))
+verified = np.asarray(f["analyses"]["verified"]["per_prompt"][()])  # [prompt, candidate]
+cells = np.asarray(chosen["cells"])
+same = np.array_equal(verified, patched.reshape(patched.shape[0], -1)[:, cells])
+mean_effect = (estimate - np.asarray(f["analyses"]["estimate"]["corrupted_baseline"][()])
+               .reshape(-1, 1, 1)).mean(0).reshape(-1)
+top = np.argsort(-np.abs(mean_effect), kind="stable")[:8]
+print(f"verified: {len(cells)} cells ({chosen['labels'][0]} first), equal to patch's: {same}; "
+      f"the estimate's top 8: {sorted(top.tolist()) == sorted(chosen['chosen'][:8])}")
+ok &= same and sorted(top.tolist()) == sorted(chosen["chosen"][:8]) and chosen["top_k"] == 8
 sys.exit(0 if ok else 1)
