@@ -42,15 +42,6 @@ model::SaeNorm norm_at(const model::SaeNorm& n, int64_t pos) {
   return {at(n.shift), at(n.in_scale), at(n.out_scale)};
 }
 
-// The [feature, pos] grid the cells index: the plan's own, or, for a stage (docs/jobs.md,
-// Stages), the grid inside its candidate axis, whose values are cells of that grid.
-const std::vector<GridAxis>& feature_grid(const std::vector<GridAxis>& axes) {
-  return axes.size() == 1 && !axes[0].within.empty() ? axes[0].within : axes;
-}
-int64_t feature_grid_cell(const std::vector<GridAxis>& axes, int64_t cell) {
-  return axes.size() == 1 && !axes[0].within.empty() ? axes[0].values[cell] : cell;
-}
-
 // What every cell of one prompt shares: the SAE, the target run (edited) and the source run's
 // feature activations at the SAE's site.
 struct FeatureRuns {
@@ -61,12 +52,12 @@ struct FeatureRuns {
   at::Tensor acts, source_acts;  // [seq, d_sae]; ablation: zeros
   Metric metric;
 
-  // The (feature, position) of a cell of the [feature, pos] grid, checked against the SAE and
-  // the prompt.
+  // The (feature, position) of a cell of the [feature, pos] grid (or of a stage's candidate axis
+  // over it: decode_cells follows it), checked against the SAE and the prompt.
   std::pair<int64_t, int64_t> cell(const std::vector<GridAxis>& axes, int64_t cell) const {
-    const std::vector<GridAxis>& grid = feature_grid(axes);
-    const int64_t c = feature_grid_cell(axes, cell), n_pos = grid[1].size();
-    const int64_t f = grid[0].values[c / n_pos], p = grid[1].values[c % n_pos];
+    const detail::Cell c = detail::decode_cells(axes, cell, cell + 1).at(0);
+    if (c.feature < 0 || c.pos < 0) throw bad("grid", "expects [feature, pos]");
+    const int64_t f = c.feature, p = c.pos;
     if (f < 0 || f >= sae->config.d_sae)
       throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
                                 std::to_string(sae->config.d_sae));
@@ -76,11 +67,7 @@ struct FeatureRuns {
   }
 };
 
-FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r,
-                         const std::vector<GridAxis>& axes, CacheStore& caches) {
-  const std::vector<GridAxis>& grid = feature_grid(axes);
-  if (grid.size() != 2 || grid[0].name != "feature" || grid[1].name != "pos")
-    throw bad("grid", "expects [feature, pos]");
+FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
   if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
   const auto sae = loaded_sae(r.sae, model.device());
   if (std::string why = model::sae_model_problem(sae->config, model.config()); !why.empty())
@@ -107,7 +94,7 @@ FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r,
 std::vector<float> sae_feature_cells(const model::Model& model, const SweepRequest& r,
                                      const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
                                      CacheStore& caches) {
-  const FeatureRuns runs = feature_runs(model, r, axes, caches);
+  const FeatureRuns runs = feature_runs(model, r, caches);
   const int64_t heads = runs.x.dim() == 3 ? runs.x.size(1) : 0;
   at::NoGradGuard no_grad;
   std::vector<RowEdits> rows;
@@ -133,7 +120,7 @@ std::vector<float> sae_attribution_cells(const model::Model& model, const SweepR
     throw error_at("analysis", "sae_feature_attribution",
                    "needs gradients through the collectives, which tensor parallelism does not "
                    "support; use model.tensor_parallel: 1");
-  const FeatureRuns runs = feature_runs(model, r, axes, caches);
+  const FeatureRuns runs = feature_runs(model, r, caches);
   const model::Sae& sae = *runs.sae;
   at::Tensor grad;
   float base = 0.0f;

@@ -298,6 +298,8 @@ static void decode_cell(const std::vector<GridAxis>& axes, int64_t cell, Cell& o
       out.quantity = v;
     else if (axis.name == "score")
       out.score = v;
+    else if (axis.name == "feature")
+      out.feature = v;
   }
 }
 

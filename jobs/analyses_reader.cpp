@@ -30,6 +30,14 @@ std::string axis_text(const Axis& a) {
   return s + "]";
 }
 
+// The cells an analysis computes per prompt: its grid's, or a stage's chosen ones.
+int64_t computed_cells(const AnalysisSpec& a) {
+  if (a.stage) return a.stage->cells;
+  int64_t n = 1;
+  for (const Axis& s : a.kind->grid(a)) n *= s.size;
+  return n;
+}
+
 // The source's cells, ranked, become circuit_faithfulness's node list: they must be whole heads
 // (attn.hook_z over [layer, head]) or whole MLPs (hook_mlp_out over [layer]).
 std::optional<StageSpec> ranked_list_stage(StageSpec st, const YAML::Node& node,
@@ -52,9 +60,7 @@ std::optional<StageSpec> ranked_list_stage(StageSpec st, const YAML::Node& node,
     ctx.src.error(node["plus_random"], path + ".plus_random: a circuit's nodes are the top_k only");
     return std::nullopt;
   }
-  st.source_cells = 1;
-  for (const Axis& s : source.kind->grid(source)) st.source_cells *= s.size;
-  if (source.stage) st.source_cells = source.stage->cells;
+  st.source_cells = computed_cells(source);
   return st;
 }
 
@@ -147,10 +153,7 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
       return std::nullopt;
     }
   }
-  // A stage source computes only its chosen cells: the ranking covers those.
-  st.source_cells = 1;
-  for (const Axis& s : source.kind->grid(source)) st.source_cells *= s.size;
-  if (source.stage) st.source_cells = source.stage->cells;
+  st.source_cells = computed_cells(source);  // a stage source: only its chosen cells
   st.cells = std::min(st.top_k + st.plus_random, st.source_cells) * per_source_cell;
   return st;
 }

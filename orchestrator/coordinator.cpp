@@ -192,9 +192,8 @@ CoordinatorResult run_in_process(Run& run, LocalShardRunner& local) {
     run.journal.event("assign", *next, 0);
     ShardOutcome out = local.run(*next);
     if (out.ok) {
-      sched.done(0, *next);
+      if (sched.done(0, *next)) run.completed(*next, out.values);
       run.journal.event("done", *next, 0);
-      run.completed(*next, out.values);
     } else {
       run.shard_failed(0, *next, out.error);
     }

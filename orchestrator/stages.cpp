@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "jobs/kinds/kind_options.h"
 #include "store/baselines.h"
 #include "store/reader.h"
 
@@ -98,24 +99,17 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
   }
   std::sort(rest.begin(), rest.begin() + draws);
   s.chosen.insert(s.chosen.end(), rest.begin(), rest.begin() + draws);
-  if (st.ranked_list) {  // circuit_faithfulness's nodes: heads ([layer, head]) or MLPs ([layer])
-    const std::vector<jobs::Axis> g = from.kind->grid(from);
-    for (int64_t c : s.chosen) {
-      s.scores.push_back(score[c]);
-      const int64_t cell = source_selection ? source_selection->cells.at(c) : c;
-      s.chosen_grid_cells.push_back(cell);
-      const int64_t heads = g.size() == 2 ? g[1].size : 1;
-      std::string node = (g.size() == 2 ? "a" : "m") + std::to_string(g[0].values[cell / heads]);
-      if (g.size() == 2) node += ".h" + std::to_string(g[1].values[cell % heads]);
-      s.labels.push_back(node);
-    }
+  for (int64_t c : s.chosen) {
+    s.scores.push_back(score[c]);
+    s.chosen_grid_cells.push_back(source_selection ? source_selection->cells.at(c) : c);
+  }
+  if (st.ranked_list) {  // circuit_faithfulness's nodes: no cells of its own, a name per node
+    for (int64_t cell : s.chosen_grid_cells)
+      s.labels.push_back(jobs::circuit_node_label(jobs::circuit_node_of(from, cell)));
     return s;
   }
   const auto by_source = cells_by_source_cell(a.kind->grid(a), from.kind->grid(from));
-  for (int64_t c : s.chosen) {
-    s.scores.push_back(score[c]);
-    const int64_t grid_cell = source_selection ? source_selection->cells.at(c) : c;
-    s.chosen_grid_cells.push_back(grid_cell);
+  for (int64_t grid_cell : s.chosen_grid_cells) {
     const auto& mine = by_source.at(static_cast<size_t>(grid_cell));
     s.cells.insert(s.cells.end(), mine.begin(), mine.end());
   }
@@ -141,8 +135,6 @@ StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path&
                            const std::vector<uint8_t>& already_done, bool slice)
     : setup_(setup), dir_(store_dir), sources_(setup.spec.analyses.size()) {
   const auto& plan = setup.plan;
-  done_.assign(plan.shards.size(), 0);
-  for (size_t i = 0; i < already_done.size() && i < done_.size(); ++i) done_[i] = already_done[i];
   for (uint32_t i = 0; i < setup.spec.analyses.size(); ++i) {
     const auto& a = setup.spec.analyses[i];
     if (!a.stage) continue;
@@ -162,7 +154,8 @@ StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path&
       src.cells = plan.grids.at(a.stage->source).cells();
       src.values.assign(setup.spec.prompts.size() * static_cast<size_t>(src.cells), NAN);
       for (const auto& sh : plan.shards)
-        if (sh.analysis == a.stage->source && !done_[sh.id]) ++src.shards_left;
+        if (sh.analysis == a.stage->source && !(sh.id < already_done.size() && already_done[sh.id]))
+          ++src.shards_left;
       sources_[a.stage->source] = std::move(src);
     }
   }
@@ -235,8 +228,7 @@ std::vector<uint32_t> StageTracker::release_ready() {
 }
 
 std::vector<uint32_t> StageTracker::on_done(uint32_t shard, const std::vector<float>& values) {
-  if (shard >= done_.size() || done_[shard]) return {};
-  done_[shard] = 1;
+  if (shard >= setup_.plan.shards.size()) return {};
   const sharding::Shard& sh = setup_.plan.shards[shard];
   auto& src = sources_[sh.analysis];
   if (!src) return {};

@@ -53,7 +53,8 @@ class StageTracker {
   // Choices that can be made now (at start: sources already complete). Returns the shards
   // released: their analyses' selections are written.
   std::vector<uint32_t> release_ready();
-  // A source shard is done with these values; returns the shards it releases.
+  // A shard is done (the first copy: the scheduler drops duplicates) with these values; returns
+  // the shards it releases.
   std::vector<uint32_t> on_done(uint32_t shard, const std::vector<float>& values);
   // A shard failed for good: the held shards of every stage that reads it, directly or through
   // other stages, can never run. Returns them with the reason.
@@ -78,7 +79,6 @@ class StageTracker {
   std::filesystem::path dir_;
   std::vector<Stage> stages_;
   std::vector<std::optional<Source>> sources_;  // per analysis: set when a stage reads it
-  std::vector<uint8_t> done_;                   // per shard id
 };
 
 }  // namespace csweep::orchestrator

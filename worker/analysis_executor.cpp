@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/job_spec.h"
+#include "jobs/kinds/kind_options.h"
 #include "model/model.h"
 #include "model/tensor_io.h"
 #include "model/weight_dtype.h"
@@ -66,14 +67,13 @@ class AnalysisExecutor final : public ShardExecutor {
     SweepRequest request = request_for(spec_, analysis, shard.prompt, *model_);
     if (analysis.stage && analysis.stage->ranked_list) {  // the chosen heads or MLPs, best first
       const jobs::AnalysisSpec& source = spec_.analyses.at(analysis.stage->source);
-      const std::vector<jobs::Axis> g = source.kind->grid(source);  // [layer, head] or [layer]
-      const int64_t heads = g.size() == 2 ? g[1].size : 1;
       request.circuit.ranked.clear();
       for (int64_t cell : selection(analysis).chosen_grid_cells) {
+        const auto node = jobs::circuit_node_of(source, cell);
         SweepRequest::CircuitNode n;
-        n.point = g.size() == 2 ? model::HookPoint::AttnZ : model::HookPoint::MlpOut;
-        n.layer = g[0].values[cell / heads];
-        if (g.size() == 2) n.head = g[1].values[cell % heads];
+        n.point = node.head >= 0 ? model::HookPoint::AttnZ : model::HookPoint::MlpOut;
+        n.layer = node.layer;
+        n.head = node.head;
         request.circuit.ranked.push_back(n);
       }
     } else if (analysis.stage) {  // the shard's chosen cells, as cells of the kind's own grid

@@ -160,6 +160,15 @@ std::vector<Axis> circuit_faithfulness_grid(const AnalysisSpec& a) {
 
 }  // namespace
 
+Node circuit_node_of(const AnalysisSpec& source, int64_t grid_cell) {
+  const std::vector<Axis> g = source.kind->grid(source);
+  const int64_t heads = g.size() == 2 ? g[1].size : 1;
+  Node n;
+  n.layer = g.at(0).values.at(static_cast<size_t>(grid_cell / heads));
+  if (g.size() == 2) n.head = g[1].values.at(static_cast<size_t>(grid_cell % heads));
+  return n;
+}
+
 std::string circuit_node_label(const Node& n) {
   std::string s = n.head < 0 ? "m" : "a";
   s += std::to_string(n.layer);

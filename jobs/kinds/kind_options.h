@@ -124,6 +124,9 @@ struct CircuitFaithfulnessOptions final : KindOptions {
   nlohmann::json to_json() const override;
 };
 std::string circuit_node_label(const CircuitFaithfulnessOptions::Node& n);  // "a1.h2", "m0"
+// Cell `grid_cell` of a node-ranking analysis's grid ([layer, head] of attn.hook_z, or [layer] of
+// hook_mlp_out) as a node: what a circuit_faithfulness stage reads from its source.
+CircuitFaithfulnessOptions::Node circuit_node_of(const AnalysisSpec& source, int64_t grid_cell);
 
 // edge_attribution (jobs/kinds/edge_attribution.cpp): EAP / EAP-IG over every edge.
 struct EdgeAttributionOptions final : KindOptions {
