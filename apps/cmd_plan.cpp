@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "model/tensor_io.h"
 #include "model/weight_dtype.h"
+#include "orchestrator/stages.h"
 #include "sharding/cost_model.h"
 #include "sharding/memory_fit.h"
 #include "sharding/plan.h"
@@ -89,6 +90,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
     max_tokens = std::max(max_tokens, p.n_tokens());
   }
   json analyses = json::array();
+  const std::vector<int> levels = csweep::orchestrator::stage_levels(spec);
   for (const auto& g : plan.grids) {
     json axes = json::array();
     for (const auto& a : g.axes)
@@ -117,7 +119,8 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
            {"shards", shards},
            {"flops", flops},
            {"forwards", forwards(units)},
-           {"seconds", flops / (gflops * 1e9) / std::max<size_t>(1, layout.groups.size())}};
+           {"seconds", flops / (gflops * 1e9) / std::max<size_t>(1, layout.groups.size())},
+           {"level", levels.at(g.analysis)}};
     if (const auto& st = spec.analyses[g.analysis].stage) {
       // The count is exact; FLOPs and seconds are upper bounds (every chosen cell's forward is
       // costed from layer 0: which layers the cells are at is known only at run time).
@@ -171,6 +174,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
       {"totals",
        {{"units", plan.total_cells()},
         {"shards", plan.shards.size()},
+        {"stage_levels", levels.empty() ? 1 : *std::max_element(levels.begin(), levels.end()) + 1},
         {"flops", plan.total_flops()},
         {"result_bytes", plan.total_result_bytes()}}},
       {"memory",
@@ -255,6 +259,16 @@ void print_text(const nlohmann::json& j) {
         a["flops"].get<double>() / 1e9, human_seconds(a["seconds"].get<double>()).c_str());
   }
   const auto& t = j["totals"];
+  if (t["stage_levels"].get<int>() > 1) {  // what `csweep run --level K` runs
+    std::string by_level;
+    for (int level = 0; level < t["stage_levels"].get<int>(); ++level) {
+      by_level += (level ? "; " : "") + std::to_string(level) + ":";
+      for (const auto& a : j["analyses"])
+        if (a["level"] == level) by_level += " " + a["name"].get<std::string>();
+    }
+    std::printf("levels  %d (csweep run --level K runs one): %s\n", t["stage_levels"].get<int>(),
+                by_level.c_str());
+  }
   std::printf("\ntotal   %lld units in %lld shards, %.4g GFLOP, results %s\n",
               (long long)t["units"], (long long)t["shards"], t["flops"].get<double>() / 1e9,
               human_bytes(t["result_bytes"].get<double>()).c_str());

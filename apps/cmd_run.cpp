@@ -1,5 +1,5 @@
-// csweep run JOB.yaml [--store DIR] [--force-new] [--slice k/N]: one process when started
-// plainly, the whole MPI world under mpirun/srun (rank 0 coordinates). Logic lives in
+// csweep run JOB.yaml [--store DIR] [--force-new] [--slice k/N] [--level K]: one process when
+// started plainly, the whole MPI world under mpirun/srun (rank 0 coordinates). Logic lives in
 // orchestrator/run_rank0 (rank 0) and worker/ (the other ranks), through worker/run_sweep.
 #include "apps/command.h"
 #include "sharding/memory_fit.h"
@@ -20,6 +20,11 @@ csweep::apps::CommandRegistration reg(
                      "k/N: compute only the shards with id % N == k (one Slurm array task each; "
                      "slices share the "
                      "store, run at the same time, and each resumes on its own)");
+      sub.add_option("--level", opt->level,
+                     "K: compute only stage level K's shards (0: analyses without from:, K: "
+                     "stages K steps from one; refused until level K-1 is complete; one chained "
+                     "Slurm job each)")
+          ->check(CLI::Range(0, 1000));
       sub.add_option("--on-error", opt->on_error,
                      "when a shard fails: continue or stop (default: the job's run.on_error, else "
                      "continue)")

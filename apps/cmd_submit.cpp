@@ -1,5 +1,6 @@
 // csweep submit JOB.yaml --cluster CLUSTER.yaml: writes the sbatch scripts into STORE/slurm/
-// and submits them (sweep, then reduce afterok). See cluster/submit.h and docs/cluster.md.
+// and submits them (sweep, then reduce afterok; with --chain-stages one sweep job per stage
+// level, each afterok the previous). See cluster/submit.h and docs/cluster.md.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@ namespace {
 struct SubmitArgs {
   std::string job, cluster, store, name, after, step_binary;
   int array = 0;
-  bool dry_run = false, no_reduce = false, json = false;
+  bool dry_run = false, no_reduce = false, json = false, chain_stages = false;
 };
 
 std::string reproducible_command(const SubmitArgs& a) {
@@ -24,6 +25,7 @@ std::string reproducible_command(const SubmitArgs& a) {
   if (a.array > 0) c += " --array " + std::to_string(a.array);
   if (!a.after.empty()) c += " --after " + shell_quote(a.after);
   if (a.no_reduce) c += " --no-reduce";
+  if (a.chain_stages) c += " --chain-stages";
   if (!a.step_binary.empty()) c += " --step-binary " + shell_quote(a.step_binary);
   return c;
 }
@@ -43,6 +45,9 @@ const csweep::apps::CommandRegistration registration{
           ->check(CLI::Range(1, 100000));
       sub.add_option("--after", a->after, "start only after job JOBID succeeded (afterok)");
       sub.add_flag("--no-reduce", a->no_reduce, "do not chain `csweep reduce` after the sweep");
+      sub.add_flag("--chain-stages", a->chain_stages,
+                   "one sweep job per stage level (csweep run --level K), each afterok the "
+                   "previous; --array then splits every level");
       sub.add_option("--step-binary", a->step_binary,
                      "csweep executable the compute nodes run (default: this one)");
       sub.add_flag("--json", a->json, "print the job ids and paths as JSON");
@@ -56,11 +61,22 @@ const csweep::apps::CommandRegistration registration{
         o.array_tasks = a->array;
         o.after = a->after;
         o.reduce = !a->no_reduce;
+        o.chain_stages = a->chain_stages;
         o.step_binary = a->step_binary;
         o.command_line = reproducible_command(*a);
         const auto r = csweep::cluster::submit(o);
         if (a->json) {
           nlohmann::json j = {{"store", r.store.string()}, {"dry_run", a->dry_run}};
+          nlohmann::json sweeps = nlohmann::json::array();
+          for (const auto& job : r.sweeps) {
+            nlohmann::json one = {{"level", job.level}, {"array_tasks", job.array_tasks}};
+            if (a->dry_run)
+              one["script"] = job.script;
+            else
+              one.update({{"job_id", job.job_id}, {"script_path", job.script_path.string()}});
+            sweeps.push_back(one);
+          }
+          j["sweeps"] = sweeps;
           if (a->dry_run) {
             j["sweep_script"] = r.sweep_script;
             j["reduce_script"] = r.reduce_script;
@@ -72,14 +88,23 @@ const csweep::apps::CommandRegistration registration{
           }
           std::cout << j.dump(2) << "\n";
         } else if (a->dry_run) {
-          std::cout << r.sweep_script;
+          for (const auto& job : r.sweeps) {
+            if (job.level > 0)
+              std::cout << "\n# ---- level " << job.level << " job (submitted afterok level "
+                        << job.level - 1 << ") ----\n";
+            std::cout << job.script;
+          }
           if (!r.reduce_script.empty())
             std::cout << "\n# ---- reduce job (submitted afterok) ----\n" << r.reduce_script;
         } else {
-          // The job id alone on stdout, so `id=$(csweep submit ...)` works; the rest on stderr.
+          // The job id alone on stdout, so `id=$(csweep submit ...)` works (a chain's first
+          // job); the rest on stderr.
           std::cout << r.sweep_job_id << "\n";
-          std::cerr << "submitted sweep job " << r.sweep_job_id << " ("
-                    << r.sweep_script_path.string() << ")";
+          for (const auto& job : r.sweeps) {
+            std::cerr << (&job == &r.sweeps.front() ? "submitted " : ", ");
+            if (job.level >= 0) std::cerr << "level " << job.level << " ";
+            std::cerr << "sweep job " << job.job_id << " (" << job.script_path.string() << ")";
+          }
           if (!r.reduce_job_id.empty())
             std::cerr << ", reduce job " << r.reduce_job_id << " afterok";
           std::cerr << "; store " << r.store.string() << "\n";

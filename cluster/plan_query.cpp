@@ -39,6 +39,18 @@ PlanSummary plan_summary_from_json(const nlohmann::json& plan, int ranks_offered
   if (s.ranks > ranks_offered)
     throw Error(where + ": plan uses " + std::to_string(s.ranks) +
                 " ranks but the profile offers " + std::to_string(ranks_offered));
+  const long long levels = find_integer(plan, {"stage_levels"});
+  s.stage_levels = levels > 0 ? static_cast<int>(levels) : 1;
+  if (plan.contains("analyses") && plan["analyses"].is_array()) {
+    s.level_shards.assign(static_cast<size_t>(s.stage_levels), 0);
+    for (const auto& a : plan["analyses"]) {
+      const long long level = a.value("level", 0LL);
+      if (level < 0 || level >= s.stage_levels)
+        throw Error(where + ": analysis level " + std::to_string(level) + " outside 0.." +
+                    std::to_string(s.stage_levels - 1));
+      s.level_shards[static_cast<size_t>(level)] += a.value("shards", 0LL);
+    }
+  }
   for (const char* key : {"job_hash", "spec_hash", "hash"})
     if (plan.contains(key) && plan[key].is_string()) {
       s.job_hash = plan[key].get<std::string>();

@@ -4,6 +4,7 @@
 // binary the nodes will run, so the script and the sweep always agree on the layout.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,10 @@ struct PlanSummary {
   int tensor_parallel = 1;
   long long shards = 0;
   std::string job_hash;  // canonical hash, when the plan reports it
+  // Stage levels (`totals.stage_levels`, 1 without stages) and per level the shards of its
+  // analyses (`analyses[].level`, `analyses[].shards`); empty when the plan has no analyses.
+  int stage_levels = 1;
+  std::vector<long long> level_shards;
 };
 
 // Reads the fields from plan JSON (accepts "ranks"/"n_ranks", "tensor_parallel"/"tp",

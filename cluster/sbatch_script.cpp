@@ -65,6 +65,13 @@ void header(std::ostringstream& s, const ScriptRequest& r, const std::string& wh
       << (r.placement.ranks - 1) << " fill " << r.placement.tasks_per_node
       << " per node, one per GPU, in rank order:\n"
       << "#             " << describe_nodes(r.placement) << "\n";
+  if (r.level >= 0)
+    s << "#   level:    stage level " << r.level << " of 0-" << (r.levels - 1)
+      << " (csweep run --level " << r.level << ")"
+      << (r.level > 0
+              ? "; starts after level " + std::to_string(r.level - 1) + "'s job succeeded (afterok)"
+              : "")
+      << "\n";
   if (r.array_tasks > 0)
     s << "#   array:    " << r.array_tasks << " tasks; task k runs slice k/" << r.array_tasks
       << " (the shards whose id % " << r.array_tasks << " == k), each its own MPI world\n";
@@ -125,7 +132,9 @@ std::string render_sweep_script(const ScriptRequest& r) {
     << "# in-flight shards and exits 75. The job then requeues itself (at most " << p.max_requeues
     << " times, counted\n"
     << "# by SLURM_RESTART_COUNT) and the next run resumes from the store.\n";
-  directive(s, "job-name", slurm_job_name(r.job_name));
+  directive(
+      s, "job-name",
+      slurm_job_name(r.level >= 0 ? r.job_name + "-L" + std::to_string(r.level) : r.job_name));
   placement_directives(s, p);
   s << "#SBATCH --nodes=" << r.placement.nodes << "\n"
     << "#SBATCH --ntasks=" << r.placement.tasks << "\n"
@@ -147,7 +156,11 @@ std::string render_sweep_script(const ScriptRequest& r) {
   directive(s, "output", log_pattern(r, r.array_tasks > 0));
   directive(s, "chdir", slurm_dir(r.store).string());
   if (r.array_tasks > 0) s << "#SBATCH --array=0-" << (r.array_tasks - 1) << "\n";
-  if (!r.after.empty()) directive(s, "dependency", "afterok:" + r.after);
+  if (!r.after.empty()) {
+    directive(s, "dependency", "afterok:" + r.after);
+    // A failed earlier level leaves nothing for this one to do: Slurm drops it.
+    if (r.level > 0) s << "#SBATCH --kill-on-invalid-dep=yes\n";
+  }
   for (const auto& line : p.extra_sbatch) s << "#SBATCH " << comment_safe(line) << "\n";
 
   s << "\nset -u\n"
@@ -158,6 +171,7 @@ std::string render_sweep_script(const ScriptRequest& r) {
   environment_block(s, p);
 
   s << "\nstep=(\"$CSWEEP\" run \"$JOB_FILE\" --store \"$STORE\")\n";
+  if (r.level >= 0) s << "step+=(--level " << r.level << ")\n";
   if (r.array_tasks > 0)
     s << "step+=(--slice \"${SLURM_ARRAY_TASK_ID}/" << r.array_tasks << "\")\n";
   if (r.placement.coordinator_extra) host_list_block(s, r.placement, p.launcher);

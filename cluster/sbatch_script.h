@@ -42,11 +42,16 @@ struct ScriptRequest {
   long long shards = 0;               // from the plan, recorded in the header
   int array_tasks = 0;                // 0: no array; N: tasks 0..N-1 run slices k/N
   std::string after;                  // sweep depends afterok on this job id (may be empty)
-  std::string command_line;           // the `csweep submit ...` that produced it (header)
+  // Chained stages (`csweep submit --chain-stages`): this job runs `csweep run --level
+  // level` of `levels` levels; -1: the whole plan in one job.
+  int level = -1;
+  int levels = 1;
+  std::string command_line;  // the `csweep submit ...` that produced it (header)
 };
 
 std::string render_sweep_script(const ScriptRequest& request);
-// The reduce job waits for `sweep_job_id` (afterok; a dry run passes a placeholder).
+// The reduce job waits for `sweep_job_id` (afterok; a dry run passes a placeholder; with
+// chained stages, the last level's job).
 std::string render_reduce_script(const ScriptRequest& request, const std::string& sweep_job_id);
 
 // Where the scripts and logs live: STORE/slurm/.

@@ -1,5 +1,6 @@
 #include "cluster/submit.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -73,36 +74,63 @@ SubmitResult submit(const SubmitOptions& o) {
   if (r.array_tasks > plan.shards)
     throw Error("--array: " + std::to_string(r.array_tasks) + " tasks but the plan has only " +
                 std::to_string(plan.shards) + " shards");
+  if (r.array_tasks > 0 && plan.stage_levels > 1 && !o.chain_stages)
+    throw Error("--array: " + o.job_file.string() +
+                " has stages (from:), whose cells one coordinator chooses from every source "
+                "shard; add --chain-stages (one job per stage level, each an array)");
   r.placement = place_ranks(profile, plan.ranks);
   r.tensor_parallel = plan.tensor_parallel;
   r.shards = plan.shards;
-  logger->info("plan: {} shards, tp {}, {} ranks on {} nodes", plan.shards, plan.tensor_parallel,
-               r.placement.ranks, r.placement.nodes);
+  r.levels = plan.stage_levels;
+  logger->info("plan: {} shards, tp {}, {} ranks on {} nodes, {} stage level(s)", plan.shards,
+               plan.tensor_parallel, r.placement.ranks, r.placement.nodes, plan.stage_levels);
 
   SubmitResult result;
   result.store = r.store;
-  result.sweep_script = render_sweep_script(r);
-  if (o.dry_run) {
-    if (o.reduce) result.reduce_script = render_reduce_script(r, "<SWEEP_JOB_ID>");
-    return result;
-  }
-
   const fs::path dir = slurm_dir(r.store);
-  fs::create_directories(dir / "logs");
-  result.sweep_script_path = dir / "sweep.sbatch";
-  write_script(result.sweep_script_path, result.sweep_script);
-  result.sweep_job_id = sbatch_submit({}, result.sweep_script_path.string());
-  append_job_record(r.store, {result.sweep_job_id, "sweep", result.sweep_script_path.string(),
-                              r.array_tasks, r.after, r.profile.file, utc_now()});
-
-  if (o.reduce) {
-    result.reduce_script = render_reduce_script(r, result.sweep_job_id);
-    result.reduce_script_path = dir / "reduce.sbatch";
-    write_script(result.reduce_script_path, result.reduce_script);
-    result.reduce_job_id = sbatch_submit({}, result.reduce_script_path.string());
-    append_job_record(r.store, {result.reduce_job_id, "reduce", result.reduce_script_path.string(),
-                                0, result.sweep_job_id, r.profile.file, utc_now()});
+  if (!o.dry_run) fs::create_directories(dir / "logs");
+  const int levels = o.chain_stages ? plan.stage_levels : 1;
+  std::string previous = o.after;
+  for (int level = 0; level < levels; ++level) {
+    ScriptRequest job = r;
+    job.after = previous;
+    if (o.chain_stages) {
+      job.level = level;
+      // A level with fewer shards than tasks gets one task per shard.
+      const long long shards = static_cast<size_t>(level) < plan.level_shards.size()
+                                   ? plan.level_shards[static_cast<size_t>(level)]
+                                   : plan.shards;
+      job.array_tasks = static_cast<int>(std::min<long long>(r.array_tasks, shards));
+      if (job.array_tasks == 1) job.array_tasks = 0;
+    }
+    SweepJob sweep{job.level, job.array_tasks, render_sweep_script(job), {}, {}};
+    if (!o.dry_run) {
+      sweep.script_path =
+          dir / (o.chain_stages ? "sweep-L" + std::to_string(level) + ".sbatch" : "sweep.sbatch");
+      write_script(sweep.script_path, sweep.script);
+      sweep.job_id = sbatch_submit({}, sweep.script_path.string());
+      append_job_record(
+          r.store,
+          {sweep.job_id, o.chain_stages ? "sweep-L" + std::to_string(level) : "sweep",
+           sweep.script_path.string(), job.array_tasks, job.after, r.profile.file, utc_now()});
+      previous = sweep.job_id;
+    } else {
+      previous = "<LEVEL_" + std::to_string(level) + "_JOB_ID>";
+    }
+    result.sweeps.push_back(std::move(sweep));
   }
+  result.sweep_script = result.sweeps.front().script;
+  result.sweep_script_path = result.sweeps.front().script_path;
+  result.sweep_job_id = result.sweeps.front().job_id;
+  if (!o.reduce) return result;
+  const std::string last = o.dry_run && !o.chain_stages ? "<SWEEP_JOB_ID>" : previous;
+  result.reduce_script = render_reduce_script(r, last);
+  if (o.dry_run) return result;
+  result.reduce_script_path = dir / "reduce.sbatch";
+  write_script(result.reduce_script_path, result.reduce_script);
+  result.reduce_job_id = sbatch_submit({}, result.reduce_script_path.string());
+  append_job_record(r.store, {result.reduce_job_id, "reduce", result.reduce_script_path.string(), 0,
+                              last, r.profile.file, utc_now()});
   return result;
 }
 

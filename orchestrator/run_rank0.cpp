@@ -77,12 +77,29 @@ void end_provenance(const store::Store& store, const nlohmann::json& run,
   });
 }
 
-// The shards this run is responsible for (all, or its slice's).
-std::vector<ScheduledShard> shards_in_scope(const SweepSetup& setup, const store::Slice& slice) {
+// The shards this run is responsible for (all, or its slice's, of its level's analyses).
+std::vector<ScheduledShard> shards_in_scope(const SweepSetup& setup, const RunOptions& opt) {
+  const std::vector<int> levels = stage_levels(setup.spec);
   std::vector<ScheduledShard> shards;
   for (const auto& s : setup.plan.shards)
-    if (slice.contains(s.id)) shards.push_back({s.id, s.prompt, s.flops, s.cells()});
+    if (opt.slice.contains(s.id) && (opt.level < 0 || levels.at(s.analysis) == opt.level))
+      shards.push_back({s.id, s.prompt, s.flops, s.cells()});
   return shards;
+}
+
+// --level K > 0 needs level K-1 complete: refused before the store is opened or changed.
+void check_level(const SweepSetup& setup, const RunOptions& opt, const std::filesystem::path& dir) {
+  if (opt.level < 0) return;
+  const std::vector<int> levels = stage_levels(setup.spec);
+  const int top = levels.empty() ? 0 : *std::max_element(levels.begin(), levels.end());
+  if (opt.level > top)
+    throw error_at("--level " + std::to_string(opt.level), "",
+                   setup.spec.file.string() + " has stage levels 0.." + std::to_string(top));
+  if (opt.level == 0) return;
+  const std::vector<uint8_t> done =
+      opt.force_new ? std::vector<uint8_t>(setup.plan.shards.size(), 0)
+                    : store::scan_done_shards(dir, setup.layout, setup.spec_hash).done;
+  require_level_inputs(setup, done, opt.level);
 }
 
 // A slice's coordinator may only quarantine its own slice's fragments: the others' may be
@@ -148,6 +165,7 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
   o.coordinator.max_retries =
       opt.max_retries >= 0 ? opt.max_retries : static_cast<int>(o.setup.spec.run.max_retries);
   const auto dir = opt.store.empty() ? o.setup.spec.store : opt.store;
+  check_level(o.setup, opt, dir);
   o.store = std::make_unique<store::Store>(store::Store::open_for_run(
       dir, {o.setup.spec_text, o.setup.spec_hash, o.setup.layout}, opt.force_new, opt.slice));
   store::DoneShards done =
@@ -164,6 +182,7 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
            {"shards_done_at_start", done.count},
            {"damaged_fragments", done.unreadable.size()}};
   if (opt.slice.active()) o.run["slice"] = opt.slice.text();
+  if (opt.level >= 0) o.run["level"] = opt.level;
   const store::SlurmIds slurm = store::SlurmIds::from_env();
   if (!slurm.empty()) o.run["slurm"] = slurm.to_json();
   start_provenance(*o.store, o.setup, o.run);
@@ -173,10 +192,17 @@ OpenRun open_run(Comm& comm, const RunOptions& opt, const std::vector<std::strin
 // status.json's run facts: the provenance entry's identity, where and on what it runs.
 nlohmann::json run_info(const OpenRun& o) {
   nlohmann::json info{{"store", o.store->dir().string()}};
-  for (const char* key :
-       {"ranks", "tensor_parallel", "hosts", "coordinator_pid", "started", "slice", "slurm"})
+  for (const char* key : {"ranks", "tensor_parallel", "hosts", "coordinator_pid", "started",
+                          "slice", "level", "slurm"})
     if (o.run.contains(key)) info[key] = o.run[key];
   return info;
+}
+
+// "slice 1/4", "level 2", "level 2 slice 1/4".
+std::string part_name(const RunOptions& opt) {
+  std::string name = opt.level >= 0 ? "level " + std::to_string(opt.level) : "";
+  if (opt.slice.active()) name += (name.empty() ? "slice " : " slice ") + opt.slice.text();
+  return name;
 }
 
 void print_summary(const RunOptions& opt, const OpenRun& o, const CoordinatorResult& result) {
@@ -189,17 +215,19 @@ void print_summary(const RunOptions& opt, const OpenRun& o, const CoordinatorRes
                          {"message", result.message}};
   int64_t store_done = result.shards_done;
   const size_t store_total = o.setup.layout.shards.size();
-  if (opt.slice.active()) {  // the slice's figures above; the whole store's here
+  if (opt.level >= 0) summary["level"] = opt.level;
+  const bool part = opt.slice.active() || opt.level >= 0;
+  if (part) {  // the slice's or level's figures above; the whole store's here
     store_done = store::scan_done_shards(o.store->dir(), o.setup.layout, o.setup.spec_hash).count;
-    summary["slice"] = opt.slice.text();
+    if (opt.slice.active()) summary["slice"] = opt.slice.text();
     summary["store_shards_total"] = store_total;
     summary["store_shards_done"] = store_done;
   }
   if (opt.json)
     std::cout << summary.dump() << std::endl;
-  else if (result.exit_code == 0 && opt.slice.active())
-    std::cout << "csweep run: slice " << opt.slice.text() << " complete: " << result.shards_done
-              << "/" << result.shards_total << " shards (" << result.shards_done_this_run
+  else if (result.exit_code == 0 && part)
+    std::cout << "csweep run: " << part_name(opt) << " complete: " << result.shards_done << "/"
+              << result.shards_total << " shards (" << result.shards_done_this_run
               << " this run); store " << store_done << "/" << store_total << " shards in "
               << o.store->dir().string() << std::endl;
   else if (result.exit_code == 0)
@@ -218,8 +246,8 @@ int run_rank0(Comm& comm, const RunOptions& opt, const std::vector<std::string>&
   try {
     o = open_run(comm, opt, hosts, local);
     // Before any worker writes: it may read the store (stages.h). It keeps a reference to o.setup.
-    auto stages =
-        std::make_unique<StageTracker>(o.setup, o.store->dir(), o.already_done, opt.slice.active());
+    auto stages = std::make_unique<StageTracker>(o.setup, o.store->dir(), o.already_done,
+                                                 opt.slice.active(), opt.level);
     if (stages->any()) o.stages = std::move(stages);
   } catch (const Error&) {
     Message a{MessageType::Abort};
@@ -231,7 +259,7 @@ int run_rank0(Comm& comm, const RunOptions& opt, const std::vector<std::string>&
   std::unique_ptr<LocalShardRunner> runner;
   if (comm.size() == 1) runner = local.make(o.setup, o.store->dir());
   CoordinatorResult result =
-      coordinate(comm, *o.store, shards_in_scope(o.setup, opt.slice), o.already_done, o.coordinator,
+      coordinate(comm, *o.store, shards_in_scope(o.setup, opt), o.already_done, o.coordinator,
                  runner.get(), run_info(o), o.stages.get());
   if (runner) runner->close();
   end_provenance(*o.store, o.run, result);

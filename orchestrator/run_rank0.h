@@ -24,6 +24,7 @@ struct RunOptions {
   std::string on_error;            // "" = the job's run.on_error
   int max_retries = -1;            // -1 = the job's run.max_retries
   store::Slice slice;              // --slice k/N: only shards with id % N == k
+  int level = -1;                  // --level K: only stage level K's shards (stages.h); -1 all
   double heartbeat_s = 1.0;
   bool json = false;  // print the summary as JSON on stdout
   // --mem-per-rank: the memory one rank may use (0: the host's memory / the ranks on it, for a

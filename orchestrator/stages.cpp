@@ -56,6 +56,33 @@ bool feeds_stage(const jobs::JobSpec& spec, uint32_t analysis) {
   return false;
 }
 
+std::vector<int> stage_levels(const jobs::JobSpec& spec) {
+  std::vector<int> level(spec.analyses.size(), 0);
+  for (size_t i = 0; i < spec.analyses.size(); ++i)  // a source comes before its stages
+    if (const auto& st = spec.analyses[i].stage) level[i] = level.at(st->source) + 1;
+  return level;
+}
+
+void require_level_inputs(const SweepSetup& setup, const std::vector<uint8_t>& done, int level) {
+  const auto& analyses = setup.spec.analyses;
+  const std::vector<int> levels = stage_levels(setup.spec);
+  for (size_t i = 0; i < analyses.size(); ++i) {
+    if (levels[i] != level || !analyses[i].stage) continue;
+    const uint32_t source = analyses[i].stage->source;
+    int64_t total = 0, finished = 0;
+    for (const auto& sh : setup.plan.shards)
+      if (sh.analysis == source) {
+        ++total;
+        finished += sh.id < done.size() && done[sh.id] ? 1 : 0;
+      }
+    if (finished < total)
+      throw error_at("--level " + std::to_string(level), "",
+                     "stage \"" + analyses[i].name + "\" reads \"" + analyses[source].name +
+                         "\", which has " + std::to_string(finished) + "/" + std::to_string(total) +
+                         " shards done; run --level " + std::to_string(level - 1) + " first");
+  }
+}
+
 store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
                                    const SourceResults& source,
                                    const store::StageSelection* source_selection) {
@@ -132,16 +159,17 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
 }
 
 StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path& store_dir,
-                           const std::vector<uint8_t>& already_done, bool slice)
+                           const std::vector<uint8_t>& already_done, bool slice, int level)
     : setup_(setup), dir_(store_dir), sources_(setup.spec.analyses.size()) {
   const auto& plan = setup.plan;
   for (uint32_t i = 0; i < setup.spec.analyses.size(); ++i) {
     const auto& a = setup.spec.analyses[i];
-    if (!a.stage) continue;
+    if (!a.stage || (level >= 0 && levels[i] != level)) continue;
     Stage st{i, a.stage->source, false, false, {}};
     for (const auto& sh : plan.shards)
       if (sh.analysis == i) st.shards.push_back(sh.id);
     if (auto sel = store::read_stage_selection(dir_, a.name)) {
+  const std::vector<int> levels = stage_levels(setup.spec);
       if (sel->source != a.stage->from || static_cast<int64_t>(sel->cells.size()) != a.stage->cells)
         throw error_at(store::stage_selection_file(dir_, a.name).string(), "cells",
                        "chosen for another job (" + std::to_string(sel->cells.size()) +
@@ -160,7 +188,7 @@ StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path&
     }
   }
   if (stages_.empty()) return;
-  if (slice)
+  if (slice && level < 0)
     throw error_at("--slice", "",
                    "a job with stages (from:) runs under one coordinator, which "
                    "must see every shard; run it without --slice");

@@ -39,13 +39,24 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
 // True when some stage reads `analysis`'s results (its shards' values go to rank 0).
 bool feeds_stage(const jobs::JobSpec& spec, uint32_t analysis);
 
+// Per analysis, its stage level: 0 without `from:`, its source's level + 1 with it. `csweep run
+// --level K` runs level K alone (one chained Slurm job per level, docs/cluster.md).
+std::vector<int> stage_levels(const jobs::JobSpec& spec);
+
+// Throws csweep::Error ("--level K: stage B reads A, which has d/t shards done; run --level
+// K-1 first") unless every source of level K's stages is complete in `done` (per shard id).
+void require_level_inputs(const SweepSetup& setup, const std::vector<uint8_t>& done, int level);
+
 class StageTracker {
  public:
   // Reads the selections already chosen and, where one is still to be chosen, the values of
-  // the source shards in `already_done`. Call before any worker writes to the store. Throws
-  // csweep::Error for a --slice run of a job with stages (one coordinator must see every shard).
+  // the source shards in `already_done`. Call before any worker writes to the store. `level`
+  // >= 0 (--level K): tracks only level K's stages, whose sources the caller found complete
+  // (require_level_inputs); their cells are then chosen at once, so a level run may be sliced.
+  // Throws csweep::Error for a --slice run of all levels of a job with stages (one coordinator must
+  // see every shard).
   StageTracker(const SweepSetup& setup, const std::filesystem::path& store_dir,
-               const std::vector<uint8_t>& already_done, bool slice);
+               const std::vector<uint8_t>& already_done, bool slice, int level = -1);
 
   bool any() const { return !stages_.empty(); }
   // Per shard id: 1 while its analysis's cells are not chosen yet.

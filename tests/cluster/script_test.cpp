@@ -208,6 +208,38 @@ TEST(SweepScript, ArrayTasksRunTheirSlice) {
   EXPECT_NE(args.find("\n--slice\n2/3\n"), std::string::npos) << args;
 }
 
+// A chained stage level: `csweep run --level K` (sliced when an array), afterok the previous
+// level's job, dropped by Slurm when that one failed.
+TEST(SweepScript, AChainedLevelRunsItsLevelAfterThePrevious) {
+  TempDir dir;
+  ScriptRequest r = request_in(dir.path());
+  r.level = 1;
+  r.levels = 3;
+  r.array_tasks = 2;
+  r.after = "77";
+  const std::string s = render_sweep_script(r);
+  EXPECT_NE(s.find("#SBATCH --dependency=\"afterok:77\"\n#SBATCH --kill-on-invalid-dep=yes\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("#SBATCH --job-name=\"" + slurm_job_name(r.job_name + "-L1") + "\"\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("#   level:    stage level 1 of 0-2 (csweep run --level 1); starts after "
+                   "level 0's job succeeded (afterok)\n"),
+            std::string::npos)
+      << s;
+  CommandResult result = run_script(dir.path(), s, {"SLURM_ARRAY_TASK_ID=1"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const std::string args = read_text(dir.path() / "srun.args");
+  EXPECT_NE(args.find("\n--level\n1\n--slice\n1/2\n"), std::string::npos) << args;
+  // Level 0 waits for nothing but --after, and a whole-plan job has no level at all.
+  r.level = 0;
+  r.after.clear();
+  EXPECT_EQ(render_sweep_script(r).find("--dependency"), std::string::npos);
+  r.level = -1;
+  EXPECT_EQ(render_sweep_script(r).find("--level"), std::string::npos);
+}
+
 TEST(ReduceScript, WaitsForTheSweepAndRunsReduce) {
   TempDir dir;
   const std::string s = render_reduce_script(request_in(dir.path()), "991");
@@ -352,9 +384,71 @@ TEST(PlanQuery, ReadsTheFieldsSubmitNeeds) {
   EXPECT_EQ(s.shards, 12);
   EXPECT_EQ(s.ranks, 4);
   EXPECT_EQ(s.tensor_parallel, 1);
+  EXPECT_EQ(s.stage_levels, 1);
+  EXPECT_TRUE(s.level_shards.empty());
+  // Stage levels: totals.stage_levels and each analysis's level and shards.
+  s = plan_summary_from_json(nlohmann::json::parse(R"({"totals": {"shards": 9, "stage_levels": 3},
+      "analyses": [{"level": 0, "shards": 4}, {"level": 1, "shards": 2}, {"level": 0, "shards": 1},
+                   {"level": 2, "shards": 2}]})"),
+                             4, "p");
+  EXPECT_EQ(s.stage_levels, 3);
+  EXPECT_EQ(s.level_shards, (std::vector<long long>{5, 2, 2}));
   EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 4})"), 8, "p"), Error);
   EXPECT_THROW(
       plan_summary_from_json(nlohmann::json::parse(R"({"ranks": 9, "shards": 1})"), 8, "p"), Error);
+  EXPECT_THROW(plan_summary_from_json(nlohmann::json::parse(R"({"shards": 1, "analyses":
+      [{"level": 1, "shards": 1}]})"),
+                                      8, "p"),
+               Error);
+}
+
+// --chain-stages: one script per level, each afterok the one before, reduce afterok the last;
+// --array splits each level (capped at its shards); --array without it is refused for stages.
+TEST(SubmitCommand, ChainStagesDryRunPrintsOneJobPerLevel) {
+  TempDir dir;
+  const std::string standin = std::string(CSWEEP_CLUSTER_TEST_DIR) + "/standin_csweep.sh";
+  write_text(dir.path() / "job.yaml", "shards: 3\nlevels: 3\nshard_seconds: 0\n");
+  write_text(dir.path() / "c.yaml", "nodes: 1\ntasks_per_node: 2\n");
+  const std::vector<std::string> submit = {CSWEEP_SLURM_CLI,
+                                           "submit",
+                                           (dir.path() / "job.yaml").string(),
+                                           "--cluster",
+                                           (dir.path() / "c.yaml").string(),
+                                           "--store",
+                                           (dir.path() / "st").string(),
+                                           "--step-binary",
+                                           standin,
+                                           "--dry-run",
+                                           "--array",
+                                           "4"};
+  CommandResult r = run_command(submit);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has stages (from:), whose cells one coordinator chooses from every source "
+                       "shard; add --chain-stages"),
+            std::string::npos)
+      << r.err;
+
+  auto chained = submit;
+  chained.push_back("--chain-stages");
+  r = run_command(chained);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int level = 0; level < 3; ++level) {
+    const std::string l = std::to_string(level);
+    EXPECT_NE(r.out.find("step+=(--level " + l + ")\n"), std::string::npos) << r.out;
+    const std::string wait =
+        "#SBATCH --dependency=\"afterok:<LEVEL_" + std::to_string(level - 1) + "_JOB_ID>\"\n";
+    EXPECT_EQ(r.out.find(wait) != std::string::npos, level > 0) << r.out;
+  }
+  EXPECT_EQ(r.out.find("step+=(--level 3)"), std::string::npos);
+  // 3 shards a level: 3 tasks each, not 4.
+  EXPECT_EQ(r.out.find("#SBATCH --array=0-3\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("#SBATCH --array=0-2\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("# ---- reduce job (submitted afterok) ----"), std::string::npos);
+  EXPECT_NE(r.out.find("#SBATCH --dependency=\"afterok:<LEVEL_2_JOB_ID>\"\n#SBATCH "
+                       "--kill-on-invalid-dep=yes\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "st")) << "a dry run writes nothing";
 }
 
 // The command itself: --dry-run prints the scripts and submits nothing; bad input → one line,

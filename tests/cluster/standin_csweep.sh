@@ -2,7 +2,8 @@
 # A stand-in for the `csweep` binary on the compute nodes, used by the Slurm tests so that
 # they exercise every Slurm mechanism (script, submission, signals, requeue, arrays,
 # dependencies) independently of the model. It honours the same contract as `csweep run`:
-#   plan JOB --ranks N --json     prints {"shards": K, "ranks": N, "tensor_parallel": 1}
+#   plan JOB --ranks N --json     prints {"shards": K, "ranks": N, "tensor_parallel": 1}; with
+#                                 "levels: L", K shards on each of L stage levels (`analyses`)
 #   run JOB --store DIR [--slice k/N]
 #                                 computes each missing shard (id % N == k) of its rank
 #                                 (SLURM_PROCID of SLURM_NTASKS); a shard's result is a
@@ -21,7 +22,15 @@ plan)
   job=$1; shift; ranks=1
   while (($#)); do case $1 in --ranks) ranks=$2; shift 2;; *) shift;; esac; done
   [[ -r $job ]] || { echo "csweep: $job: cannot read job file" >&2; exit 2; }
-  printf '{"shards": %s, "ranks": %s, "tensor_parallel": 1}\n' "$(job_value "$job" shards)" "$ranks"
+  shards=$(job_value "$job" shards); levels=$(job_value "$job" levels)
+  if [[ -z $levels ]]; then
+    printf '{"shards": %s, "ranks": %s, "tensor_parallel": 1}\n' "$shards" "$ranks"
+  else
+    analyses=""
+    for ((l = 0; l < levels; l++)); do analyses+="${analyses:+, }{\"level\": $l, \"shards\": $shards}"; done
+    printf '{"totals": {"shards": %s, "stage_levels": %s}, "ranks": %s, "tensor_parallel": 1, "analyses": [%s]}\n' \
+      "$((shards * levels))" "$levels" "$ranks" "$analyses"
+  fi
   ;;
 run)
   job=$1; shift; store=""; slice_k=0; slice_n=1
@@ -29,6 +38,7 @@ run)
     case $1 in
       --store) store=$2; shift 2;;
       --slice) slice_k=${2%/*}; slice_n=${2#*/}; shift 2;;
+      --level) shift 2;;  # every level's shards are the same stand-in shards
       *) echo "standin: unknown option $1" >&2; exit 2;;
     esac
   done

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <numeric>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -174,6 +175,71 @@ TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
     EXPECT_EQ(chosen(world, stage).to_json(), chosen(whole, stage).to_json()) << stage;
 }
 
+// One level's run (`csweep run --level K`, one chained Slurm job each): run level by level
+// 1 -> refused; 0; 2 -> refused; 1 SIGKILLed once its cells are chosen, rerun; 2: the same
+// cells and the same numbers, bit for bit, as one plain run of the whole job.
+TEST(Stages, LevelRunsRefuseMissingInputsResumeAndEqualOnePlainRun) {
+  auto level_run = [](const fs::path& store, int level) {
+    Child c =
+        spawn(run_command(0, {job(), "--store", store.string(), "--level", std::to_string(level)}),
+              store.string() + ".log" + std::to_string(level));
+    EXPECT_TRUE(wait_for(c, 240)) << c.output();
+    return c;
+  };
+  // Which analyses the store holds every shard of.
+  auto complete_analyses = [](const fs::path& store) {
+    std::set<std::string> names;
+    for (const auto& a : csweep::store::read_store(store).analyses)
+      if (std::all_of(a.done.begin(), a.done.end(), [](uint8_t d) { return d != 0; }))
+        names.insert(a.info.name);
+    return names;
+  };
+  const fs::path store = stages_dir("levels");
+  Child early = level_run(store, 1);
+  EXPECT_EQ(early.exit_code(), 2);
+  EXPECT_NE(early.output().find("csweep: --level 1: stage \"exact\" reads \"atp\", which has 0/4 "
+                                "shards done; run --level 0 first"),
+            std::string::npos)
+      << early.output();
+  EXPECT_FALSE(fs::exists(store)) << "a refused level run leaves no store";
+
+  Child zero = level_run(store, 0);
+  ASSERT_EQ(zero.exit_code(), 0) << zero.output();
+  EXPECT_EQ(complete_analyses(store), (std::set<std::string>{"atp", "atp_heads", "exhaustive"}));
+  Child skipped = level_run(store, 2);
+  EXPECT_EQ(skipped.exit_code(), 2);
+  EXPECT_NE(skipped.output().find("--level 2: stage \"positions\" reads \"heads\", which has "
+                                  "0/8 shards done; run --level 1 first"),
+            std::string::npos)
+      << skipped.output();
+
+  Child one = spawn(run_command(0, {job(), "--store", store.string(), "--level", "1"}),
+                    store.string() + ".log-killed");
+  const fs::path marker = csweep::store::stage_selection_file(store, "heads");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(-one.pid, SIGKILL);
+  wait_for(one, 30);
+  ASSERT_TRUE(fs::exists(marker)) << one.output();
+  const auto at_kill = complete_analyses(store);
+  ASSERT_LT(at_kill.count("exact") + at_kill.count("heads"), 2u) << "level 1 ended before the kill";
+  Child resumed = level_run(store, 1);
+  ASSERT_EQ(resumed.exit_code(), 0) << resumed.output();
+  EXPECT_NE(resumed.output().find("csweep run: level 1 complete: 40/40 shards"), std::string::npos)
+      << resumed.output();
+  EXPECT_EQ(complete_analyses(store).count("positions"), 0u) << "level 1 ran level 2's shards";
+  ASSERT_EQ(level_run(store, 2).exit_code(), 0);
+
+  const fs::path whole = stages_dir("levels-whole");
+  const StoreContents expected = run_to_end(0, whole);
+  const StoreContents chained = csweep::store::read_store(store);
+  ASSERT_TRUE(chained.complete());
+  expect_same_values(expected, chained, "level by level");
+  for (const char* stage : {"exact", "heads", "positions", "circuit"})
+    EXPECT_EQ(chosen(store, stage).to_json(), chosen(whole, stage).to_json()) << stage;
+}
+
 // csweep plan prints each stage's forwards (exact) beside exhaustive patching's.
 TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
   const auto plan = csweep::testing::run_command(csweep_bin() + " plan " + job() + " --json");
@@ -189,9 +255,18 @@ TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
   EXPECT_EQ(exact["stage"]["exhaustive_forwards"], 4 * 184 + 4 * 2);
   EXPECT_EQ(j["analyses"][4]["units"], 4 * 2 * 23);  // positions: 2 heads x 23 positions
   EXPECT_EQ(j["analyses"][5]["units"], 4 * 5);       // circuit: sizes 0, 1, 2, 3 and all 8
+  // Stage levels: atp, atp_heads, exhaustive 0; exact, heads 1; positions, circuit 2.
+  std::vector<int> levels;
+  for (const auto& a : j["analyses"]) levels.push_back(a["level"]);
+  EXPECT_EQ(levels, (std::vector<int>{0, 1, 0, 1, 2, 2, 0}));
+  EXPECT_EQ(j["totals"]["stage_levels"], 3);
   const auto text = csweep::testing::run_command(csweep_bin() + " plan " + job());
   EXPECT_NE(text.output.find("stage   exact after atp: top 8 + 8 random of its 184 cells -> 72 "
                              "forwards (exhaustive: 744"),
+            std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("levels  3 (csweep run --level K runs one): 0: atp atp_heads "
+                             "exhaustive; 1: exact heads; 2: positions circuit\n"),
             std::string::npos)
       << text.output;
 }
@@ -237,4 +312,65 @@ TEST(Stages, IoiPipelineOnSmolLM2AcrossFourRanksEqualsOneProcess) {
     EXPECT_EQ(chosen(dir / "one", stage).to_json(), chosen(dir / "four", stage).to_json()) << stage;
   EXPECT_EQ(chosen(dir / "one", "exact").chosen.size(), 10u);
   EXPECT_EQ(chosen(dir / "one", "circuit").labels.size(), 6u);
+}
+
+// Path patching between a stage's chosen heads (receivers: {chosen: ...}): each cell, sender s
+// into the k-th chosen head's input x, equals hand-written path_patching of sender s with
+// receivers [that head's x] bit for bit (and the logits cell path patching to the logits).
+TEST(Stages, PathPatchingBetweenChosenHeadsEqualsHandWrittenReceiversBitForBit) {
+  const fs::path dir = stages_dir("paths");
+  fs::create_directories(dir);
+  const fs::path job_file = dir / "paths.yaml";
+  std::ofstream out(job_file);
+  out << "name: path_stages\nseed: 11\nmodel:\n  path: "
+      << source_path("examples/models/induction-2l").string()
+      << "\nprompts:\n  - {template: repeated_tokens, n: 4, length: 12, repeats: 2, low: 32, "
+         "high: 256}\nmetric: logit_diff\nanalyses:\n"
+         "  - {name: heads, kind: activation_patching, sites: [attn.hook_z], "
+         "patch: all_positions}\n"
+         "  - {name: paths, kind: path_patching, receivers: {chosen: [q, k, v], logits: true}, "
+         "from: {analysis: heads, top_k: 3, plus_random: 1, seed: 5}}\n"
+         "  - {name: ref_logits, kind: path_patching}\n";
+  for (int layer = 0; layer < 2; ++layer)
+    for (int head = 0; head < 4; ++head)
+      for (const char* x : {"q", "k", "v"})
+        out << "  - {name: ref_" << layer << "_" << head << "_" << x
+            << ", kind: path_patching, receivers: [" << layer << "." << head << "." << x << "]}\n";
+  out << "sharding: {batch_size: 4}\n";
+  out.close();
+  const fs::path store = dir / "store";
+  Child c = spawn(run_command(0, {job_file.string(), "--store", store.string()}),
+                  store.string() + ".log");
+  ASSERT_TRUE(wait_for(c, 240)) << c.output();
+  ASSERT_EQ(c.exit_code(), 0) << c.output();
+  const StoreContents s = csweep::store::read_store(store);
+  ASSERT_TRUE(s.complete());
+  const auto sel = chosen(store, "paths");
+  ASSERT_EQ(sel.chosen.size(), 4u);
+  ASSERT_EQ(sel.cells.size(), 4u * 13);  // 4 chosen senders x (4 heads x q, k, v + logits)
+  const auto& paths = results(s, "paths");
+  const auto clean = csweep::store::read_baselines(store, s.layout, s.spec_hash);
+  double k_effect = 0, other_effect = 0;  // the largest |change| through k and through q or v
+  for (size_t i = 0; i < sel.cells.size(); ++i) {
+    const int64_t receiver = sel.cells[i] / 8, sender = sel.cells[i] % 8;
+    std::string name = "ref_logits", label = "logits";
+    if (receiver < 12) {
+      const int64_t head_cell = sel.chosen_grid_cells[static_cast<size_t>(receiver / 3)];
+      const std::string x(1, "qkv"[receiver % 3]);
+      name = "ref_" + std::to_string(head_cell / 4) + "_" + std::to_string(head_cell % 4) + "_" + x;
+      label = "a" + std::to_string(head_cell / 4) + ".h" + std::to_string(head_cell % 4) + "." + x;
+    }
+    EXPECT_EQ(sel.labels[i].rfind("receiver=" + label + " ", 0), 0u) << sel.labels[i];
+    for (int64_t p = 0; p < paths.n_prompts; ++p) {
+      const float x = paths.at(p, static_cast<int64_t>(i)), y = results(s, name).at(p, sender);
+      EXPECT_EQ(std::memcmp(&x, &y, sizeof x), 0)
+          << "prompt " << p << ", " << sel.labels[i] << ": " << x << " vs " << name << " " << y;
+      if (receiver < 12) {
+        double& best = receiver % 3 == 1 ? k_effect : other_effect;
+        best = std::max(best, std::fabs(x - clean.values[1][p].clean));
+      }
+    }
+  }
+  // K-composition: the strongest path between the survivors runs into a key input.
+  EXPECT_GT(k_effect, other_effect);
 }
