@@ -162,6 +162,7 @@ StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path&
                            const std::vector<uint8_t>& already_done, bool slice, int level)
     : setup_(setup), dir_(store_dir), sources_(setup.spec.analyses.size()) {
   const auto& plan = setup.plan;
+  const std::vector<int> levels = stage_levels(setup.spec);
   for (uint32_t i = 0; i < setup.spec.analyses.size(); ++i) {
     const auto& a = setup.spec.analyses[i];
     if (!a.stage || (level >= 0 && levels[i] != level)) continue;
@@ -169,7 +170,6 @@ StageTracker::StageTracker(const SweepSetup& setup, const std::filesystem::path&
     for (const auto& sh : plan.shards)
       if (sh.analysis == i) st.shards.push_back(sh.id);
     if (auto sel = store::read_stage_selection(dir_, a.name)) {
-  const std::vector<int> levels = stage_levels(setup.spec);
       if (sel->source != a.stage->from || static_cast<int64_t>(sel->cells.size()) != a.stage->cells)
         throw error_at(store::stage_selection_file(dir_, a.name).string(), "cells",
                        "chosen for another job (" + std::to_string(sel->cells.size()) +
