@@ -4,9 +4,12 @@
 // for bit with an in-process `csweep run` of the same job.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -323,6 +326,62 @@ TEST_F(SlurmRealTest, ThreeTaskArrayMergesToInProcessRunAndTheIndexShowsEachTask
     if (s.role == "sweep") slurm_tasks.insert(s.job_id + ":" + s.state);
   EXPECT_EQ(slurm_tasks,
             (std::set<std::string>{id + "_0:COMPLETED", id + "_1:COMPLETED", id + "_2:COMPLETED"}));
+}
+
+// The earliest StartTime and the latest EndTime of a job's lines (array tasks), ISO 8601.
+std::pair<std::string, std::string> job_span(const std::string& id) {
+  std::string start = "9", end;
+  std::istringstream lines(run_command({"scontrol", "show", "job", "-o", id}).out);
+  for (std::string line; std::getline(lines, line);) {
+    auto field = [&](const std::string& key) {
+      const size_t at = line.find(" " + key + "=");
+      return at == std::string::npos ? std::string()
+                                     : line.substr(at + key.size() + 2, 19);  // 2026-11-29T05:20:01
+    };
+    start = std::min(start, field("StartTime"));
+    end = std::max(end, field("EndTime"));
+  }
+  return {start, end};
+}
+
+// `--chain-stages --array 2` of tests/orchestrator/data/stages.yaml (3 stage levels): three
+// 2-task arrays, each afterok the one before, reduce afterok the last; each level starts after
+// the previous ended and the store equals one in-process `csweep run` of the job bit for bit.
+TEST_F(SlurmRealTest, ChainedStageLevelsRunInOrderAndEqualOneInProcessRun) {
+  const fs::path job = csweep::testing::source_path("tests/orchestrator/data/stages.yaml");
+  const fs::path reference_store = dir_.path() / "stages-reference";
+  CommandResult ref = run_csweep({"run", job.string(), "--store", reference_store.string()});
+  ASSERT_EQ(ref.exit_code, 0) << ref.out << ref.err;
+
+  const fs::path store = dir_.path() / "chained";
+  CommandResult r = run_csweep({"submit", job.string(), "--cluster", profile(1, 1).string(),
+                                "--store", store.string(), "--chain-stages", "--array", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::vector<JobRecord> levels;
+  std::string reduce;
+  for (const auto& record : read_job_records(store)) {
+    if (record.role == "reduce") reduce = record.job_id;
+    if (record.role.rfind("sweep-L", 0) == 0) levels.push_back(record);
+  }
+  ASSERT_EQ(levels.size(), 3u);
+  EXPECT_EQ(r.out, levels[0].job_id + "\n");
+  EXPECT_EQ(wait_finished(reduce, 240s), "COMPLETED");
+  for (size_t k = 0; k < levels.size(); ++k) {
+    EXPECT_EQ(levels[k].role, "sweep-L" + std::to_string(k));
+    EXPECT_EQ(levels[k].array_tasks, 2);
+    EXPECT_EQ(levels[k].depends_on, k > 0 ? levels[k - 1].job_id : "");
+    EXPECT_EQ(wait_finished(levels[k].job_id, 10s), "COMPLETED,COMPLETED")
+        << read_text(store / "slurm" / "logs" /
+                     ("stages-L" + std::to_string(k) + "-" + levels[k].job_id + "_0.out"));
+  }
+  for (size_t k = 0; k < levels.size(); ++k) {
+    const auto [start, end] = job_span(levels[k].job_id);
+    std::cout << "level " << k << " job " << levels[k].job_id << ": " << start << " .. " << end
+              << "\n";
+    EXPECT_GE(start, k > 0 ? job_span(levels[k - 1].job_id).second : "") << "level " << k;
+  }
+  expect_same_results(store, reference_store);
+  EXPECT_TRUE(fs::exists(store / "sweep.h5")) << "the reduce job wrote sweep.h5";
 }
 
 TEST_F(SlurmRealTest, NightlyScriptSubmitsTheValidationSweepIntoADatedStore) {
