@@ -12,7 +12,8 @@ namespace csweep::analyses::detail {
 
 // The grid coordinates of one cell (-1 where the grid has no such axis).
 struct Cell {
-  int64_t layer = -1, pos = -1, head = -1, neuron = -1, quantity = -1, score = -1, feature = -1;
+  int64_t layer = -1, pos = -1, head = -1, neuron = -1, quantity = -1, score = -1, feature = -1,
+          receiver = -1;
 };
 std::vector<Cell> decode_cells(const std::vector<GridAxis>& axes, int64_t begin, int64_t end);
 

@@ -11,6 +11,8 @@
 // Run 2 is batched: a micro-batch of cells with one sender layer is one forward from the clean
 // run's cached hook_resid_pre at that layer (blocks before it are the clean run's: frozen heads,
 // unchanged MLPs) to the last receiver's block; run 3 goes through run_rows.
+// Between a stage's chosen heads (path.by_cell) every cell has its own receiver: the cells are
+// computed one receiver at a time, each as above.
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
@@ -147,8 +149,9 @@ RowEdits receiver_edits(const SweepRequest& r, const detail::Cell& cell, const R
   return edits;
 }
 
-std::vector<float> path_patching_cells(const detail::CellRange& range) {
-  const SweepRequest& r = range.request;
+// The cells of one receiver set (r.path.receivers; empty: the logits), in the order given.
+std::vector<float> sender_cells(const detail::CellRange& range, const SweepRequest& r,
+                                const std::vector<detail::Cell>& cells) {
   const model::Model& model = range.model;
   check_request(r, model.config());
   std::set<HookSite> sites;  // resume_sites() hold every hook_z; MLP outputs are asked for
@@ -158,7 +161,6 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
   const auto corrupted = range.caches.get(model, "clean", r.corrupted_tokens, sites);
   const Metric metric = detail::request_metric(r, *clean_run);
   const float clean_value = metric(clean_run->logits_last)[0].item<float>();
-  const auto cells = detail::decode_cells(range.axes, range.begin, range.end);
   const bool plain = r.batch.plain;
   const int64_t chunk =
       plain ? 1
@@ -191,6 +193,35 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
     const std::vector<float> patched = plain ? run_rows_plain(model, *clean_run, rows, metric)
                                              : run_rows(model, *clean_run, rows, metric, r.batch);
     out.insert(out.end(), patched.begin(), patched.end());
+  }
+  return out;
+}
+
+std::vector<float> path_patching_cells(const detail::CellRange& range) {
+  const SweepRequest& r = range.request;
+  const auto cells = detail::decode_cells(range.axes, range.begin, range.end);
+  if (r.path.by_cell.empty()) return sender_cells(range, r, cells);
+  // Each cell has its own receiver (path patching between a stage's chosen heads): one pass per
+  // receiver over its cells, batched as above, written back in the cells' order.
+  std::map<int64_t, std::vector<size_t>> rows_of;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const int64_t x = cells[i].receiver;
+    if (x < 0 || x >= static_cast<int64_t>(r.path.by_cell.size()))
+      throw bad("receivers", "cell " + std::to_string(range.begin + static_cast<int64_t>(i)) +
+                                 " has receiver " + std::to_string(x) + " of " +
+                                 std::to_string(r.path.by_cell.size()));
+    rows_of[x].push_back(i);
+  }
+  std::vector<float> out(cells.size());
+  for (const auto& [x, rows] : rows_of) {
+    SweepRequest one = r;
+    one.path.by_cell.clear();
+    one.path.receivers.clear();
+    if (r.path.by_cell[x].layer >= 0) one.path.receivers.push_back(r.path.by_cell[x]);
+    std::vector<detail::Cell> part;
+    for (size_t i : rows) part.push_back(cells[i]);
+    const std::vector<float> values = sender_cells(range, one, part);
+    for (size_t k = 0; k < rows.size(); ++k) out[rows[k]] = values[k];
   }
   return out;
 }

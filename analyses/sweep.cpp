@@ -300,6 +300,8 @@ static void decode_cell(const std::vector<GridAxis>& axes, int64_t cell, Cell& o
       out.score = v;
     else if (axis.name == "feature")
       out.feature = v;
+    else if (axis.name == "receiver")
+      out.receiver = v;
   }
 }
 

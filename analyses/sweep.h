@@ -139,6 +139,9 @@ struct SweepRequest {
     std::vector<PathReceiver> receivers;  // empty: the logits (the final residual stream)
     bool freeze_mlps = false;             // false: MLPs recomputed (ARENA); true: frozen too
     bool last_position = false;           // receivers' inputs patched at the last position only
+    // Non-empty: each cell's own receiver, indexed by the grid's receiver axis (path patching
+    // between a stage's chosen heads); layer -1 is the logits. `receivers` is then unused.
+    std::vector<PathReceiver> by_cell;
   } path;
   // Circuit faithfulness (circuit_faithfulness_cells.cpp): the grid's size axis values are node
   // counts n; a cell is the metric of the clean run with every node of the universe (every
@@ -164,7 +167,7 @@ struct SweepRequest {
 };
 
 struct GridAxis {
-  std::string name;                 // "site", "layer", "pos", "head", "neuron", "quantity", "score"
+  std::string name;  // "site", "layer", "pos", "head", "neuron", "quantity", "score", "receiver"
   std::vector<int64_t> values;      // the layer / position / head / neuron index of each entry
                                     // (site: the HookPoint; quantity/score: the enum value)
   std::vector<std::string> labels;  // site / quantity / score names (empty for index axes)

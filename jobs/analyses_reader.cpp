@@ -38,18 +38,24 @@ int64_t computed_cells(const AnalysisSpec& a) {
   return n;
 }
 
+// Whether the source's cells are whole heads (attn.hook_z over [layer, head]) or, with `mlps`,
+// also whole MLPs (hook_mlp_out over [layer]).
+bool ranks_whole_nodes(const AnalysisSpec& source, bool mlps) {
+  std::vector<std::string> names;
+  for (const Axis& s : source.kind->grid(source)) names.push_back(s.name);
+  if (source.sites.size() != 1) return false;
+  if (source.sites[0] == model::HookPoint::AttnZ)
+    return names == std::vector<std::string>{"layer", "head"};
+  return mlps && source.sites[0] == model::HookPoint::MlpOut &&
+         names == std::vector<std::string>{"layer"};
+}
+
 // The source's cells, ranked, become circuit_faithfulness's node list: they must be whole heads
-// (attn.hook_z over [layer, head]) or whole MLPs (hook_mlp_out over [layer]).
+// or whole MLPs.
 std::optional<StageSpec> ranked_list_stage(StageSpec st, const YAML::Node& node,
                                            const std::string& path, const AnalysesContext& ctx,
                                            const AnalysisSpec& source) {
-  std::vector<std::string> names;
-  for (const Axis& s : source.kind->grid(source)) names.push_back(s.name);
-  const bool heads = source.sites.size() == 1 && source.sites[0] == model::HookPoint::AttnZ &&
-                     names == std::vector<std::string>{"layer", "head"};
-  const bool mlps = source.sites.size() == 1 && source.sites[0] == model::HookPoint::MlpOut &&
-                    names == std::vector<std::string>{"layer"};
-  if (!heads && !mlps) {
+  if (!ranks_whole_nodes(source, true)) {
     ctx.src.error(node["analysis"], path + ".analysis: \"" + st.from +
                                         "\" does not rank whole heads (attn.hook_z over [layer, "
                                         "head]) or MLPs (hook_mlp_out over [layer]), the nodes of "
@@ -136,6 +142,20 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
   const std::vector<Axis> mine = a.kind->grid(a);
   int64_t per_source_cell = 1;
   for (const Axis& axis : mine) {
+    // A receiver axis indexes the chosen heads themselves (path patching between survivors).
+    if (axis.name == "receiver" && !ranks_whole_nodes(source, false)) {
+      src.error(at, path + ".analysis: \"" + st.from +
+                        "\" does not rank whole heads (attn.hook_z over [layer, head]), the "
+                        "receivers: {chosen: ...} need");
+      return std::nullopt;
+    }
+    if (axis.name == "receiver" && st.top_k + st.plus_random > computed_cells(source)) {
+      src.error(node["top_k"], path + ": top_k + plus_random is " +
+                                   std::to_string(st.top_k + st.plus_random) + ", \"" + st.from +
+                                   "\" has " + std::to_string(computed_cells(source)) +
+                                   " heads (receivers: {chosen: ...} has a slot for each)");
+      return std::nullopt;
+    }
     bool shared = false;
     for (const Axis& s : source.kind->grid(source)) shared = shared || s.name == axis.name;
     if (!shared) per_source_cell *= axis.size;

@@ -111,7 +111,7 @@ std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n,
 
 std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n,
                                                uint64_t seed, int64_t length, int64_t repeats,
-                                               int64_t low, int64_t high) {
+                                               int64_t low, int64_t high, bool corrupt_first) {
   std::mt19937_64 rng(seed);
   auto random_sequence = [&] {
     std::vector<int64_t> s(static_cast<size_t>(length));
@@ -126,11 +126,11 @@ std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int
     p.id = id_prefix + "-" + std::to_string(i);
     for (int64_t k = 0; k < repeats; ++k) {
       p.clean.insert(p.clean.end(), r.begin(), r.end());
-      const auto& later = k == 0 ? r : s;
-      p.corrupted.insert(p.corrupted.end(), later.begin(), later.end());
+      const auto& copy = (k == 0) == corrupt_first ? s : r;
+      p.corrupted.insert(p.corrupted.end(), copy.begin(), copy.end());
     }
     p.answers = {p.clean.back()};
-    p.wrongs = {p.corrupted.back()};
+    p.wrongs = {corrupt_first ? s.back() : p.corrupted.back()};
     p.clean.pop_back();
     p.corrupted.pop_back();
     out.push_back(std::move(p));

@@ -47,9 +47,12 @@ std::vector<TextPrompt> factual_prompts(const std::string& id_prefix, int64_t n,
 
 // Induction data: clean = r repeated `repeats` times minus its last token, answer = that
 // token; corrupted = r followed by a different random s for the later repeats, wrong = s's
-// token at the same place. Token ids drawn from [low, high).
+// token at the same place, or (corrupt_first) s followed by r's later repeats, wrong = s's last
+// token, so only what the first copy carries differs (the keys an induction head matches).
+// Token ids drawn from [low, high).
 std::vector<PromptPair> repeated_token_prompts(const std::string& id_prefix, int64_t n,
                                                uint64_t seed, int64_t length, int64_t repeats,
-                                               int64_t low, int64_t high);
+                                               int64_t low, int64_t high,
+                                               bool corrupt_first = false);
 
 }  // namespace csweep::jobs

@@ -359,7 +359,8 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
   if (*kind == "ioi")
     keys.insert(keys.end(), {"patterns", "corruption", "names", "places", "objects"});
   if (*kind == "factual") keys.insert(keys.end(), {"facts"});
-  if (*kind == "repeated_tokens") keys.insert(keys.end(), {"length", "repeats", "low", "high"});
+  if (*kind == "repeated_tokens")
+    keys.insert(keys.end(), {"length", "repeats", "low", "high", "corruption"});
   check_keys(src, source, path, keys);
 
   std::string prefix = *kind;
@@ -401,6 +402,10 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
     auto low = positive("low", 0, 0);
     int64_t vocab = ctx.config ? ctx.config->d_vocab : 0;
     auto high = positive("high", vocab, 1);
+    std::string corruption = "later";
+    if (source["corruption"])
+      corruption = read_choice(src, source["corruption"], path + ".corruption", {"later", "first"})
+                       .value_or(corruption);
     if (!n || !length || !repeats || !low || !high) return;
     if (ctx.config && *high > vocab) {
       src.error(source["high"], path + ".high: " + std::to_string(*high) +
@@ -430,7 +435,8 @@ void read_template(const YAML::Node& source, const std::string& path, const Prom
       return;
     }
     YAML::Node at = source;
-    for (auto& p : repeated_token_prompts(prefix, *n, seed, *length, *repeats, *low, *high))
+    for (auto& p : repeated_token_prompts(prefix, *n, seed, *length, *repeats, *low, *high,
+                                          corruption == "first"))
       if (check_pair(src, at, path, p, ctx)) out.push_back(std::move(p));
     return;
   }

@@ -145,8 +145,15 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
     std::string label;
     int64_t rest = cell;
     for (auto axis = grid.rbegin(); axis != grid.rend(); ++axis) {
-      const std::string entry =
-          axis->name + "=" + axis->labels.at(static_cast<size_t>(rest % axis->size));
+      std::string value = axis->labels.at(static_cast<size_t>(rest % axis->size));
+      if (axis->name == "receiver" && value.front() == '#') {  // "#1.k": the 2nd chosen head's k
+        const size_t dot = value.find('.');
+        const auto slot = static_cast<size_t>(std::stoll(value.substr(1, dot - 1)));
+        value =
+            jobs::circuit_node_label(jobs::circuit_node_of(from, s.chosen_grid_cells.at(slot))) +
+            value.substr(dot);
+      }
+      const std::string entry = axis->name + "=" + value;
       label = label.empty() ? entry : entry + " " + label;
       rest /= axis->size;
     }

@@ -33,6 +33,28 @@ namespace {
 using analyses::SweepRequest;
 using jobs::AnalysisSpec;
 
+// Path patching between survivors: the receiver axis's entries, slot-major, as the chosen heads'
+// inputs (k and v: the chosen query head's KV head), then the logits (layer -1).
+std::vector<SweepRequest::PathReceiver> chosen_receivers(const jobs::PathPatchingOptions& o,
+                                                         const AnalysisSpec& source,
+                                                         const std::vector<int64_t>& chosen,
+                                                         const model::ModelConfig& config) {
+  std::vector<SweepRequest::PathReceiver> out;
+  const int64_t group = config.n_heads / config.n_kv_heads;
+  for (int64_t cell : chosen) {
+    const auto node = jobs::circuit_node_of(source, cell);
+    for (const std::string& input : o.chosen_inputs) {
+      if (input == "q")
+        out.push_back({model::HookPoint::AttnQ, node.layer, node.head});
+      else
+        out.push_back({input == "k" ? model::HookPoint::AttnK : model::HookPoint::AttnV, node.layer,
+                       node.head / group});
+    }
+  }
+  if (o.chosen_logits) out.push_back({model::HookPoint::AttnQ, -1, 0});
+  return out;
+}
+
 class AnalysisExecutor final : public ShardExecutor {
  public:
   AnalysisExecutor(const jobs::JobSpec& spec, const sharding::Plan& plan,
@@ -82,6 +104,10 @@ class AnalysisExecutor final : public ShardExecutor {
           "candidate", {}, {}, analyses_axes(analysis.kind->grid(analysis))};
       candidates.values.assign(chosen.cells.begin() + shard.cell_begin,
                                chosen.cells.begin() + shard.cell_end);
+      const auto* path = dynamic_cast<const jobs::PathPatchingOptions*>(analysis.options.get());
+      if (path && path->chosen_slots > 0)
+        request.path.by_cell = chosen_receivers(*path, spec_.analyses.at(analysis.stage->source),
+                                                chosen.chosen_grid_cells, model_->config());
       return analyses::run_cells(*model_, request, {candidates}, 0, shard.cells(), caches_);
     }
     const std::vector<analyses::GridAxis> axes = analyses_axes(grid);

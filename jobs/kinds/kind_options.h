@@ -99,7 +99,13 @@ struct PathPatchingOptions final : KindOptions {
     int64_t layer = 0, head = 0;
     std::string input;  // q | k | v
   };
-  std::vector<Receiver> receivers;         // empty: the logits
+  std::vector<Receiver> receivers;  // empty: the logits
+  // `receivers: {chosen: [q, k, v], logits: true}`, a stage only (from:): the receivers are the
+  // stage's chosen heads' inputs, one grid entry per chosen slot (top_k + plus_random) and input,
+  // then the logits: path patching between the survivors of an earlier stage.
+  std::vector<std::string> chosen_inputs;
+  bool chosen_logits = false;
+  int64_t chosen_slots = 0;
   std::string freeze = "heads";            // heads (MLPs recomputed) | heads_and_mlps
   std::string receiver_positions = "all";  // all | last: where the receivers' inputs are patched
   nlohmann::json to_json() const override;

@@ -87,14 +87,42 @@ std::vector<Receiver> read_receivers(KindReader& r) {
   return out;
 }
 
+// The top_k + plus_random of the analysis's `from:` (0 when absent or unreadable: the stage
+// reader reports those).
+int64_t stage_slots(const YAML::Node& analysis) {
+  const YAML::Node from = analysis["from"];
+  if (!from || !from.IsMap()) return 0;
+  int64_t n = 0;
+  for (const char* key : {"top_k", "plus_random"})
+    if (from[key] && from[key].IsScalar()) n += from[key].as<int64_t>(0);
+  return n;
+}
+
+// `receivers: {chosen: [q, k, v], logits: true}`: the inputs of the heads a stage chose (the
+// senders' `from:`), so the grid holds every sender -> receiver pair among the survivors.
+void read_chosen_receivers(KindReader& r, PathPatchingOptions& o) {
+  const YAML::Node& node = r.node()["receivers"];
+  KindReader m(r.context(), node, r.path() + ".receivers");
+  check_keys(r.context().src, node, m.path(), {"chosen", "logits"});
+  o.chosen_inputs = m.choices("chosen", {"q", "k", "v"}, {"q", "k", "v"});
+  o.chosen_logits = m.flag("logits", false);
+  o.chosen_slots = stage_slots(r.node());
+  if (!r.has("from"))
+    m.fail("chosen", "the chosen heads are a stage's: give from: {analysis: ..., top_k: ...}");
+  r.record(m.ok());
+}
+
 void read_path_patching(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<PathPatchingOptions>();
   o->senders = r.choice("senders", {"heads", "mlp"}, o->senders);
   if (r.only_if(o->senders == "heads", "heads", "only senders heads have a head axis"))
     a.heads = r.n_heads_axis();
-  o->receivers = read_receivers(r);
+  if (r.has("receivers") && r.node()["receivers"].IsMap())
+    read_chosen_receivers(r, *o);
+  else
+    o->receivers = read_receivers(r);
   o->freeze = r.choice("freeze", {"heads", "heads_and_mlps"}, o->freeze);
-  if (r.only_if(!o->receivers.empty(), "receiver_positions",
+  if (r.only_if(!o->receivers.empty() || !o->chosen_inputs.empty(), "receiver_positions",
                 "only heads' inputs are patched by position"))
     o->receiver_positions = r.choice("receiver_positions", {"all", "last"}, "all");
   if (r.has("positions")) a.positions = r.positions();
@@ -104,10 +132,19 @@ void read_path_patching(KindReader& r, AnalysisSpec& a) {
 // [layer, (pos,) head] for head senders, [layer, (pos)] for MLP senders: the sender's layer,
 // the position its output is corrupted at (absent: every position) and its head.
 std::vector<Axis> path_patching_grid(const AnalysisSpec& a) {
-  std::vector<Axis> axes{index_axis("layer", a.layers)};
+  const auto& o = a.options_as<PathPatchingOptions>();
+  std::vector<Axis> axes;
+  if (o.chosen_slots > 0) {  // [receiver, ...]: "#2.k" is the k input of the third chosen head
+    std::vector<std::string> labels;
+    for (int64_t slot = 0; slot < o.chosen_slots; ++slot)
+      for (const std::string& input : o.chosen_inputs)
+        labels.push_back("#" + std::to_string(slot) + "." + input);
+    if (o.chosen_logits) labels.push_back("logits");
+    axes.push_back(named_axis("receiver", labels, labels));
+  }
+  axes.push_back(index_axis("layer", a.layers));
   if (!a.positions.empty()) axes.push_back(index_axis("pos", a.positions));
-  if (a.options_as<PathPatchingOptions>().senders == "heads")
-    axes.push_back(index_axis("head", a.heads));
+  if (o.senders == "heads") axes.push_back(index_axis("head", a.heads));
   return axes;
 }
 
@@ -116,7 +153,8 @@ std::vector<Axis> path_patching_grid(const AnalysisSpec& a) {
 KindCost path_patching_cost(const AnalysisSpec& a, const model::ModelConfig&) {
   KindCost cost;
   cost.per_cell_forward = true;
-  cost.rows_per_cell = a.options_as<PathPatchingOptions>().receivers.empty() ? 1 : 2;
+  const auto& o = a.options_as<PathPatchingOptions>();
+  cost.rows_per_cell = o.receivers.empty() && o.chosen_inputs.empty() ? 1 : 2;
   return cost;  // the clean and corrupted caches: prompt_forwards 2
 }
 
@@ -126,10 +164,14 @@ nlohmann::json PathPatchingOptions::to_json() const {
   std::vector<std::string> names;
   for (const Receiver& x : receivers) names.push_back(receiver_label(x));
   if (names.empty()) names.push_back("logits");
-  return {{"senders", senders},
-          {"receivers", names},
-          {"freeze", freeze},
-          {"receiver_positions", receiver_positions}};
+  nlohmann::json j = {{"senders", senders},
+                      {"receivers", names},
+                      {"freeze", freeze},
+                      {"receiver_positions", receiver_positions}};
+  if (!chosen_inputs.empty())
+    j["receivers"] = {
+        {"chosen", chosen_inputs}, {"logits", chosen_logits}, {"slots", chosen_slots}};
+  return j;
 }
 
 const Kind& path_patching_kind() {

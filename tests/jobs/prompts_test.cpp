@@ -92,6 +92,17 @@ TEST(Prompts, RepeatedTokensAreSeededAndShaped) {
   }
   EXPECT_NE(a[0].clean, c[0].clean);
   EXPECT_EQ(a[1].id, "rep-1");
+  // corruption: first: the same clean prompts; only the first copy differs, the wrong token is
+  // its last (what induction would predict from the corrupted first copy).
+  auto f = repeated_token_prompts("rep", 3, 42, 5, 3, 10, 20, true);
+  for (size_t i = 0; i < f.size(); ++i) {
+    EXPECT_EQ(f[i].clean, a[i].clean);
+    EXPECT_EQ(f[i].answers, a[i].answers);
+    for (size_t k = 5; k < 14; ++k) EXPECT_EQ(f[i].corrupted[k], f[i].clean[k]);
+    EXPECT_NE(std::vector<int64_t>(f[i].corrupted.begin(), f[i].corrupted.begin() + 5),
+              std::vector<int64_t>(f[i].clean.begin(), f[i].clean.begin() + 5));
+    EXPECT_EQ(f[i].wrongs[0], f[i].corrupted[4]);
+  }
 }
 
 TEST(Prompts, RepeatedTokensTemplateInAJob) {
@@ -103,6 +114,13 @@ TEST(Prompts, RepeatedTokensTemplateInAJob) {
   EXPECT_EQ(spec.prompts[0].n_tokens(), 11);
   EXPECT_EQ(spec.prompts[0].clean,
             repeated_token_prompts("repeated_tokens", 2, 9, 6, 2, 0, 1000)[0].clean);
+  const JobSpec first =
+      parse_job_spec(std::string(kModel) +
+                         "prompts:\n  - {template: repeated_tokens, n: 2, length: 6, seed: 9, "
+                         "corruption: first}\nanalyses:\n  - {name: s, kind: attention_scores}\n",
+                     job_path());
+  EXPECT_EQ(first.prompts[1].corrupted,
+            repeated_token_prompts("repeated_tokens", 2, 9, 6, 2, 0, 1000, true)[1].corrupted);
 }
 
 TEST(Prompts, IoiTemplateAbbaAndBaba) {

@@ -97,5 +97,43 @@ TEST(StageSpec, ErrorsNameFileLineColumnAndField) {
             std::string::npos);
 }
 
+// receivers: {chosen: ...}: a leading receiver axis, a slot per top_k + plus_random and input
+// (+ the logits), so the stage computes every chosen sender -> chosen receiver pair.
+TEST(StageSpec, PathPatchingBetweenChosenHeadsHasASlotPerChosenHeadAndInput) {
+  const std::string paths =
+      "  - {name: paths, kind: path_patching, receivers: {chosen: [k, v], logits: true}, "
+      "from: {analysis: heads, top_k: 2, plus_random: 1}}";
+  const JobSpec spec = parse_job_spec(analysis_job(std::string(kHeads) + paths), job_path());
+  const AnalysisSpec& a = spec.analyses[1];
+  const std::vector<Axis> grid = a.kind->grid(a);
+  ASSERT_EQ(grid.size(), 3u);
+  EXPECT_EQ(grid[0].name, "receiver");
+  EXPECT_EQ(grid[0].labels,
+            (std::vector<std::string>{"#0.k", "#0.v", "#1.k", "#1.v", "#2.k", "#2.v", "logits"}));
+  EXPECT_EQ(a.stage->cells, 3 * 7);  // 3 chosen senders x 7 receivers
+  EXPECT_EQ(canonical_json(spec)["analyses"][1]["options"]["receivers"].dump(),
+            R"({"chosen":["k","v"],"logits":true,"slots":3})");
+  // Without from:, more slots than heads, or a source that does not rank whole heads.
+  const std::string lone = "  - {name: paths, kind: path_patching, receivers: {chosen: [q]}}";
+  EXPECT_NE(parse_error(analysis_job(std::string(kHeads) + lone))
+                .find("analyses[1].receivers: the chosen heads are a stage's"),
+            std::string::npos)
+      << parse_error(analysis_job(std::string(kHeads) + lone));
+  const std::string many =
+      "  - {name: paths, kind: path_patching, receivers: {chosen: [q]}, "
+      "from: {analysis: heads, top_k: 12, plus_random: 1}}";
+  EXPECT_EQ(parse_error(analysis_job(std::string(kHeads) + many)),
+            at(10, static_cast<int>(many.find("12")) + 1,
+               "analyses[1].from: top_k + plus_random is 13, \"heads\" has 12 heads (receivers: "
+               "{chosen: ...} has a slot for each)"));
+  const std::string per_position =
+      "  - {name: paths, kind: path_patching, positions: all, receivers: {chosen: [q]}, "
+      "from: {analysis: atp, top_k: 2}}";
+  EXPECT_NE(parse_error(analysis_job(std::string(kAtp) + per_position))
+                .find("\"atp\" does not rank whole heads"),
+            std::string::npos)
+      << parse_error(analysis_job(std::string(kAtp) + per_position));
+}
+
 }  // namespace
 }  // namespace csweep::jobs::testing
