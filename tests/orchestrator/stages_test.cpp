@@ -390,3 +390,35 @@ TEST(Stages, PathPatchingBetweenChosenHeadsEqualsHandWrittenReceiversBitForBit) 
   // K-composition: the strongest path between the survivors runs into a key input.
   EXPECT_GT(k_effect, other_effect);
 }
+
+// The pipeline at 13B scale, planned without weights (bench/loader/plan_13b_circuit.yaml on a
+// Llama-2-13B-shaped sparse checkpoint): each stage's forwards against exhaustive patching's.
+TEST(Stages, PlanOfA13BShapedCheckpointCountsEveryStage) {
+  const fs::path dir = stages_dir("plan13b");
+  fs::create_directories(dir);
+  const auto made = csweep::testing::run_command(
+      "python3 " + source_path("bench/loader/make_shaped_checkpoint.py").string() + " " +
+      (dir / "llama-2-13b").string() + " --preset llama-2-13b");
+  ASSERT_EQ(made.status, 0) << made.output;
+  std::ifstream in(source_path("bench/loader/plan_13b_circuit.yaml"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "../../build/shaped/llama-2-13b";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), (dir / "llama-2-13b").string());
+  std::ofstream(dir / "plan.yaml") << text;
+  const auto plan =
+      csweep::testing::run_command(csweep_bin() + " plan " + (dir / "plan.yaml").string() +
+                                   " --ranks 33 --mem-per-rank 80GB --json");
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const auto j = nlohmann::json::parse(plan.output);
+  std::map<std::string, int64_t> forwards;
+  for (const auto& a : j["analyses"]) forwards[a["name"]] = a["forwards"];
+  // 16 prompts of 127 tokens; 40 layers x 40 heads; + 2 runs (clean, corrupted) per prompt.
+  EXPECT_EQ(forwards["atp"], 16 * 4);  // clean and corrupted forwards, a backward (~2 forwards)
+  EXPECT_EQ(forwards["exact"], 16 * (256 + 64) + 32);
+  EXPECT_EQ(forwards["heads"], 16 * (32 + 16) + 32);
+  EXPECT_EQ(forwards["positions"], 16 * 8 * 127 + 32);
+  EXPECT_EQ(forwards["paths"], 16 * 8 * 25 * 2 + 32);  // 8 senders x 25 receivers, 2 rows each
+  EXPECT_EQ(j["analyses"][1]["stage"]["exhaustive_forwards"], 16 * 40 * 127 * 40 + 32);
+  EXPECT_EQ(j["ranks"]["worker_groups"].size(), 32u);
+}
