@@ -11,7 +11,7 @@ namespace csweep::cluster {
 
 struct JobRecord {
   std::string job_id;  // for an array: the array job id (tasks are ID_0 .. ID_{N-1})
-  std::string role;    // "sweep" | "reduce"
+  std::string role;    // "sweep" | "sweep-L<K>" (stage level K of a chain) | "reduce"
   std::string script;  // absolute path of the submitted script
   int array_tasks = 0;
   std::string depends_on;    // job id this one waits for (afterok), may be empty

@@ -172,11 +172,12 @@ nlohmann::json to_json(const std::vector<SlurmJobStatus>& jobs) {
 
 std::string format_status_table(const std::vector<SlurmJobStatus>& jobs) {
   std::ostringstream s;
-  s << std::left << std::setw(14) << "JOBID" << std::setw(8) << "ROLE" << std::setw(12) << "STATE"
+  // ROLE: sweep, sweep-L<K> (a chained stage level), reduce.
+  s << std::left << std::setw(14) << "JOBID" << std::setw(10) << "ROLE" << std::setw(12) << "STATE"
     << std::setw(9) << "RESTARTS" << std::setw(7) << "EXIT" << std::setw(12) << "NODES"
     << "REASON\n";
   for (const auto& j : jobs)
-    s << std::left << std::setw(14) << j.job_id << std::setw(8) << j.role << std::setw(12)
+    s << std::left << std::setw(14) << j.job_id << std::setw(10) << j.role << std::setw(12)
       << j.state << std::setw(9) << j.restart_count << std::setw(7) << j.exit_code << std::setw(12)
       << j.nodes << j.reason << "\n";
   return s.str();

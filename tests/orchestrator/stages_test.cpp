@@ -62,6 +62,19 @@ void expect_same_values(const StoreContents& x, const StoreContents& y, const st
   }
 }
 
+// Starts `csweep run ARGS`, SIGKILLs it as soon as `marker` exists (a stage's cells chosen:
+// the stage's shards are being handed out) and returns it, ended.
+Child killed_once_exists(const std::vector<std::string>& args, const fs::path& marker,
+                         const fs::path& log) {
+  Child c = spawn(run_command(0, args), log);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(-c.pid, SIGKILL);
+  wait_for(c, 30);
+  return c;
+}
+
 }  // namespace
 
 // The stage's cells are the top 8 by |mean AtP effect| plus 8 drawn from the rest, and each
@@ -151,13 +164,8 @@ TEST(Stages, KilledMidStageResumesAndAnMpiWorldMatchesOneProcess) {
   ASSERT_TRUE(expected.complete());
 
   const fs::path store = stages_dir("killed");
-  Child c = spawn(run_command(0, {job(), "--store", store.string()}), store.string() + ".log");
   const fs::path marker = csweep::store::stage_selection_file(store, "exact");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ::kill(-c.pid, SIGKILL);
-  wait_for(c, 30);
+  Child c = killed_once_exists({job(), "--store", store.string()}, marker, store.string() + ".log");
   ASSERT_TRUE(fs::exists(marker)) << c.output();
   const StoreContents partial = csweep::store::read_store(store);
   ASSERT_FALSE(partial.complete()) << "the run ended before the kill";
@@ -213,14 +221,9 @@ TEST(Stages, LevelRunsRefuseMissingInputsResumeAndEqualOnePlainRun) {
             std::string::npos)
       << skipped.output();
 
-  Child one = spawn(run_command(0, {job(), "--store", store.string(), "--level", "1"}),
-                    store.string() + ".log-killed");
   const fs::path marker = csweep::store::stage_selection_file(store, "heads");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(marker) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ::kill(-one.pid, SIGKILL);
-  wait_for(one, 30);
+  Child one = killed_once_exists({job(), "--store", store.string(), "--level", "1"}, marker,
+                                 store.string() + ".log-killed");
   ASSERT_TRUE(fs::exists(marker)) << one.output();
   const auto at_kill = complete_analyses(store);
   ASSERT_LT(at_kill.count("exact") + at_kill.count("heads"), 2u) << "level 1 ended before the kill";
