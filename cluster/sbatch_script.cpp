@@ -67,7 +67,7 @@ void header(std::ostringstream& s, const ScriptRequest& r, const std::string& wh
       << "#             " << describe_nodes(r.placement) << "\n";
   if (r.level >= 0)
     s << "#   level:    stage level " << r.level << " of 0-" << (r.levels - 1)
-      << " (csweep run --level " << r.level << ")"
+      << " (csweep run --level " << r.level << ": " << r.level_shards << " shards)"
       << (r.level > 0
               ? "; starts after level " + std::to_string(r.level - 1) + "'s job succeeded (afterok)"
               : "")

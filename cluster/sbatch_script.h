@@ -46,7 +46,8 @@ struct ScriptRequest {
   // level` of `levels` levels; -1: the whole plan in one job.
   int level = -1;
   int levels = 1;
-  std::string command_line;  // the `csweep submit ...` that produced it (header)
+  long long level_shards = 0;  // the level's shards (header)
+  std::string command_line;    // the `csweep submit ...` that produced it (header)
 };
 
 std::string render_sweep_script(const ScriptRequest& request);

@@ -100,6 +100,7 @@ SubmitResult submit(const SubmitOptions& o) {
       const long long shards = static_cast<size_t>(level) < plan.level_shards.size()
                                    ? plan.level_shards[static_cast<size_t>(level)]
                                    : plan.shards;
+      job.level_shards = shards;
       job.array_tasks = static_cast<int>(std::min<long long>(r.array_tasks, shards));
       if (job.array_tasks == 1) job.array_tasks = 0;
     }

@@ -215,6 +215,7 @@ TEST(SweepScript, AChainedLevelRunsItsLevelAfterThePrevious) {
   ScriptRequest r = request_in(dir.path());
   r.level = 1;
   r.levels = 3;
+  r.level_shards = 4;
   r.array_tasks = 2;
   r.after = "77";
   const std::string s = render_sweep_script(r);
@@ -224,9 +225,10 @@ TEST(SweepScript, AChainedLevelRunsItsLevelAfterThePrevious) {
   EXPECT_NE(s.find("#SBATCH --job-name=\"" + slurm_job_name(r.job_name + "-L1") + "\"\n"),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find("#   level:    stage level 1 of 0-2 (csweep run --level 1); starts after "
-                   "level 0's job succeeded (afterok)\n"),
-            std::string::npos)
+  EXPECT_NE(
+      s.find("#   level:    stage level 1 of 0-2 (csweep run --level 1: 4 shards); starts after "
+             "level 0's job succeeded (afterok)\n"),
+      std::string::npos)
       << s;
   CommandResult result = run_script(dir.path(), s, {"SLURM_ARRAY_TASK_ID=1"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -435,6 +437,7 @@ TEST(SubmitCommand, ChainStagesDryRunPrintsOneJobPerLevel) {
   for (int level = 0; level < 3; ++level) {
     const std::string l = std::to_string(level);
     EXPECT_NE(r.out.find("step+=(--level " + l + ")\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(csweep run --level " + l + ": 3 shards)"), std::string::npos) << r.out;
     const std::string wait =
         "#SBATCH --dependency=\"afterok:<LEVEL_" + std::to_string(level - 1) + "_JOB_ID>\"\n";
     EXPECT_EQ(r.out.find(wait) != std::string::npos, level > 0) << r.out;
