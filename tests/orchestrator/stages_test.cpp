@@ -154,6 +154,27 @@ TEST(Stages, ChosenCellsAreTheTopEstimatesAndEqualExhaustivePatchingBitForBit) {
     for (int64_t s = 0; s < 5; ++s) mean[s] += m.at(p, s) / m.n_prompts;
   const double f3 = (mean[3] - mean[0]) / (mean[4] - mean[0]);
   EXPECT_GE(f3, 0.8) << circuit.labels[0] << " " << circuit.labels[1] << " " << circuit.labels[2];
+  // Path patching between those 3 heads: the path that moves the metric most runs from the
+  // previous-token head 0.0 into an induction head's key input (K-composition), and it carries
+  // most of the effect (the prompts corrupt the first copy of the repeated tokens).
+  const auto paths = chosen(store, "paths");
+  const auto& p = results(c, "paths");
+  double clean = 0, corrupted = 0;
+  for (int64_t q = 0; q < p.n_prompts; ++q) {
+    clean += base.values[7][q].clean / p.n_prompts;
+    corrupted += base.values[7][q].corrupted / p.n_prompts;
+  }
+  size_t best = 0;
+  std::vector<double> path_mean(paths.cells.size(), 0.0);
+  for (size_t i = 0; i < paths.cells.size(); ++i) {
+    for (int64_t q = 0; q < p.n_prompts; ++q)
+      path_mean[i] += p.at(q, static_cast<int64_t>(i)) / p.n_prompts;
+    if (std::fabs(path_mean[i] - clean) > std::fabs(path_mean[best] - clean)) best = i;
+  }
+  const std::string edge = paths.labels[best];
+  EXPECT_NE(edge.find(".k layer=0 head=0"), std::string::npos) << edge;
+  EXPECT_EQ(edge.rfind("receiver=a1.", 0), 0u) << edge;
+  EXPECT_LT((path_mean[best] - corrupted) / (clean - corrupted), 0.5) << edge;
 }
 
 // SIGKILL while a stage runs (its cells chosen, some of its shards done), rerun: the same cells
@@ -217,7 +238,7 @@ TEST(Stages, LevelRunsRefuseMissingInputsResumeAndEqualOnePlainRun) {
   Child skipped = level_run(store, 2);
   EXPECT_EQ(skipped.exit_code(), 2);
   EXPECT_NE(skipped.output().find("--level 2: stage \"positions\" reads \"heads\", which has "
-                                  "0/8 shards done; run --level 1 first"),
+                                  "0/16 shards done; run --level 1 first"),
             std::string::npos)
       << skipped.output();
 
@@ -229,7 +250,7 @@ TEST(Stages, LevelRunsRefuseMissingInputsResumeAndEqualOnePlainRun) {
   ASSERT_LT(at_kill.count("exact") + at_kill.count("heads"), 2u) << "level 1 ended before the kill";
   Child resumed = level_run(store, 1);
   ASSERT_EQ(resumed.exit_code(), 0) << resumed.output();
-  EXPECT_NE(resumed.output().find("csweep run: level 1 complete: 40/40 shards"), std::string::npos)
+  EXPECT_NE(resumed.output().find("csweep run: level 1 complete: 80/80 shards"), std::string::npos)
       << resumed.output();
   EXPECT_EQ(complete_analyses(store).count("positions"), 0u) << "level 1 ran level 2's shards";
   ASSERT_EQ(level_run(store, 2).exit_code(), 0);
@@ -258,10 +279,10 @@ TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
   EXPECT_EQ(exact["stage"]["exhaustive_forwards"], 4 * 184 + 4 * 2);
   EXPECT_EQ(j["analyses"][4]["units"], 4 * 2 * 23);  // positions: 2 heads x 23 positions
   EXPECT_EQ(j["analyses"][5]["units"], 4 * 5);       // circuit: sizes 0, 1, 2, 3 and all 8
-  // Stage levels: atp, atp_heads, exhaustive 0; exact, heads 1; positions, circuit 2.
+  // Stage levels: atp, atp_heads, exhaustive 0; exact, heads 1; positions, circuit, paths 2.
   std::vector<int> levels;
   for (const auto& a : j["analyses"]) levels.push_back(a["level"]);
-  EXPECT_EQ(levels, (std::vector<int>{0, 1, 0, 1, 2, 2, 0}));
+  EXPECT_EQ(levels, (std::vector<int>{0, 1, 0, 1, 2, 2, 0, 2}));
   EXPECT_EQ(j["totals"]["stage_levels"], 3);
   const auto text = csweep::testing::run_command(csweep_bin() + " plan " + job());
   EXPECT_NE(text.output.find("stage   exact after atp: top 8 + 8 random of its 184 cells -> 72 "
@@ -269,7 +290,7 @@ TEST(Stages, PlanCountsEachStagesForwardsAgainstExhaustivePatching) {
             std::string::npos)
       << text.output;
   EXPECT_NE(text.output.find("levels  3 (csweep run --level K runs one): 0: atp atp_heads "
-                             "exhaustive; 1: exact heads; 2: positions circuit\n"),
+                             "exhaustive; 1: exact heads; 2: positions circuit paths\n"),
             std::string::npos)
       << text.output;
 }
