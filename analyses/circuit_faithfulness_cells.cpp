@@ -4,12 +4,14 @@
 // nodes ablated, all in one row: patched from the corrupted run (counterfactual ablation), set to
 // its mean over the reference prompts (TransformerLens's: over prompts and positions) or zeroed.
 // A node with a position keeps its component at that position only. A row with nothing ablated
-// (n >= the universe's size, or every node kept) is the clean run itself.
+// (n >= the universe's size, or every node kept) is the clean run itself. Circuits of edges are
+// analyses/edge_circuit.h's.
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "analyses/cells.h"
+#include "analyses/edge_circuit.h"
 #include "common/error.h"
 
 namespace csweep::analyses {
@@ -86,6 +88,7 @@ Ablated ablated_positions(const Node& component, const std::vector<Node>& kept, 
 
 std::vector<float> circuit_faithfulness_cells(const detail::CellRange& range) {
   const SweepRequest& r = range.request;
+  if (r.circuit.over_edges) return detail::edge_circuit_cells(range);
   const model::Model& model = range.model;
   const auto& c = model.config();
   check_request(r, c, range.axes);

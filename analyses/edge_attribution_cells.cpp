@@ -35,6 +35,7 @@
 #include <string>
 
 #include "analyses/cells.h"
+#include "analyses/edge_circuit.h"
 #include "common/error.h"
 
 namespace csweep::analyses {
@@ -53,26 +54,55 @@ Error bad(const std::string& field, const std::string& reason) {
 //              head, then the MLP; L R = the logits
 struct EdgeGraph {
   int64_t layers, heads, kv_heads;
+  bool parallel;
   explicit EdgeGraph(const model::ModelConfig& c)
-      : layers(c.n_layers), heads(c.n_heads), kv_heads(c.n_kv_heads) {}
+      : layers(c.n_layers),
+        heads(c.n_heads),
+        kv_heads(c.n_kv_heads),
+        parallel(c.parallel_residual) {}
   int64_t per_layer() const { return heads + 2 * kv_heads + 1; }
   int64_t senders() const { return 1 + layers * (heads + 1); }
   int64_t receivers() const { return layers * per_layer() + 1; }
+  int64_t senders_before(int64_t l) const { return 1 + l * (heads + 1); }  // blocks < l
+  // Whether receiver v reads sender s (jobs/kinds/edge_attribution.cpp's grid lists these): a
+  // sender of an earlier block, or, for an MLP unless the block is parallel, its block's heads.
+  bool reads(int64_t s, int64_t v) const {
+    const int64_t layer = v / per_layer();
+    const bool mlp = layer < layers && v % per_layer() == per_layer() - 1;
+    return s < senders_before(layer) || (mlp && !parallel && s < senders_before(layer) + heads);
+  }
 };
+
+// Each head's output of block l as it enters the residual stream (z through its slice of W_O,
+// no bias): [h, p, d] from z [p, h, dh].
+at::Tensor head_outputs(const model::Model& model, int64_t l, const at::Tensor& z) {
+  const auto& c = model.config();
+  const at::Tensor w_o = model.weights().layers[l].W_O.view({c.d_model, c.n_heads, c.d_head});
+  return at::einsum("phe,dhe->hpd", {z, w_o});
+}
+
+// Every sender's output in `run`, [senders, p, d_model], in the model's dtype.
+at::Tensor sender_outputs(const model::Model& model, const RunCache& run) {
+  std::vector<at::Tensor> out{run.at_site({HookPoint::ResidPre, 0})[0].unsqueeze(0)};
+  for (int64_t l = 0; l < model.config().n_layers; ++l) {
+    out.push_back(head_outputs(model, l, run.at_site({HookPoint::AttnZ, l})[0]));
+    out.push_back(run.at_site({HookPoint::MlpOut, l})[0].unsqueeze(0));
+  }
+  return at::cat(out, 0);
+}
 
 // The sender differences (corrupted - clean), [senders, p, d_model], in the model's dtype.
 at::Tensor sender_differences(const model::Model& model, const RunCache& clean,
                               const RunCache& corrupted) {
-  const auto& c = model.config();
-  auto diff = [&](const HookSite& s) { return corrupted.at_site(s)[0] - clean.at_site(s)[0]; };
-  std::vector<at::Tensor> out{diff({HookPoint::ResidPre, 0}).unsqueeze(0)};
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const at::Tensor dz = diff({HookPoint::AttnZ, l});  // [p, h, dh]
-    const at::Tensor w_o = model.weights().layers[l].W_O.view({c.d_model, c.n_heads, c.d_head});
-    out.push_back(at::einsum("phe,dhe->hpd", {dz, w_o}));  // each head's output: [h, p, d]
-    out.push_back(diff({HookPoint::MlpOut, l}).unsqueeze(0));
-  }
-  return at::cat(out, 0);
+  return sender_outputs(model, corrupted) - sender_outputs(model, clean);
+}
+
+// [rows, 1, n, 1]: row first_row + i selects head slice i (an activation [rows, p, n, dh] times
+// this keeps each row's own head).
+at::Tensor own_head_rows(int64_t rows, int64_t first_row, int64_t n, const at::TensorOptions& o) {
+  at::Tensor mask = at::zeros({rows, n}, o);
+  mask.narrow(0, first_row, n).copy_(at::eye(n, o));
+  return mask.view({rows, 1, n, 1});
 }
 
 // Step 1's gradients and the residual streams the receivers read in that run.
@@ -132,9 +162,8 @@ at::Tensor receiver_grads(const model::Model& model, const OuterGrads& outer, in
   // Row r's own receiver: one head slice of q (rows 0..H-1), k, v (the next Hkv rows each).
   auto head_rows = [&](HookPoint p, int64_t first_row, int64_t n) {
     hooks.add({p, l}, [&, first_row, n](at::Tensor& act, const HookSite& s) {
-      at::Tensor mask = at::zeros({rows, n}, act.options());
-      mask.narrow(0, first_row, n).copy_(at::eye(n, act.options()));
-      total = total + (act * mask.view({rows, 1, n, 1}) * outer.grad.at(s).unsqueeze(0)).sum();
+      const at::Tensor mask = own_head_rows(rows, first_row, n, act.options());
+      total = total + (act * mask * outer.grad.at(s).unsqueeze(0)).sum();
     });
   };
   head_rows(HookPoint::AttnQ, 0, c.n_heads);
@@ -201,15 +230,21 @@ std::string scores_key(const SweepRequest& r) {
   return key;
 }
 
+// Why the edge graph does not describe `model` (empty when it does).
+std::string unsupported_graph(const model::Model& model) {
+  if (!model.partition().whole())
+    return "tensor parallelism splits the heads' outputs across ranks (and autograd does not "
+           "run through the collectives)";
+  if (model.weights().layers.front().ln1_post_w.defined())
+    return "the attention output is normalised after the heads (Gemma 3): the heads' outputs do "
+           "not add into the residual stream";
+  return "";
+}
+
 void check_request(const model::Model& model, const SweepRequest& r,
                    const std::vector<GridAxis>& axes) {
   // Job files are refused earlier (jobs/: Kind::needs_gradients); this catches other callers.
-  if (!model.partition().whole())
-    throw bad("model", "needs gradients, which tensor parallelism does not support");
-  if (model.weights().layers.front().ln1_post_w.defined())
-    throw bad("model",
-              "the attention output is normalised after the heads (Gemma 3): the heads' "
-              "outputs do not add into the residual stream");
+  if (const std::string why = unsupported_graph(model); !why.empty()) throw bad("model", why);
   if (r.ig_steps < 1) throw bad("ig_steps", "must be at least 1");
   if (r.corrupted_tokens.size() != r.clean_tokens.size())
     throw bad("prompts", "the corrupted prompt must have the clean prompt's length");
@@ -235,5 +270,174 @@ std::vector<float> edge_attribution_cells(const detail::CellRange& range) {
 const KindCellsRegistration registration("edge_attribution",
                                          detail::over_range<edge_attribution_cells>);
 
+// ---- Edge circuits (circuit_faithfulness with universe edges) ----
+
+using Ablation = SweepRequest::CircuitAblation;
+
+Error bad_circuit(const std::string& field, const std::string& reason) {
+  return error_at("analysis", "circuit_faithfulness." + field, reason);
+}
+
+// What one prompt's circuits share: the clean run, every sender's clean and ablated outputs.
+struct EdgeCircuitRun {
+  const model::Model& model;
+  EdgeGraph graph;
+  std::shared_ptr<const RunCache> clean;
+  at::Tensor clean_out;  // [senders, p, d]
+  at::Tensor ablated;    // [senders, p or 1, d]: corrupted run's, mean, or zero
+};
+
+EdgeCircuitRun edge_circuit_run(const model::Model& model, const SweepRequest& r,
+                                CacheStore& caches) {
+  const auto& c = model.config();
+  std::set<HookSite> sites;
+  for (int64_t l = 0; l < c.n_layers; ++l) sites.insert({HookPoint::MlpOut, l});
+  EdgeCircuitRun run{
+      model, EdgeGraph(c), caches.get(model, "clean", r.clean_tokens, sites), {}, {}};
+  run.clean_out = sender_outputs(model, *run.clean);
+  if (r.circuit.ablation == Ablation::Patch) {
+    run.ablated = sender_outputs(model, *caches.get(model, "clean", r.corrupted_tokens, sites));
+  } else if (r.circuit.ablation == Ablation::Zero) {
+    run.ablated = at::zeros_like(run.clean_out.narrow(1, 0, 1));
+  } else {  // mean over the reference prompts and their positions
+    std::vector<std::vector<int64_t>> refs = r.reference_prompts;
+    if (refs.empty()) refs.push_back(r.clean_tokens);
+    at::Tensor sum = at::zeros_like(run.clean_out.narrow(1, 0, 1), at::kFloat);
+    for (const auto& tokens : refs)
+      sum += sender_outputs(model, *caches.get(model, "clean", tokens, sites))
+                 .to(at::kFloat)
+                 .mean(1, true);
+    run.ablated = (sum / static_cast<double>(refs.size())).to(run.clean_out.scalar_type());
+  }
+  return run;
+}
+
+// The attention output's bias of block l ([d]; zeros where the model has none): the residual
+// stream's part that no edge carries.
+at::Tensor attn_bias(const model::Model& model, int64_t l, const at::TensorOptions& o) {
+  const at::Tensor& b = model.weights().layers[l].b_O;
+  return b.defined() ? b : at::zeros({model.config().d_model}, o);
+}
+
+// The metric of the circuit `keep` ([senders, receivers], 1 for an edge of the circuit): one
+// forward, block by block. Block l runs over its receivers' rows (as receiver_grads), row v its
+// own residual stream
+//   input(v) = the biases before v + sum over v's senders u of (kept ? live(u) : ablated(u))
+// (live: u's output in this run; summed as ablated + kept (live - ablated), so an input with
+// every sender zeroed is exactly the biases), and q, k, v take each head's slice from its own
+// row, so every row computes the same heads' outputs; the MLP reads its row (its resid_mid where
+// the block has one, set once the block's heads are known). The logits read the last such sum.
+float edge_circuit_metric(const EdgeCircuitRun& run, const at::Tensor& keep, const Metric& metric) {
+  const auto& c = run.model.config();
+  const EdgeGraph& g = run.graph;
+  const int64_t rows = g.per_layer(), mlp_row = rows - 1;
+  at::Tensor live = run.clean_out.clone();  // the embedding is this run's; the rest set below
+  at::Tensor bias = at::zeros({c.d_model}, live.options());
+  auto inputs = [&](const at::Tensor& biases, int64_t n_senders, int64_t first_receiver,
+                    int64_t n_receivers) {
+    const at::Tensor k = keep.narrow(0, 0, n_senders).narrow(1, first_receiver, n_receivers);
+    const at::Tensor ablated = run.ablated.narrow(0, 0, n_senders);
+    return biases + ablated.sum(0, true) +
+           at::einsum("sr,spd->rpd", {k, live.narrow(0, 0, n_senders) - ablated});
+  };
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const int64_t first = l * rows, heads_sender = g.senders_before(l);
+    const at::Tensor bias_mid = bias + attn_bias(run.model, l, live.options());
+    model::Hooks hooks;
+    auto own_slices = [&](HookPoint p, int64_t first_row, int64_t n) {
+      hooks.add({p, l}, [&, first_row, n](at::Tensor& act, const HookSite&) {
+        act = (act * own_head_rows(rows, first_row, n, act.options()))
+                  .sum(0, true)
+                  .expand_as(act)
+                  .contiguous();
+      });
+    };
+    own_slices(HookPoint::AttnQ, 0, c.n_heads);
+    own_slices(HookPoint::AttnK, c.n_heads, c.n_kv_heads);
+    own_slices(HookPoint::AttnV, c.n_heads + c.n_kv_heads, c.n_kv_heads);
+    hooks.add({HookPoint::AttnZ, l}, [&](at::Tensor& act, const HookSite&) {
+      live.narrow(0, heads_sender, c.n_heads).copy_(head_outputs(run.model, l, act[0]));
+    });
+    if (!c.parallel_residual) {
+      hooks.add({HookPoint::ResidMid, l}, [&](at::Tensor& act, const HookSite&) {
+        act = at::cat({act.narrow(0, 0, mlp_row),
+                       inputs(bias_mid, heads_sender + c.n_heads, first + mlp_row, 1)},
+                      0);
+      });
+    }
+    hooks.add({HookPoint::MlpOut, l}, [&](at::Tensor& act, const HookSite&) {
+      live[heads_sender + c.n_heads].copy_(act[mlp_row]);
+    });
+    model::ForwardOptions fo;
+    fo.start_layer = l;
+    fo.start_resid = inputs(bias, heads_sender, first, rows);
+    fo.stop_layer = l + 1;
+    run.model.forward(at::Tensor(), &hooks, fo);
+    bias = bias_mid;
+  }
+  model::ForwardOptions fo;
+  fo.start_layer = c.n_layers;
+  fo.start_resid = inputs(bias, g.senders(), g.receivers() - 1, 1);
+  fo.logits = model::ForwardOptions::Logits::Last;
+  return metric(run.model.forward(at::Tensor(), nullptr, fo))[0].item<float>();
+}
+
+void check_edge_circuit(const model::Model& model, const SweepRequest& r,
+                        const std::vector<GridAxis>& axes) {
+  if (const std::string why = unsupported_graph(model); !why.empty())
+    throw bad_circuit("model", why);
+  if (axes.size() != 1 || axes[0].name != "size")
+    throw bad_circuit("grid", "the grid is one size axis (edge counts)");
+  const EdgeGraph g(model.config());
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < r.circuit.edges.size(); ++i) {
+    const int64_t e = r.circuit.edges[i];
+    const std::string at = "edges[" + std::to_string(i) + "]";
+    if (e < 0 || e >= g.senders() * g.receivers() || !g.reads(e / g.receivers(), e % g.receivers()))
+      throw bad_circuit(at, "value " + std::to_string(e) + " is not an edge of this model");
+    if (!seen.insert(e).second) throw bad_circuit(at, "listed twice");
+  }
+  if (r.circuit.ablation == Ablation::Patch && r.corrupted_tokens.size() != r.clean_tokens.size())
+    throw bad_circuit("prompts",
+                      "patch ablation needs a corrupted prompt of the clean prompt's length");
+}
+
+// The number of edges of the model's graph: a circuit this large is the clean run.
+int64_t edge_count(const EdgeGraph& g) {
+  int64_t n = 0;
+  for (int64_t s = 0; s < g.senders(); ++s)
+    for (int64_t v = 0; v < g.receivers(); ++v) n += g.reads(s, v) ? 1 : 0;
+  return n;
+}
+
 }  // namespace
+
+namespace detail {
+
+std::vector<float> edge_circuit_cells(const CellRange& range) {
+  const SweepRequest& r = range.request;
+  check_edge_circuit(range.model, r, range.axes);
+  at::NoGradGuard no_grad;
+  const EdgeCircuitRun run = edge_circuit_run(range.model, r, range.caches);
+  const Metric metric = request_metric(r, *run.clean);
+  const int64_t all = edge_count(run.graph);
+  std::vector<float> out;
+  for (int64_t cell = range.begin; cell < range.end; ++cell) {
+    const int64_t n = range.axes[0].values[static_cast<size_t>(cell)];
+    if (n >= all) {  // the full model
+      out.push_back(metric(run.clean->logits_last)[0].item<float>());
+      continue;
+    }
+    at::Tensor keep = at::zeros({run.graph.senders(), run.graph.receivers()}, at::kFloat);
+    const auto kept = std::min<int64_t>(n, std::ssize(r.circuit.edges));
+    for (int64_t i = 0; i < kept; ++i) {
+      const int64_t e = r.circuit.edges[static_cast<size_t>(i)];
+      keep[e / run.graph.receivers()][e % run.graph.receivers()] = 1.0;
+    }
+    out.push_back(edge_circuit_metric(run, keep.to(run.clean_out.options()), metric));
+  }
+  return out;
+}
+
+}  // namespace detail
 }  // namespace csweep::analyses

@@ -160,6 +160,11 @@ struct SweepRequest {
     std::vector<CircuitNode> ranked;  // most important first
     bool mlps = false;                // the universe: every head, and every MLP when true
     CircuitAblation ablation = CircuitAblation::Patch;  // mean: over reference_prompts
+    // A circuit of edges (universe edges; `ranked` and `mlps` unused): the ranked edges, most
+    // important first, as edge_attribution's grid values (sender * receivers + receiver); the
+    // size axis counts edges, and every edge outside the first n reads its ablated sender.
+    bool over_edges = false;
+    std::vector<int64_t> edges;
   } circuit;
 
   uint64_t seed = 0;  // resample / noise / random tokens

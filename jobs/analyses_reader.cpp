@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "jobs/kinds/kind_options.h"
 #include "jobs/yaml_fields.h"
 
 namespace csweep::jobs {
@@ -51,19 +52,22 @@ bool ranks_whole_nodes(const AnalysisSpec& source, bool mlps) {
 }
 
 // The source's cells, ranked, become circuit_faithfulness's node list: they must be whole heads
-// or whole MLPs.
+// or whole MLPs; or, for a circuit of edges (universe: edges), an edge_attribution's edges.
 std::optional<StageSpec> ranked_list_stage(StageSpec st, const YAML::Node& node,
                                            const std::string& path, const AnalysesContext& ctx,
-                                           const AnalysisSpec& source) {
-  if (!ranks_whole_nodes(source, true)) {
-    ctx.src.error(node["analysis"], path + ".analysis: \"" + st.from +
-                                        "\" does not rank whole heads (attn.hook_z over [layer, "
-                                        "head]) or MLPs (hook_mlp_out over [layer]), the nodes of "
-                                        "a circuit");
+                                           const AnalysisSpec& source, bool edges) {
+  if (edges ? source.kind->name != "edge_attribution" : !ranks_whole_nodes(source, true)) {
+    ctx.src.error(node["analysis"],
+                  path + ".analysis: \"" + st.from +
+                      (edges ? "\" is not an edge_attribution, which a circuit of edges ranks "
+                               "its edges by"
+                             : "\" does not rank whole heads (attn.hook_z over [layer, head]) or "
+                               "MLPs (hook_mlp_out over [layer]), the nodes of a circuit"));
     return std::nullopt;
   }
   if (st.plus_random > 0) {
-    ctx.src.error(node["plus_random"], path + ".plus_random: a circuit's nodes are the top_k only");
+    ctx.src.error(node["plus_random"], path + ".plus_random: a circuit's " +
+                                           (edges ? "edges" : "nodes") + " are the top_k only");
     return std::nullopt;
   }
   st.source_cells = computed_cells(source);
@@ -138,7 +142,9 @@ std::optional<StageSpec> read_stage(const YAML::Node& node, const std::string& p
     return std::nullopt;
   }
   st.source = static_cast<uint32_t>(i);
-  if (st.ranked_list) return ranked_list_stage(st, node, path, ctx, source);
+  if (st.ranked_list)
+    return ranked_list_stage(st, node, path, ctx, source,
+                             a.options_as<CircuitFaithfulnessOptions>().universe == "edges");
   const std::vector<Axis> mine = a.kind->grid(a);
   int64_t per_source_cell = 1;
   for (const Axis& axis : mine) {

@@ -132,7 +132,7 @@ store::StageSelection choose_cells(const jobs::JobSpec& spec, uint32_t analysis,
   }
   if (st.ranked_list) {  // circuit_faithfulness's nodes: no cells of its own, a name per node
     for (int64_t cell : s.chosen_grid_cells)
-      s.labels.push_back(jobs::circuit_node_label(jobs::circuit_node_of(from, cell)));
+      s.labels.push_back(jobs::circuit_item_label(from, cell));
     return s;
   }
   const auto by_source = cells_by_source_cell(a.kind->grid(a), from.kind->grid(from));

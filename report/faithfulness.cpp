@@ -65,12 +65,19 @@ Interval percentile_interval(std::vector<double> v, double confidence) {
   return {at(tail), at(1.0 - tail)};
 }
 
-// "a1.h2" -> layer 1, head; "m0" -> the MLP of layer 0.
+// "a1.h2" -> layer 1, head; "m0" -> the MLP of layer 0; "embed" -> layer -1 (above every block).
 CircuitGraph::Node parse_node(const std::string& label, double weight) {
   CircuitGraph::Node n{label, 0, !label.empty() && label[0] == 'm', weight};
   long long layer = 0;
+  if (label == "embed") n.layer = -1;
   if (std::sscanf(label.c_str() + (label.empty() ? 0 : 1), "%lld", &layer) == 1) n.layer = layer;
   return n;
+}
+
+// A row's name on the left of the drawing: "attn 1", "mlp 1", "embed", "logits".
+std::string row_name(const CircuitGraph::Node& n) {
+  if (n.label == "embed" || n.label == "logits") return n.label;
+  return (n.mlp ? "mlp " : "attn ") + std::to_string(n.layer);
 }
 
 int64_t row_of(const CircuitGraph::Node& n) { return 2 * n.layer + (n.mlp ? 1 : 0); }
@@ -159,16 +166,45 @@ FaithfulnessCurve faithfulness_curve(const AnalysisInput& a) {
   const int64_t resamples =
       a.options.is_object() ? a.options.value("bootstrap", int64_t{1000}) : 1000;
   const uint64_t seed = a.options.is_object() ? a.options.value("seed", uint64_t{0}) : 0;
-  return faithfulness_curve(sizes, per_prompt, resamples, seed);
+  FaithfulnessCurve c = faithfulness_curve(sizes, per_prompt, resamples, seed);
+  if (a.options.is_object() && a.options.value("universe", "") == "edges") c.unit = "edges";
+  return c;
+}
+
+// The first `kept` ranked edges ("a0.h0->a1.h2.k") as a graph: their endpoints are its nodes (a
+// head's q, k and v inputs are the head), the edges keep their labels and scores.
+void add_edges(CircuitGraph& g, const std::vector<std::string>& edges,
+               const std::vector<double>& scores, size_t kept) {
+  std::map<std::string, int64_t> index;
+  auto node = [&](std::string label) {
+    if (label.size() > 2 && label[0] == 'a' && label[label.size() - 2] == '.')
+      label.resize(label.size() - 2);  // "a1.h2.k" -> "a1.h2"
+    if (!index.count(label)) {
+      index[label] = static_cast<int64_t>(g.nodes.size());
+      g.nodes.push_back(parse_node(label, 1.0));
+    }
+    return index[label];
+  };
+  for (size_t i = 0; i < kept && i < edges.size(); ++i) {
+    const size_t arrow = edges[i].find("->");
+    if (arrow == std::string::npos) continue;
+    const int64_t from = node(edges[i].substr(0, arrow)), to = node(edges[i].substr(arrow + 2));
+    g.edges.push_back({from, to, i < scores.size() ? scores[i] : 1.0, edges[i]});
+  }
+  int64_t last = 0;  // the logits sit below the last block that appears
+  for (const auto& n : g.nodes) last = std::max(last, n.layer + 1);
+  for (auto& n : g.nodes)
+    if (n.label == "logits") n.layer = last;
 }
 
 CircuitGraph chosen_circuit(const AnalysisInput& a, const FaithfulnessCurve& curve) {
   CircuitGraph g;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, edges;
   std::vector<double> scores;
   if (a.options.is_object()) {
     g.threshold = a.options.value("threshold", 0.8);
     labels = a.options.value("nodes", std::vector<std::string>{});
+    edges = a.options.value("edges", std::vector<std::string>{});
     scores = a.options.value("scores", std::vector<double>{});
   }
   for (size_t i = 0; i < curve.sizes.size(); ++i) {
@@ -178,6 +214,10 @@ CircuitGraph chosen_circuit(const AnalysisInput& a, const FaithfulnessCurve& cur
     break;
   }
   if (g.size < 0) return g;
+  if (!edges.empty()) {
+    add_edges(g, edges, scores, static_cast<size_t>(g.size));
+    return g;
+  }
   const size_t kept = std::min(static_cast<size_t>(g.size), labels.size());
   for (size_t i = 0; i < kept; ++i)
     g.nodes.push_back(parse_node(labels[i], i < scores.size() ? scores[i] : 1.0));
@@ -187,7 +227,7 @@ CircuitGraph chosen_circuit(const AnalysisInput& a, const FaithfulnessCurve& cur
   for (auto it = rows.begin(); it != rows.end() && std::next(it) != rows.end(); ++it)
     for (int64_t from : it->second)
       for (int64_t to : std::next(it)->second)
-        g.edges.push_back({from, to, g.nodes[from].weight * g.nodes[to].weight});
+        g.edges.push_back({from, to, g.nodes[from].weight * g.nodes[to].weight, ""});
   return g;
 }
 
@@ -213,9 +253,9 @@ std::string curve_svg(const FaithfulnessCurve& c, double threshold) {
   for (double x : {0.0, 0.25, 0.5, 0.75, 1.0})
     o << "<text x=\"" << px(x) << "\" y=\"" << h - bottom + 16 << "\" text-anchor=\"middle\">"
       << fmt(x, "%.2g") << "</text>";
-  o << "<text x=\"" << px(0.5) << "\" y=\"" << h - 8
-    << "\" text-anchor=\"middle\">fraction of the nodes kept</text><text transform=\"translate(14,"
-    << py((lo + hi) / 2) << ") rotate(-90)\" text-anchor=\"middle\">faithfulness</text>";
+  o << "<text x=\"" << px(0.5) << "\" y=\"" << h - 8 << "\" text-anchor=\"middle\">fraction of the "
+    << c.unit << " kept</text><text transform=\"translate(14," << py((lo + hi) / 2)
+    << ") rotate(-90)\" text-anchor=\"middle\">faithfulness</text>";
   std::string band_up, band_down, line;
   for (size_t i = 0; i < c.sizes.size(); ++i) {
     const Interval& ci = c.faithfulness_ci[i];
@@ -233,8 +273,8 @@ std::string curve_svg(const FaithfulnessCurve& c, double threshold) {
   for (size_t i = 0; i < c.sizes.size(); ++i)
     if (!std::isnan(c.faithfulness[i]))
       o << "<circle cx=\"" << px(c.fraction[i]) << "\" cy=\"" << py(c.faithfulness[i])
-        << "\" r=\"3\" fill=\"#1f77b4\"><title>" << c.sizes[i]
-        << " nodes: " << with_ci(c.faithfulness[i], c.faithfulness_ci[i]) << "</title></circle>";
+        << "\" r=\"3\" fill=\"#1f77b4\"><title>" << c.sizes[i] << " " << c.unit << ": "
+        << with_ci(c.faithfulness[i], c.faithfulness_ci[i]) << "</title></circle>";
   o << "</svg>";
   return o.str();
 }
@@ -263,16 +303,17 @@ std::string circuit_svg(const CircuitGraph& g) {
        "fill=\"white\"/>";
   row_y = 8 + step / 2;
   for (const auto& [row, nodes] : rows) {
-    o << "<text x=\"8\" y=\"" << row_y + 4 << "\" fill=\"#666\">" << (row % 2 ? "mlp " : "attn ")
-      << row / 2 << "</text>";
+    o << "<text x=\"8\" y=\"" << row_y + 4 << "\" fill=\"#666\">"
+      << html_escape(row_name(g.nodes[nodes.front()])) << "</text>";
     row_y += step;
   }
   for (const auto& e : g.edges)
     o << "<line class=\"edge\" x1=\"" << x[e.from] << "\" y1=\"" << y[e.from] << "\" x2=\""
       << x[e.to] << "\" y2=\"" << y[e.to] << "\" stroke=\"#888\" stroke-width=\""
       << fmt(1.0 + 2.0 * std::min(1.0, std::abs(e.weight)), "%.2f") << "\"><title>"
-      << html_escape(g.nodes[e.from].label + " -> " + g.nodes[e.to].label) << " weight "
-      << fmt(e.weight) << "</title></line>";
+      << html_escape(e.label.empty() ? g.nodes[e.from].label + " -> " + g.nodes[e.to].label
+                                     : e.label)
+      << " weight " << fmt(e.weight) << "</title></line>";
   for (size_t i = 0; i < g.nodes.size(); ++i)
     o << "<g class=\"node\"><rect x=\"" << x[i] - 30 << "\" y=\"" << y[i] - 13
       << "\" width=\"60\" height=\"26\" rx=\"6\" fill=\""
@@ -321,7 +362,7 @@ void write_faithfulness_h5(const h5::Writer& w, hid_t group, const AnalysisInput
   w.attr(cg, "size", g.size);
   w.attr(cg, "faithfulness", g.faithfulness);
   w.attr(cg, "threshold", g.threshold);
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, edge_labels;
   std::vector<int64_t> layers, edges;
   std::vector<double> weights, edge_weights;
   for (const auto& node : g.nodes) {
@@ -332,6 +373,7 @@ void write_faithfulness_h5(const h5::Writer& w, hid_t group, const AnalysisInput
   for (const auto& e : g.edges) {
     edges.push_back(e.from), edges.push_back(e.to);
     edge_weights.push_back(e.weight);
+    if (!e.label.empty()) edge_labels.push_back(e.label);
   }
   const hsize_t nn = g.nodes.size(), ne = g.edges.size();
   w.strings(cg, "nodes", {nn}, labels);
@@ -339,6 +381,7 @@ void write_faithfulness_h5(const h5::Writer& w, hid_t group, const AnalysisInput
   w.doubles(cg, "node_weight", {nn}, weights.data());
   w.int64s(cg, "edges", {ne, 2}, edges.data());
   w.doubles(cg, "edge_weight", {ne}, edge_weights.data());
+  if (c.unit == "edges") w.strings(cg, "edge_labels", {ne}, edge_labels);
 }
 
 void write_faithfulness_html(std::ostream& o, const AnalysisInput& a) {
@@ -350,7 +393,7 @@ void write_faithfulness_html(std::ostream& o, const AnalysisInput& a) {
     << c.resamples << " resamples, seed " << c.seed << "]. CPR (area under f) "
     << with_ci(c.cpr, c.cpr_ci) << ", CMD (area between f and 1) " << with_ci(c.cmd, c.cmd_ci)
     << ".</p>\n<figure class=\"faithfulness\">" << curve_svg(c, g.threshold)
-    << "</figure>\n<table><tr><th>nodes</th><th>fraction</th><th>faithfulness</th></tr>";
+    << "</figure>\n<table><tr><th>" << c.unit << "</th><th>fraction</th><th>faithfulness</th></tr>";
   for (size_t i = 0; i < c.sizes.size(); ++i)
     o << "<tr><td>" << c.sizes[i] << "</td><td>" << fmt(c.fraction[i]) << "</td><td>"
       << with_ci(c.faithfulness[i], c.faithfulness_ci[i]) << "</td></tr>";
@@ -359,8 +402,8 @@ void write_faithfulness_html(std::ostream& o, const AnalysisInput& a) {
     o << "<p>No size reaches faithfulness " << fmt(g.threshold) << ".</p>\n";
     return;
   }
-  o << "<p>The smallest circuit with f &ge; " << fmt(g.threshold) << ": " << g.size
-    << " nodes, f = " << fmt(g.faithfulness) << "; layers top to bottom.</p>\n"
+  o << "<p>The smallest circuit with f &ge; " << fmt(g.threshold) << ": " << g.size << " " << c.unit
+    << ", f = " << fmt(g.faithfulness) << "; layers top to bottom.</p>\n"
     << "<figure class=\"circuit\">" << circuit_svg(g) << "</figure>\n";
 }
 

@@ -43,6 +43,7 @@ struct FaithfulnessCurve {
   int64_t resamples = 0;
   uint64_t seed = 0;
   double confidence = 0.95;
+  std::string unit = "nodes";  // what the sizes count: nodes, or edges (universe edges)
 };
 
 // per_prompt[p][i]: prompt p's metric at sizes[i]. Bootstrap: `resamples` draws of the prompts
@@ -62,7 +63,8 @@ struct CircuitGraph {
   };
   struct Edge {
     int64_t from = 0, to = 0;  // indices into nodes, from the earlier row
-    double weight = 1.0;       // the product of its nodes' weights
+    double weight = 1.0;       // the product of its nodes' weights; an edge circuit's: its score
+    std::string label;         // an edge circuit's: "a0.h0->a1.h2.k"
   };
   std::vector<Node> nodes;
   std::vector<Edge> edges;
@@ -72,7 +74,8 @@ struct CircuitGraph {
 };
 
 // The smallest size with f >= threshold: its first `size` ranked nodes (options: nodes, scores,
-// threshold), each edge joining nodes of consecutive occupied rows (a layer's heads, then its MLP).
+// threshold), each edge joining nodes of consecutive occupied rows (a layer's heads, then its MLP);
+// or, for a circuit of edges (options: edges), its first `size` edges and their endpoints.
 CircuitGraph chosen_circuit(const AnalysisInput& a, const FaithfulnessCurve& curve);
 
 std::string curve_svg(const FaithfulnessCurve& curve, double threshold);

@@ -273,7 +273,7 @@ ReduceInput load_reduce_input(const fs::path& store_dir) {
   for (auto& a : input.analyses)
     if (const auto chosen = store::read_stage_selection(c.dir, a.name);
         chosen && chosen->cells.empty() && a.options.is_object()) {
-      a.options["nodes"] = chosen->labels;
+      a.options[a.options.value("universe", "") == "edges" ? "edges" : "nodes"] = chosen->labels;
       a.options["scores"] = chosen->scores;
     }
   for (auto& a : input.analyses) apply_kind_defaults(a);

@@ -90,7 +90,13 @@ class AnalysisExecutor final : public ShardExecutor {
     if (analysis.stage && analysis.stage->ranked_list) {  // the chosen heads or MLPs, best first
       const jobs::AnalysisSpec& source = spec_.analyses.at(analysis.stage->source);
       request.circuit.ranked.clear();
+      request.circuit.edges.clear();
+      const std::vector<jobs::Axis> from = source.kind->grid(source);
       for (int64_t cell : selection(analysis).chosen_grid_cells) {
+        if (request.circuit.over_edges) {  // an edge_attribution's edges (grid values)
+          request.circuit.edges.push_back(from.at(0).values.at(static_cast<size_t>(cell)));
+          continue;
+        }
         const auto node = jobs::circuit_node_of(source, cell);
         SweepRequest::CircuitNode n;
         n.point = node.head >= 0 ? model::HookPoint::AttnZ : model::HookPoint::MlpOut;

@@ -226,6 +226,8 @@ SweepRequest circuit_faithfulness(const RequestInputs& in) {
     r.circuit.ranked.push_back(
         {n.head < 0 ? HookPoint::MlpOut : HookPoint::AttnZ, n.layer, n.head, -1});
   r.circuit.mlps = o.universe == "heads_and_mlps";
+  r.circuit.over_edges = o.universe == "edges";
+  r.circuit.edges = o.edge_values;
   r.circuit.ablation = o.ablation == "mean"   ? SweepRequest::CircuitAblation::Mean
                        : o.ablation == "zero" ? SweepRequest::CircuitAblation::Zero
                                               : SweepRequest::CircuitAblation::Patch;

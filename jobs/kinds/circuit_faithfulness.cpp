@@ -55,6 +55,10 @@ bool read_list(KindReader& r, const char* key,
 
 std::vector<Node> read_nodes(KindReader& r, bool mlps) {
   std::vector<Node> out;
+  if (r.has("edges")) {
+    r.error("edges", "a circuit of edges needs universe: edges");
+    return out;
+  }
   if (!r.has("nodes") && r.has("from")) return out;  // a stage ranks them (docs/jobs.md, Stages)
   if (r.has("nodes") && r.has("from")) r.fail("from", "give nodes or from, not both");
   if (!r.has("nodes")) {
@@ -88,6 +92,48 @@ std::vector<Node> read_nodes(KindReader& r, bool mlps) {
     return true;
   });
   return out;
+}
+
+// universe edges: `edges:`, edge_attribution's labels ranked (or from: a stage); `all` is every
+// edge of the model (null when the model was reported).
+void read_edges(KindReader& r, CircuitFaithfulnessOptions& o, const Axis* all) {
+  if (r.has("nodes")) {
+    r.error("nodes", "a circuit of edges lists edges:, e.g. [a0.h2->m1]");
+    return;
+  }
+  if (!r.has("edges") && r.has("from")) return;  // a stage ranks them (docs/jobs.md, Stages)
+  if (r.has("edges") && r.has("from")) r.fail("from", "give edges or from, not both");
+  if (!r.has("edges")) {
+    r.error("edges",
+            "required: the ranked edge list, e.g. [a0.h2->m1, m1->logits] (or from: a "
+            "stage)");
+    return;
+  }
+  const Source& src = r.context().src;
+  read_list(r, "edges", [&](const YAML::Node& item, const std::string& at) {
+    const auto text = read_string(src, item, at);
+    if (!text) return false;
+    std::string why;
+    int64_t value = -1;
+    if (all) {
+      const auto it = std::find(all->labels.begin(), all->labels.end(), *text);
+      if (it == all->labels.end())
+        why = "\"" + *text +
+              "\" is not an edge of this model (sender->receiver, e.g. embed->a0.h1.q, a0.h2->m1, "
+              "m1->logits)";
+      else
+        value = all->values.at(static_cast<size_t>(it - all->labels.begin()));
+    }
+    if (std::find(o.edges.begin(), o.edges.end(), *text) != o.edges.end())
+      why = "\"" + *text + "\" listed twice";
+    if (!why.empty()) {
+      src.error(item, at + ": " + why);
+      return false;
+    }
+    o.edges.push_back(*text);
+    o.edge_values.push_back(value);
+    return true;
+  });
 }
 
 // `sizes:` node counts in 1..|nodes|, or `fractions:` of the nodes in (0, 1] (rounded up);
@@ -130,17 +176,23 @@ void read_circuit_faithfulness(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<CircuitFaithfulnessOptions>();
   a.options = o;  // set before any failure: callers read the defaults of an empty map
   if (r.has("layers")) r.error("layers", "not taken: the universe spans every layer of the model");
-  o->universe = r.choice("universe", {"heads", "heads_and_mlps"}, o->universe);
+  o->universe = r.choice("universe", {"heads", "heads_and_mlps", "edges"}, o->universe);
   o->ablation = r.choice("ablation", {"patch", "mean", "zero"}, o->ablation);
   o->threshold = r.positive("threshold", o->threshold);
   o->bootstrap = r.integer("bootstrap", o->bootstrap, 1);
   o->seed = r.seed("seed");
   const bool mlps = o->universe == "heads_and_mlps";
-  if (const model::ModelConfig* c = r.config())
-    o->universe_size = c->n_layers * (c->n_heads + (mlps ? 1 : 0));
-  o->nodes = read_nodes(r, mlps);
+  std::optional<Axis> all_edges;
+  if (const model::ModelConfig* c = r.config()) {
+    if (o->universe == "edges") all_edges = model_edges(*c);
+    o->universe_size = all_edges ? all_edges->size : c->n_layers * (c->n_heads + (mlps ? 1 : 0));
+  }
+  if (o->universe == "edges")
+    read_edges(r, *o, all_edges ? &*all_edges : nullptr);
+  else
+    o->nodes = read_nodes(r, mlps);
   // With from:, the stage's top_k nodes (checked by the stage reader, jobs/analyses_reader.cpp).
-  int64_t n_nodes = static_cast<int64_t>(o->nodes.size());
+  int64_t n_nodes = static_cast<int64_t>(o->nodes.size() + o->edges.size());
   if (!r.has("nodes") && r.has("from")) {  // a missing key's node is invalid: IsMap() throws
     const YAML::Node from = r.node()["from"];
     if (from.IsMap() && from["top_k"]) n_nodes = std::max<int64_t>(0, from["top_k"].as<int64_t>(0));
@@ -169,6 +221,12 @@ Node circuit_node_of(const AnalysisSpec& source, int64_t grid_cell) {
   return n;
 }
 
+std::string circuit_item_label(const AnalysisSpec& source, int64_t grid_cell) {
+  if (source.kind->name == "edge_attribution")
+    return source.kind->grid(source).at(0).labels.at(static_cast<size_t>(grid_cell));
+  return circuit_node_label(circuit_node_of(source, grid_cell));
+}
+
 std::string circuit_node_label(const Node& n) {
   std::string s = n.head < 0 ? "m" : "a";
   s += std::to_string(n.layer);
@@ -182,6 +240,10 @@ nlohmann::json CircuitFaithfulnessOptions::to_json() const {
   nlohmann::json j = {{"nodes", labels},      {"sizes", sizes},         {"ablation", ablation},
                       {"universe", universe}, {"threshold", threshold}, {"bootstrap", bootstrap},
                       {"seed", seed}};
+  if (universe == "edges") {
+    j.erase("nodes");
+    j["edges"] = edges;
+  }
   if (!scores.empty()) j["scores"] = scores;
   return j;
 }
@@ -190,7 +252,7 @@ const Kind& circuit_faithfulness_kind() {
   static const Kind k = [] {
     Kind k;
     k.name = "circuit_faithfulness";
-    k.keys = {"nodes",    "sizes",     "fractions", "ablation",
+    k.keys = {"nodes",    "edges",     "sizes",     "fractions", "ablation",
               "universe", "threshold", "bootstrap", "seed"};
     k.read = read_circuit_faithfulness;
     k.grid = circuit_faithfulness_grid;

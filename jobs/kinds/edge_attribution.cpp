@@ -10,6 +10,13 @@
 namespace csweep::jobs {
 namespace {
 
+void set_graph(EdgeAttributionOptions& o, const model::ModelConfig& c) {
+  o.layers = c.n_layers;
+  o.heads = c.n_heads;
+  o.kv_heads = c.n_kv_heads;
+  o.parallel_residual = c.parallel_residual;
+}
+
 void read_edge_attribution(KindReader& r, AnalysisSpec& a) {
   auto o = std::make_shared<EdgeAttributionOptions>();
   if (r.has("layers")) r.error("layers", "edge_attribution scores every edge of every layer");
@@ -17,12 +24,7 @@ void read_edge_attribution(KindReader& r, AnalysisSpec& a) {
   o->ig_steps = 1;
   if (r.only_if(o->method == "eap_ig", "ig_steps", "only method eap_ig integrates"))
     o->ig_steps = r.integer("ig_steps", 5, 1);
-  if (const model::ModelConfig* c = r.config()) {  // without one, the model was reported
-    o->layers = c->n_layers;
-    o->heads = c->n_heads;
-    o->kv_heads = c->n_kv_heads;
-    o->parallel_residual = c->parallel_residual;
-  }
+  if (const model::ModelConfig* c = r.config()) set_graph(*o, *c);  // else the model was reported
   a.options = o;
 }
 
@@ -63,8 +65,7 @@ std::vector<Node> receivers(const EdgeAttributionOptions& o) {
 
 // Every edge, sender by sender: a receiver reads every sender of an earlier block, and an MLP
 // also reads its own block's heads (unless the block is parallel: x + attn(x) + mlp(x)).
-std::vector<Axis> edge_attribution_grid(const AnalysisSpec& a) {
-  const auto& o = a.options_as<EdgeAttributionOptions>();
+Axis edge_axis(const EdgeAttributionOptions& o) {
   const std::vector<Node> from = senders(o), to = receivers(o);
   Axis edge{"edge", 0, {}, {}};
   for (size_t s = 0; s < from.size(); ++s)
@@ -77,7 +78,11 @@ std::vector<Axis> edge_attribution_grid(const AnalysisSpec& a) {
       edge.values.push_back(static_cast<int64_t>(s * to.size() + v));
     }
   edge.size = static_cast<int64_t>(edge.values.size());
-  return {edge};
+  return edge;
+}
+
+std::vector<Axis> edge_attribution_grid(const AnalysisSpec& a) {
+  return {edge_axis(a.options_as<EdgeAttributionOptions>())};
 }
 
 // Per prompt: the clean and corrupted caches, then per integration step one forward and
@@ -93,6 +98,12 @@ KindCost edge_attribution_cost(const AnalysisSpec& a, const model::ModelConfig& 
 }
 
 }  // namespace
+
+Axis model_edges(const model::ModelConfig& c) {
+  EdgeAttributionOptions o;
+  set_graph(o, c);
+  return edge_axis(o);
+}
 
 nlohmann::json EdgeAttributionOptions::to_json() const {
   return {{"method", method}, {"ig_steps", ig_steps}};

@@ -118,11 +118,15 @@ struct CircuitFaithfulnessOptions final : KindOptions {
     int64_t layer = 0;
     int64_t head = -1;  // -1: the layer's MLP (hook_mlp_out)
   };
-  std::vector<Node> nodes;         // ranked, most important first ("a1.h2", "m0")
-  std::vector<double> scores;      // one per node (the drawn circuit's weights); empty: 1 each
+  std::vector<Node> nodes;     // ranked, most important first ("a1.h2", "m0")
+  std::vector<double> scores;  // one per node (the drawn circuit's weights); empty: 1 each
+  // universe edges: the ranked edges ("a0.h2->m1", nodes unused) and their edge_attribution grid
+  // values (sender * receivers + receiver)
+  std::vector<std::string> edges;
+  std::vector<int64_t> edge_values;
   std::vector<int64_t> sizes;      // the node counts asked for (sizes, or fractions of the nodes)
   std::string ablation = "patch";  // patch | mean | zero
-  std::string universe = "heads";  // heads | heads_and_mlps
+  std::string universe = "heads";  // heads | heads_and_mlps | edges
   int64_t universe_size = 0;       // nodes in the universe: the grid's last size (full model)
   double threshold = 0.8;          // the drawn circuit: the smallest with faithfulness >= this
   int64_t bootstrap = 1000;        // resamples of the prompts for the confidence intervals
@@ -133,6 +137,9 @@ std::string circuit_node_label(const CircuitFaithfulnessOptions::Node& n);  // "
 // Cell `grid_cell` of a node-ranking analysis's grid ([layer, head] of attn.hook_z, or [layer] of
 // hook_mlp_out) as a node: what a circuit_faithfulness stage reads from its source.
 CircuitFaithfulnessOptions::Node circuit_node_of(const AnalysisSpec& source, int64_t grid_cell);
+// The name of a ranked source's cell in a circuit: its node ("a1.h2"), or an edge_attribution
+// source's edge ("a0.h2->m1").
+std::string circuit_item_label(const AnalysisSpec& source, int64_t grid_cell);
 
 // edge_attribution (jobs/kinds/edge_attribution.cpp): EAP / EAP-IG over every edge.
 struct EdgeAttributionOptions final : KindOptions {
@@ -143,6 +150,8 @@ struct EdgeAttributionOptions final : KindOptions {
   bool parallel_residual = false;
   nlohmann::json to_json() const override;
 };
+// Every edge of the model's graph: edge_attribution's grid axis (labels "embed->a1.h3.q").
+Axis model_edges(const model::ModelConfig& c);
 
 // In the analyses' enum order (analyses/sweep.h LensValue, PatternScore; analyses/steering.h
 // SteeringQuantity): a named axis's values

@@ -128,14 +128,7 @@ TEST(CircuitFaithfulness, BadRequestsAreOneLineErrorsNamingTheField) {
   const auto m = random_llama(4);
   CacheStore caches(4);
   const std::vector<GridAxis> axes{{"size", {0, 1}, {}}};
-  auto message = [&](const SweepRequest& r) {
-    try {
-      run_cells(*m, r, axes, 0, 1, caches);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto message = [&](const SweepRequest& r) { return cells_error(*m, r, axes, caches); };
   SweepRequest r = request(*m, Ablation::Patch, false);
   r.circuit.ranked.push_back({HookPoint::MlpOut, 0, -1, -1});
   EXPECT_NE(message(r).find("circuit_faithfulness.ranked[4]: an MLP node needs"), std::string::npos)

@@ -127,17 +127,8 @@ struct Reference {
     const at::Tensor a = corrupted_acts.at(x) + alpha * (clean_acts.at(x) - corrupted_acts.at(x));
     hooks.add(x, model::replace_with(a, {}));
   }
-  // Block `l` alone from `resid` (its hook_resid_pre) with `hooks`: the activation at `want`,
-  // autograd graph kept.
   at::Tensor block(int64_t l, const at::Tensor& resid, model::Hooks hooks, HookSite want) const {
-    at::Tensor out;
-    hooks.add(want, [&out](at::Tensor& act, const HookSite&) { out = act; });
-    model::ForwardOptions o;
-    o.start_layer = l;
-    o.start_resid = resid;
-    o.stop_layer = l + 1;
-    m.forward(at::Tensor(), &hooks, o);
-    return out;
+    return testing::block_activation(m, l, resid, std::move(hooks), want);
   }
   // corrupted - clean of the sender, as it enters the residual stream: [1, p, d_model].
   at::Tensor sender_difference(const Endpoint& u) const {

@@ -2,6 +2,7 @@
 // Grid axes and a prompt pair for the kinds' tests: an axis over every index of a model dimension,
 // the fixture's clean/corrupted prompt with its answer pair, and plain-forward references.
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +48,31 @@ inline std::map<model::HookSite, at::Tensor> outputs(const model::Model& m,
 inline float logit_diff(const at::Tensor& logits, const SweepRequest& r) {
   const at::Tensor last = logits[0][logits.size(1) - 1].to(at::kFloat);
   return (last[r.answers[0].answer] - last[r.answers[0].wrong]).item<float>();
+}
+
+// The activation at `want` of block l run alone from `resid` (its hook_resid_pre) with `hooks`;
+// the autograd graph is kept.
+inline at::Tensor block_activation(const model::Model& m, int64_t l, const at::Tensor& resid,
+                                   model::Hooks hooks, const model::HookSite& want) {
+  at::Tensor out;
+  hooks.add(want, [&out](at::Tensor& act, const model::HookSite&) { out = act; });
+  model::ForwardOptions o;
+  o.start_layer = l;
+  o.start_resid = resid;
+  o.stop_layer = l + 1;
+  m.forward(at::Tensor(), &hooks, o);
+  return out;
+}
+
+// The message run_cells throws for the first cell of `axes` ("no error" when it throws none).
+inline std::string cells_error(const model::Model& m, const SweepRequest& r,
+                               const std::vector<GridAxis>& axes, CacheStore& caches) {
+  try {
+    run_cells(m, r, axes, 0, 1, caches);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 // The axis `name` over 0..n-1 (every layer, head, scale, ...).

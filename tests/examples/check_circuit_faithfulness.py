@@ -5,20 +5,13 @@ at most 3 heads (0.0, 1.2, 1.3) has f >= 0.8 (the issue's check) with its interv
 chosen circuit (the smallest with f >= 0.8) is drawn in report.html. Exit 0 = all hold."""
 import sys
 
-import h5py
+from faithfulness_curve import read_curve
+
 import numpy as np
 
 store = sys.argv[1]
-f = h5py.File(store + "/sweep.h5", "r")
-g = f["analyses/induction_circuit/faithfulness"]
-sizes = g["size"][()]
-fa = g["faithfulness"][()]
-ci = g["faithfulness_ci"][()]
+g, sizes, fa, ci = read_curve(store, "induction_circuit", "heads")
 failures = []
-for n, v, (lo, hi) in zip(sizes, fa, ci):
-    print(f"  {n} heads: f = {v:.3f} [{lo:.3f}, {hi:.3f}]")
-print(f"  CPR {g['cpr'][()]:.3f} {g['cpr_ci'][()].round(3).tolist()}, "
-      f"CMD {g['cmd'][()]:.3f} {g['cmd_ci'][()].round(3).tolist()} over {g.attrs['prompts']} prompts")
 if list(sizes) != list(range(9)):
     failures.append(f"sizes {list(sizes)}, expected 0..8")
 if fa[0] != 0.0 or fa[-1] != 1.0:

@@ -68,5 +68,19 @@ TEST(CircuitFaithfulnessExample, ThreeHeadInductionCircuitIsFaithful) {
   fs::remove_all(store);
 }
 
+// examples/edge_circuit.yaml end to end (run, a resumed rerun, reduce): EAP-IG's top edges as
+// a stage's ranked list, the exact edge circuits' curve and the drawn edge circuit
+// (tests/examples/check_edge_circuit.py).
+TEST(EdgeCircuitExample, TopEapIgEdgesMakeAFaithfulInductionCircuit) {
+  const auto store = fresh_test_dir("examples", "edge_circuit");
+  ASSERT_NE(run_resume_reduce(source_path("examples/edge_circuit.yaml").string(), store), "");
+  const CommandResult check = run_command(
+      "/usr/bin/python3 " + source_path("tests/examples/check_edge_circuit.py").string() + " " +
+      store.string());
+  EXPECT_EQ(check.status, 0) << check.output;
+  std::printf("%s", check.output.c_str());
+  fs::remove_all(store);
+}
+
 }  // namespace
 }  // namespace csweep::testing

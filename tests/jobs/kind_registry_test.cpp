@@ -1,6 +1,7 @@
 // The analysis-kind registry: one row per kind, found by name; and the weight_norms,
 // head_circuits, composition_scores and probe rows read from YAML (their grids, canonical options,
 // file:line:column errors).
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -311,7 +312,7 @@ TEST(CircuitFaithfulnessKind, SizeAxisAndOptions) {
             (std::vector<int64_t>{0, 1, 2, 3, 12}));
 }
 
-TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {
+TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {  // nodes, then edges
   struct Case {
     std::string keys, value, reason;  // the analysis's keys, where the error points, its reason
   };
@@ -329,6 +330,16 @@ TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {
       {"nodes: [a0.h1], layers: [0]", "[0]}",
        "layers: not taken: the universe spans every layer of the model"},
       {"ablation: mean", "{name", "nodes: required: the ranked node list, e.g. [a0.h0, a1.h2, m1]"},
+      {"universe: edges, edges: [a0.h0->a0.h1.q]", "a0.h0->a0.h1.q",
+       "edges[0]: \"a0.h0->a0.h1.q\" is not an edge of this model"},
+      {"universe: edges, edges: [m0->logits, m0->logits]", "m0->logits]",
+       "edges[1]: \"m0->logits\" listed twice"},
+      {"universe: edges, nodes: [a0.h0]", "[a0.h0]",
+       "nodes: a circuit of edges lists edges:, e.g. [a0.h2->m1]"},
+      {"edges: [m0->logits]", "[m0->logits]", "edges: a circuit of edges needs universe: edges"},
+      {"universe: edges", "{name", "edges: required: the ranked edge list"},
+      {"universe: edges, edges: [m0->logits], sizes: [2]", "2]",
+       "sizes[0]: 2 is not a node count in 1..1"},
   };
   for (const Case& c : cases) {
     const std::string line = "  - {name: c, kind: circuit_faithfulness, " + c.keys + "}";
@@ -339,6 +350,47 @@ TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {
         << error;
     EXPECT_EQ(error.find('\n'), std::string::npos) << error;
   }
+}
+
+// universe: edges: edge_attribution's labels by hand, or its top edges through a stage; the size
+// axis counts edges up to the fixture's 262.
+TEST(CircuitFaithfulnessKind, EdgesUniverse) {
+  const std::string eap = "  - {name: eap, kind: edge_attribution, method: eap}\n";
+  const std::string line =
+      "  - {name: c, kind: circuit_faithfulness, universe: edges, edges: [a1.h2->logits, "
+      "a0.h0->a1.h2.k, embed->a0.h0.v], sizes: [1, 3]}";
+  const JobSpec spec = parse_job_spec(analysis_job(eap + line), job_path());
+  const AnalysisSpec& a = spec.analyses.at(1);
+  EXPECT_EQ(a.kind->grid(a)[0].values, (std::vector<int64_t>{0, 1, 3, 262}));
+  EXPECT_EQ(
+      canonical_json(spec)["analyses"][1]["options"].dump(),
+      R"({"ablation":"patch","bootstrap":1000,"edges":["a1.h2->logits","a0.h0->a1.h2.k","embed->a0.h0.v"],"seed":0,"sizes":[1,3],"threshold":0.8,"universe":"edges"})");
+  const Axis all = spec.analyses[0].kind->grid(spec.analyses[0]).at(0);
+  EXPECT_EQ(all.size, 262);
+  const auto& o = a.options_as<CircuitFaithfulnessOptions>();
+  ASSERT_EQ(o.edge_values.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto at = std::find(all.values.begin(), all.values.end(), o.edge_values[i]);
+    ASSERT_NE(at, all.values.end());
+    EXPECT_EQ(all.labels[static_cast<size_t>(at - all.values.begin())], o.edges[i]);
+  }
+  // A stage: the source must be an edge_attribution, and a circuit of heads cannot read one.
+  const JobSpec staged = parse_job_spec(
+      analysis_job(eap + "  - {name: c, kind: circuit_faithfulness, universe: edges, "
+                         "from: {analysis: eap, top_k: 5}, sizes: [2, 5]}"),
+      job_path());
+  EXPECT_EQ(staged.analyses[1].kind->grid(staged.analyses[1])[0].values,
+            (std::vector<int64_t>{0, 2, 5, 262}));
+  EXPECT_NE(parse_error(analysis_job(eap + "  - {name: c, kind: circuit_faithfulness, "
+                                           "from: {analysis: eap, top_k: 5}}"))
+                .find("does not rank whole heads"),
+            std::string::npos);
+  const std::string atp =
+      "  - {name: atp, kind: attribution_patching, sites: [attn.hook_z], patch: all_positions}\n";
+  EXPECT_NE(parse_error(analysis_job(atp + "  - {name: c, kind: circuit_faithfulness, universe: "
+                                           "edges, from: {analysis: atp, top_k: 5}}"))
+                .find("\"atp\" is not an edge_attribution"),
+            std::string::npos);
 }
 
 }  // namespace
