@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/analyses_reader.h"
+#include "jobs/kinds/kind_options.h"
 #include "jobs/prompts.h"
 #include "jobs/text_encoder.h"
 #include "jobs/yaml_fields.h"
@@ -246,14 +247,21 @@ void read_validation(const Source& src, const YAML::Node& node, const std::files
 
 // Autograd does not run through the collectives: a kind that needs gradients is refused on a
 // tensor-parallel group while the job is read, so plan, validate and run stop before any store.
+// So is a circuit of edges, whose receivers each read every head's output
+// (analyses/edge_circuit.h).
 void refuse_gradients_under_tp(const Source& src, const YAML::Node& model, const JobSpec& spec) {
   if (spec.model.tensor_parallel <= 1) return;
   for (const AnalysisSpec& a : spec.analyses) {
-    if (!a.kind || !a.kind->needs_gradients) continue;
+    if (!a.kind) continue;
+    const bool edges = a.kind->name == "circuit_faithfulness" && a.options &&
+                       a.options_as<CircuitFaithfulnessOptions>().universe == "edges";
+    if (!a.kind->needs_gradients && !edges) continue;
     std::string reason = "model.tensor_parallel: ";
     reason += std::to_string(spec.model.tensor_parallel);
-    reason += ": analysis \"" + a.name + "\" (" + a.kind->name + ") needs gradients through ";
-    reason += "the collectives, which tensor parallelism does not support; use 1";
+    reason += ": analysis \"" + a.name + "\" (" + a.kind->name;
+    reason += edges ? ", universe: edges) needs every head's whole output on each rank"
+                    : ") needs gradients through the collectives";
+    reason += ", which tensor parallelism does not support; use 1";
     src.error(model["tensor_parallel"], reason);
   }
 }

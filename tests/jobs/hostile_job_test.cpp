@@ -204,3 +204,15 @@ TEST(HostileJobs, GradientKindsUnderTensorParallelismAreRefusedBeforeAStoreExist
                           "(attribution_patching) needs gradients through the collectives, which "
                           "tensor parallelism does not support; use 1");
 }
+
+TEST(HostileJobs, EdgeCircuitsUnderTensorParallelismAreRefusedBeforeAStoreExists) {
+  // Each receiver of an edge circuit reads every head's output: not split across ranks.
+  const fs::path dir = job_folder(
+      "tp-edge-circuit", "model: {path: model, tensor_parallel: 2}\n" + kPrompt +
+                             "analyses:\n  - {name: c, kind: circuit_faithfulness, universe: "
+                             "edges, edges: [m0->logits]}\nstore: s.store\n");
+  expect_refused(dir, (dir / "job.yaml").string() +
+                          ":1:39: model.tensor_parallel: 2: analysis \"c\" (circuit_faithfulness, "
+                          "universe: edges) needs every head's whole output on each rank, which "
+                          "tensor parallelism does not support; use 1");
+}
