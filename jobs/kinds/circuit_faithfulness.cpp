@@ -136,9 +136,9 @@ void read_edges(KindReader& r, CircuitFaithfulnessOptions& o, const Axis* all) {
   });
 }
 
-// `sizes:` node counts in 1..|nodes|, or `fractions:` of the nodes in (0, 1] (rounded up);
-// neither: every count. Sorted, without repeats.
-std::vector<int64_t> read_sizes(KindReader& r, int64_t n_nodes) {
+// `sizes:` counts in 1..|nodes| (or |edges|: `unit` says which), or `fractions:` of the list in
+// (0, 1] (rounded up); neither: every count. Sorted, without repeats.
+std::vector<int64_t> read_sizes(KindReader& r, int64_t n_nodes, const std::string& unit) {
   const Source& src = r.context().src;
   std::vector<int64_t> out;
   if (r.has("sizes") && r.has("fractions"))
@@ -147,8 +147,9 @@ std::vector<int64_t> read_sizes(KindReader& r, int64_t n_nodes) {
     read_list(r, "sizes", [&](const YAML::Node& item, const std::string& at) {
       const auto v = read_int(src, item, at);
       if (v && (*v < 1 || *v > n_nodes)) {
-        src.error(item, at + ": " + std::to_string(*v) + " is not a node count in 1.." +
-                            std::to_string(n_nodes) + " (the nodes listed)");
+        src.error(item, at + ": " + std::to_string(*v) + " is not a" +
+                            (unit == "edge" ? "n " : " ") + unit + " count in 1.." +
+                            std::to_string(n_nodes) + " (the " + unit + "s listed)");
         return false;
       }
       if (v) out.push_back(*v);
@@ -158,7 +159,7 @@ std::vector<int64_t> read_sizes(KindReader& r, int64_t n_nodes) {
     read_list(r, "fractions", [&](const YAML::Node& item, const std::string& at) {
       const auto v = read_double(src, item, at);
       if (v && !(*v > 0.0 && *v <= 1.0)) {
-        src.error(item, at + ": a fraction of the nodes is in (0, 1]");
+        src.error(item, at + ": a fraction of the " + unit + "s is in (0, 1]");
         return false;
       }
       if (v) out.push_back(static_cast<int64_t>(std::ceil(*v * static_cast<double>(n_nodes))));
@@ -197,7 +198,7 @@ void read_circuit_faithfulness(KindReader& r, AnalysisSpec& a) {
     const YAML::Node from = r.node()["from"];
     if (from.IsMap() && from["top_k"]) n_nodes = std::max<int64_t>(0, from["top_k"].as<int64_t>(0));
   }
-  o->sizes = read_sizes(r, n_nodes);
+  o->sizes = read_sizes(r, n_nodes, o->universe == "edges" ? "edge" : "node");
 }
 
 // [size]: 0 (the empty circuit), the counts asked for, and the universe's size (the full model).

@@ -6,7 +6,7 @@ head 0.0 and the induction head 1.2, joined by the K-composition edge a0.h0->a1.
 a1.h2->logits; report.html draws it. Exit 0 = all hold."""
 import sys
 
-from faithfulness_curve import read_curve
+from faithfulness_curve import finish, read_curve
 
 store = sys.argv[1]
 g, sizes, fa, ci = read_curve(store, "edge_circuit", "edges")
@@ -29,9 +29,4 @@ for n in ["a0.h0", "a1.h2", "logits"]:
         failures.append(f"the chosen circuit's nodes {nodes} lack {n}")
 if len(edges) != c.attrs["size"] or c["edges"].shape != (len(edges), 2):
     failures.append(f"{len(edges)} edge labels, edges {c['edges'].shape} for size {c.attrs['size']}")
-html = open(store + "/report.html").read()
-if '<figure class="circuit"><svg' not in html or '<figure class="faithfulness"><svg' not in html:
-    failures.append("report.html lacks the faithfulness curve or the circuit graph")
-for x in failures:
-    print("FAIL:", x)
-sys.exit(1 if failures else 0)
+finish(store, failures)

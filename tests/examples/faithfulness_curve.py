@@ -1,5 +1,7 @@
-"""The faithfulness curve of a circuit_faithfulness analysis in a reduced store, printed: what
-check_circuit_faithfulness.py and check_edge_circuit.py both read first."""
+"""The faithfulness curve of a circuit_faithfulness analysis in a reduced store, printed, and the
+end of a check: what check_circuit_faithfulness.py and check_edge_circuit.py share."""
+import sys
+
 import h5py
 
 
@@ -15,3 +17,14 @@ def read_curve(store, analysis, unit):
           f"CMD {g['cmd'][()]:.3f} {g['cmd_ci'][()].round(3).tolist()} over "
           f"{g.attrs['prompts']} prompts")
     return g, sizes, fa, ci
+
+
+def finish(store, failures):
+    """Adds a failure when report.html lacks the curve or the circuit's drawing, prints every
+    failure and exits (0: none)."""
+    html = open(store + "/report.html").read()
+    if '<figure class="circuit"><svg' not in html or '<figure class="faithfulness"><svg' not in html:
+        failures.append("report.html lacks the faithfulness curve or the circuit graph")
+    for x in failures:
+        print("FAIL:", x)
+    sys.exit(1 if failures else 0)

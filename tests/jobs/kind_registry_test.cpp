@@ -339,7 +339,7 @@ TEST(CircuitFaithfulnessKind, ErrorsNameFileLineColumnAndField) {  // nodes, the
       {"edges: [m0->logits]", "[m0->logits]", "edges: a circuit of edges needs universe: edges"},
       {"universe: edges", "{name", "edges: required: the ranked edge list"},
       {"universe: edges, edges: [m0->logits], sizes: [2]", "2]",
-       "sizes[0]: 2 is not a node count in 1..1"},
+       "sizes[0]: 2 is not an edge count in 1..1 (the edges listed)"},
   };
   for (const Case& c : cases) {
     const std::string line = "  - {name: c, kind: circuit_faithfulness, " + c.keys + "}";
