@@ -11,7 +11,7 @@
 
 namespace {
 
-const csweep::apps::CommandRegistration registration{
+const csweep::apps::CommandRegistration cancel_command{
     "cancel", "cancel the Slurm jobs of a store (scancel)", [](CLI::App& sub) {
       auto store = std::make_shared<std::string>();
       auto json = std::make_shared<bool>(false);

@@ -41,7 +41,7 @@ int run_convert_gguf(const ConvertArgs& a) {
   return 0;
 }
 
-const CommandRegistration registration(
+const CommandRegistration convert_command(
     "convert", "convert a checkpoint in another format into a Hugging Face folder (gguf)",
     [](CLI::App& sub) {
       auto a = std::make_shared<ConvertArgs>();

@@ -117,7 +117,7 @@ int run_forward(const ForwardArgs& a) {
   return 0;
 }
 
-const CommandRegistration registration{
+const CommandRegistration forward_command{
     "forward", "load a checkpoint and print the last position's logits / top-k",
     [](CLI::App& sub) -> std::function<int()> {
       auto a = std::make_shared<ForwardArgs>();

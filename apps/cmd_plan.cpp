@@ -213,7 +213,7 @@ nlohmann::json plan_json(const JobSpec& spec, const csweep::model::ModelConfig& 
   return j;
 }
 
-void print_text(const nlohmann::json& j) {
+void print_plan_text(const nlohmann::json& j) {
   const auto& m = j["model"];
   std::printf("plan   %s  (%s, hash %s)\n", j["job"]["file"].get<std::string>().c_str(),
               j["job"]["name"].get<std::string>().c_str(),
@@ -314,7 +314,7 @@ struct PlanArgs {
   double gflops = 0;
 };
 
-const csweep::apps::CommandRegistration registration{
+const csweep::apps::CommandRegistration plan_command{
     "plan", "dry run: units, shards, FLOPs, memory per rank, TP layout, estimated time",
     [](CLI::App& sub) {
       auto args = std::make_shared<PlanArgs>();
@@ -349,7 +349,7 @@ const csweep::apps::CommandRegistration registration{
         if (args->json)
           std::cout << j.dump(2) << "\n";
         else
-          print_text(j);
+          print_plan_text(j);
         return 0;
       };
     }};

@@ -58,7 +58,7 @@ int run_reduce(const ReduceArgs& args) {
   return 0;
 }
 
-const csweep::apps::CommandRegistration registration{
+const csweep::apps::CommandRegistration reduce_command{
     "reduce", "write STORE/sweep.h5, heatmaps and report.html (works on a partial store)",
     [](CLI::App& sub) {
       auto args = std::make_shared<ReduceArgs>();

@@ -8,7 +8,7 @@
 
 namespace {
 
-csweep::apps::CommandRegistration reg(
+csweep::apps::CommandRegistration run_command(
     "run", "run a sweep (resumes an existing store; under mpirun/srun rank 0 coordinates)",
     [](CLI::App& sub) {
       auto opt = std::make_shared<csweep::orchestrator::RunOptions>();

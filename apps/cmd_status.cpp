@@ -194,7 +194,7 @@ nlohmann::json status_json(const std::filesystem::path& dir,
   return j;
 }
 
-void print_text(const nlohmann::json& j) {
+void print_status_text(const nlohmann::json& j) {
   std::cout << "store:  " << j["store"].get<std::string>() << "\n";
   std::cout << "state:  " << j["state"].get<std::string>();
   if (j.contains("run") && j["state"] == "running") {
@@ -241,7 +241,7 @@ void print_text(const nlohmann::json& j) {
   for (const auto& c : j["conflicts"]) std::cout << "CONFLICT: " << c.get<std::string>() << "\n";
 }
 
-csweep::apps::CommandRegistration reg(
+csweep::apps::CommandRegistration status_command(
     "status", "progress of a running or finished sweep", [](CLI::App& sub) {
       auto dir = std::make_shared<std::filesystem::path>();
       auto json = std::make_shared<bool>(false);
@@ -253,7 +253,7 @@ csweep::apps::CommandRegistration reg(
         if (*json)
           std::cout << j.dump(2) << std::endl;
         else {
-          print_text(j);
+          print_status_text(j);
           if (j.contains("slurm_jobs"))
             std::cout << "slurm:\n" << csweep::cluster::format_status_table(slurm);
         }

@@ -30,7 +30,7 @@ std::string reproducible_command(const SubmitArgs& a) {
   return c;
 }
 
-const csweep::apps::CommandRegistration registration{
+const csweep::apps::CommandRegistration submit_command{
     "submit", "write an sbatch script for a sweep and submit it (prints the job id)",
     [](CLI::App& sub) {
       auto a = std::make_shared<SubmitArgs>();

@@ -90,7 +90,7 @@ int run_tokenize(const TokenizeOptions& opt) {
   return 0;
 }
 
-const CommandRegistration registration(
+const CommandRegistration tokenize_command(
     "tokenize",
     "token ids and strings of a text, or the text of ids (--decode); needs only tokenizer files",
     [](CLI::App& sub) {

@@ -75,7 +75,7 @@ int run_validate(const ValidateArgs& args) {
   return ok ? 0 : 1;
 }
 
-const csweep::apps::CommandRegistration registration{
+const csweep::apps::CommandRegistration validate_command{
     "validate",
     "compare a store with a baseline sweep.h5 and check circuit assertions (exit 0 only if all "
     "hold)",

@@ -41,7 +41,7 @@ QuantityIndex quantity_index(const AnalysisInput& a) {
   return out;
 }
 
-std::string fmt(double v, const char* format = "%.4g") {
+std::string feature_number(double v, const char* format = "%.4g") {
   if (std::isnan(v)) return "nan";
   char buf[32];
   std::snprintf(buf, sizeof buf, format, v);
@@ -202,15 +202,16 @@ void write_feature_search_html(std::ostream& o, const ReduceInput& input, const 
   for (size_t f = 0; f < s.features.size() && listed < kMaxHtmlFeatures; ++f) {
     if (s.fires[f] <= 0) continue;
     ++listed;
-    o << "<tr><td class=\"num\">" << s.features[f] << "</td><td class=\"num\">" << fmt(s.density[f])
-      << "<br>" << s.fires[f] << " / " << s.tokens[f] << "</td><td>";
+    o << "<tr><td class=\"num\">" << s.features[f] << "</td><td class=\"num\">"
+      << feature_number(s.density[f]) << "<br>" << s.fires[f] << " / " << s.tokens[f]
+      << "</td><td>";
     int64_t peak = 1;
     for (int64_t b = 0; b < s.bins; ++b) peak = std::max(peak, s.histogram[f * s.bins + b]);
     for (int64_t b = 0; b < s.bins; ++b) {
       const int64_t count = s.histogram[f * s.bins + b];
       const int height = static_cast<int>(std::lround(30.0 * count / peak));
-      o << "<span title=\"[" << fmt(bins::lower_edge(static_cast<int>(b))) << ", "
-        << fmt(bins::lower_edge(static_cast<int>(b) + 1)) << "): " << count
+      o << "<span title=\"[" << feature_number(bins::lower_edge(static_cast<int>(b))) << ", "
+        << feature_number(bins::lower_edge(static_cast<int>(b) + 1)) << "): " << count
         << "\" style=\"display:inline-block;width:6px;margin-right:1px;vertical-align:bottom;"
            "background:#5b8bd0;height:"
         << std::max(height, count > 0 ? 1 : 0) << "px\"></span>";
@@ -220,7 +221,7 @@ void write_feature_search_html(std::ostream& o, const ReduceInput& input, const 
       const PromptInfo* p = t.prompt >= 0 && static_cast<size_t>(t.prompt) < input.prompts.size()
                                 ? &input.prompts[static_cast<size_t>(t.prompt)]
                                 : nullptr;
-      o << "<div><span class=\"num\">" << fmt(t.activation, "%.3f") << "</span> "
+      o << "<div><span class=\"num\">" << feature_number(t.activation, "%.3f") << "</span> "
         << (p ? e(p->id) : std::string("?")) << ": ";
       const size_t n = p ? std::max(p->tokens.size(), p->clean_ids.size()) : 0;
       for (size_t i = 0; i < n; ++i) {

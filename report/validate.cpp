@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace csweep::report {
 namespace {
 
-std::string num(double x) {
+std::string assertion_number(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6g", x);
   return buf;
@@ -138,9 +138,10 @@ Check check_top(const jobs::Assertion& s, const AnalysisInput& a, const std::vec
   const int64_t rank = above + 1;  // ties rank together, in the asserted group's favour
   check.pass = score[t] >= 0 && rank <= s.k;
   check.detail = label(t) + ": max " + what + " " +
-                 (score[t] >= 0 ? num(score[t]) : "none (not computed)") + ", rank " +
+                 (score[t] >= 0 ? assertion_number(score[t]) : "none (not computed)") + ", rank " +
                  std::to_string(rank) + " of " + std::to_string(groups) + " (k " +
-                 std::to_string(s.k) + "); top is " + label(best) + " at " + num(score[best]);
+                 std::to_string(s.k) + "); top is " + label(best) + " at " +
+                 assertion_number(score[best]);
   return check;
 }
 
@@ -174,8 +175,9 @@ Check check_compare(const jobs::Assertion& s, const AnalysisInput& a,
   const bool greater = s.expect == "greater_than";
   check.pass = std::isfinite(m) && (greater ? m > s.value : m < s.value);
   check.detail = (cell.empty() ? std::string("the cell") : cell) + ": mean " +
-                 (std::isfinite(m) ? num(m) : "NaN (not computed)") + (greater ? " > " : " < ") +
-                 num(s.value) + (check.pass ? "" : " does not hold");
+                 (std::isfinite(m) ? assertion_number(m) : "NaN (not computed)") +
+                 (greater ? " > " : " < ") + assertion_number(s.value) +
+                 (check.pass ? "" : " does not hold");
   return check;
 }
 
@@ -208,15 +210,15 @@ Check compare_with_baseline(const fs::path& baseline, const AnalysisInput& analy
     if (worst_cell < 0 || d > worst) worst = d, worst_cell = static_cast<int64_t>(c);
   }
   check.pass = worst <= tolerance;
-  check.detail = "max |mean - baseline| " + num(worst) + (check.pass ? " <= " : " > ") +
-                 "tolerance " + num(tolerance);
+  check.detail = "max |mean - baseline| " + assertion_number(worst) +
+                 (check.pass ? " <= " : " > ") + "tolerance " + assertion_number(tolerance);
   if (!check.pass && worst_cell >= 0) {
     std::string at;
     const auto idx = unravel(worst_cell, analysis.axes);
     for (size_t i = 0; i < idx.size(); ++i)
       at += (i ? ", " : "") + analysis.axes[i].name + " " + axis_label(analysis.axes[i], idx[i]);
-    check.detail +=
-        " at " + at + " (" + num(mean[worst_cell]) + " vs " + num(b.values[worst_cell]) + ")";
+    check.detail += " at " + at + " (" + assertion_number(mean[worst_cell]) + " vs " +
+                    assertion_number(b.values[worst_cell]) + ")";
   }
   return check;
 }

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace csweep::store {
 
 namespace {
-constexpr hsize_t kShardColumns = 7;
 constexpr hsize_t kValuesChunk = 1024;
 constexpr hsize_t kRowsChunk = 64;
 }  // namespace

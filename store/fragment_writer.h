@@ -28,6 +28,8 @@
 namespace csweep::store {
 
 constexpr int64_t kShardRowMagic = 0x43535745455031;  // "CSWEEP1"
+// Columns of a shard's index row: shard_id, prompt, cell_begin, cell_end, offset, checksum, magic.
+constexpr int64_t kShardColumns = 7;
 // Checksum of a shard's values (FNV-1a 64 over the float bytes, top bit cleared so it fits
 // an int64 HDF5 column and is never 0).
 int64_t shard_checksum(const float* values, size_t n);

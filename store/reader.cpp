@@ -20,9 +20,6 @@ namespace {
 
 using ShardVisitor = std::function<void(const ShardInfo&, const float* values)>;
 
-constexpr hsize_t kShardColumns =
-    7;  // an index row: shard_id, prompt, cell_begin, cell_end, offset, checksum, magic
-
 std::vector<fs::path> list_fragments(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
