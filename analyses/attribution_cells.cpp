@@ -143,7 +143,8 @@ std::vector<float> attribution_cells(const CellRange& range) {
 }
 
 // The kind's computation, found by the registry's name of the kind (jobs/kinds/).
-const KindCellsRegistration attribution(kAttributionPatching, over_range<attribution_cells>);
+const KindCellsRegistration attribution_patching_registration(kAttributionPatching,
+                                                              over_range<attribution_cells>);
 
 }  // namespace
 

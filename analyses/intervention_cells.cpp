@@ -205,9 +205,10 @@ std::vector<float> causal_tracing_cells(const CellRange& range) {
 }
 
 // Each kind's computation, found by the registry's name of the kind (jobs/kinds/).
-const KindCellsRegistration patching(kPatching, over_range<patching_cells>);
-const KindCellsRegistration ablation(kAblation, over_range<ablation_cells>);
-const KindCellsRegistration causal_tracing(kCausalTracing, over_range<causal_tracing_cells>);
+const KindCellsRegistration patching_registration(kPatching, over_range<patching_cells>);
+const KindCellsRegistration ablation_registration(kAblation, over_range<ablation_cells>);
+const KindCellsRegistration causal_tracing_registration(kCausalTracing,
+                                                        over_range<causal_tracing_cells>);
 
 }  // namespace
 

@@ -29,22 +29,22 @@ using model::HookPoint;
 using model::HookSite;
 using Receiver = SweepRequest::PathReceiver;
 
-Error bad(const std::string& field, const std::string& reason) {
+Error path_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "path_patching." + field, reason);
 }
 
 void check_request(const SweepRequest& r, const model::ModelConfig& c) {
   if (r.point != HookPoint::AttnZ && r.point != HookPoint::MlpOut)
-    throw bad("senders", "senders are attn.hook_z heads or hook_mlp_out");
+    throw path_error("senders", "senders are attn.hook_z heads or hook_mlp_out");
   if (r.corrupted_tokens.size() != r.clean_tokens.size())
-    throw bad("prompts", "the corrupted prompt must have the clean prompt's length");
+    throw path_error("prompts", "the corrupted prompt must have the clean prompt's length");
   for (const Receiver& x : r.path.receivers) {
     const bool kv = x.input == HookPoint::AttnK || x.input == HookPoint::AttnV;
-    if (!kv && x.input != HookPoint::AttnQ) throw bad("receivers", "inputs are q, k or v");
+    if (!kv && x.input != HookPoint::AttnQ) throw path_error("receivers", "inputs are q, k or v");
     if (x.layer < 0 || x.layer >= c.n_layers || x.head < 0 ||
         x.head >= (kv ? c.n_kv_heads : c.n_heads))
-      throw bad("receivers", "layer " + std::to_string(x.layer) + " head " +
-                                 std::to_string(x.head) + " is not in the model");
+      throw path_error("receivers", "layer " + std::to_string(x.layer) + " head " +
+                                        std::to_string(x.head) + " is not in the model");
   }
 }
 
@@ -207,9 +207,10 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
   for (size_t i = 0; i < cells.size(); ++i) {
     const int64_t x = cells[i].receiver;
     if (x < 0 || x >= static_cast<int64_t>(r.path.by_cell.size()))
-      throw bad("receivers", "cell " + std::to_string(range.begin + static_cast<int64_t>(i)) +
-                                 " has receiver " + std::to_string(x) + " of " +
-                                 std::to_string(r.path.by_cell.size()));
+      throw path_error("receivers", "cell " +
+                                        std::to_string(range.begin + static_cast<int64_t>(i)) +
+                                        " has receiver " + std::to_string(x) + " of " +
+                                        std::to_string(r.path.by_cell.size()));
     rows_of[x].push_back(i);
   }
   std::vector<float> out(cells.size());
@@ -226,7 +227,8 @@ std::vector<float> path_patching_cells(const detail::CellRange& range) {
   return out;
 }
 
-const KindCellsRegistration registration("path_patching", detail::over_range<path_patching_cells>);
+const KindCellsRegistration path_patching_registration("path_patching",
+                                                       detail::over_range<path_patching_cells>);
 
 }  // namespace
 }  // namespace csweep::analyses

@@ -16,7 +16,7 @@
 namespace csweep::analyses {
 namespace {
 
-Error bad(const std::string& field, const std::string& reason) {
+Error probe_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "probe." + field, reason);
 }
 
@@ -30,11 +30,12 @@ std::vector<Fit> grid_fits(const std::vector<GridAxis>& axes, const model::Model
   std::vector<std::string> names;
   for (const auto& a : axes) names.push_back(a.name);
   if (names != std::vector<std::string>{"site", "layer", "token", "quantity"})
-    throw bad("grid", "expects [site, layer, token, quantity]");
+    throw probe_error("grid", "expects [site, layer, token, quantity]");
   for (int64_t s : axes[0].values)  // a site the model lacks would never be cached
     if (std::string why; !model::site_exists({static_cast<model::HookPoint>(s), 0}, c, &why))
-      throw bad("sites", std::string(model::point_suffix(static_cast<model::HookPoint>(s))) +
-                             " does not exist in this model: " + why);
+      throw probe_error("sites",
+                        std::string(model::point_suffix(static_cast<model::HookPoint>(s))) +
+                            " does not exist in this model: " + why);
   std::vector<Fit> fits;
   for (int64_t s : axes[0].values)
     for (int64_t l : axes[1].values)
@@ -53,8 +54,8 @@ at::Tensor features(const model::Model& model, const std::vector<int64_t>& token
   for (const auto& f : fits) {
     const int64_t pos = f.token >= 0 ? f.token : seq + f.token;
     if (pos < 0 || pos >= seq)
-      throw bad("tokens", "token " + std::to_string(f.token) + " is outside a prompt of " +
-                              std::to_string(seq) + " tokens");
+      throw probe_error("tokens", "token " + std::to_string(f.token) + " is outside a prompt of " +
+                                      std::to_string(seq) + " tokens");
     rows.push_back(run.at_site(f.site)[0][pos]);
   }
   return at::stack(rows).to(at::kCPU, at::kDouble);
@@ -105,8 +106,9 @@ std::vector<float> probe_cells(const model::Model& model, const SweepRequest& r,
   const SweepRequest::Probe& p = r.probe;
   const auto n = static_cast<int64_t>(p.prompts.size());
   if (n < 2 || p.labels.size() != p.prompts.size())
-    throw bad("prompts", std::to_string(n) + " prompts with " + std::to_string(p.labels.size()) +
-                             " labels; a probe needs at least two labelled prompts");
+    throw probe_error("prompts", std::to_string(n) + " prompts with " +
+                                     std::to_string(p.labels.size()) +
+                                     " labels; a probe needs at least two labelled prompts");
   std::map<double, int64_t> classes;  // a class id's column
   if (p.classes)
     for (double l : p.labels) classes.emplace(l, 0);
@@ -114,7 +116,7 @@ std::vector<float> probe_cells(const model::Model& model, const SweepRequest& r,
   for (auto& [label, c] : classes) c = column++;
   const ProbeSplit split = probe_split(n, p.held_out, r.seed);
   if (split.train.empty() || split.held_out.empty())
-    throw bad("held_out", "leaves no training or no held-out prompt");
+    throw probe_error("held_out", "leaves no training or no held-out prompt");
 
   at::NoGradGuard no_grad;
   RidgeStats stats(model.config().d_model, p.classes ? 2 * column : 2);
@@ -130,13 +132,13 @@ std::vector<float> probe_cells(const model::Model& model, const SweepRequest& r,
     const int64_t q = quantity.values[cell % quantity.size()];
     if (q != static_cast<int64_t>(ProbeQuantity::Score) &&
         q != static_cast<int64_t>(ProbeQuantity::Control))
-      throw bad("quantities", "unknown quantity " + std::to_string(q));
+      throw probe_error("quantities", "unknown quantity " + std::to_string(q));
     out.push_back(scores[cell / quantity.size()][q].item<float>());
   }
   return out;
 }
 
-const KindCellsRegistration registration("probe", probe_cells);
+const KindCellsRegistration probe_registration("probe", probe_cells);
 
 }  // namespace
 
@@ -157,7 +159,7 @@ void RidgeStats::add(const at::Tensor& x, const at::Tensor& y) {
 }
 
 at::Tensor RidgeStats::solve(double l2) const {
-  if (n_ == 0) throw bad("prompts", "no training example");
+  if (n_ == 0) throw probe_error("prompts", "no training example");
   const auto n = static_cast<double>(n_);
   const at::Tensor sxx = xtx_.narrow(1, 0, d_).narrow(2, 0, d_);
   const at::Tensor sx = xtx_.narrow(1, 0, d_).select(2, d_);  // [fits, d]

@@ -197,9 +197,10 @@ std::vector<float> attention_score_cells(const CellRange& range) {
 }
 
 // Each kind's computation, found by the registry's name of the kind (jobs/kinds/).
-const KindCellsRegistration logit_lens(kLogitLens, over_range<logit_lens_cells>);
-const KindCellsRegistration dla(kDirectLogitAttribution, over_range<dla_cells>);
-const KindCellsRegistration attention_scores(kAttentionScores, over_range<attention_score_cells>);
+const KindCellsRegistration logit_lens_registration(kLogitLens, over_range<logit_lens_cells>);
+const KindCellsRegistration dla_registration(kDirectLogitAttribution, over_range<dla_cells>);
+const KindCellsRegistration attention_scores_registration(kAttentionScores,
+                                                          over_range<attention_score_cells>);
 
 }  // namespace
 

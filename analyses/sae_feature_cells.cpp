@@ -22,7 +22,7 @@
 namespace csweep::analyses {
 namespace {
 
-Error bad(const std::string& field, const std::string& reason) {
+Error sae_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "sae." + field, reason);
 }
 
@@ -56,27 +56,28 @@ struct FeatureRuns {
   // over it: decode_cells follows it), checked against the SAE and the prompt.
   std::pair<int64_t, int64_t> cell(const std::vector<GridAxis>& axes, int64_t cell) const {
     const detail::Cell c = detail::decode_cells(axes, cell, cell + 1).at(0);
-    if (c.feature < 0 || c.pos < 0) throw bad("grid", "expects [feature, pos]");
+    if (c.feature < 0 || c.pos < 0) throw sae_error("grid", "expects [feature, pos]");
     const int64_t f = c.feature, p = c.pos;
     if (f < 0 || f >= sae->config.d_sae)
-      throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
-                                std::to_string(sae->config.d_sae));
+      throw sae_error("features", "feature " + std::to_string(f) + " outside the SAE's " +
+                                      std::to_string(sae->config.d_sae));
     if (p < 0 || p >= x.size(0))
-      throw bad("positions", "position " + std::to_string(p) + " past the prompt");
+      throw sae_error("positions", "position " + std::to_string(p) + " past the prompt");
     return {f, p};
   }
 };
 
 FeatureRuns feature_runs(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
-  if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
+  if (r.sae.empty()) throw sae_error("folder", "no SAE folder in the request");
   const auto sae = loaded_sae(r.sae, model.device());
   if (std::string why = model::sae_model_problem(sae->config, model.config()); !why.empty())
     throw Error(why);
   const model::HookSite site = sae->config.site;
   const bool ablate = r.kind == "sae_feature_ablation";
-  if (r.clean_tokens.empty()) throw bad("clean_tokens", "empty prompt");
+  if (r.clean_tokens.empty()) throw sae_error("clean_tokens", "empty prompt");
   if (!ablate && r.corrupted_tokens.size() != r.clean_tokens.size())
-    throw bad("corrupted_tokens", "patching needs a corrupted prompt as long as the clean one");
+    throw sae_error("corrupted_tokens",
+                    "patching needs a corrupted prompt as long as the clean one");
   at::NoGradGuard no_grad;
   const auto clean = caches.get(model, "clean", r.clean_tokens, {site});
   const auto corrupted = ablate ? clean : caches.get(model, "clean", r.corrupted_tokens, {site});
@@ -138,7 +139,7 @@ std::vector<float> sae_attribution_cells(const model::Model& model, const SweepR
     base = value.item<float>();
     grad = delta.grad();
   }
-  if (!grad.defined()) throw bad("site", "the forward did not run " + sae.config.site.name());
+  if (!grad.defined()) throw sae_error("site", "the forward did not run " + sae.config.site.name());
   at::NoGradGuard no_grad;
   // d x[p] / d acts[p, f] is feature_delta(f, 1): the decoder row, rescaled and denormalised.
   at::Tensor g = grad[0].to(sae.dtype());
@@ -173,7 +174,7 @@ at::Tensor context_acts(const model::Model& model, const model::Sae& sae,
   if (site.layer >= 0) fo.stop_layer = site.layer + 1;
   const at::Tensor ids = at::tensor(tokens, at::kLong).view({1, -1}).to(model.device());
   model.forward(ids, &hooks, fo);
-  if (!x.defined()) throw bad("site", "the forward did not run " + site.name());
+  if (!x.defined()) throw sae_error("site", "the forward did not run " + site.name());
   return sae.encode(x[0]).to(at::kCPU, at::kFloat).contiguous();
 }
 
@@ -198,9 +199,9 @@ std::vector<float> sae_search_cells(const model::Model& model, const SweepReques
                                     const std::vector<GridAxis>& axes, int64_t begin, int64_t end,
                                     CacheStore&) {
   if (axes.size() != 2 || axes[0].name != "feature" || axes[1].name != "quantity")
-    throw bad("grid", "expects [feature, quantity]");
-  if (r.sae.empty()) throw bad("folder", "no SAE folder in the request");
-  if (r.clean_tokens.empty()) throw bad("clean_tokens", "empty context");
+    throw sae_error("grid", "expects [feature, quantity]");
+  if (r.sae.empty()) throw sae_error("folder", "no SAE folder in the request");
+  if (r.clean_tokens.empty()) throw sae_error("clean_tokens", "empty context");
   const auto sae = loaded_sae(r.sae, model.device());
   if (std::string why = model::sae_model_problem(sae->config, model.config()); !why.empty())
     throw Error(why);
@@ -212,20 +213,21 @@ std::vector<float> sae_search_cells(const model::Model& model, const SweepReques
   for (int64_t cell = begin; cell < end; ++cell) {
     const int64_t f = axes[0].values[cell / n_q], q = axes[1].values[cell % n_q];
     if (f < 0 || f >= sae->config.d_sae)
-      throw bad("features", "feature " + std::to_string(f) + " outside the SAE's " +
-                                std::to_string(sae->config.d_sae));
+      throw sae_error("features", "feature " + std::to_string(f) + " outside the SAE's " +
+                                      std::to_string(sae->config.d_sae));
     if (f != summarised) summary = feature_summary(a, f), summarised = f;
     if (q < 0 || q >= static_cast<int64_t>(summary.size()))
-      throw bad("grid", "quantity " + std::to_string(q) + " unknown");
+      throw sae_error("grid", "quantity " + std::to_string(q) + " unknown");
     out.push_back(summary[q]);
   }
   return out;
 }
 
-const KindCellsRegistration ablation("sae_feature_ablation", sae_feature_cells);
-const KindCellsRegistration attribution("sae_feature_attribution", sae_attribution_cells);
-const KindCellsRegistration patching("sae_feature_patching", sae_feature_cells);
-const KindCellsRegistration search("sae_feature_search", sae_search_cells);
+const KindCellsRegistration sae_ablation_registration("sae_feature_ablation", sae_feature_cells);
+const KindCellsRegistration sae_attribution_registration("sae_feature_attribution",
+                                                         sae_attribution_cells);
+const KindCellsRegistration sae_patching_registration("sae_feature_patching", sae_feature_cells);
+const KindCellsRegistration sae_search_registration("sae_feature_search", sae_search_cells);
 
 }  // namespace
 }  // namespace csweep::analyses

@@ -19,7 +19,7 @@ namespace {
 
 using model::HookPoint;
 
-Error bad(const std::string& field, const std::string& reason) {
+Error steering_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "steering." + field, reason);
 }
 
@@ -69,7 +69,7 @@ at::Tensor probe_weights(const model::Model& model, const SweepRequest& r, Cache
 at::Tensor set_direction(const model::Model& model, const SweepRequest& r, CacheStore& caches) {
   const auto& s = r.steering;
   if (s.plus.empty() || s.minus.empty())
-    throw bad("direction", "no direction and no prompts for a mean difference");
+    throw steering_error("direction", "no direction and no prompts for a mean difference");
   if (s.probe_l2 > 0) return probe_weights(model, r, caches);
   return mean_last_position(model, r.point, s.plus, caches) -
          mean_last_position(model, r.point, s.minus, caches);
@@ -91,7 +91,8 @@ std::string set_direction_key(const SweepRequest& r) {
 }
 
 // The grid coordinates of one cell by axis name.
-std::map<std::string, int64_t> coordinates(const std::vector<GridAxis>& axes, int64_t cell) {
+std::map<std::string, int64_t> coordinates_by_axis(const std::vector<GridAxis>& axes,
+                                                   int64_t cell) {
   std::map<std::string, int64_t> x;
   for (size_t a = axes.size(); a-- > 0; cell /= axes[a].size())
     x[axes[a].name] = axes[a].values[cell % axes[a].size()];
@@ -103,7 +104,7 @@ void check_grid(const std::vector<GridAxis>& axes) {
   for (const auto& a : axes) names.push_back(a.name);
   const bool ok = names == std::vector<std::string>{"layer", "scale", "quantity"} ||
                   names == std::vector<std::string>{"layer", "pos", "scale", "quantity"};
-  if (!ok) throw bad("grid", "expects [layer, (pos,) scale, quantity]");
+  if (!ok) throw steering_error("grid", "expects [layer, (pos,) scale, quantity]");
 }
 
 // The last position's logits [1, 1, V] with scale x v added at `site` (at `pos`, or at every
@@ -141,12 +142,13 @@ std::vector<float> steering_cells(const model::Model& model, const SweepRequest&
                                   CacheStore& caches) {
   check_grid(axes);
   if (!is_residual_point(r.point))
-    throw bad("site", "only hook_resid_pre, hook_resid_mid and hook_resid_post are steered");
+    throw steering_error("site",
+                         "only hook_resid_pre, hook_resid_mid and hook_resid_post are steered");
   // A hook at a site the model lacks would never run: the cells would all be the clean run.
   if (std::string why; !model::site_exists({r.point, 0}, model.config(), &why))
-    throw bad("site",
-              std::string(model::point_suffix(r.point)) + " does not exist in this model: " + why);
-  if (r.clean_tokens.empty()) throw bad("clean_tokens", "empty prompt");
+    throw steering_error("site", std::string(model::point_suffix(r.point)) +
+                                     " does not exist in this model: " + why);
+  if (r.clean_tokens.empty()) throw steering_error("clean_tokens", "empty prompt");
   at::NoGradGuard no_grad;
   const auto clean = caches.get(model, "clean", r.clean_tokens, {});
   const at::Tensor directions = steering_directions(model, r, caches);
@@ -158,12 +160,13 @@ std::vector<float> steering_cells(const model::Model& model, const SweepRequest&
   std::tuple<int64_t, int64_t, int64_t> run_of_cell{-1, -1, -1};  // (layer, pos, scale)
   at::Tensor logits;
   for (int64_t cell = begin; cell < end; ++cell) {
-    const auto x = coordinates(axes, cell);
+    const auto x = coordinates_by_axis(axes, cell);
     const int64_t layer = x.at("layer"), scale = x.at("scale");
     const int64_t pos = x.count("pos") ? x.at("pos") : -1;
     if (scale < 0 || scale >= static_cast<int64_t>(r.steering.scales.size()))
-      throw bad("scales", "scale index " + std::to_string(scale) + " out of range");
-    if (pos >= seq) throw bad("positions", "position " + std::to_string(pos) + " past the prompt");
+      throw steering_error("scales", "scale index " + std::to_string(scale) + " out of range");
+    if (pos >= seq)
+      throw steering_error("positions", "position " + std::to_string(pos) + " past the prompt");
     if (std::make_tuple(layer, pos, scale) != run_of_cell) {
       run_of_cell = {layer, pos, scale};
       const at::Tensor delta = directions[layer] * r.steering.scales[scale];
@@ -180,13 +183,13 @@ std::vector<float> steering_cells(const model::Model& model, const SweepRequest&
         out.push_back(static_cast<float>(logits[0][0].argmax().item<int64_t>()));
         break;
       default:
-        throw bad("quantities", "unknown quantity " + std::to_string(x.at("quantity")));
+        throw steering_error("quantities", "unknown quantity " + std::to_string(x.at("quantity")));
     }
   }
   return out;
 }
 
-const KindCellsRegistration registration("steering", steering_cells);
+const KindCellsRegistration steering_registration("steering", steering_cells);
 
 }  // namespace
 
@@ -199,10 +202,10 @@ at::Tensor steering_directions(const model::Model& model, const SweepRequest& r,
     v = s.direction.to(model.device(), at::kFloat);
     if (v.dim() == 1) v = v.unsqueeze(0).expand({c.n_layers, -1});
     if (v.dim() != 2 || v.size(0) != c.n_layers || v.size(1) != c.d_model)
-      throw bad("direction", "shape " + std::string(c10::str(s.direction.sizes())) +
-                                 " is neither [d_model] nor [n_layers, d_model] = [" +
-                                 std::to_string(c.n_layers) + ", " + std::to_string(c.d_model) +
-                                 "]");
+      throw steering_error("direction", "shape " + std::string(c10::str(s.direction.sizes())) +
+                                            " is neither [d_model] nor [n_layers, d_model] = [" +
+                                            std::to_string(c.n_layers) + ", " +
+                                            std::to_string(c.d_model) + "]");
   } else {
     v = caches.derived(model, set_direction_key(r),
                        [&] { return set_direction(model, r, caches); });

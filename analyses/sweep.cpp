@@ -11,7 +11,7 @@ using model::HookPoint;
 
 namespace {
 
-Error bad(const std::string& field, const std::string& reason) {
+Error request_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", field, reason);
 }
 
@@ -69,8 +69,8 @@ LensValue parse_lens_value(const std::string& name) {
                  LensValue::TopToken}) {
     if (name == lens_value_name(v)) return v;
   }
-  throw bad("quantities", "unknown logit-lens quantity '" + name +
-                              "' (prob, logprob, rank, logit_diff, top_token)");
+  throw request_error("quantities", "unknown logit-lens quantity '" + name +
+                                        "' (prob, logprob, rank, logit_diff, top_token)");
 }
 
 const char* pattern_score_name(PatternScore s) {
@@ -90,21 +90,21 @@ PatternScore parse_pattern_score(const std::string& name) {
        {PatternScore::PreviousToken, PatternScore::DuplicateToken, PatternScore::Induction}) {
     if (name == pattern_score_name(s)) return s;
   }
-  throw bad("scores",
-            "unknown attention score '" + name + "' (previous_token, duplicate_token, induction)");
+  throw request_error("scores", "unknown attention score '" + name +
+                                    "' (previous_token, duplicate_token, induction)");
 }
 
 Direction parse_direction(const std::string& name) {
   if (name == "denoising") return Direction::Denoising;
   if (name == "noising") return Direction::Noising;
-  throw bad("direction", "unknown direction '" + name + "' (denoising or noising)");
+  throw request_error("direction", "unknown direction '" + name + "' (denoising or noising)");
 }
 
 AblationMode parse_ablation_mode(const std::string& name) {
   if (name == "zero") return AblationMode::Zero;
   if (name == "mean") return AblationMode::Mean;
   if (name == "resample") return AblationMode::Resample;
-  throw bad("method", "unknown ablation '" + name + "' (zero, mean or resample)");
+  throw request_error("method", "unknown ablation '" + name + "' (zero, mean or resample)");
 }
 
 int64_t grid_cells(const std::vector<GridAxis>& axes) {
@@ -118,7 +118,7 @@ namespace {
 void check_ids(const std::vector<int64_t>& ids, const model::ModelConfig& c, const char* field) {
   for (int64_t t : ids) {
     if (t < 0 || t >= c.d_vocab)
-      throw bad(field, "token id " + std::to_string(t) + " outside the vocabulary");
+      throw request_error(field, "token id " + std::to_string(t) + " outside the vocabulary");
   }
 }
 
@@ -128,16 +128,16 @@ void check_tokens(const SweepRequest& r, const model::ModelConfig& c) {
   bool needs_prompt = r.kind != detail::kAttentionScores;
   for (PatternScore ps : r.pattern_scores)
     needs_prompt = needs_prompt || ps != PatternScore::Induction;
-  if (needs_prompt && seq == 0) throw bad("clean_tokens", "empty prompt");
+  if (needs_prompt && seq == 0) throw request_error("clean_tokens", "empty prompt");
   if (seq > c.n_ctx)
-    throw bad("clean_tokens",
-              std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
+    throw request_error("clean_tokens",
+                        std::to_string(seq) + " tokens exceed n_ctx " + std::to_string(c.n_ctx));
   check_ids(r.clean_tokens, c, "clean_tokens");
   check_ids(r.corrupted_tokens, c, "corrupted_tokens");
   const bool pair = r.kind == detail::kPatching || r.kind == detail::kAttributionPatching;
   if (pair && r.corrupted_tokens.size() != r.clean_tokens.size()) {
-    throw bad("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) +
-                                      " tokens, clean prompt has " + std::to_string(seq));
+    throw request_error("corrupted_tokens", std::to_string(r.corrupted_tokens.size()) +
+                                                " tokens, clean prompt has " + std::to_string(seq));
   }
   const bool uses_metric = r.kind == detail::kPatching || r.kind == detail::kAblation ||
                            r.kind == detail::kCausalTracing ||
@@ -146,7 +146,7 @@ void check_tokens(const SweepRequest& r, const model::ModelConfig& c) {
   if (uses_metric && r.answers.empty() &&
       !(r.metric == MetricKind::KL && r.kind != detail::kLogitLens &&
         r.kind != detail::kDirectLogitAttribution)) {
-    throw bad("answers", "needs at least one answer/wrong pair");
+    throw request_error("answers", "needs at least one answer/wrong pair");
   }
   for (const auto& p : r.answers) check_ids({p.answer, p.wrong}, c, "answers");
 }
@@ -156,33 +156,36 @@ void check_axes(const SweepRequest& r, const model::ModelConfig& c) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   for (int64_t l : r.layers) {
     if (l < 0 || l >= c.n_layers)
-      throw bad("layers",
-                std::to_string(l) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+      throw request_error(
+          "layers", std::to_string(l) + " out of range [0, " + std::to_string(c.n_layers) + ")");
   }
   if (model::is_block_point(r.point)) {
     std::string why;
-    if (!model::site_exists({r.point, 0}, c, &why)) throw bad("site", why);
+    if (!model::site_exists({r.point, 0}, c, &why)) throw request_error("site", why);
   } else if (r.kind != detail::kPatching) {
-    throw bad("site", std::string(model::point_suffix(r.point)) + ": " + r.kind +
-                          " needs a site inside the blocks");
+    throw request_error("site", std::string(model::point_suffix(r.point)) + ": " + r.kind +
+                                    " needs a site inside the blocks");
   }
   if (!r.heads.empty() && !model::is_head_point(r.point) && r.kind != detail::kAttentionScores) {
-    throw bad("heads", std::string("site ") + model::point_suffix(r.point) + " has no head axis");
+    throw request_error("heads",
+                        std::string("site ") + model::point_suffix(r.point) + " has no head axis");
   }
   for (int64_t h : r.heads) {
     const int64_t n = model::is_head_point(r.point) ? head_count(r.point, c) : c.n_heads;
     if (h < 0 || h >= n)
-      throw bad("heads", std::to_string(h) + " out of range [0, " + std::to_string(n) + ")");
+      throw request_error("heads",
+                          std::to_string(h) + " out of range [0, " + std::to_string(n) + ")");
   }
   for (int64_t i : r.neurons) {
     const int64_t n = last_dim(r.point, c);
     if (i < 0 || i >= n)
-      throw bad("neurons", std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
+      throw request_error("neurons",
+                          std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
   }
   for (int64_t p : r.positions) {
     if (p < -seq || p >= seq)
-      throw bad("positions",
-                std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
+      throw request_error(
+          "positions", std::to_string(p) + " out of range for " + std::to_string(seq) + " tokens");
   }
 }
 
@@ -191,44 +194,50 @@ void check_kind_options(const SweepRequest& r, const model::ModelConfig& c) {
   const int64_t seq = static_cast<int64_t>(r.clean_tokens.size());
   if (r.kind == detail::kAblation && r.ablation == AblationMode::Resample &&
       r.reference_prompts.empty()) {
-    throw bad("reference_prompts", "resample ablation needs a pool of reference prompts");
+    throw request_error("reference_prompts", "resample ablation needs a pool of reference prompts");
   }
   for (const auto& ref : r.reference_prompts) {
     if (ref.size() != r.clean_tokens.size())
-      throw bad("reference_prompts", "every reference prompt must have the prompt's length");
+      throw request_error("reference_prompts",
+                          "every reference prompt must have the prompt's length");
     check_ids(ref, c, "reference_prompts");
   }
   if (r.kind == detail::kCausalTracing) {
     if (r.subject_positions.empty())
-      throw bad("subject_positions", "causal tracing needs the subject's token positions");
+      throw request_error("subject_positions",
+                          "causal tracing needs the subject's token positions");
     for (int64_t p : r.subject_positions) {
-      if (p < -seq || p >= seq) throw bad("subject_positions", std::to_string(p) + " out of range");
+      if (p < -seq || p >= seq)
+        throw request_error("subject_positions", std::to_string(p) + " out of range");
     }
     if (r.point != HookPoint::ResidPost && r.point != HookPoint::ResidPre &&
         r.point != HookPoint::AttnOut && r.point != HookPoint::MlpOut) {
-      throw bad(
+      throw request_error(
           "site",
           "causal tracing restores hook_resid_pre, hook_resid_post, hook_attn_out or hook_mlp_out");
     }
-    if (r.window < 1) throw bad("window", "must be >= 1");
-    if (r.samples < 1) throw bad("samples", "must be >= 1");
+    if (r.window < 1) throw request_error("window", "must be >= 1");
+    if (r.samples < 1) throw request_error("samples", "must be >= 1");
   }
   if (r.kind == detail::kDirectLogitAttribution && r.point != HookPoint::AttnZ &&
       r.point != HookPoint::AttnOut && r.point != HookPoint::MlpOut &&
       r.point != HookPoint::ResidPost) {
-    throw bad("site",
-              "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or "
-              "hook_resid_post");
+    throw request_error(
+        "site",
+        "direct logit attribution is per attn.hook_z head, hook_attn_out, hook_mlp_out or "
+        "hook_resid_post");
   }
-  if (r.kind == detail::kLogitLens && r.lens_values.empty()) throw bad("quantities", "empty list");
+  if (r.kind == detail::kLogitLens && r.lens_values.empty())
+    throw request_error("quantities", "empty list");
   if (r.kind == detail::kAttentionScores && r.pattern_scores.empty())
-    throw bad("scores", "empty list");
+    throw request_error("scores", "empty list");
   if (r.kind == detail::kAttributionPatching && r.point == HookPoint::AttnScores) {
     // Masked scores are -inf in both runs: their difference is NaN. hook_pattern carries the same
     // information.
-    throw bad("site",
-              "attribution patching of hook_attn_scores is not defined (masked scores are -inf); "
-              "use attn.hook_pattern");
+    throw request_error(
+        "site",
+        "attribution patching of hook_attn_scores is not defined (masked scores are -inf); "
+        "use attn.hook_pattern");
   }
 }
 
@@ -236,7 +245,7 @@ void check_kind_options(const SweepRequest& r, const model::ModelConfig& c) {
 
 void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   if (!find_kind_cells(r.kind))
-    throw bad("kind", "no computation registered for analysis kind '" + r.kind + "'");
+    throw request_error("kind", "no computation registered for analysis kind '" + r.kind + "'");
   // A kind added through the registry checks what it reads in its own cells function.
   if (!detail::is_known_kind(r.kind)) return;
   check_tokens(r, c);
@@ -245,7 +254,7 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
   // Several sites: each must be valid alone, and all must share one grid.
   if (!r.sites.empty()) {
     if (r.kind != detail::kPatching && r.kind != detail::kAttributionPatching) {
-      throw bad(
+      throw request_error(
           "sites",
           std::string("several sites only for patching and attribution patching, not ") + r.kind);
     }
@@ -257,9 +266,9 @@ void validate_request(const SweepRequest& r, const model::ModelConfig& c) {
       if (model::is_block_point(p) != model::is_block_point(r.sites[0]) ||
           model::is_head_point(p) != model::is_head_point(r.sites[0]) ||
           (model::is_head_point(p) && head_count(p, c) != head_count(r.sites[0], c))) {
-        throw bad("sites", std::string(model::point_suffix(p)) + " and " +
-                               model::point_suffix(r.sites[0]) +
-                               " have different grids; use separate analyses");
+        throw request_error("sites", std::string(model::point_suffix(p)) + " and " +
+                                         model::point_suffix(r.sites[0]) +
+                                         " have different grids; use separate analyses");
       }
     }
   }
@@ -327,8 +336,8 @@ static std::vector<float> dispatch(const model::Model& model, const SweepRequest
                                    CacheStore& caches) {
   const int64_t n = grid_cells(axes);
   if (begin < 0 || end > n || begin > end) {
-    throw bad("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) +
-                           ") outside the grid of " + std::to_string(n) + " cells");
+    throw request_error("cells", "range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                     ") outside the grid of " + std::to_string(n) + " cells");
   }
   if (begin == end) return {};
   if (!request.sites.empty()) {  // one sub-grid per site, in order

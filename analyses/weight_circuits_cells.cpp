@@ -168,7 +168,7 @@ at::Tensor previous_token_scores(const HeadRows& r, const model::LayerWeights& l
 }
 
 // The value of each axis at `cell` (row-major).
-std::vector<int64_t> coordinates(const std::vector<GridAxis>& axes, int64_t cell) {
+std::vector<int64_t> cell_coordinates(const std::vector<GridAxis>& axes, int64_t cell) {
   std::vector<int64_t> out(axes.size());
   for (size_t a = axes.size(); a-- > 0;) {
     out[a] = axes[a].values[cell % axes[a].size()];
@@ -224,7 +224,7 @@ std::vector<float> head_circuit_cells(const model::Model& model, const SweepRequ
   std::map<std::tuple<int64_t, int64_t, int64_t>, at::Tensor> scores;  // per (p, score, layer)
   std::vector<float> out;
   for (int64_t cell = begin; cell < end; ++cell) {
-    const std::vector<int64_t> x = coordinates(axes, cell);
+    const std::vector<int64_t> x = cell_coordinates(axes, cell);
     const int64_t p = x[0], score = x[1], layer = x[2], head = x[3];
     auto it = scores.find({p, score, layer});
     if (it == scores.end()) {
@@ -269,7 +269,7 @@ std::vector<float> composition_cells(const model::Model& model, const SweepReque
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, at::Tensor> blocks;
   std::vector<float> out;
   for (int64_t cell = begin; cell < end; ++cell) {
-    const std::vector<int64_t> x = coordinates(axes, cell);
+    const std::vector<int64_t> x = cell_coordinates(axes, cell);
     const int64_t p = x[0], comp = x[1], la = x[2], ha = x[3], lb = x[4], hb = x[5];
     if (la >= lb) {  // TransformerLens's mask: only a later head reads an earlier one
       out.push_back(0.0F);
@@ -287,8 +287,9 @@ std::vector<float> composition_cells(const model::Model& model, const SweepReque
   return out;
 }
 
-const KindCellsRegistration head_circuits("head_circuits", head_circuit_cells);
-const KindCellsRegistration composition_scores("composition_scores", composition_cells);
+const KindCellsRegistration head_circuits_registration("head_circuits", head_circuit_cells);
+const KindCellsRegistration composition_scores_registration("composition_scores",
+                                                            composition_cells);
 
 }  // namespace
 }  // namespace csweep::analyses

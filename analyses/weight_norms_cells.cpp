@@ -63,7 +63,7 @@ std::vector<float> weight_norm_cells(const model::Model& model, const SweepReque
   return out;
 }
 
-const KindCellsRegistration registration("weight_norms", weight_norm_cells);
+const KindCellsRegistration weight_norms_registration("weight_norms", weight_norm_cells);
 
 }  // namespace
 }  // namespace csweep::analyses
