@@ -22,7 +22,7 @@ using model::HookSite;
 using Node = SweepRequest::CircuitNode;
 using Ablation = SweepRequest::CircuitAblation;
 
-Error bad(const std::string& field, const std::string& reason) {
+Error circuit_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "circuit_faithfulness." + field, reason);
 }
 
@@ -40,28 +40,31 @@ bool same_component(const Node& a, const Node& b) {
   return a.point == b.point && a.layer == b.layer && a.head == b.head;
 }
 
-void check_request(const SweepRequest& r, const model::ModelConfig& c,
-                   const std::vector<GridAxis>& axes) {
+void check_circuit_request(const SweepRequest& r, const model::ModelConfig& c,
+                           const std::vector<GridAxis>& axes) {
   if (axes.size() != 1 || axes[0].name != "size")
-    throw bad("grid", "the grid is one size axis (node counts)");
+    throw circuit_error("grid", "the grid is one size axis (node counts)");
   const auto seq = static_cast<int64_t>(r.clean_tokens.size());
   for (size_t i = 0; i < r.circuit.ranked.size(); ++i) {
     const Node& n = r.circuit.ranked[i];
     const std::string at = "ranked[" + std::to_string(i) + "]";
     const bool head = n.point == HookPoint::AttnZ;
     if (!head && n.point != HookPoint::MlpOut)
-      throw bad(at, "a node is an attn.hook_z head or a hook_mlp_out");
-    if (!head && !r.circuit.mlps) throw bad(at, "an MLP node needs a universe with the MLPs");
+      throw circuit_error(at, "a node is an attn.hook_z head or a hook_mlp_out");
+    if (!head && !r.circuit.mlps)
+      throw circuit_error(at, "an MLP node needs a universe with the MLPs");
     if (n.layer < 0 || n.layer >= c.n_layers || (head && (n.head < 0 || n.head >= c.n_heads)))
-      throw bad(at, "layer " + std::to_string(n.layer) + " head " + std::to_string(n.head) +
-                        " is not in the model");
-    if (n.pos >= seq) throw bad(at, "position " + std::to_string(n.pos) + " past the prompt");
+      throw circuit_error(at, "layer " + std::to_string(n.layer) + " head " +
+                                  std::to_string(n.head) + " is not in the model");
+    if (n.pos >= seq)
+      throw circuit_error(at, "position " + std::to_string(n.pos) + " past the prompt");
     for (size_t j = 0; j < i; ++j)
       if (same_component(n, r.circuit.ranked[j]) && n.pos == r.circuit.ranked[j].pos)
-        throw bad(at, "listed twice");
+        throw circuit_error(at, "listed twice");
   }
   if (r.circuit.ablation == Ablation::Patch && r.corrupted_tokens.size() != r.clean_tokens.size())
-    throw bad("prompts", "patch ablation needs a corrupted prompt of the clean prompt's length");
+    throw circuit_error("prompts",
+                        "patch ablation needs a corrupted prompt of the clean prompt's length");
 }
 
 // The positions of `component` that the kept nodes leave ablated: none (every position kept),
@@ -91,7 +94,7 @@ std::vector<float> circuit_faithfulness_cells(const detail::CellRange& range) {
   if (r.circuit.over_edges) return detail::edge_circuit_cells(range);
   const model::Model& model = range.model;
   const auto& c = model.config();
-  check_request(r, c, range.axes);
+  check_circuit_request(r, c, range.axes);
   const std::vector<Node> all = universe(c, r.circuit.mlps);
   std::set<HookSite> sites;  // resume_sites() hold every hook_z; MLP outputs are asked for
   if (r.circuit.mlps)
@@ -154,8 +157,8 @@ std::vector<float> circuit_faithfulness_cells(const detail::CellRange& range) {
   return out;
 }
 
-const KindCellsRegistration registration("circuit_faithfulness",
-                                         detail::over_range<circuit_faithfulness_cells>);
+const KindCellsRegistration circuit_faithfulness_registration(
+    "circuit_faithfulness", detail::over_range<circuit_faithfulness_cells>);
 
 }  // namespace
 }  // namespace csweep::analyses

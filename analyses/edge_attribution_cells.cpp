@@ -44,7 +44,7 @@ namespace {
 using model::HookPoint;
 using model::HookSite;
 
-Error bad(const std::string& field, const std::string& reason) {
+Error edge_error(const std::string& field, const std::string& reason) {
   return error_at("analysis", "edge_attribution." + field, reason);
 }
 
@@ -143,7 +143,7 @@ OuterGrads outer_pass(const model::Model& model, const RunCache& clean, const Ru
   fo.logits = model::ForwardOptions::Logits::Last;
   metric.differentiable(model.forward(clean.tokens, &hooks, fo)).sum().backward();
   for (auto& [site, delta] : deltas) {
-    if (!delta.grad().defined()) throw bad("gradient", site.name() + " got no gradient");
+    if (!delta.grad().defined()) throw edge_error("gradient", site.name() + " got no gradient");
     g.grad[site] = delta.grad()[0];
   }
   return g;
@@ -241,24 +241,25 @@ std::string unsupported_graph(const model::Model& model) {
   return "";
 }
 
-void check_request(const model::Model& model, const SweepRequest& r,
-                   const std::vector<GridAxis>& axes) {
+void check_edge_request(const model::Model& model, const SweepRequest& r,
+                        const std::vector<GridAxis>& axes) {
   // Job files are refused earlier (jobs/: Kind::needs_gradients); this catches other callers.
-  if (const std::string why = unsupported_graph(model); !why.empty()) throw bad("model", why);
-  if (r.ig_steps < 1) throw bad("ig_steps", "must be at least 1");
+  if (const std::string why = unsupported_graph(model); !why.empty())
+    throw edge_error("model", why);
+  if (r.ig_steps < 1) throw edge_error("ig_steps", "must be at least 1");
   if (r.corrupted_tokens.size() != r.clean_tokens.size())
-    throw bad("prompts", "the corrupted prompt must have the clean prompt's length");
+    throw edge_error("prompts", "the corrupted prompt must have the clean prompt's length");
   if (axes.size() != 1 || axes[0].name != "edge")
-    throw bad("grid", "expected the one axis \"edge\"");
+    throw edge_error("grid", "expected the one axis \"edge\"");
   const EdgeGraph graph(model.config());
   for (int64_t v : axes[0].values)
     if (v < 0 || v >= graph.senders() * graph.receivers())
-      throw bad("edge", "value " + std::to_string(v) + " is not an edge of this model");
+      throw edge_error("edge", "value " + std::to_string(v) + " is not an edge of this model");
 }
 
 std::vector<float> edge_attribution_cells(const detail::CellRange& range) {
   const SweepRequest& r = range.request;
-  check_request(range.model, r, range.axes);
+  check_edge_request(range.model, r, range.axes);
   const at::Tensor scores = range.caches.derived(
       range.model, scores_key(r), [&] { return edge_scores(range.model, r, range.caches); });
   const float* flat = scores.data_ptr<float>();
@@ -267,8 +268,8 @@ std::vector<float> edge_attribution_cells(const detail::CellRange& range) {
   return out;
 }
 
-const KindCellsRegistration registration("edge_attribution",
-                                         detail::over_range<edge_attribution_cells>);
+const KindCellsRegistration edge_attribution_registration(
+    "edge_attribution", detail::over_range<edge_attribution_cells>);
 
 // ---- Edge circuits (circuit_faithfulness with universe edges) ----
 
