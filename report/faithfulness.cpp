@@ -13,7 +13,7 @@
 namespace csweep::report {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNoFaithfulness = std::numeric_limits<double>::quiet_NaN();
 
 // splitmix64: the same draws on every platform for a seed (std:: distributions are not).
 struct Draws {
@@ -101,10 +101,11 @@ bool is_circuit_analysis(const AnalysisInput& a) {
 }
 
 std::vector<double> faithfulness(const std::vector<double>& mean_by_size) {
-  if (mean_by_size.size() < 2) return std::vector<double>(mean_by_size.size(), kNaN);
+  if (mean_by_size.size() < 2) return std::vector<double>(mean_by_size.size(), kNoFaithfulness);
   const double empty = mean_by_size.front(), full = mean_by_size.back();
   std::vector<double> f;
-  for (double m : mean_by_size) f.push_back(full == empty ? kNaN : (m - empty) / (full - empty));
+  for (double m : mean_by_size)
+    f.push_back(full == empty ? kNoFaithfulness : (m - empty) / (full - empty));
   if (full != empty) f.front() = 0.0, f.back() = 1.0;  // exactly, whatever the rounding
   return f;
 }
@@ -127,7 +128,7 @@ FaithfulnessCurve faithfulness_curve(const std::vector<int64_t>& sizes,
   const double universe = sizes.empty() ? 0.0 : static_cast<double>(sizes.back());
   for (int64_t n : sizes)
     c.fraction.push_back(universe > 0 ? static_cast<double>(n) / universe : 0);
-  c.faithfulness.assign(sizes.size(), kNaN);
+  c.faithfulness.assign(sizes.size(), kNoFaithfulness);
   c.faithfulness_ci.assign(sizes.size(), Interval{});
   if (per_prompt.empty()) return c;
   std::vector<size_t> all(per_prompt.size());

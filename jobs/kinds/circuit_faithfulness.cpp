@@ -257,9 +257,13 @@ const Kind& circuit_faithfulness_kind() {
               "universe", "threshold", "bootstrap", "seed"};
     k.read = read_circuit_faithfulness;
     k.grid = circuit_faithfulness_grid;
-    k.cost = [](const AnalysisSpec&, const model::ModelConfig&) {
+    k.cost = [](const AnalysisSpec& a, const model::ModelConfig& c) {
       KindCost cost;
       cost.per_cell_forward = true;  // one row per size; the clean and corrupted caches
+      // A circuit of edges runs every block over one row per receiver (each head's q, k and v
+      // inputs and the MLP's: edge_attribution's H + 2 Hkv + 1) for each size.
+      if (a.options_as<CircuitFaithfulnessOptions>().universe == "edges")
+        cost.rows_per_cell = c.n_heads + 2 * c.n_kv_heads + 1;
       return cost;
     };
     // The empty circuit and the full model are cells of the grid: reduce's faithfulness

@@ -30,15 +30,15 @@ void read_edge_attribution(KindReader& r, AnalysisSpec& a) {
 
 // A sender's or receiver's label and its place in its block (-1: before the blocks; layers:
 // after them).
-struct Node {
+struct GraphNode {
   std::string label;
   int64_t layer;
   bool mlp;
 };
 
 // In the analyses' numbering (edge_attribution_cells.cpp's EdgeGraph).
-std::vector<Node> senders(const EdgeAttributionOptions& o) {
-  std::vector<Node> out{{"embed", -1, false}};
+std::vector<GraphNode> senders(const EdgeAttributionOptions& o) {
+  std::vector<GraphNode> out{{"embed", -1, false}};
   for (int64_t l = 0; l < o.layers; ++l) {
     const std::string block = std::to_string(l);
     for (int64_t h = 0; h < o.heads; ++h)
@@ -48,8 +48,8 @@ std::vector<Node> senders(const EdgeAttributionOptions& o) {
   return out;
 }
 
-std::vector<Node> receivers(const EdgeAttributionOptions& o) {
-  std::vector<Node> out;
+std::vector<GraphNode> receivers(const EdgeAttributionOptions& o) {
+  std::vector<GraphNode> out;
   for (int64_t l = 0; l < o.layers; ++l) {
     const std::string block = "a" + std::to_string(l) + ".h";
     for (int64_t h = 0; h < o.heads; ++h)
@@ -66,11 +66,11 @@ std::vector<Node> receivers(const EdgeAttributionOptions& o) {
 // Every edge, sender by sender: a receiver reads every sender of an earlier block, and an MLP
 // also reads its own block's heads (unless the block is parallel: x + attn(x) + mlp(x)).
 Axis edge_axis(const EdgeAttributionOptions& o) {
-  const std::vector<Node> from = senders(o), to = receivers(o);
+  const std::vector<GraphNode> from = senders(o), to = receivers(o);
   Axis edge{"edge", 0, {}, {}};
   for (size_t s = 0; s < from.size(); ++s)
     for (size_t v = 0; v < to.size(); ++v) {
-      const Node &u = from[s], &w = to[v];
+      const GraphNode &u = from[s], &w = to[v];
       const bool reads =
           u.layer < w.layer || (u.layer == w.layer && !u.mlp && w.mlp && !o.parallel_residual);
       if (!reads) continue;

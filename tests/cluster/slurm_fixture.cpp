@@ -109,6 +109,10 @@ std::string job_state(const std::string& job_id) {
   return states.empty() ? "" : states.front();
 }
 
+bool step_daemons_alive(const std::string& id) {
+  return run_command({"pgrep", "-f", "^slurmstepd: \\[" + id + "\\."}).exit_code == 0;
+}
+
 int job_restarts(const std::string& job_id) {
   CommandResult r = run_command({"scontrol", "show", "job", "-o", job_id});
   auto p = r.out.find(" Restarts=");

@@ -30,6 +30,8 @@ class SlurmCluster : public ::testing::Environment {
 // JobState of `job_id` from `scontrol show job -o` (first line for an array), "" if unknown.
 std::string job_state(const std::string& job_id);
 int job_restarts(const std::string& job_id);
+// Does a slurmstepd of job `id` still run on this host (its steps' processes not yet reaped)?
+bool step_daemons_alive(const std::string& id);
 // Polls `done` every 0.2 s; false on timeout.
 bool wait_until(const std::function<bool()>& done, std::chrono::seconds timeout);
 // Waits until every line of `scontrol show job -o job_id` is in a final state; returns the

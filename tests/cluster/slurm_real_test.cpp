@@ -106,10 +106,6 @@ int64_t shards_done(const fs::path& store) {
   }
 }
 
-bool step_daemons_alive(const std::string& id) {
-  return run_command({"pgrep", "-f", "^slurmstepd: \\[" + id + "\\."}).exit_code == 0;
-}
-
 // Did slurmd NODE launch a task of step ID.0? Both "nodes" share this host's name, so the
 // slurmd logs are where the placement is visible.
 bool node_ran_step(const std::string& node, const std::string& id) {

@@ -28,11 +28,6 @@ using namespace testing;
 
 const std::string kStandin = std::string(CSWEEP_CLUSTER_TEST_DIR) + "/standin_csweep.sh";
 
-// slurmstepd processes of job `id` on this host ("slurmstepd: [ID.0]", "[ID.batch]").
-bool step_daemons_alive(const std::string& id) {
-  return run_command({"pgrep", "-f", "^slurmstepd: \\[" + id + "\\."}).exit_code == 0;
-}
-
 class SlurmTest : public ::testing::Test {
  protected:
   void SetUp() override {
