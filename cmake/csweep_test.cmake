@@ -12,11 +12,8 @@ function(csweep_add_test)
   # headers (cmake/csweep_pch.cmake).
   target_compile_options(${T_NAME} PRIVATE -O0)
   set_property(TARGET ${T_NAME} PROPERTY CSWEEP_GTEST_PCH ON)
-  # Its sources compile together, 8 to a translation unit: the headers (gtest, ATen, json) and
-  # their template instances are then compiled once per 8 tests instead of once per test file
-  # (test_model's 10 files: 187 s of compile jobs alone, 80 s as 2 units). So helpers in a test
-  # file's anonymous namespace must have names no other file of the binary uses.
-  set_target_properties(${T_NAME} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  # Like every target, it is a unity build (CMakeLists.txt): test_model's 10 files took 187 s of
+  # compile jobs alone and 80 s as 2 units, so a test file's helpers need names of their own.
   target_compile_definitions(${T_NAME} PRIVATE
     CSWEEP_SOURCE_DIR="${CSWEEP_SOURCE_DIR}"
     CSWEEP_BINARY_DIR="${CMAKE_BINARY_DIR}"
